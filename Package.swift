@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Overpaint",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "overpaint", targets: ["overpaint"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "CCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
+        ),
+        .target(name: "Imaging", dependencies: ["CCodecs"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Weights", dependencies: ["Tensors"]),
+        .target(name: "Models", dependencies: ["Tensors", "Weights"]),
+        .target(name: "Schedulers", dependencies: ["Tensors"]),
+        .target(name: "Recipes", dependencies: ["Yams"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging"]),
+        .executableTarget(
+            name: "overpaint",
+            dependencies: ["Batch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint"]),
+    ]
+)
