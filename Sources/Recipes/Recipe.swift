@@ -1,0 +1,170 @@
+import Foundation
+
+/// A validated recipe: what to read, what to do to each image, where to write it.
+///
+/// The keys mirror RECIPES.md; paths are already resolved against the recipe's folder and
+/// `${ENV}` references expanded.
+public struct Recipe: Sendable, Equatable {
+    public var version: Int
+    public var description: String
+    /// Diffusers folder or single-file checkpoint, absolute.
+    public var model: String?
+    public var seed: UInt64?
+    public var match: Match
+    public var output: Output
+    public var edits: [Edit]
+    /// The file the recipe was read from.
+    public var source: URL
+
+    public struct Match: Sendable, Equatable {
+        public var images: [String]
+        public var mask: Template?
+        public var control: Template?
+        public var prompt: Template?
+    }
+
+    public struct Output: Sendable, Equatable {
+        public var path: Template
+        /// `nil`: chosen from the output path's extension.
+        public var format: OutputFormat?
+        public var quality: Int
+    }
+
+    /// Whether any edit needs a mask file per image.
+    public var needsMask: Bool { edits.contains { $0.needsMask } }
+    /// Whether any edit needs a control map file per image.
+    public var needsControlFile: Bool { edits.contains { $0.needsControlFile } }
+}
+
+public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
+    case png, jpeg, tiff
+
+    public init?(extension ext: String) {
+        switch ext.lowercased() {
+        case "png": self = .png
+        case "jpg", "jpeg": self = .jpeg
+        case "tif", "tiff": self = .tiff
+        default: return nil
+        }
+    }
+}
+
+/// One step of a recipe; each edit's output feeds the next.
+public enum Edit: Sendable, Equatable {
+    case img2img(Generation)
+    case inpaint(Inpaint)
+    case edit(Inversion)
+    case fill(Fill)
+    case upscale(Upscale)
+    case resize(Resize)
+    case canny(Canny)
+
+    /// The recipe key naming this edit.
+    public var name: String {
+        switch self {
+        case .img2img: "img2img"
+        case .inpaint: "inpaint"
+        case .edit: "edit"
+        case .fill: "fill"
+        case .upscale: "upscale"
+        case .resize: "resize"
+        case .canny: "canny"
+        }
+    }
+
+    public var needsMask: Bool {
+        switch self {
+        case .inpaint, .fill: true
+        default: false
+        }
+    }
+
+    public var needsControlFile: Bool {
+        let controls: [Control]
+        switch self {
+        case .img2img(let g): controls = g.control
+        case .inpaint(let i): controls = i.generation.control
+        case .edit(let e): controls = e.generation.control
+        default: controls = []
+        }
+        return controls.contains { $0.type == .depth && $0.source == .file }
+    }
+
+    public struct Generation: Sendable, Equatable {
+        public var prompt: String
+        public var negativePrompt: String
+        public var strength: Double
+        public var steps: Int
+        public var guidance: Double
+        /// `nil`: the model's own scheduler config.
+        public var scheduler: String?
+        public var eta: Double
+        public var model: String?
+        public var control: [Control]
+    }
+
+    public struct Control: Sendable, Equatable {
+        public enum Kind: String, Sendable, CaseIterable { case canny, depth }
+        public enum Source: String, Sendable, CaseIterable { case file, estimate }
+        public var type: Kind
+        public var model: String
+        public var scale: Double
+        public var start: Double
+        public var end: Double
+        public var low: Int
+        public var high: Int
+        public var source: Source
+        public var depthModel: String?
+    }
+
+    public struct Inpaint: Sendable, Equatable {
+        public enum Area: String, Sendable, CaseIterable { case whole, masked }
+        public enum FillMode: String, Sendable, CaseIterable {
+            case original, fill, noise
+            case latentNothing = "latent_nothing"
+        }
+        public var generation: Generation
+        public var maskBlur: Int
+        public var maskGrow: Int
+        public var area: Area
+        public var padding: Int
+        public var fill: FillMode
+        public var resizeMask: Bool
+    }
+
+    public struct Inversion: Sendable, Equatable {
+        public var sourcePrompt: String
+        public var generation: Generation
+    }
+
+    public struct Fill: Sendable, Equatable {
+        public enum Method: String, Sendable, CaseIterable { case telea, patchmatch }
+        public var method: Method
+        /// Telea's neighbourhood radius in pixels (cv2.inpaint's inpaintRadius).
+        public var radius: Int
+        /// Pixels to grow the mask by before filling, so object edges go too.
+        public var maskGrow: Int
+        public var resizeMask: Bool
+    }
+
+    public struct Upscale: Sendable, Equatable {
+        public var model: String
+        public var scale: Double
+        public var tile: Int
+        public var tileOverlap: Int
+    }
+
+    public struct Resize: Sendable, Equatable {
+        public enum Mode: String, Sendable, CaseIterable { case fit, fill, stretch }
+        public enum Filter: String, Sendable, CaseIterable { case lanczos, bicubic, bilinear, nearest }
+        public var width: Int
+        public var height: Int
+        public var mode: Mode
+        public var filter: Filter
+    }
+
+    public struct Canny: Sendable, Equatable {
+        public var low: Int
+        public var high: Int
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Yams
+
+/// Reads and validates recipe files (RECIPES.md), reporting every problem with its
+/// line, column and key path.
+public struct RecipeLoader: Sendable {
+    public var environment: [String: String]
+    /// Replaces the recipe's top-level `model` (the CLI's `--model`).
+    public var modelOverride: String?
+    /// Whether model paths must exist (off for tests of the syntax alone).
+    public var checkFiles: Bool
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment,
+                modelOverride: String? = nil, checkFiles: Bool = true) {
+        self.environment = environment
+        self.modelOverride = modelOverride
+        self.checkFiles = checkFiles
+    }
+
+    public func load(_ url: URL) throws(RecipeError) -> Recipe {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw .unreadable(path: url.path, reason: "cannot read recipe: \(error.localizedDescription)")
+        }
+        return try parse(text, source: url)
+    }
+
+    public func parse(_ text: String, source: URL) throws(RecipeError) -> Recipe {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                throw RecipeError.invalid(path: source.path, issues: [
+                    RecipeIssue(line: 1, column: 1, keyPath: "", message: "the recipe is empty")])
+            }
+            root = composed
+        } catch let error as RecipeError {
+            throw error
+        } catch {
+            throw .invalid(path: source.path, issues: [Self.issue(fromYAMLError: error)])
+        }
+        let diagnostics = Diagnostics()
+        let reader = RecipeReader(source: source, loader: self, diagnostics: diagnostics)
+        let recipe = reader.read(root)
+        guard diagnostics.issues.isEmpty, let recipe else {
+            throw .invalid(path: source.path, issues: diagnostics.issues)
+        }
+        return recipe
+    }
+
+    private static func issue(fromYAMLError error: Error) -> RecipeIssue {
+        switch error as? YamlError {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+             .composer(_, let problem, let mark, _):
+            return RecipeIssue(line: mark.line, column: mark.column, keyPath: "", message: "YAML syntax: \(problem)")
+        default:
+            return RecipeIssue(line: 1, column: 1, keyPath: "", message: "YAML syntax: \(error)")
+        }
+    }
+}
+
+/// Walks the YAML tree of one recipe into a `Recipe`.
+struct RecipeReader {
+    let source: URL
+    let loader: RecipeLoader
+    let diagnostics: Diagnostics
+
+    func read(_ root: Node) -> Recipe? {
+        guard let top = MappingReader(root, path: "", diagnostics: diagnostics) else { return nil }
+        let version = top.int("version", default: 1, in: 1...1)
+        let description = top.string("description") ?? ""
+        let recipeModel = top.string("model")
+        let model = loader.modelOverride.map { resolveOverride($0) }
+            ?? recipeModel.flatMap { resolvePath($0, at: top.value("model"), path: "model") }
+        let seed = top.int("seed", default: -1, in: 0...Int.max)
+        let match = readMatch(top)
+        let output = readOutput(top)
+        let edits = readEdits(top, topLevelModel: model, promptTemplate: match?.prompt)
+        top.finish()
+        guard let match, let output else { return nil }
+        let recipe = Recipe(version: version, description: description, model: model,
+                            seed: seed >= 0 ? UInt64(seed) : nil, match: match, output: output,
+                            edits: edits, source: source)
+        checkSidecars(recipe, top: top)
+        return recipe
+    }
+
+    private func readMatch(_ top: MappingReader) -> Recipe.Match? {
+        guard let match = top.mapping("match") else {
+            return Recipe.Match(images: ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff"])
+        }
+        let images = match.strings("images") ?? ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff"]
+        if images.isEmpty {
+            diagnostics.report("needs at least one glob", at: match.value("images"), path: "match.images")
+        }
+        let result = Recipe.Match(images: images,
+                                  mask: template(match, "mask"),
+                                  control: template(match, "control"),
+                                  prompt: template(match, "prompt"))
+        match.finish()
+        return result
+    }
+
+    private func readOutput(_ top: MappingReader) -> Recipe.Output? {
+        let output = top.mapping("output")
+        let path = output.flatMap { template($0, "path") } ?? (try? Template("{dir}/{stem}.png"))
+        let format: OutputFormat? = output.flatMap { reader in
+            reader.value("format") == nil ? nil : reader.choice("format", default: OutputFormat.png)
+        }
+        let quality = output?.int("quality", default: 95, in: 1...100) ?? 95
+        output?.finish()
+        guard let path else { return nil }
+        if format == nil, OutputFormat(extension: (path.description as NSString).pathExtension) == nil {
+            diagnostics.report("cannot tell the image format from '\(path)'; end it in .png, .jpg or .tiff or set output.format",
+                               at: output?.value("path"), path: "output.path")
+        }
+        return Recipe.Output(path: path, format: format, quality: quality)
+    }
+
+    private func template(_ reader: MappingReader, _ key: String) -> Template? {
+        guard let text = reader.string(key) else { return nil }
+        do {
+            return try Template(text)
+        } catch {
+            diagnostics.report(error.description, at: reader.value(key), path: reader.childPath(key))
+            return nil
+        }
+    }
+
+    private func readEdits(_ top: MappingReader, topLevelModel: String?, promptTemplate: Template?) -> [Edit] {
+        guard let items = top.sequence("edits") else {
+            diagnostics.report("missing required key 'edits'", at: top.node, path: "")
+            return []
+        }
+        if items.isEmpty { diagnostics.report("needs at least one edit", at: top.value("edits"), path: "edits") }
+        return items.enumerated().compactMap { index, item in
+            EditReader(recipe: self, path: "edits[\(index)]", topLevelModel: topLevelModel,
+                       promptTemplate: promptTemplate).read(item)
+        }
+    }
+
+    private func checkSidecars(_ recipe: Recipe, top: MappingReader) {
+        for (index, edit) in recipe.edits.enumerated() {
+            if edit.needsMask && recipe.match.mask == nil {
+                diagnostics.report("'\(edit.name)' needs masks, but match.mask gives no mask template",
+                                   at: top.value("edits"), path: "edits[\(index)].\(edit.name)")
+            }
+            if edit.needsControlFile && recipe.match.control == nil {
+                diagnostics.report("a depth control with source: file needs match.control",
+                                   at: top.value("edits"), path: "edits[\(index)].\(edit.name).control")
+            }
+        }
+    }
+
+    /// Expands `${ENV}` and makes `text` absolute against the recipe's folder; reports an
+    /// unset variable, and a missing file when files are checked.
+    func resolvePath(_ text: String, at node: Node?, path: String) -> String? {
+        guard let expanded = expandEnvironment(text, at: node, path: path) else { return nil }
+        let absolute = expanded.hasPrefix("/") ? expanded
+            : source.deletingLastPathComponent().appendingPathComponent(expanded).standardizedFileURL.path
+        if loader.checkFiles && !FileManager.default.fileExists(atPath: absolute) {
+            diagnostics.report("no model at \(absolute)", at: node, path: path)
+        }
+        return absolute
+    }
+
+    private func resolveOverride(_ text: String) -> String {
+        let absolute = URL(fileURLWithPath: text).standardizedFileURL.path
+        if loader.checkFiles && !FileManager.default.fileExists(atPath: absolute) {
+            diagnostics.report("no model at \(absolute)", at: nil, path: "--model")
+        }
+        return absolute
+    }
+
+    private func expandEnvironment(_ text: String, at node: Node?, path: String) -> String? {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                diagnostics.report("unterminated ${ in '\(text)'", at: node, path: path)
+                return nil
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard let value = loader.environment[name] else {
+                diagnostics.report("environment variable \(name) is not set", at: node, path: path)
+                return nil
+            }
+            result += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}

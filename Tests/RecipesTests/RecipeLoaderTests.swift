@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import Recipes
+
+private let here = URL(fileURLWithPath: "/recipes/test.yaml")
+
+private func parse(_ yaml: String, environment: [String: String] = [:]) throws -> Recipe {
+    try RecipeLoader(environment: environment, checkFiles: false).parse(yaml, source: here)
+}
+
+private func issues(_ yaml: String) -> [RecipeIssue] {
+    do {
+        _ = try parse(yaml)
+        return []
+    } catch {
+        guard case .invalid(_, let issues) = error as? RecipeError else { return [] }
+        return issues
+    }
+}
+
+@Test func fullRecipeFromTheContractParses() throws {
+    let recipe = try parse("""
+    version: 1
+    description: restyle
+    model: models/sd15
+    seed: 42
+    match:
+      images: ["*.png", "**/*.jpg"]
+      mask: "masks/{stem}.png"
+      control: "depth/{stem}.png"
+      prompt: "{stem}.txt"
+    output:
+      path: "{dir}/{stem}-out.jpg"
+      quality: 90
+    edits:
+      - img2img:
+          prompt: "a watercolor painting"
+          strength: 0.6
+          steps: 30
+          guidance: 7.5
+          scheduler: ddim
+          control:
+            - type: canny
+              model: /cn/canny
+              scale: 0.8
+              low: 50
+              high: 150
+            - type: depth
+              model: /cn/depth
+              source: file
+      - inpaint: {prompt: "empty street", mask_blur: 0, area: masked, padding: 16, fill: latent_nothing}
+      - edit: {source_prompt: "a cat", prompt: "a dog", steps: 50}
+      - fill: {method: patchmatch}
+      - upscale: {model: realesrgan-x4plus, scale: 2}
+      - resize: {width: 512, height: 384, mode: fill}
+      - canny: {low: 10, high: 20}
+    """)
+    #expect(recipe.model == "/recipes/models/sd15")
+    #expect(recipe.seed == 42)
+    #expect(recipe.match.images == ["*.png", "**/*.jpg"])
+    #expect(recipe.edits.map(\.name) == ["img2img", "inpaint", "edit", "fill", "upscale", "resize", "canny"])
+    guard case .img2img(let generation) = recipe.edits[0] else { Issue.record("first edit"); return }
+    #expect(generation.strength == 0.6)
+    #expect(generation.control.count == 2)
+    #expect(generation.control[0].low == 50 && generation.control[0].scale == 0.8)
+    #expect(generation.model == "/recipes/models/sd15")
+    guard case .inpaint(let inpaint) = recipe.edits[1] else { Issue.record("second edit"); return }
+    #expect(inpaint.area == .masked && inpaint.fill == .latentNothing && inpaint.maskBlur == 0)
+    guard case .upscale(let upscale) = recipe.edits[4] else { Issue.record("upscale"); return }
+    #expect(upscale.model == "realesrgan-x4plus")
+    #expect(upscale.scale == 2)
+    #expect(recipe.output.quality == 90)
+    #expect(recipe.needsMask && recipe.needsControlFile)
+}
+
+@Test func everyErrorIsReportedWithLineColumnAndKeyPath() {
+    let found = issues("""
+    version: 1
+    matchh:
+      images: ["*.png"]
+    edits:
+      - fill:
+          method: teela
+      - resize: {width: -3, height: 10}
+      - canny: {low: "many"}
+    """)
+    #expect(found.count == 5)
+    #expect(found.contains { $0.line == 2 && $0.message.contains("unknown key 'matchh'") && $0.message.contains("did you mean 'match'") })
+    #expect(found.contains { $0.line == 6 && $0.keyPath == "edits[0].fill.method" && $0.message.contains("did you mean 'telea'") })
+    #expect(found.contains { $0.line == 7 && $0.keyPath == "edits[1].resize.width" && $0.message.contains("out of range") })
+    #expect(found.contains { $0.line == 8 && $0.keyPath == "edits[2].canny.low" && $0.message.contains("expected an integer") })
+    #expect(found.contains { $0.keyPath == "edits[0].fill" && $0.message.contains("needs masks") })
+}
+
+@Test func generationWithoutAModelIsAnError() {
+    let found = issues("""
+    edits:
+      - img2img: {prompt: "x"}
+    """)
+    #expect(found.count == 1)
+    #expect(found[0].message.contains("needs a model"))
+}
+
+@Test func missingModelFileIsReported() {
+    do {
+        _ = try RecipeLoader(environment: [:]).parse("model: /nonexistent/sd\nedits:\n  - canny: {}\n", source: here)
+        Issue.record("expected an error")
+    } catch {
+        #expect(error.localizedDescription.contains("/recipes/test.yaml:1:8: model: no model at /nonexistent/sd"))
+    }
+}
+
+@Test func environmentVariablesExpandInPaths() throws {
+    let recipe = try parse("model: ${MODELS}/sd15\nedits:\n  - canny: {}\n", environment: ["MODELS": "/opt/m"])
+    #expect(recipe.model == "/opt/m/sd15")
+    let found = issues("model: ${NOPE}/sd15\nedits:\n  - canny: {}\n")
+    #expect(found.first?.message == "environment variable NOPE is not set")
+}
+
+@Test func yamlSyntaxErrorsAreLocated() {
+    let found = issues("edits:\n  - fill: {method: telea\n")
+    #expect(found.count == 1)
+    #expect(found[0].line >= 2)
+    #expect(found[0].message.hasPrefix("YAML syntax"))
+}
+
+@Test func unknownEditSuggestsTheNearestName() {
+    let found = issues("edits:\n  - inpait: {prompt: x}\n")
+    #expect(found.first?.message == "unknown edit 'inpait' (did you mean 'inpaint'?)")
+    #expect(found.first?.line == 2)
+}
+
+@Test func templatesExpandEveryPlaceholder() throws {
+    let template = try Template("{dir}/{stem}-{ext}/{name}")
+    #expect(template.expand(forImageAt: "a/b/photo.v2.jpg") == "a/b/photo.v2-jpg/photo.v2.jpg")
+    #expect(template.expand(forImageAt: "top.png") == "top-png/top.png")
+    #expect(throws: TemplateError.unknownPlaceholder("size")) { try Template("{size}.png") }
+    #expect(throws: TemplateError.unbalancedBrace) { try Template("{stem.png") }
+}
+
+@Test func outputFormatMustBeKnowable() {
+    let found = issues("output: {path: \"{stem}.webp\"}\nedits:\n  - canny: {}\n")
+    #expect(found.first?.keyPath == "output.path")
+}
