@@ -1,0 +1,101 @@
+import Foundation
+import Imaging
+import Recipes
+
+/// What one image became, with what the report shows beside it.
+struct EditResult {
+    var image: Image
+    var before: Image
+    var mask: Image?
+    /// PNG text chunks: A1111's `parameters` plus Overpaint's own record.
+    var text: [(key: String, value: String)]
+}
+
+/// Applies a recipe's edits to one image, in order, each feeding the next.
+struct ImageEditor {
+    let recipe: Recipe
+    let inputRoot: URL
+    let maxPixels: Int
+
+    func process(_ job: Job) throws -> EditResult {
+        let original = try ImageFile.read(inputRoot.appendingPathComponent(job.input), maxPixels: maxPixels)
+        let maskImage = try job.mask.map { try ImageFile.read(inputRoot.appendingPathComponent($0), maxPixels: maxPixels) }
+        var image = original
+        for edit in recipe.edits {
+            image = try apply(edit, to: image, maskImage: maskImage, job: job)
+        }
+        return EditResult(image: image, before: original, mask: maskImage, text: parameters(job))
+    }
+
+    private func apply(_ edit: Edit, to image: Image, maskImage: Image?, job: Job) throws -> Image {
+        switch edit {
+        case .fill(let fill):
+            let mask = try loadMask(maskImage, job: job, fitting: image, resize: fill.resizeMask)
+                .grown(by: fill.maskGrow)
+            switch fill.method {
+            case .telea: return try TeleaInpaint.inpaint(image, mask: mask, radius: fill.radius)
+            case .patchmatch: return try PatchMatch.fill(image, mask: mask, seed: job.seed)
+            }
+        case .resize(let resize):
+            return image.resized(toFit: resize.width, resize.height, mode: ResizeMode(resize.mode),
+                                 filter: ResampleFilter(resize.filter))
+        case .canny(let canny):
+            return try Canny.edges(of: image, low: Double(canny.low), high: Double(canny.high))
+        case .img2img, .inpaint, .edit, .upscale:
+            throw BatchError.image("\(job.input): the '\(edit.name)' edit needs the diffusion engine, which this build of Overpaint does not include yet")
+        }
+    }
+
+    /// The job's mask as a 0/1 mask of the image's size: a mask of another size is an error
+    /// unless the recipe asks for it to be resized.
+    private func loadMask(_ maskImage: Image?, job: Job, fitting image: Image, resize: Bool) throws -> Mask {
+        guard let maskImage, let maskPath = job.mask else {
+            throw BatchError.image("\(job.input): this edit needs a mask and none was found")
+        }
+        var source = maskImage
+        if source.width != image.width || source.height != image.height {
+            guard resize else {
+                throw BatchError.image("\(maskPath): mask is \(source.width)x\(source.height) but \(job.input) is \(image.width)x\(image.height) (set resize_mask: true to resize it)")
+            }
+            source = source.resized(width: image.width, height: image.height, filter: .bilinear)
+        }
+        return Mask(source).thresholded()
+    }
+
+    private func parameters(_ job: Job) -> [(key: String, value: String)] {
+        let edits = recipe.edits.map(\.name).joined(separator: ", ")
+        let summary = "Overpaint \(BatchRunner.version), edits: \(edits), seed: \(job.seed), recipe: \(recipe.source.lastPathComponent)"
+        return [(key: "parameters", value: summary), (key: "Software", value: "Overpaint \(BatchRunner.version)")]
+    }
+}
+
+extension ResizeMode {
+    init(_ mode: Edit.Resize.Mode) {
+        switch mode {
+        case .fit: self = .fit
+        case .fill: self = .fill
+        case .stretch: self = .stretch
+        }
+    }
+}
+
+extension ResampleFilter {
+    init(_ filter: Edit.Resize.Filter) {
+        switch filter {
+        case .lanczos: self = .lanczos3
+        case .bicubic: self = .bicubic
+        case .bilinear: self = .bilinear
+        case .nearest: self = .nearest
+        }
+    }
+}
+
+extension ImageFormat {
+    init(_ format: OutputFormat) {
+        switch format {
+        case .png: self = .png
+        case .jpeg: self = .jpeg
+        case .tiff: self = .tiff
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Batch
+import Foundation
+import Recipes
+
+/// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
+/// 2 the recipe or the arguments are invalid (nothing written).
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a recipe over a folder of images.")
+
+    @Argument(help: "The recipe file (YAML).")
+    var recipe: String
+
+    @Option(help: "Folder of input images.")
+    var input: String
+
+    @Option(help: "Folder for outputs, manifest.jsonl and report.html.")
+    var output: String
+
+    @Option(help: "Model folder or single-file checkpoint; overrides the recipe's model.")
+    var model: String?
+
+    @Option(help: "Seed; overrides the recipe's seed.")
+    var seed: UInt64?
+
+    @Flag(help: "Skip outputs that the manifest records as complete; redo the rest.")
+    var resume = false
+
+    @Flag(help: "Replace existing outputs.")
+    var overwrite = false
+
+    @Option(help: "Process one slice: I/N (0-based), or N with the index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.")
+    var shard: String?
+
+    @Flag(help: "Print the plan and write nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print each finished image's manifest line (JSON) on stdout.")
+    var json = false
+
+    @Option(help: "Refuse images larger than this many megapixels, before decoding them.")
+    var maxMegapixels = 100
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
+    }
+
+    func run() throws {
+        let recipe = try loadRecipe(self.recipe, model: model)
+        let plan: BatchPlan
+        do {
+            let shard = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)
+            plan = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
+                                 seed: seed ?? recipe.seed ?? 0, shard: shard)
+        } catch {
+            FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
+        }
+        if dryRun {
+            printPlan(plan)
+            return
+        }
+        let options = RunOptions(existing: resume ? .resume : overwrite ? .overwrite : .fail,
+                                 json: json, maxPixels: maxMegapixels * 1_000_000)
+        let summary: RunSummary
+        do {
+            summary = try BatchRunner(plan: plan, options: options).run()
+        } catch {
+            FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
+        }
+        let line = "\(summary.succeeded) done, \(summary.failed) failed, \(summary.skipped) skipped; see \(plan.outputRoot.path)/report.html\n"
+        FileHandle.standardError.write(Data(line.utf8))
+        if summary.failed > 0 { throw ExitCode(1) }
+    }
+
+    private func printPlan(_ plan: BatchPlan) {
+        print("\(plan.jobs.count) images; edits: \(plan.recipe.edits.map(\.name).joined(separator: " -> "))")
+        for job in plan.jobs {
+            var line = "\(job.input) -> \(job.output)"
+            if let mask = job.mask { line += "  mask: \(mask)" }
+            if let control = job.control { line += "  control: \(control)" }
+            if let problem = job.problem { line += "  PROBLEM: \(problem)" }
+            print(line)
+        }
+    }
+}
