@@ -1,0 +1,108 @@
+import Foundation
+import Imaging
+@testable import Batch
+@testable import Recipes
+
+/// A fresh folder under the system temp dir, removed by the caller's `defer`.
+func makeScratchFolder(_ name: String = #function) throws -> URL {
+    let safe = name.filter { $0.isLetter || $0.isNumber }
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-\(safe)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A deterministic RGB test picture with smooth gradients and some texture.
+func testPhoto(width: Int, height: Int, channels: Int = 3, seed: Int = 0) -> Image {
+    var image = Image(width: width, height: height, channels: channels)
+    for y in 0..<height {
+        for x in 0..<width {
+            for c in 0..<channels {
+                let wave = sin(Double(x * (c + 1) + seed) / 7) * cos(Double(y + c * 3) / 5)
+                let value = (Double(x + y + c * 40 + seed * 13) / Double(width + height + 120)) * 0.7 + 0.15 * (wave + 1)
+                image[x, y, c] = Float((value * 255).rounded() / 255)
+            }
+        }
+    }
+    return image
+}
+
+/// A gray mask with a white rectangle: white marks what to remove.
+func rectangleMask(width: Int, height: Int, x: Range<Int>, y: Range<Int>) -> Image {
+    var mask = Image(width: width, height: height, channels: 1)
+    for row in y { for column in x { mask[column, row, 0] = 1 } }
+    return mask
+}
+
+func write(_ image: Image, _ url: URL, format: ImageFormat = .png) throws {
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try ImageFile.write(image, to: url, format: format)
+}
+
+func recipe(_ yaml: String, in folder: URL) throws -> Recipe {
+    let url = folder.appendingPathComponent("recipe.yaml")
+    try yaml.write(to: url, atomically: true, encoding: .utf8)
+    return try RecipeLoader(environment: [:]).load(url)
+}
+
+let fillRecipe = """
+match:
+  images: ["**/*.png", "**/*.jpg", "**/*.tif", "**/*.tiff"]
+  mask: "masks/{stem}.png"
+output:
+  path: "{dir}/{stem}.png"
+edits:
+  - fill: {method: telea, radius: 3}
+"""
+
+func manifestLines(_ output: URL) throws -> [ManifestEntry] {
+    let data = try Data(contentsOf: output.appendingPathComponent("manifest.jsonl"))
+    return try data.split(separator: 0x0A).map { try JSONDecoder().decode(ManifestEntry.self, from: $0) }
+}
+
+func temporaryFiles(under folder: URL) -> [String] {
+    let walker = FileManager.default.enumerator(atPath: folder.path)
+    return (walker?.allObjects as? [String] ?? []).filter { $0.contains(OutputFolder.temporaryMarker) }
+}
+
+/// The `overpaint` executable built beside the test bundle.
+func overpaintExecutable() -> URL {
+    var folder = URL(fileURLWithPath: #filePath)
+    while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+        folder.deleteLastPathComponent()
+    }
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [beside, beside.deletingLastPathComponent(), folder.appendingPathComponent(".build/debug")]
+    return candidates.map { $0.appendingPathComponent("overpaint") }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2].appendingPathComponent("overpaint")
+}
+
+var packageRoot: URL {
+    var folder = URL(fileURLWithPath: #filePath)
+    while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+        folder.deleteLastPathComponent()
+    }
+    return folder
+}
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+@discardableResult
+func runOverpaint(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = overpaintExecutable()
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
