@@ -1,2 +1,0 @@
-#include "ccodecs.h"
-int ccodecs_version(void) { return 1; }

@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccodecs_internal.h"
+
+static void png_fail(png_structp png, png_const_charp reason) {
+    ccodecs_jump *jump = png_get_error_ptr(png);
+    ccodecs_note(jump, "%s", reason);
+    longjmp(jump->buffer, 1);
+}
+
+/* libpng warnings (bad ancillary CRCs, unknown sRGB profiles...) leave a usable image. */
+static void png_ignore_warning(png_structp png, png_const_charp reason) {
+    (void)png;
+    (void)reason;
+}
+
+static void png_read_file(png_structp png, png_bytep data, size_t length) {
+    FILE *file = png_get_io_ptr(png);
+    if (fread(data, 1, length, file) != length)
+        png_error(png, ferror(file) ? "read error" : "unexpected end of file (truncated)");
+}
+
+static void png_write_file(png_structp png, png_bytep data, size_t length) {
+    FILE *file = png_get_io_ptr(png);
+    if (fwrite(data, 1, length, file) != length) png_error(png, strerror(errno));
+}
+
+static void png_flush_file(png_structp png) {
+    FILE *file = png_get_io_ptr(png);
+    if (fflush(file) != 0) png_error(png, strerror(errno));
+}
+
+static int host_is_little_endian(void) {
+    const uint16_t probe = 1;
+    return *(const uint8_t *)&probe == 1;
+}
+
+ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *path) {
+    decoder->file = fopen(path, "rb");
+    if (decoder->file == NULL) {
+        ccodecs_note(&decoder->jump, "%s", strerror(errno));
+        return CCODECS_ERROR_IO;
+    }
+    decoder->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &decoder->jump, png_fail,
+                                          png_ignore_warning);
+    if (decoder->png != NULL) decoder->png_info = png_create_info_struct(decoder->png);
+    if (decoder->png_info == NULL) {
+        ccodecs_note(&decoder->jump, "out of memory");
+        return CCODECS_ERROR_IO;
+    }
+    if (setjmp(decoder->jump.buffer)) return CCODECS_ERROR_CORRUPT;
+
+    png_structp png = decoder->png;
+    png_infop info = decoder->png_info;
+    png_set_read_fn(png, decoder->file, png_read_file);
+    /* The caller applies its own pixel limit, with a clearer message than libpng's. */
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_read_info(png, info);
+
+    int color_type = png_get_color_type(png, info);
+    int bit_depth = png_get_bit_depth(png, info);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+    if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
+    decoder->png_passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+
+    decoder->info.width = (int32_t)png_get_image_width(png, info);
+    decoder->info.height = (int32_t)png_get_image_height(png, info);
+    decoder->info.channels = png_get_channels(png, info);
+    decoder->info.bit_depth = png_get_bit_depth(png, info);
+    return CCODECS_OK;
+}
+
+ccodecs_status ccodecs_png_read(ccodecs_decoder *decoder, void *pixels) {
+    png_structp png = decoder->png;
+    size_t row_bytes = (size_t)decoder->info.width * (size_t)decoder->info.channels *
+                       (size_t)(decoder->info.bit_depth / 8);
+    decoder->scratch = malloc((size_t)decoder->info.height * sizeof(png_bytep));
+    if (decoder->scratch == NULL) {
+        ccodecs_note(&decoder->jump, "out of memory");
+        return CCODECS_ERROR_IO;
+    }
+    png_bytepp rows = decoder->scratch;
+    for (int32_t y = 0; y < decoder->info.height; y++) rows[y] = (png_bytep)pixels + (size_t)y * row_bytes;
+
+    if (setjmp(decoder->jump.buffer)) return CCODECS_ERROR_CORRUPT;
+    if (png_get_rowbytes(png, decoder->png_info) != row_bytes) png_error(png, "unexpected row size");
+    png_read_image(png, rows);
+    return CCODECS_OK;
+}
+
+void ccodecs_png_close(ccodecs_decoder *decoder) {
+    if (decoder->png != NULL) png_destroy_read_struct(&decoder->png, &decoder->png_info, NULL);
+}
+
+static char *copy_string(const char *text) {
+    size_t length = strlen(text);
+    char *copy = malloc(length + 1);
+    if (copy != NULL) memcpy(copy, text, length + 1);
+    return copy;
+}
+
+/* Copies libpng's text entries; returns 0 when out of memory (list left freeable). */
+static int copy_texts(png_textp texts, int count, ccodecs_text_list *list) {
+    list->entries = calloc((size_t)(count > 0 ? count : 1), sizeof(ccodecs_text));
+    if (list->entries == NULL) return 0;
+    for (int i = 0; i < count; i++) {
+        ccodecs_text *entry = &list->entries[list->count++];
+        const char *value = texts[i].text != NULL ? texts[i].text : "";
+        entry->key = copy_string(texts[i].key);
+        entry->value = copy_string(value);
+        entry->value_length = strlen(value);
+        entry->utf8 = texts[i].compression == PNG_ITXT_COMPRESSION_NONE ||
+                      texts[i].compression == PNG_ITXT_COMPRESSION_zTXt;
+        if (entry->key == NULL || entry->value == NULL) return 0;
+    }
+    return 1;
+}
+
+ccodecs_status ccodecs_png_read_text(const char *path, ccodecs_text_list *list, char *message,
+                                     size_t capacity) {
+    list->entries = NULL;
+    list->count = 0;
+    ccodecs_decoder *decoder = NULL;
+    ccodecs_info info;
+    ccodecs_status status = ccodecs_decoder_open(CCODECS_PNG, path, &decoder, &info, message, capacity);
+    if (status != CCODECS_OK) return status;
+
+    /* Text may follow the image data, and libpng reaches it only by decoding the rows. */
+    size_t row_bytes = png_get_rowbytes(decoder->png, decoder->png_info);
+    decoder->scratch = malloc(row_bytes > 0 ? row_bytes : 1);
+    if (decoder->scratch == NULL) {
+        snprintf(message, capacity, "out of memory");
+        ccodecs_decoder_close(decoder);
+        return CCODECS_ERROR_IO;
+    }
+    if (setjmp(decoder->jump.buffer)) {
+        ccodecs_copy_message(&decoder->jump, "cannot decode", message, capacity);
+        ccodecs_decoder_close(decoder);
+        return CCODECS_ERROR_CORRUPT;
+    }
+    for (int pass = 0; pass < decoder->png_passes; pass++)
+        for (int32_t y = 0; y < info.height; y++) png_read_row(decoder->png, decoder->scratch, NULL);
+    png_read_end(decoder->png, decoder->png_info);
+
+    png_textp texts = NULL;
+    int count = png_get_text(decoder->png, decoder->png_info, &texts, NULL);
+    int copied = copy_texts(texts, count, list);
+    ccodecs_decoder_close(decoder);
+    if (!copied) {
+        ccodecs_text_list_free(list);
+        snprintf(message, capacity, "out of memory");
+        return CCODECS_ERROR_IO;
+    }
+    return CCODECS_OK;
+}
+
+void ccodecs_text_list_free(ccodecs_text_list *list) {
+    if (list->entries != NULL) {
+        for (int32_t i = 0; i < list->count; i++) {
+            free((void *)list->entries[i].key);
+            free((void *)list->entries[i].value);
+        }
+        free(list->entries);
+    }
+    list->entries = NULL;
+    list->count = 0;
+}
+
+static int png_color_type(int32_t channels) {
+    switch (channels) {
+    case 1: return PNG_COLOR_TYPE_GRAY;
+    case 2: return PNG_COLOR_TYPE_GRAY_ALPHA;
+    case 3: return PNG_COLOR_TYPE_RGB;
+    default: return PNG_COLOR_TYPE_RGB_ALPHA;
+    }
+}
+
+ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t width,
+                                 int32_t height, int32_t channels, int32_t bit_depth,
+                                 const ccodecs_text *texts, int32_t text_count,
+                                 char *message, size_t capacity) {
+    ccodecs_jump jump;
+    memset(&jump, 0, sizeof jump);
+    if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
+        snprintf(message, capacity, "invalid image layout");
+        return CCODECS_ERROR_WRITE;
+    }
+    png_textp entries = calloc((size_t)(text_count > 0 ? text_count : 1), sizeof(png_text));
+    FILE *file = entries != NULL ? fopen(path, "wb") : NULL;
+    if (file == NULL) {
+        snprintf(message, capacity, "%s", entries == NULL ? "out of memory" : strerror(errno));
+        free(entries);
+        return CCODECS_ERROR_IO;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &jump, png_fail, png_ignore_warning);
+    png_infop info = png != NULL ? png_create_info_struct(png) : NULL;
+    if (setjmp(jump.buffer) || info == NULL) {
+        ccodecs_copy_message(&jump, "out of memory", message, capacity);
+        png_destroy_write_struct(&png, &info);
+        fclose(file);
+        free(entries);
+        return CCODECS_ERROR_WRITE;
+    }
+
+    for (int32_t i = 0; i < text_count; i++) {
+        entries[i].key = (png_charp)texts[i].key;
+        if (texts[i].utf8) {
+            entries[i].compression = PNG_ITXT_COMPRESSION_NONE;
+            entries[i].itxt_length = texts[i].value_length;
+        } else {
+            entries[i].compression = PNG_TEXT_COMPRESSION_NONE;
+            entries[i].text_length = texts[i].value_length;
+        }
+        entries[i].text = (png_charp)texts[i].value;
+    }
+    png_set_write_fn(png, file, png_write_file, png_flush_file);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, bit_depth, png_color_type(channels),
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (text_count > 0) png_set_text(png, info, entries, text_count);
+    png_write_info(png, info);
+    if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
+    size_t row_bytes = (size_t)width * (size_t)channels * (size_t)(bit_depth / 8);
+    for (int32_t y = 0; y < height; y++) png_write_row(png, (png_const_bytep)pixels + (size_t)y * row_bytes);
+    png_write_end(png, info);
+
+    png_destroy_write_struct(&png, &info);
+    free(entries);
+    if (fclose(file) != 0) {
+        snprintf(message, capacity, "%s", strerror(errno));
+        return CCODECS_ERROR_WRITE;
+    }
+    return CCODECS_OK;
+}

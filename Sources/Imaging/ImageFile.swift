@@ -1,0 +1,267 @@
+import CCodecs
+import Foundation
+
+/// Reads and writes PNG, JPEG and TIFF files through libpng, libjpeg-turbo and libtiff.
+///
+/// Reading picks the decoder from the file's magic bytes (never its extension), refuses
+/// an image whose header claims more than `maxPixels` before allocating pixel memory, and
+/// turns every failure (empty, truncated, corrupt, unsupported) into an `ImagingError`.
+///
+/// Decoded layouts: PNG 1/2/4/8/16-bit gray, gray+alpha, RGB, RGBA, palette (tRNS becomes
+/// alpha), interlaced; JPEG baseline and progressive, gray and RGB, EXIF orientation
+/// applied (CMYK/YCCK refused); TIFF 8/16-bit gray, gray+alpha, RGB, RGBA in strips,
+/// anything else libtiff can render as 8-bit RGBA (palette, bilevel, YCbCr, tiles), first
+/// page only. Samples are not colour-managed: gamma and ICC profiles are ignored.
+public enum ImageFile {
+    /// Decodes the image at `url`.
+    public static func read(_ url: URL, maxPixels: Int = 100_000_000) throws -> Image {
+        let path = url.path
+        let format = try ImageFormat.sniff(url)
+        var message = messageBuffer()
+        var info = ccodecs_info()
+        var opened: OpaquePointer?
+        let status = ccodecs_decoder_open(format.codec, path, &opened, &info, &message, capacity)
+        guard status == CCODECS_OK, let decoder = opened else {
+            throw decodeError(status, format: format, path: path, message: message)
+        }
+        defer { ccodecs_decoder_close(decoder) }
+        try checkDimensions(info, path: path, maxPixels: maxPixels)
+
+        let width = Int(info.width), height = Int(info.height), channels = Int(info.channels)
+        let count = width * height * channels
+        let samples: [Float]
+        if info.bit_depth == 16 {
+            var raw = [UInt16](repeating: 0, count: count)
+            let readStatus = ccodecs_decoder_read(decoder, &raw, &message, capacity)
+            guard readStatus == CCODECS_OK else {
+                throw decodeError(readStatus, format: format, path: path, message: message)
+            }
+            samples = raw.map { Float($0) / 65535 }
+        } else {
+            var raw = [UInt8](repeating: 0, count: count)
+            let readStatus = ccodecs_decoder_read(decoder, &raw, &message, capacity)
+            guard readStatus == CCODECS_OK else {
+                throw decodeError(readStatus, format: format, path: path, message: message)
+            }
+            samples = raw.map { Float($0) / 255 }
+        }
+        let image = Image(width: width, height: height, channels: channels, bitDepth: Int(info.bit_depth),
+                          samples: samples)
+        guard format == .jpeg, let orientation = exifOrientation(decoder) else { return image }
+        return image.oriented(exifOrientation: orientation)
+    }
+
+    /// The PNG text chunks (tEXt, zTXt, iTXt) of the file at `url`, keyed by keyword; a
+    /// keyword that appears twice keeps its last value.
+    public static func readTextChunks(_ url: URL) throws -> [String: String] {
+        let path = url.path
+        let format = try ImageFormat.sniff(url)
+        guard format == .png else {
+            throw ImagingError.unsupported(path: path, reason: "text chunks are read from PNG files only, not \(format.displayName)")
+        }
+        var message = messageBuffer()
+        var list = ccodecs_text_list()
+        let status = ccodecs_png_read_text(path, &list, &message, capacity)
+        guard status == CCODECS_OK else {
+            throw decodeError(status, format: format, path: path, message: message)
+        }
+        defer { ccodecs_text_list_free(&list) }
+        var chunks: [String: String] = [:]
+        for index in 0..<Int(list.count) {
+            let entry = list.entries[index]
+            guard let key = latin1String(entry.key), let value = entry.value else { continue }
+            chunks[key] = entry.utf8 != 0 ? String(cString: value) : latin1String(value)
+        }
+        return chunks
+    }
+
+    /// Encodes `image` to `url` as `format`, replacing any file there; a failed write
+    /// removes what it had written.
+    ///
+    /// - `quality`: JPEG quality 1...100.
+    /// - `bitDepth`: 8 or 16 for PNG and TIFF (default: the image's own); JPEG is always 8.
+    /// - `text`: PNG text chunks, written before the image data as tEXt when the value is
+    ///   Latin-1 and as iTXt (UTF-8) otherwise; JPEG and TIFF files carry no text.
+    /// Samples are stored as `round(v * 255)` or `round(v * 65535)`, clamped, so 8- and
+    /// 16-bit images decoded by `read` are written back byte for byte. JPEG drops alpha.
+    public static func write(_ image: Image, to url: URL, format: ImageFormat, quality: Int = 95,
+                             bitDepth: Int? = nil, text: [(key: String, value: String)] = []) throws {
+        let path = url.path
+        let depth = format == .jpeg ? 8 : (bitDepth ?? image.bitDepth)
+        guard depth == 8 || depth == 16 else {
+            throw ImagingError.writeFailed(path: path, reason: "bit depth \(depth) is not 8 or 16")
+        }
+        guard (1...100).contains(quality) else {
+            throw ImagingError.writeFailed(path: path, reason: "JPEG quality \(quality) is outside 1...100")
+        }
+        guard image.width > 0, image.height > 0, (1...4).contains(image.channels) else {
+            throw ImagingError.writeFailed(
+                path: path, reason: "cannot encode a \(image.width)x\(image.height) image with \(image.channels) channels")
+        }
+        var message = messageBuffer()
+        let status: ccodecs_status
+        switch format {
+        case .png:
+            let chunks = try encodeTexts(text, path: path)
+            status = withTextArray(chunks) { texts in
+                withSamples(image, depth: depth, channels: image.channels) { pixels in
+                    ccodecs_png_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
+                                      Int32(depth), texts.baseAddress, Int32(texts.count), &message, capacity)
+                }
+            }
+        case .jpeg:
+            status = withSamples(image, depth: 8, channels: image.colorChannels) { pixels in
+                ccodecs_jpeg_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(image.width),
+                                   Int32(image.height), Int32(image.colorChannels), Int32(quality),
+                                   &message, capacity)
+            }
+        case .tiff:
+            status = withSamples(image, depth: depth, channels: image.channels) { pixels in
+                ccodecs_tiff_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
+                                   Int32(depth), &message, capacity)
+            }
+        }
+        guard status == CCODECS_OK else {
+            if status != CCODECS_ERROR_IO { try? FileManager.default.removeItem(at: url) }
+            throw ImagingError.writeFailed(path: path, reason: "\(format.displayName) encoder: \(string(message))")
+        }
+    }
+
+    // MARK: - Decoding helpers
+
+    private static let capacity = Int(CCODECS_MESSAGE_CAPACITY)
+
+    private static func messageBuffer() -> [CChar] {
+        [CChar](repeating: 0, count: capacity)
+    }
+
+    private static func string(_ message: [CChar]) -> String {
+        message.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { String(cString: $0) } ?? ""
+        }
+    }
+
+    private static func decodeError(_ status: ccodecs_status, format: ImageFormat, path: String,
+                                    message: [CChar]) -> ImagingError {
+        let detail = string(message)
+        switch status {
+        case CCODECS_ERROR_UNSUPPORTED:
+            return .unsupported(path: path, reason: detail)
+        case CCODECS_ERROR_IO:
+            return .unreadable(path: path, reason: detail)
+        default:
+            return .unreadable(path: path, reason: "corrupt or truncated \(format.displayName) data (\(detail))")
+        }
+    }
+
+    private static func checkDimensions(_ info: ccodecs_info, path: String, maxPixels: Int) throws {
+        let width = Int(info.width), height = Int(info.height)
+        guard width > 0, height > 0 else {
+            throw ImagingError.unreadable(path: path, reason: "image has no pixels (\(width)x\(height))")
+        }
+        guard width * height <= maxPixels else {
+            throw ImagingError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
+        }
+        guard (1...4).contains(info.channels), info.bit_depth == 8 || info.bit_depth == 16 else {
+            throw ImagingError.unsupported(
+                path: path, reason: "\(info.channels) channels of \(info.bit_depth)-bit samples")
+        }
+    }
+
+    private static func exifOrientation(_ decoder: OpaquePointer) -> Int? {
+        var length = 0
+        guard let bytes = ccodecs_decoder_exif(decoder, &length) else { return nil }
+        return ExifOrientation.parse(UnsafeBufferPointer(start: bytes, count: length))
+    }
+
+    private static func latin1String(_ pointer: UnsafePointer<CChar>?) -> String? {
+        guard let pointer else { return nil }
+        let bytes = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
+        let scalars = UnsafeBufferPointer(start: bytes, count: strlen(pointer)).map { Unicode.Scalar($0) }
+        return String(String.UnicodeScalarView(scalars))
+    }
+
+    // MARK: - Encoding helpers
+
+    /// A text chunk as the C encoder wants it: NUL-terminated key and value bytes.
+    private struct EncodedText {
+        var key: [CChar]
+        var value: [CChar]
+        var utf8: Bool
+    }
+
+    private static func encodeTexts(_ text: [(key: String, value: String)], path: String) throws -> [EncodedText] {
+        try text.map { entry in
+            let keyScalars = entry.key.unicodeScalars
+            guard (1...79).contains(keyScalars.count),
+                  keyScalars.allSatisfy({ (0x20...0x7E).contains($0.value) || (0xA1...0xFF).contains($0.value) }) else {
+                throw ImagingError.writeFailed(
+                    path: path, reason: "PNG text keyword \"\(entry.key)\" must be 1 to 79 printable Latin-1 characters")
+            }
+            guard !entry.value.unicodeScalars.contains("\0") else {
+                throw ImagingError.writeFailed(path: path, reason: "PNG text \"\(entry.key)\" contains a NUL character")
+            }
+            let latin1 = entry.value.unicodeScalars.allSatisfy { $0.value <= 0xFF }
+            let valueBytes: [UInt8] = latin1 ? entry.value.unicodeScalars.map { UInt8($0.value) } : Array(entry.value.utf8)
+            return EncodedText(key: keyScalars.map { CChar(bitPattern: UInt8($0.value)) } + [0],
+                               value: valueBytes.map { CChar(bitPattern: $0) } + [0], utf8: !latin1)
+        }
+    }
+
+    /// Calls `body` with C views of `texts`, valid only for the duration of the call.
+    private static func withTextArray<R>(_ texts: [EncodedText],
+                                         _ body: (UnsafeBufferPointer<ccodecs_text>) -> R) -> R {
+        let keys = texts.map { text in
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: text.key.count)
+            copy.initialize(from: text.key, count: text.key.count)
+            return copy
+        }
+        let values = texts.map { text in
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: text.value.count)
+            copy.initialize(from: text.value, count: text.value.count)
+            return copy
+        }
+        defer {
+            keys.forEach { $0.deallocate() }
+            values.forEach { $0.deallocate() }
+        }
+        let entries = texts.indices.map { index in
+            ccodecs_text(key: keys[index], value: values[index], value_length: texts[index].value.count - 1,
+                         utf8: texts[index].utf8 ? 1 : 0)
+        }
+        return entries.withUnsafeBufferPointer(body)
+    }
+
+    /// Calls `body` with the image quantised to `depth` bits, keeping the first `channels`.
+    private static func withSamples(_ image: Image, depth: Int, channels: Int,
+                                    _ body: (UnsafeRawPointer) -> ccodecs_status) -> ccodecs_status {
+        func call(_ bytes: UnsafeRawBufferPointer) -> ccodecs_status {
+            bytes.baseAddress.map(body) ?? CCODECS_ERROR_WRITE
+        }
+        if depth == 16 {
+            let raw: [UInt16] = quantize(image, channels: channels, maximum: 65535)
+            return raw.withUnsafeBytes(call)
+        }
+        let raw: [UInt8] = quantize(image, channels: channels, maximum: 255)
+        return raw.withUnsafeBytes(call)
+    }
+
+    /// `round(v * maximum)` clamped to the sample range; NaN becomes 0.
+    private static func quantize<Sample: FixedWidthInteger>(_ image: Image, channels: Int,
+                                                            maximum: Float) -> [Sample] {
+        let source = image.channels
+        let count = image.pixelCount * channels
+        return [Sample](unsafeUninitializedCapacity: count) { output, initialized in
+            image.samples.withUnsafeBufferPointer { input in
+                for pixel in 0..<image.pixelCount {
+                    for channel in 0..<channels {
+                        let scaled = (input[pixel * source + channel] * maximum).rounded()
+                        let clamped = scaled.isNaN ? 0 : min(max(scaled, 0), maximum)
+                        output[pixel * channels + channel] = Sample(clamped)
+                    }
+                }
+            }
+            initialized = count
+        }
+    }
+}

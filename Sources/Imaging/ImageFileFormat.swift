@@ -1,0 +1,72 @@
+import CCodecs
+import Foundation
+
+/// The file formats `ImageFile` reads and writes.
+public enum ImageFormat: String, Sendable, CaseIterable {
+    case png, jpeg, tiff
+
+    /// The format a file name's extension names (`png`, `jpg`, `jpeg`, `tif`, `tiff`, any case).
+    public init?(pathExtension: String) {
+        switch pathExtension.lowercased() {
+        case "png": self = .png
+        case "jpg", "jpeg": self = .jpeg
+        case "tif", "tiff": self = .tiff
+        default: return nil
+        }
+    }
+
+    /// The format the leading bytes of a file identify, or nil when none matches.
+    public init?<Bytes: Collection>(magic bytes: Bytes) where Bytes.Element == UInt8 {
+        let head = Array(bytes.prefix(8))
+        func starts(with prefix: [UInt8]) -> Bool { head.starts(with: prefix) }
+        if starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            self = .png
+        } else if starts(with: [0xFF, 0xD8, 0xFF]) {
+            self = .jpeg
+        } else if starts(with: [0x49, 0x49, 0x2A, 0x00]) || starts(with: [0x4D, 0x4D, 0x00, 0x2A])
+            || starts(with: [0x49, 0x49, 0x2B, 0x00]) || starts(with: [0x4D, 0x4D, 0x00, 0x2B]) {
+            self = .tiff  // classic and BigTIFF, both byte orders
+        } else {
+            return nil
+        }
+    }
+
+    /// The name users know the format by, for messages.
+    public var displayName: String {
+        switch self {
+        case .png: "PNG"
+        case .jpeg: "JPEG"
+        case .tiff: "TIFF"
+        }
+    }
+
+    var codec: ccodecs_format {
+        switch self {
+        case .png: CCODECS_PNG
+        case .jpeg: CCODECS_JPEG
+        case .tiff: CCODECS_TIFF
+        }
+    }
+
+    /// The format of the file at `url`, from its content; the extension only shapes the message.
+    static func sniff(_ url: URL) throws -> ImageFormat {
+        let path = url.path
+        guard let file = fopen(path, "rb") else {
+            throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { fclose(file) }
+        var head = [UInt8](repeating: 0, count: 8)
+        let count = fread(&head, 1, head.count, file)
+        if count == 0 && ferror(file) != 0 {
+            throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        if count == 0 {
+            throw ImagingError.unreadable(path: path, reason: "empty file (0 bytes)")
+        }
+        if let format = ImageFormat(magic: head.prefix(count)) { return format }
+        if let claimed = ImageFormat(pathExtension: url.pathExtension) {
+            throw ImagingError.unreadable(path: path, reason: "not a \(claimed.displayName) file (unrecognised content)")
+        }
+        throw ImagingError.unreadable(path: path, reason: "not a PNG, JPEG or TIFF file (unrecognised content)")
+    }
+}
