@@ -31,8 +31,11 @@ struct Glob: Sendable {
     }
 
     private static func componentMatches(_ pattern: String, _ name: String) -> Bool {
-        fnmatch(pattern, name, FNM_PERIOD | FNM_CASEFOLD) == 0
+        fnmatch(pattern, name, FNM_PERIOD | gnuCaseFold) == 0
     }
+
+    /// glibc's FNM_CASEFOLD, a GNU extension the Swift overlay does not import.
+    private static let gnuCaseFold: Int32 = 1 << 4
 }
 
 /// Lists regular files under `root` as sorted `/`-separated relative paths. Hidden entries

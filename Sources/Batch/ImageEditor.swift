@@ -33,7 +33,7 @@ struct ImageEditor {
             let mask = try loadMask(maskImage, job: job, fitting: image, resize: fill.resizeMask)
                 .grown(by: fill.maskGrow)
             switch fill.method {
-            case .telea: return try TeleaInpaint.inpaint(image, mask: mask, radius: fill.radius)
+            case .telea: return try TeleaInpaint.inpaint(image, mask: mask, radius: Double(fill.radius))
             case .patchmatch: return try PatchMatch.fill(image, mask: mask, seed: job.seed)
             }
         case .resize(let resize):
