@@ -1,0 +1,130 @@
+/// How `gelu` evaluates the Gaussian CDF, as torch's `approximate=` argument.
+public enum GELUApproximation: Sendable {
+    /// 0.5 x (1 + erf(x / sqrt 2)), torch's `approximate="none"`.
+    case none
+    /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), torch's `approximate="tanh"`.
+    case tanh
+}
+
+/// x * sigmoid(x). Reuses `x`'s storage when the caller gives it up.
+// x: any shape -> same shape
+public func silu(_ x: consuming Tensor) -> Tensor {
+    var y = consume x
+    y.mapInPlace { v in v * vectorSigmoid(v) }
+    return y
+}
+
+/// torch.nn.functional.gelu.
+// x: any shape -> same shape
+public func gelu(_ x: consuming Tensor, approximation: GELUApproximation = .none) -> Tensor {
+    var y = consume x
+    switch approximation {
+    case .none: y.mapInPlace(geluErf)
+    case .tanh: y.mapInPlace(geluTanh)
+    }
+    return y
+}
+
+/// CLIP's quick_gelu: x * sigmoid(1.702 x).
+// x: any shape -> same shape
+public func quickGELU(_ x: consuming Tensor) -> Tensor {
+    var y = consume x
+    y.mapInPlace { v in v * vectorSigmoid(v * 1.702) }
+    return y
+}
+
+/// The gating half of diffusers' GEGLU: `hidden, gate = x.chunk(2, dim=-1); hidden * gelu(gate)`
+/// (the projection before it is a plain `linear`).
+// x: [..., 2F] -> [..., F]
+public func geglu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tensor {
+    guard let doubled = x.shape.last, doubled % 2 == 0 else {
+        preconditionFailure("geglu needs an even last dimension, got \(x.shape)")
+    }
+    let width = doubled / 2
+    let rows = x.count / doubled
+    let activation = approximation == .none ? geluErf : geluTanh
+    return Tensor(shape: Array(x.shape.dropLast()) + [width]) { out in
+        guard let outBase = out.baseAddress else { return }
+        x.withUnsafeBufferPointer { input in
+            guard let inBase = input.baseAddress else { return }
+            Parallel.forEachRange(count: rows, minimumBlock: max(1, 16_384 / width)) { range in
+                for row in range {
+                    let hidden = inBase + row * doubled
+                    mapVectorPairs(hidden, hidden + width, outBase + row * width, count: width) { h, gate in
+                        h * activation(gate)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Numerically stable softmax over the last dimension (the row maximum is subtracted first).
+// x: [..., N] -> [..., N]
+public func softmax(_ x: consuming Tensor) -> Tensor {
+    var y = consume x
+    guard let width = y.shape.last, width > 0 else { return y }
+    let rows = y.count / width
+    y.withUnsafeMutableBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        Parallel.forEachRange(count: rows, minimumBlock: max(1, 16_384 / width)) { range in
+            for row in range {
+                let start = base + row * width
+                let total = exponentiateShifted(start, count: width)
+                let scale = 1 / total
+                mapVectors(start, start, count: width) { $0 * scale }
+            }
+        }
+    }
+    return y
+}
+
+/// Replaces a row by exp(x - max(row)) and returns the row's new sum (at least 1).
+@inline(__always)
+func exponentiateShifted(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
+    let shift = FloatVector(repeating: vectorMax(row, count: count))
+    var lanes = FloatVector()
+    var index = 0
+    while index + vectorWidth <= count {
+        let raw = UnsafeMutableRawPointer(row + index)
+        let value = vectorExp(raw.loadUnaligned(as: FloatVector.self) - shift)
+        raw.storeBytes(of: value, as: FloatVector.self)
+        lanes += value
+        index += vectorWidth
+    }
+    var total = lanes.sum()
+    if index < count {
+        var tail = FloatVector(repeating: -.infinity)
+        for lane in 0..<(count - index) { tail[lane] = row[index + lane] }
+        let value = vectorExp(tail - shift)
+        for lane in 0..<(count - index) {
+            row[index + lane] = value[lane]
+            total += value[lane]
+        }
+    }
+    return total
+}
+
+@inline(__always)
+private func geluErf(_ v: FloatVector) -> FloatVector {
+    0.5 * v * (1 + vectorErf(v * 0.70710678118654752))
+}
+
+@inline(__always)
+private func geluTanh(_ v: FloatVector) -> FloatVector {
+    0.5 * v * (1 + vectorTanh(0.79788456080286536 * (v + 0.044715 * v * v * v)))
+}
+
+extension Tensor {
+    /// Applies a vector function to every scalar in place, across threads.
+    @inline(__always)
+    mutating func mapInPlace(_ transform: (FloatVector) -> FloatVector) {
+        let count = self.count
+        withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            Parallel.forEachRange(count: count) { range in
+                mapVectors(base + range.lowerBound, base + range.lowerBound, count: range.count, transform)
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import Testing
+@testable import Tensors
+
+@Suite struct LinearTests {
+    @Test func linearWithBiasMatchesTorch() throws {
+        // F.linear(x, w, b), x [2, 3, 5], w [7, 5]
+        let out = linear(try OpFixtures.tensor("linear.x"), weight: try OpFixtures.tensor("linear.weight"),
+                         bias: try OpFixtures.tensor("linear.bias"))
+        expectClose(out, try OpFixtures.tensor("linear.out"))
+    }
+
+    @Test func linearWithoutBiasMatchesTorch() throws {
+        // F.linear(x, w), x [4, 6], w [3, 6]
+        let out = linear(try OpFixtures.tensor("linear_nobias.x"), weight: try OpFixtures.tensor("linear_nobias.weight"))
+        expectClose(out, try OpFixtures.tensor("linear_nobias.out"))
+    }
+
+    @Test(arguments: ["matmul", "bmm", "matmul_shared"])
+    func matmulMatchesTorch(name: String) throws {
+        // torch.matmul(a, b): [3, 4] x [4, 5]; [2, 3, 4] x [2, 4, 5]; [2, 3, 4] x [4, 5]
+        let out = matmul(try OpFixtures.tensor("\(name).a"), try OpFixtures.tensor("\(name).b"))
+        expectClose(out, try OpFixtures.tensor("\(name).out"))
+    }
+}

@@ -1,0 +1,28 @@
+import Testing
+@testable import Tensors
+
+@Suite struct ParallelTests {
+    @Test func forEachVisitsEveryIndexOnce() {
+        let count = 1_000
+        var visits = [Int](repeating: 0, count: count)
+        visits.withUnsafeMutableBufferPointer { buffer in
+            Parallel.forEach(count: count) { buffer[$0] += 1 }
+        }
+        #expect(visits == [Int](repeating: 1, count: count))
+    }
+
+    @Test func rangesTileTheWholeCount() {
+        let count = 100_003
+        var visits = [Int](repeating: 0, count: count)
+        visits.withUnsafeMutableBufferPointer { buffer in
+            Parallel.forEachRange(count: count, minimumBlock: 7) { range in
+                for index in range { buffer[index] += 1 }
+            }
+        }
+        #expect(visits.allSatisfy { $0 == 1 })
+    }
+
+    @Test func threadCountIsPositive() {
+        #expect(Parallel.threadCount >= 1)
+    }
+}
