@@ -138,8 +138,8 @@ public struct SafeTensorsHeader: Sendable {
     }
 
     private static func nonNegativeInt(_ value: Any, what: String, path: String) throws -> Int {
-        // JSONSerialization gives NSNumber; reject fractions, negatives and booleans alike.
-        guard let number = value as? NSNumber, !(value is Bool),
+        // JSONSerialization gives NSNumber; reject fractions, negatives and out-of-range values.
+        guard let number = value as? NSNumber,
               let integer = Int(exactly: number.doubleValue), integer >= 0,
               number.doubleValue < 9.0e15
         else {

@@ -58,7 +58,7 @@ public final class WeightStore: ParameterSource, @unchecked Sendable {
         var files: [SafeTensorsFile] = []
         for shard in Set(weightMap.values).sorted() {
             guard !shard.contains("/"), !shard.hasPrefix(".") else {
-                throw WeightsError.badHeader(path: indexURL.path, detail: "shard name '\(shard)' leaves the folder")
+                throw WeightsError.badConfig(path: indexURL.path, detail: "shard name '\(shard)' leaves the folder")
             }
             files.append(try SafeTensorsFile(url: folder.appendingPathComponent(shard)))
         }
@@ -76,7 +76,7 @@ public final class WeightStore: ParameterSource, @unchecked Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let weightMap = object["weight_map"] as? [String: String]
         else {
-            throw WeightsError.badHeader(path: url.path, detail: "index has no weight_map of names to shard files")
+            throw WeightsError.badConfig(path: url.path, detail: "index has no weight_map of names to shard files")
         }
         return weightMap
     }

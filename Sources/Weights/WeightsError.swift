@@ -24,6 +24,8 @@ public enum WeightsError: LocalizedError, Equatable {
     case pickleRefused(path: String)
     /// The path is neither a diffusers folder nor a recognised single-file checkpoint.
     case unrecognizedLayout(path: String, detail: String)
+    /// A JSON file beside the weights (model_index.json, config.json, an index) is malformed.
+    case badConfig(path: String, detail: String)
     /// A tensor could not be written.
     case writeFailed(path: String, reason: String)
 
@@ -50,6 +52,8 @@ public enum WeightsError: LocalizedError, Equatable {
             return "\(path): pickle checkpoints are never loaded; convert it to .safetensors first"
         case let .unrecognizedLayout(path, detail):
             return "\(path): not a diffusers folder or single-file checkpoint (\(detail))"
+        case let .badConfig(path, detail):
+            return "\(path): invalid JSON (\(detail))"
         case let .writeFailed(path, reason):
             return "\(path): cannot write (\(reason))"
         }
