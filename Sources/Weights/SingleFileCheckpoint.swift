@@ -1,0 +1,103 @@
+import Foundation
+
+/// A single `.safetensors` checkpoint in the original LDM key layout, seen component by component
+/// under diffusers names.
+///
+/// Recognised prefixes: `model.diffusion_model.` (UNet), `first_stage_model.` (VAE),
+/// `cond_stage_model.transformer.` (SD 1.x CLIP), `cond_stage_model.model.` (SD 2.x OpenCLIP),
+/// `control_model.` (ControlNet), and bare ControlNet files (`input_blocks...`, `input_hint_block...`).
+public struct SingleFileCheckpoint: Sendable {
+    public enum TextEncoderLayout: Sendable, Equatable { case clip, openCLIP }
+
+    public let file: SafeTensorsFile
+    public let hasUNet: Bool
+    public let hasVAE: Bool
+    public let textEncoderLayout: TextEncoderLayout?
+    /// The key prefix of the ControlNet tensors ("" for a bare ControlNet file), if there are any.
+    public let controlNetPrefix: String?
+
+    static let unetPrefix = "model.diffusion_model."
+    static let vaePrefix = "first_stage_model."
+    static let clipPrefix = "cond_stage_model.transformer."
+    static let openCLIPPrefix = "cond_stage_model.model."
+    static let controlNetPrefixed = "control_model."
+
+    public init(file: SafeTensorsFile) throws {
+        let keys = file.keys
+        func any(_ prefix: String) -> Bool { keys.contains { $0.hasPrefix(prefix) } }
+        hasUNet = any(Self.unetPrefix)
+        hasVAE = any(Self.vaePrefix)
+        textEncoderLayout = any(Self.clipPrefix) ? .clip : any(Self.openCLIPPrefix) ? .openCLIP : nil
+        if any(Self.controlNetPrefixed) {
+            controlNetPrefix = Self.controlNetPrefixed
+        } else if any("input_hint_block."), any("input_blocks.") {
+            controlNetPrefix = ""
+        } else {
+            controlNetPrefix = nil
+        }
+        self.file = file
+        guard hasUNet || hasVAE || textEncoderLayout != nil || controlNetPrefix != nil else {
+            throw WeightsError.unrecognizedLayout(
+                path: file.path, detail: "no LDM key prefix found; first key is '\(keys.first ?? "none")'")
+        }
+    }
+
+    /// The UNet under diffusers names.
+    public func unet() throws -> RenamedParameterSource {
+        let stripped = try component(Self.unetPrefix, present: hasUNet, what: "UNet")
+        let layersPerBlock = Self.layersPerBlock(stripped)
+        return RenamedParameterSource(stripped) { LDMKeyMap.unet($0, layersPerBlock: layersPerBlock) }
+    }
+
+    /// The VAE under diffusers names (attention projections as linear weights).
+    public func vae() throws -> RenamedParameterSource {
+        let stripped = try component(Self.vaePrefix, present: hasVAE, what: "VAE")
+        let upBlocks = Set(stripped.keys.compactMap { Self.index(after: "decoder.up.", in: $0) }).count
+        return RenamedParameterSource(stripped) { LDMKeyMap.vae($0, upBlockCount: upBlocks) }
+    }
+
+    /// The text encoder under transformers 5 `CLIPTextModel` names (q/k/v split for OpenCLIP).
+    public func textEncoder() throws -> RenamedParameterSource {
+        switch textEncoderLayout {
+        case .clip:
+            return RenamedParameterSource(try component(Self.clipPrefix, present: true, what: "text encoder"), rename: LDMKeyMap.clip)
+        case .openCLIP:
+            return RenamedParameterSource(try component(Self.openCLIPPrefix, present: true, what: "text encoder"), rename: LDMKeyMap.openCLIP)
+        case nil:
+            throw WeightsError.unrecognizedLayout(path: file.path, detail: "no text encoder (cond_stage_model.*) in the file")
+        }
+    }
+
+    /// The ControlNet under diffusers names.
+    public func controlNet() throws -> RenamedParameterSource {
+        let stripped = try component(controlNetPrefix ?? "", present: controlNetPrefix != nil, what: "ControlNet")
+        let layersPerBlock = Self.layersPerBlock(stripped)
+        return RenamedParameterSource(stripped) { LDMKeyMap.controlNet($0, layersPerBlock: layersPerBlock) }
+    }
+
+    /// The family of the UNet (or, in a ControlNet file, of the ControlNet).
+    public func family() throws -> ModelFamily {
+        try ModelFamily(diffusersNamed: hasUNet ? unet() : controlNet())
+    }
+
+    private func component(_ prefix: String, present: Bool, what: String) throws -> RenamedParameterSource {
+        guard present else {
+            throw WeightsError.unrecognizedLayout(path: file.path, detail: "no \(what) tensors (\(prefix)*) in the file")
+        }
+        return RenamedParameterSource(file, include: { $0.hasPrefix(prefix) }) { .tensors([RenamedTensor(String($0.dropFirst(prefix.count)))]) }
+    }
+
+    /// diffusers' `layers_per_block`: input block `L + 1` of the first level holds its downsampler
+    /// (`input_blocks.{L+1}.0.op`); a UNet with one level has `L` input blocks after `conv_in`.
+    static func layersPerBlock(_ source: any ParameterSource) -> Int {
+        let downsamplers = source.keys.filter { $0.contains(".0.op.") }.compactMap { index(after: "input_blocks.", in: $0) }
+        if let first = downsamplers.min() { return first - 1 }
+        return max(1, (Set(source.keys.compactMap { index(after: "input_blocks.", in: $0) }).max() ?? 1))
+    }
+
+    /// The integer right after `prefix` in `key` ("input_blocks.12.0..." -> 12).
+    static func index(after prefix: String, in key: String) -> Int? {
+        guard key.hasPrefix(prefix) else { return nil }
+        return Int(key.dropFirst(prefix.count).prefix { $0.isNumber })
+    }
+}

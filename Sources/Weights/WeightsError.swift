@@ -1,0 +1,61 @@
+import Foundation
+
+/// Everything that can go wrong while finding, opening, validating or loading weights.
+///
+/// Each message is one line naming the file (and the tensor, where there is one).
+public enum WeightsError: LocalizedError, Equatable {
+    /// The path does not exist.
+    case fileNotFound(path: String)
+    /// The file exists but could not be opened or mapped.
+    case unreadable(path: String, reason: String)
+    /// The file ends before its header or a tensor's data does.
+    case truncated(path: String, detail: String)
+    /// The JSON header (or an index file) is malformed or inconsistent.
+    case badHeader(path: String, detail: String)
+    /// A tensor the model needs is not in the checkpoint.
+    case missingTensor(path: String, tensor: String)
+    /// The checkpoint holds tensors the model does not know (the first few names, and how many).
+    case unexpectedTensors(path: String, tensors: [String], count: Int)
+    /// A tensor's shape differs from the one the model expects.
+    case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
+    /// A tensor's element type cannot be used as a weight.
+    case unsupportedDType(path: String, tensor: String, dtype: String)
+    /// A pickle-based checkpoint (.ckpt/.pt/.pth/.bin) was given; these are never unpickled.
+    case pickleRefused(path: String)
+    /// The path is neither a diffusers folder nor a recognised single-file checkpoint.
+    case unrecognizedLayout(path: String, detail: String)
+    /// A JSON file beside the weights (model_index.json, config.json, an index) is malformed.
+    case badConfig(path: String, detail: String)
+    /// A tensor could not be written.
+    case writeFailed(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .fileNotFound(path):
+            return "\(path): no such file or folder"
+        case let .unreadable(path, reason):
+            return "\(path): cannot read (\(reason))"
+        case let .truncated(path, detail):
+            return "\(path): file is truncated (\(detail))"
+        case let .badHeader(path, detail):
+            return "\(path): bad safetensors header (\(detail))"
+        case let .missingTensor(path, tensor):
+            return "\(path): missing tensor '\(tensor)'"
+        case let .unexpectedTensors(path, tensors, count):
+            let more = count > tensors.count ? " and \(count - tensors.count) more" : ""
+            return "\(path): unexpected tensors \(tensors.map { "'\($0)'" }.joined(separator: ", "))\(more)"
+        case let .shapeMismatch(path, tensor, expected, found):
+            return "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
+        case let .unsupportedDType(path, tensor, dtype):
+            return "\(path): tensor '\(tensor)' has unsupported dtype \(dtype) (weights must be F32, F16, BF16 or F64)"
+        case let .pickleRefused(path):
+            return "\(path): pickle checkpoints are never loaded; convert it to .safetensors first"
+        case let .unrecognizedLayout(path, detail):
+            return "\(path): not a diffusers folder or single-file checkpoint (\(detail))"
+        case let .badConfig(path, detail):
+            return "\(path): invalid JSON (\(detail))"
+        case let .writeFailed(path, reason):
+            return "\(path): cannot write (\(reason))"
+        }
+    }
+}
