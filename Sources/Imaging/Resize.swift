@@ -39,7 +39,9 @@ extension Image {
     /// This matches Pillow's `Image.resize` on float ("F") images: separable (horizontal
     /// pass, then vertical), pixel centres at +0.5, and when downscaling the kernel is
     /// stretched by the scale factor so it averages (antialiases) instead of skipping
-    /// pixels. Results are clamped to 0...1, since bicubic and Lanczos overshoot at edges.
+    /// pixels. Bicubic and Lanczos overshoot at edges; like Pillow's 8-bit modes, samples
+    /// are clamped to 0...1 after each pass. (Pillow's 8-bit modes also round to 8 bits
+    /// between passes, so on 8-bit images results differ from theirs by about a level.)
     ///
     /// Limitations: alpha is resampled like a colour channel (not premultiplied, unlike
     /// Pillow on RGBA), so colours of fully transparent pixels bleed into edges.
@@ -132,7 +134,7 @@ extension Image {
                             for tap in 0..<taps {
                                 sum += weights.values[base + tap] * src[source + (start + tap) * c + channel]
                             }
-                            dst[target + x * c + channel] = sum
+                            dst[target + x * c + channel] = min(max(sum, 0), 1)
                         }
                     }
                 }

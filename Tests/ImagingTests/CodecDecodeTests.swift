@@ -60,6 +60,20 @@ import Testing
         #expect(throws: ImagingError.self) { try ImageFile.readTextChunks(CodecFixtures.url("jpeg_rgb.jpg")) }
     }
 
+    /// The codecs keep no global state (libtiff errors go to per-handle handlers), so
+    /// decoding on many threads at once gives what decoding alone gives.
+    @Test func concurrentDecodesAgree() throws {
+        let names = CodecFixtures.decodeCases().map(\.file)
+        let alone = try names.map { try ImageFile.read(CodecFixtures.url($0)) }
+        let results = ConcurrentResults(count: names.count * 4)
+        DispatchQueue.concurrentPerform(iterations: names.count * 4) { index in
+            results.store(try? ImageFile.read(CodecFixtures.url(names[index % names.count])), at: index)
+        }
+        for index in 0..<(names.count * 4) {
+            #expect(results.value(at: index) == alone[index % names.count], "\(names[index % names.count])")
+        }
+    }
+
     @Test func pixelLimitIsApplied() throws {
         let url = CodecFixtures.url("png_rgb8.png")
         #expect(throws: ImagingError.tooLarge(path: url.path, width: 7, height: 5, limit: 34)) {
@@ -67,4 +81,16 @@ import Testing
         }
         #expect(try ImageFile.read(url, maxPixels: 35).pixelCount == 35)
     }
+}
+
+/// Slots written from concurrent iterations, each by exactly one.
+final class ConcurrentResults: @unchecked Sendable {
+    private var images: [Image?]
+    private let lock = NSLock()
+
+    init(count: Int) { images = [Image?](repeating: nil, count: count) }
+
+    func store(_ image: Image?, at index: Int) { lock.withLock { images[index] = image } }
+
+    func value(at index: Int) -> Image? { lock.withLock { images[index] } }
 }

@@ -4,7 +4,8 @@ Files are written by independent encoders (Pillow, OpenCV, and a minimal PNG wri
 for layouts neither produces: interlaced, 16-bit gray+alpha, gray tRNS). Expected samples
 come from numpy (lossless formats) or from Pillow's decoder (JPEG), stored raw: uint8, or
 uint16 little-endian. Resize expectations are Pillow's Image.resize / ImageOps on "F"
-images (per channel, float32 LE) and on 8-bit RGB.
+images per channel, clamped to 0...1 between and after the two passes (float32 LE), and
+Pillow's own result on the 8-bit RGB image.
 
 Deterministic: run `python tools/reference/codec_fixtures.py` from the package root.
 """
@@ -28,7 +29,11 @@ def raw_bytes(array):
 
 
 def record(name, expected, tolerance=0):
-    """expected: HxW or HxWxC uint8/uint16 array of what a decoder should deliver."""
+    """expected: HxW or HxWxC uint8/uint16 array of what a decoder should deliver.
+
+    JPEG expectations are Pillow's decode; libjpeg-turbo's default (islow) IDCT and fancy
+    upsampling are deterministic across builds, so they hold to the level (tolerance 0).
+    """
     expected = expected if expected.ndim == 3 else expected[:, :, None]
     stem = Path(name).stem
     (OUT / f"{stem}.expected").write_bytes(raw_bytes(expected))
@@ -170,12 +175,12 @@ def jpeg_fixtures():
     base = (np.add.outer(np.arange(12) * 18, np.arange(16) * 9)).astype(np.uint8)
     rgb = np.dstack([base, base[::-1], 255 - base]).astype(np.uint8)
     Image.fromarray(base, "L").save(OUT / "jpeg_gray.jpg", quality=90)
-    record("jpeg_gray.jpg", pillow_decoded(OUT / "jpeg_gray.jpg"), tolerance=1)
+    record("jpeg_gray.jpg", pillow_decoded(OUT / "jpeg_gray.jpg"))
     Image.fromarray(rgb, "RGB").save(OUT / "jpeg_rgb.jpg", quality=90)
-    record("jpeg_rgb.jpg", pillow_decoded(OUT / "jpeg_rgb.jpg"), tolerance=1)
+    record("jpeg_rgb.jpg", pillow_decoded(OUT / "jpeg_rgb.jpg"))
     Image.fromarray(rgb, "RGB").save(OUT / "jpeg_progressive.jpg", quality=90, progressive=True)
     assert Image.open(OUT / "jpeg_progressive.jpg").info.get("progressive")
-    record("jpeg_progressive.jpg", pillow_decoded(OUT / "jpeg_progressive.jpg"), tolerance=1)
+    record("jpeg_progressive.jpg", pillow_decoded(OUT / "jpeg_progressive.jpg"))
 
     corners = Image.fromarray(corner_image(), "RGB")
     for orientation in range(1, 9):
@@ -183,7 +188,7 @@ def jpeg_fixtures():
         exif[0x0112] = orientation
         name = f"jpeg_orientation{orientation}.jpg"
         corners.save(OUT / name, quality=95, subsampling=0, exif=exif.tobytes())
-        record(name, pillow_decoded(OUT / name, transpose=True), tolerance=1)
+        record(name, pillow_decoded(OUT / name, transpose=True))
 
     Image.fromarray(random_u8((4, 6, 4)), "CMYK").save(OUT / "jpeg_cmyk.jpg", quality=90)
     assert Image.open(OUT / "jpeg_cmyk.jpg").mode == "CMYK"
@@ -227,11 +232,34 @@ FILTERS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BIL
            "bicubic": Image.Resampling.BICUBIC, "lanczos3": Image.Resampling.LANCZOS}
 
 
-def per_channel_float(array, operation):
-    """operation applied to each channel as a Pillow "F" image; returns HxWxC float32."""
-    channels = [np.asarray(operation(Image.fromarray(array[:, :, c].astype(np.float32) / 255)))
-                for c in range(array.shape[2])]
-    return np.dstack(channels).astype("<f4")
+def pillow_resize_call(operation, image):
+    """The (size, resample, box) that `operation` (an ImageOps helper) hands Image.resize."""
+    calls = []
+    original = Image.Image.resize
+
+    def spy(self, size, resample=None, box=None, reducing_gap=None):
+        calls.append((tuple(size), resample, box))
+        return original(self, size, resample, box, reducing_gap)
+
+    Image.Image.resize = spy
+    try:
+        operation(image)
+    finally:
+        Image.Image.resize = original
+    assert len(calls) == 1, calls
+    return calls[0]
+
+
+def float_two_pass(channel, size, resample, box):
+    """Pillow's resize of an "F" image, split into its horizontal and vertical passes so
+    the intermediate can be clamped to 0...1 as Pillow clamps its 8-bit modes between
+    passes (Resample.c). Each call resizes one axis only, so Pillow runs one pass."""
+    height = channel.height
+    x0, y0, x1, y1 = box if box is not None else (0, 0, channel.width, height)
+    middle = channel.resize((size[0], height), resample, box=(x0, 0, x1, height))
+    middle = Image.fromarray(np.clip(np.asarray(middle), 0, 1).astype(np.float32))
+    result = middle.resize(size, resample, box=(0, y0, size[0], y1))
+    return np.clip(np.asarray(result), 0, 1)
 
 
 def resize_fixtures():
@@ -242,8 +270,12 @@ def resize_fixtures():
     cases = []
 
     def add(name, filter_name, mode, width, height, operation):
-        (OUT / f"{name}.f32").write_bytes(per_channel_float(source, operation).tobytes())
-        result8 = np.asarray(operation(Image.fromarray(source, "RGB")))
+        rgb = Image.fromarray(source, "RGB")
+        size, resample, box = pillow_resize_call(operation, rgb)
+        channels = [float_two_pass(Image.fromarray(source[:, :, c].astype(np.float32) / 255), size, resample, box)
+                    for c in range(3)]
+        (OUT / f"{name}.f32").write_bytes(np.dstack(channels).astype("<f4").tobytes())
+        result8 = np.asarray(operation(rgb))
         (OUT / f"{name}.u8").write_bytes(result8.tobytes())
         cases.append({"name": name, "filter": filter_name, "mode": mode, "width": width, "height": height,
                       "outWidth": result8.shape[1], "outHeight": result8.shape[0]})
