@@ -123,9 +123,9 @@ struct SchedulerParityTests {
             #expect(schedule.betas.count == betas.count)
             let betaError = zip(schedule.betas, betas).map { abs($0 - $1) / $1 }.max() ?? .nan
             let alphaError = zip(schedule.alphasCumprod, alphas).map { abs($0 - $1) / $1 }.max() ?? .nan
-            // torch.linspace / cumprod rounding reproduced: within one float32 ulp.
-            #expect(betaError <= 1.2e-7, "\(label): betas relative error \(betaError)")
-            #expect(alphaError <= 2.4e-7, "\(label): alphas_cumprod relative error \(alphaError)")
+            // torch.linspace (fused multiply-adds) and cumprod (double accumulator) reproduced bit for bit.
+            #expect(betaError == 0, "\(label): betas relative error \(betaError)")
+            #expect(alphaError == 0, "\(label): alphas_cumprod relative error \(alphaError)")
         }
     }
 }
