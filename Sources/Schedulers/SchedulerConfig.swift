@@ -105,9 +105,45 @@ public struct SchedulerConfig: Codable, Sendable, Equatable {
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         do {
-            return try decoder.decode(SchedulerConfig.self, from: data)
+            return try decoder.decode(SchedulerConfig.self, from: quotingNonFiniteNumbers(data))
         } catch {
             throw SchedulerError.unreadableConfig(path: path, reason: String(describing: error))
         }
+    }
+
+    /// Python writes infinite floats as bare `Infinity` / `-Infinity` / `NaN`, which is not
+    /// JSON; quoting them (outside strings) lets the decoder's non-conforming-float strategy
+    /// read them.
+    static func quotingNonFiniteNumbers(_ data: Data) -> Data {
+        let bytes = [UInt8](data)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var inString = false
+        var escaped = false
+        var index = 0
+        let tokens: [[UInt8]] = [Array("-Infinity".utf8), Array("Infinity".utf8), Array("NaN".utf8)]
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if let token = tokens.first(where: { bytes[index...].starts(with: $0) }) {
+                output.append(UInt8(ascii: "\""))
+                output.append(contentsOf: token)
+                output.append(UInt8(ascii: "\""))
+                index += token.count
+                continue
+            }
+            output.append(byte)
+            index += 1
+        }
+        return Data(output)
     }
 }
