@@ -12,7 +12,7 @@ Tests/Fixtures/clip-text/:
   real `eos_token_id: 100` that is *not* the largest id in the prompts (pooling takes the
   first eos). Saved as transformers 5 saves it, without the `text_model.` prefix.
 
-`io.safetensors` holds, per model `<m>`: `<m>.input_ids` ([N, 77] int32, padded as the SD
+`io.safetensors` holds, per model `<m>`: `<m>.input_ids` ([N, 77] float32, padded as the SD
 tokenizers pad: with eos for SD 1.x, with 0 for SD 2), and the float32 outputs
 `<m>.last_hidden_state`, `<m>.pooled` and `<m>.clip_skip_<k>`: diffusers' `encode_prompt`
 with `clip_skip=k`, i.e. `hidden_states[-(k + 1)]` through `final_layer_norm` (k = 1 for
@@ -111,7 +111,7 @@ def build(name: str, spec: dict, seed: int) -> dict[str, torch.Tensor]:
         # The first-eos rule must pick a different position than the argmax rule would.
         assert (ids == config.eos_token_id).int().argmax(-1).tolist() != ids.argmax(-1).tolist()
     return {
-        f"{name}.input_ids": ids.to(torch.int32),
+        f"{name}.input_ids": ids.to(torch.float32),  # exact for ids < 2**24; read as weights are
         f"{name}.last_hidden_state": out.last_hidden_state.contiguous(),
         f"{name}.pooled": out.pooler_output.contiguous(),
         **skipped,
