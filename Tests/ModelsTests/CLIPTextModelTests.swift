@@ -6,7 +6,7 @@ import Weights
 
 // Fixtures: tools/reference/clip_text_fixtures.py (transformers 5.24 CLIPTextModel, float32, CPU).
 // Tolerance: max |swift - torch| over the whole tensor, relative to max |torch|, at most 1e-4.
-// Measured on the dev machine: at most 8e-7 (quick_gelu) and 7e-7 (gelu) relative.
+// Measured on the dev machine: at most 3.9e-7 (quick_gelu) and 5.3e-7 (gelu) relative.
 private let relativeTolerance: Float = 1e-4
 
 private func clipFixtureURL(_ name: String) -> URL {
@@ -115,12 +115,19 @@ struct CLIPTextModelTests {
         var changed = ids
         changed[10] = 7
         let states = model([ids, changed]).lastHiddenState
-        let width = model.config.hiddenSize
-        let prefix = 10 * width
-        let first = Array(states.scalars[0 ..< prefix])
-        let second = Array(states.scalars[77 * width ..< 77 * width + prefix])
-        #expect(first == second)
-        #expect(states.scalars[prefix] != states.scalars[77 * width + prefix])
+        // Rows of one GEMM may round differently by their place in the BLAS tiles, hence a tolerance.
+        let positionWidth = model.config.hiddenSize
+        let secondStart = 77 * positionWidth
+        func largestDifference(_ positions: Range<Int>) -> Float {
+            positions.flatMap { position in
+                (0..<positionWidth).map { column in
+                    let index = position * positionWidth + column
+                    return abs(states.scalars[index] - states.scalars[secondStart + index])
+                }
+            }.max() ?? .infinity
+        }
+        #expect(largestDifference(0..<10) < 1e-5)
+        #expect(largestDifference(10..<11) > 1e-2)
     }
 
     @Test("SD 2's OpenCLIP-H config decodes and asks for its 372 tensors")
