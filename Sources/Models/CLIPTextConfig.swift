@@ -88,10 +88,11 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
     /// Reads and checks `config.json`; every problem is a `WeightsError.badConfig` naming the file.
     public init(contentsOf url: URL) throws {
         let data: Data
+        guard FileManager.default.fileExists(atPath: url.path) else { throw WeightsError.fileNotFound(path: url.path) }
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw WeightsError.fileNotFound(path: url.path)
+            throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
         }
         do {
             self = try JSONDecoder().decode(CLIPTextConfig.self, from: data)

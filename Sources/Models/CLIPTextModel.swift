@@ -137,11 +137,9 @@ public struct CLIPTextModel: Sendable {
         let width = config.hiddenSize
         let length = ids[0].count
         let positions = ids.map { sequence -> Int in
-            if config.poolsAtLargestID {
-                return sequence.indices.max { sequence[$0] < sequence[$1] || (sequence[$0] == sequence[$1] && $0 > $1) }
-                    ?? 0
-            }
-            return sequence.firstIndex { $0 == config.eosTokenId } ?? 0
+            // torch.argmax gives the first of equal maxima (SD 1.x pads with eos, the largest id).
+            let target = config.poolsAtLargestID ? sequence.max() : config.eosTokenId
+            return sequence.firstIndex { $0 == target } ?? 0
         }
         var scalars: [Float] = []
         scalars.reserveCapacity(ids.count * width)
@@ -244,7 +242,7 @@ private struct CLIPAttention {
             for matrix in 0..<matrices {
                 for row in 0..<length {
                     let start = (matrix * length + row) * length
-                    for column in (row + 1)..<max(row + 1, length) { buffer[start + column] = -.infinity }
+                    for column in (row + 1)..<length { buffer[start + column] = -.infinity }
                 }
             }
         }
