@@ -49,8 +49,6 @@ VARIANTS = {
     "upscale": dict(BASE, in_channels=7, num_class_embeds=12),
 }
 
-F16_VARIANTS = {"sd1", "sd2", "inpaint", "upscale"}
-
 TIMESTEPS = {"sd1": 981.0, "sd2": 17.5, "inpaint": 501.0, "upscale": 20.0}
 
 
@@ -70,17 +68,13 @@ def build(name, config, seed):
     model = UNet2DConditionModel(**config).eval()
     generator = torch.Generator().manual_seed(seed + 1)
     randomize_norms(model, generator)
-    if name in F16_VARIANTS:
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.copy_(parameter.half().float())
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(parameter.half().float())
     folder = os.path.join(ROOT, name)
     os.makedirs(folder, exist_ok=True)
-    if name in F16_VARIANTS:
-        model.half().save_pretrained(folder, safe_serialization=True)
-        model.float()
-    else:
-        model.save_pretrained(folder, safe_serialization=True)
+    model.half().save_pretrained(folder, safe_serialization=True)
+    model.float()
     os.remove(os.path.join(folder, "config.json"))
     # Keep only what the Swift config reads plus diffusers' own keys, in a stable order.
     with open(os.path.join(folder, "config.json"), "w") as f:
