@@ -1,0 +1,31 @@
+import Tensors
+
+/// torch.nn.Conv2d (square kernel, groups 1) with its weights loaded.
+public struct Conv2D: Sendable {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int
+    public let padding: Padding2D
+
+    // weight: [out, in, k, k], bias: [out]
+    public init(_ parameters: Parameters, inChannels: Int, outChannels: Int, kernelSize: Int,
+                stride: Int = 1, padding: Int = 0, bias: Bool = true) throws {
+        weight = try parameters.tensor("weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
+        self.bias = bias ? try parameters.tensor("bias", shape: [outChannels]) : nil
+        self.stride = stride
+        self.padding = Padding2D(padding)
+    }
+
+    // x: [N, in, H, W] -> [N, out, OH, OW]
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+
+    /// The convolution after extra zero padding (diffusers' `F.pad` before an unpadded conv).
+    // x: [N, in, H, W] -> [N, out, OH, OW]
+    public func callAsFunction(_ x: Tensor, extraPadding: Padding2D) -> Tensor {
+        let total = Padding2D(top: padding.top + extraPadding.top, bottom: padding.bottom + extraPadding.bottom,
+                              left: padding.left + extraPadding.left, right: padding.right + extraPadding.right)
+        return conv2d(x, weight: weight, bias: bias, stride: stride, padding: total)
+    }
+}
