@@ -42,8 +42,9 @@ public struct BatchPlan: Sendable {
         let sidecars = Self.sidecarPaths(of: candidates, recipe: recipe)
         let images = candidates.filter { !sidecars.contains($0) && (shard?.contains($0) ?? true) }
         var claimed: [String: String] = [:]
+        let root = inputRoot
         jobs = images.map { path in
-            var job = Self.job(for: path, recipe: recipe, input: inputRoot, seed: seed)
+            var job = Self.job(for: path, recipe: recipe, input: root, seed: seed)
             if job.problem == nil, let owner = claimed[job.output] {
                 job.problem = "\(path): output \(job.output) is also the output of \(owner)"
             }

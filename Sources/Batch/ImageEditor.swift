@@ -34,7 +34,10 @@ struct ImageEditor {
                 .grown(by: fill.maskGrow)
             switch fill.method {
             case .telea: return try TeleaInpaint.inpaint(image, mask: mask, radius: Double(fill.radius))
-            case .patchmatch: return try PatchMatch.fill(image, mask: mask, seed: job.seed)
+            case .patchmatch:
+                var options = PatchMatchFill.Options()
+                options.seed = job.seed
+                return try PatchMatchFill.fill(image, mask: mask, options: options)
             }
         case .resize(let resize):
             return image.resized(toFit: resize.width, resize.height, mode: ResizeMode(resize.mode),

@@ -19,7 +19,7 @@ static void png_ignore_warning(png_structp png, png_const_charp reason) {
 static void png_read_file(png_structp png, png_bytep data, size_t length) {
     FILE *file = png_get_io_ptr(png);
     if (fread(data, 1, length, file) != length)
-        png_error(png, ferror(file) ? "read error" : "unexpected end of file (truncated)");
+        png_error(png, ferror(file) ? "read error" : "unexpected end of file");
 }
 
 static void png_write_file(png_structp png, png_bytep data, size_t length) {

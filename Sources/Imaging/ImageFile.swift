@@ -143,7 +143,8 @@ public enum ImageFile {
 
     private static func decodeError(_ status: ccodecs_status, format: ImageFormat, path: String,
                                     message: [CChar]) -> ImagingError {
-        let detail = string(message)
+        // libtiff prefixes its messages with the file name, which the error already names.
+        let detail = string(message).replacingOccurrences(of: "\(path): ", with: "")
         switch status {
         case CCODECS_ERROR_UNSUPPORTED:
             return .unsupported(path: path, reason: detail)

@@ -168,7 +168,8 @@ public enum LDMKeyMap {
         let target = "\(side).\(isDown ? "down_blocks" : "up_blocks").\(block)"
         switch rest[2] {
         case "block":
-            return .tensors([RenamedTensor("\(target).resnets.\(vaeResnetTail(rest[3...].joined(separator: ".")))")])
+            guard rest.count >= 5 else { return .unknown }
+            return .tensors([RenamedTensor("\(target).resnets.\(rest[3]).\(vaeResnetTail(rest[4...].joined(separator: ".")))")])
         case "downsample" where isDown, "upsample" where !isDown:
             guard rest[3] == "conv" else { return .unknown }
             return .tensors([RenamedTensor("\(target).\(isDown ? "downsamplers" : "upsamplers").0.\(rest[3...].joined(separator: "."))")])

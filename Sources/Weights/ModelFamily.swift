@@ -20,6 +20,12 @@ public struct ModelFamily: Equatable, Sendable, CustomStringConvertible {
     /// `conv_in`'s input channels (4 for text-to-image, 9 inpainting, 7 upscaler).
     public let inputChannels: Int?
 
+    public init(generation: Generation, kind: Kind, inputChannels: Int?) {
+        self.generation = generation
+        self.kind = kind
+        self.inputChannels = inputChannels
+    }
+
     /// Reads the family from diffusers-named UNet or ControlNet tensors.
     public init(diffusersNamed source: any ParameterSource) throws {
         let keys = source.keys

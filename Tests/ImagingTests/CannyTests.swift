@@ -46,7 +46,7 @@ import Testing
                                    channels: 1, low: 0, high: 0)
         #expect(!flat.contains(255))
         // A vertical step 0 | 255 between columns 3 and 4: |dx| = 1020 on both columns, the NMS
-        // `m > left && m >= right` keeps the left one (column 3), as OpenCV does.
+        // `m > left && m >= right` keeps the left one: cv2.Canny(step, 100, 200) marks column 3 only.
         let step = (0..<64).map { UInt8($0 % 8 < 4 ? 0 : 255) }
         let edges = try Canny.edges(plane: step, width: 8, height: 8, channels: 1, low: 100, high: 200)
         #expect((0..<8).allSatisfy { edges[$0 * 8 + 3] == 255 && edges[$0 * 8 + 4] == 0 })

@@ -26,7 +26,7 @@ import Tensors
         #expect(try file.info(named: "f64").dtype == .f64)
         #expect(try file.shape(of: "scalar") == [])
         #expect(try file.shape(of: "empty") == [0, 4])
-        #expect(file.metadata == ["format": "pt", "note": "reader fixture"])
+        #expect(file.metadata == ["format": "pt"])
     }
 
     @Test func integerTensorsAreNotWeights() throws {

@@ -106,6 +106,17 @@ def blur_fixtures():
         # diffusers VaeImageProcessor.blur and A1111 (older) mask_blur: ImageFilter.GaussianBlur(radius)
         blurred = Image.fromarray(mask, "L").filter(ImageFilter.GaussianBlur(radius))
         save(f"blur_mask_r{radius}", np.asarray(blurred))
+    # Mask.grown: grey dilation / erosion by a disc {dx^2 + dy^2 <= r^2}; OpenCV's default
+    # border for dilate/erode ignores pixels beyond the image, as Mask.grown does.
+    soft = np.asarray(Image.fromarray(mask, "L").filter(ImageFilter.GaussianBlur(4)))
+    save("grow_soft_r5", cv2.dilate(soft, disc(5)))
+    save_bits("grow_binary_r7", cv2.dilate(mask, disc(7)))
+    save_bits("shrink_binary_r3", cv2.erode(mask, disc(3)))
+
+
+def disc(radius):
+    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
 def main():

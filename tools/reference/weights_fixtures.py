@@ -39,14 +39,14 @@ def write_reader_fixture():
         "scalar": torch.tensor(3.25),
         "empty": torch.zeros(0, 4),
     }
-    save_file(tensors, os.path.join(OUT, "reader.safetensors"), metadata={"format": "pt", "note": "reader fixture"})
+    save_file(tensors, os.path.join(OUT, "reader.safetensors"), metadata={"format": "pt"})  # one key: the Rust writer orders a map randomly
     expected = {
         name: {"dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape),
                "values": [repr(v) for v in t.to(torch.float64).flatten().tolist()]}  # repr keeps inf
         for name, t in tensors.items()
     }
     with open(os.path.join(OUT, "reader.json"), "w") as f:
-        json.dump({"metadata": {"format": "pt", "note": "reader fixture"}, "tensors": expected}, f, indent=1)
+        json.dump({"metadata": {"format": "pt"}, "tensors": expected}, f, indent=1)
 
 
 # ---------------------------------------------------------------- 2. tiny models

@@ -1,0 +1,82 @@
+import Foundation
+@testable import Imaging
+
+/// Locates fixtures written by tools/reference/codec_fixtures.py and scratch folders.
+enum CodecFixtures {
+    static let directory: URL = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url.deleteLastPathComponent()
+        }
+        return url.appendingPathComponent("Tests/Fixtures/codecs")
+    }()
+
+    static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+
+    static func data(_ name: String) throws -> Data { try Data(contentsOf: url(name)) }
+
+    /// A fresh empty folder; the caller removes it.
+    static func scratchDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("overpaint-codecs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// One entry of decode.json: a file and the samples a decoder must deliver.
+    struct DecodeCase: Decodable, Sendable, CustomStringConvertible {
+        var file: String
+        var expected: String
+        var width: Int
+        var height: Int
+        var channels: Int
+        var bitDepth: Int
+        /// Allowed difference in sample levels (JPEG: Pillow's libjpeg-turbo build vs the system's).
+        var tolerance: Int
+        var description: String { file }
+    }
+
+    static func decodeCases() -> [DecodeCase] {
+        guard let data = try? data("decode.json"),
+              let cases = try? JSONDecoder().decode([DecodeCase].self, from: data) else { return [] }
+        return cases
+    }
+
+    /// Raw expected samples: uint8, or uint16 little-endian.
+    static func expectedSamples(_ name: String, bitDepth: Int) throws -> [Int] {
+        let bytes = [UInt8](try data(name))
+        if bitDepth == 8 { return bytes.map(Int.init) }
+        return stride(from: 0, to: bytes.count, by: 2).map { Int(bytes[$0]) | Int(bytes[$0 + 1]) << 8 }
+    }
+
+    /// Samples as integer levels of `bitDepth`.
+    static func levels(_ image: Image, bitDepth: Int) -> [Int] {
+        let maximum = Float((1 << bitDepth) - 1)
+        return image.samples.map { Int(($0 * maximum).rounded()) }
+    }
+
+    /// A deterministic image whose samples are exact 8- or 16-bit levels.
+    static func pattern(width: Int, height: Int, channels: Int, bitDepth: Int, seed: UInt64 = 1) -> Image {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15
+        let maximum = (1 << bitDepth) - 1
+        let samples = (0..<(width * height * channels)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(state >> 33) % (maximum + 1)) / Float(maximum)
+        }
+        return Image(width: width, height: height, channels: channels, bitDepth: bitDepth, samples: samples)
+    }
+
+    /// A smooth image, kind to JPEG.
+    static func gradient(width: Int, height: Int, channels: Int) -> Image {
+        var image = Image(width: width, height: height, channels: channels)
+        for y in 0..<height {
+            for x in 0..<width {
+                for c in 0..<channels {
+                    let value = (Float(x) / Float(width) + Float(y) / Float(height) + Float(c) * 0.2) / 2.4
+                    image[x, y, c] = (value * 255).rounded() / 255
+                }
+            }
+        }
+        return image
+    }
+}
