@@ -104,8 +104,34 @@ def run(name, config, seed):
         tensors["output"] = model(sample, timestep, encoder_hidden_states=states, **kwargs).sample
         if name == "sd1":
             add_controlnet_call(model, sample, timestep, states, generator, tensors)
+            add_odd_size_call(model, timestep, states, generator, tensors)
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, "io.safetensors"))
     print(name, "output", tuple(tensors["output"].shape), "max", tensors["output"].abs().max().item())
+
+
+def add_odd_size_call(model, timestep, states, generator, tensors):
+    """7x5 is not a multiple of 2 (one upsampler): diffusers then upsamples to the skip
+    connection's size instead of doubling."""
+    sample = torch.randn(2, 4, 7, 5, generator=generator)
+    tensors["sample_odd"] = sample
+    # output_odd = unet(sample_odd, t, encoder_hidden_states=states).sample
+    tensors["output_odd"] = model(sample, timestep, encoder_hidden_states=states).sample
+
+
+def write_timestep_embeddings():
+    """get_timestep_embedding directly, for an even SD-style width and an odd width with
+    the other flags."""
+    from diffusers.models.embeddings import get_timestep_embedding
+
+    timesteps = torch.tensor([0.0, 1.0, 17.5, 999.0])
+    tensors = {
+        "timesteps": timesteps,
+        # get_timestep_embedding(timesteps, 8, flip_sin_to_cos=True, downscale_freq_shift=0)
+        "dim8_flip_shift0": get_timestep_embedding(timesteps, 8, flip_sin_to_cos=True, downscale_freq_shift=0),
+        # get_timestep_embedding(timesteps, 7, flip_sin_to_cos=False, downscale_freq_shift=1)
+        "dim7_noflip_shift1": get_timestep_embedding(timesteps, 7, flip_sin_to_cos=False, downscale_freq_shift=1),
+    }
+    save_file(tensors, os.path.join(ROOT, "timesteps.safetensors"))
 
 
 def add_controlnet_call(model, sample, timestep, states, generator, tensors):
@@ -128,3 +154,4 @@ def add_controlnet_call(model, sample, timestep, states, generator, tensors):
 if __name__ == "__main__":
     for seed, (name, config) in enumerate(VARIANTS.items()):
         run(name, config, 1000 + 10 * seed)
+    write_timestep_embeddings()
