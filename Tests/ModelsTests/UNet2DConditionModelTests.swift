@@ -97,14 +97,22 @@ import Weights
         var config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
         let weights = try WeightStore(url: folder)
         config.onlyCrossAttention = true
-        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: weights) }
+        #expect(throws: ModelsError.unsupportedConfig(path: weights.path, detail: "only_cross_attention")) {
+            try UNet2DConditionModel(config: config, source: weights)
+        }
         config.onlyCrossAttention = false
         // A 9-channel config on 4-channel weights: conv_in's shape is checked.
         config.inChannels = 9
-        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: weights) }
+        #expect(throws: ModelsError.shapeMismatch(path: weights.path, tensor: "conv_in.weight",
+                                                  expected: [8, 9, 3, 3], found: [8, 4, 3, 3])) {
+            try UNet2DConditionModel(config: config, source: weights)
+        }
         // A class table in the checkpoint that the config does not declare is an unused tensor.
         let upscale = try WeightStore(url: Self.fixtures.appendingPathComponent("upscale"))
         config.inChannels = 7
-        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: upscale) }
+        #expect(throws: ModelsError.unexpectedTensors(path: upscale.path, tensors: ["class_embedding.weight"],
+                                                      count: 1)) {
+            try UNet2DConditionModel(config: config, source: upscale)
+        }
     }
 }
