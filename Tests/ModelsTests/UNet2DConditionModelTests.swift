@@ -44,14 +44,18 @@ import Weights
     }
 
     // output = unet(sample, t, states, class_labels=tensor([3, 11])).sample
-    @Test func classEmbeddingMatchesDiffusers() throws {
+    // (x4-upscaler features: class table, only_cross_attention [true, false], linear projections)
+    @Test func upscalerFeaturesMatchDiffusers() throws {
         let fixture = try Fixture("upscale")
         #expect(fixture.model.classEmbedding?.shape == [12, 32])
+        let firstBlock = try #require(fixture.model.downBlocks.first as? CrossAttnDownBlock2D)
+        // attn1 reads the 16-wide text states, not the 8-wide image tokens.
+        #expect(firstBlock.attentions[0].transformerBlocks[0].attn1.toKey.weight.shape == [8, 16])
         let labels = try fixture.input("class_labels").scalars.map { Int($0) }
         let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"),
                                    classLabels: labels)
-        // Measured: 6.2e-7.
+        // Measured: 7.4e-7.
         #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
     }
 
@@ -85,6 +89,7 @@ import Weights
         #expect(config.useLinearProjection)
         #expect(config.upcastAttention)
         #expect(config.attentionHeadDim == .perBlock([2, 4]))
+        #expect(config.onlyCrossAttention == .shared(false))
         #expect(config.crossAttentionDim == .shared(16))
         #expect(config.blockOutChannels == [8, 16])
         #expect(config.normNumGroups == 4)
@@ -96,11 +101,11 @@ import Weights
         let folder = Self.fixtures.appendingPathComponent("sd1")
         var config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
         let weights = try WeightStore(url: folder)
-        config.onlyCrossAttention = true
-        #expect(throws: ModelsError.unsupportedConfig(path: weights.path, detail: "only_cross_attention")) {
+        config.dualCrossAttention = true
+        #expect(throws: ModelsError.unsupportedConfig(path: weights.path, detail: "dual_cross_attention")) {
             try UNet2DConditionModel(config: config, source: weights)
         }
-        config.onlyCrossAttention = false
+        config.dualCrossAttention = false
         // A 9-channel config on 4-channel weights: conv_in's shape is checked.
         config.inChannels = 9
         #expect(throws: ModelsError.shapeMismatch(path: weights.path, tensor: "conv_in.weight",
@@ -108,8 +113,10 @@ import Weights
             try UNet2DConditionModel(config: config, source: weights)
         }
         // A class table in the checkpoint that the config does not declare is an unused tensor.
-        let upscale = try WeightStore(url: Self.fixtures.appendingPathComponent("upscale"))
-        config.inChannels = 7
+        let upscaleFolder = Self.fixtures.appendingPathComponent("upscale")
+        let upscale = try WeightStore(url: upscaleFolder)
+        config = try UNet2DConditionConfig.load(from: upscaleFolder.appendingPathComponent("config.json"))
+        config.numClassEmbeds = nil
         #expect(throws: ModelsError.unexpectedTensors(path: upscale.path, tensors: ["class_embedding.weight"],
                                                       count: 1)) {
             try UNet2DConditionModel(config: config, source: upscale)

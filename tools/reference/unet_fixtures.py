@@ -10,7 +10,8 @@ Variants:
   sd1      SD 1.x layout (conv projections), plus a call with ControlNet residuals
   sd2      SD 2.x layout: use_linear_projection, per-block attention_head_dim, upcast_attention
   inpaint  9 input channels (dedicated inpainting UNet)
-  upscale  7 input channels and a class embedding table (the x4 upscaler's noise level)
+  upscale  the x4 upscaler's features: 7 input channels, a class embedding table (its noise
+           level), per-block only_cross_attention, linear projections
 
 Weights are saved in f16 to keep the four fixtures under 600 KB: they are rounded to f16
 *before* the reference runs (the model itself runs in f32), so the f16 file holds exactly
@@ -46,7 +47,8 @@ VARIANTS = {
     "sd1": dict(BASE),
     "sd2": dict(BASE, use_linear_projection=True, attention_head_dim=[2, 4], upcast_attention=True),
     "inpaint": dict(BASE, in_channels=9),
-    "upscale": dict(BASE, in_channels=7, num_class_embeds=12),
+    "upscale": dict(BASE, in_channels=7, num_class_embeds=12, only_cross_attention=[True, False],
+                    use_linear_projection=True),
 }
 
 TIMESTEPS = {"sd1": 981.0, "sd2": 17.5, "inpaint": 501.0, "upscale": 20.0}
