@@ -124,3 +124,30 @@ struct AutoencoderKLLoadingTests {
         #expect(error?.errorDescription?.contains("block_out_channels") == true)
     }
 }
+
+/// A parameter source with the real SD VAE's names and shapes (from diffusers), holding zeros.
+private struct ZeroParameters: ParameterSource {
+    let shapes: [String: [Int]]
+    var path: String { "sd_vae_shapes.json" }
+    var keys: [String] { shapes.keys.sorted() }
+
+    func shape(of name: String) throws -> [Int] {
+        guard let shape = shapes[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
+        return shape
+    }
+
+    func tensor(named name: String) throws -> Tensor { Tensor(zeros: try shape(of: name)) }
+}
+
+struct StableDiffusionVAEShapeTests {
+    /// The preset builds exactly diffusers' SD VAE: every tensor read with its shape, none left over.
+    @Test func presetReadsEveryTensorOfTheRealArchitecture() throws {
+        let data = try Data(contentsOf: ModelFixtures.url("vae", "sd_vae_shapes.json"))
+        let shapes = try JSONDecoder().decode([String: [Int]].self, from: data)
+        #expect(shapes.count == 248)
+        let parameters = Parameters(ZeroParameters(shapes: shapes))
+        let vae = try AutoencoderKL(config: .stableDiffusion(), parameters: parameters)
+        #expect(parameters.used.all.count == shapes.count)
+        #expect(vae.downscaleFactor == 8)
+    }
+}
