@@ -78,9 +78,10 @@ def build(name, config, seed):
     model.half().save_pretrained(folder, safe_serialization=True)
     model.float()
     os.remove(os.path.join(folder, "config.json"))
-    # Keep only what the Swift config reads plus diffusers' own keys, in a stable order.
+    # diffusers' config in a stable order, without its bookkeeping list of defaulted keys.
+    config_dict = {k: v for k, v in model.config.items() if k != "_use_default_values"}
     with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(dict(model.config), f, indent=2, sort_keys=True, default=list)
+        json.dump(config_dict, f, indent=2, sort_keys=True, default=list)
         f.write("\n")
     return model, generator, folder
 
@@ -136,6 +137,20 @@ def write_timestep_embeddings():
     save_file(tensors, os.path.join(ROOT, "timesteps.safetensors"))
 
 
+def write_sd15_layout():
+    """The SD 1.5 UNet's topology (diffusers' defaults: 4 levels, 2 layers per block, 3
+    cross-attention levels) at narrow widths: its parameter names and shapes, no weights.
+    The real model's names are the same; only the widths differ."""
+    config = dict(sample_size=8, cross_attention_dim=16, block_out_channels=(32, 64, 128, 128),
+                  norm_num_groups=8, attention_head_dim=8)
+    with torch.device("meta"):
+        model = UNet2DConditionModel(**config)
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    with open(os.path.join(ROOT, "sd15_layout.json"), "w") as f:
+        json.dump({"config": config, "shapes": shapes}, f, separators=(",", ":"), sort_keys=True)
+        f.write("\n")
+
+
 def add_controlnet_call(model, sample, timestep, states, generator, tensors):
     """The residual shapes are those of the down-path skip connections, which a ControlNet
     of the same layout produces: conv_in, one per resnet, one per downsampler."""
@@ -157,3 +172,4 @@ if __name__ == "__main__":
     for seed, (name, config) in enumerate(VARIANTS.items()):
         run(name, config, 1000 + 10 * seed)
     write_timestep_embeddings()
+    write_sd15_layout()
