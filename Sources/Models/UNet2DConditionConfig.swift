@@ -183,6 +183,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     public var unsupportedFeature: String? {
         let blocks = blockOutChannels.count
         let checks: [(Bool, String)] = [
+            (blocks > 0 && blockOutChannels.allSatisfy { $0 > 0 }, "block_out_channels \(blockOutChannels)"),
             (downBlockTypes.count == blocks && upBlockTypes.count == blocks,
              "down_block_types, up_block_types and block_out_channels differ in length"),
             (downBlockTypes.allSatisfy { ["CrossAttnDownBlock2D", "DownBlock2D"].contains($0) },
@@ -196,7 +197,8 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
              "transformer_layers_per_block needs one value per block"),
             ((numAttentionHeads ?? attentionHeadDim).values(count: blocks) != nil,
              "attention_head_dim needs one value per block"),
-            (normNumGroups != nil, "norm_num_groups null"),
+            (normNumGroups.map { groups in groups > 0 && blockOutChannels.allSatisfy { $0 % groups == 0 } } ?? false,
+             "norm_num_groups \(normNumGroups.map(String.init) ?? "null") does not divide block_out_channels"),
             (actFn == "silu", "act_fn \(actFn)"),
             (onlyCrossAttention.values(count: blocks) != nil, "only_cross_attention needs one value per block"),
             (!dualCrossAttention, "dual_cross_attention"),

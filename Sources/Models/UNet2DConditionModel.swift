@@ -71,7 +71,7 @@ public struct UNet2DConditionModel: Sendable {
         downBlockAdditionalResiduals: [Tensor]? = nil, midBlockAdditionalResidual: Tensor? = nil
     ) -> Tensor {
         checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, classLabels: classLabels,
-                        downResiduals: downBlockAdditionalResiduals, midResidual: midBlockAdditionalResidual)
+                    downResiduals: downBlockAdditionalResiduals, midResidual: midBlockAdditionalResidual)
         let batch = sample.shape[0]
         // 1. time (and class) embedding
         var temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)))
