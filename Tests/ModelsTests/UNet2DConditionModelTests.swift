@@ -97,6 +97,19 @@ import Weights
     }
 
 
+    /// A config.json without keys means diffusers' defaults: the SD 1.5 UNet.
+    @Test func missingKeysTakeDiffusersDefaults() throws {
+        let config = try JSONDecoder().decode(UNet2DConditionConfig.self, from: Data("{}".utf8))
+        #expect(config.blockOutChannels == [320, 640, 1280, 1280])
+        #expect(config.attentionHeadDim == .shared(8))
+        #expect(config.crossAttentionDim == .shared(1280))
+        #expect(config.midBlockType == "UNetMidBlock2DCrossAttn")
+        #expect(config.normNumGroups == 32 && config.flipSinToCos && config.freqShift == 0)
+        let explicitNull = try JSONDecoder().decode(UNet2DConditionConfig.self,
+                                                    from: Data(#"{"mid_block_type": null}"#.utf8))
+        #expect(explicitNull.midBlockType == nil)
+    }
+
     @Test func refusesUnsupportedConfigAndStrayTensors() throws {
         let folder = Self.fixtures.appendingPathComponent("sd1")
         var config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
