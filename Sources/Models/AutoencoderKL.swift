@@ -15,9 +15,13 @@ public struct AutoencoderKL: Sendable {
     public var tiling: VAETiling?
 
     /// Builds the model from a diffusers `vae` folder (config.json + weights), strictly.
+    ///
+    /// Folders saved before diffusers renamed the mid-block attention (`query`, `key`, `value`,
+    /// `proj_attn`) load too, renamed as diffusers renames them on load.
     public init(folder: URL) throws {
         let config = try AutoencoderKLConfig.load(from: folder.appendingPathComponent("config.json"))
-        try self.init(config: config, parameters: Parameters(try WeightStore(url: folder)))
+        let weights = RenamedParameterSource(try WeightStore(url: folder), rename: Self.currentAttentionName)
+        try self.init(config: config, parameters: Parameters(weights))
     }
 
     /// Builds the model from `parameters` (diffusers names), which must hold exactly its weights.
@@ -62,6 +66,18 @@ public struct AutoencoderKL: Sendable {
             return tiling.run(z, inputTile: tiling.latentTileSize, outputTile: tiling.sampleTileSize, decodeTile)
         }
         return decodeTile(z)
+    }
+
+    /// diffusers' `_convert_deprecated_attention_blocks`: `*.attentions.N.query.weight` is
+    /// `*.attentions.N.to_q.weight`, and so on; every other key keeps its name.
+    static func currentAttentionName(_ key: String) -> KeyRename {
+        let renames = ["query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"]
+        var parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let count = parts.count
+        if count >= 4, parts[count - 4] == "attentions", let renamed = renames[parts[count - 2]] {
+            parts[count - 2] = renamed
+        }
+        return .tensors([RenamedTensor(parts.joined(separator: "."))])
     }
 
     private func encodeMoments(_ x: Tensor) -> Tensor {

@@ -31,6 +31,20 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The VAE of Stable Diffusion 1.x/2.x (and, with scaling factor 0.13025 and sample size 1024,
+    /// SDXL), for single-file checkpoints that carry no config: LDM `ch` 128, `ch_mult` (1, 2, 4, 4),
+    /// two ResNets per block, four latent channels.
+    public static func stableDiffusion(sampleSize: Int = 512, scalingFactor: Float = 0.18215) -> AutoencoderKLConfig {
+        var config = AutoencoderKLConfig()
+        config.downBlockTypes = Array(repeating: "DownEncoderBlock2D", count: 4)
+        config.upBlockTypes = Array(repeating: "UpDecoderBlock2D", count: 4)
+        config.blockOutChannels = [128, 256, 512, 512]
+        config.layersPerBlock = 2
+        config.sampleSize = sampleSize
+        config.scalingFactor = scalingFactor
+        return config
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {

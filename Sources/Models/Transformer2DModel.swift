@@ -28,7 +28,7 @@ public struct Transformer2DModel: Sendable {
     /// `inChannels` is both the feature-map width and `heads * headDim` in every SD UNet.
     public init(
         _ parameters: Parameters, heads: Int, headDim: Int, inChannels: Int, layers: Int = 1,
-        crossAttentionDim: Int, normGroups: Int, useLinearProjection: Bool
+        crossAttentionDim: Int, normGroups: Int, useLinearProjection: Bool, onlyCrossAttention: Bool = false
     ) throws {
         let innerDim = heads * headDim
         norm = try GroupNorm(parameters.scoped("norm"), groups: normGroups, channels: inChannels, eps: 1e-6)
@@ -36,7 +36,8 @@ public struct Transformer2DModel: Sendable {
                                 linear: useLinearProjection)
         transformerBlocks = try (0..<layers).map { index in
             try BasicTransformerBlock(parameters.scoped("transformer_blocks.\(index)"), dim: innerDim, heads: heads,
-                                      headDim: headDim, crossAttentionDim: crossAttentionDim)
+                                      headDim: headDim, crossAttentionDim: crossAttentionDim,
+                                      onlyCrossAttention: onlyCrossAttention)
         }
         projOut = try Projection(parameters.scoped("proj_out"), inChannels: innerDim, outChannels: inChannels,
                                  linear: useLinearProjection)
@@ -89,9 +90,9 @@ public struct Transformer2DModel: Sendable {
 
 /// diffusers' `BasicTransformerBlock` (models/attention.py) with `norm_type="layer_norm"`:
 /// self-attention, cross-attention and a GEGLU feed-forward, each pre-normed and residual.
+/// With `onlyCrossAttention` the first attention attends to the encoder hidden states as well.
 ///
-/// Limitations: `only_cross_attention`, `double_self_attention`, ada-norm and gated
-/// (GLIGEN) variants are not provided.
+/// Limitations: `double_self_attention`, ada-norm and gated (GLIGEN) variants are not provided.
 public struct BasicTransformerBlock: Sendable {
     /// A LayerNorm's affine parameters (eps 1e-5, elementwise affine, as the SD blocks use).
     struct Norm: Sendable {
@@ -115,21 +116,26 @@ public struct BasicTransformerBlock: Sendable {
     public let attn2: Attention
     let norm3: Norm
     public let ff: FeedForward
+    public let onlyCrossAttention: Bool
 
-    public init(_ parameters: Parameters, dim: Int, heads: Int, headDim: Int, crossAttentionDim: Int) throws {
+    public init(_ parameters: Parameters, dim: Int, heads: Int, headDim: Int, crossAttentionDim: Int,
+                onlyCrossAttention: Bool = false) throws {
         norm1 = try Norm(parameters.scoped("norm1"), dim: dim)
-        attn1 = try Attention(parameters.scoped("attn1"), queryDim: dim, heads: heads, dimHead: headDim)
+        attn1 = try Attention(parameters.scoped("attn1"), queryDim: dim,
+                              crossAttentionDim: onlyCrossAttention ? crossAttentionDim : nil,
+                              heads: heads, dimHead: headDim)
         norm2 = try Norm(parameters.scoped("norm2"), dim: dim)
         attn2 = try Attention(parameters.scoped("attn2"), queryDim: dim, crossAttentionDim: crossAttentionDim,
                               heads: heads, dimHead: headDim)
         norm3 = try Norm(parameters.scoped("norm3"), dim: dim)
         ff = try FeedForward(parameters.scoped("ff"), dim: dim)
+        self.onlyCrossAttention = onlyCrossAttention
     }
 
     // x: [B, L, dim], encoderHiddenStates: [B, Lk, cross_attention_dim] -> [B, L, dim]
     public func callAsFunction(_ x: Tensor, encoderHiddenStates: Tensor) -> Tensor {
         var hidden = x
-        hidden += attn1(norm1(hidden))
+        hidden += attn1(norm1(hidden), encoderHiddenStates: onlyCrossAttention ? encoderHiddenStates : nil)
         hidden += attn2(norm2(hidden), encoderHiddenStates: encoderHiddenStates)
         hidden += ff(norm3(hidden))
         return hidden

@@ -11,6 +11,8 @@ public struct UNetBlockSettings: Sendable {
     public var heads: Int
     public var transformerLayers: Int
     public var useLinearProjection: Bool
+    /// The transformers' attn1 attends to the encoder hidden states too.
+    public var onlyCrossAttention: Bool
 
     func resnet(_ parameters: Parameters, inChannels: Int, outChannels: Int,
                 outputScaleFactor: Float = 1) throws -> ResnetBlock2D {
@@ -23,7 +25,8 @@ public struct UNetBlockSettings: Sendable {
     func transformer(_ parameters: Parameters, channels: Int) throws -> Transformer2DModel {
         try Transformer2DModel(parameters, heads: heads, headDim: channels / heads, inChannels: channels,
                                layers: transformerLayers, crossAttentionDim: crossAttentionDim,
-                               normGroups: resnetGroups, useLinearProjection: useLinearProjection)
+                               normGroups: resnetGroups, useLinearProjection: useLinearProjection,
+                               onlyCrossAttention: onlyCrossAttention)
     }
 }
 

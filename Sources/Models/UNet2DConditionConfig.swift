@@ -6,16 +6,16 @@ import Foundation
 /// asking for one is refused by `validate` rather than silently ignored.
 public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     /// A value given once for every block or as a per-block list (`attention_head_dim: 8` or `[5, 10, 20, 20]`).
-    public enum PerBlock: Codable, Sendable, Equatable {
-        case shared(Int)
-        case perBlock([Int])
+    public enum PerBlock<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+        case shared(Value)
+        case perBlock([Value])
 
         public init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let value = try? container.decode(Int.self) {
+            if let value = try? container.decode(Value.self) {
                 self = .shared(value)
             } else {
-                self = .perBlock(try container.decode([Int].self))
+                self = .perBlock(try container.decode([Value].self))
             }
         }
 
@@ -28,9 +28,9 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         }
 
         /// One value per block, or nil when a list has the wrong length.
-        public func values(count: Int) -> [Int]? {
+        public func values(count: Int) -> [Value]? {
             switch self {
-            case let .shared(value): return [Int](repeating: value, count: count)
+            case let .shared(value): return [Value](repeating: value, count: count)
             case let .perBlock(values): return values.count == count ? values : nil
             }
         }
@@ -45,19 +45,21 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     public var downBlockTypes = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
     public var midBlockType: String? = "UNetMidBlock2DCrossAttn"
     public var upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
-    public var onlyCrossAttention = false
+    /// Per block: the transformers' first attention attends to the text instead of the image
+    /// (the x4 upscaler's `[true, true, true, false]`).
+    public var onlyCrossAttention = PerBlock.shared(false)
     public var blockOutChannels = [320, 640, 1280, 1280]
-    public var layersPerBlock = PerBlock.shared(2)
+    public var layersPerBlock = PerBlock<Int>.shared(2)
     public var downsamplePadding = 1
     public var midBlockScaleFactor: Float = 1
     public var actFn = "silu"
     public var normNumGroups: Int? = 32
     public var normEps: Float = 1e-5
-    public var crossAttentionDim = PerBlock.shared(1280)
-    public var transformerLayersPerBlock = PerBlock.shared(1)
+    public var crossAttentionDim = PerBlock<Int>.shared(1280)
+    public var transformerLayersPerBlock = PerBlock<Int>.shared(1)
     /// diffusers' naming quirk: for these UNets this is the number of heads, not their width.
-    public var attentionHeadDim = PerBlock.shared(8)
-    public var numAttentionHeads: PerBlock?
+    public var attentionHeadDim = PerBlock<Int>.shared(8)
+    public var numAttentionHeads: PerBlock<Int>?
     public var dualCrossAttention = false
     public var useLinearProjection = false
     public var classEmbedType: String?
@@ -146,7 +148,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         crossAttentionDim = try read(.crossAttentionDim, crossAttentionDim)
         transformerLayersPerBlock = try read(.transformerLayersPerBlock, transformerLayersPerBlock)
         attentionHeadDim = try read(.attentionHeadDim, attentionHeadDim)
-        numAttentionHeads = try c.decodeIfPresent(PerBlock.self, forKey: .numAttentionHeads)
+        numAttentionHeads = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .numAttentionHeads)
         dualCrossAttention = try read(.dualCrossAttention, dualCrossAttention)
         useLinearProjection = try read(.useLinearProjection, useLinearProjection)
         classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
@@ -181,6 +183,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     public var unsupportedFeature: String? {
         let blocks = blockOutChannels.count
         let checks: [(Bool, String)] = [
+            (blocks > 0 && blockOutChannels.allSatisfy { $0 > 0 }, "block_out_channels \(blockOutChannels)"),
             (downBlockTypes.count == blocks && upBlockTypes.count == blocks,
              "down_block_types, up_block_types and block_out_channels differ in length"),
             (downBlockTypes.allSatisfy { ["CrossAttnDownBlock2D", "DownBlock2D"].contains($0) },
@@ -194,9 +197,10 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
              "transformer_layers_per_block needs one value per block"),
             ((numAttentionHeads ?? attentionHeadDim).values(count: blocks) != nil,
              "attention_head_dim needs one value per block"),
-            (normNumGroups != nil, "norm_num_groups null"),
+            (normNumGroups.map { groups in groups > 0 && blockOutChannels.allSatisfy { $0 % groups == 0 } } ?? false,
+             "norm_num_groups \(normNumGroups.map(String.init) ?? "null") does not divide block_out_channels"),
             (actFn == "silu", "act_fn \(actFn)"),
-            (!onlyCrossAttention, "only_cross_attention"),
+            (onlyCrossAttention.values(count: blocks) != nil, "only_cross_attention needs one value per block"),
             (!dualCrossAttention, "dual_cross_attention"),
             (classEmbedType == nil, "class_embed_type \(classEmbedType ?? "")"),
             (additionEmbedType == nil, "addition_embed_type \(additionEmbedType ?? "")"),

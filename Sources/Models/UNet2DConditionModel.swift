@@ -71,7 +71,7 @@ public struct UNet2DConditionModel: Sendable {
         downBlockAdditionalResiduals: [Tensor]? = nil, midBlockAdditionalResidual: Tensor? = nil
     ) -> Tensor {
         checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, classLabels: classLabels,
-                        downResiduals: downBlockAdditionalResiduals, midResidual: midBlockAdditionalResidual)
+                    downResiduals: downBlockAdditionalResiduals, midResidual: midBlockAdditionalResidual)
         let batch = sample.shape[0]
         // 1. time (and class) embedding
         var temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)))
@@ -161,6 +161,7 @@ private struct UNetLayout {
     let heads: [Int]
     let crossAttentionDims: [Int]
     let transformerLayers: [Int]
+    let onlyCrossAttention: [Bool]
     let groups: Int
 
     init(_ config: UNet2DConditionConfig) {
@@ -172,15 +173,18 @@ private struct UNetLayout {
         heads = (config.numAttentionHeads ?? config.attentionHeadDim).values(count: count) ?? []
         crossAttentionDims = config.crossAttentionDim.values(count: count) ?? []
         transformerLayers = config.transformerLayersPerBlock.values(count: count) ?? []
+        onlyCrossAttention = config.onlyCrossAttention.values(count: count) ?? []
         groups = config.normNumGroups ?? 32
     }
 
-    func settings(tembChannels: Int, block: Int) -> UNetBlockSettings {
+    /// The mid block's transformers never use `only_cross_attention` (diffusers does not pass it).
+    func settings(tembChannels: Int, block: Int, mid: Bool = false) -> UNetBlockSettings {
         UNetBlockSettings(tembChannels: tembChannels, resnetEps: config.normEps, resnetGroups: groups,
                           timeEmbeddingNorm: config.resnetTimeScaleShift,
                           crossAttentionDim: crossAttentionDims[block], heads: heads[block],
                           transformerLayers: transformerLayers[block],
-                          useLinearProjection: config.useLinearProjection)
+                          useLinearProjection: config.useLinearProjection,
+                          onlyCrossAttention: !mid && onlyCrossAttention[block])
     }
 
     func downBlocks(_ parameters: Parameters, tembChannels: Int) throws -> [any UNetDownBlock] {
@@ -204,7 +208,7 @@ private struct UNetLayout {
         guard config.midBlockType != nil, let last = channels.indices.last else { return nil }
         return try UNetMidBlock2DCrossAttn(parameters.scoped("mid_block"), channels: channels[last],
                                            outputScaleFactor: config.midBlockScaleFactor,
-                                           settings: settings(tembChannels: tembChannels, block: last))
+                                           settings: settings(tembChannels: tembChannels, block: last, mid: true))
     }
 
     /// Up block i mirrors down block n-1-i: its heads, cross-attention width and layer counts

@@ -75,3 +75,79 @@ struct AutoencoderKLTests {
         #expect(error?.errorDescription?.contains("encoder.conv_in.weight") == true)
     }
 }
+
+/// Loading paths other than a current diffusers folder.
+struct AutoencoderKLLoadingTests {
+    @Test func legacyAttentionNamesLoadAsDiffusersRenamesThem() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-vae-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let current = try ModelFixtures.tensors("vae", "diffusion_pytorch_model.safetensors")
+        let legacy = ["to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"]
+        var renamed: [String: Tensor] = [:]
+        for (key, tensor) in current {
+            let old = legacy.reduce(key) { name, pair in name.replacingOccurrences(of: ".\(pair.key).", with: ".\(pair.value).") }
+            renamed[old] = tensor
+        }
+        #expect(renamed["decoder.mid_block.attentions.0.proj_attn.weight"] != nil)
+        try SafeTensorsWriter.write(renamed, to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try FileManager.default.copyItem(at: ModelFixtures.url("vae", "config.json"),
+                                         to: folder.appendingPathComponent("config.json"))
+        let vae = try AutoencoderKL(folder: folder)
+        let io = try ModelFixtures.tensors("vae", "vae_io.safetensors")
+        expectClose(vae.decode(try #require(io["decode.input"])), try #require(io["decode.output"]))
+    }
+
+    @Test func configDefaultsAndListSampleSize() throws {
+        let json = #"{"block_out_channels": [32, 64], "sample_size": [48, 64], "scaling_factor": 0.13025}"#
+        let config = try JSONDecoder().decode(AutoencoderKLConfig.self, from: Data(json.utf8))
+        #expect(config.sampleSize == 48)
+        #expect(config.scalingFactor == 0.13025)
+        #expect(config.layersPerBlock == 1 && config.latentChannels == 4 && config.normNumGroups == 32)
+        #expect(config.useQuantConv && config.usePostQuantConv && config.midBlockAddAttention)
+    }
+
+    @Test func unsupportedBlockTypeIsNamed() throws {
+        var config = AutoencoderKLConfig()
+        config.downBlockTypes = ["AttnDownEncoderBlock2D"]
+        let store = try ModelFixtures.store("vae", "diffusion_pytorch_model.safetensors")
+        let error = #expect(throws: ModelsError.self) { try AutoencoderKL(config: config, parameters: Parameters(store)) }
+        #expect(error?.errorDescription?.contains("AttnDownEncoderBlock2D") == true)
+    }
+
+    @Test func malformedConfigNamesTheFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-vae-\(UUID().uuidString).json")
+        try Data(#"{"block_out_channels": "wide"}"#.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let error = #expect(throws: ModelsError.self) { try AutoencoderKLConfig.load(from: url) }
+        #expect(error?.errorDescription?.contains(url.lastPathComponent) == true)
+        #expect(error?.errorDescription?.contains("block_out_channels") == true)
+    }
+}
+
+/// A parameter source with the real SD VAE's names and shapes (from diffusers), holding zeros.
+private struct ZeroParameters: ParameterSource {
+    let shapes: [String: [Int]]
+    var path: String { "sd_vae_shapes.json" }
+    var keys: [String] { shapes.keys.sorted() }
+
+    func shape(of name: String) throws -> [Int] {
+        guard let shape = shapes[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
+        return shape
+    }
+
+    func tensor(named name: String) throws -> Tensor { Tensor(zeros: try shape(of: name)) }
+}
+
+struct StableDiffusionVAEShapeTests {
+    /// The preset builds exactly diffusers' SD VAE: every tensor read with its shape, none left over.
+    @Test func presetReadsEveryTensorOfTheRealArchitecture() throws {
+        let data = try Data(contentsOf: ModelFixtures.url("vae", "sd_vae_shapes.json"))
+        let shapes = try JSONDecoder().decode([String: [Int]].self, from: data)
+        #expect(shapes.count == 248)
+        let parameters = Parameters(ZeroParameters(shapes: shapes))
+        let vae = try AutoencoderKL(config: .stableDiffusion(), parameters: parameters)
+        #expect(parameters.used.all.count == shapes.count)
+        #expect(vae.downscaleFactor == 8)
+    }
+}

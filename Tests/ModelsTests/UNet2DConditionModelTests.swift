@@ -39,19 +39,33 @@ import Weights
         let fixture = try Fixture(variant)
         let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"))
-        // Measured: sd1 ~2e-7, sd2 ~2e-7, inpaint ~2e-7.
+        // Measured max relative error: sd1 6.5e-7, sd2 6.7e-7, inpaint 7.6e-7.
         #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
     }
 
     // output = unet(sample, t, states, class_labels=tensor([3, 11])).sample
-    @Test func classEmbeddingMatchesDiffusers() throws {
+    // (x4-upscaler features: class table, only_cross_attention [true, false], linear projections)
+    @Test func upscalerFeaturesMatchDiffusers() throws {
         let fixture = try Fixture("upscale")
         #expect(fixture.model.classEmbedding?.shape == [12, 32])
+        let firstBlock = try #require(fixture.model.downBlocks.first as? CrossAttnDownBlock2D)
+        // attn1 reads the 16-wide text states, not the 8-wide image tokens.
+        #expect(firstBlock.attentions[0].transformerBlocks[0].attn1.toKey.weight.shape == [8, 16])
         let labels = try fixture.input("class_labels").scalars.map { Int($0) }
         let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"),
                                    classLabels: labels)
+        // Measured: 7.4e-7.
         #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
+    }
+
+    // output_odd = unet(sample_odd, t, encoder_hidden_states=states).sample  (7x5 latent)
+    @Test func oddSizeUpsamplesToSkipSize() throws {
+        let fixture = try Fixture("sd1")
+        let output = fixture.model(sample: try fixture.input("sample_odd"), timestep: try fixture.timestep,
+                                   encoderHiddenStates: try fixture.input("encoder_hidden_states"))
+        #expect(output.shape == [2, 4, 7, 5])
+        #expect(Self.relativeError(output, try fixture.input("output_odd")) < 1e-4)
     }
 
     // output_controlnet = unet(sample, t, states, down_block_additional_residuals=down,
@@ -64,6 +78,7 @@ import Weights
                                    downBlockAdditionalResiduals: down,
                                    midBlockAdditionalResidual: try fixture.input("mid_residual"))
         let expected = try fixture.input("output_controlnet")
+        // Measured: 4.8e-7.
         #expect(Self.relativeError(output, expected) < 1e-4)
         #expect(Self.relativeError(output, try fixture.input("output")) > 1e-2)
     }
@@ -74,6 +89,7 @@ import Weights
         #expect(config.useLinearProjection)
         #expect(config.upcastAttention)
         #expect(config.attentionHeadDim == .perBlock([2, 4]))
+        #expect(config.onlyCrossAttention == .shared(false))
         #expect(config.crossAttentionDim == .shared(16))
         #expect(config.blockOutChannels == [8, 16])
         #expect(config.normNumGroups == 4)
@@ -81,19 +97,42 @@ import Weights
     }
 
 
+    /// A config.json without keys means diffusers' defaults: the SD 1.5 UNet.
+    @Test func missingKeysTakeDiffusersDefaults() throws {
+        let config = try JSONDecoder().decode(UNet2DConditionConfig.self, from: Data("{}".utf8))
+        #expect(config.blockOutChannels == [320, 640, 1280, 1280])
+        #expect(config.attentionHeadDim == .shared(8))
+        #expect(config.crossAttentionDim == .shared(1280))
+        #expect(config.midBlockType == "UNetMidBlock2DCrossAttn")
+        #expect(config.normNumGroups == 32 && config.flipSinToCos && config.freqShift == 0)
+        let explicitNull = try JSONDecoder().decode(UNet2DConditionConfig.self,
+                                                    from: Data(#"{"mid_block_type": null}"#.utf8))
+        #expect(explicitNull.midBlockType == nil)
+    }
+
     @Test func refusesUnsupportedConfigAndStrayTensors() throws {
         let folder = Self.fixtures.appendingPathComponent("sd1")
         var config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
         let weights = try WeightStore(url: folder)
-        config.onlyCrossAttention = true
-        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: weights) }
-        config.onlyCrossAttention = false
+        config.dualCrossAttention = true
+        #expect(throws: ModelsError.unsupportedConfig(path: weights.path, detail: "dual_cross_attention")) {
+            try UNet2DConditionModel(config: config, source: weights)
+        }
+        config.dualCrossAttention = false
         // A 9-channel config on 4-channel weights: conv_in's shape is checked.
         config.inChannels = 9
-        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: weights) }
+        #expect(throws: ModelsError.shapeMismatch(path: weights.path, tensor: "conv_in.weight",
+                                                  expected: [8, 9, 3, 3], found: [8, 4, 3, 3])) {
+            try UNet2DConditionModel(config: config, source: weights)
+        }
         // A class table in the checkpoint that the config does not declare is an unused tensor.
-        let upscale = try WeightStore(url: Self.fixtures.appendingPathComponent("upscale"))
-        config.inChannels = 7
-        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: upscale) }
+        let upscaleFolder = Self.fixtures.appendingPathComponent("upscale")
+        let upscale = try WeightStore(url: upscaleFolder)
+        config = try UNet2DConditionConfig.load(from: upscaleFolder.appendingPathComponent("config.json"))
+        config.numClassEmbeds = nil
+        #expect(throws: ModelsError.unexpectedTensors(path: upscale.path, tensors: ["class_embedding.weight"],
+                                                      count: 1)) {
+            try UNet2DConditionModel(config: config, source: upscale)
+        }
     }
 }

@@ -10,7 +10,8 @@ Variants:
   sd1      SD 1.x layout (conv projections), plus a call with ControlNet residuals
   sd2      SD 2.x layout: use_linear_projection, per-block attention_head_dim, upcast_attention
   inpaint  9 input channels (dedicated inpainting UNet)
-  upscale  7 input channels and a class embedding table (the x4 upscaler's noise level)
+  upscale  the x4 upscaler's features: 7 input channels, a class embedding table (its noise
+           level), per-block only_cross_attention, linear projections
 
 Weights are saved in f16 to keep the four fixtures under 600 KB: they are rounded to f16
 *before* the reference runs (the model itself runs in f32), so the f16 file holds exactly
@@ -46,7 +47,8 @@ VARIANTS = {
     "sd1": dict(BASE),
     "sd2": dict(BASE, use_linear_projection=True, attention_head_dim=[2, 4], upcast_attention=True),
     "inpaint": dict(BASE, in_channels=9),
-    "upscale": dict(BASE, in_channels=7, num_class_embeds=12),
+    "upscale": dict(BASE, in_channels=7, num_class_embeds=12, only_cross_attention=[True, False],
+                    use_linear_projection=True),
 }
 
 TIMESTEPS = {"sd1": 981.0, "sd2": 17.5, "inpaint": 501.0, "upscale": 20.0}
@@ -76,9 +78,10 @@ def build(name, config, seed):
     model.half().save_pretrained(folder, safe_serialization=True)
     model.float()
     os.remove(os.path.join(folder, "config.json"))
-    # Keep only what the Swift config reads plus diffusers' own keys, in a stable order.
+    # diffusers' config in a stable order, without its bookkeeping list of defaulted keys.
+    config_dict = {k: v for k, v in model.config.items() if k != "_use_default_values"}
     with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(dict(model.config), f, indent=2, sort_keys=True, default=list)
+        json.dump(config_dict, f, indent=2, sort_keys=True, default=list)
         f.write("\n")
     return model, generator, folder
 
@@ -104,8 +107,48 @@ def run(name, config, seed):
         tensors["output"] = model(sample, timestep, encoder_hidden_states=states, **kwargs).sample
         if name == "sd1":
             add_controlnet_call(model, sample, timestep, states, generator, tensors)
+            add_odd_size_call(model, timestep, states, generator, tensors)
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, "io.safetensors"))
     print(name, "output", tuple(tensors["output"].shape), "max", tensors["output"].abs().max().item())
+
+
+def add_odd_size_call(model, timestep, states, generator, tensors):
+    """7x5 is not a multiple of 2 (one upsampler): diffusers then upsamples to the skip
+    connection's size instead of doubling."""
+    sample = torch.randn(2, 4, 7, 5, generator=generator)
+    tensors["sample_odd"] = sample
+    # output_odd = unet(sample_odd, t, encoder_hidden_states=states).sample
+    tensors["output_odd"] = model(sample, timestep, encoder_hidden_states=states).sample
+
+
+def write_timestep_embeddings():
+    """get_timestep_embedding directly, for an even SD-style width and an odd width with
+    the other flags."""
+    from diffusers.models.embeddings import get_timestep_embedding
+
+    timesteps = torch.tensor([0.0, 1.0, 17.5, 999.0])
+    tensors = {
+        "timesteps": timesteps,
+        # get_timestep_embedding(timesteps, 8, flip_sin_to_cos=True, downscale_freq_shift=0)
+        "dim8_flip_shift0": get_timestep_embedding(timesteps, 8, flip_sin_to_cos=True, downscale_freq_shift=0),
+        # get_timestep_embedding(timesteps, 7, flip_sin_to_cos=False, downscale_freq_shift=1)
+        "dim7_noflip_shift1": get_timestep_embedding(timesteps, 7, flip_sin_to_cos=False, downscale_freq_shift=1),
+    }
+    save_file(tensors, os.path.join(ROOT, "timesteps.safetensors"))
+
+
+def write_sd15_layout():
+    """The SD 1.5 UNet's topology (diffusers' defaults: 4 levels, 2 layers per block, 3
+    cross-attention levels) at narrow widths: its parameter names and shapes, no weights.
+    The real model's names are the same; only the widths differ."""
+    config = dict(sample_size=8, cross_attention_dim=16, block_out_channels=(32, 64, 128, 128),
+                  norm_num_groups=8, attention_head_dim=8)
+    with torch.device("meta"):
+        model = UNet2DConditionModel(**config)
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    with open(os.path.join(ROOT, "sd15_layout.json"), "w") as f:
+        json.dump({"config": config, "shapes": shapes}, f, separators=(",", ":"), sort_keys=True)
+        f.write("\n")
 
 
 def add_controlnet_call(model, sample, timestep, states, generator, tensors):
@@ -128,3 +171,5 @@ def add_controlnet_call(model, sample, timestep, states, generator, tensors):
 if __name__ == "__main__":
     for seed, (name, config) in enumerate(VARIANTS.items()):
         run(name, config, 1000 + 10 * seed)
+    write_timestep_embeddings()
+    write_sd15_layout()

@@ -5,6 +5,7 @@ Builds tiny random diffusers modules with fixed seeds and records their inputs a
   block_io.safetensors      "<case>.input" / "<case>.output" (and extra inputs) for each block
   config.json + diffusion_pytorch_model.safetensors   a tiny AutoencoderKL, saved by diffusers
   vae_io.safetensors        encode mean/logvar, a seeded posterior sample, decode, tiled decode/encode
+  sd_vae_shapes.json        every parameter name and shape of the real SD 1.x/2.x VAE architecture
 
 Run from the package root: /work/refenv/bin/python tools/reference/vae_fixtures.py
 """
@@ -140,8 +141,20 @@ def vae():
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(OUT, "vae_io.safetensors"))
 
 
+def sd_shapes():
+    with torch.device("meta"):
+        model = AutoencoderKL(
+            down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+            block_out_channels=[128, 256, 512, 512], layers_per_block=2, sample_size=512,
+        )
+    shapes = {name: list(value.shape) for name, value in model.state_dict().items()}
+    with open(os.path.join(OUT, "sd_vae_shapes.json"), "w") as f:
+        json.dump(shapes, f, indent=0, sort_keys=True)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    sd_shapes()
     blocks()
     vae()
     with open(os.path.join(OUT, "config.json")) as f:
