@@ -48,7 +48,8 @@ public struct BatchRunner {
 
     public func run() -> RunSummary {
         output.removeStaleTemporaries()
-        let previous = options.existing == .resume ? manifest.latestEntries() : [:]
+        // A failed attempt never touches an existing output, so the last success vouches for it.
+        let previous = options.existing == .resume ? manifest.latestEntries { $0.status == .ok } : [:]
         let progress = Progress(total: plan.jobs.count)
         var summary = RunSummary()
         for job in plan.jobs {
@@ -77,7 +78,7 @@ public struct BatchRunner {
     /// `--resume` trusts an output only when the manifest recorded it as finished and the
     /// file still has the recorded hash.
     private func isComplete(_ job: Job, previous: [String: ManifestEntry]) -> Bool {
-        guard let entry = previous[job.output], entry.status == .ok, let expected = entry.sha256 else { return false }
+        guard let expected = previous[job.output]?.sha256 else { return false }
         return (try? SHA256.hex(ofFileAt: output.url(for: job.output))) == expected
     }
 

@@ -43,13 +43,13 @@ struct Manifest {
         fsync(descriptor)
     }
 
-    /// The latest entry for each output. A torn last line (the process was killed while
-    /// writing it) is ignored, not fatal.
-    func latestEntries() -> [String: ManifestEntry] {
+    /// The latest entry for each output, among those `including` accepts. A torn last line
+    /// (the process was killed while writing it) is ignored, not fatal.
+    func latestEntries(including: (ManifestEntry) -> Bool = { _ in true }) -> [String: ManifestEntry] {
         guard let data = try? Data(contentsOf: url) else { return [:] }
         var latest: [String: ManifestEntry] = [:]
         for line in data.split(separator: 0x0A) {
-            if let entry = try? JSONDecoder().decode(ManifestEntry.self, from: line) {
+            if let entry = try? JSONDecoder().decode(ManifestEntry.self, from: line), including(entry) {
                 latest[entry.output] = entry
             }
         }

@@ -31,10 +31,6 @@ extension Tensor {
         try zipMap(other) { x, y in a * x + b * y }
     }
 
-    static func + (lhs: Tensor, rhs: Float) -> Tensor { lhs.map { $0 + rhs } }
-    static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs.map { lhs * $0 } }
-    static func / (lhs: Tensor, rhs: Float) -> Tensor { lhs.map { $0 / rhs } }
-
     func adding(_ other: Tensor) throws -> Tensor { try zipMap(other) { $0 + $1 } }
     func subtracting(_ other: Tensor) throws -> Tensor { try zipMap(other) { $0 - $1 } }
 

@@ -52,8 +52,15 @@ public enum Parallel {
         _ = settings
     }
 
+    /// The thread count `OVERPAINT_THREADS` asks for in `environment`, if it is a positive integer.
+    static func requestedThreadCount(in environment: [String: String]) -> Int? {
+        guard let text = environment["OVERPAINT_THREADS"],
+              let count = Int(text.trimmingCharacters(in: .whitespaces)), count > 0 else { return nil }
+        return count
+    }
+
     private static let settings = ThreadSettings(
-        threadCount: ThreadSettings.environmentThreadCount()
+        threadCount: requestedThreadCount(in: ProcessInfo.processInfo.environment)
             ?? ProcessInfo.processInfo.activeProcessorCount
     )
 }
@@ -76,11 +83,5 @@ private final class ThreadSettings: @unchecked Sendable {
                 openblas_set_num_threads(Int32(value))
             }
         }
-    }
-
-    static func environmentThreadCount() -> Int? {
-        guard let text = ProcessInfo.processInfo.environment["OVERPAINT_THREADS"],
-              let count = Int(text.trimmingCharacters(in: .whitespaces)), count > 0 else { return nil }
-        return count
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Overpaint: ParsableCommand {
@@ -6,4 +7,16 @@ struct Overpaint: ParsableCommand {
         abstract: "Batch photo editing with Stable Diffusion models on the CPU, following YAML recipes.",
         version: "0.1.0",
         subcommands: [Run.self, Validate.self])
+
+    /// As ParsableCommand's, except that invalid arguments exit 2 (RECIPES.md), not 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
 }

@@ -84,11 +84,10 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
 @Test func killedBatchResumesToCompletion() throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let count = 24
-    let input = try makeInput(folder, count: count, size: 96)
+    let count = 30
+    let input = try makeInput(folder, count: count, size: 128)
     let recipeURL = folder.appendingPathComponent("fill.yaml")
-    try fillRecipe.replacingOccurrences(of: "telea, radius: 3", with: "patchmatch")
-        .write(to: recipeURL, atomically: true, encoding: .utf8)
+    try fillRecipe.write(to: recipeURL, atomically: true, encoding: .utf8)
     let output = folder.appendingPathComponent("out")
 
     let process = Process()
@@ -114,7 +113,7 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
     #expect(Set(entries.map(\.input)).count == count)
     for entry in entries {
         let image = try ImageFile.read(output.appendingPathComponent(entry.output))
-        #expect(image.width == 96 && image.height == 96)
+        #expect(image.width == 128 && image.height == 128)
         #expect(try SHA256.hex(ofFileAt: output.appendingPathComponent(entry.output)) == entry.sha256)
     }
     #expect(temporaryFiles(under: output).isEmpty)

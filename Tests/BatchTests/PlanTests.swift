@@ -57,7 +57,8 @@ import Testing
     #expect(plan.jobs.map(\.input) == ["a.png", "b.png", "sub/c.png"])
     #expect(plan.jobs[0].mask == "masks/a.png" && plan.jobs[0].problem == nil)
     #expect(plan.jobs[1].problem == "b.png: missing mask masks/b.png")
-    #expect(plan.jobs[2].output == "sub/c.png" && plan.jobs[2].mask == nil)
+    // Sidecar templates are relative to --input, not to the image's folder.
+    #expect(plan.jobs[2].output == "sub/c.png" && plan.jobs[2].mask == "masks/c.png")
     #expect(plan.jobs.allSatisfy { $0.seed == 7 })
 }
 

@@ -27,8 +27,8 @@ private func runBatch(_ input: URL, _ output: URL, recipeIn folder: URL, yaml: S
     for y in 0..<40 {
         for x in 0..<48 {
             let masked = (10..<20).contains(x) && (12..<22).contains(y)
-            for c in 0..<4 where !masked || c == 3 {
-                #expect(result[x, y, c] == photo[x, y, c])
+            for c in 0..<4 where !masked {
+                #expect(result[x, y, c] == photo[x, y, c], "\(x),\(y),\(c)")
             }
             if masked && result[x, y, 0] != photo[x, y, 0] { changedInside += 1 }
         }

@@ -13,9 +13,11 @@ import Testing
 
     @Test func otherPermutationsMatchTorch() throws {
         let x = try OpFixtures.tensor("permute.x")
-        // x.permute(0, 3, 1, 2); x.transpose(1, 2)
+        // x.permute(0, 3, 1, 2) (a batched transpose); x.transpose(1, 2) (row copies)
         expectClose(x.permuted([0, 3, 1, 2]), try OpFixtures.tensor("permute.p0312"), relative: 0, absolute: 0)
         expectClose(x.transposed(1, 2), try OpFixtures.tensor("permute.t12"), relative: 0, absolute: 0)
+        // x.permute(3, 2, 1, 0): no axes merge, the element-by-element path
+        expectClose(x.permuted([3, 2, 1, 0]), try OpFixtures.tensor("permute.p3210"), relative: 0, absolute: 0)
     }
 
     @Test func concatenateMatchesTorch() throws {

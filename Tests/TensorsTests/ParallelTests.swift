@@ -25,4 +25,12 @@ import Testing
     @Test func threadCountIsPositive() {
         #expect(Parallel.threadCount >= 1)
     }
+
+    @Test func environmentVariableSetsThreadCount() {
+        #expect(Parallel.requestedThreadCount(in: ["OVERPAINT_THREADS": "3"]) == 3)
+        #expect(Parallel.requestedThreadCount(in: ["OVERPAINT_THREADS": " 1 "]) == 1)
+        #expect(Parallel.requestedThreadCount(in: ["OVERPAINT_THREADS": "0"]) == nil)
+        #expect(Parallel.requestedThreadCount(in: ["OVERPAINT_THREADS": "many"]) == nil)
+        #expect(Parallel.requestedThreadCount(in: [:]) == nil)
+    }
 }

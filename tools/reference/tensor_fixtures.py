@@ -90,7 +90,7 @@ a, c = rand(2, 3, 4), rand(2, 3, 2)
 put("concat2", a=a, b=c, out=torch.cat([a, c], dim=2))
 x = rand(2, 3, 4, 5)
 put("permute", x=x, nhwc=x.permute(0, 2, 3, 1).reshape(2, 20, 3), back=x.permute(0, 2, 3, 1).permute(0, 3, 1, 2),
-    p0312=x.permute(0, 3, 1, 2), t12=x.transpose(1, 2))
+    p0312=x.permute(0, 3, 1, 2), t12=x.transpose(1, 2), p3210=x.permute(3, 2, 1, 0))
 x = rand(2, 7, 3)
 c0, c1, c2 = x.chunk(3, dim=1)
 put("chunk", x=x, c0=c0, c1=c1, c2=c2)

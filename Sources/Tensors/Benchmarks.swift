@@ -1,0 +1,105 @@
+import Dispatch
+
+/// One timed kernel: its best wall time over the repetitions and the rate that implies.
+public struct BenchResult: Sendable, Equatable {
+    /// What ran, with its shape.
+    public let name: String
+    /// Floating-point operations of one run (a multiply-add counts 2).
+    public let flops: Double
+    /// Best wall-clock seconds over the repetitions.
+    public let seconds: Double
+    /// Rate of the best run divided by the rate of the reference sgemm in the same run
+    /// (M=4096 N=320 K=2880, the UNet's 320-channel 3x3 convolution as a GEMM), so results
+    /// compare across machines and runs.
+    public let fractionOfSGEMM: Double
+
+    public var gflops: Double { flops / seconds / 1e9 }
+}
+
+/// The kernels that dominate a Stable Diffusion 1.5 UNet step at 512x512 (64x64 latents,
+/// classifier-free guidance batch 2), timed as `overpaint bench` reports them.
+public enum TensorBenchmarks {
+    /// Runs every kernel `repetitions` times after one warm-up and returns the best times.
+    /// The first result is the reference sgemm every fraction is measured against.
+    public static func run(repetitions: Int = 3) -> [BenchResult] {
+        let reference = GEMMShape(m: 4096, n: 320, k: 2880)
+        let referenceSeconds = reference.bestTime(repetitions)
+        var results = [result("sgemm reference \(reference)", reference.flops, referenceSeconds, referenceSeconds,
+                              reference.flops)]
+        // conv2d's own GEMM (weights x columns), then the UNet's linear and attention shapes.
+        for shape in [GEMMShape(m: 320, n: 4096, k: 2880), GEMMShape(m: 4096, n: 320, k: 320),
+                      GEMMShape(m: 4096, n: 2560, k: 320), GEMMShape(m: 4096, n: 320, k: 1280),
+                      GEMMShape(m: 4096, n: 4096, k: 40), GEMMShape(m: 4096, n: 40, k: 4096)] {
+            results.append(result("sgemm \(shape)", shape.flops, shape.bestTime(repetitions),
+                                  referenceSeconds, reference.flops))
+        }
+        results.append(convolution(repetitions: repetitions, referenceSeconds: referenceSeconds,
+                                   referenceFlops: reference.flops))
+        results.append(selfAttention(repetitions: repetitions, referenceSeconds: referenceSeconds,
+                                     referenceFlops: reference.flops))
+        return results
+    }
+
+    /// conv2d 3x3, 320 -> 320 channels, 64x64, batch 2, padding 1 (a UNet down block ResNet).
+    private static func convolution(repetitions: Int, referenceSeconds: Double, referenceFlops: Double) -> BenchResult {
+        let x = filled([2, 320, 64, 64])
+        let weight = filled([320, 320, 3, 3], scale: 0.02)
+        let bias = filled([320])
+        let flops = 2.0 * 2 * 320 * 64 * 64 * 320 * 9
+        let seconds = bestTime(repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
+        return result("conv2d 3x3 [2, 320, 64, 64] -> 320", flops, seconds, referenceSeconds, referenceFlops)
+    }
+
+    /// Self-attention over 4096 tokens, 8 heads of 40, batch 2 (the first UNet transformer).
+    private static func selfAttention(repetitions: Int, referenceSeconds: Double, referenceFlops: Double) -> BenchResult {
+        let q = filled([2, 4096, 320])
+        let k = filled([2, 4096, 320])
+        let v = filled([2, 4096, 320])
+        let flops = 4.0 * 2 * 8 * 4096 * 4096 * 40
+        let seconds = bestTime(repetitions) { _ = attention(q, k, v, heads: 8) }
+        return result("attention [2, 4096, 8x40]", flops, seconds, referenceSeconds, referenceFlops)
+    }
+
+    private static func result(
+        _ name: String, _ flops: Double, _ seconds: Double, _ referenceSeconds: Double, _ referenceFlops: Double
+    ) -> BenchResult {
+        BenchResult(name: name, flops: flops, seconds: seconds,
+                    fractionOfSGEMM: (flops / seconds) / (referenceFlops / referenceSeconds))
+    }
+
+    static func bestTime(_ repetitions: Int, _ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<max(1, repetitions) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
+    }
+
+    /// Deterministic values in [-scale, scale) (speed does not depend on them; no denormals).
+    static func filled(_ shape: [Int], scale: Float = 1) -> Tensor {
+        var state: UInt32 = 0x9E37_79B9
+        return Tensor(shape: shape) { buffer in
+            for index in buffer.indices {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                buffer[index] = (Float(state >> 8) / Float(1 << 24) * 2 - 1) * scale
+            }
+        }
+    }
+}
+
+/// A row-major sgemm `C[m, n] = A[m, k] B[k, n]` with its own operands.
+private struct GEMMShape: CustomStringConvertible {
+    let m, n, k: Int
+
+    var flops: Double { 2.0 * Double(m) * Double(n) * Double(k) }
+    var description: String { "M=\(m) N=\(n) K=\(k)" }
+
+    func bestTime(_ repetitions: Int) -> Double {
+        let a = TensorBenchmarks.filled([m, k])
+        let b = TensorBenchmarks.filled([k, n])
+        return TensorBenchmarks.bestTime(repetitions) { _ = matmul(a, b) }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import Tensors
+import Weights
+@testable import Models
+
+/// Parity with diffusers' UNet2DConditionModel on the tiny random UNets written by
+/// tools/reference/unet_fixtures.py (weights f16-exact, everything computed in f32).
+@Suite struct UNet2DConditionModelTests {
+    static let fixtures = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/unet")
+
+    /// One variant's model and its reference inputs and outputs.
+    struct Fixture {
+        let model: UNet2DConditionModel
+        let io: SafeTensorsFile
+
+        init(_ variant: String) throws {
+            let folder = UNet2DConditionModelTests.fixtures.appendingPathComponent(variant)
+            model = try UNet2DConditionModel(folder: folder)
+            io = try SafeTensorsFile(url: folder.appendingPathComponent("io.safetensors"))
+        }
+
+        func input(_ name: String) throws -> Tensor { try io.tensor(named: name) }
+
+        var timestep: Float { get throws { try input("timestep").scalars[0] } }
+    }
+
+    /// max |actual - expected| / max |expected|; infinite on NaN or a shape mismatch.
+    static func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
+        guard actual.shape == expected.shape, !actual.scalars.contains(where: \.isNaN) else { return .infinity }
+        let scale = expected.scalars.map(abs).max() ?? 1
+        return zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+    }
+
+    // output = unet(sample, t, encoder_hidden_states=states).sample  (unet_fixtures.py, run())
+    @Test(arguments: ["sd1", "sd2", "inpaint"])
+    func matchesDiffusers(variant: String) throws {
+        let fixture = try Fixture(variant)
+        let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
+                                   encoderHiddenStates: try fixture.input("encoder_hidden_states"))
+        // Measured: sd1 ~2e-7, sd2 ~2e-7, inpaint ~2e-7.
+        #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
+    }
+
+    // output = unet(sample, t, states, class_labels=tensor([3, 11])).sample
+    @Test func classEmbeddingMatchesDiffusers() throws {
+        let fixture = try Fixture("upscale")
+        #expect(fixture.model.classEmbedding?.shape == [12, 32])
+        let labels = try fixture.input("class_labels").scalars.map { Int($0) }
+        let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
+                                   encoderHiddenStates: try fixture.input("encoder_hidden_states"),
+                                   classLabels: labels)
+        #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
+    }
+
+    // output_controlnet = unet(sample, t, states, down_block_additional_residuals=down,
+    //                          mid_block_additional_residual=mid).sample
+    @Test func controlNetResidualsMatchDiffusers() throws {
+        let fixture = try Fixture("sd1")
+        let down = try (0..<4).map { try fixture.input("down_residual_\($0)") }
+        let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
+                                   encoderHiddenStates: try fixture.input("encoder_hidden_states"),
+                                   downBlockAdditionalResiduals: down,
+                                   midBlockAdditionalResidual: try fixture.input("mid_residual"))
+        let expected = try fixture.input("output_controlnet")
+        #expect(Self.relativeError(output, expected) < 1e-4)
+        #expect(Self.relativeError(output, try fixture.input("output")) > 1e-2)
+    }
+
+    @Test func configReadsDiffusersKeys() throws {
+        let url = Self.fixtures.appendingPathComponent("sd2/config.json")
+        let config = try UNet2DConditionConfig.load(from: url)
+        #expect(config.useLinearProjection)
+        #expect(config.upcastAttention)
+        #expect(config.attentionHeadDim == .perBlock([2, 4]))
+        #expect(config.crossAttentionDim == .shared(16))
+        #expect(config.blockOutChannels == [8, 16])
+        #expect(config.normNumGroups == 4)
+        #expect(config.unsupportedFeature == nil)
+    }
+
+
+    @Test func refusesUnsupportedConfigAndStrayTensors() throws {
+        let folder = Self.fixtures.appendingPathComponent("sd1")
+        var config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
+        let weights = try WeightStore(url: folder)
+        config.onlyCrossAttention = true
+        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: weights) }
+        config.onlyCrossAttention = false
+        // A 9-channel config on 4-channel weights: conv_in's shape is checked.
+        config.inChannels = 9
+        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: weights) }
+        // A class table in the checkpoint that the config does not declare is an unused tensor.
+        let upscale = try WeightStore(url: Self.fixtures.appendingPathComponent("upscale"))
+        config.inChannels = 7
+        #expect(throws: ModelsError.self) { try UNet2DConditionModel(config: config, source: upscale) }
+    }
+}
