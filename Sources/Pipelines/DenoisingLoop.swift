@@ -15,11 +15,12 @@ struct DenoisingLoop {
     /// Concatenated after the scaled latents along channels (batch 1; duplicated for guidance).
     var extraChannels: Tensor?
 
-    /// Runs `timesteps` from `latents`; `afterStep(i, latents)` may replace the latents.
+    /// Runs `timesteps` from `latents`; `afterStep(i, latents, scheduler)` may replace the
+    /// latents (the scheduler as it is after step i, for `addNoise`).
     // latents: [1, 4, h, w] -> [1, 4, h, w]
     func run(_ latents: Tensor, timesteps: [Double], scheduler: inout any Scheduler,
              generator: inout TorchGenerator, progress: StepCallback?,
-             afterStep: (Int, Tensor) throws -> Tensor = { $1 }) throws -> Tensor {
+             afterStep: (Int, Tensor, any Scheduler) throws -> Tensor = { _, latents, _ in latents }) throws -> Tensor {
         var latents = latents
         let conditioning = extraChannels.map { usesGuidance ? Tensor.concatenate([$0, $0], axis: 0) : $0 }
         for (index, timestep) in timesteps.enumerated() {
@@ -28,7 +29,7 @@ struct DenoisingLoop {
                                                    conditioning: conditioning)
             latents = try scheduler.step(modelOutput: noisePrediction, timestep: timestep, sample: latents,
                                          generator: &generator).prevSample
-            latents = try afterStep(index, latents)
+            latents = try afterStep(index, latents, scheduler)
         }
         return latents
     }
