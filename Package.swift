@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Tensors"]),
         .target(name: "Models", dependencies: ["Tensors", "Weights"]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
+        .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
         .target(name: "Recipes", dependencies: ["Yams"]),
         .target(name: "Batch", dependencies: ["Recipes", "Imaging"]),
         .executableTarget(
@@ -37,6 +38,7 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint"]),
     ]

@@ -1,0 +1,43 @@
+import Foundation
+
+/// What one image is generated with; defaults are diffusers' img2img defaults.
+public struct GenerationOptions: Sendable, Equatable {
+    public var prompt: String
+    /// The negative prompt; "" gives diffusers' unconditional embeddings (of the empty string).
+    public var negativePrompt: String
+    public var steps: Int
+    /// Classifier-free guidance scale; at or below 1 the UNet runs once per step, unguided.
+    public var guidanceScale: Float
+    /// How much of the schedule runs (img2img / inpaint `strength`), in (0, 1].
+    public var strength: Double
+    /// The seed of the `torch.Generator("cpu")` every random draw comes from.
+    public var seed: UInt64
+    /// A scheduler by recipe name (`SchedulerFactory.names`), configured from the model's
+    /// scheduler config; nil runs the model's own scheduler class.
+    public var scheduler: String?
+    /// DDIM's eta (ignored by other schedulers, as diffusers does).
+    public var eta: Float
+    /// Skip the last `clipSkip` CLIP layers (diffusers' `clip_skip`); nil or 0 skips none.
+    public var clipSkip: Int?
+
+    public init(prompt: String, negativePrompt: String = "", steps: Int = 50, guidanceScale: Float = 7.5,
+                strength: Double = 0.8, seed: UInt64 = 0, scheduler: String? = nil, eta: Float = 0,
+                clipSkip: Int? = nil) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.steps = steps
+        self.guidanceScale = guidanceScale
+        self.strength = strength
+        self.seed = seed
+        self.scheduler = scheduler
+        self.eta = eta
+        self.clipSkip = clipSkip
+    }
+
+    /// diffusers' `do_classifier_free_guidance`.
+    public var usesGuidance: Bool { guidanceScale > 1 }
+}
+
+/// Called before each denoising step with the step's index (from 0) and the step count;
+/// returning false stops the pipeline, which then throws `PipelinesError.cancelled`.
+public typealias StepCallback = (_ step: Int, _ total: Int) -> Bool

@@ -1,0 +1,35 @@
+import Foundation
+import Imaging
+import Schedulers
+import Tensors
+
+extension StableDiffusion {
+    /// diffusers' StableDiffusionImg2ImgPipeline with
+    /// `generator=torch.Generator("cpu").manual_seed(options.seed)`.
+    ///
+    /// The image is worked on at its size floored to a multiple of 8 (Lanczos-resized when it
+    /// is not one already) and the result has that size. At strength 1 the encoded image is
+    /// still noised at the first timestep, as diffusers does (with a `leading` schedule that
+    /// first timestep is below the training maximum, so a trace of the image remains).
+    public func imageToImage(_ image: Imaging.Image, options: GenerationOptions,
+                             progress: StepCallback? = nil) throws -> Imaging.Image {
+        guard unet.config.inChannels == vae.config.latentChannels else {
+            throw PipelinesError.unsupportedUNetChannels(pipeline: "img2img", channels: unet.config.inChannels)
+        }
+        let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
+        let hiddenStates = encoderHiddenStates(options)
+        let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
+        var scheduler = try makeScheduler(options)
+        let timesteps = try strengthTimesteps(&scheduler, options: options)
+        // prepare_latents: the posterior sample draws first, then the noise
+        var generator = TorchGenerator(seed: options.seed)
+        let imageLatents = encodeSample(initImage, generator: &generator)
+        let noise = generator.randn(imageLatents.shape)
+        let latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: timesteps[0])
+        let loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
+                                 usesGuidance: options.usesGuidance)
+        let denoised = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                                    progress: progress)
+        return decodeImage(denoised)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Imaging
+import Schedulers
+import Tensors
+
+extension StableDiffusion {
+    /// diffusers' StableDiffusionInpaintPipeline with
+    /// `generator=torch.Generator("cpu").manual_seed(options.seed)`, for both kinds of UNet:
+    /// a dedicated 9-channel inpainting UNet (noisy latents + mask + masked-image latents),
+    /// or an ordinary 4-channel one, whose known region is replaced after every step by the
+    /// original latents noised to the next timestep (latent blending).
+    ///
+    /// `mask` (1 = repaint) is binarized at 0.5 as diffusers does. The image is worked on at
+    /// its size floored to a multiple of 8 (diffusers' `height`/`width` given as the image's).
+    /// With `pasteBack`, the result is `pasteBack(_:onto:mask:)` of diffusers' output: the
+    /// input's size, and every pixel where `mask` is 0 exactly the input's.
+    public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, pasteBack: Bool = true,
+                        progress: StepCallback? = nil) throws -> Imaging.Image {
+        guard mask.width == image.width, mask.height == image.height else {
+            throw PipelinesError.maskSizeMismatch(image: [image.width, image.height], mask: [mask.width, mask.height])
+        }
+        let latentChannels = vae.config.latentChannels
+        let unetChannels = unet.config.inChannels
+        guard unetChannels == latentChannels || unetChannels == 2 * latentChannels + 1 else {
+            throw PipelinesError.unsupportedUNetChannels(pipeline: "inpaint", channels: unetChannels)
+        }
+        let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
+        let latentShape = [1, latentChannels, size.height / vaeScaleFactor, size.width / vaeScaleFactor]
+        let hiddenStates = encoderHiddenStates(options)
+        var scheduler = try makeScheduler(options)
+        let timesteps = try strengthTimesteps(&scheduler, options: options)
+        let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
+        let maskCondition = ImageConversion.binaryMask(mask, width: size.width, height: size.height)
+        var generator = TorchGenerator(seed: options.seed)
+
+        // prepare_latents: the image latents (drawn first) exist for a 4-channel UNet or strength < 1
+        let isStrengthMax = options.strength == 1
+        let blending = unetChannels == latentChannels
+        let imageLatents = blending || !isStrengthMax ? encodeSample(initImage, generator: &generator) : nil
+        let noise = generator.randn(latentShape)
+        let latents = try imageLatents.map { try scheduler.addNoise(original: $0, noise: noise, timestep: timesteps[0]) }
+            ?? noise * scheduler.initNoiseSigma
+
+        // prepare_mask_latents: the mask at latent size, and the masked image's posterior sample
+        let latentMask = ImageConversion.nearestResized(maskCondition, width: latentShape[3], height: latentShape[2])
+        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
+                                 usesGuidance: options.usesGuidance)
+        if blending {
+            // diffusers encodes the masked image here too and never uses it: draw only its noise
+            _ = generator.randn(latentShape)
+        } else {
+            // `init_image * (mask_condition < 0.5)`
+            let keep = Tensor(shape: maskCondition.shape, scalars: maskCondition.scalars.map { $0 < 0.5 ? 1 : 0 })
+            let maskedImageLatents = encodeSample(initImage * keep, generator: &generator)
+            loop.extraChannels = Tensor.concatenate([latentMask, maskedImageLatents], axis: 1)
+        }
+
+        let denoised = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                                    progress: progress) { index, latents, scheduler in
+            guard blending, let imageLatents else { return latents }
+            return try Self.blendKnownRegion(latents, imageLatents: imageLatents, noise: noise, mask: latentMask,
+                                             nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
+                                             scheduler: scheduler)
+        }
+        let generated = decodeImage(denoised)
+        return pasteBack ? Self.pasteBack(generated, onto: image, mask: mask) : generated
+    }
+
+    /// The 4-channel step: `(1 - mask) * original + mask * latents`, the original noised to
+    /// the next timestep (not noised after the last step).
+    private static func blendKnownRegion(_ latents: Tensor, imageLatents: Tensor, noise: Tensor, mask: Tensor,
+                                         nextTimestep: Double?, scheduler: any Scheduler) throws -> Tensor {
+        let original = try nextTimestep.map { try scheduler.addNoise(original: imageLatents, noise: noise, timestep: $0) }
+            ?? imageLatents
+        return (1 - mask) * original + mask * latents
+    }
+
+    /// `generated` composited onto `original` through `mask`: pixels where the mask is 0 are
+    /// the original's samples exactly, others `original * (1 - m) + generated * m` (a soft,
+    /// blurred mask blends the seam). `generated` is first Lanczos-resized to the original's
+    /// size when they differ. The result keeps the original's channels (alpha included) and
+    /// bit depth; a gray original takes the generated RGB's luma (ITU-R 601, as PIL's `L`).
+    public static func pasteBack(_ generated: Imaging.Image, onto original: Imaging.Image,
+                                 mask: Mask) -> Imaging.Image {
+        precondition(mask.width == original.width && mask.height == original.height,
+                     "paste-back mask must have the original's size")
+        var source = generated
+        if generated.width != original.width || generated.height != original.height {
+            source = generated.resized(width: original.width, height: original.height, filter: .lanczos3)
+        }
+        var result = original
+        for pixel in 0..<original.pixelCount {
+            let weight = mask.values[pixel]
+            guard weight != 0 else { continue }
+            let painted = paintedColor(source, pixel: pixel, channels: original.colorChannels)
+            for channel in 0..<original.colorChannels {
+                let index = pixel * original.channels + channel
+                result.samples[index] = original.samples[index] * (1 - weight) + painted[channel] * weight
+            }
+        }
+        return result
+    }
+
+    private static func paintedColor(_ image: Imaging.Image, pixel: Int, channels: Int) -> [Float] {
+        let base = pixel * image.channels
+        guard image.colorChannels == 3 else { return [Float](repeating: image.samples[base], count: channels) }
+        let (red, green, blue) = (image.samples[base], image.samples[base + 1], image.samples[base + 2])
+        return channels == 1 ? [0.299 * red + 0.587 * green + 0.114 * blue] : [red, green, blue]
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Everything that can go wrong loading or running a pipeline.
+public enum PipelinesError: LocalizedError, Equatable {
+    /// The pipeline folder lacks a component the pipeline needs (text_encoder, tokenizer, unet, vae, scheduler).
+    case missingComponent(path: String, component: String)
+    /// An image too small for the VAE (after flooring to a multiple of its scale factor, nothing is left).
+    case imageTooSmall(width: Int, height: Int, multiple: Int)
+    /// The mask's size differs from the image's.
+    case maskSizeMismatch(image: [Int], mask: [Int])
+    /// `strength` outside (0, 1], or so small that no denoising step is left.
+    case invalidStrength(strength: Double, steps: Int)
+    /// The UNet takes a number of input channels this pipeline cannot feed.
+    case unsupportedUNetChannels(pipeline: String, channels: Int)
+    /// The progress callback asked to stop.
+    case cancelled(step: Int)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .missingComponent(path, component):
+            return "\(path): pipeline folder has no '\(component)' component"
+        case let .imageTooSmall(width, height, multiple):
+            return "image of \(width)x\(height) is smaller than the VAE's \(multiple)-pixel multiple"
+        case let .maskSizeMismatch(image, mask):
+            return "mask is \(mask[0])x\(mask[1]) but the image is \(image[0])x\(image[1])"
+        case let .invalidStrength(strength, steps):
+            return "strength \(strength) with \(steps) steps leaves no denoising step (needs 0 < strength <= 1)"
+        case let .unsupportedUNetChannels(pipeline, channels):
+            return "\(pipeline) cannot drive a UNet with \(channels) input channels"
+        case let .cancelled(step):
+            return "cancelled before step \(step)"
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Imaging
+import Models
+import Schedulers
+import Tensors
+import Weights
+
+/// A Stable Diffusion (1.x / 2.x) pipeline folder, loaded once and reused for every image
+/// of a batch: tokenizer, text encoder, UNet, VAE and scheduler configuration.
+///
+/// The pipelines (`imageToImage`, `inpaint`) follow diffusers 0.42.1's
+/// StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline call for call,
+/// including the order in which they draw from the seeded generator, so a seed gives the
+/// image diffusers gives on the CPU.
+///
+/// Limitations: one image per call (batch 1); no safety checker, IP-Adapter or
+/// guidance-embedding (`time_cond_proj_dim`) UNets.
+public final class StableDiffusion: Sendable {
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    public let unet: UNet2DConditionModel
+    public let vae: AutoencoderKL
+    /// The model's `scheduler/scheduler_config.json`; schedulers are built from it per image.
+    public let schedulerConfig: SchedulerConfig
+    private let promptCache = PromptCache()
+
+    public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
+                vae: AutoencoderKL, schedulerConfig: SchedulerConfig) {
+        self.tokenizer = tokenizer
+        self.textEncoder = textEncoder
+        self.unet = unet
+        self.vae = vae
+        self.schedulerConfig = schedulerConfig
+    }
+
+    /// Loads every component of a diffusers pipeline folder (`model_index.json`).
+    public convenience init(folder: DiffusersPipelineFolder) throws {
+        func component(_ name: String) throws -> URL {
+            guard folder.components[name] != nil else {
+                throw PipelinesError.missingComponent(path: folder.url.path, component: name)
+            }
+            return folder.url.appendingPathComponent(name)
+        }
+        let schedulerFile = try component("scheduler").appendingPathComponent("scheduler_config.json")
+        self.init(tokenizer: try CLIPTokenizer(folder: component("tokenizer")),
+                  textEncoder: try CLIPTextModel(folder: component("text_encoder")),
+                  unet: try UNet2DConditionModel(folder: component("unet")),
+                  vae: try AutoencoderKL(folder: component("vae")),
+                  schedulerConfig: try SchedulerConfig.load(contentsOf: schedulerFile))
+    }
+
+    /// Loads the pipeline folder at `url`.
+    public convenience init(folder url: URL) throws {
+        try self.init(folder: DiffusersPipelineFolder(url: url))
+    }
+
+    /// diffusers' `vae_scale_factor`: pixels per latent along each side.
+    public var vaeScaleFactor: Int { vae.downscaleFactor }
+
+    /// The last hidden state of the text encoder for one prompt (padded / truncated to the
+    /// tokenizer's length), computed once per distinct prompt.
+    // -> [1, 77, hidden]
+    public func textEmbeddings(_ prompt: String, clipSkip: Int? = nil) -> Tensor {
+        promptCache.embeddings(for: prompt, clipSkip: clipSkip) {
+            textEncoder.promptEmbeddings([tokenizer.encode(prompt)], clipSkip: clipSkip)
+        }
+    }
+
+    /// `encode_prompt` as the pipelines use it: with guidance, the negative prompt's
+    /// embeddings then the prompt's (`torch.cat([negative, positive])`); without, the prompt's.
+    // -> [2, 77, hidden] with guidance, else [1, 77, hidden]
+    public func encoderHiddenStates(_ options: GenerationOptions) -> Tensor {
+        let positive = textEmbeddings(options.prompt, clipSkip: options.clipSkip)
+        guard options.usesGuidance else { return positive }
+        let negative = textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip)
+        return Tensor.concatenate([negative, positive], axis: 0)
+    }
+
+    /// The scheduler `options` ask for, with its timesteps set for `options.steps`.
+    func makeScheduler(_ options: GenerationOptions) throws -> any Scheduler {
+        var scheduler = try options.scheduler.map { try SchedulerFactory.make(name: $0, config: schedulerConfig) }
+            ?? SchedulerFactory.make(config: schedulerConfig)
+        if var ddim = scheduler as? DDIMScheduler {
+            ddim.eta = options.eta
+            scheduler = ddim
+        }
+        try scheduler.setTimesteps(options.steps)
+        return scheduler
+    }
+
+    /// The timesteps `strength` keeps (`get_timesteps`); at least one, or the call is invalid.
+    func strengthTimesteps(_ scheduler: inout any Scheduler, options: GenerationOptions) throws -> [Double] {
+        guard options.strength > 0, options.strength <= 1 else {
+            throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
+        }
+        let timesteps = scheduler.timestepsForStrength(options.strength, steps: options.steps)
+        guard !timesteps.isEmpty else {
+            throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
+        }
+        return timesteps
+    }
+
+    /// `vae.encode(x).latent_dist.sample(generator) * scaling_factor`.
+    // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
+    func encodeSample(_ image: Tensor, generator: inout TorchGenerator) -> Tensor {
+        vae.config.scalingFactor * vae.encode(image).sample(generator: &generator)
+    }
+
+    /// `vae.decode(latents / scaling_factor)` and diffusers' postprocess to 8 bits.
+    func decodeImage(_ latents: Tensor) -> Imaging.Image {
+        ImageConversion.image(fromDecoded: vae.decode(latents / vae.config.scalingFactor))
+    }
+}

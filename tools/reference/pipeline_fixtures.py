@@ -1,0 +1,190 @@
+"""Parity fixtures for the Pipelines module: a tiny random Stable Diffusion pipeline and
+diffusers' outputs for img2img and inpainting.
+
+Writes Tests/Fixtures/pipelines/:
+  sd-tiny/        a diffusers pipeline folder WITHOUT tokenizer/ (the tests copy the real CLIP
+                  vocabulary from Tests/Fixtures/clip-tokenizer/ into a temporary copy, so the
+                  1.5 MB vocabulary is stored once): model_index.json, scheduler/ (SD 1.5's
+                  PNDM config), text_encoder/ (CLIPTextModel hidden 16, full 49408 vocabulary),
+                  vae/ (4 blocks, so vae_scale_factor is 8 as in SD), unet/ (4 input channels)
+  unet-inpaint/   a 9-channel UNet for the same pipeline (StableDiffusionInpaintPipeline)
+  input.png       64x64 RGB: a 128x128 crop of samples/astronaut.png, downscaled (PIL lanczos)
+  mask.png        64x64 L: a 0/255 disc (white = repaint), not aligned to the latent grid
+  <case>.png      diffusers' output for each case in CASES (output_type="pil")
+  cases.json      the parameters of each case
+All weights are rounded to f16 before the reference runs (the models run in f32), and saved
+as f16, so the files hold exactly the weights that produced the outputs.
+Deterministic: re-running rewrites identical files.
+
+Run: /work/refenv/bin/python tools/reference/pipeline_fixtures.py
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    EulerAncestralDiscreteScheduler,
+    PNDMScheduler,
+    StableDiffusionImg2ImgPipeline,
+    StableDiffusionInpaintPipeline,
+    UNet2DConditionModel,
+)
+from PIL import Image
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
+TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
+
+PROMPT = "an astronaut in a garden, oil painting"
+
+# SD 1.5's scheduler/scheduler_config.json
+SCHEDULER = dict(
+    beta_end=0.012, beta_schedule="scaled_linear", beta_start=0.00085, num_train_timesteps=1000,
+    set_alpha_to_one=False, skip_prk_steps=True, steps_offset=1, trained_betas=None, clip_sample=False,
+)
+
+UNET = dict(
+    sample_size=8, in_channels=4, out_channels=4,
+    down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    block_out_channels=(16, 32), layers_per_block=1, cross_attention_dim=16,
+    attention_head_dim=4, norm_num_groups=8,
+)
+
+CASES = {
+    "img2img_pndm": dict(kind="img2img", scheduler=None, strength=0.75, steps=10, guidance=7.5, seed=42),
+    "img2img_ddim_eta": dict(kind="img2img", scheduler="ddim", eta=0.5, strength=0.75, steps=10, guidance=7.5, seed=42),
+    "img2img_euler_a": dict(kind="img2img", scheduler="euler_a", strength=0.75, steps=10, guidance=7.5, seed=42),
+    "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=7.5, seed=7),
+    "inpaint_4ch": dict(kind="inpaint", unet="base", scheduler=None, strength=0.75, steps=10, guidance=7.5, seed=7),
+}
+
+
+def round_to_half(model):
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(parameter.half().float())
+    return model
+
+
+def perturb_norms(model, generator):
+    """Default init leaves norms at weight 1, bias 0; perturb them so a wrong one shows."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                noise = torch.randn(parameter.shape, generator=generator) * 0.1
+                parameter.copy_(1 + noise if name.endswith("weight") else noise)
+
+
+def save_half(model, folder: Path):
+    model.half().save_pretrained(folder, safe_serialization=True)
+    model.float()
+
+
+def build_text_encoder():
+    torch.manual_seed(1)
+    config = CLIPTextConfig(
+        vocab_size=49408, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+        max_position_embeddings=77, layer_norm_eps=1e-5, projection_dim=16, hidden_act="quick_gelu",
+        bos_token_id=49406, eos_token_id=2, pad_token_id=1,
+    )
+    model = CLIPTextModel(config).eval()
+    perturb_norms(model, torch.Generator().manual_seed(11))
+    return round_to_half(model)
+
+
+def build_vae():
+    torch.manual_seed(2)
+    model = AutoencoderKL(
+        in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4,
+        sample_size=64,
+    ).eval()
+    perturb_norms(model, torch.Generator().manual_seed(12))
+    return round_to_half(model)
+
+
+def build_unet(in_channels, seed):
+    torch.manual_seed(seed)
+    model = UNet2DConditionModel(**dict(UNET, in_channels=in_channels)).eval()
+    perturb_norms(model, torch.Generator().manual_seed(seed + 10))
+    return round_to_half(model)
+
+
+def write_inputs():
+    source = Image.open(ROOT / "samples" / "astronaut.png").convert("RGB")
+    image = source.crop((160, 20, 288, 148)).resize((64, 64), Image.LANCZOS)
+    image.save(OUT / "input.png")
+    yy, xx = np.mgrid[0:64, 0:64]
+    disc = ((xx - 35) ** 2 + (yy - 29) ** 2) <= 15 ** 2
+    mask = Image.fromarray((disc * 255).astype(np.uint8), mode="L")
+    mask.save(OUT / "mask.png")
+    return image, mask
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    folder = OUT / "sd-tiny"
+    text_encoder, vae = build_text_encoder(), build_vae()
+    unets = {"base": build_unet(4, 3), "inpaint": build_unet(9, 4)}
+    tokenizer = CLIPTokenizer.from_pretrained(TOKENIZER)
+    # Written as the hub file is, then loaded as diffusers loads it (keys PNDM does not take,
+    # like clip_sample, are kept in its config for from_config of other classes).
+    (folder / "scheduler").mkdir(parents=True)
+    scheduler_file = dict(SCHEDULER, _class_name="PNDMScheduler", _diffusers_version="0.42.1")
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_file, indent=2, sort_keys=True) + "\n")
+    scheduler = PNDMScheduler.from_pretrained(folder / "scheduler")
+
+    save_half(text_encoder, folder / "text_encoder")
+    save_half(vae, folder / "vae")
+    save_half(unets["base"], folder / "unet")
+    save_half(unets["inpaint"], OUT / "unet-inpaint")
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "_diffusers_version": "0.42.1",
+        "feature_extractor": [None, None],
+        "requires_safety_checker": False,
+        "safety_checker": [None, None],
+        "scheduler": ["diffusers", "PNDMScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    }
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+    image, mask = write_inputs()
+    schedulers = {None: PNDMScheduler, "ddim": DDIMScheduler, "euler_a": EulerAncestralDiscreteScheduler}
+    for name, case in CASES.items():
+        parts = dict(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                     scheduler=schedulers[case["scheduler"]].from_config(scheduler.config),
+                     safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        generator = torch.Generator("cpu").manual_seed(case["seed"])
+        common = dict(prompt=PROMPT, image=image, strength=case["strength"], num_inference_steps=case["steps"],
+                      guidance_scale=case["guidance"], generator=generator, eta=case.get("eta", 0.0))
+        with torch.no_grad():
+            if case["kind"] == "img2img":
+                pipe = StableDiffusionImg2ImgPipeline(unet=unets["base"], **parts)
+                result = pipe(**common).images[0]
+            else:
+                pipe = StableDiffusionInpaintPipeline(unet=unets[case["unet"]], **parts)
+                result = pipe(mask_image=mask, **common).images[0]
+        result.save(OUT / f"{name}.png")
+        pixels = np.asarray(result).astype(np.float64)
+        print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f} "
+              f"saturated {(np.isin(pixels, (0, 255))).mean():.2f}")
+    (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
