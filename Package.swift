@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Batch", dependencies: ["Recipes", "Imaging"]),
         .executableTarget(
             name: "overpaint",
-            dependencies: ["Batch", "Recipes", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Batch", "Recipes", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
