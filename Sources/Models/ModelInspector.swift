@@ -24,20 +24,22 @@ public enum ModelInspector {
                             folder: pipeline.url.appendingPathComponent(name))
         }
         let unet = try? pipeline.weights(of: "unet")
-        let (family, basis) = unet.map { classify($0) } ?? (.unknown, "no readable unet weights")
-        return ModelReport(path: pipeline.url.path, layout: .diffusersPipeline, family: family, familyBasis: basis,
+        let classification = unet.map { classify($0) }
+            ?? Classification(family: .unknown, generation: nil, basis: "no readable unet weights")
+        return ModelReport(path: pipeline.url.path, layout: .diffusersPipeline, classification: classification,
                            className: pipeline.pipelineClass, components: components,
                            missing: requiredComponents.filter { pipeline.components[$0] == nil })
     }
 
     private static func inspectModelFolder(_ folder: URL, className: String?) throws -> ModelReport {
-        let component = componentReport(name: folder.lastPathComponent, className: className, folder: folder)
-        var family = ModelReport.Family.unknown
-        var basis = "\(className ?? "unnamed model") is not a UNet or ControlNet"
+        let role = className.flatMap { componentRoles[$0] } ?? folder.lastPathComponent
+        let component = componentReport(name: role, className: className, folder: folder)
+        var classification = Classification(family: .unknown, generation: nil,
+                                            basis: "\(className ?? "unnamed model") is not a UNet or ControlNet")
         if ["UNet2DConditionModel", "ControlNetModel"].contains(className), let store = try? WeightStore(url: folder) {
-            (family, basis) = classify(store)
+            classification = classify(store)
         }
-        return ModelReport(path: folder.path, layout: .diffusersModel, family: family, familyBasis: basis,
+        return ModelReport(path: folder.path, layout: .diffusersModel, classification: classification,
                            className: className, components: [component], missing: [])
     }
 
@@ -55,10 +57,11 @@ public enum ModelInspector {
             }
         }
         let source: (any ParameterSource)? = checkpoint.hasUNet ? try? checkpoint.unet() : try? checkpoint.controlNet()
-        let (family, basis) = source.map { classify($0) } ?? (.unknown, "no UNet or ControlNet tensors")
+        let classification = source.map { classify($0) }
+            ?? Classification(family: .unknown, generation: nil, basis: "no UNet or ControlNet tensors")
         // A single file carries no tokenizer or scheduler: those come with the architecture.
         let expected = checkpoint.controlNetPrefix == nil || checkpoint.hasUNet ? ["unet", "vae", "text_encoder"] : []
-        return ModelReport(path: checkpoint.file.path, layout: .singleFile, family: family, familyBasis: basis,
+        return ModelReport(path: checkpoint.file.path, layout: .singleFile, classification: classification,
                            className: nil, components: components,
                            missing: expected.filter { name in !components.contains { $0.name == name } })
     }
@@ -90,8 +93,10 @@ public enum ModelInspector {
     /// The cross-attention width decides SD 1.x (768) from SD 2.x (1024). Where it is neither
     /// (tiny test models), the attention projections do: SD 1.x checkpoints use 1x1
     /// convolutions, SD 2.x ones linear layers (`use_linear_projection`).
-    static func classify(_ source: any ParameterSource) -> (ModelReport.Family, String) {
-        guard let family = try? ModelFamily(diffusersNamed: source) else { return (.unknown, "unreadable header") }
+    static func classify(_ source: any ParameterSource) -> Classification {
+        guard let family = try? ModelFamily(diffusersNamed: source) else {
+            return Classification(family: .unknown, generation: nil, basis: "unreadable header")
+        }
         var generation: ModelReport.Generation?
         var basis: String
         switch family.generation {
@@ -102,12 +107,25 @@ public enum ModelInspector {
             let rank = projection.flatMap { try? source.shape(of: $0).count }
             generation = rank == 4 ? .sd1 : rank == 2 ? .sd2 : nil
             let widthText = width.map { "cross-attention width \($0)" } ?? "no cross-attention"
-            basis = rank == 4 ? "\(widthText), convolution attention projections (as SD 1.x)"
-                : rank == 2 ? "\(widthText), linear attention projections (as SD 2.x)" : widthText
+            basis = rank == 4 ? "\(widthText), convolution attention projections as in SD 1.x"
+                : rank == 2 ? "\(widthText), linear attention projections as in SD 2.x" : widthText
         }
         if family.inputChannels == nil { basis += ", no conv_in" }
-        return (ModelReport.Family(kind: family.kind, generation: generation), basis)
+        return Classification(family: ModelReport.Family(kind: family.kind, generation: generation),
+                              generation: generation, basis: basis)
     }
+
+    struct Classification {
+        let family: ModelReport.Family
+        let generation: ModelReport.Generation?
+        let basis: String
+    }
+
+    /// The pipeline role of a lone model folder, by its class.
+    static let componentRoles = [
+        "UNet2DConditionModel": "unet", "ControlNetModel": "controlnet", "AutoencoderKL": "vae",
+        "CLIPTextModel": "text_encoder",
+    ]
 }
 
 /// The inspector's findings about one model path.
@@ -145,6 +163,8 @@ public struct ModelReport: Codable, Sendable, Equatable {
     public var path: String
     public var layout: Layout
     public var family: Family
+    /// SD 1.x or 2.x, where known; for a ControlNet or an upscaler, the UNet generation it belongs with.
+    public var generation: Generation?
     /// What the family was read from ("cross-attention width 768").
     public var familyBasis: String
     /// `_class_name` of model_index.json or config.json.
@@ -154,9 +174,27 @@ public struct ModelReport: Codable, Sendable, Equatable {
     public var missing: [String]
 
     enum CodingKeys: String, CodingKey {
-        case path, layout, family, components, missing
+        case path, layout, family, generation, components, missing
         case familyBasis = "family_basis"
         case className = "class_name"
+    }
+
+    init(path: String, layout: Layout, classification: ModelInspector.Classification, className: String?,
+         components: [ComponentReport], missing: [String]) {
+        self.path = path
+        self.layout = layout
+        family = classification.family
+        generation = classification.generation
+        familyBasis = classification.basis
+        self.className = className
+        self.components = components
+        self.missing = missing
+    }
+
+    /// Which generation a ControlNet goes with (the other families name it already).
+    private var generationNote: String {
+        guard family == .controlNet, let generation else { return "" }
+        return " for \(generation.rawValue)"
     }
 
     /// The report for people: one line per fact, components indented.
@@ -164,7 +202,7 @@ public struct ModelReport: Codable, Sendable, Equatable {
         var lines = [
             "path:       \(path)",
             "layout:     \(layout.rawValue)\(className.map { " (\($0))" } ?? "")",
-            "family:     \(family.rawValue) (\(familyBasis))",
+            "family:     \(family.rawValue)\(generationNote) (\(familyBasis))",
             "components:",
         ]
         lines += components.map { "  \($0.summary)" }

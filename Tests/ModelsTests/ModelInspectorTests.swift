@@ -87,6 +87,7 @@ import Weights
         let report = try ModelInspector.inspect(pipeline.url)
         // use_linear_projection: linear attention projections, as SD 2.x.
         #expect(report.family == .sd2)
+        #expect(report.generation == .sd2)
         #expect(report.missing == ["vae"])
         #expect(report.summary.contains("missing:    vae"))
     }
@@ -105,7 +106,10 @@ import Weights
     @Test func controlNetFolder() throws {
         let report = try ModelInspector.inspect(ModelFixtures.url("controlnet", ""))
         #expect(report.family == .controlNet)
+        #expect(report.generation == .sd1)
         #expect(report.className == "ControlNetModel")
+        #expect(report.components.map(\.name) == ["controlnet"])
+        #expect(report.summary.contains("family:     ControlNet for SD1"))
         #expect(report.components.first?.parameterCount == 29396)
         #expect(report.missing.isEmpty)
     }
@@ -142,6 +146,28 @@ import Weights
         #expect(report.components.map(\.name) == ["controlnet"])
         #expect(report.components.first?.parameterCount == 27704)
         #expect(report.missing.isEmpty)
+    }
+
+    /// A 2 GiB checkpoint whose data is a hole in a sparse file: only the header is read.
+    @Test func readsHeadersOnly() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("inspector-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let elements = 1024 * 4 * 512 * 512
+        var header = #"{"model.diffusion_model.conv_in.weight":{"dtype":"F16","shape":[1024,4,512,512],"data_offsets":[0,"#
+        header += "\(elements * 2)]}}"
+        var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Data($0) }
+        bytes.append(Data(header.utf8))
+        try bytes.write(to: file)
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.truncate(atOffset: UInt64(bytes.count + elements * 2))
+        try handle.close()
+        let report = try ModelInspector.inspect(file)
+        #expect(report.components.map(\.name) == ["unet"])
+        #expect(report.components.first?.parameterCount == elements)
+        #expect(report.components.first?.dtypes == ["F16"])
+        #expect(report.missing == ["vae", "text_encoder"])
+        // No cross-attention and no attention projections: nothing says SD 1.x or 2.x.
+        #expect(report.family == .unknown)
     }
 
     @Test func refusesPickleAndMissingPaths() throws {
