@@ -28,10 +28,13 @@ let package = Package(
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
         .target(name: "Recipes", dependencies: ["Yams"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines"]),
         .executableTarget(
             name: "overpaint",
-            dependencies: ["Batch", "Recipes", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Batch", "Recipes", "Models", "Tensors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

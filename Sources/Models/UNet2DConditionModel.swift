@@ -154,7 +154,7 @@ public struct UNet2DConditionModel: Sendable {
 
 /// The per-block settings diffusers derives from the config (num_attention_heads falling back
 /// to attention_head_dim, lists reversed for the up path).
-private struct UNetLayout {
+struct UNetLayout {
     let config: UNet2DConditionConfig
     let channels: [Int]
     let layers: [Int]

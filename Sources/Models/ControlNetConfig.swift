@@ -1,0 +1,175 @@
+import Foundation
+
+/// The ControlNet's `config.json`, with diffusers' keys and defaults (models/controlnets/controlnet.py).
+///
+/// The contracting path is the UNet's, so `unetConfig` restates it as a UNet config: the blocks
+/// are built, and the unsupported variants refused, by the same code as the UNet's.
+public struct ControlNetConfig: Codable, Sendable, Equatable {
+    public typealias PerBlock = UNet2DConditionConfig.PerBlock
+
+    public var inChannels = 4
+    public var conditioningChannels = 3
+    public var flipSinToCos = true
+    public var freqShift: Float = 0
+    public var downBlockTypes = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
+    public var midBlockType: String? = "UNetMidBlock2DCrossAttn"
+    public var onlyCrossAttention = false
+    public var blockOutChannels = [320, 640, 1280, 1280]
+    public var layersPerBlock = 2
+    public var downsamplePadding = 1
+    public var midBlockScaleFactor: Float = 1
+    public var actFn = "silu"
+    public var normNumGroups: Int? = 32
+    public var normEps: Float = 1e-5
+    public var crossAttentionDim = 1280
+    public var transformerLayersPerBlock = PerBlock.shared(1)
+    public var encoderHidDim: Int?
+    public var encoderHidDimType: String?
+    /// diffusers' naming quirk: for these models this is the number of heads, not their width.
+    public var attentionHeadDim = PerBlock.shared(8)
+    public var numAttentionHeads: PerBlock?
+    public var useLinearProjection = false
+    public var classEmbedType: String?
+    public var additionEmbedType: String?
+    public var numClassEmbeds: Int?
+    /// Always f32 here, so upcasting changes nothing; read for completeness.
+    public var upcastAttention = false
+    public var resnetTimeScaleShift = ResnetBlock2D.TimeEmbeddingNorm.default
+    /// "rgb", or "bgr" for models trained on BGR control images (the channels are flipped first).
+    public var controlnetConditioningChannelOrder = "rgb"
+    public var conditioningEmbeddingOutChannels: [Int]? = [16, 32, 96, 256]
+    /// Residuals averaged over the image (shuffle-style ControlNets).
+    public var globalPoolConditions = false
+
+    enum CodingKeys: String, CodingKey {
+        case inChannels = "in_channels"
+        case conditioningChannels = "conditioning_channels"
+        case flipSinToCos = "flip_sin_to_cos"
+        case freqShift = "freq_shift"
+        case downBlockTypes = "down_block_types"
+        case midBlockType = "mid_block_type"
+        case onlyCrossAttention = "only_cross_attention"
+        case blockOutChannels = "block_out_channels"
+        case layersPerBlock = "layers_per_block"
+        case downsamplePadding = "downsample_padding"
+        case midBlockScaleFactor = "mid_block_scale_factor"
+        case actFn = "act_fn"
+        case normNumGroups = "norm_num_groups"
+        case normEps = "norm_eps"
+        case crossAttentionDim = "cross_attention_dim"
+        case transformerLayersPerBlock = "transformer_layers_per_block"
+        case encoderHidDim = "encoder_hid_dim"
+        case encoderHidDimType = "encoder_hid_dim_type"
+        case attentionHeadDim = "attention_head_dim"
+        case numAttentionHeads = "num_attention_heads"
+        case useLinearProjection = "use_linear_projection"
+        case classEmbedType = "class_embed_type"
+        case additionEmbedType = "addition_embed_type"
+        case numClassEmbeds = "num_class_embeds"
+        case upcastAttention = "upcast_attention"
+        case resnetTimeScaleShift = "resnet_time_scale_shift"
+        case controlnetConditioningChannelOrder = "controlnet_conditioning_channel_order"
+        case conditioningEmbeddingOutChannels = "conditioning_embedding_out_channels"
+        case globalPoolConditions = "global_pool_conditions"
+    }
+
+    public init() {}
+
+    /// Missing keys take diffusers' defaults; `null` is kept where diffusers allows it.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        func nullable<T: Decodable>(_ key: CodingKeys, _ fallback: T?) throws -> T? {
+            c.contains(key) ? try c.decodeIfPresent(T.self, forKey: key) : fallback
+        }
+        inChannels = try read(.inChannels, inChannels)
+        conditioningChannels = try read(.conditioningChannels, conditioningChannels)
+        flipSinToCos = try read(.flipSinToCos, flipSinToCos)
+        freqShift = try read(.freqShift, freqShift)
+        downBlockTypes = try read(.downBlockTypes, downBlockTypes)
+        midBlockType = try nullable(.midBlockType, midBlockType)
+        onlyCrossAttention = try read(.onlyCrossAttention, onlyCrossAttention)
+        blockOutChannels = try read(.blockOutChannels, blockOutChannels)
+        layersPerBlock = try read(.layersPerBlock, layersPerBlock)
+        downsamplePadding = try read(.downsamplePadding, downsamplePadding)
+        midBlockScaleFactor = try read(.midBlockScaleFactor, midBlockScaleFactor)
+        actFn = try read(.actFn, actFn)
+        normNumGroups = try nullable(.normNumGroups, normNumGroups)
+        normEps = try read(.normEps, normEps)
+        crossAttentionDim = try read(.crossAttentionDim, crossAttentionDim)
+        transformerLayersPerBlock = try read(.transformerLayersPerBlock, transformerLayersPerBlock)
+        encoderHidDim = try c.decodeIfPresent(Int.self, forKey: .encoderHidDim)
+        encoderHidDimType = try c.decodeIfPresent(String.self, forKey: .encoderHidDimType)
+        attentionHeadDim = try read(.attentionHeadDim, attentionHeadDim)
+        numAttentionHeads = try c.decodeIfPresent(PerBlock.self, forKey: .numAttentionHeads)
+        useLinearProjection = try read(.useLinearProjection, useLinearProjection)
+        classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
+        additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
+        numClassEmbeds = try c.decodeIfPresent(Int.self, forKey: .numClassEmbeds)
+        upcastAttention = try read(.upcastAttention, upcastAttention)
+        resnetTimeScaleShift = try read(.resnetTimeScaleShift, resnetTimeScaleShift)
+        controlnetConditioningChannelOrder = try read(.controlnetConditioningChannelOrder,
+                                                      controlnetConditioningChannelOrder)
+        conditioningEmbeddingOutChannels = try nullable(.conditioningEmbeddingOutChannels,
+                                                        conditioningEmbeddingOutChannels)
+        globalPoolConditions = try read(.globalPoolConditions, globalPoolConditions)
+    }
+
+    /// Reads `config.json`.
+    public static func load(from url: URL) throws -> ControlNetConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelsError.badConfig(path: url.path, detail: error.localizedDescription)
+        }
+        do { return try JSONDecoder().decode(ControlNetConfig.self, from: data) } catch {
+            throw ModelsError.badConfig(path: url.path, detail: String(describing: error))
+        }
+    }
+
+    /// The UNet whose contracting path (time embedding, conv_in, down and mid blocks) this
+    /// ControlNet copies, as `ControlNetModel.from_unet` pairs them.
+    public var unetConfig: UNet2DConditionConfig {
+        var unet = UNet2DConditionConfig()
+        unet.inChannels = inChannels
+        unet.flipSinToCos = flipSinToCos
+        unet.freqShift = freqShift
+        unet.downBlockTypes = downBlockTypes
+        unet.upBlockTypes = downBlockTypes.reversed().map { $0 == "DownBlock2D" ? "UpBlock2D" : "CrossAttnUpBlock2D" }
+        unet.midBlockType = midBlockType
+        unet.onlyCrossAttention = onlyCrossAttention
+        unet.blockOutChannels = blockOutChannels
+        unet.layersPerBlock = .shared(layersPerBlock)
+        unet.downsamplePadding = downsamplePadding
+        unet.midBlockScaleFactor = midBlockScaleFactor
+        unet.actFn = actFn
+        unet.normNumGroups = normNumGroups
+        unet.normEps = normEps
+        unet.crossAttentionDim = .shared(crossAttentionDim)
+        unet.transformerLayersPerBlock = transformerLayersPerBlock
+        unet.attentionHeadDim = attentionHeadDim
+        unet.numAttentionHeads = numAttentionHeads
+        unet.useLinearProjection = useLinearProjection
+        unet.classEmbedType = classEmbedType
+        unet.additionEmbedType = additionEmbedType
+        unet.upcastAttention = upcastAttention
+        unet.resnetTimeScaleShift = resnetTimeScaleShift
+        unet.encoderHidDimType = encoderHidDimType
+        return unet
+    }
+
+    /// The reason this implementation cannot build the model the config describes, if any.
+    public var unsupportedFeature: String? {
+        let checks: [(Bool, String)] = [
+            (midBlockType == "UNetMidBlock2DCrossAttn", "mid_block_type \(midBlockType ?? "null")"),
+            (["rgb", "bgr"].contains(controlnetConditioningChannelOrder),
+             "controlnet_conditioning_channel_order \(controlnetConditioningChannelOrder)"),
+            (!(conditioningEmbeddingOutChannels ?? []).isEmpty, "conditioning_embedding_out_channels null or empty"),
+            (conditioningChannels > 0, "conditioning_channels \(conditioningChannels)"),
+            (numClassEmbeds == nil, "num_class_embeds"),
+            (encoderHidDim == nil, "encoder_hid_dim"),
+        ]
+        return checks.first { !$0.0 }?.1 ?? unetConfig.unsupportedFeature
+    }
+}

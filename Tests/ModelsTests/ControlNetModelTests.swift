@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import Tensors
+import Weights
+@testable import Models
+
+/// Parity with diffusers' ControlNetModel on the tiny random ControlNet written by
+/// tools/reference/controlnet_fixtures.py (weights f16-exact, everything computed in f32).
+@Suite struct ControlNetModelTests {
+    static let folder = ModelFixtures.url("controlnet", "")
+
+    struct Fixture {
+        let model: ControlNetModel
+        let io: SafeTensorsFile
+
+        init() throws {
+            model = try ControlNetModel(folder: ControlNetModelTests.folder)
+            io = try SafeTensorsFile(url: ControlNetModelTests.folder.appendingPathComponent("io.safetensors"))
+        }
+
+        func input(_ name: String) throws -> Tensor { try io.tensor(named: name) }
+
+        func run(guessMode: Bool = false) throws -> (downResiduals: [Tensor], midResidual: Tensor) {
+            model(sample: try input("sample"), timestep: try input("timestep").scalars[0],
+                  encoderHiddenStates: try input("encoder_hidden_states"),
+                  controlNetCond: try input("controlnet_cond"),
+                  conditioningScale: try input("conditioning_scale").scalars[0], guessMode: guessMode)
+        }
+    }
+
+    /// max |actual - expected| / max |expected|; infinite on NaN or a shape mismatch.
+    static func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
+        guard actual.shape == expected.shape, !actual.scalars.contains(where: \.isNaN) else { return .infinity }
+        let scale = expected.scalars.map(abs).max() ?? 1
+        return zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+    }
+
+    @Test func configReadsDiffusersKeys() throws {
+        let config = try ControlNetConfig.load(from: Self.folder.appendingPathComponent("config.json"))
+        #expect(config.conditioningEmbeddingOutChannels == [4, 4, 8, 8])
+        #expect(config.controlnetConditioningChannelOrder == "rgb")
+        #expect(config.globalPoolConditions == false)
+        #expect(config.blockOutChannels == [8, 16])
+        #expect(config.layersPerBlock == 1)
+        #expect(config.crossAttentionDim == 16)
+        #expect(config.unsupportedFeature == nil)
+    }
+
+    // down, mid = controlnet(sample, t, states, controlnet_cond=cond, conditioning_scale=0.7)
+    @Test func residualsMatchDiffusers() throws {
+        let fixture = try Fixture()
+        let (down, mid) = try fixture.run()
+        #expect(down.count == 4)
+        for (index, residual) in down.enumerated() {
+            let expected = try fixture.input("down_\(index)")
+            // The zero convolutions were given weights, so a residual of zeros fails here.
+            #expect(expected.scalars.contains { $0 != 0 })
+            #expect(Self.relativeError(residual, expected) < 1e-4, "down \(index)")
+        }
+        #expect(Self.relativeError(mid, try fixture.input("mid")) < 1e-4)
+    }
+
+    // guess_down, guess_mid = controlnet(..., conditioning_scale=0.7, guess_mode=True)
+    @Test func guessModeMatchesDiffusers() throws {
+        let fixture = try Fixture()
+        let (down, mid) = try fixture.run(guessMode: true)
+        for (index, residual) in down.enumerated() {
+            #expect(Self.relativeError(residual, try fixture.input("guess_down_\(index)")) < 1e-4, "down \(index)")
+        }
+        #expect(Self.relativeError(mid, try fixture.input("guess_mid")) < 1e-4)
+    }
+
+    // unet_output = unet(sample, t, states, down_block_additional_residuals=down,
+    //                    mid_block_additional_residual=mid).sample  (the sd1 UNet fixture)
+    @Test func unetWithControlNetResidualsMatchesDiffusers() throws {
+        let fixture = try Fixture()
+        let unet = try UNet2DConditionModel(folder: ModelFixtures.url("unet", "sd1"))
+        let (down, mid) = try fixture.run()
+        let output = unet(sample: try fixture.input("sample"), timestep: try fixture.input("timestep").scalars[0],
+                          encoderHiddenStates: try fixture.input("encoder_hidden_states"),
+                          downBlockAdditionalResiduals: down, midBlockAdditionalResidual: mid)
+        #expect(Self.relativeError(output, try fixture.input("unet_output")) < 1e-4)
+    }
+
+    @Test func refusesACheckpointWithAMissingZeroConvolution() throws {
+        let config = try ControlNetConfig.load(from: Self.folder.appendingPathComponent("config.json"))
+        let store = try WeightStore(url: Self.folder)
+        let source = RenamedParameterSource(store, include: { !$0.hasPrefix("controlnet_mid_block.") }) {
+            .tensors([RenamedTensor($0)])
+        }
+        #expect(throws: ModelsError.missingTensor(path: store.path, tensor: "controlnet_mid_block.weight")) {
+            try ControlNetModel(config: config, source: source)
+        }
+    }
+
+    @Test func refusesUnsupportedConfigs() throws {
+        var config = ControlNetConfig()
+        config.controlnetConditioningChannelOrder = "yuv"
+        #expect(config.unsupportedFeature == "controlnet_conditioning_channel_order yuv")
+        config = ControlNetConfig()
+        config.midBlockType = "UNetMidBlock2D"
+        #expect(config.unsupportedFeature == "mid_block_type UNetMidBlock2D")
+        config = ControlNetConfig()
+        config.downBlockTypes[0] = "SimpleCrossAttnDownBlock2D"
+        #expect(config.unsupportedFeature?.hasPrefix("down_block_types") == true)
+    }
+}

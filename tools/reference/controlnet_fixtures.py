@@ -1,0 +1,103 @@
+"""Parity fixtures for ControlNetModel: a tiny random diffusers ControlNet and its outputs.
+
+Writes Tests/Fixtures/controlnet/ with
+  config.json, diffusion_pytorch_model.safetensors  (the model, saved by diffusers, f16)
+  io.safetensors  (sample, encoder_hidden_states, timestep [1], controlnet_cond,
+                   conditioning_scale [1], down_<i> / mid (the scaled residuals),
+                   guess_down_<i> / guess_mid (the same call in guess mode), and
+                   unet_output: Tests/Fixtures/unet/sd1's UNet called with down_<i> / mid)
+
+The ControlNet is `ControlNetModel.from_unet` of the sd1 fixture UNet (same tiny sizes)
+without copying its weights; every parameter is random, including the zero-initialised
+convolutions (controlnet_down_blocks, controlnet_mid_block, controlnet_cond_embedding.conv_out),
+so the residuals are not zero and the check means something. Weights are rounded to f16
+before the reference runs, so the f16 file holds exactly the weights that made the outputs.
+
+Deterministic: re-running rewrites identical files.
+Run: /work/refenv/bin/python tools/reference/controlnet_fixtures.py
+"""
+
+import json
+import os
+
+import torch
+from diffusers import ControlNetModel, UNet2DConditionModel
+from safetensors.torch import save_file
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures")
+ROOT = os.path.join(FIXTURES, "controlnet")
+UNET = os.path.join(FIXTURES, "unet", "sd1")
+SEED = 2000
+ZERO_INIT = ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")
+
+
+def randomize(model, generator):
+    """Perturb the norms (default weight 1, bias 0) and give the zero convolutions weights."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                noise = torch.randn(parameter.shape, generator=generator) * 0.1
+                parameter.copy_(1 + noise if name.endswith("weight") else noise)
+            elif name.startswith(ZERO_INIT):
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+
+
+def build(unet):
+    torch.manual_seed(SEED)
+    model = ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=(4, 4, 8, 8), load_weights_from_unet=False
+    ).eval()
+    generator = torch.Generator().manual_seed(SEED + 1)
+    randomize(model, generator)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(parameter.half().float())
+    os.makedirs(ROOT, exist_ok=True)
+    model.half().save_pretrained(ROOT, safe_serialization=True)
+    model.float()
+    config = dict(model.config)
+    # diffusers builds this list from a set, so its order would change from run to run.
+    config["_use_default_values"] = sorted(config.get("_use_default_values", []))
+    with open(os.path.join(ROOT, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True, default=list)
+        f.write("\n")
+    return model, generator
+
+
+def main():
+    unet = UNet2DConditionModel.from_pretrained(UNET, torch_dtype=torch.float32).eval()
+    model, generator = build(unet)
+    sample = torch.randn(2, 4, 8, 8, generator=generator)
+    states = torch.randn(2, 5, 16, generator=generator)
+    cond = torch.rand(2, 3, 64, 64, generator=generator)
+    timestep, scale = 741.0, 0.7
+    tensors = {
+        "sample": sample,
+        "encoder_hidden_states": states,
+        "timestep": torch.tensor([timestep]),
+        "controlnet_cond": cond,
+        "conditioning_scale": torch.tensor([scale]),
+    }
+    with torch.no_grad():
+        # down, mid = controlnet(sample, t, states, controlnet_cond=cond, conditioning_scale=scale)
+        down, mid = model(sample, timestep, encoder_hidden_states=states, controlnet_cond=cond,
+                          conditioning_scale=scale, return_dict=False)
+        guess_down, guess_mid = model(sample, timestep, encoder_hidden_states=states, controlnet_cond=cond,
+                                      conditioning_scale=scale, guess_mode=True, return_dict=False)
+        # unet_output = unet(sample, t, states, down_block_additional_residuals=down,
+        #                    mid_block_additional_residual=mid).sample
+        tensors["unet_output"] = unet(sample, timestep, encoder_hidden_states=states,
+                                      down_block_additional_residuals=down,
+                                      mid_block_additional_residual=mid).sample
+    for index, (residual, guess) in enumerate(zip(down, guess_down)):
+        tensors[f"down_{index}"] = residual
+        tensors[f"guess_down_{index}"] = guess
+    tensors["mid"] = mid
+    tensors["guess_mid"] = guess_mid
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "io.safetensors"))
+    print("down", [tuple(d.shape) for d in down], "mid", tuple(mid.shape),
+          "max", max(d.abs().max().item() for d in down), mid.abs().max().item())
+
+
+if __name__ == "__main__":
+    main()
