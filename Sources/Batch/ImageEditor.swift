@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Pipelines
 import Recipes
 
 /// What one image became, with what the report shows beside it.
@@ -16,6 +17,7 @@ struct ImageEditor {
     let recipe: Recipe
     let inputRoot: URL
     let maxPixels: Int
+    let models = ModelCache()
 
     func process(_ job: Job) throws -> EditResult {
         let original = try ImageFile.read(inputRoot.appendingPathComponent(job.input), maxPixels: maxPixels)
@@ -44,9 +46,49 @@ struct ImageEditor {
                                  filter: ResampleFilter(resize.filter))
         case .canny(let canny):
             return try Canny.edges(of: image, low: Double(canny.low), high: Double(canny.high))
-        case .img2img, .inpaint, .edit, .upscale:
+        case .img2img(let generation):
+            return try imageToImage(image, generation: generation, job: job)
+        case .inpaint(let inpaint):
+            return try self.inpaint(image, inpaint, maskImage: maskImage, job: job)
+        case .edit, .upscale:
             throw BatchError.image("\(job.input): the '\(edit.name)' edit needs the diffusion engine, which this build of Overpaint does not include yet")
         }
+    }
+
+    private func imageToImage(_ image: Image, generation: Edit.Generation, job: Job) throws -> Image {
+        guard generation.control.isEmpty else {
+            throw BatchError.image("\(job.input): ControlNet ('control') is not available in this build yet")
+        }
+        guard let model = generation.model else {
+            throw BatchError.image("\(job.input): img2img needs a model")
+        }
+        let pipeline = try models.stableDiffusion(at: model)
+        let generated = try pipeline.imageToImage(image, options: options(generation, job: job))
+        return generated.withAlpha(of: image)
+    }
+
+    /// Regenerates the masked region; with `mask_blur` the seam is blended through the
+    /// blurred mask, and wherever that mask is 0 the input is kept exactly.
+    private func inpaint(_ image: Image, _ inpaint: Edit.Inpaint, maskImage: Image?, job: Job) throws -> Image {
+        guard inpaint.area == .whole, inpaint.fill == .original else {
+            throw BatchError.image("\(job.input): inpaint area: masked and fill modes other than original are not available in this build yet")
+        }
+        guard inpaint.generation.control.isEmpty else {
+            throw BatchError.image("\(job.input): ControlNet ('control') is not available in this build yet")
+        }
+        guard let model = inpaint.generation.model else { throw BatchError.image("\(job.input): inpaint needs a model") }
+        let mask = try loadMask(maskImage, job: job, fitting: image, resize: inpaint.resizeMask).grown(by: inpaint.maskGrow)
+        let pipeline = try models.stableDiffusion(at: model)
+        let generated = try pipeline.inpaint(image, mask: mask, options: options(inpaint.generation, job: job), pasteBack: false)
+        let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask
+        return StableDiffusion.pasteBack(generated, onto: image, mask: seam)
+    }
+
+    private func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {
+        GenerationOptions(prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
+                          steps: generation.steps, guidanceScale: Float(generation.guidance),
+                          strength: generation.strength, seed: job.seed, scheduler: generation.scheduler,
+                          eta: Float(generation.eta))
     }
 
     /// The job's mask as a 0/1 mask of the image's size: a mask of another size is an error
@@ -69,6 +111,22 @@ struct ImageEditor {
         let edits = recipe.edits.map(\.name).joined(separator: ", ")
         let summary = "Overpaint \(BatchRunner.version), edits: \(edits), seed: \(job.seed), recipe: \(recipe.source.lastPathComponent)"
         return [(key: "parameters", value: summary), (key: "Software", value: "Overpaint \(BatchRunner.version)")]
+    }
+}
+
+extension Image {
+    /// This RGB result with the alpha of `original` put back, when sizes agree: generation
+    /// works on colour, and a transparent background should stay transparent.
+    func withAlpha(of original: Image) -> Image {
+        guard original.hasAlpha, !hasAlpha, width == original.width, height == original.height else { return self }
+        var result = Image(width: width, height: height, channels: colorChannels + 1, bitDepth: original.bitDepth)
+        for pixel in 0..<pixelCount {
+            for c in 0..<colorChannels {
+                result.samples[pixel * result.channels + c] = samples[pixel * channels + c]
+            }
+            result.samples[pixel * result.channels + colorChannels] = original.samples[pixel * original.channels + original.channels - 1]
+        }
+        return result
     }
 }
 

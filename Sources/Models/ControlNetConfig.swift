@@ -22,12 +22,12 @@ public struct ControlNetConfig: Codable, Sendable, Equatable {
     public var normNumGroups: Int? = 32
     public var normEps: Float = 1e-5
     public var crossAttentionDim = 1280
-    public var transformerLayersPerBlock = PerBlock.shared(1)
+    public var transformerLayersPerBlock = PerBlock<Int>.shared(1)
     public var encoderHidDim: Int?
     public var encoderHidDimType: String?
     /// diffusers' naming quirk: for these models this is the number of heads, not their width.
-    public var attentionHeadDim = PerBlock.shared(8)
-    public var numAttentionHeads: PerBlock?
+    public var attentionHeadDim = PerBlock<Int>.shared(8)
+    public var numAttentionHeads: PerBlock<Int>?
     public var useLinearProjection = false
     public var classEmbedType: String?
     public var additionEmbedType: String?
@@ -103,7 +103,7 @@ public struct ControlNetConfig: Codable, Sendable, Equatable {
         encoderHidDim = try c.decodeIfPresent(Int.self, forKey: .encoderHidDim)
         encoderHidDimType = try c.decodeIfPresent(String.self, forKey: .encoderHidDimType)
         attentionHeadDim = try read(.attentionHeadDim, attentionHeadDim)
-        numAttentionHeads = try c.decodeIfPresent(PerBlock.self, forKey: .numAttentionHeads)
+        numAttentionHeads = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .numAttentionHeads)
         useLinearProjection = try read(.useLinearProjection, useLinearProjection)
         classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
@@ -138,7 +138,7 @@ public struct ControlNetConfig: Codable, Sendable, Equatable {
         unet.downBlockTypes = downBlockTypes
         unet.upBlockTypes = downBlockTypes.reversed().map { $0 == "DownBlock2D" ? "UpBlock2D" : "CrossAttnUpBlock2D" }
         unet.midBlockType = midBlockType
-        unet.onlyCrossAttention = onlyCrossAttention
+        unet.onlyCrossAttention = .shared(onlyCrossAttention)
         unet.blockOutChannels = blockOutChannels
         unet.layersPerBlock = .shared(layersPerBlock)
         unet.downsamplePadding = downsamplePadding

@@ -6,7 +6,7 @@ struct Overpaint: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Batch photo editing with Stable Diffusion models on the CPU, following YAML recipes.",
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, Bench.self])
+        subcommands: [Run.self, Validate.self, ModelsCommand.self, Bench.self])
 
     /// As ParsableCommand's, except that invalid arguments exit 2 (RECIPES.md), not 64.
     static func main() {

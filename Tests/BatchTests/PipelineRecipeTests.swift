@@ -1,0 +1,95 @@
+import Foundation
+import Imaging
+import Testing
+@testable import Batch
+
+/// The tiny diffusers pipeline of Tests/Fixtures/pipelines with the real CLIP tokenizer,
+/// assembled as a user's model folder.
+private func tinyPipelineFolder(in folder: URL) throws -> URL {
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+    let model = folder.appendingPathComponent("sd-tiny")
+    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+    let source = fixtures.appendingPathComponent("pipelines/sd-tiny")
+    for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name),
+                                                   withDestinationURL: source.appendingPathComponent(name))
+    }
+    try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("tokenizer"),
+                                               withDestinationURL: fixtures.appendingPathComponent("clip-tokenizer"))
+    return model
+}
+
+private func psnr(_ a: Image, _ b: Image) -> Double {
+    let squared = zip(a.samples, b.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+    let mse = squared / Double(a.samples.count)
+    return mse == 0 ? .infinity : 10 * log10(1 / mse)
+}
+
+private func pipelineInput(in folder: URL) throws -> URL {
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines")
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
+    return input
+}
+
+/// RECIPES.md's parity promise, through `overpaint run`: the img2img edit reproduces
+/// diffusers' StableDiffusionImg2ImgPipeline with torch.Generator("cpu").manual_seed(42)
+/// (tools/reference/pipeline_fixtures.py, case img2img_pndm).
+@Test func img2imgThroughTheCommandLineMatchesDiffusers() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = try pipelineInput(in: folder)
+    let recipeURL = folder.appendingPathComponent("img2img.yaml")
+    try """
+    seed: 42
+    match: {images: ["*.png"]}
+    edits:
+      - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 10, guidance: 7.5}
+    """.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/img2img_pndm.png"))
+    #expect(ours.width == reference.width && ours.height == reference.height)
+    #expect(psnr(ours, reference) >= 40)
+}
+
+/// Every generation recipe in recipes/ runs on the tiny model; inpainting keeps every
+/// pixel outside the grown, blurred mask.
+@Test(arguments: ["restyle", "bulk-inpaint"])
+func generationRecipesRunOnATinyModel(_ name: String) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = try pipelineInput(in: folder)
+    let output = folder.appendingPathComponent("out")
+    let recipe = packageRoot.appendingPathComponent("recipes/\(name).yaml").path
+    #expect(try runOverpaint(["validate", recipe, "--model", model.path]).status == 0)
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path, "--model", model.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
+    #expect(produced.count == 1)
+    let image = try ImageFile.read(output.appendingPathComponent(produced[0]))
+    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
+    #expect(image.width == original.width && image.height == original.height)
+    #expect(!image.samples.contains { $0.isNaN })
+    #expect(image != original)
+    if name == "bulk-inpaint" {
+        let mask = try ImageFile.read(input.appendingPathComponent("masks/astronaut.png"))
+        // mask_grow 4 plus mask_blur 4 reach at most 4 + 3*4 pixels past the drawn mask.
+        let reach = 16
+        var changedFar = 0
+        for y in 0..<original.height {
+            for x in 0..<original.width {
+                let near = (max(0, y - reach)...min(original.height - 1, y + reach)).contains { my in
+                    (max(0, x - reach)...min(original.width - 1, x + reach)).contains { mx in mask[mx, my, 0] > 0.5 } }
+                if !near && (0..<3).contains(where: { image[x, y, $0] != original[x, y, $0] }) { changedFar += 1 }
+            }
+        }
+        #expect(changedFar == 0)
+    }
+}
