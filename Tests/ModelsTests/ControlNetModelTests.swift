@@ -127,6 +127,9 @@ import Weights
         config.midBlockType = "UNetMidBlock2D"
         #expect(config.unsupportedFeature == "mid_block_type UNetMidBlock2D")
         config = ControlNetConfig()
+        (config.blockOutChannels, config.downBlockTypes) = ([], [])
+        #expect(config.unsupportedFeature == "block_out_channels empty")
+        config = ControlNetConfig()
         config.downBlockTypes[0] = "SimpleCrossAttnDownBlock2D"
         #expect(config.unsupportedFeature?.hasPrefix("down_block_types") == true)
     }
