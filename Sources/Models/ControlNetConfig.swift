@@ -162,6 +162,7 @@ public struct ControlNetConfig: Codable, Sendable, Equatable {
     /// The reason this implementation cannot build the model the config describes, if any.
     public var unsupportedFeature: String? {
         let checks: [(Bool, String)] = [
+            (!blockOutChannels.isEmpty, "block_out_channels empty"),
             (midBlockType == "UNetMidBlock2DCrossAttn", "mid_block_type \(midBlockType ?? "null")"),
             (["rgb", "bgr"].contains(controlnetConditioningChannelOrder),
              "controlnet_conditioning_channel_order \(controlnetConditioningChannelOrder)"),

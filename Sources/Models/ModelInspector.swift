@@ -51,11 +51,15 @@ public enum ModelInspector {
             ("text_encoder", checkpoint.textEncoderLayout == nil ? nil : "cond_stage_model."),
             ("controlnet", checkpoint.controlNetPrefix),
         ]
-        let components = prefixes.compactMap { name, prefix in
+        var components = prefixes.compactMap { name, prefix in
             prefix.map { prefix in
                 ComponentReport(name: name, className: nil, entries: entries.filter { $0.name.hasPrefix(prefix) })
             }
         }
+        // EMA copies, noise-schedule buffers and the like: counted, so the totals add up.
+        let known = prefixes.compactMap(\.prefix)
+        let others = entries.filter { entry in !known.contains { entry.name.hasPrefix($0) } }
+        if !others.isEmpty { components.append(ComponentReport(name: "other", className: nil, entries: others)) }
         let source: (any ParameterSource)? = checkpoint.hasUNet ? try? checkpoint.unet() : try? checkpoint.controlNet()
         let classification = source.map { classify($0) }
             ?? Classification(family: .unknown, generation: nil, basis: "no UNet or ControlNet tensors")

@@ -153,17 +153,20 @@ import Weights
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("inspector-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: file) }
         let elements = 1024 * 4 * 512 * 512
-        var header = #"{"model.diffusion_model.conv_in.weight":{"dtype":"F16","shape":[1024,4,512,512],"data_offsets":[0,"#
-        header += "\(elements * 2)]}}"
+        var header = #"{"alphas_cumprod":{"dtype":"F32","shape":[1000],"data_offsets":[0,4000]},"#
+        header += #""model.diffusion_model.conv_in.weight":{"dtype":"F16","shape":[1024,4,512,512],"data_offsets":[4000,"#
+        header += "\(4000 + elements * 2)]}}"
         var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Data($0) }
         bytes.append(Data(header.utf8))
         try bytes.write(to: file)
         let handle = try FileHandle(forWritingTo: file)
-        try handle.truncate(atOffset: UInt64(bytes.count + elements * 2))
+        try handle.truncate(atOffset: UInt64(bytes.count + 4000 + elements * 2))
         try handle.close()
         let report = try ModelInspector.inspect(file)
-        #expect(report.components.map(\.name) == ["unet"])
+        #expect(report.components.map(\.name) == ["unet", "other"])
         #expect(report.components.first?.parameterCount == elements)
+        #expect(report.components.last?.parameterCount == 1000)
+        #expect(report.components.last?.dtypes == ["F32"])
         #expect(report.components.first?.dtypes == ["F16"])
         #expect(report.missing == ["vae", "text_encoder"])
         // No cross-attention and no attention projections: nothing says SD 1.x or 2.x.

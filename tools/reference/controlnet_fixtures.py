@@ -4,7 +4,10 @@ Writes Tests/Fixtures/controlnet/ with
   config.json, diffusion_pytorch_model.safetensors  (the model, saved by diffusers, f16)
   io.safetensors  (sample, encoder_hidden_states, timestep [1], controlnet_cond,
                    conditioning_scale [1], down_<i> / mid (the scaled residuals),
-                   guess_down_<i> / guess_mid (the same call in guess mode), and
+                   guess_down_<i> / guess_mid (the same call in guess mode),
+                   bgr_down_<i> / bgr_mid and pooled_down_<i> / pooled_mid (the same weights
+                   configured with controlnet_conditioning_channel_order "bgr", and with
+                   global_pool_conditions), and
                    unet_output: Tests/Fixtures/unet/sd1's UNet called with down_<i> / mid)
 
 The ControlNet is `ControlNetModel.from_unet` of the sd1 fixture UNet (same tiny sizes)
@@ -32,12 +35,17 @@ ZERO_INIT = ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_
 
 
 def randomize(model, generator):
-    """Perturb the norms (default weight 1, bias 0) and give the zero convolutions weights."""
+    """Perturb the norms (default weight 1, bias 0), give the zero convolutions weights, and
+    give the conditioning embedding He-scaled weights: with the default init its signal fades
+    over its eight layers and the control image would barely change the residuals."""
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "norm" in name:
                 noise = torch.randn(parameter.shape, generator=generator) * 0.1
                 parameter.copy_(1 + noise if name.endswith("weight") else noise)
+            elif name.startswith("controlnet_cond_embedding") and name.endswith("weight"):
+                fan_in = parameter[0].numel()
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / fan_in) ** 0.5)
             elif name.startswith(ZERO_INIT):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
 
@@ -84,16 +92,25 @@ def main():
                           conditioning_scale=scale, return_dict=False)
         guess_down, guess_mid = model(sample, timestep, encoder_hidden_states=states, controlnet_cond=cond,
                                       conditioning_scale=scale, guess_mode=True, return_dict=False)
+        # The same weights configured with controlnet_conditioning_channel_order "bgr", then with
+        # global_pool_conditions (both read from the config at call time).
+        model.register_to_config(controlnet_conditioning_channel_order="bgr")
+        bgr_down, bgr_mid = model(sample, timestep, encoder_hidden_states=states, controlnet_cond=cond,
+                                  conditioning_scale=scale, return_dict=False)
+        model.register_to_config(controlnet_conditioning_channel_order="rgb", global_pool_conditions=True)
+        pooled_down, pooled_mid = model(sample, timestep, encoder_hidden_states=states, controlnet_cond=cond,
+                                        conditioning_scale=scale, return_dict=False)
+        model.register_to_config(global_pool_conditions=False)
         # unet_output = unet(sample, t, states, down_block_additional_residuals=down,
         #                    mid_block_additional_residual=mid).sample
         tensors["unet_output"] = unet(sample, timestep, encoder_hidden_states=states,
                                       down_block_additional_residuals=down,
                                       mid_block_additional_residual=mid).sample
-    for index, (residual, guess) in enumerate(zip(down, guess_down)):
-        tensors[f"down_{index}"] = residual
-        tensors[f"guess_down_{index}"] = guess
-    tensors["mid"] = mid
-    tensors["guess_mid"] = guess_mid
+    for index, residuals in enumerate(zip(down, guess_down, bgr_down, pooled_down)):
+        for prefix, residual in zip(("", "guess_", "bgr_", "pooled_"), residuals):
+            tensors[f"{prefix}down_{index}"] = residual
+    for prefix, residual in zip(("", "guess_", "bgr_", "pooled_"), (mid, guess_mid, bgr_mid, pooled_mid)):
+        tensors[f"{prefix}mid"] = residual
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "io.safetensors"))
     print("down", [tuple(d.shape) for d in down], "mid", tuple(mid.shape),
           "max", max(d.abs().max().item() for d in down), mid.abs().max().item())
