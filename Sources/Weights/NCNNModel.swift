@@ -241,3 +241,24 @@ struct NCNNWeightReader {
         return data[start ..< start + length]
     }
 }
+
+/// Tensors held in memory under names a model knows, e.g. an ncnn network's weights given
+/// their upstream PyTorch names, so the model loads them as it loads a safetensors file.
+public struct NamedTensorSource: ParameterSource {
+    public let path: String
+    private let tensors: [String: Tensor]
+
+    public init(path: String, tensors: [String: Tensor]) {
+        self.path = path
+        self.tensors = tensors
+    }
+
+    public var keys: [String] { tensors.keys.sorted() }
+
+    public func shape(of name: String) throws -> [Int] { try tensor(named: name).shape }
+
+    public func tensor(named name: String) throws -> Tensor {
+        guard let tensor = tensors[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
+        return tensor
+    }
+}
