@@ -291,6 +291,9 @@ def main():
     torch.manual_seed(0)
     os.makedirs(OUT, exist_ok=True)
     rrdb = randomize(RRDBNet(3, 3, scale=4, num_feat=8, num_block=2, num_grow_ch=4), 1)
+    with torch.no_grad():
+        # Centre the tiny net's output in 0...1 so the clamped upscaler output keeps its detail.
+        rrdb.conv_last.bias.add_(0.5)
     srvgg = randomize(SRVGGNetCompact(3, 3, num_feat=8, num_conv=2, upscale=4), 2)
     save_file({k: v.contiguous() for k, v in rrdb.state_dict().items()}, os.path.join(OUT, "rrdb.safetensors"))
     save_file({k: v.contiguous() for k, v in srvgg.state_dict().items()}, os.path.join(OUT, "srvgg.safetensors"))
