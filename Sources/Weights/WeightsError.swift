@@ -28,6 +28,12 @@ public enum WeightsError: LocalizedError, Equatable {
     case badConfig(path: String, detail: String)
     /// A tensor could not be written.
     case writeFailed(path: String, reason: String)
+    /// An ncnn `.param` file is malformed at `line`.
+    case badNCNNParam(path: String, line: Int, detail: String)
+    /// An ncnn layer has a type this reader does not implement.
+    case unsupportedNCNNLayer(path: String, layer: String, type: String)
+    /// An ncnn `.bin` file's weights for `layer` cannot be read.
+    case badNCNNWeights(path: String, layer: String, detail: String)
 
     public var errorDescription: String? {
         switch self {
@@ -56,6 +62,12 @@ public enum WeightsError: LocalizedError, Equatable {
             return "\(path): invalid JSON (\(detail))"
         case let .writeFailed(path, reason):
             return "\(path): cannot write (\(reason))"
+        case let .badNCNNParam(path, line, detail):
+            return "\(path):\(line): bad ncnn param (\(detail))"
+        case let .unsupportedNCNNLayer(path, layer, type):
+            return "\(path): layer '\(layer)' has unsupported ncnn type '\(type)'"
+        case let .badNCNNWeights(path, layer, detail):
+            return "\(path): weights of layer '\(layer)' unreadable (\(detail))"
         }
     }
 }
