@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
         .target(name: "Recipes", dependencies: ["Yams"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Models", "Pipelines"]),
         .executableTarget(
             name: "overpaint",
             dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Models
 import Pipelines
 import Recipes
 
@@ -50,7 +51,9 @@ struct ImageEditor {
             return try imageToImage(image, generation: generation, job: job)
         case .inpaint(let inpaint):
             return try self.inpaint(image, inpaint, maskImage: maskImage, job: job)
-        case .edit, .upscale:
+        case .upscale(let upscale):
+            return try self.upscale(image, upscale, job: job)
+        case .edit:
             throw BatchError.image("\(job.input): the '\(edit.name)' edit needs the diffusion engine, which this build of Overpaint does not include yet")
         }
     }
@@ -82,6 +85,22 @@ struct ImageEditor {
         let generated = try pipeline.inpaint(image, mask: mask, options: options(inpaint.generation, job: job), pasteBack: false)
         let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask
         return StableDiffusion.pasteBack(generated, onto: image, mask: seam)
+    }
+
+    /// Real-ESRGAN, tiled so any size fits in memory; `scale` other than the network's own
+    /// resizes its output with Lanczos, as Real-ESRGAN's --outscale does.
+    private func upscale(_ image: Image, _ upscale: Edit.Upscale, job: Job) throws -> Image {
+        guard let path = ModelCache.resolveUpscaler(upscale.model, recipe: recipe.source) else {
+            throw BatchError.image("\(job.input): no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path)")
+        }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw BatchError.image("\(job.input): \(path) is a folder; the SD x4 upscaler is not available in this build yet")
+        }
+        let network = try models.superResolution(at: path)
+        let tile = upscale.tile > 0 ? upscale.tile : max(image.width, image.height)
+        return TiledUpscaler(network: network, tileSize: tile, tileOverlap: upscale.tileOverlap)
+            .upscale(image, scale: upscale.scale)
     }
 
     private func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {

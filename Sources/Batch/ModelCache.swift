@@ -1,15 +1,44 @@
 import Foundation
+import Models
 import Pipelines
 
 /// Models loaded once per run and shared by every image: loading SD 1.5 costs seconds and
 /// gigabytes, an image should not pay it again.
 final class ModelCache {
     private var pipelines: [String: StableDiffusion] = [:]
+    private var upscalers: [String: any SuperResolutionNetwork] = [:]
 
     func stableDiffusion(at path: String) throws -> StableDiffusion {
         if let loaded = pipelines[path] { return loaded }
         let loaded = try StableDiffusion(folder: URL(fileURLWithPath: path))
         pipelines[path] = loaded
         return loaded
+    }
+
+    func superResolution(at path: String) throws -> any SuperResolutionNetwork {
+        if let loaded = upscalers[path] { return loaded }
+        let loaded = try loadSuperResolutionNetwork(at: URL(fileURLWithPath: path))
+        upscalers[path] = loaded
+        return loaded
+    }
+
+    /// Where a bare model name (`upscale: {model: realesrgan-x4plus}`) is looked for, in
+    /// order: $OVERPAINT_MODELS, ./models, and models/ beside or above the recipe's folder
+    /// (where scripts/fetch-realesrgan puts them).
+    static func resolveUpscaler(_ name: String, recipe: URL) -> String? {
+        guard !name.hasPrefix("/") else { return name }
+        let environment = ProcessInfo.processInfo.environment
+        let recipeFolder = recipe.deletingLastPathComponent()
+        let roots = [environment["OVERPAINT_MODELS"].map { URL(fileURLWithPath: $0) },
+                     URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models"),
+                     recipeFolder.appendingPathComponent("models"),
+                     recipeFolder.deletingLastPathComponent().appendingPathComponent("models")].compactMap { $0 }
+        for root in roots {
+            for file in ["realesrgan/\(name).param", "realesrgan/\(name).safetensors", "\(name).param", "\(name).safetensors"] {
+                let candidate = root.appendingPathComponent(file).path
+                if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            }
+        }
+        return nil
     }
 }

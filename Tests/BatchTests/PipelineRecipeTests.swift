@@ -93,3 +93,42 @@ func generationRecipesRunOnATinyModel(_ name: String) throws {
         #expect(changedFar == 0)
     }
 }
+
+/// The Real-ESRGAN recipes, with a tiny RRDBNet in ncnn format standing in for x4plus
+/// (found by name through $OVERPAINT_MODELS, as the fetched weights are).
+@Test(arguments: ["upscale", "remove-and-upscale"])
+func upscaleRecipesRunWithANamedModel(_ name: String) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let models = folder.appendingPathComponent("models/realesrgan")
+    try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/esrgan")
+    for ext in ["param", "bin"] {
+        try FileManager.default.createSymbolicLink(at: models.appendingPathComponent("realesrgan-x4plus.\(ext)"),
+                                                   withDestinationURL: fixtures.appendingPathComponent("rrdb.\(ext)"))
+    }
+    let input = try pipelineInput(in: folder)
+    let output = folder.appendingPathComponent("out")
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("models").path
+    let recipe = packageRoot.appendingPathComponent("recipes/\(name).yaml").path
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
+    #expect(produced.count == 1)
+    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
+    let image = try ImageFile.read(output.appendingPathComponent(produced[0]))
+    #expect(image.width == 2 * original.width && image.height == 2 * original.height)
+    #expect(!image.samples.contains { $0.isNaN })
+
+    // Away from any fetched weights: the recipe copied out of the repository, run elsewhere.
+    environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("nowhere").path
+    let isolated = folder.appendingPathComponent("isolated/recipes")
+    try FileManager.default.createDirectory(at: isolated, withIntermediateDirectories: true)
+    let copied = isolated.appendingPathComponent("\(name).yaml")
+    try FileManager.default.copyItem(at: URL(fileURLWithPath: recipe), to: copied)
+    let missing = try runOverpaint(["run", copied.path, "--input", input.path, "--output", folder.appendingPathComponent("out2").path],
+                                   environment: environment, in: isolated)
+    #expect(missing.status == 1)
+    #expect(missing.stderr.contains("no upscaler model 'realesrgan-x4plus'"))
+}

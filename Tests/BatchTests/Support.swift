@@ -91,8 +91,10 @@ struct CommandResult {
 }
 
 @discardableResult
-func runOverpaint(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
+                  in directory: URL? = nil) throws -> CommandResult {
     let process = Process()
+    if let directory { process.currentDirectoryURL = directory }
     process.executableURL = overpaintExecutable()
     process.arguments = arguments
     if let environment { process.environment = environment }
