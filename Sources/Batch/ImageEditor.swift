@@ -27,7 +27,7 @@ struct ImageEditor {
         for edit in recipe.edits {
             image = try apply(edit, to: image, maskImage: maskImage, job: job)
         }
-        return EditResult(image: image, before: original, mask: maskImage, text: parameters(job))
+        return EditResult(image: image, before: original, mask: maskImage, text: parameters(job, result: image))
     }
 
     private func apply(_ edit: Edit, to image: Image, maskImage: Image?, job: Job) throws -> Image {
@@ -126,10 +126,33 @@ struct ImageEditor {
         return Mask(source).thresholded()
     }
 
-    private func parameters(_ job: Job) -> [(key: String, value: String)] {
+    /// PNG text: A1111's `parameters` for the recipe's last generation edit (or a summary
+    /// of the model-free edits), and the recipe's edits in `overpaint`.
+    private func parameters(_ job: Job, result: Image) -> [(key: String, value: String)] {
         let edits = recipe.edits.map(\.name).joined(separator: ", ")
-        let summary = "Overpaint \(BatchRunner.version), edits: \(edits), seed: \(job.seed), recipe: \(recipe.source.lastPathComponent)"
-        return [(key: "parameters", value: summary), (key: "Software", value: "Overpaint \(BatchRunner.version)")]
+        let summary = "edits: \(edits), seed: \(job.seed), recipe: \(recipe.source.lastPathComponent)"
+        let generation = recipe.edits.reversed().lazy.compactMap { edit -> Edit.Generation? in
+            switch edit {
+            case .img2img(let generation): generation
+            case .inpaint(let inpaint): inpaint.generation
+            default: nil
+            }
+        }.first
+        var text: [(key: String, value: String)] = [(key: "overpaint", value: summary),
+                                                   (key: "Software", value: "Overpaint \(BatchRunner.version)")]
+        guard let generation, let model = generation.model else {
+            return [(key: "parameters", value: "Overpaint \(BatchRunner.version), " + summary)] + text
+        }
+        let sampler = generation.scheduler.flatMap { GenerationParameters.samplerNames[$0] }
+            ?? (try? models.stableDiffusion(at: model).schedulerConfig.className)
+                .flatMap { $0 }.flatMap { GenerationParameters.classNames[$0] ?? $0 } ?? "default"
+        let parameters = GenerationParameters(
+            prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
+            steps: generation.steps, sampler: sampler, guidance: generation.guidance, seed: job.seed,
+            width: result.width, height: result.height, modelHash: models.modelHash(at: model),
+            modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength)
+        text.insert((key: "parameters", value: parameters.text), at: 0)
+        return text
     }
 }
 

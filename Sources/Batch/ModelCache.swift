@@ -7,6 +7,18 @@ import Pipelines
 final class ModelCache {
     private var pipelines: [String: StableDiffusion] = [:]
     private var upscalers: [String: any SuperResolutionNetwork] = [:]
+    private var hashes: [String: String] = [:]
+
+    /// A1111's "Model hash": the first 10 hex digits of the SHA-256 of the checkpoint (for a
+    /// diffusers folder, of its UNet weights), computed once per run.
+    func modelHash(at path: String) -> String? {
+        if let known = hashes[path] { return known }
+        let unet = URL(fileURLWithPath: path).appendingPathComponent("unet/diffusion_pytorch_model.safetensors")
+        let file = FileManager.default.fileExists(atPath: unet.path) ? unet : URL(fileURLWithPath: path)
+        guard let digest = try? SHA256.hex(ofFileAt: file) else { return nil }
+        hashes[path] = String(digest.prefix(10))
+        return hashes[path]
+    }
 
     func stableDiffusion(at path: String) throws -> StableDiffusion {
         if let loaded = pipelines[path] { return loaded }

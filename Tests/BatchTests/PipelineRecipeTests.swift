@@ -56,6 +56,11 @@ private func pipelineInput(in folder: URL) throws -> URL {
     let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/img2img_pndm.png"))
     #expect(ours.width == reference.width && ours.height == reference.height)
     #expect(psnr(ours, reference) >= 40)
+    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+    let lines = parameters.split(separator: "\n")
+    #expect(lines.first == "an astronaut in a garden, oil painting")
+    #expect(lines.last?.hasPrefix("Steps: 10, Sampler: PLMS, CFG scale: 7.5, Seed: 42, Size: 64x64, Model hash: ") == true)
+    #expect(parameters.contains("Model: sd-tiny, Denoising strength: 0.75"))
 }
 
 /// Every generation recipe in recipes/ runs on the tiny model; inpainting keeps every

@@ -1,0 +1,47 @@
+import Foundation
+import Recipes
+
+/// The `parameters` text AUTOMATIC1111 writes into a PNG, so existing tools (PNG Info,
+/// image browsers) read how an Overpaint output was made:
+///
+///     a watercolor painting
+///     Negative prompt: blurry
+///     Steps: 30, Sampler: DDIM, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: 1a2b3c4d5e, ...
+struct GenerationParameters {
+    /// Recipe scheduler names as A1111 calls the same samplers.
+    static let samplerNames = [
+        "ddim": "DDIM", "ddpm": "DDPM", "pndm": "PLMS", "euler": "Euler", "euler_a": "Euler a",
+        "dpmpp_2m": "DPM++ 2M", "dpmpp_2m_karras": "DPM++ 2M Karras", "lms": "LMS",
+    ]
+    /// A model's own scheduler class, when the recipe names none.
+    static let classNames = [
+        "DDIMScheduler": "DDIM", "DDPMScheduler": "DDPM", "PNDMScheduler": "PLMS",
+        "EulerDiscreteScheduler": "Euler", "EulerAncestralDiscreteScheduler": "Euler a",
+        "DPMSolverMultistepScheduler": "DPM++ 2M", "LMSDiscreteScheduler": "LMS",
+    ]
+
+    var prompt: String
+    var negativePrompt: String
+    var steps: Int
+    var sampler: String
+    var guidance: Double
+    var seed: UInt64
+    var width: Int
+    var height: Int
+    var modelHash: String?
+    var modelName: String?
+    var strength: Double?
+
+    var text: String {
+        var fields = ["Steps: \(steps)", "Sampler: \(sampler)", "CFG scale: \(guidance)", "Seed: \(seed)",
+                      "Size: \(width)x\(height)"]
+        if let modelHash { fields.append("Model hash: \(modelHash)") }
+        if let modelName { fields.append("Model: \(modelName)") }
+        if let strength { fields.append("Denoising strength: \(strength)") }
+        fields.append("Version: Overpaint \(BatchRunner.version)")
+        var lines = [prompt]
+        if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
+        lines.append(fields.joined(separator: ", "))
+        return lines.joined(separator: "\n")
+    }
+}
