@@ -38,8 +38,13 @@ extension StableDiffusion {
         let blending = unetChannels == latentChannels
         let imageLatents = blending || !isStrengthMax ? encodeSample(initImage, generator: &generator) : nil
         let noise = generator.randn(latentShape)
-        let latents = try imageLatents.map { try scheduler.addNoise(original: $0, noise: noise, timestep: timesteps[0]) }
-            ?? noise * scheduler.initNoiseSigma
+        // at strength 1 the start is pure noise, even when a 4-channel UNet had the image encoded
+        let latents: Tensor
+        if let imageLatents, !isStrengthMax {
+            latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: timesteps[0])
+        } else {
+            latents = noise * scheduler.initNoiseSigma
+        }
 
         // prepare_mask_latents: the mask at latent size, and the masked image's posterior sample
         let latentMask = ImageConversion.nearestResized(maskCondition, width: latentShape[3], height: latentShape[2])

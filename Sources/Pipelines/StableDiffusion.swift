@@ -88,16 +88,14 @@ public final class StableDiffusion: Sendable {
         return scheduler
     }
 
-    /// The timesteps `strength` keeps (`get_timesteps`); at least one, or the call is invalid.
+    /// The timesteps `strength` keeps (`get_timesteps`). Like the inpaint pipeline, refuses a
+    /// strength that keeps no inference step (`int(steps * strength) < 1`); diffusers' img2img
+    /// would still run PNDM's extra final timestep there.
     func strengthTimesteps(_ scheduler: inout any Scheduler, options: GenerationOptions) throws -> [Double] {
-        guard options.strength > 0, options.strength <= 1 else {
+        guard options.strength > 0, options.strength <= 1, Int(Double(options.steps) * options.strength) >= 1 else {
             throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
         }
-        let timesteps = scheduler.timestepsForStrength(options.strength, steps: options.steps)
-        guard !timesteps.isEmpty else {
-            throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
-        }
-        return timesteps
+        return scheduler.timestepsForStrength(options.strength, steps: options.steps)
     }
 
     /// `vae.encode(x).latent_dist.sample(generator) * scaling_factor`.

@@ -30,6 +30,7 @@ from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
     EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
     PNDMScheduler,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
@@ -64,6 +65,18 @@ CASES = {
     "img2img_euler_a": dict(kind="img2img", scheduler="euler_a", strength=0.75, steps=10, guidance=7.5, seed=42),
     "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=7.5, seed=7),
     "inpaint_4ch": dict(kind="inpaint", unet="base", scheduler=None, strength=0.75, steps=10, guidance=7.5, seed=7),
+    # guidance <= 1: no classifier-free guidance, the negative prompt is not used
+    "img2img_no_cfg": dict(kind="img2img", scheduler=None, strength=0.6, steps=10, guidance=1.0, seed=3,
+                           negative="blurry"),
+    # a negative prompt with guidance, and img2img at strength 1 (still noises the encoded image)
+    "img2img_negative_euler": dict(kind="img2img", scheduler="euler", strength=1.0, steps=8, guidance=5.0, seed=5,
+                                   negative="blurry, low quality"),
+    # 9 channels below strength 1: image sample, noise, masked-image sample, then DDIM's step noise
+    "inpaint_9ch_ddim_eta": dict(kind="inpaint", unet="inpaint", scheduler="ddim", eta=0.3, strength=0.6, steps=10,
+                                 guidance=7.5, seed=11),
+    # 4 channels with a sigma scheduler: blending noises the original at the scheduler's step index
+    "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=1.0, steps=8,
+                                guidance=7.5, seed=13),
 }
 
 
@@ -164,14 +177,16 @@ def main():
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
     image, mask = write_inputs()
-    schedulers = {None: PNDMScheduler, "ddim": DDIMScheduler, "euler_a": EulerAncestralDiscreteScheduler}
+    schedulers = {None: PNDMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler,
+                  "euler_a": EulerAncestralDiscreteScheduler}
     for name, case in CASES.items():
         parts = dict(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                      scheduler=schedulers[case["scheduler"]].from_config(scheduler.config),
                      safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         generator = torch.Generator("cpu").manual_seed(case["seed"])
         common = dict(prompt=PROMPT, image=image, strength=case["strength"], num_inference_steps=case["steps"],
-                      guidance_scale=case["guidance"], generator=generator, eta=case.get("eta", 0.0))
+                      guidance_scale=case["guidance"], generator=generator, eta=case.get("eta", 0.0),
+                      negative_prompt=case.get("negative"))
         with torch.no_grad():
             if case["kind"] == "img2img":
                 pipe = StableDiffusionImg2ImgPipeline(unet=unets["base"], **parts)
