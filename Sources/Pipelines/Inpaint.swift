@@ -26,7 +26,7 @@ extension StableDiffusion {
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let latentShape = [1, latentChannels, size.height / vaeScaleFactor, size.width / vaeScaleFactor]
-        let hiddenStates = encoderHiddenStates(options)
+        let hiddenStates = try encoderHiddenStates(options)
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
@@ -68,7 +68,7 @@ extension StableDiffusion {
                                              scheduler: scheduler)
         }
         let generated = decodeImage(denoised)
-        return pasteBack ? Self.pasteBack(generated, onto: image, mask: mask) : generated
+        return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
     }
 
     /// The 4-channel step: `(1 - mask) * original + mask * latents`, the original noised to
@@ -86,9 +86,11 @@ extension StableDiffusion {
     /// size when they differ. The result keeps the original's channels (alpha included) and
     /// bit depth; a gray original takes the generated RGB's luma (ITU-R 601, as PIL's `L`).
     public static func pasteBack(_ generated: Imaging.Image, onto original: Imaging.Image,
-                                 mask: Mask) -> Imaging.Image {
-        precondition(mask.width == original.width && mask.height == original.height,
-                     "paste-back mask must have the original's size")
+                                 mask: Mask) throws -> Imaging.Image {
+        guard mask.width == original.width, mask.height == original.height else {
+            throw PipelinesError.maskSizeMismatch(image: [original.width, original.height],
+                                                  mask: [mask.width, mask.height])
+        }
         var source = generated
         if generated.width != original.width || generated.height != original.height {
             source = generated.resized(width: original.width, height: original.height, filter: .lanczos3)

@@ -69,7 +69,11 @@ public final class StableDiffusion: Sendable {
     /// `encode_prompt` as the pipelines use it: with guidance, the negative prompt's
     /// embeddings then the prompt's (`torch.cat([negative, positive])`); without, the prompt's.
     // -> [2, 77, hidden] with guidance, else [1, 77, hidden]
-    public func encoderHiddenStates(_ options: GenerationOptions) -> Tensor {
+    public func encoderHiddenStates(_ options: GenerationOptions) throws -> Tensor {
+        let layers = textEncoder.config.numHiddenLayers
+        if let clipSkip = options.clipSkip, !(0...layers).contains(clipSkip) {
+            throw PipelinesError.invalidClipSkip(clipSkip: clipSkip, layers: layers)
+        }
         let positive = textEmbeddings(options.prompt, clipSkip: options.clipSkip)
         guard options.usesGuidance else { return positive }
         let negative = textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip)

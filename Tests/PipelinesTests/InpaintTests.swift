@@ -39,4 +39,15 @@ import Testing
                                              options: Self.options(strength: 1))
         }
     }
+
+    @Test func pasteBackBlendsThroughASoftMask() throws {
+        let original = Image(width: 3, height: 1, channels: 4, samples: [0.2, 0.4, 0.6, 1, 0.2, 0.4, 0.6, 1, 0.2, 0.4, 0.6, 0.5])
+        let generated = Image(width: 3, height: 1, channels: 3, samples: [1, 1, 1, 1, 1, 1, 0, 0, 0])
+        let mask = Mask(width: 3, height: 1, values: [0, 0.5, 1])
+        let result = try StableDiffusion.pasteBack(generated, onto: original, mask: mask)
+        #expect(result.channels == 4)
+        #expect(Array(result.samples[0..<4]) == [0.2, 0.4, 0.6, 1])
+        #expect(Array(result.samples[4..<8]) == [0.6, 0.7, 0.8, 1])
+        #expect(Array(result.samples[8..<12]) == [0, 0, 0, 0.5])
+    }
 }

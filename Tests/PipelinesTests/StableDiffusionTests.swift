@@ -24,7 +24,7 @@ import Testing
         let pipeline = try Self.pipeline.get()
         var options = Self.options()
         options.negativePrompt = "blurry"
-        let states = pipeline.encoderHiddenStates(options)
+        let states = try pipeline.encoderHiddenStates(options)
         #expect(states.shape == [2, 77, 16])
         #expect(states.sliced(axis: 0, 0..<1) == pipeline.textEmbeddings("blurry"))
         #expect(states.sliced(axis: 0, 1..<2) == pipeline.textEmbeddings(PipelineFixtures.prompt))
@@ -33,7 +33,7 @@ import Testing
 
     @Test func guidanceOfOneUsesThePromptAlone() throws {
         let pipeline = try Self.pipeline.get()
-        let states = pipeline.encoderHiddenStates(Self.options(guidance: 1))
+        let states = try pipeline.encoderHiddenStates(Self.options(guidance: 1))
         #expect(states.shape == [1, 77, 16])
     }
 
@@ -73,5 +73,28 @@ import Testing
         let mask = Tensor(shape: [1, 1, 6, 6], scalars: (0..<36).map(Float.init))
         let resized = ImageConversion.nearestResized(mask, width: 4, height: 4)
         #expect(resized.scalars == [0, 1, 3, 4, 6, 7, 9, 10, 18, 19, 21, 22, 24, 25, 27, 28])
+    }
+
+    @Test func clipSkipBeyondTheLayersIsRejected() throws {
+        let pipeline = try Self.pipeline.get()
+        var options = Self.options()
+        options.clipSkip = 3
+        #expect(throws: PipelinesError.invalidClipSkip(clipSkip: 3, layers: 2)) {
+            try pipeline.encoderHiddenStates(options)
+        }
+    }
+
+    @Test func promptCacheKeepsTheNewestPrompts() {
+        let cache = PromptCache(capacity: 2)
+        var computed: [String] = []
+        func lookUp(_ prompt: String) {
+            _ = cache.embeddings(for: prompt, clipSkip: nil) {
+                computed.append(prompt)
+                return Tensor(zeros: [1])
+            }
+        }
+        for prompt in ["a", "a", "b", "c", "b", "a"] { lookUp(prompt) }
+        // "a" is dropped when "c" arrives, "b" stays cached
+        #expect(computed == ["a", "b", "c", "a"])
     }
 }
