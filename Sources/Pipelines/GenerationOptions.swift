@@ -1,6 +1,7 @@
 import Foundation
 
-/// What one image is generated with; defaults are diffusers' img2img defaults.
+/// What one image is generated with; defaults are diffusers' img2img defaults (its inpaint
+/// pipeline defaults to strength 1).
 public struct GenerationOptions: Sendable, Equatable {
     public var prompt: String
     /// The negative prompt; "" gives diffusers' unconditional embeddings (of the empty string).

@@ -17,11 +17,14 @@ enum ImageConversion {
 
     /// `preprocess` of an image: RGB (as PIL's `convert("RGB")`: gray replicated, alpha
     /// dropped), resized with Lanczos to the working size if it differs, scaled to [-1, 1].
+    /// PIL resizes an 8-bit image to 8 bits, so an 8-bit image is rounded back to 8 bits after
+    /// resizing (PIL also rounds between its two passes: a level of difference remains).
     // -> [1, 3, height, width]
     static func vaeInput(_ image: Image, width: Int, height: Int) -> Tensor {
         var rgb = image
         if image.width != width || image.height != height {
             rgb = image.resized(width: width, height: height, filter: .lanczos3)
+            if image.bitDepth == 8 { rgb.samples = rgb.samples.map { ($0 * 255).rounded() / 255 } }
         }
         let plane = width * height
         return Tensor(shape: [1, 3, height, width]) { out in
@@ -43,7 +46,8 @@ enum ImageConversion {
     static func binaryMask(_ mask: Mask, width: Int, height: Int) -> Tensor {
         var resized = mask
         if mask.width != width || mask.height != height {
-            resized = Mask(mask.image.resized(width: width, height: height, filter: .lanczos3))
+            let image = mask.image.resized(width: width, height: height, filter: .lanczos3)
+            resized = Mask(width: width, height: height, values: image.samples.map { ($0 * 255).rounded() / 255 })
         }
         return Tensor(shape: [1, 1, height, width], scalars: resized.values.map { $0 < 0.5 ? 0 : 1 })
     }

@@ -17,7 +17,7 @@ extension StableDiffusion {
             throw PipelinesError.unsupportedUNetChannels(pipeline: "img2img", channels: unet.config.inChannels)
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
-        let hiddenStates = encoderHiddenStates(options)
+        let hiddenStates = try encoderHiddenStates(options)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)

@@ -26,44 +26,60 @@ extension StableDiffusion {
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let latentShape = [1, latentChannels, size.height / vaeScaleFactor, size.width / vaeScaleFactor]
-        let hiddenStates = encoderHiddenStates(options)
+        let hiddenStates = try encoderHiddenStates(options)
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
         let maskCondition = ImageConversion.binaryMask(mask, width: size.width, height: size.height)
         var generator = TorchGenerator(seed: options.seed)
-
-        // prepare_latents: the image latents (drawn first) exist for a 4-channel UNet or strength < 1
-        let isStrengthMax = options.strength == 1
         let blending = unetChannels == latentChannels
-        let imageLatents = blending || !isStrengthMax ? encodeSample(initImage, generator: &generator) : nil
-        let noise = generator.randn(latentShape)
-        let latents = try imageLatents.map { try scheduler.addNoise(original: $0, noise: noise, timestep: timesteps[0]) }
-            ?? noise * scheduler.initNoiseSigma
-
-        // prepare_mask_latents: the mask at latent size, and the masked image's posterior sample
+        let start = try prepareLatents(initImage, shape: latentShape, encodeImage: blending, options: options,
+                                       firstTimestep: timesteps[0], scheduler: scheduler, generator: &generator)
         let latentMask = ImageConversion.nearestResized(maskCondition, width: latentShape[3], height: latentShape[2])
         var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
                                  usesGuidance: options.usesGuidance)
         if blending {
-            // diffusers encodes the masked image here too and never uses it: draw only its noise
+            // prepare_mask_latents encodes the masked image here too, for nothing: draw only its noise
             _ = generator.randn(latentShape)
         } else {
-            // `init_image * (mask_condition < 0.5)`
-            let keep = Tensor(shape: maskCondition.shape, scalars: maskCondition.scalars.map { $0 < 0.5 ? 1 : 0 })
-            let maskedImageLatents = encodeSample(initImage * keep, generator: &generator)
-            loop.extraChannels = Tensor.concatenate([latentMask, maskedImageLatents], axis: 1)
+            loop.extraChannels = maskConditioning(initImage, maskCondition: maskCondition, latentMask: latentMask,
+                                                  generator: &generator)
         }
-
-        let denoised = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+        let denoised = try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
                                     progress: progress) { index, latents, scheduler in
-            guard blending, let imageLatents else { return latents }
-            return try Self.blendKnownRegion(latents, imageLatents: imageLatents, noise: noise, mask: latentMask,
+            guard blending, let imageLatents = start.imageLatents else { return latents }
+            return try Self.blendKnownRegion(latents, imageLatents: imageLatents, noise: start.noise, mask: latentMask,
                                              nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
                                              scheduler: scheduler)
         }
         let generated = decodeImage(denoised)
-        return pasteBack ? Self.pasteBack(generated, onto: image, mask: mask) : generated
+        return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
+    }
+
+    /// `prepare_latents`: the image's posterior sample (drawn first; only for a 4-channel UNet
+    /// or strength < 1), then the noise; the start is the noised image latents below
+    /// strength 1, else pure noise (even when a 4-channel UNet had the image encoded).
+    private func prepareLatents(_ initImage: Tensor, shape: [Int], encodeImage: Bool, options: GenerationOptions,
+                                firstTimestep: Double, scheduler: any Scheduler, generator: inout TorchGenerator)
+        throws -> (latents: Tensor, noise: Tensor, imageLatents: Tensor?) {
+        let isStrengthMax = options.strength == 1
+        let imageLatents = encodeImage || !isStrengthMax ? encodeSample(initImage, generator: &generator) : nil
+        let noise = generator.randn(shape)
+        if let imageLatents, !isStrengthMax {
+            let latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: firstTimestep)
+            return (latents, noise, imageLatents)
+        }
+        return (noise * scheduler.initNoiseSigma, noise, imageLatents)
+    }
+
+    /// `prepare_mask_latents` for a 9-channel UNet: the latent-size mask and the posterior
+    /// sample of `init_image * (mask_condition < 0.5)`, concatenated along channels.
+    // -> [1, 1 + latent_channels, h, w]
+    private func maskConditioning(_ initImage: Tensor, maskCondition: Tensor, latentMask: Tensor,
+                                  generator: inout TorchGenerator) -> Tensor {
+        let keep = Tensor(shape: maskCondition.shape, scalars: maskCondition.scalars.map { $0 < 0.5 ? 1 : 0 })
+        let maskedImageLatents = encodeSample(initImage * keep, generator: &generator)
+        return Tensor.concatenate([latentMask, maskedImageLatents], axis: 1)
     }
 
     /// The 4-channel step: `(1 - mask) * original + mask * latents`, the original noised to
@@ -81,9 +97,11 @@ extension StableDiffusion {
     /// size when they differ. The result keeps the original's channels (alpha included) and
     /// bit depth; a gray original takes the generated RGB's luma (ITU-R 601, as PIL's `L`).
     public static func pasteBack(_ generated: Imaging.Image, onto original: Imaging.Image,
-                                 mask: Mask) -> Imaging.Image {
-        precondition(mask.width == original.width && mask.height == original.height,
-                     "paste-back mask must have the original's size")
+                                 mask: Mask) throws -> Imaging.Image {
+        guard mask.width == original.width, mask.height == original.height else {
+            throw PipelinesError.maskSizeMismatch(image: [original.width, original.height],
+                                                  mask: [mask.width, mask.height])
+        }
         var source = generated
         if generated.width != original.width || generated.height != original.height {
             source = generated.resized(width: original.width, height: original.height, filter: .lanczos3)

@@ -10,6 +10,8 @@ public enum PipelinesError: LocalizedError, Equatable {
     case maskSizeMismatch(image: [Int], mask: [Int])
     /// `strength` outside (0, 1], or so small that no denoising step is left.
     case invalidStrength(strength: Double, steps: Int)
+    /// `clipSkip` outside 0...the text encoder's layer count.
+    case invalidClipSkip(clipSkip: Int, layers: Int)
     /// The UNet takes a number of input channels this pipeline cannot feed.
     case unsupportedUNetChannels(pipeline: String, channels: Int)
     /// The progress callback asked to stop.
@@ -25,6 +27,8 @@ public enum PipelinesError: LocalizedError, Equatable {
             return "mask is \(mask[0])x\(mask[1]) but the image is \(image[0])x\(image[1])"
         case let .invalidStrength(strength, steps):
             return "strength \(strength) with \(steps) steps leaves no denoising step (needs 0 < strength <= 1)"
+        case let .invalidClipSkip(clipSkip, layers):
+            return "clip skip \(clipSkip) is outside 0...\(layers), the text encoder's layer count"
         case let .unsupportedUNetChannels(pipeline, channels):
             return "\(pipeline) cannot drive a UNet with \(channels) input channels"
         case let .cancelled(step):

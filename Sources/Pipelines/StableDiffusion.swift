@@ -69,7 +69,11 @@ public final class StableDiffusion: Sendable {
     /// `encode_prompt` as the pipelines use it: with guidance, the negative prompt's
     /// embeddings then the prompt's (`torch.cat([negative, positive])`); without, the prompt's.
     // -> [2, 77, hidden] with guidance, else [1, 77, hidden]
-    public func encoderHiddenStates(_ options: GenerationOptions) -> Tensor {
+    public func encoderHiddenStates(_ options: GenerationOptions) throws -> Tensor {
+        let layers = textEncoder.config.numHiddenLayers
+        if let clipSkip = options.clipSkip, !(0...layers).contains(clipSkip) {
+            throw PipelinesError.invalidClipSkip(clipSkip: clipSkip, layers: layers)
+        }
         let positive = textEmbeddings(options.prompt, clipSkip: options.clipSkip)
         guard options.usesGuidance else { return positive }
         let negative = textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip)
@@ -88,16 +92,14 @@ public final class StableDiffusion: Sendable {
         return scheduler
     }
 
-    /// The timesteps `strength` keeps (`get_timesteps`); at least one, or the call is invalid.
+    /// The timesteps `strength` keeps (`get_timesteps`). Like the inpaint pipeline, refuses a
+    /// strength that keeps no inference step (`int(steps * strength) < 1`); diffusers' img2img
+    /// would still run PNDM's extra final timestep there.
     func strengthTimesteps(_ scheduler: inout any Scheduler, options: GenerationOptions) throws -> [Double] {
-        guard options.strength > 0, options.strength <= 1 else {
+        guard options.strength > 0, options.strength <= 1, Int(Double(options.steps) * options.strength) >= 1 else {
             throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
         }
-        let timesteps = scheduler.timestepsForStrength(options.strength, steps: options.steps)
-        guard !timesteps.isEmpty else {
-            throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
-        }
-        return timesteps
+        return scheduler.timestepsForStrength(options.strength, steps: options.steps)
     }
 
     /// `vae.encode(x).latent_dist.sample(generator) * scaling_factor`.

@@ -9,6 +9,7 @@ Writes Tests/Fixtures/pipelines/:
                   vae/ (4 blocks, so vae_scale_factor is 8 as in SD), unet/ (4 input channels)
   unet-inpaint/   a 9-channel UNet for the same pipeline (StableDiffusionInpaintPipeline)
   input.png       64x64 RGB: a 128x128 crop of samples/astronaut.png, downscaled (PIL lanczos)
+  input_odd.png   70x67 RGB: another crop, for the floor-to-a-multiple-of-8 resize
   mask.png        64x64 L: a 0/255 disc (white = repaint), not aligned to the latent grid
   <case>.png      diffusers' output for each case in CASES (output_type="pil")
   cases.json      the parameters of each case
@@ -30,6 +31,7 @@ from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
     EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
     PNDMScheduler,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
@@ -64,6 +66,21 @@ CASES = {
     "img2img_euler_a": dict(kind="img2img", scheduler="euler_a", strength=0.75, steps=10, guidance=7.5, seed=42),
     "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=7.5, seed=7),
     "inpaint_4ch": dict(kind="inpaint", unet="base", scheduler=None, strength=0.75, steps=10, guidance=7.5, seed=7),
+    # guidance <= 1: no classifier-free guidance, the negative prompt is not used
+    "img2img_no_cfg": dict(kind="img2img", scheduler=None, strength=0.6, steps=10, guidance=1.0, seed=3,
+                           negative="blurry"),
+    # a negative prompt with guidance, and img2img at strength 1 (still noises the encoded image)
+    "img2img_negative_euler": dict(kind="img2img", scheduler="euler", strength=1.0, steps=8, guidance=5.0, seed=5,
+                                   negative="blurry, low quality"),
+    # 9 channels below strength 1: image sample, noise, masked-image sample, then DDIM's step noise
+    "inpaint_9ch_ddim_eta": dict(kind="inpaint", unet="inpaint", scheduler="ddim", eta=0.3, strength=0.6, steps=10,
+                                 guidance=7.5, seed=11),
+    # 4 channels with a sigma scheduler: blending noises the original at the scheduler's step index
+    # a size that is not a multiple of 8: diffusers floors it (70x67 -> 64x64) with a PIL Lanczos resize
+    "img2img_resize": dict(kind="img2img", input="input_odd.png", scheduler=None, strength=0.75, steps=10,
+                           guidance=7.5, seed=42),
+    "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=1.0, steps=8,
+                                guidance=7.5, seed=13),
 }
 
 
@@ -109,6 +126,12 @@ def build_vae():
         sample_size=64,
     ).eval()
     perturb_norms(model, torch.Generator().manual_seed(12))
+    # A random encoder's posterior is about N(mean, 1): its sample would be mostly noise and the
+    # outputs would hardly depend on the input image. Narrow it (logvar -12) and widen the mean
+    # so the image carries through, as with a trained VAE.
+    with torch.no_grad():
+        model.quant_conv.weight[:4] *= 8
+        model.quant_conv.bias[4:] = -12
     return round_to_half(model)
 
 
@@ -127,6 +150,7 @@ def write_inputs():
     disc = ((xx - 35) ** 2 + (yy - 29) ** 2) <= 15 ** 2
     mask = Image.fromarray((disc * 255).astype(np.uint8), mode="L")
     mask.save(OUT / "mask.png")
+    source.crop((150, 10, 290, 144)).resize((70, 67), Image.LANCZOS).save(OUT / "input_odd.png")
     return image, mask
 
 
@@ -164,14 +188,16 @@ def main():
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
     image, mask = write_inputs()
-    schedulers = {None: PNDMScheduler, "ddim": DDIMScheduler, "euler_a": EulerAncestralDiscreteScheduler}
+    schedulers = {None: PNDMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler,
+                  "euler_a": EulerAncestralDiscreteScheduler}
     for name, case in CASES.items():
         parts = dict(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                      scheduler=schedulers[case["scheduler"]].from_config(scheduler.config),
                      safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         generator = torch.Generator("cpu").manual_seed(case["seed"])
-        common = dict(prompt=PROMPT, image=image, strength=case["strength"], num_inference_steps=case["steps"],
-                      guidance_scale=case["guidance"], generator=generator, eta=case.get("eta", 0.0))
+        common = dict(prompt=PROMPT, image=Image.open(OUT / case.get("input", "input.png")).convert("RGB"), strength=case["strength"], num_inference_steps=case["steps"],
+                      guidance_scale=case["guidance"], generator=generator, eta=case.get("eta", 0.0),
+                      negative_prompt=case.get("negative"))
         with torch.no_grad():
             if case["kind"] == "img2img":
                 pipe = StableDiffusionImg2ImgPipeline(unet=unets["base"], **parts)
