@@ -84,7 +84,7 @@ struct ImageEditor {
         let pipeline = try models.stableDiffusion(at: model)
         let generated = try pipeline.inpaint(image, mask: mask, options: options(inpaint.generation, job: job), pasteBack: false)
         let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask
-        return StableDiffusion.pasteBack(generated, onto: image, mask: seam)
+        return try StableDiffusion.pasteBack(generated, onto: image, mask: seam)
     }
 
     /// Real-ESRGAN, tiled so any size fits in memory; `scale` other than the network's own
