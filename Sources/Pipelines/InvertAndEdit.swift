@@ -1,0 +1,84 @@
+import Foundation
+import Imaging
+import Schedulers
+import Tensors
+
+extension StableDiffusion {
+    /// The recipe's `edit`: DDIM inversion of the image under `sourcePrompt`, then regeneration
+    /// under `options.prompt` from the inverted latents.
+    ///
+    /// This matches, call for call (tools/reference/inversion_fixtures.py):
+    /// 1. `latents = vae.encode(preprocess(image)).latent_dist.mean * scaling_factor`;
+    /// 2. `DDIMInverseScheduler.from_config(pipe.scheduler.config)` over `options.steps`, the
+    ///    UNet conditioned on `sourcePrompt` without classifier-free guidance;
+    /// 3. diffusers' StableDiffusionPipeline with `DDIMScheduler.from_config(...)`,
+    ///    `options.prompt`, `negativePrompt`, `guidanceScale`, `steps`, `eta`, `latents=` the
+    ///    inverted latents and `generator=torch.Generator("cpu").manual_seed(options.seed)`
+    ///    (drawn from only when eta > 0).
+    ///
+    /// `options.scheduler` and `options.strength` are ignored: the recipe fixes DDIM and runs
+    /// the whole schedule. `progress` sees the inversion steps then the regeneration steps, as
+    /// one count of `2 * steps` (a cancellation's `step` counts within its phase). The image is worked on at its size floored to a multiple of 8,
+    /// as img2img does. With `options.prompt == sourcePrompt` and guidance 1 the output
+    /// retraces the input (see `reconstructionPSNR`).
+    public func invertAndEdit(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
+                              progress: StepCallback? = nil) throws -> Imaging.Image {
+        let inverted = try invertedLatents(image, sourcePrompt: sourcePrompt, options: options,
+                                           progress: progress.map { report in { report($0, 2 * $1) } })
+        let regenerated = try regenerate(from: inverted, options: options,
+                                         progress: progress.map { report in { report($1 + $0, 2 * $1) } })
+        return decodeImage(regenerated)
+    }
+
+    /// How faithfully `invertAndEdit` with the same prompt and no guidance gives the image back:
+    /// the PSNR in dB (infinity when identical) between that output and the image as the
+    /// pipeline sees it (at its working size, in 8 bits). It measures the VAE's round trip and
+    /// the inversion's drift together; a trained model over 50 steps typically reaches 25-30 dB.
+    public func reconstructionPSNR(_ image: Imaging.Image, prompt: String, steps: Int = 50, clipSkip: Int? = nil,
+                                   progress: StepCallback? = nil) throws -> Double {
+        let options = GenerationOptions(prompt: prompt, steps: steps, guidanceScale: 1, clipSkip: clipSkip)
+        let output = try invertAndEdit(image, sourcePrompt: prompt, options: options, progress: progress)
+        let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
+        // the VAE input mapped back to 8 bits is the image exactly as the pipeline saw it
+        let seen = ImageConversion.image(
+            fromDecoded: ImageConversion.vaeInput(image, width: size.width, height: size.height))
+        return ImageFidelity.psnr(output, seen)
+    }
+
+    /// Steps 1 and 2: the posterior mean of the encoded image, run up the DDIM schedule.
+    // -> [1, latent_channels, H / 8, W / 8]
+    func invertedLatents(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
+                         progress: StepCallback?) throws -> Tensor {
+        guard unet.config.inChannels == vae.config.latentChannels else {
+            throw PipelinesError.unsupportedUNetChannels(pipeline: "edit", channels: unet.config.inChannels)
+        }
+        let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
+        let pixels = ImageConversion.vaeInput(image, width: size.width, height: size.height)
+        let latents = vae.config.scalingFactor * vae.encode(pixels).mean
+        var sourceOptions = options
+        sourceOptions.prompt = sourcePrompt
+        sourceOptions.guidanceScale = 1
+        let loop = DenoisingLoop(unet: unet, encoderHiddenStates: try encoderHiddenStates(sourceOptions),
+                                 guidanceScale: 1, usesGuidance: false)
+        var scheduler: any Scheduler = try DDIMInverseScheduler(config: schedulerConfig)
+        try scheduler.setTimesteps(options.steps)
+        // the inverse scheduler draws no noise; the loop's signature wants a generator
+        var generator = TorchGenerator(seed: options.seed)
+        return try loop.run(latents, timesteps: scheduler.timesteps, scheduler: &scheduler, generator: &generator,
+                            progress: progress)
+    }
+
+    /// Step 3: StableDiffusionPipeline's denoising loop from given latents, with DDIM.
+    // latents: [1, 4, h, w] -> [1, 4, h, w]
+    func regenerate(from latents: Tensor, options: GenerationOptions, progress: StepCallback?) throws -> Tensor {
+        var ddim = try DDIMScheduler(config: schedulerConfig)
+        ddim.eta = options.eta
+        var scheduler: any Scheduler = ddim
+        try scheduler.setTimesteps(options.steps)
+        let loop = DenoisingLoop(unet: unet, encoderHiddenStates: try encoderHiddenStates(options),
+                                 guidanceScale: options.guidanceScale, usesGuidance: options.usesGuidance)
+        var generator = TorchGenerator(seed: options.seed)
+        return try loop.run(scheduler.initNoiseSigma * latents, timesteps: scheduler.timesteps,
+                            scheduler: &scheduler, generator: &generator, progress: progress)
+    }
+}

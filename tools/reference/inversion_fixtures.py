@@ -1,0 +1,109 @@
+"""Parity fixtures for the `edit` recipe (DDIM inversion, then regeneration) on the tiny
+pipeline that tools/reference/pipeline_fixtures.py wrote.
+
+RECIPES.md's reference, spelled out:
+  1. latents = vae.encode(preprocess(image)).latent_dist.mean * scaling_factor
+  2. inverted with DDIMInverseScheduler.from_config(pipe.scheduler.config) over `steps`,
+     conditioned on `source_prompt` without classifier-free guidance (guidance 1)
+  3. StableDiffusionPipeline with DDIMScheduler.from_config(pipe.scheduler.config), `prompt`,
+     `guidance`, `steps`, latents=the inverted latents (times init_noise_sigma, 1 for DDIM)
+
+Reads Tests/Fixtures/pipelines/{sd-tiny, input.png} and Tests/Fixtures/clip-tokenizer.
+Writes Tests/Fixtures/pipelines/inversion_<case>.png and inversion_cases.json (only those;
+the other fixtures are left as they are). Each case's PSNR against the input, and against the
+VAE round trip (decode(encode(input).mean): the tiny VAE is random, so that round trip is
+the most a reconstruction can reach), is printed and stored in inversion_cases.json.
+Deterministic: re-running rewrites identical files.
+
+Run: /work/refenv/bin/python tools/reference/inversion_fixtures.py
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import (
+    AutoencoderKL,
+    DDIMInverseScheduler,
+    DDIMScheduler,
+    PNDMScheduler,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
+from PIL import Image
+from transformers import CLIPTextModel, CLIPTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
+MODEL = OUT / "sd-tiny"
+TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
+
+SOURCE_PROMPT = "an astronaut"
+
+CASES = {
+    "edit": dict(prompt="an astronaut in a garden, oil painting", guidance=7.5, steps=10, seed=42),
+    # same prompt, no guidance: regeneration retraces the inversion, reconstructing the input
+    "reconstruction": dict(prompt=SOURCE_PROMPT, guidance=1.0, steps=10, seed=42),
+}
+
+
+def load_pipeline():
+    f32 = dict(torch_dtype=torch.float32)
+    return StableDiffusionPipeline(
+        vae=AutoencoderKL.from_pretrained(MODEL / "vae", **f32).eval(),
+        text_encoder=CLIPTextModel.from_pretrained(MODEL / "text_encoder", **f32).eval(),
+        tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER),
+        unet=UNet2DConditionModel.from_pretrained(MODEL / "unet", **f32).eval(),
+        scheduler=PNDMScheduler.from_pretrained(MODEL / "scheduler"),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+
+
+@torch.no_grad()
+def invert(pipe, image, source_prompt, steps):
+    pixels = pipe.image_processor.preprocess(image)
+    latents = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
+    inverse = DDIMInverseScheduler.from_config(pipe.scheduler.config)
+    inverse.set_timesteps(steps)
+    embeddings = pipe.encode_prompt(source_prompt, "cpu", 1, False)[0]
+    for t in inverse.timesteps:
+        model_input = inverse.scale_model_input(latents, t)
+        noise = pipe.unet(model_input, t, encoder_hidden_states=embeddings).sample
+        latents = inverse.step(noise, t, latents).prev_sample
+    return latents
+
+
+def psnr(a, b):
+    mse = np.mean((np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+
+def main():
+    pipe = load_pipeline()
+    image = Image.open(OUT / "input.png").convert("RGB")
+    regenerate = StableDiffusionPipeline(**dict(pipe.components, scheduler=DDIMScheduler.from_config(pipe.scheduler.config)))
+    with torch.no_grad():
+        # what decoding the unedited latents gives: the most a reconstruction can reach with this VAE
+        pixels = pipe.image_processor.preprocess(image)
+        mean = pipe.vae.encode(pixels).latent_dist.mean
+        roundtrip = pipe.image_processor.postprocess(pipe.vae.decode(mean).sample, output_type="pil")[0]
+    written = {}
+    for name, case in CASES.items():
+        latents = invert(pipe, image, SOURCE_PROMPT, case["steps"])
+        generator = torch.Generator("cpu").manual_seed(case["seed"])
+        with torch.no_grad():
+            result = regenerate(prompt=case["prompt"], latents=latents, guidance_scale=case["guidance"],
+                                num_inference_steps=case["steps"], height=image.height, width=image.width,
+                                generator=generator, eta=0.0).images[0]
+        result.save(OUT / f"inversion_{name}.png")
+        written[name] = dict(case, reference_psnr_vs_input=round(psnr(result, image), 2),
+                             reference_psnr_vs_vae_roundtrip=round(psnr(result, roundtrip), 2))
+        print(f"{name}: PSNR vs input {psnr(result, image):.2f} dB, "
+              f"vs the VAE round trip {psnr(result, roundtrip):.2f} dB")
+    (OUT / "inversion_cases.json").write_text(
+        json.dumps(dict(source_prompt=SOURCE_PROMPT, input="input.png", cases=written), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
