@@ -33,7 +33,7 @@ extension StableDiffusion {
     /// How faithfully `invertAndEdit` with the same prompt and no guidance gives the image back:
     /// the PSNR in dB (infinity when identical) between that output and the image as the
     /// pipeline sees it (at its working size, in 8 bits). It measures the VAE's round trip and
-    /// the inversion's drift together; a trained model over 50 steps typically reaches 25-30 dB.
+    /// the inversion's drift together.
     public func reconstructionPSNR(_ image: Imaging.Image, prompt: String, steps: Int = 50, clipSkip: Int? = nil,
                                    progress: StepCallback? = nil) throws -> Double {
         let options = GenerationOptions(prompt: prompt, steps: steps, guidanceScale: 1, clipSkip: clipSkip)
