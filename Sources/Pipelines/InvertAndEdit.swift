@@ -18,9 +18,10 @@ extension StableDiffusion {
     ///
     /// `options.scheduler` and `options.strength` are ignored: the recipe fixes DDIM and runs
     /// the whole schedule. `progress` sees the inversion steps then the regeneration steps, as
-    /// one count of `2 * steps` (a cancellation's `step` counts within its phase). The image is worked on at its size floored to a multiple of 8,
-    /// as img2img does. With `options.prompt == sourcePrompt` and guidance 1 the output
-    /// retraces the input (see `reconstructionPSNR`).
+    /// one count of `2 * steps` (a cancellation's `step` counts within its phase). The image is
+    /// worked on at its size floored to a multiple of 8, as img2img does. With
+    /// `options.prompt == sourcePrompt` and guidance 1 the output should retrace the input, as
+    /// far as the model allows (see `reconstructionPSNR`).
     public func invertAndEdit(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
                               progress: StepCallback? = nil) throws -> Imaging.Image {
         let inverted = try invertedLatents(image, sourcePrompt: sourcePrompt, options: options,
