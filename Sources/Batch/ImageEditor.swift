@@ -53,8 +53,15 @@ struct ImageEditor {
             return try self.inpaint(image, inpaint, maskImage: maskImage, job: job)
         case .upscale(let upscale):
             return try self.upscale(image, upscale, job: job)
-        case .edit:
-            throw BatchError.image("\(job.input): the '\(edit.name)' edit needs the diffusion engine, which this build of Overpaint does not include yet")
+        case .edit(let inversion):
+            guard inversion.generation.control.isEmpty else {
+                throw BatchError.image("\(job.input): ControlNet ('control') is not available in this build yet")
+            }
+            guard let model = inversion.generation.model else { throw BatchError.image("\(job.input): edit needs a model") }
+            let pipeline = try models.stableDiffusion(at: model)
+            let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt,
+                                                    options: options(inversion.generation, job: job))
+            return edited.withAlpha(of: image)
         }
     }
 
@@ -135,6 +142,7 @@ struct ImageEditor {
             switch edit {
             case .img2img(let generation): generation
             case .inpaint(let inpaint): inpaint.generation
+            case .edit(let inversion): inversion.generation
             default: nil
             }
         }.first

@@ -65,7 +65,7 @@ private func pipelineInput(in folder: URL) throws -> URL {
 
 /// Every generation recipe in recipes/ runs on the tiny model; inpainting keeps every
 /// pixel outside the grown, blurred mask.
-@Test(arguments: ["restyle", "bulk-inpaint"])
+@Test(arguments: ["restyle", "bulk-inpaint", "edit-invert"])
 func generationRecipesRunOnATinyModel(_ name: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
