@@ -16,6 +16,10 @@ public enum PipelinesError: LocalizedError, Equatable {
     case unsupportedUNetChannels(pipeline: String, channels: Int)
     /// The progress callback asked to stop.
     case cancelled(step: Int)
+    /// A control's guidance window is not 0 <= start < end <= 1 (as diffusers' check_inputs).
+    case invalidControlWindow(control: Int, start: Double, end: Double)
+    /// A ControlNet whose residuals cannot feed this pipeline's UNet (or takes no RGB control map).
+    case incompatibleControlNet(control: Int, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -33,6 +37,10 @@ public enum PipelinesError: LocalizedError, Equatable {
             return "\(pipeline) cannot drive a UNet with \(channels) input channels"
         case let .cancelled(step):
             return "cancelled before step \(step)"
+        case let .invalidControlWindow(control, start, end):
+            return "control \(control): guidance window \(start)...\(end) is not within 0...1 with start < end"
+        case let .incompatibleControlNet(control, reason):
+            return "control \(control): ControlNet does not fit the UNet: \(reason)"
         }
     }
 }

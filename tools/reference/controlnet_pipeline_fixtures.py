@@ -1,0 +1,126 @@
+"""Parity fixtures for ControlNet img2img: diffusers' StableDiffusionControlNetImg2ImgPipeline on
+the tiny pipeline of pipeline_fixtures.py with a tiny ControlNet.
+
+Reads Tests/Fixtures/pipelines/ (sd-tiny/, input.png; run pipeline_fixtures.py first) and writes:
+  controlnet_tiny/          ControlNetModel.from_unet(sd-tiny's UNet) with random weights,
+                            conditioning_embedding_out_channels (8, 8, 16, 16), the zero convolutions
+                            (and the embedding's conv_out) randomized so the residuals matter; f16
+  controlnet_canny_map.png  cv2.Canny(input.png as RGB, 100, 200), one channel (0 / 255)
+  controlnet_<case>.png     diffusers' output for each case in CASES (output_type="pil")
+  controlnet_cases.json     the parameters of each case
+Every case: PROMPT, seed 42 (torch.Generator("cpu")), strength 0.75, 10 steps, guidance 7.5,
+the model's PNDM scheduler. Weights are rounded to f16 before the reference runs.
+Deterministic: re-running rewrites identical files.
+
+Run: /work/refenv/bin/python tools/reference/controlnet_pipeline_fixtures.py
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from diffusers import (
+    AutoencoderKL,
+    ControlNetModel,
+    PNDMScheduler,
+    StableDiffusionControlNetImg2ImgPipeline,
+    UNet2DConditionModel,
+)
+from PIL import Image
+from transformers import CLIPTextModel, CLIPTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
+SD = OUT / "sd-tiny"
+TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
+PROMPT = "an astronaut in a garden, oil painting"
+SEED = 21
+
+# Each control: (condition, conditioning scale, control_guidance_start, control_guidance_end).
+# "canny" is the Canny map stacked to three channels; "input" is input.png itself.
+CASES = {
+    "controlnet_canny": dict(controls=[("canny", 0.8, 0.0, 1.0)]),
+    "controlnet_canny_end_half": dict(controls=[("canny", 0.8, 0.0, 0.5)]),
+    # MultiControlNetModel: the same tiny ControlNet twice, residuals summed, each with its window
+    "controlnet_multi": dict(controls=[("canny", 0.8, 0.0, 1.0), ("input", 0.5, 0.2, 0.7)]),
+}
+COMMON = dict(seed=42, strength=0.75, steps=10, guidance=7.5)
+
+
+def build_controlnet(unet):
+    torch.manual_seed(SEED)
+    model = ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=(8, 8, 16, 16), load_weights_from_unet=False
+    ).eval()
+    generator = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                noise = torch.randn(parameter.shape, generator=generator) * 0.1
+                parameter.copy_(1 + noise if name.endswith("weight") else noise)
+            elif name.startswith("controlnet_cond_embedding") and name.endswith("weight"):
+                fan_in = parameter[0].numel()
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / fan_in) ** 0.5)
+            elif name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+        for parameter in model.parameters():
+            parameter.copy_(parameter.half().float())
+    return model
+
+
+def save_controlnet(model):
+    folder = OUT / "controlnet_tiny"
+    if folder.exists():
+        shutil.rmtree(folder)
+    model.half().save_pretrained(folder, safe_serialization=True)
+    model.float()
+    config = json.loads((folder / "config.json").read_text())
+    # diffusers builds this list from a set, so its order would change from run to run.
+    config["_use_default_values"] = sorted(config.get("_use_default_values", []))
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def main():
+    unet = UNet2DConditionModel.from_pretrained(SD / "unet", torch_dtype=torch.float32).eval()
+    parts = dict(
+        vae=AutoencoderKL.from_pretrained(SD / "vae", torch_dtype=torch.float32).eval(),
+        text_encoder=CLIPTextModel.from_pretrained(SD / "text_encoder", torch_dtype=torch.float32).eval(),
+        tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER),
+        scheduler=PNDMScheduler.from_pretrained(SD / "scheduler"),
+        unet=unet, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    controlnet = build_controlnet(unet)
+    save_controlnet(controlnet)
+
+    image = Image.open(OUT / "input.png").convert("RGB")
+    edges = cv2.Canny(np.asarray(image), 100, 200)
+    Image.fromarray(edges, mode="L").save(OUT / "controlnet_canny_map.png")
+    conditions = {"canny": Image.fromarray(np.stack([edges] * 3, axis=2)), "input": image}
+
+    for name, case in CASES.items():
+        controls = case["controls"]
+        nets = controlnet if len(controls) == 1 else [controlnet] * len(controls)
+        pipe = StableDiffusionControlNetImg2ImgPipeline(controlnet=nets, **parts)
+        pick = (lambda values: values[0]) if len(controls) == 1 else list
+        with torch.no_grad():
+            result = pipe(
+                prompt=PROMPT, image=image, control_image=pick([conditions[c[0]] for c in controls]),
+                strength=COMMON["strength"], num_inference_steps=COMMON["steps"],
+                guidance_scale=COMMON["guidance"], generator=torch.Generator("cpu").manual_seed(COMMON["seed"]),
+                controlnet_conditioning_scale=pick([c[1] for c in controls]),
+                control_guidance_start=pick([c[2] for c in controls]),
+                control_guidance_end=pick([c[3] for c in controls]),
+            ).images[0]
+        result.save(OUT / f"{name}.png")
+        pixels = np.asarray(result).astype(np.float64)
+        print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f}")
+    cases = {name: dict(COMMON, controls=[dict(zip(("condition", "scale", "start", "end"), c)) for c in case["controls"]])
+             for name, case in CASES.items()}
+    (OUT / "controlnet_cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=cases), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
