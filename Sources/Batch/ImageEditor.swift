@@ -55,7 +55,7 @@ struct ImageEditor {
             return try self.upscale(image, upscale, job: job)
         case .edit(let inversion):
             guard inversion.generation.control.isEmpty else {
-                throw BatchError.image("\(job.input): ControlNet ('control') is not available in this build yet")
+                throw BatchError.image("\(job.input): ControlNet ('control') works with img2img in this build, not yet with edit")
             }
             guard let model = inversion.generation.model else { throw BatchError.image("\(job.input): edit needs a model") }
             let pipeline = try models.stableDiffusion(at: model)
@@ -66,15 +66,35 @@ struct ImageEditor {
     }
 
     private func imageToImage(_ image: Image, generation: Edit.Generation, job: Job) throws -> Image {
-        guard generation.control.isEmpty else {
-            throw BatchError.image("\(job.input): ControlNet ('control') is not available in this build yet")
-        }
         guard let model = generation.model else {
             throw BatchError.image("\(job.input): img2img needs a model")
         }
         let pipeline = try models.stableDiffusion(at: model)
-        let generated = try pipeline.imageToImage(image, options: options(generation, job: job))
+        let options = options(generation, job: job)
+        let generated = generation.control.isEmpty
+            ? try pipeline.imageToImage(image, options: options)
+            : try pipeline.controlNetImageToImage(image, controls: controls(generation.control, for: image, job: job),
+                                                  options: options)
         return generated.withAlpha(of: image)
+    }
+
+    /// Each `control:` entry as the pipeline takes it: Canny maps are computed here from the
+    /// image as OpenCV's Canny makes them; depth maps come from the job's control file.
+    private func controls(_ controls: [Edit.Control], for image: Image, job: Job) throws -> [ControlInput] {
+        try controls.map { control in
+            let condition: Image
+            switch (control.type, control.source) {
+            case (.canny, _):
+                condition = try Canny.edges(of: image, low: Double(control.low), high: Double(control.high))
+            case (.depth, .file):
+                guard let file = job.control else { throw BatchError.image("\(job.input): no control map found") }
+                condition = try ImageFile.read(inputRoot.appendingPathComponent(file), maxPixels: maxPixels)
+            case (.depth, .estimate):
+                throw BatchError.image("\(job.input): depth estimation (source: estimate) is not available in this build yet; give depth maps with source: file")
+            }
+            return ControlInput(model: try models.controlNet(at: control.model), condition: condition,
+                                scale: Float(control.scale), start: control.start, end: control.end)
+        }
     }
 
     /// Regenerates the masked region; with `mask_blur` the seam is blended through the
@@ -84,7 +104,7 @@ struct ImageEditor {
             throw BatchError.image("\(job.input): inpaint area: masked and fill modes other than original are not available in this build yet")
         }
         guard inpaint.generation.control.isEmpty else {
-            throw BatchError.image("\(job.input): ControlNet ('control') is not available in this build yet")
+            throw BatchError.image("\(job.input): ControlNet ('control') works with img2img in this build, not yet with inpaint")
         }
         guard let model = inpaint.generation.model else { throw BatchError.image("\(job.input): inpaint needs a model") }
         let mask = try loadMask(maskImage, job: job, fitting: image, resize: inpaint.resizeMask).grown(by: inpaint.maskGrow)

@@ -8,6 +8,14 @@ final class ModelCache {
     private var pipelines: [String: StableDiffusion] = [:]
     private var upscalers: [String: any SuperResolutionNetwork] = [:]
     private var hashes: [String: String] = [:]
+    private var controlNets: [String: ControlNetModel] = [:]
+
+    func controlNet(at path: String) throws -> ControlNetModel {
+        if let loaded = controlNets[path] { return loaded }
+        let loaded = try ControlNetModel(folder: URL(fileURLWithPath: path))
+        controlNets[path] = loaded
+        return loaded
+    }
 
     /// A1111's "Model hash": the first 10 hex digits of the SHA-256 of the checkpoint (for a
     /// diffusers folder, of its UNet weights), computed once per run.

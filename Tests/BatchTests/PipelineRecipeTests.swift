@@ -137,3 +137,23 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("no upscaler model 'realesrgan-x4plus'"))
 }
+
+/// recipes/restyle-canny.yaml, whose settings are the reference case controlnet_canny of
+/// tools/reference/controlnet_pipeline_fixtures.py: through `overpaint run` it reproduces
+/// diffusers' StableDiffusionControlNetImg2ImgPipeline, the Canny map computed in-process.
+@Test func restyleCannyRecipeMatchesDiffusersControlNetImg2Img() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = try pipelineInput(in: folder)
+    let output = folder.appendingPathComponent("out")
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_MODEL"] = model.path
+    environment["OVERPAINT_CONTROLNET_CANNY"] = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
+    let recipe = packageRoot.appendingPathComponent("recipes/restyle-canny.yaml").path
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut-canny-restyled.png"))
+    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_canny.png"))
+    #expect(psnr(ours, reference) >= 40)
+}
