@@ -109,59 +109,33 @@ struct ConvGeometry {
     var columnRows: Int { inChannels * kernelHeight * kernelWidth }
     var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .zero }
 
-    /// Output rows per im2col band: every thread gets at least one band, and the `threads`
-    /// column buffers together fit the budget.
-    func bandRows(threads: Int) -> Int {
+    /// Output rows per im2col band, so that a band's columns fit the budget.
+    var bandRows: Int {
         let bytesPerOutputRow = columnRows * outWidth * MemoryLayout<Float>.size
-        let perThread = (outHeight + threads - 1) / threads
-        let fitting = max(1, columnBudgetBytes / threads / bytesPerOutputRow)
-        let bandsPerThread = (perThread + fitting - 1) / fitting
-        return (perThread + bandsPerThread - 1) / bandsPerThread
+        return min(outHeight, max(1, columnBudgetBytes / bytesPerOutputRow))
     }
 }
 
-/// One image: the output rows are split into bands, each thread taking a contiguous run of
-/// them with its own column buffer, and every band is im2col then `out[:, band] += weight @ columns`
-/// with single-threaded BLAS. Threading the bands rather than im2col and sgemm separately keeps
-/// both cores busy throughout: a threaded sgemm's workers spin between calls and starve a
-/// separately threaded im2col, and thin convolutions (32 or 64 output channels) spend as long
-/// in im2col as in the multiply.
+/// One image: im2col a band of output rows, then `out[:, band] += weight @ columns`.
 // source: [C, H, W], weights: [O, C*kh*kw], target: [O, OH*OW]
 private func convolveImage(
     _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
     geometry: ConvGeometry
 ) {
-    let threads = Parallel.threadCount
-    let bandRows = geometry.bandRows(threads: threads)
-    let bandCount = (geometry.outHeight + bandRows - 1) / bandRows
-    let bufferCount = geometry.columnRows * bandRows * geometry.outWidth
-    Parallel.withSingleThreadedBLAS {
-        Parallel.forEachRange(count: bandCount, minimumBlock: 1) { bands in
-            let columns = UnsafeMutablePointer<Float>.allocate(capacity: bufferCount)
-            defer { columns.deallocate() }
-            for band in bands {
-                let firstRow = band * bandRows
-                convolveBand(firstRow..<min(geometry.outHeight, firstRow + bandRows), of: source, weights: weights,
-                             into: target, columns: columns, geometry: geometry)
-            }
+    let bandRows = geometry.bandRows
+    let columns = UnsafeMutablePointer<Float>.allocate(capacity: geometry.columnRows * bandRows * geometry.outWidth)
+    defer { columns.deallocate() }
+    for firstRow in stride(from: 0, to: geometry.outHeight, by: bandRows) {
+        let rows = min(bandRows, geometry.outHeight - firstRow)
+        let bandWidth = rows * geometry.outWidth
+        Parallel.forEach(count: geometry.columnRows) { columnRow in
+            fillColumnRow(columnRow, of: source, outputRows: firstRow..<(firstRow + rows),
+                          into: columns + columnRow * bandWidth, geometry: geometry)
         }
+        sgemm(m: geometry.outChannels, n: bandWidth, k: geometry.columnRows,
+              a: weights, lda: geometry.columnRows, b: columns, ldb: bandWidth,
+              beta: 1, c: target + firstRow * geometry.outWidth, ldc: geometry.outPlane)
     }
-}
-
-/// Output rows `rows` of one image; bands write disjoint output columns.
-// columns: scratch of at least columnRows * rows.count * outWidth
-private func convolveBand(
-    _ rows: Range<Int>, of source: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-    into target: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, geometry: ConvGeometry
-) {
-    let bandWidth = rows.count * geometry.outWidth
-    for columnRow in 0..<geometry.columnRows {
-        fillColumnRow(columnRow, of: source, outputRows: rows, into: columns + columnRow * bandWidth,
-                      geometry: geometry)
-    }
-    sgemm(m: geometry.outChannels, n: bandWidth, k: geometry.columnRows,
-          a: weights, lda: geometry.columnRows, b: columns, ldb: bandWidth,
-          beta: 1, c: target + rows.lowerBound * geometry.outWidth, ldc: geometry.outPlane)
 }
 
 /// One im2col row: the input pixel under kernel tap (ky, kx) of channel c for every output
