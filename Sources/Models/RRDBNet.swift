@@ -172,7 +172,11 @@ func leakyReLU(_ x: consuming Tensor, slope: Float) -> Tensor {
     x.withUnsafeMutableBufferPointer { values in
         guard let base = values.baseAddress else { return }
         Parallel.forEachRange(count: values.count) { range in
-            for index in range where base[index] < 0 { base[index] *= slope }
+            // A select rather than a guarded store, so the loop vectorises.
+            for index in range {
+                let value = base[index]
+                base[index] = value < 0 ? value * slope : value
+            }
         }
     }
     return x
