@@ -5,7 +5,7 @@ import Testing
 @testable import Pipelines
 
 /// One case of tools/reference/controlnet_pipeline_fixtures.py's CASES, as controlnet_cases.json holds it.
-struct ControlNetReferenceCase: Decodable, Sendable, CustomTestStringConvertible {
+struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
     struct Control: Decodable, Sendable {
         /// "canny" (the Canny map of input.png) or "input" (input.png itself).
         let condition: String
@@ -27,20 +27,7 @@ struct ControlNetReferenceCase: Decodable, Sendable, CustomTestStringConvertible
         case controls, seed, strength, steps, guidance
     }
 
-    static let all: [ControlNetReferenceCase] = {
-        struct File: Decodable {
-            let cases: [String: ControlNetReferenceCase]
-        }
-        let url = PipelineFixtures.folder.appendingPathComponent("controlnet_cases.json")
-        guard let data = try? Data(contentsOf: url), let file = try? JSONDecoder().decode(File.self, from: data) else {
-            return []
-        }
-        return file.cases.map { name, value in
-            var named = value
-            named.name = name
-            return named
-        }.sorted { $0.name < $1.name }
-    }()
+    static let all: [ControlNetReferenceCase] = PipelineFixtures.namedCases("controlnet_cases.json")
 }
 
 /// StableDiffusionControlNetImg2ImgPipeline on the tiny pipeline with the tiny ControlNet

@@ -4,7 +4,7 @@ import Testing
 @testable import Pipelines
 
 /// One case of tools/reference/inversion_fixtures.py's CASES, as inversion_cases.json holds it.
-struct InversionCase: Decodable, Sendable, CustomTestStringConvertible {
+struct InversionCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
     var name = ""
     let prompt: String
     let guidance: Float
@@ -40,11 +40,7 @@ struct InversionCase: Decodable, Sendable, CustomTestStringConvertible {
         return try? JSONDecoder().decode(File.self, from: data)
     }()
 
-    static let all: [InversionCase] = (file?.cases ?? [:]).map { name, value in
-        var named = value
-        named.name = name
-        return named
-    }.sorted { $0.name < $1.name }
+    static let all: [InversionCase] = PipelineFixtures.named(file?.cases ?? [:])
 }
 
 /// The recipe's `edit` against diffusers: the posterior mean inverted with

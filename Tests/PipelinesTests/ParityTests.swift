@@ -4,7 +4,7 @@ import Testing
 @testable import Pipelines
 
 /// One case of tools/reference/pipeline_fixtures.py's CASES, as cases.json holds it.
-struct ReferenceCase: Decodable, Sendable, CustomTestStringConvertible {
+struct ReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
     var name = ""
     let kind: String
     let unet: String?
@@ -28,20 +28,7 @@ struct ReferenceCase: Decodable, Sendable, CustomTestStringConvertible {
                           strength: strength, seed: seed, scheduler: scheduler, eta: eta ?? 0)
     }
 
-    static let all: [ReferenceCase] = {
-        struct File: Decodable {
-            let cases: [String: ReferenceCase]
-        }
-        let url = PipelineFixtures.folder.appendingPathComponent("cases.json")
-        guard let data = try? Data(contentsOf: url), let file = try? JSONDecoder().decode(File.self, from: data) else {
-            return []
-        }
-        return file.cases.map { name, value in
-            var named = value
-            named.name = name
-            return named
-        }.sorted { $0.name < $1.name }
-    }()
+    static let all: [ReferenceCase] = PipelineFixtures.namedCases("cases.json")
 }
 
 /// Every reference case against diffusers' output PNG: StableDiffusionImg2ImgPipeline or

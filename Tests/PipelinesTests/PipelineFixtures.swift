@@ -54,3 +54,28 @@ enum PipelineFixtures {
         return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
     }
 }
+
+/// A reference case read from a `{"cases": {name: {...}}}` fixture file, named by its key.
+protocol NamedReferenceCase: Decodable {
+    var name: String { get set }
+}
+
+extension PipelineFixtures {
+    /// The cases of `file`, each named by its key, in name order; none if the file is unreadable
+    /// (the tests over them then fail for want of cases).
+    static func namedCases<Case: NamedReferenceCase>(_ file: String) -> [Case] {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent(file)),
+              let decoded = try? JSONDecoder().decode(CaseFile<Case>.self, from: data) else { return [] }
+        return named(decoded.cases)
+    }
+
+    private struct CaseFile<Case: Decodable>: Decodable { let cases: [String: Case] }
+
+    static func named<Case: NamedReferenceCase>(_ cases: [String: Case]) -> [Case] {
+        cases.map { name, value in
+            var named = value
+            named.name = name
+            return named
+        }.sorted { $0.name < $1.name }
+    }
+}
