@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "overpaint",
             dependencies: [
-                "Batch", "Recipes", "Models", "Tensors",
+                "Batch", "Recipes", "Models", "Pipelines", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

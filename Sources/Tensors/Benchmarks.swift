@@ -79,7 +79,7 @@ public enum TensorBenchmarks {
     }
 
     /// Deterministic values in [-scale, scale) (speed does not depend on them; no denormals).
-    static func filled(_ shape: [Int], scale: Float = 1) -> Tensor {
+    public static func filled(_ shape: [Int], scale: Float = 1) -> Tensor {
         var state: UInt32 = 0x9E37_79B9
         return Tensor(shape: shape) { buffer in
             for index in buffer.indices {

@@ -92,6 +92,7 @@ func sgemm(
         return
     }
     Parallel.configureBLAS()
+    FlopCounter.add(2 * m * n * k)
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -1,37 +1,136 @@
 import ArgumentParser
+import Batch
 import Foundation
+import Models
+import Pipelines
 import Tensors
 
-/// `overpaint bench`: kernel speed on Stable-Diffusion-shaped work, each figure as a
-/// fraction of the sgemm rate measured in the same run (absolute rates drift; ratios hold).
+/// `overpaint bench`: kernels at SD 1.5 shapes, then (given models) CLIP, one UNet
+/// evaluation, VAE encode and decode, a whole img2img and Real-ESRGAN, each as a fraction of
+/// the sgemm rate measured in the same run (absolute rates drift; ratios hold).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time sgemm, conv2d and attention at SD 1.5 shapes (512x512) as fractions of the same-run sgemm rate.")
+        abstract: "Time kernels and whole models as fractions of the same-run sgemm rate, with peak RSS.",
+        discussion: """
+            Without --model and --upscaler only the kernels run. For full-size figures without a
+            download, make random-weight models first: `overpaint models random --like sd15 --out M`
+            and `--like realesrgan-x4plus`.
+            """)
 
-    @Option(help: "Timed repetitions per kernel (median is reported), after one warm-up.")
+    @Option(help: "Timed repetitions per stage after one warm-up; the median is reported.")
     var repetitions = 3
 
-    @Flag(help: "Print one JSON object per result.")
+    @Option(help: "A Stable Diffusion pipeline folder: time CLIP, UNet, VAE and a whole img2img.")
+    var model: String?
+
+    @Option(help: "A Real-ESRGAN model (.param or .safetensors): time it on one tile.")
+    var upscaler: String?
+
+    @Option(help: "Image side for the Stable Diffusion stages.")
+    var size = 512
+
+    @Option(help: "Input side for the super-resolution stage.")
+    var upscalerSize = 256
+
+    @Option(help: "Timed runs of the whole img2img (its parts are already warm).")
+    var pipelineRuns = 1
+
+    @Flag(inversion: .prefixedNo, help: "Time the kernel table (the reference sgemm is always timed).")
+    var kernels = true
+
+    @Flag(help: "Print one JSON document instead of a table.")
     var json = false
 
-    func run() throws {
-        let results = TensorBenchmarks.run(repetitions: repetitions)
-        let environment = ProcessInfo.processInfo.environment
-        let header = "threads: \(Parallel.threadCount), OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "(unset)")"
-        if json {
-            for result in results {
-                let object: [String: Any] = ["name": result.name, "seconds": result.seconds, "gflops": result.gflops,
-                                             "fraction_of_sgemm": result.fractionOfSGEMM, "threads": Parallel.threadCount]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-            }
-            return
+    func validate() throws {
+        guard repetitions >= 1, pipelineRuns >= 1 else { throw ValidationError("repetitions and runs must be >= 1") }
+        guard size >= 64, size % 64 == 0, upscalerSize >= 16 else {
+            throw ValidationError("--size must be a multiple of 64 and --upscaler-size at least 16")
         }
-        print(header)
+    }
+
+    func run() throws {
+        let benchmarks = ModelBenchmarks(repetitions: repetitions)
+        let kernelResults = kernels ? TensorBenchmarks.run(repetitions: repetitions).map(KernelRow.init) : [benchmarks.referenceSGEMM()]
+        let sgemmRate = kernelResults[0].gflops
+        var stages: [StageResult] = []
+        var notes: [String] = []
+        if let model {
+            let (pipeline, loadSeconds) = try timed { try StableDiffusion(folder: URL(fileURLWithPath: model)) }
+            notes.append(String(format: "model loaded in %.1f s, resident %@", loadSeconds,
+                                megabytes(ProcessMemory.residentBytes)))
+            stages += try benchmarks.stableDiffusion(pipeline, side: size, pipelineRuns: pipelineRuns)
+            notes += vaeShare(stages)
+        }
+        if let upscaler {
+            let network = try loadSuperResolutionNetwork(at: URL(fileURLWithPath: upscaler))
+            let name = URL(fileURLWithPath: upscaler).deletingPathExtension().lastPathComponent
+            stages.append(benchmarks.superResolution(network, name: name, side: upscalerSize))
+        }
+        if json {
+            try printJSON(kernels: kernelResults, stages: stages, sgemmRate: sgemmRate)
+        } else {
+            printTable(kernels: kernelResults, stages: stages, sgemmRate: sgemmRate, notes: notes)
+        }
+    }
+
+    private var environmentLine: String {
+        let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
+        return "threads: \(Parallel.threadCount), OPENBLAS_CORETYPE=\(coretype)"
+    }
+
+    private func printTable(kernels: [KernelRow], stages: [StageResult], sgemmRate: Double, notes: [String]) {
+        print(environmentLine)
+        print(String(format: "same-run sgemm rate: %.1f GFLOP/s (%@)", sgemmRate, kernels[0].name))
+        print("")
         print("| kernel | seconds | GFLOP/s | fraction of sgemm |")
         print("| --- | --- | --- | --- |")
-        for result in results {
-            print(String(format: "| %@ | %.4f | %.1f | %.2f |", result.name, result.seconds, result.gflops, result.fractionOfSGEMM))
+        for result in kernels {
+            print(String(format: "| %@ | %.4f | %.1f | %.2f |", result.name, result.seconds, result.gflops,
+                         result.fractionOfSGEMM))
         }
+        guard !stages.isEmpty else { return }
+        print("")
+        print("| stage | seconds (median) | GFLOP | GFLOP/s | fraction of sgemm | peak RSS |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for stage in stages {
+            print(String(format: "| %@ | %.2f | %.4g | %.1f | %.2f | %@ |", stage.name, stage.seconds, stage.flops / 1e9,
+                         stage.gflops, stage.gflops / sgemmRate, megabytes(stage.peakResidentBytes)))
+        }
+        for note in notes { print(note) }
+    }
+
+    private func printJSON(kernels: [KernelRow], stages: [StageResult], sgemmRate: Double) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let document: [String: Any] = [
+            "threads": Parallel.threadCount,
+            "openblas_coretype": environment["OPENBLAS_CORETYPE"] ?? NSNull(),
+            "sgemm_gflops": sgemmRate,
+            "kernels": kernels.map { ["name": $0.name, "seconds": $0.seconds, "gflops": $0.gflops,
+                                      "fraction_of_sgemm": $0.fractionOfSGEMM] as [String: Any] },
+            "stages": stages.map { stage -> [String: Any] in
+                ["name": stage.name, "seconds": stage.seconds, "gflop": stage.flops / 1e9, "gflops": stage.gflops,
+                 "fraction_of_sgemm": stage.gflops / sgemmRate,
+                 "peak_rss_bytes": stage.peakResidentBytes.map { $0 as Any } ?? NSNull()]
+            },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// How much of the whole img2img the VAE takes (one encode and one decode per image).
+    private func vaeShare(_ stages: [StageResult]) -> [String] {
+        let vae = stages.filter { $0.name.hasPrefix("VAE") }.map(\.seconds).reduce(0, +)
+        guard let whole = stages.first(where: { $0.name.hasPrefix("img2img") }), whole.seconds > 0 else { return [] }
+        return [String(format: "VAE encode + decode: %.0f%% of the whole img2img", 100 * vae / whole.seconds)]
+    }
+
+    private func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
+        let start = Date()
+        let result = try body()
+        return (result, Date().timeIntervalSince(start))
+    }
+
+    private func megabytes(_ bytes: Int?) -> String {
+        bytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "n/a"
     }
 }

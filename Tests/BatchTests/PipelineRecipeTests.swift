@@ -5,7 +5,7 @@ import Testing
 
 /// The tiny diffusers pipeline of Tests/Fixtures/pipelines with the real CLIP tokenizer,
 /// assembled as a user's model folder.
-private func tinyPipelineFolder(in folder: URL) throws -> URL {
+func tinyPipelineFolder(in folder: URL) throws -> URL {
     let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
     let model = folder.appendingPathComponent("sd-tiny")
     try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)

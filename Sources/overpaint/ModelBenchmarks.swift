@@ -1,0 +1,111 @@
+import Batch
+import Dispatch
+import Foundation
+import Imaging
+import Models
+import Pipelines
+import Tensors
+
+/// One row of the kernel table.
+struct KernelRow {
+    let name: String
+    let seconds: Double
+    let gflops: Double
+    let fractionOfSGEMM: Double
+
+    init(name: String, seconds: Double, gflops: Double, fractionOfSGEMM: Double) {
+        self.name = name
+        self.seconds = seconds
+        self.gflops = gflops
+        self.fractionOfSGEMM = fractionOfSGEMM
+    }
+
+    init(_ result: BenchResult) {
+        self.init(name: result.name, seconds: result.seconds, gflops: result.gflops,
+                  fractionOfSGEMM: result.fractionOfSGEMM)
+    }
+}
+
+/// One timed model stage: median wall time, the GEMM work it did, and its own peak RSS.
+struct StageResult {
+    let name: String
+    let seconds: Double
+    let flops: Double
+    /// Peak resident bytes from the start of this stage (the process's peak where the
+    /// kernel cannot restart the count).
+    let peakResidentBytes: Int?
+
+    var gflops: Double { flops / seconds / 1e9 }
+}
+
+/// Times whole models at 512x512 the way a user runs them, each figure comparable to the
+/// same run's sgemm rate.
+struct ModelBenchmarks {
+    /// Timed runs per stage after one warm-up; the median is reported.
+    let repetitions: Int
+
+    /// Warm-up, then `repetitions` timed runs of `body`; FLOPs from the counter over one run.
+    func stage(_ name: String, warmUp: Bool = true, runs: Int? = nil, _ body: () throws -> Void) rethrows -> StageResult {
+        ProcessMemory.resetPeak()
+        if warmUp { try body() }
+        var times: [Double] = []
+        var flops = 0.0
+        for _ in 0..<max(1, runs ?? repetitions) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            flops = try FlopCounter.measure(body).flops
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return StageResult(name: name, seconds: median(times), flops: flops,
+                           peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    /// The reference every fraction is measured against: sgemm M=4096 N=320 K=2880 (the
+    /// UNet's 320-channel 3x3 convolution as a GEMM), as the kernel table's first row.
+    func referenceSGEMM() -> KernelRow {
+        let a = TensorBenchmarks.filled([4096, 2880])
+        let b = TensorBenchmarks.filled([2880, 320])
+        let result = stage("sgemm reference M=4096 N=320 K=2880") { _ = matmul(a, b) }
+        return KernelRow(name: result.name, seconds: result.seconds, gflops: result.gflops, fractionOfSGEMM: 1)
+    }
+
+    /// CLIP, one UNet evaluation with guidance (batch 2), VAE encode and decode, then a whole
+    /// img2img (20 steps at strength 0.75, timed `pipelineRuns` times: its parts are warm).
+    func stableDiffusion(_ pipeline: StableDiffusion, side: Int, pipelineRuns: Int) throws -> [StageResult] {
+        let latentSide = side / pipeline.vaeScaleFactor
+        let latentChannels = pipeline.vae.config.latentChannels
+        let prompt = "a photograph of an astronaut riding a horse"
+        let tokens = [pipeline.tokenizer.encode(prompt)]
+        let hiddenStates = Tensor.concatenate(
+            [pipeline.textEncoder.promptEmbeddings(tokens), pipeline.textEncoder.promptEmbeddings(tokens)], axis: 0)
+        let latents = TensorBenchmarks.filled([2, pipeline.unet.config.inChannels, latentSide, latentSide])
+        let pixels = TensorBenchmarks.filled([1, 3, side, side])
+        let oneLatent = TensorBenchmarks.filled([1, latentChannels, latentSide, latentSide])
+        var results = [
+            stage("CLIP text encoder, 1 prompt") { _ = pipeline.textEncoder.promptEmbeddings(tokens) },
+            stage("UNet, batch 2 (guidance), \(latentSide)x\(latentSide) latents") {
+                _ = pipeline.unet(sample: latents, timestep: 999, encoderHiddenStates: hiddenStates)
+            },
+            stage("VAE encode \(side)x\(side)") { _ = pipeline.vae.encode(pixels).mean },
+            stage("VAE decode \(side)x\(side)") { _ = pipeline.vae.decode(oneLatent) },
+        ]
+        let photo = Imaging.Image(width: side, height: side, channels: 3,
+                                  samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
+        let options = GenerationOptions(prompt: prompt, steps: 20, strength: 0.75, seed: 0)
+        results.append(try stage("img2img \(side)x\(side), 20 steps, strength 0.75", warmUp: false, runs: pipelineRuns) {
+            _ = try pipeline.imageToImage(photo, options: options)
+        })
+        return results
+    }
+
+    /// A super-resolution network on one `side` x `side` tile, untiled.
+    func superResolution(_ network: any SuperResolutionNetwork, name: String, side: Int) -> StageResult {
+        let input = TensorBenchmarks.filled([1, network.inputChannels, side, side], scale: 0.5) + 0.5
+        return stage("\(name) \(side)x\(side)") { _ = network(input) }
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}

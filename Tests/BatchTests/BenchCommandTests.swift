@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import Batch
+
+@Test func benchTimesEveryModelStageAgainstTheSameRunSGEMM() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let result = try runOverpaint(["bench", "--model", model.path, "--size", "64", "--repetitions", "1",
+                                   "--no-kernels", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let document = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let sgemmRate = try #require(document["sgemm_gflops"] as? Double)
+    #expect(sgemmRate > 0)
+    let stages = try #require(document["stages"] as? [[String: Any]])
+    let names = stages.compactMap { $0["name"] as? String }
+    #expect(names == ["CLIP text encoder, 1 prompt", "UNet, batch 2 (guidance), 8x8 latents", "VAE encode 64x64",
+                      "VAE decode 64x64", "img2img 64x64, 20 steps, strength 0.75"])
+    for stage in stages {
+        let seconds = try #require(stage["seconds"] as? Double)
+        let gflop = try #require(stage["gflop"] as? Double)
+        let fraction = try #require(stage["fraction_of_sgemm"] as? Double)
+        #expect(seconds > 0 && gflop > 0, "\(stage)")
+        #expect(abs(fraction - gflop / seconds / sgemmRate) < 1e-9 * max(1, fraction), "\(stage)")
+        #expect((stage["peak_rss_bytes"] as? Int ?? 0) > 10_000_000, "\(stage)")
+    }
+    // 15 of the 20 steps run at strength 0.75, each a guided (batch 2) UNet evaluation.
+    let unetWork = try #require(stages[1]["gflop"] as? Double)
+    let img2imgWork = try #require(stages[4]["gflop"] as? Double)
+    #expect(img2imgWork > 15 * unetWork)
+}
+
+@Test func peakResidentMemoryFollowsAnAllocation() throws {
+    #expect(ProcessMemory.resetPeak())
+    let before = try #require(ProcessMemory.peakResidentBytes)
+    let size = 256 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+    defer { buffer.deallocate() }
+    for offset in stride(from: 0, to: size, by: 4096) { buffer.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
+    let after = try #require(ProcessMemory.peakResidentBytes)
+    // Other tests in this process may free memory meanwhile, so only the bounds that hold anyway.
+    #expect(after >= before)
+    #expect(after >= size)
+    #expect(try #require(ProcessMemory.residentBytes) > 0)
+}
