@@ -35,6 +35,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs of the whole img2img (its parts are already warm).")
     var pipelineRuns = 1
 
+    @Option(help: "After the stages, run this many small img2img images (64x64, 4 steps) and report resident memory after the first and the last.")
+    var leakImages = 0
+
     @Flag(inversion: .prefixedNo, help: "Time the kernel table (the reference sgemm is always timed).")
     var kernels = true
 
@@ -42,7 +45,7 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard repetitions >= 1, pipelineRuns >= 1 else { throw ValidationError("repetitions and runs must be >= 1") }
+        guard repetitions >= 1, pipelineRuns >= 1, leakImages >= 0 else { throw ValidationError("repetitions and runs must be >= 1") }
         guard size >= 64, size % 64 == 0, upscalerSize >= 16 else {
             throw ValidationError("--size must be a multiple of 64 and --upscaler-size at least 16")
         }
@@ -54,12 +57,20 @@ struct Bench: ParsableCommand {
         let sgemmRate = kernelResults[0].gflops
         var stages: [StageResult] = []
         var notes: [String] = []
+        var figures: [String: Double] = [:]
         if let model {
             let (pipeline, loadSeconds) = try timed { try StableDiffusion(folder: URL(fileURLWithPath: model)) }
             notes.append(String(format: "model loaded in %.1f s, resident %@", loadSeconds,
                                 megabytes(ProcessMemory.residentBytes)))
+            figures["model_load_seconds"] = loadSeconds
             stages += try benchmarks.stableDiffusion(pipeline, side: size, pipelineRuns: pipelineRuns)
             notes += vaeShare(stages)
+            if leakImages > 0 {
+                let growth = try benchmarks.residentGrowth(pipeline, side: 64, count: leakImages)
+                notes.append("resident after image 1: \(megabytes(growth.first)), after image \(leakImages): \(megabytes(growth.last))")
+                figures["resident_bytes_after_first_image"] = growth.first.map(Double.init)
+                figures["resident_bytes_after_last_image"] = growth.last.map(Double.init)
+            }
         }
         if let upscaler {
             let network = try loadSuperResolutionNetwork(at: URL(fileURLWithPath: upscaler))
@@ -67,7 +78,7 @@ struct Bench: ParsableCommand {
             stages.append(benchmarks.superResolution(network, name: name, side: upscalerSize))
         }
         if json {
-            try printJSON(kernels: kernelResults, stages: stages, sgemmRate: sgemmRate)
+            try printJSON(kernels: kernelResults, stages: stages, sgemmRate: sgemmRate, figures: figures)
         } else {
             printTable(kernels: kernelResults, stages: stages, sgemmRate: sgemmRate, notes: notes)
         }
@@ -99,9 +110,10 @@ struct Bench: ParsableCommand {
         for note in notes { print(note) }
     }
 
-    private func printJSON(kernels: [KernelRow], stages: [StageResult], sgemmRate: Double) throws {
+    private func printJSON(kernels: [KernelRow], stages: [StageResult], sgemmRate: Double,
+                           figures: [String: Double]) throws {
         let environment = ProcessInfo.processInfo.environment
-        let document: [String: Any] = [
+        var document: [String: Any] = [
             "threads": Parallel.threadCount,
             "openblas_coretype": environment["OPENBLAS_CORETYPE"] ?? NSNull(),
             "sgemm_gflops": sgemmRate,
@@ -113,6 +125,7 @@ struct Bench: ParsableCommand {
                  "peak_rss_bytes": stage.peakResidentBytes.map { $0 as Any } ?? NSNull()]
             },
         ]
+        document.merge(figures) { current, _ in current }
         let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

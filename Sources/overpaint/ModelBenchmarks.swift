@@ -97,6 +97,20 @@ struct ModelBenchmarks {
         return results
     }
 
+    /// Resident memory after the first and the last of `count` img2img runs on distinct
+    /// photos and prompts: a leak shows as growth that bounded caches (64 prompts) cannot explain.
+    func residentGrowth(_ pipeline: StableDiffusion, side: Int, count: Int) throws -> (first: Int?, last: Int?) {
+        var first: Int?
+        for index in 0..<count {
+            let photo = Imaging.Image(width: side, height: side, channels: 3,
+                                      samples: (0..<side * side * 3).map { Float(($0 * 31 + index * 97) % 256) / 255 })
+            let options = GenerationOptions(prompt: "photo number \(index)", steps: 4, strength: 0.5, seed: UInt64(index))
+            _ = try pipeline.imageToImage(photo, options: options)
+            if index == 0 { first = ProcessMemory.residentBytes }
+        }
+        return (first, ProcessMemory.residentBytes)
+    }
+
     /// A super-resolution network on one `side` x `side` tile, untiled.
     func superResolution(_ network: any SuperResolutionNetwork, name: String, side: Int) -> StageResult {
         let input = TensorBenchmarks.filled([1, network.inputChannels, side, side], scale: 0.5) + 0.5

@@ -7,7 +7,7 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
     let result = try runOverpaint(["bench", "--model", model.path, "--size", "64", "--repetitions", "1",
-                                   "--no-kernels", "--json"])
+                                   "--no-kernels", "--leak-images", "3", "--json"])
     #expect(result.status == 0, "\(result.stderr)")
     let document = try #require(
         try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -25,6 +25,9 @@ import Testing
         #expect(abs(fraction - gflop / seconds / sgemmRate) < 1e-9 * max(1, fraction), "\(stage)")
         #expect((stage["peak_rss_bytes"] as? Int ?? 0) > 10_000_000, "\(stage)")
     }
+    let residentFirst = try #require(document["resident_bytes_after_first_image"] as? Double)
+    let residentLast = try #require(document["resident_bytes_after_last_image"] as? Double)
+    #expect(residentFirst > 10_000_000 && residentLast > 10_000_000)
     // 15 of the 20 steps run at strength 0.75, each a guided (batch 2) UNet evaluation.
     let unetWork = try #require(stages[1]["gflop"] as? Double)
     let img2imgWork = try #require(stages[4]["gflop"] as? Double)
