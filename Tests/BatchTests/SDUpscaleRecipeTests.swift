@@ -71,3 +71,29 @@ private func tinyUpscalerFolder(in folder: URL) throws -> URL {
     #expect(result.status == 1)
     #expect(result.stderr.contains("not an SD x4 upscaler"), "\(result.stderr)")
 }
+
+/// A transparent image, tiled: colour goes through the upscaler tile by tile, alpha is enlarged
+/// with bicubic interpolation (a constant alpha stays that constant).
+@Test func sdUpscaleKeepsAlphaAndRunsTiled() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyUpscalerFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    var photo = testPhoto(width: 16, height: 16, channels: 4)
+    for pixel in 0..<photo.pixelCount { photo.samples[pixel * 4 + 3] = 128.0 / 255 }
+    try write(photo, input.appendingPathComponent("a.png"))
+    let recipeURL = folder.appendingPathComponent("upscale.yaml")
+    try """
+    match: {images: ["*.png"]}
+    edits:
+      - upscale: {model: \(model.path), prompt: "a white cat", steps: 2, tile: 8, tile_overlap: 2}
+    """.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let upscaled = try ImageFile.read(output.appendingPathComponent("a.png"))
+    #expect(upscaled.width == 64 && upscaled.height == 64 && upscaled.channels == 4)
+    #expect((0..<upscaled.pixelCount).allSatisfy { abs(upscaled.samples[$0 * 4 + 3] * 255 - 128) < 0.5 })
+    #expect(!upscaled.samples.contains { $0.isNaN })
+}
