@@ -114,7 +114,7 @@ struct ImageEditor {
         return try StableDiffusion.pasteBack(generated, onto: image, mask: seam)
     }
 
-    /// Real-ESRGAN, tiled so any size fits in memory; `scale` other than the network's own
+    /// Real-ESRGAN (or an SD x4 upscaler folder: SDUpscaling.swift), tiled so any size fits in memory; `scale` other than the network's own
     /// resizes its output with Lanczos, as Real-ESRGAN's --outscale does.
     private func upscale(_ image: Image, _ upscale: Edit.Upscale, job: Job) throws -> Image {
         guard let path = ModelCache.resolveUpscaler(upscale.model, recipe: recipe.source) else {
@@ -122,7 +122,7 @@ struct ImageEditor {
         }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            throw BatchError.image("\(job.input): \(path) is a folder; the SD x4 upscaler is not available in this build yet")
+            return try diffusionUpscale(image, upscale, folder: path, job: job)
         }
         let network = try models.superResolution(at: path)
         let tile = upscale.tile > 0 ? upscale.tile : max(image.width, image.height)
@@ -168,6 +168,9 @@ struct ImageEditor {
         }.first
         var text: [(key: String, value: String)] = [(key: "overpaint", value: summary),
                                                    (key: "Software", value: "Overpaint \(BatchRunner.version)")]
+        if let upscaled = diffusionUpscaleParameters(job, result: result) {
+            return [(key: "parameters", value: upscaled.text)] + text
+        }
         guard let generation, let model = generation.model else {
             return [(key: "parameters", value: "Overpaint \(BatchRunner.version), " + summary)] + text
         }

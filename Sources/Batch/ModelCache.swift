@@ -9,6 +9,14 @@ final class ModelCache {
     private var upscalers: [String: any SuperResolutionNetwork] = [:]
     private var hashes: [String: String] = [:]
     private var controlNets: [String: ControlNetModel] = [:]
+    private var diffusionUpscalers: [String: StableDiffusionUpscale] = [:]
+
+    func diffusionUpscaler(at path: String) throws -> StableDiffusionUpscale {
+        if let loaded = diffusionUpscalers[path] { return loaded }
+        let loaded = try StableDiffusionUpscale(folder: URL(fileURLWithPath: path))
+        diffusionUpscalers[path] = loaded
+        return loaded
+    }
 
     func controlNet(at path: String) throws -> ControlNetModel {
         if let loaded = controlNets[path] { return loaded }

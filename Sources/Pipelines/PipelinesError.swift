@@ -20,6 +20,8 @@ public enum PipelinesError: LocalizedError, Equatable {
     case invalidControlWindow(control: Int, start: Double, end: Double)
     /// A ControlNet whose residuals cannot feed this pipeline's UNet (or takes no RGB control map).
     case incompatibleControlNet(control: Int, reason: String)
+    /// The x4 upscaler's `noise_level` outside 0...`max_noise_level` (model_index.json).
+    case invalidNoiseLevel(level: Int, maximum: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -39,6 +41,8 @@ public enum PipelinesError: LocalizedError, Equatable {
             return "cancelled before step \(step)"
         case let .invalidControlWindow(control, start, end):
             return "control \(control): guidance window \(start)...\(end) is not within 0...1 with start < end"
+        case let .invalidNoiseLevel(level, maximum):
+            return "noise level \(level) is outside 0...\(maximum), the upscaler's max_noise_level"
         case let .incompatibleControlNet(control, reason):
             return "control \(control): ControlNet does not fit the UNet: \(reason)"
         }

@@ -131,8 +131,23 @@ struct EditReader {
             diagnostics.report("tile_overlap \(overlap) must be less than half of tile \(tile)",
                                at: reader.value("tile_overlap"), path: reader.childPath("tile_overlap"))
         }
+        let diffusion = upscaleDiffusion(reader)
         return model.map { Edit.Upscale(model: $0, scale: reader.double("scale", default: 4, in: 0.25...16),
-                                        tile: tile, tileOverlap: overlap) }
+                                        tile: tile, tileOverlap: overlap, diffusion: diffusion) }
+    }
+
+    /// The SD x4 upscaler's keys (prompt, noise_level...), read whatever the model is so a
+    /// misspelt one is reported; Real-ESRGAN ignores them.
+    private func upscaleDiffusion(_ reader: MappingReader) -> Edit.Upscale.Diffusion {
+        let defaults = Edit.Upscale.Diffusion()
+        return Edit.Upscale.Diffusion(
+            prompt: reader.string("prompt") ?? defaults.prompt,
+            negativePrompt: reader.string("negative_prompt") ?? defaults.negativePrompt,
+            noiseLevel: reader.int("noise_level", default: defaults.noiseLevel, in: 0...1000),
+            steps: reader.int("steps", default: defaults.steps, in: 1...1000),
+            guidance: reader.double("guidance", default: defaults.guidance, in: 0...100),
+            scheduler: reader.value("scheduler") == nil ? nil : schedulerName(reader),
+            eta: reader.double("eta", default: defaults.eta, in: 0...1))
     }
 
     private func resize(_ reader: MappingReader) -> Edit.Resize? {

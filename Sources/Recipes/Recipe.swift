@@ -152,6 +152,21 @@ public enum Edit: Sendable, Equatable {
         public var scale: Double
         public var tile: Int
         public var tileOverlap: Int
+        /// What the SD x4 upscaler runs with (Real-ESRGAN takes none of it); defaults are
+        /// StableDiffusionUpscalePipeline's.
+        public var diffusion = Diffusion()
+
+        public struct Diffusion: Sendable, Equatable {
+            public var prompt = ""
+            public var negativePrompt = ""
+            /// The low-resolution image's noise, 0...the model's max_noise_level.
+            public var noiseLevel = 20
+            public var steps = 75
+            public var guidance = 9.0
+            /// `nil`: the model's own scheduler config.
+            public var scheduler: String?
+            public var eta = 0.0
+        }
     }
 
     public struct Resize: Sendable, Equatable {

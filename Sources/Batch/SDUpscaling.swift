@@ -1,0 +1,76 @@
+import Foundation
+import Imaging
+import Pipelines
+import Recipes
+
+/// The `upscale` edit with a Stable Diffusion x4 upscaler folder as its model (a diffusers
+/// folder whose model_index.json names StableDiffusionUpscalePipeline); Real-ESRGAN files go
+/// to `TiledUpscaler` instead.
+extension ImageEditor {
+    /// The image upscaled by the SD x4 upscaler, tiled by the edit's `tile` / `tile_overlap`
+    /// (`tile: 0` runs it whole, as diffusers does); a `scale` other than the model's own resizes
+    /// the result with Lanczos, and alpha is upscaled with bicubic interpolation.
+    func diffusionUpscale(_ image: Image, _ upscale: Edit.Upscale, folder: String, job: Job) throws -> Image {
+        guard StableDiffusionUpscale.isUpscalerFolder(URL(fileURLWithPath: folder)) else {
+            throw BatchError.image("\(job.input): \(folder) is a folder but not an SD x4 upscaler (its model_index.json must name StableDiffusionUpscalePipeline)")
+        }
+        let pipeline = try models.diffusionUpscaler(at: folder)
+        let diffusion = upscale.diffusion
+        let options = UpscaleOptions(prompt: job.prompt ?? diffusion.prompt, negativePrompt: diffusion.negativePrompt,
+                                     steps: diffusion.steps, guidanceScale: Float(diffusion.guidance),
+                                     noiseLevel: diffusion.noiseLevel, seed: job.seed, scheduler: diffusion.scheduler,
+                                     eta: Float(diffusion.eta), tileSize: upscale.tile, tileOverlap: upscale.tileOverlap)
+        var result = try pipeline.upscale(image, options: options)
+        if image.hasAlpha { result = result.withAlpha(upscaledFrom: image) }
+        let target = (width: Int(Double(image.width) * upscale.scale), height: Int(Double(image.height) * upscale.scale))
+        if upscale.scale != Double(pipeline.scale) {
+            result = result.resized(width: max(1, target.width), height: max(1, target.height), filter: .lanczos3)
+        }
+        return result
+    }
+
+    /// A1111's `parameters` when the recipe's last generating edit is an SD x4 upscale.
+    func diffusionUpscaleParameters(_ job: Job, result: Image) -> GenerationParameters? {
+        let last = recipe.edits.last { edit in
+            if case .upscale(let upscale) = edit { return upscale.usesDiffusionModel }
+            return ["img2img", "inpaint", "edit"].contains(edit.name)
+        }
+        guard case .upscale(let upscale) = last else { return nil }
+        let diffusion = upscale.diffusion
+        let sampler = diffusion.scheduler.flatMap { GenerationParameters.samplerNames[$0] }
+            ?? (try? models.diffusionUpscaler(at: upscale.model).components.schedulerConfig.className)
+                .flatMap { $0 }.flatMap { GenerationParameters.classNames[$0] ?? $0 } ?? "default"
+        return GenerationParameters(
+            prompt: job.prompt ?? diffusion.prompt, negativePrompt: diffusion.negativePrompt, steps: diffusion.steps,
+            sampler: sampler, guidance: diffusion.guidance, seed: job.seed, width: result.width,
+            height: result.height, modelHash: models.modelHash(at: upscale.model),
+            modelName: URL(fileURLWithPath: upscale.model).lastPathComponent, strength: nil)
+    }
+}
+
+extension Edit.Upscale {
+    /// Whether the model is a folder (an SD x4 upscaler) rather than a Real-ESRGAN file.
+    var usesDiffusionModel: Bool {
+        var isFolder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) && isFolder.boolValue
+    }
+}
+
+extension Image {
+    /// This RGB upscale with the alpha of the smaller `original`, enlarged with bicubic interpolation.
+    func withAlpha(upscaledFrom original: Image) -> Image {
+        var alpha = Image(width: original.width, height: original.height, channels: 1, bitDepth: original.bitDepth)
+        for pixel in 0..<original.pixelCount {
+            alpha.samples[pixel] = original.samples[pixel * original.channels + original.channels - 1]
+        }
+        let enlarged = alpha.resized(width: width, height: height, filter: .bicubic)
+        var result = Image(width: width, height: height, channels: colorChannels + 1, bitDepth: bitDepth)
+        for pixel in 0..<pixelCount {
+            for c in 0..<colorChannels {
+                result.samples[pixel * result.channels + c] = samples[pixel * channels + c]
+            }
+            result.samples[pixel * result.channels + colorChannels] = min(max(enlarged.samples[pixel], 0), 1)
+        }
+        return result
+    }
+}
