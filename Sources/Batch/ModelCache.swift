@@ -9,6 +9,7 @@ final class ModelCache {
     private var upscalers: [String: any SuperResolutionNetwork] = [:]
     private var hashes: [String: String] = [:]
     private var controlNets: [String: ControlNetModel] = [:]
+    let depthEstimators = DepthEstimatorCache()
 
     func controlNet(at path: String) throws -> ControlNetModel {
         if let loaded = controlNets[path] { return loaded }
