@@ -6,9 +6,9 @@ import Tensors
 /// backend), read from `preprocessor_config.json`, and the post-processing that turns a
 /// predicted depth into a ControlNet depth map.
 ///
-/// Preprocessing: RGB, resized with Pillow's filter on 8-bit samples (rounded after each pass,
-/// as Pillow does) to the size `get_resize_output_image_size` picks, then rescaled to 0...1
-/// and normalised with the mean and std. With `keep_aspect_ratio` the scale of the side whose
+/// Preprocessing: 8-bit RGB, resized exactly as Pillow resizes 8-bit images (`PillowResize8`)
+/// to the size `get_resize_output_image_size` picks, then rescaled to 0...1 and normalised
+/// with the mean and std. With `keep_aspect_ratio` the scale of the side whose
 /// scale is nearer 1 is used for both, and each side is rounded (half to even) to a multiple
 /// of `ensure_multiple_of`; the Depth Anything configs ask for 518 and 14, so a photo larger
 /// than 518 has its shorter side brought to about 518.
@@ -24,7 +24,7 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
     public var size = Size(height: 384, width: 384)
     public var keepAspectRatio = false
     public var ensureMultipleOf = 1
-    /// Pillow's resampling id: 0 nearest, 1 Lanczos, 2 bilinear, 3 bicubic.
+    /// Pillow's resampling id: 1 Lanczos, 2 bilinear, 3 bicubic (0, nearest, is not supported).
     public var resample = 3
     public var doRescale = true
     public var rescaleFactor: Double = 1.0 / 255
@@ -103,10 +103,9 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
         return nil
     }
 
-    var filter: ResampleFilter? {
+    var filter: PillowResize8.Filter? {
         switch resample {
-        case 0: return .nearest
-        case 1: return .lanczos3
+        case 1: return .lanczos
         case 2: return .bilinear
         case 3: return .bicubic
         default: return nil
@@ -134,42 +133,37 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
     // -> [1, 3, H, W]
     public func preprocess(_ image: Imaging.Image) -> Tensor {
         var rgb = Self.rgb8(image)
-        let target = outputSize(width: rgb.width, height: rgb.height)
-        if doResize, let filter, (target.width, target.height) != (rgb.width, rgb.height) {
-            // Pillow's 8-bit resize: horizontal pass, rounded to 8 bits, then vertical pass.
-            rgb = Self.quantized(rgb.resized(width: target.width, height: rgb.height, filter: filter))
-            rgb = Self.quantized(rgb.resized(width: target.width, height: target.height, filter: filter))
+        var (width, height) = (image.width, image.height)
+        let target = outputSize(width: width, height: height)
+        if doResize, let filter, (target.width, target.height) != (width, height) {
+            rgb = PillowResize8.resize(rgb, width: width, height: height, channels: 3, outWidth: target.width,
+                                       outHeight: target.height, filter: filter)
+            (width, height) = target
         }
-        let plane = rgb.width * rgb.height
-        let scale = doRescale ? rescaleFactor * 255 : 255
+        let plane = width * height
+        let scale = doRescale ? rescaleFactor : 1
         let mean = doNormalize ? imageMean : [0, 0, 0]
         let std = doNormalize ? imageStd : [1, 1, 1]
-        return Tensor(shape: [1, 3, rgb.height, rgb.width]) { out in
+        return Tensor(shape: [1, 3, height, width]) { out in
             for pixel in 0..<plane {
                 for channel in 0..<3 {
-                    let value = Double(rgb.samples[pixel * 3 + channel]) * scale
+                    let value = Double(rgb[pixel * 3 + channel]) * scale
                     out[channel * plane + pixel] = Float((value - mean[channel]) / std[channel])
                 }
             }
         }
     }
 
-    /// The image as 8-bit RGB (PIL's `convert("RGB")`: gray repeated, alpha dropped).
-    static func rgb8(_ image: Imaging.Image) -> Imaging.Image {
-        var samples = [Float](repeating: 0, count: image.pixelCount * 3)
+    /// The image's samples as 8-bit RGB (PIL's `convert("RGB")`: gray repeated, alpha dropped).
+    static func rgb8(_ image: Imaging.Image) -> [UInt8] {
+        var samples = [UInt8](repeating: 0, count: image.pixelCount * 3)
         for pixel in 0..<image.pixelCount {
             for channel in 0..<3 {
                 let source = image.colorChannels == 1 ? 0 : channel
-                samples[pixel * 3 + channel] = (image.samples[pixel * image.channels + source] * 255).rounded() / 255
+                samples[pixel * 3 + channel] = UInt8(min(max(image.samples[pixel * image.channels + source], 0), 1) * 255 + 0.5)
             }
         }
-        return Imaging.Image(width: image.width, height: image.height, channels: 3, bitDepth: 8, samples: samples)
-    }
-
-    static func quantized(_ image: Imaging.Image) -> Imaging.Image {
-        var copy = image
-        copy.samples = copy.samples.map { ($0 * 255).rounded() / 255 }
-        return copy
+        return samples
     }
 
     /// transformers' `post_process_depth_estimation`: the depth resized bicubically

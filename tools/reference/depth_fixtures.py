@@ -17,7 +17,8 @@ Writes Tests/Fixtures/depth/ with
       astronaut_control     the same for Tests/Fixtures/pipelines/input.png [64, 64]
       pos_<h>x<w>           Dinov2Embeddings.interpolate_pos_encoding for an h x w input
   ops.safetensors  bilinear (align_corners True/False) and bicubic interpolation and a
-                   ConvTranspose2d, each input with its torch output
+                   ConvTranspose2d, each input with its torch output; pil_<filter>_<w>x<h>:
+                   image.png resized by Pillow (8-bit samples as floats, [h, w, 3])
   restyle_depth.png
       StableDiffusionControlNetImg2ImgPipeline on the tiny pipeline of
       Tests/Fixtures/pipelines (sd-tiny, controlnet_tiny as the depth ControlNet) with
@@ -60,6 +61,9 @@ PROCESSOR = dict(
     image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225], image_processor_type="DPTImageProcessor",
     keep_aspect_ratio=True, resample=3, rescale_factor=1 / 255, size={"height": 56, "width": 56},
 )
+# Pillow's 8-bit resize of image.png (60x45): (filter name, filter, (width, height)).
+PIL_RESIZES = [("bicubic", Image.Resampling.BICUBIC, (37, 29)), ("bicubic", Image.Resampling.BICUBIC, (97, 71)),
+               ("bilinear", Image.Resampling.BILINEAR, (20, 50)), ("lanczos", Image.Resampling.LANCZOS, (80, 60))]
 RESTYLE = dict(prompt="an astronaut in a garden, oil painting", strength=0.75, steps=10, guidance=7.5, scale=0.8, seed=42)
 
 
@@ -190,7 +194,11 @@ def main():
         with torch.no_grad():
             cases[f"pos_{height}x{width}"] = model.backbone.embeddings.interpolate_pos_encoding(embeddings, height, width)
     save_file({k: v.contiguous().float() for k, v in cases.items()}, str(OUT / "cases.safetensors"))
-    save_file({k: v.contiguous() for k, v in interpolation_ops().items()}, str(OUT / "ops.safetensors"))
+    ops = interpolation_ops()
+    for name, filter_, size in PIL_RESIZES:
+        resized = np.asarray(image.resize(size, filter_)).astype(np.float32)
+        ops[f"pil_{name}_{size[0]}x{size[1]}"] = torch.from_numpy(resized)
+    save_file({k: v.contiguous() for k, v in ops.items()}, str(OUT / "ops.safetensors"))
     (OUT / "restyle_case.json").write_text(json.dumps(RESTYLE, indent=2, sort_keys=True) + "\n")
     restyle_reference(control_image(estimator, astronaut))
     print("pixel_values", tuple(pixel_values.shape), "depth", tuple(depth.shape),
