@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Pillow's `Image.resize` on 8-bit images (libImaging/Resample.c), bit for bit: separable
 /// convolution (horizontal pass, then vertical), coefficients normalised in double precision
@@ -98,26 +99,28 @@ enum PillowResize8 {
         return current
     }
 
-    /// One separable pass: along rows (`horizontal`) or along columns.
+    /// One separable pass: along rows (`horizontal`) or along columns; lines run in parallel.
     private static func pass(_ samples: [UInt8], lines: Int, inLength: Int, outLength: Int, channels: Int,
                              horizontal: Bool, taps: Coefficients) -> [UInt8] {
-        let rowWidth = horizontal ? outLength : lines
-        let inRowWidth = horizontal ? inLength : lines
-        var out = [UInt8](repeating: 0, count: lines * outLength * channels)
+        // Element strides of the resampled axis and of the line axis, in the input and the output.
+        let (inStep, inLine) = horizontal ? (channels, inLength * channels) : (lines * channels, channels)
+        let (outStep, outLine) = horizontal ? (channels, outLength * channels) : (lines * channels, channels)
         let half = Int32(1 << (precisionBits - 1))
-        for line in 0..<lines {
-            for index in 0..<outLength {
-                let weights = taps.weights[index], first = taps.first[index]
-                for channel in 0..<channels {
-                    var sum = half
-                    for (offset, weight) in weights.enumerated() {
-                        let source = horizontal
-                            ? (line * inRowWidth + first + offset) * channels + channel
-                            : ((first + offset) * inRowWidth + line) * channels + channel
-                        sum &+= Int32(samples[source]) &* weight
+        var out = [UInt8](repeating: 0, count: lines * outLength * channels)
+        out.withUnsafeMutableBufferPointer { output in
+            samples.withUnsafeBufferPointer { input in
+                Parallel.forEach(count: lines) { line in
+                    for index in 0..<outLength {
+                        let weights = taps.weights[index]
+                        let start = line * inLine + taps.first[index] * inStep
+                        for channel in 0..<channels {
+                            var sum = half
+                            for (offset, weight) in weights.enumerated() {
+                                sum &+= Int32(input[start + offset * inStep + channel]) &* weight
+                            }
+                            output[line * outLine + index * outStep + channel] = clip8(sum)
+                        }
                     }
-                    let target = horizontal ? (line * rowWidth + index) : (index * rowWidth + line)
-                    out[target * channels + channel] = clip8(sum)
                 }
             }
         }
