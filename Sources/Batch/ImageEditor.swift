@@ -79,7 +79,7 @@ struct ImageEditor {
     }
 
     /// Each `control:` entry as the pipeline takes it: Canny maps are computed here from the
-    /// image as OpenCV's Canny makes them; depth maps come from the job's control file.
+    /// image as OpenCV's Canny makes them; depth maps come from the job's control file or a depth model.
     private func controls(_ controls: [Edit.Control], for image: Image, job: Job) throws -> [ControlInput] {
         try controls.map { control in
             let condition: Image
@@ -90,7 +90,7 @@ struct ImageEditor {
                 guard let file = job.control else { throw BatchError.image("\(job.input): no control map found") }
                 condition = try ImageFile.read(inputRoot.appendingPathComponent(file), maxPixels: maxPixels)
             case (.depth, .estimate):
-                throw BatchError.image("\(job.input): depth estimation (source: estimate) is not available in this build yet; give depth maps with source: file")
+                condition = try models.depthEstimators.controlImage(for: image, depthModel: control.depthModel, input: job.input)
             }
             return ControlInput(model: try models.controlNet(at: control.model), condition: condition,
                                 scale: Float(control.scale), start: control.start, end: control.end)

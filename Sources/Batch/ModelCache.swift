@@ -18,6 +18,8 @@ final class ModelCache {
         return loaded
     }
 
+    let depthEstimators = DepthEstimatorCache()
+
     func controlNet(at path: String) throws -> ControlNetModel {
         if let loaded = controlNets[path] { return loaded }
         let loaded = try ControlNetModel(folder: URL(fileURLWithPath: path))

@@ -1,0 +1,194 @@
+import Foundation
+import Imaging
+import Tensors
+
+/// The image processor of Depth Anything checkpoints (transformers' `DPTImageProcessor`, PIL
+/// backend), read from `preprocessor_config.json`, and the post-processing that turns a
+/// predicted depth into a ControlNet depth map.
+///
+/// Preprocessing: 8-bit RGB, resized exactly as Pillow resizes 8-bit images (`PillowResize8`)
+/// to the size `get_resize_output_image_size` picks, then rescaled to 0...1 and normalised
+/// with the mean and std. With `keep_aspect_ratio` the scale of the side whose
+/// scale is nearer 1 is used for both, and each side is rounded (half to even) to a multiple
+/// of `ensure_multiple_of`; the Depth Anything configs ask for 518 and 14, so a photo larger
+/// than 518 has its shorter side brought to about 518.
+///
+/// Limitations: no `do_pad` (`size_divisor` padding), which Depth Anything does not use.
+public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
+    public struct Size: Codable, Sendable, Equatable {
+        public var height: Int
+        public var width: Int
+    }
+
+    public var doResize = true
+    public var size = Size(height: 384, width: 384)
+    public var keepAspectRatio = false
+    public var ensureMultipleOf = 1
+    /// Pillow's resampling id: 1 Lanczos, 2 bilinear, 3 bicubic (0, nearest, is not supported).
+    public var resample = 3
+    public var doRescale = true
+    public var rescaleFactor: Double = 1.0 / 255
+    public var doNormalize = true
+    public var imageMean: [Double] = [0.5, 0.5, 0.5]
+    public var imageStd: [Double] = [0.5, 0.5, 0.5]
+    public var doPad = false
+
+    enum CodingKeys: String, CodingKey {
+        case doResize = "do_resize"
+        case size
+        case keepAspectRatio = "keep_aspect_ratio"
+        case ensureMultipleOf = "ensure_multiple_of"
+        case resample
+        case doRescale = "do_rescale"
+        case rescaleFactor = "rescale_factor"
+        case doNormalize = "do_normalize"
+        case imageMean = "image_mean"
+        case imageStd = "image_std"
+        case doPad = "do_pad"
+    }
+
+    /// The DPT processor's class defaults (what a config file leaves out).
+    public init() {}
+
+    /// The processor config the Depth Anything V1 and V2 checkpoints ship: 518, aspect kept,
+    /// multiples of 14, bicubic, ImageNet mean and std.
+    public static var depthAnything: DepthAnythingImageProcessor {
+        var processor = DepthAnythingImageProcessor()
+        processor.size = Size(height: 518, width: 518)
+        processor.keepAspectRatio = true
+        processor.ensureMultipleOf = 14
+        processor.imageMean = [0.485, 0.456, 0.406]
+        processor.imageStd = [0.229, 0.224, 0.225]
+        return processor
+    }
+
+    /// Missing keys take the DPT processor's class defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        doResize = try read(.doResize, doResize)
+        size = try read(.size, size)
+        keepAspectRatio = try read(.keepAspectRatio, keepAspectRatio)
+        ensureMultipleOf = try read(.ensureMultipleOf, ensureMultipleOf)
+        resample = try read(.resample, resample)
+        doRescale = try read(.doRescale, doRescale)
+        rescaleFactor = try read(.rescaleFactor, rescaleFactor)
+        doNormalize = try read(.doNormalize, doNormalize)
+        imageMean = try read(.imageMean, imageMean)
+        imageStd = try read(.imageStd, imageStd)
+        doPad = try read(.doPad, doPad)
+    }
+
+    /// `folder/preprocessor_config.json`, or the Depth Anything defaults when the folder has none.
+    public static func load(folder: URL) throws -> DepthAnythingImageProcessor {
+        let url = folder.appendingPathComponent("preprocessor_config.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return .depthAnything }
+        let processor: DepthAnythingImageProcessor
+        do {
+            processor = try JSONDecoder().decode(DepthAnythingImageProcessor.self, from: Data(contentsOf: url))
+        } catch {
+            throw ModelsError.badConfig(path: url.path, detail: String(describing: error))
+        }
+        if let problem = processor.unsupportedFeature { throw ModelsError.unsupportedConfig(path: url.path, detail: problem) }
+        return processor
+    }
+
+    var unsupportedFeature: String? {
+        if doPad { return "do_pad" }
+        if filter == nil { return "resample \(resample)" }
+        if imageMean.count != 3 || imageStd.count != 3 || imageStd.contains(0) { return "image_mean/image_std need 3 non-zero entries" }
+        if size.height < 1 || size.width < 1 || ensureMultipleOf < 1 { return "size \(size.height)x\(size.width), ensure_multiple_of \(ensureMultipleOf)" }
+        return nil
+    }
+
+    var filter: PillowResize8.Filter? {
+        switch resample {
+        case 1: return .lanczos
+        case 2: return .bilinear
+        case 3: return .bicubic
+        default: return nil
+        }
+    }
+
+    /// transformers' `get_resize_output_image_size` for an input of `width` x `height`.
+    public func outputSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        guard doResize else { return (width, height) }
+        var scaleHeight = Double(size.height) / Double(height)
+        var scaleWidth = Double(size.width) / Double(width)
+        if keepAspectRatio {
+            if abs(1 - scaleWidth) < abs(1 - scaleHeight) { scaleHeight = scaleWidth } else { scaleWidth = scaleHeight }
+        }
+        return (constrained(scaleWidth * Double(width)), constrained(scaleHeight * Double(height)))
+    }
+
+    /// transformers' `constrain_to_multiple_of` as the resize calls it (no bounds): Python's round, half to even.
+    private func constrained(_ value: Double) -> Int {
+        let multiple = Double(ensureMultipleOf)
+        return Int((value / multiple).rounded(.toNearestOrEven) * multiple)
+    }
+
+    /// The model's `pixel_values` for `image`.
+    // -> [1, 3, H, W]
+    public func preprocess(_ image: Imaging.Image) -> Tensor {
+        var rgb = Self.rgb8(image)
+        var (width, height) = (image.width, image.height)
+        let target = outputSize(width: width, height: height)
+        if doResize, let filter, (target.width, target.height) != (width, height) {
+            rgb = PillowResize8.resize(rgb, width: width, height: height, channels: 3, outWidth: target.width,
+                                       outHeight: target.height, filter: filter)
+            (width, height) = target
+        }
+        let plane = width * height
+        let scale = doRescale ? rescaleFactor : 1
+        let mean = doNormalize ? imageMean : [0, 0, 0]
+        let std = doNormalize ? imageStd : [1, 1, 1]
+        return Tensor(shape: [1, 3, height, width]) { out in
+            for pixel in 0..<plane {
+                for channel in 0..<3 {
+                    let value = Double(rgb[pixel * 3 + channel]) * scale
+                    out[channel * plane + pixel] = Float((value - mean[channel]) / std[channel])
+                }
+            }
+        }
+    }
+
+    /// The image's samples as 8-bit RGB (PIL's `convert("RGB")`: gray repeated, alpha dropped).
+    static func rgb8(_ image: Imaging.Image) -> [UInt8] {
+        var samples = [UInt8](repeating: 0, count: image.pixelCount * 3)
+        for pixel in 0..<image.pixelCount {
+            for channel in 0..<3 {
+                let source = image.colorChannels == 1 ? 0 : channel
+                samples[pixel * 3 + channel] = UInt8(min(max(image.samples[pixel * image.channels + source], 0), 1) * 255 + 0.5)
+            }
+        }
+        return samples
+    }
+
+    /// transformers' `post_process_depth_estimation`: the depth resized bicubically
+    /// (align_corners=False) to `width` x `height`.
+    // depth: [1, h, w] -> [height, width]
+    public static func resizedDepth(_ depth: Tensor, width: Int, height: Int) -> Tensor {
+        let planes = depth.reshaped([1, 1, depth.shape[depth.rank - 2], depth.shape[depth.rank - 1]])
+        return TorchInterpolate.bicubic(planes, height: height, width: width).reshaped([height, width])
+    }
+
+    /// The depth map a depth ControlNet takes, as transformers' depth-estimation pipeline makes
+    /// it for diffusers' ControlNet depth examples: the depth resized to the image
+    /// (`resizedDepth`), min-max normalised, times 255 truncated to 8 bits, gray in 3 channels.
+    /// Near is bright. A constant depth gives a black map.
+    // depth: [1, h, w] -> an 8-bit RGB image of width x height
+    public static func controlImage(depth: Tensor, width: Int, height: Int) -> Imaging.Image {
+        let resized = resizedDepth(depth, width: width, height: height).scalars
+        let low = resized.min() ?? 0, high = resized.max() ?? 0
+        var samples = [Float](repeating: 0, count: width * height * 3)
+        if high > low {
+            for (pixel, value) in resized.enumerated() {
+                let level = (((value - low) / (high - low)) * 255).rounded(.towardZero) / 255
+                for channel in 0..<3 { samples[pixel * 3 + channel] = level }
+            }
+        }
+        return Imaging.Image(width: width, height: height, channels: 3, bitDepth: 8, samples: samples)
+    }
+}

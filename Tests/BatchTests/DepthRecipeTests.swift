@@ -1,0 +1,114 @@
+import Foundation
+import Imaging
+import Testing
+import Weights
+@testable import Batch
+
+// The reference is tools/reference/depth_fixtures.py: its tiny Depth Anything model
+// (Tests/Fixtures/depth/model), and StableDiffusionControlNetImg2ImgPipeline on the tiny
+// pipeline of Tests/Fixtures/pipelines with the depth map transformers' depth-estimation
+// pipeline made from input.png (controlnet_tiny standing in for a depth ControlNet).
+
+private let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+private let depthModel = fixtures.appendingPathComponent("depth/model")
+
+/// The tiny diffusers pipeline with the real CLIP tokenizer, linked together as a user's model folder.
+private func tinyModelFolder(in folder: URL) throws -> URL {
+    let model = folder.appendingPathComponent("sd-tiny")
+    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+    let source = fixtures.appendingPathComponent("pipelines/sd-tiny")
+    for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name),
+                                                   withDestinationURL: source.appendingPathComponent(name))
+    }
+    try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("tokenizer"),
+                                               withDestinationURL: fixtures.appendingPathComponent("clip-tokenizer"))
+    return model
+}
+
+private func astronautInput(in folder: URL) throws -> URL {
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("pipelines/input.png"),
+                                     to: input.appendingPathComponent("astronaut.png"))
+    return input
+}
+
+private func depthEnvironment(model: URL, depthModel: String) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_MODEL"] = model.path
+    environment["OVERPAINT_CONTROLNET_DEPTH"] = fixtures.appendingPathComponent("pipelines/controlnet_tiny").path
+    environment["OVERPAINT_DEPTH_MODEL"] = depthModel
+    return environment
+}
+
+private func psnr(_ a: Image, _ b: Image) -> Double {
+    guard a.samples.count == b.samples.count else { return 0 }
+    let squared = zip(a.samples, b.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+    let mse = squared / Double(a.samples.count)
+    return mse == 0 ? .infinity : 10 * log10(1 / mse)
+}
+
+/// The map the batch estimates for input.png is the depth-estimation pipeline's
+/// (`astronaut_control`), up to a level where truncation falls the other way.
+@Test func estimatedDepthMapMatchesTheTransformersPipeline() throws {
+    let estimator = try DepthEstimator(folder: depthModel.path)
+    let image = try ImageFile.read(fixtures.appendingPathComponent("pipelines/input.png"))
+    let control = estimator.controlImage(for: image)
+    let expected = try SafeTensorsFile(url: fixtures.appendingPathComponent("depth/cases.safetensors"))
+        .tensor(named: "astronaut_control")
+    #expect(control.width == 64 && control.height == 64 && control.channels == 3)
+    let levels = (0..<control.pixelCount).map { control.samples[$0 * 3] * 255 }
+    let worst = zip(levels, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+    #expect(worst <= 1, "largest level difference \(worst)")
+}
+
+/// recipes/restyle-depth.yaml through `overpaint run` reproduces diffusers'
+/// StableDiffusionControlNetImg2ImgPipeline fed the estimated depth map (restyle_depth.png).
+@Test func restyleDepthRecipeMatchesDiffusersControlNetImg2Img() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = try astronautInput(in: folder)
+    let output = folder.appendingPathComponent("out")
+    let environment = depthEnvironment(model: try tinyModelFolder(in: folder), depthModel: depthModel.path)
+    let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut-depth-restyled.png"))
+    let reference = try ImageFile.read(fixtures.appendingPathComponent("depth/restyle_depth.png"))
+    #expect(psnr(ours, reference) >= 40)
+}
+
+/// A missing depth model makes the recipe invalid: a located error, exit 2, nothing run.
+@Test func missingDepthModelIsARecipeError() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = try astronautInput(in: folder)
+    let model = folder.appendingPathComponent("no-depth-model")
+    let environment = depthEnvironment(model: try tinyModelFolder(in: folder), depthModel: model.path)
+    let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
+                                  environment: environment)
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("depth_model: no model at \(model.path)"), "\(result.stderr)")
+}
+
+/// A depth model that does not load fails each image with one line naming the image and the
+/// model, and the exit code says so.
+@Test func brokenDepthModelFailsTheImageWithOneLine() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = try astronautInput(in: folder)
+    let model = folder.appendingPathComponent("broken-depth-model")
+    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+    try Data("{\"neck_hidden_sizes\": \"wide\"}".utf8).write(to: model.appendingPathComponent("config.json"))
+    let environment = depthEnvironment(model: try tinyModelFolder(in: folder), depthModel: model.path)
+    let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
+                                  environment: environment)
+    #expect(result.status == 1)
+    let lines = result.stderr.split(separator: "\n").filter { $0.contains("depth_model") }
+    #expect(lines.count == 1, "\(result.stderr)")
+    #expect(lines.first?.contains(model.path) == true)
+    #expect(lines.first?.contains("astronaut.png") == true)
+}
