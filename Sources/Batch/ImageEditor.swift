@@ -97,23 +97,6 @@ struct ImageEditor {
         }
     }
 
-    /// Regenerates the masked region; with `mask_blur` the seam is blended through the
-    /// blurred mask, and wherever that mask is 0 the input is kept exactly.
-    private func inpaint(_ image: Image, _ inpaint: Edit.Inpaint, maskImage: Image?, job: Job) throws -> Image {
-        guard inpaint.area == .whole, inpaint.fill == .original else {
-            throw BatchError.image("\(job.input): inpaint area: masked and fill modes other than original are not available in this build yet")
-        }
-        guard inpaint.generation.control.isEmpty else {
-            throw BatchError.image("\(job.input): ControlNet ('control') works with img2img in this build, not yet with inpaint")
-        }
-        guard let model = inpaint.generation.model else { throw BatchError.image("\(job.input): inpaint needs a model") }
-        let mask = try loadMask(maskImage, job: job, fitting: image, resize: inpaint.resizeMask).grown(by: inpaint.maskGrow)
-        let pipeline = try models.stableDiffusion(at: model)
-        let generated = try pipeline.inpaint(image, mask: mask, options: options(inpaint.generation, job: job), pasteBack: false)
-        let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask
-        return try StableDiffusion.pasteBack(generated, onto: image, mask: seam)
-    }
-
     /// Real-ESRGAN, tiled so any size fits in memory; `scale` other than the network's own
     /// resizes its output with Lanczos, as Real-ESRGAN's --outscale does.
     private func upscale(_ image: Image, _ upscale: Edit.Upscale, job: Job) throws -> Image {
@@ -130,7 +113,7 @@ struct ImageEditor {
             .upscale(image, scale: upscale.scale)
     }
 
-    private func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {
+    func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {
         GenerationOptions(prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
                           steps: generation.steps, guidanceScale: Float(generation.guidance),
                           strength: generation.strength, seed: job.seed, scheduler: generation.scheduler,
@@ -139,7 +122,7 @@ struct ImageEditor {
 
     /// The job's mask as a 0/1 mask of the image's size: a mask of another size is an error
     /// unless the recipe asks for it to be resized.
-    private func loadMask(_ maskImage: Image?, job: Job, fitting image: Image, resize: Bool) throws -> Mask {
+    func loadMask(_ maskImage: Image?, job: Job, fitting image: Image, resize: Bool) throws -> Mask {
         guard let maskImage, let maskPath = job.mask else {
             throw BatchError.image("\(job.input): this edit needs a mask and none was found")
         }
