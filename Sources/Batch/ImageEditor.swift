@@ -54,13 +54,11 @@ struct ImageEditor {
         case .upscale(let upscale):
             return try self.upscale(image, upscale, job: job)
         case .edit(let inversion):
-            guard inversion.generation.control.isEmpty else {
-                throw BatchError.image("\(job.input): ControlNet ('control') works with img2img in this build, not yet with edit")
-            }
             guard let model = inversion.generation.model else { throw BatchError.image("\(job.input): edit needs a model") }
             let pipeline = try models.stableDiffusion(at: model)
             let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt,
-                                                    options: options(inversion.generation, job: job))
+                                                    options: options(inversion.generation, job: job),
+                                                    controls: controls(inversion.generation.control, for: image, job: job))
             return edited.withAlpha(of: image)
         }
     }
@@ -80,7 +78,7 @@ struct ImageEditor {
 
     /// Each `control:` entry as the pipeline takes it: Canny maps are computed here from the
     /// image as OpenCV's Canny makes them; depth maps come from the job's control file.
-    private func controls(_ controls: [Edit.Control], for image: Image, job: Job) throws -> [ControlInput] {
+    func controls(_ controls: [Edit.Control], for image: Image, job: Job) throws -> [ControlInput] {
         try controls.map { control in
             let condition: Image
             switch (control.type, control.source) {

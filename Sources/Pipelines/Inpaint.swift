@@ -13,19 +13,40 @@ extension StableDiffusion {
     /// `mask` (1 = repaint) is binarized at 0.5 as diffusers does. The image is worked on at
     /// its size floored to a multiple of 8 (diffusers' `height`/`width` given as the image's).
     /// `fill` other than `.original` starts the masked region as A1111's "Masked content" does
-    /// (`InpaintFill`). With `pasteBack`, the result is `pasteBack(_:onto:mask:)` of the
-    /// generated image: the input's size, and every pixel where `mask` is 0 exactly the input's.
+    /// (`InpaintFill`). With `controls`, this is StableDiffusionControlNetInpaintPipeline (same
+    /// random draws; the ControlNets see the noisy latents without the 9-channel extras). With
+    /// `pasteBack`, the result is `pasteBack(_:onto:mask:)` of the generated image: the input's
+    /// size, and every pixel where `mask` is 0 exactly the input's.
     public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, fill: InpaintFill = .original,
-                        pasteBack: Bool = true, progress: StepCallback? = nil) throws -> Imaging.Image {
+                        controls: [ControlInput] = [], pasteBack: Bool = true,
+                        progress: StepCallback? = nil) throws -> Imaging.Image {
+        for (index, control) in controls.enumerated() {
+            try control.validate(index: index, unet: unet, textDimension: textEncoder.config.hiddenSize,
+                                 pixelsPerLatent: vaeScaleFactor, sampleChannels: vae.config.latentChannels)
+        }
         let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
         let (start, timesteps, latentMask, blending) = (run.start, run.timesteps, run.latentMask, run.blending)
         var scheduler = run.scheduler, generator = run.generator
-        let denoised = try run.loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler,
-                                        generator: &generator, progress: progress) { index, latents, scheduler in
+        let blend: (Int, Tensor, any Scheduler) throws -> Tensor = { index, latents, scheduler in
             guard blending, let imageLatents = start.imageLatents else { return latents }
             return try Self.blendKnownRegion(latents, imageLatents: imageLatents, noise: start.noise, mask: latentMask,
                                              nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
                                              scheduler: scheduler)
+        }
+        let denoised: Tensor
+        if controls.isEmpty {
+            denoised = try run.loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler,
+                                        generator: &generator, progress: progress, afterStep: blend)
+        } else {
+            let (height, width) = (run.initImage.shape[2], run.initImage.shape[3])
+            var loop = ControlNetDenoisingLoop(
+                unet: unet, encoderHiddenStates: run.loop.encoderHiddenStates, guidanceScale: options.guidanceScale,
+                usesGuidance: options.usesGuidance, controls: controls,
+                conditions: controls.map { $0.conditionTensor(width: width, height: height) },
+                guessMode: controls.first?.model.config.globalPoolConditions ?? false)
+            loop.extraChannels = run.loop.extraChannels
+            denoised = try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                                    progress: progress, afterStep: blend)
         }
         let generated = decodeImage(denoised)
         return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated

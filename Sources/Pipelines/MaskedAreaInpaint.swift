@@ -60,10 +60,12 @@ extension StableDiffusion {
     /// `seam` is the mask the result is pasted through (the blurred `mask`, or `mask` itself):
     /// its marked pixels define the region, so the whole seam has generated pixels under it.
     /// `width`/`height` default to the VAE's `sample_size` (512 for Stable Diffusion 1.x).
-    /// An empty `seam` returns the input unchanged.
+    /// Each control map is cropped to the same region (scaled to the map's size when it has
+    /// another). An empty `seam` returns the input unchanged.
     public func inpaintMaskedArea(_ image: Imaging.Image, mask: Mask, seam: Mask, padding: Int,
                                   width: Int? = nil, height: Int? = nil, options: GenerationOptions,
-                                  fill: InpaintFill = .original, progress: StepCallback? = nil) throws -> Imaging.Image {
+                                  fill: InpaintFill = .original, controls: [ControlInput] = [],
+                                  progress: StepCallback? = nil) throws -> Imaging.Image {
         for other in [mask, seam] where other.width != image.width || other.height != image.height {
             throw PipelinesError.maskSizeMismatch(image: [image.width, image.height], mask: [other.width, other.height])
         }
@@ -73,10 +75,27 @@ extension StableDiffusion {
         }
         let crop = image.cropped(to: box).resized(width: size.width, height: size.height, filter: .lanczos3)
         let cropMask = Mask(mask.image.cropped(to: box).resized(width: size.width, height: size.height, filter: .lanczos3))
-        let generated = try inpaint(crop, mask: cropMask, options: options, fill: fill, pasteBack: false,
-                                    progress: progress)
+        let croppedControls = controls.map { control in
+            var cropped = control
+            cropped.condition = control.condition.cropped(to: box.scaled(from: image, to: control.condition))
+            return cropped
+        }
+        let generated = try inpaint(crop, mask: cropMask, options: options, fill: fill, controls: croppedControls,
+                                    pasteBack: false, progress: progress)
         let patch = generated.resized(width: box.width, height: box.height, filter: .lanczos3)
         return try Self.pasteBack(image.replacing(box, with: patch), onto: image, mask: seam)
+    }
+}
+
+extension Mask.Box {
+    /// This box of `image` mapped onto `other` (a control map of another size), kept inside it.
+    func scaled(from image: Imaging.Image, to other: Imaging.Image) -> Mask.Box {
+        guard image.width != other.width || image.height != other.height else { return self }
+        let (sx, sy) = (Double(other.width) / Double(image.width), Double(other.height) / Double(image.height))
+        let x0 = min(Int(Double(x) * sx), other.width - 1), y0 = min(Int(Double(y) * sy), other.height - 1)
+        let x1 = max(min(Int((Double(x + width) * sx).rounded()), other.width), x0 + 1)
+        let y1 = max(min(Int((Double(y + height) * sy).rounded()), other.height), y0 + 1)
+        return Mask.Box(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 }
 

@@ -95,4 +95,33 @@ import Testing
         #expect(Self.changedFarFrom(mask, reach: 6, before, after) == 0)
         #expect((0..<3).contains { after[45, 12, $0] != before[45, 12, $0] })
     }
+
+    /// `control` on inpaint (StableDiffusionControlNetInpaintPipeline; ControlNetInpaintParityTests
+    /// has the parity), over the whole image and over the masked area: runs, keeps the rest, and
+    /// the control changes the result.
+    @Test(arguments: ["whole", "masked"])
+    func controlledInpaintRuns(_ area: String) throws {
+        let folder = try makeScratchFolder("controlledInpaint-\(area)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try Self.tinyModel(in: folder)
+        let (input, mask) = try Self.input(in: folder, xs: 16...40, ys: 20...44)
+        let controlNet = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
+        var results: [Image] = []
+        for (index, control) in ["", ", control: [{type: canny, model: \"\(controlNet)\", scale: 1.0}]"].enumerated() {
+            let recipe = folder.appendingPathComponent("controlled\(index).yaml")
+            try """
+            seed: 3
+            match: {images: ["*.png"], mask: "masks/{stem}.png"}
+            edits:
+              - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: \(area), padding: 4, width: 48, height: 48\(control)}
+            """.write(to: recipe, atomically: true, encoding: .utf8)
+            let run = folder.appendingPathComponent("run\(index)")
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let (before, after) = try Self.run(recipe, model: model, input: input, folder: run)
+            #expect(!after.samples.contains { $0.isNaN })
+            #expect(Self.changedFarFrom(mask, reach: 0, before, after) == 0)
+            results.append(after)
+        }
+        #expect(results[0] != results[1])
+    }
 }
