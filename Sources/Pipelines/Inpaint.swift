@@ -25,6 +25,15 @@ extension StableDiffusion {
                                  pixelsPerLatent: vaeScaleFactor, sampleChannels: vae.config.latentChannels)
         }
         let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
+        let generated = decodeImage(try denoise(run, controls: controls, options: options, progress: progress))
+        return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
+    }
+
+    /// The denoising loop from `run`'s start (with the ControlNets' residuals when there are
+    /// controls), blending the known region back after each step for a 4-channel UNet.
+    // -> [1, 4, h, w]
+    private func denoise(_ run: InpaintRun, controls: [ControlInput], options: GenerationOptions,
+                         progress: StepCallback?) throws -> Tensor {
         let (start, timesteps, latentMask, blending) = (run.start, run.timesteps, run.latentMask, run.blending)
         var scheduler = run.scheduler, generator = run.generator
         let blend: (Int, Tensor, any Scheduler) throws -> Tensor = { index, latents, scheduler in
@@ -33,23 +42,19 @@ extension StableDiffusion {
                                              nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
                                              scheduler: scheduler)
         }
-        let denoised: Tensor
-        if controls.isEmpty {
-            denoised = try run.loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler,
-                                        generator: &generator, progress: progress, afterStep: blend)
-        } else {
-            let (height, width) = (run.initImage.shape[2], run.initImage.shape[3])
-            var loop = ControlNetDenoisingLoop(
-                unet: unet, encoderHiddenStates: run.loop.encoderHiddenStates, guidanceScale: options.guidanceScale,
-                usesGuidance: options.usesGuidance, controls: controls,
-                conditions: controls.map { $0.conditionTensor(width: width, height: height) },
-                guessMode: controls.first?.model.config.globalPoolConditions ?? false)
-            loop.extraChannels = run.loop.extraChannels
-            denoised = try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+        guard !controls.isEmpty else {
+            return try run.loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
                                     progress: progress, afterStep: blend)
         }
-        let generated = decodeImage(denoised)
-        return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
+        let (height, width) = (run.initImage.shape[2], run.initImage.shape[3])
+        var loop = ControlNetDenoisingLoop(
+            unet: unet, encoderHiddenStates: run.loop.encoderHiddenStates, guidanceScale: options.guidanceScale,
+            usesGuidance: options.usesGuidance, controls: controls,
+            conditions: controls.map { $0.conditionTensor(width: width, height: height) },
+            guessMode: controls.first?.model.config.globalPoolConditions ?? false)
+        loop.extraChannels = run.loop.extraChannels
+        return try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                            progress: progress, afterStep: blend)
     }
 
     /// Everything the inpainting loop starts from, with the generator after the draws that

@@ -51,9 +51,10 @@ import Testing
         #expect(PipelineFixtures.psnr(ours, expected) >= 40)
         let uncontrolled = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options)
         #expect(PipelineFixtures.psnr(uncontrolled, expected) < 30)
-        // img2img-control semantics: a control whose window holds no step adds nothing
+        // img2img-control semantics: a control whose window holds no step adds nothing (to the
+        // float noise of threaded sums, which can move a sample by a level)
         let idle = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options,
                                               controls: [try control(scale: reference.scale, start: 0.95, end: 1)])
-        #expect(idle == uncontrolled)
+        #expect(PipelineFixtures.psnr(idle, uncontrolled) >= 50)
     }
 }
