@@ -54,13 +54,11 @@ struct ImageEditor {
         case .upscale(let upscale):
             return try self.upscale(image, upscale, job: job)
         case .edit(let inversion):
-            guard inversion.generation.control.isEmpty else {
-                throw BatchError.image("\(job.input): ControlNet ('control') works with img2img in this build, not yet with edit")
-            }
             guard let model = inversion.generation.model else { throw BatchError.image("\(job.input): edit needs a model") }
             let pipeline = try models.stableDiffusion(at: model)
             let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt,
-                                                    options: options(inversion.generation, job: job))
+                                                    options: options(inversion.generation, job: job),
+                                                    controls: controls(inversion.generation.control, for: image, job: job))
             return edited.withAlpha(of: image)
         }
     }
@@ -80,7 +78,7 @@ struct ImageEditor {
 
     /// Each `control:` entry as the pipeline takes it: Canny maps are computed here from the
     /// image as OpenCV's Canny makes them; depth maps come from the job's control file or a depth model.
-    private func controls(_ controls: [Edit.Control], for image: Image, job: Job) throws -> [ControlInput] {
+    func controls(_ controls: [Edit.Control], for image: Image, job: Job) throws -> [ControlInput] {
         try controls.map { control in
             let condition: Image
             switch (control.type, control.source) {
@@ -97,25 +95,9 @@ struct ImageEditor {
         }
     }
 
-    /// Regenerates the masked region; with `mask_blur` the seam is blended through the
-    /// blurred mask, and wherever that mask is 0 the input is kept exactly.
-    private func inpaint(_ image: Image, _ inpaint: Edit.Inpaint, maskImage: Image?, job: Job) throws -> Image {
-        guard inpaint.area == .whole, inpaint.fill == .original else {
-            throw BatchError.image("\(job.input): inpaint area: masked and fill modes other than original are not available in this build yet")
-        }
-        guard inpaint.generation.control.isEmpty else {
-            throw BatchError.image("\(job.input): ControlNet ('control') works with img2img in this build, not yet with inpaint")
-        }
-        guard let model = inpaint.generation.model else { throw BatchError.image("\(job.input): inpaint needs a model") }
-        let mask = try loadMask(maskImage, job: job, fitting: image, resize: inpaint.resizeMask).grown(by: inpaint.maskGrow)
-        let pipeline = try models.stableDiffusion(at: model)
-        let generated = try pipeline.inpaint(image, mask: mask, options: options(inpaint.generation, job: job), pasteBack: false)
-        let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask
-        return try StableDiffusion.pasteBack(generated, onto: image, mask: seam)
-    }
-
-    /// Real-ESRGAN (or an SD x4 upscaler folder: SDUpscaling.swift), tiled so any size fits in memory; `scale` other than the network's own
-    /// resizes its output with Lanczos, as Real-ESRGAN's --outscale does.
+    /// Real-ESRGAN (or an SD x4 upscaler folder: SDUpscaling.swift), tiled so any size fits in
+    /// memory; `scale` other than the network's own resizes its output with Lanczos, as
+    /// Real-ESRGAN's --outscale does.
     private func upscale(_ image: Image, _ upscale: Edit.Upscale, job: Job) throws -> Image {
         guard let path = ModelCache.resolveUpscaler(upscale.model, recipe: recipe.source) else {
             throw BatchError.image("\(job.input): no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path)")
@@ -130,7 +112,7 @@ struct ImageEditor {
             .upscale(image, scale: upscale.scale)
     }
 
-    private func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {
+    func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {
         GenerationOptions(prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
                           steps: generation.steps, guidanceScale: Float(generation.guidance),
                           strength: generation.strength, seed: job.seed, scheduler: generation.scheduler,
@@ -139,7 +121,7 @@ struct ImageEditor {
 
     /// The job's mask as a 0/1 mask of the image's size: a mask of another size is an error
     /// unless the recipe asks for it to be resized.
-    private func loadMask(_ maskImage: Image?, job: Job, fitting image: Image, resize: Bool) throws -> Mask {
+    func loadMask(_ maskImage: Image?, job: Job, fitting image: Image, resize: Bool) throws -> Mask {
         guard let maskImage, let maskPath = job.mask else {
             throw BatchError.image("\(job.input): this edit needs a mask and none was found")
         }

@@ -58,14 +58,18 @@ public struct ControlInput: Sendable {
 
     /// The window check of diffusers' `check_inputs`, and the shapes the UNet needs from the
     /// ControlNet's residuals (its own preconditions would stop the process otherwise).
-    func validate(index: Int, unet: UNet2DConditionModel, textDimension: Int, pixelsPerLatent: Int) throws {
+    /// `sampleChannels`: what the ControlNet is fed (the UNet's input channels, or the latent
+    /// channels alone beside a 9-channel inpainting UNet).
+    func validate(index: Int, unet: UNet2DConditionModel, textDimension: Int, pixelsPerLatent: Int,
+                  sampleChannels: Int? = nil) throws {
         guard start >= 0, end <= 1, start < end else {
             throw PipelinesError.invalidControlWindow(control: index, start: start, end: end)
         }
         let config = model.config, unetConfig = unet.config
         let blocks = unetConfig.blockOutChannels.count
         let problem: String? =
-            config.inChannels != unetConfig.inChannels ? "\(config.inChannels) input channels, the UNet \(unetConfig.inChannels)"
+            config.inChannels != (sampleChannels ?? unetConfig.inChannels)
+                ? "\(config.inChannels) input channels, the UNet's latents \(sampleChannels ?? unetConfig.inChannels)"
             : config.blockOutChannels != unetConfig.blockOutChannels ? "block channels \(config.blockOutChannels), the UNet \(unetConfig.blockOutChannels)"
             : config.downBlockTypes != unetConfig.downBlockTypes ? "down blocks \(config.downBlockTypes), the UNet \(unetConfig.downBlockTypes)"
             : unetConfig.layersPerBlock.values(count: blocks) != [Int](repeating: config.layersPerBlock, count: blocks)

@@ -48,7 +48,7 @@ extension StableDiffusion {
 /// guidance window adds its scaled residuals to the UNet's skip connections and mid block.
 struct ControlNetDenoisingLoop {
     let unet: UNet2DConditionModel
-    /// `[2, 77, d]` (negative, positive) with guidance, `[1, 77, d]` without.
+    /// `[2, 77 * chunks, d]` (negative, positive) with guidance, `[1, 77 * chunks, d]` without.
     let encoderHiddenStates: Tensor
     let guidanceScale: Float
     let usesGuidance: Bool
@@ -59,11 +59,18 @@ struct ControlNetDenoisingLoop {
     /// the unconditional half gets no residuals.
     let guessMode: Bool
 
+    /// A 9-channel inpainting UNet's mask and masked-image latents, concatenated after the
+    /// latents for the UNet only (the ControlNets see the latents alone, as diffusers'
+    /// ControlNet inpaint pipeline feeds them).
+    var extraChannels: Tensor?
+
     private var controlsConditionalHalfOnly: Bool { guessMode && usesGuidance }
 
+    /// `afterStep` as `DenoisingLoop.run`'s (latent blending for a 4-channel inpainting UNet).
     // latents: [1, 4, h, w] -> [1, 4, h, w]
     func run(_ latents: Tensor, timesteps: [Double], scheduler: inout any Scheduler,
-             generator: inout TorchGenerator, progress: StepCallback?) throws -> Tensor {
+             generator: inout TorchGenerator, progress: StepCallback?,
+             afterStep: (Int, Tensor, any Scheduler) throws -> Tensor = { _, latents, _ in latents }) throws -> Tensor {
         var latents = latents
         // prepare_control_image duplicates the map for guidance (unless in guess mode)
         let batchedConditions = conditions.map {
@@ -76,6 +83,7 @@ struct ControlNetDenoisingLoop {
                                                    conditions: batchedConditions, scales: scales)
             latents = try scheduler.step(modelOutput: noisePrediction, timestep: timestep, sample: latents,
                                          generator: &generator).prevSample
+            latents = try afterStep(index, latents, scheduler)
         }
         return latents
     }
@@ -88,7 +96,10 @@ struct ControlNetDenoisingLoop {
         let input = usesGuidance ? Tensor.concatenate([scaled, scaled], axis: 0) : scaled
         let residuals = controlResiduals(controlInput: controlsConditionalHalfOnly ? scaled : input,
                                          timestep: Float(timestep), conditions: conditions, scales: scales)
-        let output = unet(sample: input, timestep: Float(timestep), encoderHiddenStates: encoderHiddenStates,
+        let unetInput = extraChannels.map {
+            Tensor.concatenate([input, usesGuidance ? Tensor.concatenate([$0, $0], axis: 0) : $0], axis: 1)
+        } ?? input
+        let output = unet(sample: unetInput, timestep: Float(timestep), encoderHiddenStates: encoderHiddenStates,
                           downBlockAdditionalResiduals: residuals?.down, midBlockAdditionalResidual: residuals?.mid)
         guard usesGuidance else { return output }
         let halves = output.chunked(2, axis: 0)

@@ -12,10 +12,69 @@ extension StableDiffusion {
     ///
     /// `mask` (1 = repaint) is binarized at 0.5 as diffusers does. The image is worked on at
     /// its size floored to a multiple of 8 (diffusers' `height`/`width` given as the image's).
-    /// With `pasteBack`, the result is `pasteBack(_:onto:mask:)` of diffusers' output: the
-    /// input's size, and every pixel where `mask` is 0 exactly the input's.
-    public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, pasteBack: Bool = true,
+    /// `fill` other than `.original` starts the masked region as A1111's "Masked content" does
+    /// (`InpaintFill`). With `controls`, this is StableDiffusionControlNetInpaintPipeline (same
+    /// random draws; the ControlNets see the noisy latents without the 9-channel extras). With
+    /// `pasteBack`, the result is `pasteBack(_:onto:mask:)` of the generated image: the input's
+    /// size, and every pixel where `mask` is 0 exactly the input's.
+    public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, fill: InpaintFill = .original,
+                        controls: [ControlInput] = [], pasteBack: Bool = true,
                         progress: StepCallback? = nil) throws -> Imaging.Image {
+        for (index, control) in controls.enumerated() {
+            try control.validate(index: index, unet: unet, textDimension: textEncoder.config.hiddenSize,
+                                 pixelsPerLatent: vaeScaleFactor, sampleChannels: vae.config.latentChannels)
+        }
+        let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
+        let generated = decodeImage(try denoise(run, controls: controls, options: options, progress: progress))
+        return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
+    }
+
+    /// The denoising loop from `run`'s start (with the ControlNets' residuals when there are
+    /// controls), blending the known region back after each step for a 4-channel UNet.
+    // -> [1, 4, h, w]
+    private func denoise(_ run: InpaintRun, controls: [ControlInput], options: GenerationOptions,
+                         progress: StepCallback?) throws -> Tensor {
+        let (start, timesteps, latentMask, blending) = (run.start, run.timesteps, run.latentMask, run.blending)
+        var scheduler = run.scheduler, generator = run.generator
+        let blend: (Int, Tensor, any Scheduler) throws -> Tensor = { index, latents, scheduler in
+            guard blending, let imageLatents = start.imageLatents else { return latents }
+            return try Self.blendKnownRegion(latents, imageLatents: imageLatents, noise: start.noise, mask: latentMask,
+                                             nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
+                                             scheduler: scheduler)
+        }
+        guard !controls.isEmpty else {
+            return try run.loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                                    progress: progress, afterStep: blend)
+        }
+        let (height, width) = (run.initImage.shape[2], run.initImage.shape[3])
+        var loop = ControlNetDenoisingLoop(
+            unet: unet, encoderHiddenStates: run.loop.encoderHiddenStates, guidanceScale: options.guidanceScale,
+            usesGuidance: options.usesGuidance, controls: controls,
+            conditions: controls.map { $0.conditionTensor(width: width, height: height) },
+            guessMode: controls.first?.model.config.globalPoolConditions ?? false)
+        loop.extraChannels = run.loop.extraChannels
+        return try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                            progress: progress, afterStep: blend)
+    }
+
+    /// Everything the inpainting loop starts from, with the generator after the draws that
+    /// precede the first step.
+    struct InpaintRun {
+        var start: (latents: Tensor, noise: Tensor, imageLatents: Tensor?)
+        var loop: DenoisingLoop
+        var scheduler: any Scheduler
+        var generator: TorchGenerator
+        var timesteps: [Double]
+        var latentMask: Tensor
+        var blending: Bool
+        /// The image the VAE encodes (after `fill`'s pre-fill), `[1, 3, H, W]` in [-1, 1].
+        var initImage: Tensor
+    }
+
+    /// The pipeline up to its denoising loop: prompt embeddings, timesteps, the start latents
+    /// and the mask conditioning, drawing from the seeded generator in diffusers' order.
+    func prepareInpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions,
+                        fill: InpaintFill) throws -> InpaintRun {
         guard mask.width == image.width, mask.height == image.height else {
             throw PipelinesError.maskSizeMismatch(image: [image.width, image.height], mask: [mask.width, mask.height])
         }
@@ -29,13 +88,15 @@ extension StableDiffusion {
         let hiddenStates = try encoderHiddenStates(options)
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)
-        let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
+        let source = fill.prefillsImage ? InpaintFill.prefilled(image, mask: mask) : image
+        let initImage = ImageConversion.vaeInput(source, width: size.width, height: size.height)
         let maskCondition = ImageConversion.binaryMask(mask, width: size.width, height: size.height)
+        let latentMask = ImageConversion.nearestResized(maskCondition, width: latentShape[3], height: latentShape[2])
         var generator = TorchGenerator(seed: options.seed)
         let blending = unetChannels == latentChannels
         let start = try prepareLatents(initImage, shape: latentShape, encodeImage: blending, options: options,
-                                       firstTimestep: timesteps[0], scheduler: scheduler, generator: &generator)
-        let latentMask = ImageConversion.nearestResized(maskCondition, width: latentShape[3], height: latentShape[2])
+                                       fill: fill, latentMask: latentMask, firstTimestep: timesteps[0],
+                                       scheduler: scheduler, generator: &generator)
         var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
                                  usesGuidance: options.usesGuidance)
         if blending {
@@ -45,27 +106,24 @@ extension StableDiffusion {
             loop.extraChannels = maskConditioning(initImage, maskCondition: maskCondition, latentMask: latentMask,
                                                   generator: &generator)
         }
-        let denoised = try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
-                                    progress: progress) { index, latents, scheduler in
-            guard blending, let imageLatents = start.imageLatents else { return latents }
-            return try Self.blendKnownRegion(latents, imageLatents: imageLatents, noise: start.noise, mask: latentMask,
-                                             nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
-                                             scheduler: scheduler)
-        }
-        let generated = decodeImage(denoised)
-        return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
+        return InpaintRun(start: start, loop: loop, scheduler: scheduler, generator: generator, timesteps: timesteps,
+                          latentMask: latentMask, blending: blending, initImage: initImage)
     }
 
-    /// `prepare_latents`: the image's posterior sample (drawn first; only for a 4-channel UNet
-    /// or strength < 1), then the noise; the start is the noised image latents below
-    /// strength 1, else pure noise (even when a 4-channel UNet had the image encoded).
+    /// `prepare_latents`: the image's posterior sample (drawn first; only for a 4-channel UNet,
+    /// strength < 1 or a `fill` other than original), then the noise; the start is the noised
+    /// image latents below strength 1, else pure noise (even when a 4-channel UNet had the
+    /// image encoded). Other `fill` modes replace the masked image latents first and always
+    /// start from them noised (`InpaintFill`).
     private func prepareLatents(_ initImage: Tensor, shape: [Int], encodeImage: Bool, options: GenerationOptions,
-                                firstTimestep: Double, scheduler: any Scheduler, generator: inout TorchGenerator)
+                                fill: InpaintFill, latentMask: Tensor, firstTimestep: Double,
+                                scheduler: any Scheduler, generator: inout TorchGenerator)
         throws -> (latents: Tensor, noise: Tensor, imageLatents: Tensor?) {
-        let isStrengthMax = options.strength == 1
-        let imageLatents = encodeImage || !isStrengthMax ? encodeSample(initImage, generator: &generator) : nil
+        let startsFromNoise = options.strength == 1 && fill == .original
+        let encoded = encodeImage || !startsFromNoise ? encodeSample(initImage, generator: &generator) : nil
         let noise = generator.randn(shape)
-        if let imageLatents, !isStrengthMax {
+        let imageLatents = encoded.map { fill.replacingMasked($0, latentMask: latentMask, generator: &generator) }
+        if let imageLatents, !startsFromNoise {
             let latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: firstTimestep)
             return (latents, noise, imageLatents)
         }

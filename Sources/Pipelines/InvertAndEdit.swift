@@ -16,6 +16,11 @@ extension StableDiffusion {
     ///    inverted latents and `generator=torch.Generator("cpu").manual_seed(options.seed)`
     ///    (drawn from only when eta > 0).
     ///
+    /// With `controls`, step 3 is StableDiffusionControlNetPipeline (ControlNets act during the
+    /// regeneration only, as in `controlNetImageToImage`: maps resized to the working size,
+    /// guidance windows over the regeneration steps, residuals summed); the inversion stays
+    /// uncontrolled.
+    ///
     /// `options.scheduler` and `options.strength` are ignored: the recipe fixes DDIM and runs
     /// the whole schedule. `progress` sees the inversion steps then the regeneration steps, as
     /// one count of `2 * steps` (a cancellation's `step` counts within its phase). The image is
@@ -23,10 +28,14 @@ extension StableDiffusion {
     /// `options.prompt == sourcePrompt` and guidance 1 the output should retrace the input, as
     /// far as the model allows (see `reconstructionPSNR`).
     public func invertAndEdit(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
-                              progress: StepCallback? = nil) throws -> Imaging.Image {
+                              controls: [ControlInput] = [], progress: StepCallback? = nil) throws -> Imaging.Image {
+        for (index, control) in controls.enumerated() {
+            try control.validate(index: index, unet: unet, textDimension: textEncoder.config.hiddenSize,
+                                 pixelsPerLatent: vaeScaleFactor)
+        }
         let inverted = try invertedLatents(image, sourcePrompt: sourcePrompt, options: options,
                                            progress: progress.map { report in { report($0, 2 * $1) } })
-        let regenerated = try regenerate(from: inverted, options: options,
+        let regenerated = try regenerate(from: inverted, options: options, controls: controls,
                                          progress: progress.map { report in { report($1 + $0, 2 * $1) } })
         return decodeImage(regenerated)
     }
@@ -69,17 +78,31 @@ extension StableDiffusion {
                             progress: progress)
     }
 
-    /// Step 3: StableDiffusionPipeline's denoising loop from given latents, with DDIM.
+    /// Step 3: StableDiffusionPipeline's (with `controls`, StableDiffusionControlNetPipeline's)
+    /// denoising loop from given latents, with DDIM.
     // latents: [1, 4, h, w] -> [1, 4, h, w]
-    func regenerate(from latents: Tensor, options: GenerationOptions, progress: StepCallback?) throws -> Tensor {
+    func regenerate(from latents: Tensor, options: GenerationOptions, controls: [ControlInput] = [],
+                    progress: StepCallback?) throws -> Tensor {
         var ddim = try DDIMScheduler(config: schedulerConfig)
         ddim.eta = options.eta
         var scheduler: any Scheduler = ddim
         try scheduler.setTimesteps(options.steps)
-        let loop = DenoisingLoop(unet: unet, encoderHiddenStates: try encoderHiddenStates(options),
-                                 guidanceScale: options.guidanceScale, usesGuidance: options.usesGuidance)
+        let hiddenStates = try encoderHiddenStates(options)
         var generator = TorchGenerator(seed: options.seed)
-        return try loop.run(scheduler.initNoiseSigma * latents, timesteps: scheduler.timesteps,
-                            scheduler: &scheduler, generator: &generator, progress: progress)
+        let start = scheduler.initNoiseSigma * latents
+        guard !controls.isEmpty else {
+            let loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates,
+                                     guidanceScale: options.guidanceScale, usesGuidance: options.usesGuidance)
+            return try loop.run(start, timesteps: scheduler.timesteps, scheduler: &scheduler, generator: &generator,
+                                progress: progress)
+        }
+        let (height, width) = (latents.shape[2] * vaeScaleFactor, latents.shape[3] * vaeScaleFactor)
+        let loop = ControlNetDenoisingLoop(
+            unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
+            usesGuidance: options.usesGuidance, controls: controls,
+            conditions: controls.map { $0.conditionTensor(width: width, height: height) },
+            guessMode: controls.first?.model.config.globalPoolConditions ?? false)
+        return try loop.run(start, timesteps: scheduler.timesteps, scheduler: &scheduler, generator: &generator,
+                            progress: progress)
     }
 }

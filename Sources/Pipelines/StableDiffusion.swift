@@ -57,18 +57,18 @@ public final class StableDiffusion: Sendable {
     /// diffusers' `vae_scale_factor`: pixels per latent along each side.
     public var vaeScaleFactor: Int { vae.downscaleFactor }
 
-    /// The last hidden state of the text encoder for one prompt (padded / truncated to the
-    /// tokenizer's length), computed once per distinct prompt.
-    // -> [1, 77, hidden]
+    /// The last hidden state of the text encoder for one prompt (padded to the tokenizer's
+    /// length; beyond 75 tokens in A1111's chunks, `promptEmbeddings`), computed once per
+    /// distinct prompt.
+    // -> [1, 77 * chunks, hidden]
     public func textEmbeddings(_ prompt: String, clipSkip: Int? = nil) -> Tensor {
-        promptCache.embeddings(for: prompt, clipSkip: clipSkip) {
-            textEncoder.promptEmbeddings([tokenizer.encode(prompt)], clipSkip: clipSkip)
-        }
+        promptCache.embeddings(for: prompt, clipSkip: clipSkip) { promptEmbeddings(prompt, clipSkip: clipSkip) }
     }
 
     /// `encode_prompt` as the pipelines use it: with guidance, the negative prompt's
     /// embeddings then the prompt's (`torch.cat([negative, positive])`); without, the prompt's.
-    // -> [2, 77, hidden] with guidance, else [1, 77, hidden]
+    /// Long prompts are chunked (`promptEmbeddings`), the shorter side extended to as many chunks.
+    // -> [2, 77 * chunks, hidden] with guidance, else [1, 77 * chunks, hidden]
     public func encoderHiddenStates(_ options: GenerationOptions) throws -> Tensor {
         let layers = textEncoder.config.numHiddenLayers
         if let clipSkip = options.clipSkip, !(0...layers).contains(clipSkip) {
@@ -76,8 +76,9 @@ public final class StableDiffusion: Sendable {
         }
         let positive = textEmbeddings(options.prompt, clipSkip: options.clipSkip)
         guard options.usesGuidance else { return positive }
-        let negative = textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip)
-        return Tensor.concatenate([negative, positive], axis: 0)
+        let (negative, paddedPositive) = equalChunkCounts(textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip),
+                                                          positive, clipSkip: options.clipSkip)
+        return Tensor.concatenate([negative, paddedPositive], axis: 0)
     }
 
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.

@@ -99,13 +99,16 @@ struct EditReader {
     }
 
     private func inpaint(_ reader: MappingReader) -> Edit.Inpaint {
-        Edit.Inpaint(generation: generation(reader, defaultStrength: 1.0),
+        let width = reader.value("width") == nil ? nil : reader.int("width", default: 512, in: 8...8192)
+        let height = reader.value("height") == nil ? nil : reader.int("height", default: 512, in: 8...8192)
+        return Edit.Inpaint(generation: generation(reader, defaultStrength: 1.0),
                             maskBlur: reader.int("mask_blur", default: 4, in: 0...256),
                             maskGrow: reader.int("mask_grow", default: 0, in: -256...256),
                             area: reader.choice("area", default: Edit.Inpaint.Area.whole),
                             padding: reader.int("padding", default: 32, in: 0...1024),
                             fill: reader.choice("fill", default: Edit.Inpaint.FillMode.original),
-                            resizeMask: reader.bool("resize_mask", default: false))
+                            resizeMask: reader.bool("resize_mask", default: false),
+                            width: width, height: height)
     }
 
     private func inversion(_ reader: MappingReader) -> Edit.Inversion {

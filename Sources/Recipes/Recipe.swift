@@ -130,6 +130,9 @@ public enum Edit: Sendable, Equatable {
         public var padding: Int
         public var fill: FillMode
         public var resizeMask: Bool
+        /// The size `area: masked` works at; nil: the model's default (its VAE's sample size).
+        public var width: Int?
+        public var height: Int?
     }
 
     public struct Inversion: Sendable, Equatable {

@@ -8,6 +8,9 @@ Reads Tests/Fixtures/pipelines/ (sd-tiny/, input.png; run pipeline_fixtures.py f
   controlnet_canny_map.png  cv2.Canny(input.png as RGB, 100, 200), one channel (0 / 255)
   controlnet_<case>.png     diffusers' output for each case in CASES (output_type="pil")
   controlnet_cases.json     the parameters of each case
+  controlnet_inpaint_<unet>.png  StableDiffusionControlNetInpaintPipeline's output for each case
+                            in INPAINT_CASES (mask.png; canny map of input.png at scale 0.8;
+                            `4ch` on sd-tiny's UNet with latent blending, `9ch` on unet-inpaint/)
 Every case: PROMPT, seed 42 (torch.Generator("cpu")), strength 0.75, 10 steps, guidance 7.5,
 the model's PNDM scheduler. Weights are rounded to f16 before the reference runs.
 Deterministic: re-running rewrites identical files.
@@ -27,6 +30,7 @@ from diffusers import (
     ControlNetModel,
     PNDMScheduler,
     StableDiffusionControlNetImg2ImgPipeline,
+    StableDiffusionControlNetInpaintPipeline,
     UNet2DConditionModel,
 )
 from PIL import Image
@@ -48,6 +52,10 @@ CASES = {
     "controlnet_multi": dict(controls=[("canny", 0.8, 0.0, 1.0), ("input", 0.5, 0.2, 0.7)]),
 }
 COMMON = dict(seed=42, strength=0.75, steps=10, guidance=7.5)
+INPAINT_CASES = {
+    "controlnet_inpaint_4ch": dict(unet="unet", strength=0.75, steps=10, guidance=7.5, seed=5, scale=0.8),
+    "controlnet_inpaint_9ch": dict(unet="unet-inpaint", strength=1.0, steps=10, guidance=7.5, seed=5, scale=0.8),
+}
 
 
 def build_controlnet(unet):
@@ -117,6 +125,22 @@ def main():
         result.save(OUT / f"{name}.png")
         pixels = np.asarray(result).astype(np.float64)
         print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f}")
+    mask = Image.open(OUT / "mask.png").convert("L")
+    for name, case in INPAINT_CASES.items():
+        unet_folder = SD / "unet" if case["unet"] == "unet" else OUT / case["unet"]
+        inpaint_parts = dict(parts, unet=UNet2DConditionModel.from_pretrained(unet_folder, torch_dtype=torch.float32).eval())
+        pipe = StableDiffusionControlNetInpaintPipeline(controlnet=controlnet, **inpaint_parts)
+        with torch.no_grad():
+            result = pipe(
+                prompt=PROMPT, image=image, mask_image=mask, control_image=conditions["canny"],
+                strength=case["strength"], num_inference_steps=case["steps"], guidance_scale=case["guidance"],
+                generator=torch.Generator("cpu").manual_seed(case["seed"]),
+                controlnet_conditioning_scale=case["scale"],
+            ).images[0]
+        result.save(OUT / f"{name}.png")
+        print(f"{name}: mean {np.asarray(result).astype(np.float64).mean():.1f}")
+    (OUT / "controlnet_inpaint_cases.json").write_text(
+        json.dumps(dict(prompt=PROMPT, cases=INPAINT_CASES), indent=2, sort_keys=True) + "\n")
     cases = {name: dict(COMMON, controls=[dict(zip(("condition", "scale", "start", "end"), c)) for c in case["controls"]])
              for name, case in CASES.items()}
     (OUT / "controlnet_cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=cases), indent=2, sort_keys=True) + "\n")

@@ -15,6 +15,11 @@ VAE round trip (decode(encode(input).mean): the tiny VAE is random, so that roun
 the most a reconstruction can reach), is printed and stored in inversion_cases.json.
 Deterministic: re-running rewrites identical files.
 
+With a ControlNet (CONTROL_CASE): step 3 is StableDiffusionControlNetPipeline instead, with
+controlnet_tiny/ (controlnet_pipeline_fixtures.py) and the Canny map of input.png
+(cv2.Canny(rgb, 100, 200), three channels) at `scale`, written as inversion_edit_canny.png and
+inversion_control_cases.json.
+
 Run: /work/refenv/bin/python tools/reference/inversion_fixtures.py
 """
 
@@ -23,11 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import cv2
 from diffusers import (
     AutoencoderKL,
+    ControlNetModel,
     DDIMInverseScheduler,
     DDIMScheduler,
     PNDMScheduler,
+    StableDiffusionControlNetPipeline,
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
@@ -46,6 +54,10 @@ CASES = {
     # same prompt, no guidance: regeneration retraces the inversion, reconstructing the input
     "reconstruction": dict(prompt=SOURCE_PROMPT, guidance=1.0, steps=10, seed=42),
 }
+
+
+CONTROL_CASE = dict(name="edit_canny", prompt="an astronaut in a garden, oil painting", guidance=7.5, steps=10,
+                    seed=42, scale=0.8)
 
 
 def load_pipeline():
@@ -101,6 +113,22 @@ def main():
                              reference_psnr_vs_vae_roundtrip=round(psnr(result, roundtrip), 2))
         print(f"{name}: PSNR vs input {psnr(result, image):.2f} dB, "
               f"vs the VAE round trip {psnr(result, roundtrip):.2f} dB")
+    case = CONTROL_CASE
+    controlnet = ControlNetModel.from_pretrained(OUT / "controlnet_tiny", torch_dtype=torch.float32).eval()
+    controlled = StableDiffusionControlNetPipeline(**dict(regenerate.components, controlnet=controlnet))
+    edges = cv2.Canny(np.asarray(image), 100, 200)
+    latents = invert(pipe, image, SOURCE_PROMPT, case["steps"])
+    with torch.no_grad():
+        result = controlled(prompt=case["prompt"], image=Image.fromarray(np.stack([edges] * 3, axis=2)),
+                            latents=latents, guidance_scale=case["guidance"], num_inference_steps=case["steps"],
+                            height=image.height, width=image.width, eta=0.0,
+                            generator=torch.Generator("cpu").manual_seed(case["seed"]),
+                            controlnet_conditioning_scale=case["scale"]).images[0]
+    result.save(OUT / f"inversion_{case['name']}.png")
+    print(f"{case['name']}: PSNR vs the uncontrolled edit {psnr(result, Image.open(OUT / 'inversion_edit.png')):.2f} dB")
+    (OUT / "inversion_control_cases.json").write_text(
+        json.dumps(dict(source_prompt=SOURCE_PROMPT, input="input.png", cases={case["name"]: case}),
+                   indent=2, sort_keys=True) + "\n")
     (OUT / "inversion_cases.json").write_text(
         json.dumps(dict(source_prompt=SOURCE_PROMPT, input="input.png", cases=written), indent=2, sort_keys=True) + "\n")
 

@@ -1,0 +1,82 @@
+import Foundation
+import Imaging
+import Tensors
+import Testing
+import Weights
+@testable import Pipelines
+
+/// Prompts over 75 tokens, chunked as AUTOMATIC1111 does, against
+/// tools/reference/prompt_chunk_fixtures.py (transformers' CLIPTokenizer over the real
+/// vocabulary and sd-tiny's CLIP text model).
+@Suite struct PromptChunkTests {
+    struct Fixture: Decodable {
+        struct Prompt: Decodable { var name: String; var text: String; var chunks: [[Int]] }
+        struct Pair: Decodable { var name: String; var prompt: String; var negative: String; var chunks: Int }
+        var prompts: [Prompt]
+        var pairs: [Pair]
+    }
+
+    static let pipeline = Result { try PipelineFixtures.pipeline(inpainting: false) }
+    static let fixture = Result {
+        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: PipelineFixtures.folder
+            .appendingPathComponent("prompt_chunks.json")))
+    }
+    static let tensors = Result {
+        try SafeTensorsFile(url: PipelineFixtures.folder.appendingPathComponent("prompt_chunks.safetensors"))
+    }
+
+    /// Largest absolute difference over the largest reference magnitude; NaN fails.
+    static func relativeError(_ ours: Tensor, _ reference: Tensor) -> Float {
+        guard ours.shape == reference.shape else { return .infinity }
+        let scale = reference.scalars.map(abs).max() ?? 1
+        let worst = zip(ours.scalars, reference.scalars).map { abs($0 - $1) }.max() ?? 0
+        return ours.scalars.contains { $0.isNaN } ? .infinity : worst / scale
+    }
+
+    @Test func everyPromptIsChunkedAsA1111() throws {
+        let tokenizer = try Self.pipeline.get().tokenizer
+        let chunker = PromptChunker(tokenizer: tokenizer)
+        let prompts = try Self.fixture.get().prompts
+        #expect(prompts.map(\.chunks.count) == [2, 2, 3, 1, 2])
+        for prompt in prompts {
+            #expect(chunker.chunks(tokenizer.contentIDs(prompt.text)) == prompt.chunks, "\(prompt.name)")
+        }
+    }
+
+    @Test func chunkedEmbeddingsMatchTheReference() throws {
+        let pipeline = try Self.pipeline.get()
+        for prompt in try Self.fixture.get().prompts {
+            let reference = try Self.tensors.get().tensor(named: prompt.name)
+            let ours = pipeline.textEmbeddings(prompt.text)
+            #expect(ours.shape == [1, 77 * prompt.chunks.count, 16], "\(prompt.name)")
+            #expect(Self.relativeError(ours, reference) < 1e-4, "\(prompt.name)")
+        }
+    }
+
+    /// With guidance, the side with fewer chunks is extended by the empty prompt's embeddings.
+    @Test func negativeAndPositiveGetTheSameChunkCount() throws {
+        let pipeline = try Self.pipeline.get()
+        for pair in try Self.fixture.get().pairs {
+            let options = GenerationOptions(prompt: pair.prompt, negativePrompt: pair.negative, guidanceScale: 7.5)
+            let states = try pipeline.encoderHiddenStates(options)
+            #expect(states.shape == [2, 77 * pair.chunks, 16], "\(pair.name)")
+            let halves = states.chunked(2, axis: 0)
+            #expect(Self.relativeError(halves[0], try Self.tensors.get().tensor(named: pair.name + ".uncond")) < 1e-4)
+            #expect(Self.relativeError(halves[1], try Self.tensors.get().tensor(named: pair.name + ".cond")) < 1e-4)
+        }
+    }
+
+    /// The UNet (and its cross-attention) takes the longer context: a three-chunk prompt runs
+    /// img2img to a valid image that differs from its subject's alone.
+    @Test func aLongPromptDrivesTheUNet() throws {
+        let pipeline = try Self.pipeline.get()
+        let long = try #require(try Self.fixture.get().prompts.first { $0.name == "three_chunks" })
+        let image = try PipelineFixtures.image("input.png")
+        func run(_ prompt: String) throws -> Image {
+            try pipeline.imageToImage(image, options: GenerationOptions(prompt: prompt, steps: 2, strength: 1, seed: 3))
+        }
+        let chunked = try run(long.text)
+        #expect(chunked.width == 64 && !chunked.samples.contains { $0.isNaN })
+        #expect(chunked != (try run("a photo of an astronaut riding a horse on the moon")))
+    }
+}
