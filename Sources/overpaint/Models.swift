@@ -57,21 +57,26 @@ struct ModelsCommand: ParsableCommand {
         @Option(help: "Stored element type: f16 or f32.")
         var dtype: String = "f16"
 
-        @Option(help: "diffusers (a folder with configs) or single-file (one LDM-layout .safetensors).")
-        var format: String = "diffusers"
+        @Option(help: "diffusers (a folder with configs) or single-file (one LDM-layout .safetensors); default: single-file when --out ends in .safetensors.")
+        var format: String?
+
+        private var chosenFormat: RandomModel.Format? {
+            guard let format else { return out.hasSuffix(".safetensors") ? .singleFile : .diffusers }
+            return RandomModel.Format(rawValue: format)
+        }
 
         func validate() throws {
             guard KnownArchitecture(rawValue: like) != nil else {
                 throw ValidationError("unknown --like '\(like)'; one of \(KnownArchitecture.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard ["f16", "f32"].contains(dtype) else { throw ValidationError("--dtype must be f16 or f32") }
-            guard RandomModel.Format(rawValue: format) != nil else {
+            guard chosenFormat != nil else {
                 throw ValidationError("--format must be diffusers or single-file")
             }
         }
 
         func run() throws {
-            guard let known = KnownArchitecture(rawValue: like), let format = RandomModel.Format(rawValue: format) else {
+            guard let known = KnownArchitecture(rawValue: like), let format = chosenFormat else {
                 throw ExitCode(2)
             }
             let architecture: RandomModel.Architecture

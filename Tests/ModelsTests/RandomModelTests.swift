@@ -119,6 +119,39 @@ import Weights
         #expect(RandomModel.note(at: file) != nil)
     }
 
+    /// A tiny pipeline whose configs follow the single-file family rules (32 norm groups,
+    /// SD 1 UNets 8 heads, SD 2 UNets and CLIP heads of width 64).
+    static func ruleAbidingTinyPipeline(sd2: Bool) -> StableDiffusionArchitecture {
+        var pipeline = sd2 ? StableDiffusionArchitecture.sd2Single : .sd15
+        pipeline.unet.blockOutChannels = sd2 ? [64, 128] : [32, 64]
+        pipeline.unet.downBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
+        pipeline.unet.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"]
+        pipeline.unet.layersPerBlock = .shared(1)
+        pipeline.unet.crossAttentionDim = .shared(64)
+        pipeline.unet.attentionHeadDim = sd2 ? .perBlock([1, 2]) : .shared(8)
+        pipeline.vae.blockOutChannels = [32, 32]
+        pipeline.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
+        pipeline.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
+        pipeline.vae.layersPerBlock = 1
+        pipeline.textEncoder.hiddenSize = 64
+        pipeline.textEncoder.intermediateSize = 128
+        pipeline.textEncoder.numHiddenLayers = 2
+        pipeline.textEncoder.numAttentionHeads = 1
+        return pipeline
+    }
+
+    @Test(arguments: [false, true]) func singleFileConfigsAreInferredFromShapes(sd2: Bool) throws {
+        let pipeline = Self.ruleAbidingTinyPipeline(sd2: sd2)
+        let file = Self.temporaryURL("sd.safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 2, dtype: .f16)
+        let inferred = try StableDiffusionArchitecture.inferred(from: SingleFileCheckpoint(file: SafeTensorsFile(url: file)))
+        #expect(inferred.unet == pipeline.unet)
+        #expect(inferred.vae == pipeline.vae)
+        #expect(inferred.textEncoder == pipeline.textEncoder)
+        #expect(inferred == pipeline)
+    }
+
     @Test func tinyControlNetLoadsInBothLayouts() throws {
         var config = ControlNetConfig.sd15Canny
         config.blockOutChannels = [32, 64]
