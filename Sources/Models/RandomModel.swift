@@ -32,6 +32,7 @@ public enum RandomModel {
     /// `name` (e.g. "sd15") is recorded in the metadata and the note.
     public static func write(_ architecture: Architecture, name: String, to url: URL, format: Format, seed: UInt64,
                              dtype: SafeTensorsWriter.StorageType) throws {
+        try validate(architecture, path: url.path)
         let metadata = ["format": "pt", metadataKey: "true", "overpaint_like": name, "overpaint_seed": String(seed)]
         let generator = WeightGenerator(seed: seed)
         switch (architecture, format) {
@@ -61,6 +62,22 @@ public enum RandomModel {
             try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.rrdbNet(network)), dtype: dtype,
                                         metadata: metadata, to: url)
         }
+    }
+
+    /// Refuses what the loaders would refuse, before anything is written.
+    private static func validate(_ architecture: Architecture, path: String) throws {
+        let problem: String?
+        switch architecture {
+        case let .stableDiffusion(pipeline):
+            try pipeline.vae.validate(path: path)
+            problem = pipeline.unet.unsupportedFeature ?? pipeline.textEncoder.validationProblem
+        case let .controlNet(config):
+            problem = config.unsupportedFeature
+        case let .rrdbNet(network):
+            problem = network.blocks > 0 && network.features > 0 && network.growth > 0 && [1, 2, 4].contains(network.scale)
+                ? nil : "RRDBNet needs positive sizes and scale 1, 2 or 4"
+        }
+        if let problem { throw ModelsError.unsupportedConfig(path: path, detail: problem) }
     }
 
     /// "NOT A REAL MODEL ..." when `url` (a .safetensors file, or a folder with one directly or in
