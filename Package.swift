@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CCodecs"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
         .target(name: "Weights", dependencies: ["Tensors"]),
-        .target(name: "Models", dependencies: ["Tensors", "Weights", "Imaging"]),
+        .target(name: "Models", dependencies: ["Tensors", "Weights", "Imaging"], resources: [.copy("Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
         .target(name: "Recipes", dependencies: ["Yams"]),

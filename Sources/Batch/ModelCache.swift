@@ -40,7 +40,12 @@ final class ModelCache {
 
     func stableDiffusion(at path: String) throws -> StableDiffusion {
         if let loaded = pipelines[path] { return loaded }
-        let loaded = try StableDiffusion(folder: URL(fileURLWithPath: path))
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+        // A file is a single-file LDM checkpoint (RECIPES.md); a folder is a diffusers pipeline.
+        let loaded = exists && !isFolder.boolValue
+            ? try StableDiffusion(singleFile: URL(fileURLWithPath: path))
+            : try StableDiffusion(folder: URL(fileURLWithPath: path))
         pipelines[path] = loaded
         return loaded
     }

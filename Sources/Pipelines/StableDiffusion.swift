@@ -54,6 +54,40 @@ public final class StableDiffusion: Sendable {
         try self.init(folder: DiffusersPipelineFolder(url: url))
     }
 
+    /// Loads a single-file `.safetensors` checkpoint in the original LDM layout (UNet, VAE and
+    /// text encoder in one file), as diffusers' `from_single_file`: with `configFolder` (a
+    /// diffusers pipeline folder) the configs, tokenizer and scheduler come from there, as
+    /// `from_single_file(path, config=folder)`; without, they are inferred from the tensor shapes
+    /// and the family (`StableDiffusionArchitecture.inferred`) and the bundled tokenizer is used.
+    public convenience init(singleFile url: URL, configFolder: URL? = nil) throws {
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
+        let unetSource = try checkpoint.unet(), vaeSource = try checkpoint.vae(), textSource = try checkpoint.textEncoder()
+        guard let configFolder else {
+            let architecture = try StableDiffusionArchitecture.inferred(from: checkpoint)
+            let schedulerConfig: SchedulerConfig
+            do {
+                schedulerConfig = try JSONDecoder().decode(SchedulerConfig.self, from: Data(architecture.schedulerConfigJSON.utf8))
+            } catch {
+                throw PipelinesError.missingComponent(path: url.path, component: "scheduler")
+            }
+            self.init(tokenizer: try CLIPTokenizer.bundled(padToken: architecture.padToken),
+                      textEncoder: try CLIPTextModel(config: architecture.textEncoder, parameters: textSource),
+                      unet: try UNet2DConditionModel(config: architecture.unet, source: unetSource),
+                      vae: try AutoencoderKL(config: architecture.vae, parameters: Parameters(vaeSource)),
+                      schedulerConfig: schedulerConfig)
+            return
+        }
+        let folder = try DiffusersPipelineFolder(url: configFolder)
+        func config(_ component: String) throws -> URL {
+            try folder.folder(of: component).appendingPathComponent(component == "scheduler" ? "scheduler_config.json" : "config.json")
+        }
+        self.init(tokenizer: try CLIPTokenizer(folder: folder.folder(of: "tokenizer")),
+                  textEncoder: try CLIPTextModel(config: CLIPTextConfig(contentsOf: config("text_encoder")), parameters: textSource),
+                  unet: try UNet2DConditionModel(config: UNet2DConditionConfig.load(from: config("unet")), source: unetSource),
+                  vae: try AutoencoderKL(config: AutoencoderKLConfig.load(from: config("vae")), parameters: Parameters(vaeSource)),
+                  schedulerConfig: try SchedulerConfig.load(contentsOf: config("scheduler")))
+    }
+
     /// diffusers' `vae_scale_factor`: pixels per latent along each side.
     public var vaeScaleFactor: Int { vae.downscaleFactor }
 

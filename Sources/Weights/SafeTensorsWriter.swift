@@ -4,6 +4,34 @@ import Tensors
 import Glibc
 #endif
 
+/// A tensor whose values are produced while it is written, a block at a time, so that a
+/// multi-gigabyte checkpoint never sits in memory.
+public struct StreamedTensor: Sendable {
+    public let name: String
+    public let shape: [Int]
+    /// Writes elements `start ..< start + values.count` (row-major) into `values`. Called
+    /// concurrently for disjoint ranges, so it must be a pure function of the range.
+    public let fill: @Sendable (_ start: Int, _ values: UnsafeMutableBufferPointer<Float>) -> Void
+
+    public init(name: String, shape: [Int],
+                fill: @escaping @Sendable (_ start: Int, _ values: UnsafeMutableBufferPointer<Float>) -> Void) {
+        self.name = name
+        self.shape = shape
+        self.fill = fill
+    }
+
+    /// A tensor already in memory.
+    public init(name: String, tensor: Tensor) {
+        self.init(name: name, shape: tensor.shape) { start, values in
+            tensor.scalars.withUnsafeBufferPointer { scalars in
+                for index in values.indices { values[index] = scalars[start + index] }
+            }
+        }
+    }
+
+    var count: Int { shape.reduce(1, *) }
+}
+
 /// Writes tensors as a `.safetensors` file (used to make random-weight models and fixtures).
 ///
 /// Tensors are laid out in name order with contiguous offsets and the header padded with spaces to
@@ -17,11 +45,22 @@ public enum SafeTensorsWriter {
         var byteSize: Int { self == .f32 ? 4 : 2 }
     }
 
+    /// Elements produced, converted and written per step: 16 MB of f32, whatever the tensor size.
+    static let blockElements = 1 << 22
+
     public static func write(
         _ tensors: [String: Tensor], dtype: StorageType = .f32, metadata: [String: String] = [:], to url: URL
     ) throws {
-        let names = tensors.keys.sorted()
-        let header = try headerBytes(names: names, tensors: tensors, dtype: dtype, metadata: metadata, path: url.path)
+        try write(streaming: tensors.map { StreamedTensor(name: $0.key, tensor: $0.value) }, dtype: dtype,
+                  metadata: metadata, to: url)
+    }
+
+    /// Writes tensors whose values are generated block by block (threaded), in name order.
+    public static func write(
+        streaming tensors: [StreamedTensor], dtype: StorageType = .f32, metadata: [String: String] = [:], to url: URL
+    ) throws {
+        let ordered = tensors.sorted { $0.name < $1.name }
+        let header = try headerBytes(ordered, dtype: dtype, metadata: metadata, path: url.path)
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
@@ -33,9 +72,7 @@ public enum SafeTensorsWriter {
             var length = UInt64(header.count).littleEndian
             try handle.write(contentsOf: Data(bytes: &length, count: 8))
             try handle.write(contentsOf: header)
-            for name in names {
-                if let tensor = tensors[name] { try handle.write(contentsOf: encode(tensor.scalars, as: dtype)) }
-            }
+            try writeData(ordered, dtype: dtype, to: handle)
             try handle.synchronize()
             guard rename(temporary.path, url.path) == 0 else {
                 throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno)))
@@ -49,16 +86,60 @@ public enum SafeTensorsWriter {
         }
     }
 
+    private static func writeData(_ tensors: [StreamedTensor], dtype: StorageType, to handle: FileHandle) throws {
+        var values = [Float](repeating: 0, count: blockElements)
+        var bytes = Data(count: blockElements * dtype.byteSize)
+        for tensor in tensors {
+            let count = tensor.count
+            var start = 0
+            while start < count {
+                let length = min(blockElements, count - start)
+                values.withUnsafeMutableBufferPointer { values in
+                    bytes.withUnsafeMutableBytes { bytes in
+                        fillAndEncode(tensor, start: start, values: UnsafeMutableBufferPointer(rebasing: values[0 ..< length]),
+                                      into: bytes, dtype: dtype)
+                    }
+                }
+                try handle.write(contentsOf: bytes.prefix(length * dtype.byteSize))
+                start += length
+            }
+        }
+    }
+
+    /// Produces one block on every thread and stores it little-endian in `bytes`.
+    private static func fillAndEncode(_ tensor: StreamedTensor, start: Int, values: UnsafeMutableBufferPointer<Float>,
+                                      into bytes: UnsafeMutableRawBufferPointer, dtype: StorageType) {
+        nonisolated(unsafe) let values = values
+        nonisolated(unsafe) let bytes = bytes
+        Parallel.forEachRange(count: values.count, minimumBlock: 65_536) { range in
+            let slice = UnsafeMutableBufferPointer(rebasing: values[range])
+            tensor.fill(start + range.lowerBound, slice)
+            switch dtype {
+            case .f32:
+                let out = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt32.self) }
+                for index in range { out?[index] = values[index].bitPattern.littleEndian }
+            case .f16:
+                let out = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt16.self) }
+                for index in range { out?[index] = Float16(values[index]).bitPattern.littleEndian }
+            case .bf16:
+                let out = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt16.self) }
+                for index in range { out?[index] = bfloat16Bits(values[index]).littleEndian }
+            }
+        }
+    }
+
     private static func headerBytes(
-        names: [String], tensors: [String: Tensor], dtype: StorageType, metadata: [String: String], path: String
+        _ tensors: [StreamedTensor], dtype: StorageType, metadata: [String: String], path: String
     ) throws -> Data {
         var object: [String: Any] = [:]
         if !metadata.isEmpty { object["__metadata__"] = metadata }
         var offset = 0
-        for name in names {
-            guard let tensor = tensors[name] else { continue }
+        for tensor in tensors {
+            guard object[tensor.name] == nil else {
+                throw WeightsError.writeFailed(path: path, reason: "tensor '\(tensor.name)' given twice")
+            }
             let size = tensor.count * dtype.byteSize
-            object[name] = ["dtype": dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            object[tensor.name] = ["dtype": dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + size]] as [String: Any]
             offset += size
         }
         var json: Data
@@ -69,17 +150,6 @@ public enum SafeTensorsWriter {
         }
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
         return json
-    }
-
-    private static func encode(_ scalars: [Float], as dtype: StorageType) -> Data {
-        switch dtype {
-        case .f32:
-            return scalars.withUnsafeBytes { Data($0) }
-        case .f16:
-            return scalars.map { Float16($0).bitPattern.littleEndian }.withUnsafeBytes { Data($0) }
-        case .bf16:
-            return scalars.map { bfloat16Bits($0).littleEndian }.withUnsafeBytes { Data($0) }
-        }
     }
 
     /// Rounds to the nearest bf16, ties to even; NaNs stay quiet NaNs.

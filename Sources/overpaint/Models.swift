@@ -5,7 +5,7 @@ import Models
 /// `overpaint models inspect PATH [--json]`: what a model path holds, from headers only.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "Look at model folders and checkpoints.", subcommands: [Inspect.self])
+        commandName: "models", abstract: "Look at model folders and checkpoints.", subcommands: [Inspect.self, Random.self])
 
     /// Exit 0 with the report, or one line naming the path and the problem and exit 2.
     struct Inspect: ParsableCommand {
@@ -27,13 +27,77 @@ struct ModelsCommand: ParsableCommand {
                 FileHandle.standardError.write(Data((message + "\n").utf8))
                 throw ExitCode(2)
             }
+            let randomNote = RandomModel.note(at: URL(fileURLWithPath: path))
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             } else {
                 print(report.summary)
+                if let randomNote { print("note:       \(randomNote)") }
             }
+        }
+    }
+
+    /// `overpaint models random --like NAME --out PATH`: a known architecture with seeded
+    /// random weights (not a real model), so full-size runs need no download.
+    struct Random: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a known architecture with random weights (for timing and memory checks; its images are noise).")
+
+        @Option(help: "The architecture: \(KnownArchitecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var like: String
+
+        @Option(help: "Where to write: a folder (diffusers) or a .safetensors file (single-file).")
+        var out: String
+
+        @Option(help: "Seed of the weights.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Stored element type: f16 or f32.")
+        var dtype: String = "f16"
+
+        @Option(help: "diffusers (a folder with configs) or single-file (one LDM-layout .safetensors); default: single-file when --out ends in .safetensors.")
+        var format: String?
+
+        private var chosenFormat: RandomModel.Format? {
+            guard let format else { return out.hasSuffix(".safetensors") ? .singleFile : .diffusers }
+            return RandomModel.Format(rawValue: format)
+        }
+
+        func validate() throws {
+            guard KnownArchitecture(rawValue: like) != nil else {
+                throw ValidationError("unknown --like '\(like)'; one of \(KnownArchitecture.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard ["f16", "f32"].contains(dtype) else { throw ValidationError("--dtype must be f16 or f32") }
+            guard chosenFormat != nil else {
+                throw ValidationError("--format must be diffusers or single-file")
+            }
+        }
+
+        func run() throws {
+            guard let known = KnownArchitecture(rawValue: like), let format = chosenFormat else {
+                throw ExitCode(2)
+            }
+            let architecture: RandomModel.Architecture
+            if let pipeline = known.pipeline {
+                architecture = .stableDiffusion(pipeline)
+            } else if let controlNet = known.controlNet {
+                architecture = .controlNet(controlNet)
+            } else if let network = known.rrdbNet {
+                architecture = .rrdbNet(network)
+            } else {
+                throw ExitCode(2)
+            }
+            do {
+                try RandomModel.write(architecture, name: like, to: URL(fileURLWithPath: out), format: format, seed: seed,
+                                      dtype: dtype == "f32" ? .f32 : .f16)
+            } catch {
+                let message = (error as? LocalizedError)?.errorDescription ?? "\(out): \(error)"
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+                throw ExitCode(1)
+            }
+            print("wrote \(out): \(like) with random weights (seed \(seed), \(dtype), \(format.rawValue)); not a real model")
         }
     }
 }

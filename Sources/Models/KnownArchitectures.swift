@@ -1,0 +1,220 @@
+import Foundation
+
+/// Architectures Overpaint knows by name, with the configs their reference checkpoints ship.
+///
+/// The values are those of the diffusers folders on the Hugging Face hub:
+/// `runwayml/stable-diffusion-v1-5` (`sd15`), `stabilityai/stable-diffusion-2-1-base` (`sd2`),
+/// `runwayml/stable-diffusion-inpainting` (`sd15-inpaint`), `lllyasviel/sd-controlnet-canny`
+/// (`controlnet`), and basicsr's RRDBNet as Real-ESRGAN x4plus uses it (`realesrgan-x4plus`).
+/// They let `models random` write the real architecture, and single-file checkpoints (which
+/// carry no configs) borrow the scheduler and tokenizer settings of their family.
+public enum KnownArchitecture: String, CaseIterable, Sendable {
+    case sd15
+    case sd2
+    case sd15Inpaint = "sd15-inpaint"
+    case controlNet = "controlnet"
+    case realESRGANx4plus = "realesrgan-x4plus"
+
+    /// The whole text-to-image (or inpainting) pipeline, for the Stable Diffusion names.
+    public var pipeline: StableDiffusionArchitecture? {
+        switch self {
+        case .sd15: return .sd15
+        case .sd2: return .sd2
+        case .sd15Inpaint: return .sd15Inpaint
+        case .controlNet, .realESRGANx4plus: return nil
+        }
+    }
+
+    /// The ControlNet config, for `controlnet`.
+    public var controlNet: ControlNetConfig? {
+        self == .controlNet ? .sd15Canny : nil
+    }
+
+    /// The super-resolution network's sizes, for `realesrgan-x4plus`.
+    public var rrdbNet: RRDBNetArchitecture? {
+        self == .realESRGANx4plus ? .x4plus : nil
+    }
+}
+
+/// Every config of a diffusers Stable Diffusion pipeline folder.
+public struct StableDiffusionArchitecture: Sendable, Equatable {
+    /// `_class_name` of `model_index.json`.
+    public var pipelineClass: String
+    public var unet: UNet2DConditionConfig
+    public var vae: AutoencoderKLConfig
+    public var textEncoder: CLIPTextConfig
+    /// The tokenizer's `pad_token`: `<|endoftext|>` for SD 1.x, `!` for SD 2.x.
+    public var padToken: String
+    /// `scheduler/scheduler_config.json` exactly as the reference folder ships it.
+    public var schedulerConfigJSON: String
+
+    public init(pipelineClass: String, unet: UNet2DConditionConfig, vae: AutoencoderKLConfig,
+                textEncoder: CLIPTextConfig, padToken: String, schedulerConfigJSON: String) {
+        self.pipelineClass = pipelineClass
+        self.unet = unet
+        self.vae = vae
+        self.textEncoder = textEncoder
+        self.padToken = padToken
+        self.schedulerConfigJSON = schedulerConfigJSON
+    }
+
+    /// runwayml/stable-diffusion-v1-5.
+    public static let sd15 = StableDiffusionArchitecture(
+        pipelineClass: "StableDiffusionPipeline", unet: .sd15, vae: .stableDiffusion(),
+        textEncoder: .clipViTL14, padToken: "<|endoftext|>", schedulerConfigJSON: sd1PNDMScheduler)
+
+    /// stabilityai/stable-diffusion-2-1-base (512 pixels, epsilon prediction).
+    public static let sd2 = StableDiffusionArchitecture(
+        pipelineClass: "StableDiffusionPipeline", unet: .sd21Base, vae: .stableDiffusion(),
+        textEncoder: .openCLIPViTH14, padToken: "!", schedulerConfigJSON: sd2PNDMScheduler)
+
+    /// runwayml/stable-diffusion-inpainting: the SD 1.5 UNet taking latents, mask and masked-image
+    /// latents (9 channels).
+    public static let sd15Inpaint: StableDiffusionArchitecture = {
+        var unet = UNet2DConditionConfig.sd15
+        unet.inChannels = 9
+        return StableDiffusionArchitecture(
+            pipelineClass: "StableDiffusionInpaintPipeline", unet: unet, vae: .stableDiffusion(),
+            textEncoder: .clipViTL14, padToken: "<|endoftext|>", schedulerConfigJSON: sd1DDIMScheduler)
+    }()
+
+    static let sd1PNDMScheduler = """
+    {
+      "_class_name": "PNDMScheduler",
+      "_diffusers_version": "0.6.0",
+      "beta_end": 0.012,
+      "beta_schedule": "scaled_linear",
+      "beta_start": 0.00085,
+      "num_train_timesteps": 1000,
+      "set_alpha_to_one": false,
+      "skip_prk_steps": true,
+      "steps_offset": 1,
+      "trained_betas": null,
+      "clip_sample": false
+    }
+    """
+
+    static let sd2PNDMScheduler = """
+    {
+      "_class_name": "PNDMScheduler",
+      "_diffusers_version": "0.10.0.dev0",
+      "beta_end": 0.012,
+      "beta_schedule": "scaled_linear",
+      "beta_start": 0.00085,
+      "clip_sample": false,
+      "num_train_timesteps": 1000,
+      "prediction_type": "epsilon",
+      "set_alpha_to_one": false,
+      "skip_prk_steps": true,
+      "steps_offset": 1,
+      "trained_betas": null
+    }
+    """
+
+    static let sd1DDIMScheduler = """
+    {
+      "_class_name": "DDIMScheduler",
+      "_diffusers_version": "0.6.0.dev0",
+      "beta_end": 0.012,
+      "beta_schedule": "scaled_linear",
+      "beta_start": 0.00085,
+      "clip_sample": false,
+      "num_train_timesteps": 1000,
+      "set_alpha_to_one": false,
+      "steps_offset": 1,
+      "trained_betas": null,
+      "skip_prk_steps": true
+    }
+    """
+}
+
+/// basicsr's `RRDBNet(num_in_ch, num_out_ch, scale, num_feat, num_block, num_grow_ch)`.
+public struct RRDBNetArchitecture: Sendable, Equatable {
+    public var inChannels: Int
+    public var outChannels: Int
+    /// 4, 2 or 1; below 4 the input is pixel-unshuffled into `inChannels * (4 / scale)^2` channels.
+    public var scale: Int
+    public var features: Int
+    public var blocks: Int
+    public var growth: Int
+
+    public init(inChannels: Int = 3, outChannels: Int = 3, scale: Int = 4, features: Int = 64, blocks: Int = 23,
+                growth: Int = 32) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.scale = scale
+        self.features = features
+        self.blocks = blocks
+        self.growth = growth
+    }
+
+    /// RealESRGAN_x4plus: 23 residual-in-residual dense blocks, 64 features, growth 32.
+    public static let x4plus = RRDBNetArchitecture()
+
+    /// `conv_first`'s input channels.
+    public var firstInputChannels: Int { inChannels * (4 / scale) * (4 / scale) }
+}
+
+extension UNet2DConditionConfig {
+    /// The SD 1.5 UNet (runwayml/stable-diffusion-v1-5 `unet/config.json`).
+    public static let sd15: UNet2DConditionConfig = {
+        var config = UNet2DConditionConfig()
+        config.sampleSize = 64
+        config.crossAttentionDim = .shared(768)
+        config.attentionHeadDim = .shared(8)
+        return config
+    }()
+
+    /// The SD 2.1-base UNet: OpenCLIP-H context (1024), heads of width 64, linear projections.
+    public static let sd21Base: UNet2DConditionConfig = {
+        var config = UNet2DConditionConfig()
+        config.sampleSize = 64
+        config.crossAttentionDim = .shared(1024)
+        config.attentionHeadDim = .perBlock([5, 10, 20, 20])
+        config.useLinearProjection = true
+        return config
+    }()
+}
+
+extension CLIPTextConfig {
+    /// OpenAI CLIP ViT-L/14's text tower (SD 1.x `text_encoder/config.json`).
+    public static let clipViTL14 = CLIPTextConfig(
+        vocabSize: 49408, hiddenSize: 768, intermediateSize: 3072, numHiddenLayers: 12, numAttentionHeads: 12,
+        maxPositionEmbeddings: 77, hiddenAct: .quickGELU, layerNormEps: 1e-5, projectionDim: 768,
+        padTokenId: 1, bosTokenId: 0, eosTokenId: 2)
+
+    /// OpenCLIP ViT-H/14's text tower as SD 2.x uses it: 23 of its 24 layers (the penultimate
+    /// layer's output), exact GELU.
+    public static let openCLIPViTH14 = CLIPTextConfig(
+        vocabSize: 49408, hiddenSize: 1024, intermediateSize: 4096, numHiddenLayers: 23, numAttentionHeads: 16,
+        maxPositionEmbeddings: 77, hiddenAct: .gelu, layerNormEps: 1e-5, projectionDim: 512,
+        padTokenId: 1, bosTokenId: 0, eosTokenId: 2)
+}
+
+extension ControlNetConfig {
+    /// lllyasviel/sd-controlnet-canny: the SD 1.5 contracting path plus a hint encoder.
+    public static let sd15Canny: ControlNetConfig = {
+        var config = ControlNetConfig()
+        config.crossAttentionDim = 768
+        config.attentionHeadDim = .shared(8)
+        return config
+    }()
+}
+
+/// `config.json` text for a diffusers model: the config's keys plus `_class_name` and
+/// `_diffusers_version`, sorted, as `save_pretrained` writes them.
+public func diffusersConfigJSON<Config: Encodable>(_ config: Config, className: String,
+                                                   library: String = "_diffusers_version",
+                                                   version: String = "0.42.1") throws -> Data {
+    let encoded = try JSONEncoder().encode(config)
+    guard var object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
+        throw ModelsError.badConfig(path: className, detail: "config does not encode as a JSON object")
+    }
+    if library == "_diffusers_version" {
+        object["_class_name"] = className
+    } else {
+        object["architectures"] = [className]
+    }
+    object[library] = version
+    return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+}
