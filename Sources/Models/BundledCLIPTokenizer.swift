@@ -15,12 +15,18 @@ extension CLIPTokenizer {
                                  maxLength: maxLength, path: try bundledMergesURL().path)
     }
 
-    /// Where the bundled `merges.txt` is (inside the `Overpaint_Models.resources` bundle).
+    /// Where the bundled `merges.txt` is: in the `Overpaint_Models.resources` folder SwiftPM
+    /// builds beside the executable (the CLI and the test runner alike). Looked up by hand
+    /// rather than through `Bundle.module`, whose accessor traps when the folder is missing.
     public static func bundledMergesURL() throws -> URL {
-        guard let url = Bundle.module.url(forResource: "merges", withExtension: "txt", subdirectory: "clip-tokenizer") else {
-            throw WeightsError.fileNotFound(path: "Overpaint_Models.resources/clip-tokenizer/merges.txt")
+        let relative = "Overpaint_Models.resources/clip-tokenizer/merges.txt"
+        let folders = [Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent(),
+                       Bundle.main.bundleURL]
+        for folder in folders.compactMap({ $0 }) {
+            let candidate = folder.appendingPathComponent(relative)
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
         }
-        return url
+        throw WeightsError.fileNotFound(path: relative + " (keep that folder beside the overpaint binary)")
     }
 
     /// The bundled merges in rank order.
