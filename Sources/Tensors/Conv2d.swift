@@ -45,6 +45,7 @@ func conv2d(
                                 columnBudgetBytes: columnBudgetBytes)
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
     let outShape = [geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth]
+    let backend = GEMMBackend.active
     return Tensor(shape: outShape) { out in
         guard let outBase = out.baseAddress else { return }
         fillPlanes(outBase, planes: geometry.batch * geometry.outChannels, planeSize: geometry.outPlane, with: bias)
@@ -55,11 +56,11 @@ func conv2d(
                     let source = inBase + image * geometry.inChannels * geometry.inPlane
                     let target = outBase + image * geometry.outChannels * geometry.outPlane
                     if geometry.isPointwise {
-                        sgemm(m: geometry.outChannels, n: geometry.outPlane, k: geometry.inChannels,
+                        backend.sgemm(m: geometry.outChannels, n: geometry.outPlane, k: geometry.inChannels,
                               a: weightBase, lda: geometry.inChannels, b: source, ldb: geometry.inPlane,
                               beta: 1, c: target, ldc: geometry.outPlane)
                     } else {
-                        convolveImage(source, weights: weightBase, into: target, geometry: geometry)
+                        convolveImage(source, weights: weightBase, into: target, geometry: geometry, backend: backend)
                     }
                 }
             }
@@ -120,7 +121,7 @@ struct ConvGeometry {
 // source: [C, H, W], weights: [O, C*kh*kw], target: [O, OH*OW]
 private func convolveImage(
     _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
-    geometry: ConvGeometry
+    geometry: ConvGeometry, backend: GEMMBackend
 ) {
     let bandRows = geometry.bandRows
     let columns = UnsafeMutablePointer<Float>.allocate(capacity: geometry.columnRows * bandRows * geometry.outWidth)
@@ -132,7 +133,7 @@ private func convolveImage(
             fillColumnRow(columnRow, of: source, outputRows: firstRow..<(firstRow + rows),
                           into: columns + columnRow * bandWidth, geometry: geometry)
         }
-        sgemm(m: geometry.outChannels, n: bandWidth, k: geometry.columnRows,
+        backend.sgemm(m: geometry.outChannels, n: bandWidth, k: geometry.columnRows,
               a: weights, lda: geometry.columnRows, b: columns, ldb: bandWidth,
               beta: 1, c: target + firstRow * geometry.outWidth, ldc: geometry.outPlane)
     }

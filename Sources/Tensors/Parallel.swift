@@ -39,13 +39,17 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body` with OpenBLAS restricted to one thread, for code that calls BLAS from
-    /// several threads at once; restores `threadCount` threads afterwards.
+    /// Runs `body` with BLAS restricted to one thread, for code that calls BLAS from several
+    /// threads at once. Callers may nest and overlap: BLAS goes back to `threadCount` threads
+    /// only when the last of them returns.
     static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threadCount)) }
+        settings.enterSingleThreadedBLAS()
+        defer { settings.leaveSingleThreadedBLAS() }
         return try body()
     }
+
+    /// Threads one BLAS call may use now: 1 inside `withSingleThreadedBLAS`, else `threadCount`.
+    static var blasThreadCount: Int { settings.blasThreadCount }
 
     /// Makes sure OpenBLAS runs on `threadCount` threads; every BLAS call site goes through it.
     static func configureBLAS() {
@@ -65,10 +69,12 @@ public enum Parallel {
     )
 }
 
-/// The thread count behind a lock, applied to OpenBLAS whenever it changes.
+/// The thread count and the number of callers inside `withSingleThreadedBLAS`, behind one
+/// lock, applied to OpenBLAS (whose thread count is process-wide) whenever either changes.
 private final class ThreadSettings: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Int
+    private var singleThreadedCallers = 0
 
     init(threadCount: Int) {
         value = Swift.max(1, threadCount)
@@ -80,8 +86,31 @@ private final class ThreadSettings: @unchecked Sendable {
         set {
             lock.withLock {
                 value = Swift.max(1, newValue)
-                openblas_set_num_threads(Int32(value))
+                applyToOpenBLAS()
             }
         }
+    }
+
+    var blasThreadCount: Int {
+        lock.withLock { singleThreadedCallers > 0 ? 1 : value }
+    }
+
+    func enterSingleThreadedBLAS() {
+        lock.withLock {
+            singleThreadedCallers += 1
+            if singleThreadedCallers == 1 { applyToOpenBLAS() }
+        }
+    }
+
+    func leaveSingleThreadedBLAS() {
+        lock.withLock {
+            singleThreadedCallers -= 1
+            if singleThreadedCallers == 0 { applyToOpenBLAS() }
+        }
+    }
+
+    /// Called with the lock held.
+    private func applyToOpenBLAS() {
+        openblas_set_num_threads(Int32(singleThreadedCallers > 0 ? 1 : value))
     }
 }
