@@ -42,6 +42,7 @@ public enum TensorBenchmarks {
             }
         }
         results.append(convolution(timing, backend: backend))
+        results.append(contentsOf: upscalerAndVAEConvolutions(timing, backend: backend))
         results.append(selfAttention(timing, backend: backend))
         return results
     }
@@ -54,6 +55,20 @@ public enum TensorBenchmarks {
         let flops = 2.0 * 2 * 320 * 64 * 64 * 320 * 9
         let seconds = bestTime(timing.repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
         return timing.result("conv2d 3x3 [2, 320, 64, 64] -> 320", flops, seconds, backend)
+    }
+
+    /// The convolutions that dominate Real-ESRGAN x4plus (3x3, 64 channels, at a 256x256 tile)
+    /// and the SD VAE decoder (3x3, 512 channels, at 128x128 for a 512x512 image).
+    private static func upscalerAndVAEConvolutions(_ timing: Timing, backend: GEMMBackend) -> [BenchResult] {
+        [(channels: 64, side: 256), (channels: 512, side: 128)].map { shape in
+            let x = filled([1, shape.channels, shape.side, shape.side])
+            let weight = filled([shape.channels, shape.channels, 3, 3], scale: 0.02)
+            let bias = filled([shape.channels])
+            let flops = 2.0 * Double(shape.channels * shape.channels * 9 * shape.side * shape.side)
+            let seconds = bestTime(timing.repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
+            return timing.result("conv2d 3x3 [1, \(shape.channels), \(shape.side), \(shape.side)] -> \(shape.channels)",
+                                 flops, seconds, backend)
+        }
     }
 
     /// Self-attention over 4096 tokens, 8 heads of 40, batch 2 (the first UNet transformer).

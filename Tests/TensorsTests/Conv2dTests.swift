@@ -59,7 +59,7 @@ import Testing
     @Test(arguments: GEMMBackend.allCases)
     func bandsOfRowsMatchOneBand(backend: GEMMBackend) throws {
         // F.conv2d(x, w, b, stride=1, padding=1), x [1, 8, 13, 11], w [6, 8, 3, 3]; a budget of
-        // 3 output rows (72 x 11 floats each) forces five bands, the last one short.
+        // 3 output rows (72 x 11 floats each), shared by the threads, forces bands of at most 3 rows.
         let (out, expected) = try run("conv_banded", padding: Padding2D(1), columnBudgetBytes: 3 * 72 * 11 * 4,
                                       backend: backend)
         expectClose(out, expected)
