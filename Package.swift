@@ -17,12 +17,16 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
         .target(
             name: "CCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
         ),
         .target(name: "Imaging", dependencies: ["CCodecs"]),
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Weights", dependencies: ["Tensors"]),
         .target(name: "Models", dependencies: ["Tensors", "Weights", "Imaging"], resources: [.copy("Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),

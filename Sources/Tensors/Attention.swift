@@ -9,13 +9,14 @@
 public func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, heads: Int, queryChunk: Int = 256) -> Tensor {
     let problem = AttentionProblem(query: query.shape, key: key.shape, value: value.shape, heads: heads,
                                    queryChunk: queryChunk)
+    let backend = GEMMBackend.active
     return Tensor(shape: query.shape) { out in
         query.withUnsafeBufferPointer { q in
             key.withUnsafeBufferPointer { k in
                 value.withUnsafeBufferPointer { v in
                     guard let qBase = q.baseAddress, let kBase = k.baseAddress, let vBase = v.baseAddress,
                           let outBase = out.baseAddress else { return }
-                    problem.solve(query: qBase, key: kBase, value: vBase, into: outBase)
+                    problem.solve(query: qBase, key: kBase, value: vBase, into: outBase, backend: backend)
                 }
             }
         }
@@ -50,7 +51,7 @@ struct AttentionProblem {
     /// faster at every chunk size tried (256, 512, 1024 rows), and 256 rows was fastest.
     func solve(
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
-        into out: UnsafeMutablePointer<Float>
+        into out: UnsafeMutablePointer<Float>, backend: GEMMBackend
     ) {
         Parallel.withSingleThreadedBLAS {
             Parallel.forEachRange(count: taskCount, minimumBlock: 1) { tasks in
@@ -62,7 +63,7 @@ struct AttentionProblem {
                 }
                 for task in tasks {
                     run(task: task, query: query, key: key, value: value, into: out,
-                        scores: scores, inverseSums: inverseSums)
+                        scores: scores, inverseSums: inverseSums, backend: backend)
                 }
             }
         }
@@ -72,7 +73,7 @@ struct AttentionProblem {
     private func run(
         task: Int, query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
         into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
-        inverseSums: UnsafeMutablePointer<Float>
+        inverseSums: UnsafeMutablePointer<Float>, backend: GEMMBackend
     ) {
         let chunk = task % chunksPerHead
         let head = (task / chunksPerHead) % heads
@@ -85,13 +86,13 @@ struct AttentionProblem {
         let outRows = out + (image * queryLength + firstRow) * width + head * headDimension
         let scale = 1 / Float(headDimension).squareRoot()
         // scores[rows, Lk] = scale * q k^T
-        sgemm(transposeB: true, m: rows, n: keyLength, k: headDimension, alpha: scale,
+        backend.sgemm(transposeB: true, m: rows, n: keyLength, k: headDimension, alpha: scale,
               a: queryRows, lda: width, b: keyRows, ldb: width, c: scores, ldc: keyLength)
         for row in 0..<rows {
             inverseSums[row] = 1 / exponentiateShifted(scores + row * keyLength, count: keyLength)
         }
         // out[rows, D] = exp(scores) v, then each row divided by its softmax denominator.
-        sgemm(m: rows, n: headDimension, k: keyLength, a: scores, lda: keyLength, b: valueRows, ldb: width,
+        backend.sgemm(m: rows, n: headDimension, k: keyLength, a: scores, lda: keyLength, b: valueRows, ldb: width,
               c: outRows, ldc: width)
         for row in 0..<rows {
             let target = outRows + row * width

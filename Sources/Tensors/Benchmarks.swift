@@ -12,6 +12,8 @@ public struct BenchResult: Sendable, Equatable {
     /// (M=4096 N=320 K=2880, the UNet's 320-channel 3x3 convolution as a GEMM), so results
     /// compare across machines and runs.
     public let fractionOfSGEMM: Double
+    /// The GEMM library the kernel ran on.
+    public let backend: GEMMBackend
 
     public var gflops: Double { flops / seconds / 1e9 }
 }
@@ -20,51 +22,63 @@ public struct BenchResult: Sendable, Equatable {
 /// classifier-free guidance batch 2), timed as `overpaint bench` reports them.
 public enum TensorBenchmarks {
     /// Runs every kernel `repetitions` times after one warm-up and returns the best times.
-    /// The first result is the reference sgemm every fraction is measured against.
+    /// The first result is the reference sgemm on the active backend, which every fraction is
+    /// measured against; the GEMM shapes then run on every backend, the other kernels on the
+    /// active one. Each name ends with its backend in brackets.
     public static func run(repetitions: Int = 3) -> [BenchResult] {
+        let backend = GEMMBackend.active
         let reference = GEMMShape(m: 4096, n: 320, k: 2880)
         let referenceSeconds = reference.bestTime(repetitions)
-        var results = [result("sgemm reference \(reference)", reference.flops, referenceSeconds, referenceSeconds,
-                              reference.flops)]
+        let timing = Timing(repetitions: repetitions, referenceSeconds: referenceSeconds, referenceFlops: reference.flops)
+        var results = [timing.result("sgemm reference \(reference)", reference.flops, referenceSeconds, backend)]
         // conv2d's own GEMM (weights x columns), then the UNet's linear and attention shapes.
-        for shape in [GEMMShape(m: 320, n: 4096, k: 2880), GEMMShape(m: 4096, n: 320, k: 320),
+        let shapes = [reference, GEMMShape(m: 320, n: 4096, k: 2880), GEMMShape(m: 4096, n: 320, k: 320),
                       GEMMShape(m: 4096, n: 2560, k: 320), GEMMShape(m: 4096, n: 320, k: 1280),
-                      GEMMShape(m: 4096, n: 4096, k: 40), GEMMShape(m: 4096, n: 40, k: 4096)] {
-            results.append(result("sgemm \(shape)", shape.flops, shape.bestTime(repetitions),
-                                  referenceSeconds, reference.flops))
+                      GEMMShape(m: 4096, n: 4096, k: 40), GEMMShape(m: 4096, n: 40, k: 4096)]
+        for gemmBackend in GEMMBackend.allCases {
+            for shape in shapes {
+                let seconds = GEMMBackend.withBackend(gemmBackend) { shape.bestTime(repetitions) }
+                results.append(timing.result("sgemm \(shape)", shape.flops, seconds, gemmBackend))
+            }
         }
-        results.append(convolution(repetitions: repetitions, referenceSeconds: referenceSeconds,
-                                   referenceFlops: reference.flops))
-        results.append(selfAttention(repetitions: repetitions, referenceSeconds: referenceSeconds,
-                                     referenceFlops: reference.flops))
+        results.append(convolution(timing, backend: backend))
+        results.append(contentsOf: upscalerAndVAEConvolutions(timing, backend: backend))
+        results.append(selfAttention(timing, backend: backend))
         return results
     }
 
     /// conv2d 3x3, 320 -> 320 channels, 64x64, batch 2, padding 1 (a UNet down block ResNet).
-    private static func convolution(repetitions: Int, referenceSeconds: Double, referenceFlops: Double) -> BenchResult {
+    private static func convolution(_ timing: Timing, backend: GEMMBackend) -> BenchResult {
         let x = filled([2, 320, 64, 64])
         let weight = filled([320, 320, 3, 3], scale: 0.02)
         let bias = filled([320])
         let flops = 2.0 * 2 * 320 * 64 * 64 * 320 * 9
-        let seconds = bestTime(repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
-        return result("conv2d 3x3 [2, 320, 64, 64] -> 320", flops, seconds, referenceSeconds, referenceFlops)
+        let seconds = bestTime(timing.repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
+        return timing.result("conv2d 3x3 [2, 320, 64, 64] -> 320", flops, seconds, backend)
+    }
+
+    /// The convolutions that dominate Real-ESRGAN x4plus (3x3, 64 channels, at a 256x256 tile)
+    /// and the SD VAE decoder (3x3, 512 channels, at 128x128 for a 512x512 image).
+    private static func upscalerAndVAEConvolutions(_ timing: Timing, backend: GEMMBackend) -> [BenchResult] {
+        [(channels: 64, side: 256), (channels: 512, side: 128)].map { shape in
+            let x = filled([1, shape.channels, shape.side, shape.side])
+            let weight = filled([shape.channels, shape.channels, 3, 3], scale: 0.02)
+            let bias = filled([shape.channels])
+            let flops = 2.0 * Double(shape.channels * shape.channels * 9 * shape.side * shape.side)
+            let seconds = bestTime(timing.repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
+            return timing.result("conv2d 3x3 [1, \(shape.channels), \(shape.side), \(shape.side)] -> \(shape.channels)",
+                                 flops, seconds, backend)
+        }
     }
 
     /// Self-attention over 4096 tokens, 8 heads of 40, batch 2 (the first UNet transformer).
-    private static func selfAttention(repetitions: Int, referenceSeconds: Double, referenceFlops: Double) -> BenchResult {
+    private static func selfAttention(_ timing: Timing, backend: GEMMBackend) -> BenchResult {
         let q = filled([2, 4096, 320])
         let k = filled([2, 4096, 320])
         let v = filled([2, 4096, 320])
         let flops = 4.0 * 2 * 8 * 4096 * 4096 * 40
-        let seconds = bestTime(repetitions) { _ = attention(q, k, v, heads: 8) }
-        return result("attention [2, 4096, 8x40]", flops, seconds, referenceSeconds, referenceFlops)
-    }
-
-    private static func result(
-        _ name: String, _ flops: Double, _ seconds: Double, _ referenceSeconds: Double, _ referenceFlops: Double
-    ) -> BenchResult {
-        BenchResult(name: name, flops: flops, seconds: seconds,
-                    fractionOfSGEMM: (flops / seconds) / (referenceFlops / referenceSeconds))
+        let seconds = bestTime(timing.repetitions) { _ = attention(q, k, v, heads: 8) }
+        return timing.result("attention [2, 4096, 8x40]", flops, seconds, backend)
     }
 
     static func bestTime(_ repetitions: Int, _ body: () -> Void) -> Double {
@@ -87,6 +101,18 @@ public enum TensorBenchmarks {
                 buffer[index] = (Float(state >> 8) / Float(1 << 24) * 2 - 1) * scale
             }
         }
+    }
+}
+
+/// The repetitions of one benchmark run and the reference rate its fractions divide by.
+private struct Timing {
+    let repetitions: Int
+    let referenceSeconds: Double
+    let referenceFlops: Double
+
+    func result(_ name: String, _ flops: Double, _ seconds: Double, _ backend: GEMMBackend) -> BenchResult {
+        BenchResult(name: "\(name) [\(backend)]", flops: flops, seconds: seconds,
+                    fractionOfSGEMM: (flops / seconds) / (referenceFlops / referenceSeconds), backend: backend)
     }
 }
 

@@ -1,5 +1,3 @@
-import COpenBLAS
-
 /// torch.nn.functional.linear: `x @ weight^T + bias`.
 // x: [..., in], weight: [out, in] (torch layout), bias: [out] -> [..., out]
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
@@ -9,12 +7,13 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     if let bias { precondition(bias.shape == [outFeatures], "linear bias \(bias.shape) is not [\(outFeatures)]") }
     let rows = x.count / inFeatures
     let outShape = Array(x.shape.dropLast()) + [outFeatures]
+    let backend = GEMMBackend.active
     return Tensor(shape: outShape) { out in
         guard let outBase = out.baseAddress else { return }
         fillRows(outBase, rows: rows, with: bias, width: outFeatures)
         x.withUnsafeBufferPointer { xs in
             weight.withUnsafeBufferPointer { ws in
-                sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                backend.sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: xs.baseAddress, lda: inFeatures, b: ws.baseAddress, ldb: inFeatures,
                       beta: 1, c: outBase, ldc: outFeatures)
             }
@@ -38,11 +37,12 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
         // One sgemm over all batches stacked as rows is faster than `batch` small ones.
         return matmulRows(a, b, rows: batch * m, k: k, n: n, outShape: batchShape + [m, n])
     }
+    let backend = GEMMBackend.active
     return Tensor(shape: batchShape + [m, n]) { out in
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
                 for index in 0..<batch {
-                    sgemm(m: m, n: n, k: k,
+                    backend.sgemm(m: m, n: n, k: k,
                           a: aBuffer.baseAddress.map { $0 + index * m * k }, lda: k,
                           b: bBuffer.baseAddress.map { $0 + index * k * n }, ldb: n,
                           c: out.baseAddress.map { $0 + index * m * n }, ldc: n)
@@ -53,10 +53,11 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
 }
 
 private func matmulRows(_ a: Tensor, _ b: Tensor, rows: Int, k: Int, n: Int, outShape: [Int]) -> Tensor {
-    Tensor(shape: outShape) { out in
+    let backend = GEMMBackend.active
+    return Tensor(shape: outShape) { out in
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
-                sgemm(m: rows, n: n, k: k, a: aBuffer.baseAddress, lda: k, b: bBuffer.baseAddress, ldb: n,
+                backend.sgemm(m: rows, n: n, k: k, a: aBuffer.baseAddress, lda: k, b: bBuffer.baseAddress, ldb: n,
                       c: out.baseAddress, ldc: n)
             }
         }
@@ -75,24 +76,4 @@ func fillRows(_ base: UnsafeMutablePointer<Float>, rows: Int, with bias: Tensor?
             for row in range { (base + row * width).initialize(from: biasBase, count: width) }
         }
     }
-}
-
-/// Row-major `c = alpha * op(a) @ op(b) + beta * c` on OpenBLAS, with `threadCount` threads.
-/// Empty products are handled here, as BLAS may reject their leading dimensions.
-func sgemm(
-    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-    a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>?, ldc: Int
-) {
-    guard m > 0, n > 0, let c else { return }
-    guard k > 0 else {
-        for row in 0..<m {
-            for column in 0..<n { c[row * ldc + column] *= beta }
-        }
-        return
-    }
-    Parallel.configureBLAS()
-    FlopCounter.add(2 * m * n * k)
-    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

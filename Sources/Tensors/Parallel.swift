@@ -39,17 +39,25 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body` with OpenBLAS restricted to one thread, for code that calls BLAS from
-    /// several threads at once; restores `threadCount` threads afterwards.
+    /// Runs `body` with BLAS restricted to one thread, for code that calls BLAS from several
+    /// threads at once. Callers may nest and overlap: BLAS goes back to `threadCount` threads
+    /// only when the last of them returns.
     static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threadCount)) }
+        settings.enterSingleThreadedBLAS()
+        defer { settings.leaveSingleThreadedBLAS() }
         return try body()
     }
 
-    /// Makes sure OpenBLAS runs on `threadCount` threads; every BLAS call site goes through it.
-    static func configureBLAS() {
-        _ = settings
+    /// Threads one BLAS call may use now: 1 inside `withSingleThreadedBLAS`, else `threadCount`.
+    static var blasThreadCount: Int { settings.blasThreadCount }
+
+    /// Runs one OpenBLAS call. OpenBLAS's thread count is process-wide and must not change under
+    /// a running call, so a change that `withSingleThreadedBLAS` or `threadCount` asks for is
+    /// applied only once no call is in flight, and a call that needs it waits for that.
+    static func withOpenBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        settings.beginOpenBLASCall()
+        defer { settings.endOpenBLASCall() }
+        return try body()
     }
 
     /// The thread count `OVERPAINT_THREADS` asks for in `environment`, if it is a positive integer.
@@ -65,23 +73,56 @@ public enum Parallel {
     )
 }
 
-/// The thread count behind a lock, applied to OpenBLAS whenever it changes.
+/// The thread count, the callers inside `withSingleThreadedBLAS` and the OpenBLAS calls in
+/// flight, behind one lock. OpenBLAS's thread count follows the first two, changed only between calls.
 private final class ThreadSettings: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var value: Int
+    private var singleThreadedCallers = 0
+    private var openBLASCallsInFlight = 0
+    private var appliedToOpenBLAS: Int
 
     init(threadCount: Int) {
         value = Swift.max(1, threadCount)
+        appliedToOpenBLAS = value
         openblas_set_num_threads(Int32(value))
     }
 
     var threadCount: Int {
-        get { lock.withLock { value } }
-        set {
-            lock.withLock {
-                value = Swift.max(1, newValue)
-                openblas_set_num_threads(Int32(value))
-            }
+        get { condition.withLock { value } }
+        set { condition.withLock { value = Swift.max(1, newValue) } }
+    }
+
+    var blasThreadCount: Int {
+        condition.withLock { wantedBLASThreads }
+    }
+
+    func enterSingleThreadedBLAS() {
+        condition.withLock { singleThreadedCallers += 1 }
+    }
+
+    func leaveSingleThreadedBLAS() {
+        condition.withLock { singleThreadedCallers -= 1 }
+    }
+
+    func beginOpenBLASCall() {
+        condition.lock()
+        defer { condition.unlock() }
+        while appliedToOpenBLAS != wantedBLASThreads && openBLASCallsInFlight > 0 { condition.wait() }
+        if appliedToOpenBLAS != wantedBLASThreads {
+            appliedToOpenBLAS = wantedBLASThreads
+            openblas_set_num_threads(Int32(appliedToOpenBLAS))
+        }
+        openBLASCallsInFlight += 1
+    }
+
+    func endOpenBLASCall() {
+        condition.withLock {
+            openBLASCallsInFlight -= 1
+            if openBLASCallsInFlight == 0 { condition.broadcast() }
         }
     }
+
+    /// Read with the lock held.
+    private var wantedBLASThreads: Int { singleThreadedCallers > 0 ? 1 : value }
 }

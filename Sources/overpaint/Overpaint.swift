@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensors
 
 @main
 struct Overpaint: ParsableCommand {
@@ -8,8 +9,15 @@ struct Overpaint: ParsableCommand {
         version: "0.1.0",
         subcommands: [Run.self, Validate.self, ModelsCommand.self, Bench.self])
 
-    /// As ParsableCommand's, except that invalid arguments exit 2 (RECIPES.md), not 64.
+    /// As ParsableCommand's, except that invalid arguments (and a bad `OVERPAINT_GEMM`) exit 2
+    /// (RECIPES.md), not 64.
     static func main() {
+        do {
+            try GEMMBackend.validateEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("overpaint: \(error.localizedDescription)\n".utf8))
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

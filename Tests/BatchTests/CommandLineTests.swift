@@ -187,3 +187,11 @@ private func dilated(_ mask: Image, radius: Int) -> [Bool] {
     }
     return result
 }
+
+@Test func anUnknownGEMMBackendIsRefusedBeforeAnyWork() throws {
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_GEMM"] = "cublas"
+    let result = try runOverpaint(["models", "inspect", "/nonexistent"], environment: environment)
+    #expect(result.status == 2)
+    #expect(result.stderr == "overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn)\n")
+}

@@ -3,18 +3,23 @@ import Testing
 
 @Suite struct AttentionTests {
     // sdpa(q, k, v, heads) = F.scaled_dot_product_attention on q.view(B, L, H, D).transpose(1, 2), back to [B, L, H*D]
-    @Test(arguments: [1, 16, 37, 256])
-    func selfAttentionMatchesTorchForAnyChunk(queryChunk: Int) throws {
+    @Test(arguments: [1, 16, 37, 256], GEMMBackend.allCases)
+    func selfAttentionMatchesTorchForAnyChunk(queryChunk: Int, backend: GEMMBackend) throws {
         // q, k, v [2, 37, 32], heads 4: chunks of 16 leave a last chunk of 5 rows
-        let out = attention(try OpFixtures.tensor("attention_self.q"), try OpFixtures.tensor("attention_self.k"),
-                            try OpFixtures.tensor("attention_self.v"), heads: 4, queryChunk: queryChunk)
+        let out = try GEMMBackend.withBackend(backend) {
+            attention(try OpFixtures.tensor("attention_self.q"), try OpFixtures.tensor("attention_self.k"),
+                      try OpFixtures.tensor("attention_self.v"), heads: 4, queryChunk: queryChunk)
+        }
         expectClose(out, try OpFixtures.tensor("attention_self.out"))
     }
 
-    @Test func crossAttentionMatchesTorch() throws {
+    @Test(arguments: GEMMBackend.allCases)
+    func crossAttentionMatchesTorch(backend: GEMMBackend) throws {
         // q [2, 37, 32], k = randn(2, 11, 32) * 3, v [2, 11, 32], heads 2
-        let out = attention(try OpFixtures.tensor("attention_cross.q"), try OpFixtures.tensor("attention_cross.k"),
-                            try OpFixtures.tensor("attention_cross.v"), heads: 2, queryChunk: 8)
+        let out = try GEMMBackend.withBackend(backend) {
+            attention(try OpFixtures.tensor("attention_cross.q"), try OpFixtures.tensor("attention_cross.k"),
+                      try OpFixtures.tensor("attention_cross.v"), heads: 2, queryChunk: 8)
+        }
         expectClose(out, try OpFixtures.tensor("attention_cross.out"))
     }
 }

@@ -2,23 +2,31 @@ import Testing
 @testable import Tensors
 
 @Suite struct LinearTests {
-    @Test func linearWithBiasMatchesTorch() throws {
+    @Test(arguments: GEMMBackend.allCases)
+    func linearWithBiasMatchesTorch(backend: GEMMBackend) throws {
         // F.linear(x, w, b), x [2, 3, 5], w [7, 5]
-        let out = linear(try OpFixtures.tensor("linear.x"), weight: try OpFixtures.tensor("linear.weight"),
-                         bias: try OpFixtures.tensor("linear.bias"))
+        let out = try GEMMBackend.withBackend(backend) {
+            linear(try OpFixtures.tensor("linear.x"), weight: try OpFixtures.tensor("linear.weight"),
+                   bias: try OpFixtures.tensor("linear.bias"))
+        }
         expectClose(out, try OpFixtures.tensor("linear.out"))
     }
 
-    @Test func linearWithoutBiasMatchesTorch() throws {
+    @Test(arguments: GEMMBackend.allCases)
+    func linearWithoutBiasMatchesTorch(backend: GEMMBackend) throws {
         // F.linear(x, w), x [4, 6], w [3, 6]
-        let out = linear(try OpFixtures.tensor("linear_nobias.x"), weight: try OpFixtures.tensor("linear_nobias.weight"))
+        let out = try GEMMBackend.withBackend(backend) {
+            linear(try OpFixtures.tensor("linear_nobias.x"), weight: try OpFixtures.tensor("linear_nobias.weight"))
+        }
         expectClose(out, try OpFixtures.tensor("linear_nobias.out"))
     }
 
-    @Test(arguments: ["matmul", "bmm", "matmul_shared"])
-    func matmulMatchesTorch(name: String) throws {
+    @Test(arguments: ["matmul", "bmm", "matmul_shared"], GEMMBackend.allCases)
+    func matmulMatchesTorch(name: String, backend: GEMMBackend) throws {
         // torch.matmul(a, b): [3, 4] x [4, 5]; [2, 3, 4] x [2, 4, 5]; [2, 3, 4] x [4, 5]
-        let out = matmul(try OpFixtures.tensor("\(name).a"), try OpFixtures.tensor("\(name).b"))
+        let out = try GEMMBackend.withBackend(backend) {
+            matmul(try OpFixtures.tensor("\(name).a"), try OpFixtures.tensor("\(name).b"))
+        }
         expectClose(out, try OpFixtures.tensor("\(name).out"))
     }
 }

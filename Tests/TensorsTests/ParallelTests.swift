@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 @testable import Tensors
 
@@ -32,5 +33,24 @@ import Testing
         #expect(Parallel.requestedThreadCount(in: ["OVERPAINT_THREADS": "0"]) == nil)
         #expect(Parallel.requestedThreadCount(in: ["OVERPAINT_THREADS": "many"]) == nil)
         #expect(Parallel.requestedThreadCount(in: [:]) == nil)
+    }
+}
+
+@Suite struct SingleThreadedBLASTests {
+    @Test func nestedAndConcurrentCallersStaySingleThreadedUntilTheLastLeaves() {
+        let outerCount = 4
+        var insideCounts = [Int](repeating: 0, count: outerCount)
+        insideCounts.withUnsafeMutableBufferPointer { counts in
+            nonisolated(unsafe) let counts = counts
+            Parallel.withSingleThreadedBLAS {
+                DispatchQueue.concurrentPerform(iterations: outerCount) { index in
+                    Parallel.withSingleThreadedBLAS {
+                        Parallel.withSingleThreadedBLAS { counts[index] = Parallel.blasThreadCount }
+                    }
+                }
+                #expect(Parallel.blasThreadCount == 1)
+            }
+        }
+        #expect(insideCounts == [Int](repeating: 1, count: outerCount))
     }
 }

@@ -1,0 +1,91 @@
+import CDNNL
+import COpenBLAS
+import Foundation
+
+/// The library behind every f32 matrix product (linear, matmul, conv2d and attention all call
+/// `sgemm` here and nowhere else).
+///
+/// oneDNN is chosen where the CPU has AVX-512 (its AVX-512 kernels ran 1.6-2x OpenBLAS's Haswell
+/// kernels there), OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM=openblas|onednn`
+/// overrides the choice; an unknown value falls back to the automatic choice, and
+/// `validateEnvironment()` lets a front end refuse it instead.
+public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible {
+    case openBLAS = "openblas"
+    case oneDNN = "onednn"
+
+    public var description: String { rawValue }
+
+    /// The backend products run on now: a task's `override`, else the start-up choice.
+    public static var active: GEMMBackend { override ?? selected }
+
+    /// Runs `body` with every product started from this task on `backend` (tests run each
+    /// parity case on both; the benchmark times both in one run). Ops read it once on entry,
+    /// so it reaches the worker threads they spread over.
+    public static func withBackend<R>(_ backend: GEMMBackend, _ body: () throws -> R) rethrows -> R {
+        try $override.withValue(backend, operation: body)
+    }
+
+    /// Throws when `OVERPAINT_GEMM` is set to something that is not a backend.
+    public static func validateEnvironment() throws {
+        _ = try requested(in: ProcessInfo.processInfo.environment)
+    }
+
+    /// Whether the CPU runs oneDNN's AVX-512 kernels.
+    public static var cpuHasAVX512: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core) }
+
+    /// Whether the CPU has AVX-512 with bf16 dot products (`avx512_bf16`).
+    public static var cpuHasAVX512BF16: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core_bf16) }
+
+    @TaskLocal static var override: GEMMBackend?
+
+    private static let selected: GEMMBackend =
+        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automatic(hasAVX512: cpuHasAVX512)
+
+    /// The backend `OVERPAINT_GEMM` names in `environment`, nil when it is unset or empty.
+    static func requested(in environment: [String: String]) throws -> GEMMBackend? {
+        guard let text = environment["OVERPAINT_GEMM"]?.trimmingCharacters(in: .whitespaces).lowercased(),
+              !text.isEmpty else { return nil }
+        guard let backend = GEMMBackend(rawValue: text) else { throw TensorsError.unknownGEMMBackend(text) }
+        return backend
+    }
+
+    static func automatic(hasAVX512: Bool) -> GEMMBackend {
+        hasAVX512 ? .oneDNN : .openBLAS
+    }
+
+    /// oneDNN's ISA values are bit sets: a level includes every bit of the levels below it.
+    private static func effectiveISA(includes level: dnnl_cpu_isa_t) -> Bool {
+        dnnl_get_effective_cpu_isa().rawValue & level.rawValue == level.rawValue
+    }
+
+    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on `Parallel.blasThreadCount` threads.
+    /// Empty products are handled here, as both libraries may reject their leading dimensions.
+    func sgemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>?, ldc: Int
+    ) {
+        guard m > 0, n > 0, let c else { return }
+        guard k > 0 else {
+            for row in 0..<m {
+                for column in 0..<n { c[row * ldc + column] *= beta }
+            }
+            return
+        }
+        FlopCounter.add(2 * m * n * k)
+        switch self {
+        case .openBLAS:
+            Parallel.withOpenBLAS {
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
+        case .oneDNN:
+            let (plain, transposed) = (CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")))
+            // The OpenMP thread count belongs to the calling thread, so it is set on every call.
+            omp_set_num_threads(Int32(Parallel.blasThreadCount))
+            let status = dnnl_sgemm(transposeA ? transposed : plain, transposeB ? transposed : plain, Int64(m), Int64(n), Int64(k), alpha,
+                                    a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+            precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
+        }
+    }
+}

@@ -1,0 +1,15 @@
+import Foundation
+
+/// What can go wrong in the Tensors module's set-up (the kernels themselves only check preconditions).
+public enum TensorsError: LocalizedError, Equatable {
+    /// `OVERPAINT_GEMM` names no known backend.
+    case unknownGEMMBackend(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .unknownGEMMBackend(value):
+            let known = GEMMBackend.allCases.map(\.rawValue).joined(separator: ", ")
+            return "OVERPAINT_GEMM=\(value) is not a GEMM backend (known: \(known))"
+        }
+    }
+}
