@@ -46,7 +46,7 @@ public struct CLIPTokenizer: Sendable {
             }
             ids[token] = id
         }
-        let merges = try Self.readMerges(folder.appendingPathComponent("merges.txt"))
+        let merges = try Self.readMergeList(folder.appendingPathComponent("merges.txt"))
         let padToken = try Self.padToken(in: folder) ?? Self.endOfText
         try self.init(vocabulary: ids, merges: merges, padToken: padToken, maxLength: maxLength, path: folder.path)
     }
@@ -243,23 +243,6 @@ public struct CLIPTokenizer: Sendable {
             throw WeightsError.badConfig(path: url.path, detail: "not a JSON object")
         }
         return object
-    }
-
-    private static func readMerges(_ url: URL) throws -> [(String, String)] {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        var merges: [(String, String)] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.hasPrefix("#version") || line.isEmpty { continue }
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else {
-                throw WeightsError.badConfig(path: url.path, detail: "line \(number + 1) is not two symbols")
-            }
-            merges.append((String(parts[0]), String(parts[1])))
-        }
-        return merges
     }
 
     /// `pad_token` from tokenizer_config.json, else special_tokens_map.json (a string or `{"content": ...}`).

@@ -8,7 +8,7 @@ import Testing
 @Test func controlledEditRecipeRuns() throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try InpaintRecipeTests.tinyModel(in: folder)
+    let model = try tinyPipelineFolder(in: folder)
     let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 0...0, ys: 0...0)
     let controlNet = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
     var results: [Image] = []

@@ -12,20 +12,6 @@ import Weights
 private let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
 private let depthModel = fixtures.appendingPathComponent("depth/model")
 
-/// The tiny diffusers pipeline with the real CLIP tokenizer, linked together as a user's model folder.
-private func tinyModelFolder(in folder: URL) throws -> URL {
-    let model = folder.appendingPathComponent("sd-tiny")
-    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-    let source = fixtures.appendingPathComponent("pipelines/sd-tiny")
-    for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
-        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name),
-                                                   withDestinationURL: source.appendingPathComponent(name))
-    }
-    try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("tokenizer"),
-                                               withDestinationURL: fixtures.appendingPathComponent("clip-tokenizer"))
-    return model
-}
-
 private func astronautInput(in folder: URL) throws -> URL {
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
@@ -70,7 +56,7 @@ private func psnr(_ a: Image, _ b: Image) -> Double {
     defer { try? FileManager.default.removeItem(at: folder) }
     let input = try astronautInput(in: folder)
     let output = folder.appendingPathComponent("out")
-    let environment = depthEnvironment(model: try tinyModelFolder(in: folder), depthModel: depthModel.path)
+    let environment = depthEnvironment(model: try tinyPipelineFolder(in: folder), depthModel: depthModel.path)
     let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
     #expect(result.status == 0, "\(result.stderr)")
@@ -85,7 +71,7 @@ private func psnr(_ a: Image, _ b: Image) -> Double {
     defer { try? FileManager.default.removeItem(at: folder) }
     let input = try astronautInput(in: folder)
     let model = folder.appendingPathComponent("no-depth-model")
-    let environment = depthEnvironment(model: try tinyModelFolder(in: folder), depthModel: model.path)
+    let environment = depthEnvironment(model: try tinyPipelineFolder(in: folder), depthModel: model.path)
     let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
                                   environment: environment)
@@ -102,7 +88,7 @@ private func psnr(_ a: Image, _ b: Image) -> Double {
     let model = folder.appendingPathComponent("broken-depth-model")
     try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
     try Data("{\"neck_hidden_sizes\": \"wide\"}".utf8).write(to: model.appendingPathComponent("config.json"))
-    let environment = depthEnvironment(model: try tinyModelFolder(in: folder), depthModel: model.path)
+    let environment = depthEnvironment(model: try tinyPipelineFolder(in: folder), depthModel: model.path)
     let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
                                   environment: environment)

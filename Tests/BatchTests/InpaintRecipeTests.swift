@@ -6,21 +6,6 @@ import Testing
 /// Inpainting options through `overpaint run` on the tiny diffusers pipeline of
 /// Tests/Fixtures/pipelines: the refine recipe, `area: masked` and the fill modes.
 @Suite struct InpaintRecipeTests {
-    /// sd-tiny with the real CLIP tokenizer, linked into `folder` as a user's model folder.
-    static func tinyModel(in folder: URL) throws -> URL {
-        let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
-        let model = folder.appendingPathComponent("sd-tiny")
-        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-        let source = fixtures.appendingPathComponent("pipelines/sd-tiny")
-        for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
-            try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name),
-                                                       withDestinationURL: source.appendingPathComponent(name))
-        }
-        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("tokenizer"),
-                                                   withDestinationURL: fixtures.appendingPathComponent("clip-tokenizer"))
-        return model
-    }
-
     /// input.png as `astronaut.png` with a mask of the inclusive rectangle `xs` x `ys`.
     static func input(in folder: URL, xs: ClosedRange<Int>, ys: ClosedRange<Int>) throws -> (URL, Mask) {
         let input = folder.appendingPathComponent("in")
@@ -63,7 +48,7 @@ import Testing
     @Test func removeObjectsRefineRecipeRuns() throws {
         let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try Self.tinyModel(in: folder)
+        let model = try tinyPipelineFolder(in: folder)
         let (input, mask) = try Self.input(in: folder, xs: 20...35, ys: 24...39)
         let recipe = packageRoot.appendingPathComponent("recipes/remove-objects-refine.yaml")
         let (before, after) = try Self.run(recipe, model: model, input: input, folder: folder)
@@ -80,7 +65,7 @@ import Testing
     func maskedAreaInpaintKeepsTheRest(_ fill: String) throws {
         let folder = try makeScratchFolder("maskedArea-\(fill)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try Self.tinyModel(in: folder)
+        let model = try tinyPipelineFolder(in: folder)
         let (input, mask) = try Self.input(in: folder, xs: 40...51, ys: 8...17)
         let recipe = folder.appendingPathComponent("masked.yaml")
         try """
@@ -103,7 +88,7 @@ import Testing
     func controlledInpaintRuns(_ area: String) throws {
         let folder = try makeScratchFolder("controlledInpaint-\(area)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try Self.tinyModel(in: folder)
+        let model = try tinyPipelineFolder(in: folder)
         let (input, mask) = try Self.input(in: folder, xs: 16...40, ys: 20...44)
         let controlNet = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
         var results: [Image] = []

@@ -1,0 +1,96 @@
+import Foundation
+import Imaging
+import Testing
+@testable import Batch
+
+// RECIPES.md's parity table through `overpaint run`, for the rows the other command-line
+// tests do not cover: inpaint (4- and 9-channel UNets) and edit. References are
+// tools/reference/pipeline_fixtures.py and inversion_fixtures.py on the tiny pipeline.
+
+private let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines")
+
+private func peakSignalToNoise(_ squaredError: Double, count: Int) -> Double {
+    squaredError == 0 ? .infinity : 10 * log10(Double(count) / squaredError)
+}
+
+/// input.png as astronaut.png with mask.png as its mask.
+private func astronautWithMask(in folder: URL) throws -> URL {
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
+    return input
+}
+
+private func run(_ recipe: String, model: URL, in folder: URL) throws -> Image {
+    let recipeURL = folder.appendingPathComponent("recipe.yaml")
+    try recipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipeURL.path, "--input", try astronautWithMask(in: folder).path,
+                                   "--output", output.path, "--model", model.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    return try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+}
+
+/// With `mask_blur: 0`, pixels where the mask is 0 are the input's and pixels where it is 1
+/// match StableDiffusionInpaintPipeline (cases inpaint_4ch: ordinary UNet, latent blending;
+/// inpaint_9ch: the inpainting UNet).
+@Test(arguments: [("inpaint_4ch", 0.75, false), ("inpaint_9ch", 1.0, true)])
+func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strength: Double, _ inpaintingUNet: Bool) throws {
+    let folder = try makeScratchFolder("\(#function)-\(reference)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    if inpaintingUNet {
+        try FileManager.default.removeItem(at: model.appendingPathComponent("unet"))
+        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("unet"),
+                                                   withDestinationURL: fixtures.appendingPathComponent("unet-inpaint"))
+    }
+    let ours = try run("""
+        seed: 7
+        match: {images: ["*.png"], mask: "masks/{stem}.png"}
+        edits:
+          - inpaint: {prompt: "An astronaut in a garden, oil painting", strength: \(strength), steps: 10,
+                      guidance: 7.5, mask_blur: 0}
+        """, model: model, in: folder)
+    let input = try ImageFile.read(fixtures.appendingPathComponent("input.png"))
+    let mask = try ImageFile.read(fixtures.appendingPathComponent("mask.png"))
+    let expected = try ImageFile.read(fixtures.appendingPathComponent("\(reference).png"))
+    #expect(ours.width == expected.width && ours.height == expected.height)
+    var keptDiffering = 0
+    var squaredError = 0.0
+    var repainted = 0
+    for y in 0..<ours.height {
+        for x in 0..<ours.width {
+            for channel in 0..<3 {
+                if mask[x, y, 0] < 0.5 {
+                    if ours[x, y, channel] != input[x, y, channel] { keptDiffering += 1 }
+                } else {
+                    let difference = Double(ours[x, y, channel] - expected[x, y, channel])
+                    squaredError += difference * difference
+                    repainted += 1
+                }
+            }
+        }
+    }
+    #expect(repainted > 0)
+    #expect(keptDiffering == 0)
+    #expect(peakSignalToNoise(squaredError, count: repainted) >= 40)
+}
+
+/// The edit row: DDIM inversion with the source prompt at guidance 1, then
+/// StableDiffusionPipeline with DDIM from those latents (inversion_fixtures.py, case edit).
+@Test func editThroughTheCommandLineMatchesDiffusers() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let ours = try run("""
+        seed: 42
+        match: {images: ["*.png"]}
+        edits:
+          - edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting",
+                   steps: 10, guidance: 7.5}
+        """, model: try tinyPipelineFolder(in: folder), in: folder)
+    let expected = try ImageFile.read(fixtures.appendingPathComponent("inversion_edit.png"))
+    #expect(ours.width == expected.width && ours.height == expected.height)
+    let squaredError = zip(ours.samples, expected.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+    #expect(peakSignalToNoise(squaredError, count: ours.samples.count) >= 40)
+}
