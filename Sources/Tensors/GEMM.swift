@@ -74,9 +74,10 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         }
         switch self {
         case .openBLAS:
-            Parallel.configureBLAS()
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            Parallel.withOpenBLAS {
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
         case .oneDNN:
             let (plain, transposed) = (CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")))
             // The OpenMP thread count belongs to the calling thread, so it is set on every call.

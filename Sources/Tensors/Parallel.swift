@@ -51,9 +51,13 @@ public enum Parallel {
     /// Threads one BLAS call may use now: 1 inside `withSingleThreadedBLAS`, else `threadCount`.
     static var blasThreadCount: Int { settings.blasThreadCount }
 
-    /// Makes sure OpenBLAS runs on `threadCount` threads; every BLAS call site goes through it.
-    static func configureBLAS() {
-        _ = settings
+    /// Runs one OpenBLAS call. OpenBLAS's thread count is process-wide and must not change under
+    /// a running call, so a change that `withSingleThreadedBLAS` or `threadCount` asks for is
+    /// applied only once no call is in flight, and a call that needs it waits for that.
+    static func withOpenBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        settings.beginOpenBLASCall()
+        defer { settings.endOpenBLASCall() }
+        return try body()
     }
 
     /// The thread count `OVERPAINT_THREADS` asks for in `environment`, if it is a positive integer.
@@ -69,48 +73,56 @@ public enum Parallel {
     )
 }
 
-/// The thread count and the number of callers inside `withSingleThreadedBLAS`, behind one
-/// lock, applied to OpenBLAS (whose thread count is process-wide) whenever either changes.
+/// The thread count, the callers inside `withSingleThreadedBLAS` and the OpenBLAS calls in
+/// flight, behind one lock. OpenBLAS's thread count follows the first two, changed only between calls.
 private final class ThreadSettings: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var value: Int
     private var singleThreadedCallers = 0
+    private var openBLASCallsInFlight = 0
+    private var appliedToOpenBLAS: Int
 
     init(threadCount: Int) {
         value = Swift.max(1, threadCount)
+        appliedToOpenBLAS = value
         openblas_set_num_threads(Int32(value))
     }
 
     var threadCount: Int {
-        get { lock.withLock { value } }
-        set {
-            lock.withLock {
-                value = Swift.max(1, newValue)
-                applyToOpenBLAS()
-            }
-        }
+        get { condition.withLock { value } }
+        set { condition.withLock { value = Swift.max(1, newValue) } }
     }
 
     var blasThreadCount: Int {
-        lock.withLock { singleThreadedCallers > 0 ? 1 : value }
+        condition.withLock { wantedBLASThreads }
     }
 
     func enterSingleThreadedBLAS() {
-        lock.withLock {
-            singleThreadedCallers += 1
-            if singleThreadedCallers == 1 { applyToOpenBLAS() }
-        }
+        condition.withLock { singleThreadedCallers += 1 }
     }
 
     func leaveSingleThreadedBLAS() {
-        lock.withLock {
-            singleThreadedCallers -= 1
-            if singleThreadedCallers == 0 { applyToOpenBLAS() }
+        condition.withLock { singleThreadedCallers -= 1 }
+    }
+
+    func beginOpenBLASCall() {
+        condition.lock()
+        defer { condition.unlock() }
+        while appliedToOpenBLAS != wantedBLASThreads && openBLASCallsInFlight > 0 { condition.wait() }
+        if appliedToOpenBLAS != wantedBLASThreads {
+            appliedToOpenBLAS = wantedBLASThreads
+            openblas_set_num_threads(Int32(appliedToOpenBLAS))
+        }
+        openBLASCallsInFlight += 1
+    }
+
+    func endOpenBLASCall() {
+        condition.withLock {
+            openBLASCallsInFlight -= 1
+            if openBLASCallsInFlight == 0 { condition.broadcast() }
         }
     }
 
-    /// Called with the lock held.
-    private func applyToOpenBLAS() {
-        openblas_set_num_threads(Int32(singleThreadedCallers > 0 ? 1 : value))
-    }
+    /// Read with the lock held.
+    private var wantedBLASThreads: Int { singleThreadedCallers > 0 ? 1 : value }
 }
