@@ -34,26 +34,10 @@ public struct ControlInput: Sendable {
     }
 
     /// diffusers' control_image_processor (`VaeImageProcessor(do_convert_rgb=True,
-    /// do_normalize=False)`): RGB, Lanczos-resized to the working size when it differs (back to
-    /// 8 bits for an 8-bit map, as PIL resizes), left in 0...1.
+    /// do_normalize=False)`): the map as `ImageConversion.rgbTensor` makes it, left in 0...1.
     // -> [1, 3, height, width]
     func conditionTensor(width: Int, height: Int) -> Tensor {
-        var rgb = condition
-        if condition.width != width || condition.height != height {
-            rgb = condition.resized(width: width, height: height, filter: .lanczos3)
-            if condition.bitDepth == 8 { rgb.samples = rgb.samples.map { ($0 * 255).rounded() / 255 } }
-        }
-        let plane = width * height
-        return Tensor(shape: [1, 3, height, width]) { out in
-            rgb.samples.withUnsafeBufferPointer { samples in
-                for pixel in 0..<plane {
-                    for channel in 0..<3 {
-                        let source = rgb.colorChannels == 1 ? 0 : channel
-                        out[channel * plane + pixel] = samples[pixel * rgb.channels + source]
-                    }
-                }
-            }
-        }
+        ImageConversion.rgbTensor(condition, width: width, height: height)
     }
 
     /// The window check of diffusers' `check_inputs`, and the shapes the UNet needs from the

@@ -15,12 +15,19 @@ enum ImageConversion {
         return size
     }
 
-    /// `preprocess` of an image: RGB (as PIL's `convert("RGB")`: gray replicated, alpha
-    /// dropped), resized with Lanczos to the working size if it differs, scaled to [-1, 1].
-    /// PIL resizes an 8-bit image to 8 bits, so an 8-bit image is rounded back to 8 bits after
-    /// resizing (PIL also rounds between its two passes: a level of difference remains).
+    /// `preprocess` of an image: RGB as `rgbTensor` makes it, scaled to [-1, 1].
     // -> [1, 3, height, width]
     static func vaeInput(_ image: Image, width: Int, height: Int) -> Tensor {
+        rgbTensor(image, width: width, height: height) * 2 - 1
+    }
+
+    /// An image as diffusers' processors see it before normalising: RGB (as PIL's
+    /// `convert("RGB")`: gray replicated, alpha dropped), resized with Lanczos to the working
+    /// size if it differs, in 0...1. PIL resizes an 8-bit image to 8 bits, so an 8-bit image is
+    /// rounded back to 8 bits after resizing (PIL also rounds between its two passes: a level
+    /// of difference remains).
+    // -> [1, 3, height, width]
+    static func rgbTensor(_ image: Image, width: Int, height: Int) -> Tensor {
         var rgb = image
         if image.width != width || image.height != height {
             rgb = image.resized(width: width, height: height, filter: .lanczos3)
@@ -32,8 +39,7 @@ enum ImageConversion {
                 for pixel in 0..<plane {
                     for channel in 0..<3 {
                         let source = rgb.colorChannels == 1 ? 0 : channel
-                        // pil_to_numpy's `/ 255` happened when the file was read; normalize: 2x - 1
-                        out[channel * plane + pixel] = 2 * samples[pixel * rgb.channels + source] - 1
+                        out[channel * plane + pixel] = samples[pixel * rgb.channels + source]
                     }
                 }
             }

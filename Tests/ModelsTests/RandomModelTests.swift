@@ -177,7 +177,12 @@ import Weights
         let again = fromFile(sample: sample, timestep: 10, encoderHiddenStates: context, controlNetCond: hint)
         #expect(output.downResiduals.count == 4)
         #expect(output.downResiduals.allSatisfy(Self.isFinite) && Self.isFinite(output.midResidual))
-        #expect(output.downResiduals == again.downResiduals && output.midResidual == again.midResidual)
+        // Same weights: equal but for the order of threaded sums (OpenBLAS's thread count is
+        // process-wide, so it depends on what other tests run meanwhile).
+        let pairs = zip(output.downResiduals + [output.midResidual], again.downResiduals + [again.midResidual])
+        #expect(pairs.allSatisfy { pair in
+            pair.0.shape == pair.1.shape && zip(pair.0.scalars, pair.1.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) }
+        })
     }
 
     @Test func tinyRRDBNetLoadsAndUpscalesFinite() throws {

@@ -103,7 +103,10 @@ import Testing
                 let ours = Array(output.samples[pixel * 3..<pixel * 3 + 3])
                 if mask.values[pixel] == 1 {
                     let inside = (y - 8) * 32 + x - 8
-                    #expect(ours == Array(whole.samples[inside * 3..<inside * 3 + 3]), "pixel \(x),\(y)")
+                    // Two runs: equal but for the order of threaded sums (OpenBLAS's thread count is
+                    // process-wide), which may move a sample by a level.
+                    let reference = whole.samples[inside * 3..<inside * 3 + 3]
+                    #expect(zip(ours, reference).allSatisfy { abs($0 - $1) <= 1.001 / 255 }, "pixel \(x),\(y)")
                 } else {
                     #expect(ours == Array(image.samples[pixel * 3..<pixel * 3 + 3]), "pixel \(x),\(y)")
                 }

@@ -43,7 +43,14 @@ import Weights
         let image = try PipelineFixtures.image("input.png")
         let expected = try StableDiffusion(folder: folder).imageToImage(image, options: Self.options())
         let single = try StableDiffusion(singleFile: file, configFolder: folder)
-        #expect(try single.imageToImage(image, options: Self.options()) == expected)
+        #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: Self.options()), expected) <= 1)
+    }
+
+    /// Same weights and code, so equal but for the order of threaded sums, which depends on what
+    /// other tests run meanwhile (OpenBLAS's thread count is process-wide) and may move a level.
+    static func maximumLevelDifference(_ a: Imaging.Image, _ b: Imaging.Image) -> Float {
+        guard a.width == b.width, a.height == b.height, a.channels == b.channels else { return .infinity }
+        return zip(a.samples, b.samples).map { abs($0 - $1) * 255 }.max() ?? 0
     }
 
     /// No configs at all: shapes and family rules must rebuild the architecture exactly.
@@ -71,6 +78,6 @@ import Weights
         let expected = try StableDiffusion(folder: folder).imageToImage(image, options: Self.options())
         let single = try StableDiffusion(singleFile: file)
         #expect(single.schedulerConfig.className == "PNDMScheduler")
-        #expect(try single.imageToImage(image, options: Self.options()) == expected)
+        #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: Self.options()), expected) <= 1)
     }
 }
