@@ -36,27 +36,10 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int
     conv2d(x, weight: weight, bias: bias, stride: stride, padding: Padding2D(padding))
 }
 
-/// torch.nn.functional.conv2d with the weight as stored; half weights are widened a panel of
-/// output channels at a time (SD 1.5's largest, 2560 -> 1280 3x3, takes four).
-// x: [N, C, H, W], weight: [O, C, kh, kw] (torch layout), bias: [O] -> [N, O, OH, OW]
-public func conv2d(
-    _ x: Tensor, weight: WeightTensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero
-) -> Tensor {
-    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudgetBytes: 16 << 20)
-}
-
-/// `columnBudgetBytes` bounds the im2col buffers; tests shrink it to exercise banding.
+/// `columnBudgetBytes` bounds the im2col buffer; tests shrink it to exercise banding.
 // x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
 func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, columnBudgetBytes: Int
-) -> Tensor {
-    conv2d(x, weight: .float(weight), bias: bias, stride: stride, padding: padding, columnBudgetBytes: columnBudgetBytes)
-}
-
-// x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
-func conv2d(
-    _ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int, padding: Padding2D, columnBudgetBytes: Int,
-    panelBudgetBytes: Int = WeightTensor.panelBudgetBytes
 ) -> Tensor {
     let geometry = ConvGeometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding,
                                 columnBudgetBytes: columnBudgetBytes)
@@ -67,18 +50,17 @@ func conv2d(
         guard let outBase = out.baseAddress else { return }
         fillPlanes(outBase, planes: geometry.batch * geometry.outChannels, planeSize: geometry.outPlane, with: bias)
         x.withUnsafeBufferPointer { input in
-            guard let inBase = input.baseAddress else { return }
-            weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
+            weight.withUnsafeBufferPointer { weights in
+                guard let inBase = input.baseAddress, let weightBase = weights.baseAddress else { return }
                 for image in 0..<geometry.batch {
                     let source = inBase + image * geometry.inChannels * geometry.inPlane
-                    let target = outBase + (image * geometry.outChannels + channels.lowerBound) * geometry.outPlane
+                    let target = outBase + image * geometry.outChannels * geometry.outPlane
                     if geometry.isPointwise {
-                        backend.sgemm(m: channels.count, n: geometry.outPlane, k: geometry.inChannels,
-                                      a: panel, lda: geometry.inChannels, b: source, ldb: geometry.inPlane,
-                                      beta: 1, c: target, ldc: geometry.outPlane)
+                        backend.sgemm(m: geometry.outChannels, n: geometry.outPlane, k: geometry.inChannels,
+                              a: weightBase, lda: geometry.inChannels, b: source, ldb: geometry.inPlane,
+                              beta: 1, c: target, ldc: geometry.outPlane)
                     } else {
-                        convolveImage(source, weights: panel, outChannels: channels.count, into: target,
-                                      geometry: geometry, backend: backend)
+                        convolveImage(source, weights: weightBase, into: target, geometry: geometry, backend: backend)
                     }
                 }
             }
@@ -147,10 +129,10 @@ struct ConvGeometry {
 /// in the multiply. Measured against that older scheme in one release run (2 threads, loaded
 /// machine): 3x3 512 channels at 128x128 0.65 -> 0.99 of the sgemm rate, 64 channels at
 /// 256x256 0.59 -> 0.70, 320 channels at 64x64 (batch 2) 0.77 -> 0.82.
-// source: [C, H, W], weights: [outChannels, C*kh*kw], target: [outChannels, OH*OW]
+// source: [C, H, W], weights: [O, C*kh*kw], target: [O, OH*OW]
 private func convolveImage(
-    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, outChannels: Int,
-    into target: UnsafeMutablePointer<Float>, geometry: ConvGeometry, backend: GEMMBackend
+    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
+    geometry: ConvGeometry, backend: GEMMBackend
 ) {
     let threads = Parallel.threadCount
     let bandRows = geometry.bandRows(threads: threads)
@@ -163,8 +145,7 @@ private func convolveImage(
             for band in bands {
                 let firstRow = band * bandRows
                 convolveBand(firstRow..<min(geometry.outHeight, firstRow + bandRows), of: source, weights: weights,
-                             outChannels: outChannels, into: target, columns: columns, geometry: geometry,
-                             backend: backend)
+                             into: target, columns: columns, geometry: geometry, backend: backend)
             }
         }
     }
@@ -173,7 +154,7 @@ private func convolveImage(
 /// Output rows `rows` of one image; bands write disjoint output columns.
 // columns: scratch of at least columnRows * rows.count * outWidth
 private func convolveBand(
-    _ rows: Range<Int>, of source: UnsafePointer<Float>, weights: UnsafePointer<Float>, outChannels: Int,
+    _ rows: Range<Int>, of source: UnsafePointer<Float>, weights: UnsafePointer<Float>,
     into target: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, geometry: ConvGeometry,
     backend: GEMMBackend
 ) {
@@ -182,7 +163,7 @@ private func convolveBand(
         fillColumnRow(columnRow, of: source, outputRows: rows, into: columns + columnRow * bandWidth,
                       geometry: geometry)
     }
-    backend.sgemm(m: outChannels, n: bandWidth, k: geometry.columnRows,
+    backend.sgemm(m: geometry.outChannels, n: bandWidth, k: geometry.columnRows,
                   a: weights, lda: geometry.columnRows, b: columns, ldb: bandWidth,
                   beta: 1, c: target + rows.lowerBound * geometry.outWidth, ldc: geometry.outPlane)
 }
