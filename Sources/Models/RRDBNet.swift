@@ -105,17 +105,23 @@ public struct RRDBNet: SuperResolutionNetwork {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let input = scale == 4 ? x : pixelUnshuffle(x, factor: 4 / scale)
         let feature = convFirst(input)
-        var trunk = feature
-        // Two dense-block buffers, reused by every block: each block reads one and writes the other.
+        let leaky = ConvEpilogue.leakyReLU(slope: Self.slope)
+        var out = convBody(trunk(feature), epilogue: .scaledResidual(scale: 1, residual: feature))
+        out = convUp1(upsampledNearest2x: out, epilogue: leaky)
+        out = convUp2(upsampledNearest2x: out, epilogue: leaky)
+        return convLast(convHR(out, epilogue: leaky))
+    }
+
+    /// The residual blocks; their two dense-block buffers, reused by every block (each reads one
+    /// and writes the other), are freed before the upsampling needs the memory.
+    // feature: [N, F, H, W] -> [N, F, H, W]
+    private func trunk(_ feature: Tensor) -> Tensor {
         let denseShape = [feature.shape[0], denseChannels, feature.shape[2], feature.shape[3]]
         var dense = Tensor(zeros: denseShape)
         var spare = Tensor(zeros: denseShape)
+        var trunk = feature
         for block in body { trunk = block(trunk, dense: &dense, spare: &spare) }
-        let leaky = ConvEpilogue.leakyReLU(slope: Self.slope)
-        var out = convBody(trunk, epilogue: .scaledResidual(scale: 1, residual: feature))
-        out = convUp1(upsampleNearest2x(out), epilogue: leaky)
-        out = convUp2(upsampleNearest2x(out), epilogue: leaky)
-        return convLast(convHR(out, epilogue: leaky))
+        return trunk
     }
 
     /// Channels of a dense block's buffer: the features and the four growth outputs.
@@ -193,6 +199,13 @@ extension Conv2D {
     // x: [N, in, H, W] -> [N, out, OH, OW]
     fileprivate func callAsFunction(_ x: Tensor, epilogue: ConvEpilogue) -> Tensor {
         conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
+    }
+
+    /// The convolution of `x` upsampled 2x (nearest), without the upsampled tensor.
+    // x: [N, in, H, W] -> [N, out, 2H, 2W] (3x3, padding 1)
+    fileprivate func callAsFunction(upsampledNearest2x x: Tensor, epilogue: ConvEpilogue) -> Tensor {
+        precondition(stride == 1, "an upsampling convolution has stride 1")
+        return conv2d(upsampledNearest2x: x, weight: storedWeight, bias: bias, padding: padding, epilogue: epilogue)
     }
 }
 

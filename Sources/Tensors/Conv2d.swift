@@ -60,6 +60,25 @@ public func conv2d(
            columnBudgetBytes: defaultColumnBudgetBytes)
 }
 
+/// `conv2d(upsampleNearest2x(x), ...)` without the upsampled tensor: each band's input rows are
+/// upsampled as they are staged (ESRGAN's two upsampling convolutions, at 512 and 1024 pixels).
+// x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, 2H + 2p - kh + 1, ...]
+public func conv2d(
+    upsampledNearest2x x: Tensor, weight: WeightTensor, bias: Tensor?, padding: Padding2D,
+    epilogue: ConvEpilogue = .identity
+) -> Tensor {
+    let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
+                                stride: 1, padding: padding, columnBudgetBytes: defaultColumnBudgetBytes, upsampling: 2)
+    let outShape = [geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth]
+    let output = geometry.outputView(in: outShape, atChannel: 0)
+    return Tensor(shape: outShape) { out in
+        x.withUnsafeBufferPointer { input in
+            guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
+            convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue, into: output.offset(outBase))
+        }
+    }
+}
+
 /// The convolution of input channels `0..<channels` of `x`, stored (after `epilogue`) into
 /// channels `atChannel..<atChannel + O` of `target`, which keeps its other channels: a dense
 /// block hands a prefix of its buffer on without slicing it out, and writes into the next one.
@@ -179,7 +198,7 @@ private func convolve(
                                           },
                                           plane: geometry.outPlane)
                     let source = input + image * geometry.inputImageStride
-                    if geometry.isPointwise {
+                    if geometry.isPointwise && geometry.upsampling == 1 {
                         convolvePointwise(source, weights: panel, outChannels: channels.count, store: store,
                                           geometry: geometry, backend: backend)
                     } else if geometry.stride == 1 {
@@ -267,16 +286,21 @@ struct ConvGeometry {
     let outHeight, outWidth: Int
     /// Floats between images of the input (its channels may outnumber those convolved).
     let inputImageStride: Int
+    /// The input is read nearest-upsampled by this factor (`height` and `width` are upsampled).
+    let upsampling: Int
     /// Upper bound on the threads' scratch; a band of output rows is sized to fit it.
     let columnBudgetBytes: Int
 
-    init(input: [Int], channels: Int, weight: [Int], stride: Int, padding: Padding2D, columnBudgetBytes: Int) {
+    init(input: [Int], channels: Int, weight: [Int], stride: Int, padding: Padding2D, columnBudgetBytes: Int,
+         upsampling: Int = 1) {
         precondition(input.count == 4, "conv2d input must be [N, C, H, W], got \(input)")
         precondition(weight.count == 4, "conv2d weight must be [O, C, kh, kw], got \(weight)")
         precondition(channels == weight[1] && channels <= input[1],
                      "conv2d input \(input) has not the \(weight[1]) channels of weight \(weight)")
         precondition(stride >= 1, "conv2d stride must be positive, got \(stride)")
-        (batch, inChannels, height, width) = (input[0], channels, input[2], input[3])
+        precondition(upsampling == 1 || stride == 1, "conv2d upsamples its input only at stride 1")
+        (batch, inChannels, height, width) = (input[0], channels, input[2] * upsampling, input[3] * upsampling)
+        self.upsampling = upsampling
         (outChannels, kernelHeight, kernelWidth) = (weight[0], weight[2], weight[3])
         inputImageStride = input[1] * input[2] * input[3]
         self.stride = stride
@@ -287,7 +311,8 @@ struct ConvGeometry {
         precondition(outHeight > 0 && outWidth > 0, "conv2d kernel \(weight) larger than padded input \(input)")
     }
 
-    var inPlane: Int { height * width }
+    /// Floats per input channel as stored (before any upsampling).
+    var inPlane: Int { height * width / (upsampling * upsampling) }
     var outPlane: Int { outHeight * outWidth }
     /// Rows of the im2col matrix: one per (input channel, kernel row, kernel column).
     var columnRows: Int { inChannels * kernelHeight * kernelWidth }
@@ -428,7 +453,14 @@ private func stageRows(
                 destination.update(repeating: 0, count: pitch)
             } else {
                 destination.update(repeating: 0, count: g.padding.left)
-                (destination + g.padding.left).update(from: plane + row * g.width, count: g.width)
+                let sourceWidth = g.width / g.upsampling
+                let from = plane + (row / g.upsampling) * sourceWidth
+                let to = destination + g.padding.left
+                if g.upsampling == 1 {
+                    to.update(from: from, count: g.width)
+                } else {
+                    for column in 0..<g.width { to[column] = from[column / g.upsampling] }
+                }
                 (destination + g.padding.left + g.width).update(repeating: 0, count: g.padding.right)
             }
             destination += pitch

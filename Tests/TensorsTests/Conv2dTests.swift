@@ -91,6 +91,22 @@ import Testing
     }
 
     @Test(arguments: GEMMBackend.allCases)
+    func upsamplingConvolutionMatchesUpsampleThenConvolve(backend: GEMMBackend) throws {
+        // conv3x3's weights over its x [2, 3, 7, 9] upsampled to 14 x 18; banded so that bands
+        // start on odd upsampled rows too (with two threads the second band starts at row 7).
+        let x = try OpFixtures.tensor("conv3x3.x")
+        let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
+        let (fused, unfused) = GEMMBackend.withBackend(backend) {
+            (conv2d(upsampledNearest2x: x, weight: .float(weight), bias: bias, padding: Padding2D(1),
+                    epilogue: .leakyReLU(slope: 0.2)),
+             conv2d(upsampleNearest2x(x), weight: .float(weight), bias: bias, padding: Padding2D(1),
+                    epilogue: .leakyReLU(slope: 0.2)))
+        }
+        #expect(fused.shape == [2, 4, 14, 18])
+        expectClose(fused, unfused)
+    }
+
+    @Test(arguments: GEMMBackend.allCases)
     func channelSliceInAndOutMatchesTorch(backend: GEMMBackend) throws {
         // conv3x3: x [2, 3, 7, 9], weight [4, 3, 3, 3]. x sits in channels 0..<3 of a 5-channel
         // input; the output goes to channels 1..<5 of a 6-channel target, the rest kept.
