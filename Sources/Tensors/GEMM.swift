@@ -6,17 +6,39 @@ import Foundation
 /// `sgemm` here and nowhere else).
 ///
 /// oneDNN is chosen where the CPU has AVX-512 (its AVX-512 kernels ran 1.6-2x OpenBLAS's Haswell
-/// kernels there), OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM=openblas|onednn`
+/// kernels there), OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM`
 /// overrides the choice; an unknown value falls back to the automatic choice, and
-/// `validateEnvironment()` lets a front end refuse it instead.
+/// `validateEnvironment()` lets a front end refuse it instead. `onednn-bf16` is the opt-in
+/// reduced precision: operands rounded to bf16, products accumulated in f32.
 public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible {
     case openBLAS = "openblas"
+    /// oneDNN's BLAS-style `dnnl_sgemm`.
     case oneDNN = "onednn"
+    /// oneDNN's matmul primitive in f32 (brgemm kernels on AVX-512).
+    case oneDNNMatmul = "onednn-matmul"
+    case oneDNNBF16 = "onednn-bf16"
 
     public var description: String { rawValue }
 
-    /// The backend products run on now: a task's `override`, else the start-up choice.
-    public static var active: GEMMBackend { override ?? selected }
+    /// The backends that compute in f32, which parity against f32 references holds for.
+    public static let float32Cases: [GEMMBackend] = allCases.filter(\.isFloat32)
+
+    public var isFloat32: Bool { self != .oneDNNBF16 }
+
+    /// The backend products run on now: a task's `override`, else the process-wide choice.
+    public static var active: GEMMBackend { override ?? processDefault.value }
+
+    /// Makes `backend` the process-wide choice (a front end's `--precision bf16`), after checking
+    /// the CPU runs it at speed.
+    public static func choose(_ backend: GEMMBackend) throws {
+        try checkSupported(backend)
+        processDefault.value = backend
+    }
+
+    /// Throws for bf16 on a CPU without avx512_bf16, where oneDNN has only slow reference code.
+    public static func checkSupported(_ backend: GEMMBackend) throws {
+        if backend == .oneDNNBF16 && !cpuHasAVX512BF16 { throw TensorsError.bf16Unsupported }
+    }
 
     /// Runs `body` with every product started from this task on `backend` (tests run each
     /// parity case on both; the benchmark times both in one run). Ops read it once on entry,
@@ -27,7 +49,7 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 
     /// Throws when `OVERPAINT_GEMM` is set to something that is not a backend.
     public static func validateEnvironment() throws {
-        _ = try requested(in: ProcessInfo.processInfo.environment)
+        if let backend = try requested(in: ProcessInfo.processInfo.environment) { try checkSupported(backend) }
     }
 
     /// Whether the CPU runs oneDNN's AVX-512 kernels.
@@ -38,8 +60,8 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 
     @TaskLocal static var override: GEMMBackend?
 
-    private static let selected: GEMMBackend =
-        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automatic(hasAVX512: cpuHasAVX512)
+    private static let processDefault = LockedBackend(
+        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automatic(hasAVX512: cpuHasAVX512))
 
     /// The backend `OVERPAINT_GEMM` names in `environment`, nil when it is unset or empty.
     static func requested(in environment: [String: String]) throws -> GEMMBackend? {
@@ -86,6 +108,25 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
             let status = dnnl_sgemm(transposeA ? transposed : plain, transposeB ? transposed : plain, Int64(m), Int64(n), Int64(k), alpha,
                                     a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
             precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
+        case .oneDNNMatmul, .oneDNNBF16:
+            guard let a, let b else { return }
+            OneDNNMatmul.shared.multiply(
+                precision: self == .oneDNNBF16 ? .bf16 : .f32, threads: Parallel.blasThreadCount,
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
+    }
+}
+
+private final class LockedBackend: @unchecked Sendable {
+    // @unchecked: `backend` is only touched under `lock`.
+    private let lock = NSLock()
+    private var backend: GEMMBackend
+
+    init(_ backend: GEMMBackend) { self.backend = backend }
+
+    var value: GEMMBackend {
+        get { lock.withLock { backend } }
+        set { lock.withLock { backend = newValue } }
     }
 }

@@ -44,7 +44,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON document instead of a table.")
     var json = false
 
+    @Option(help: Precision.help)
+    var precision = Precision.f32
+
     func validate() throws {
+        try precision.validate()
         guard repetitions >= 1, pipelineRuns >= 1, leakImages >= 0 else { throw ValidationError("repetitions and runs must be >= 1") }
         guard size >= 64, size % 64 == 0, upscalerSize >= 16 else {
             throw ValidationError("--size must be a multiple of 64 and --upscaler-size at least 16")
@@ -52,6 +56,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        try precision.apply()
         let benchmarks = ModelBenchmarks(repetitions: repetitions)
         let kernelResults = kernels ? TensorBenchmarks.run(repetitions: repetitions).map(KernelRow.init) : [benchmarks.referenceSGEMM()]
         let sgemmRate = kernelResults[0].gflops
@@ -65,6 +70,11 @@ struct Bench: ParsableCommand {
             figures["model_load_seconds"] = loadSeconds
             stages += try benchmarks.stableDiffusion(pipeline, side: size, pipelineRuns: pipelineRuns)
             notes += vaeShare(stages)
+            if precision == .bf16 {
+                let parity = try benchmarks.bf16Parity(pipeline, side: size)
+                figures.merge(parity) { current, _ in current }
+                notes += parity.sorted { $0.key < $1.key }.map { String(format: "%@: %.4g", $0.key, $0.value) }
+            }
             if leakImages > 0 {
                 let growth = try benchmarks.residentGrowth(pipeline, side: 64, count: leakImages)
                 notes.append("resident after image 1: \(megabytes(growth.first)), after image \(leakImages): \(megabytes(growth.last))")
@@ -86,7 +96,7 @@ struct Bench: ParsableCommand {
 
     private var environmentLine: String {
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
-        return "threads: \(Parallel.threadCount), OPENBLAS_CORETYPE=\(coretype)"
+        return "threads: \(Parallel.threadCount), GEMM: \(GEMMBackend.active), OPENBLAS_CORETYPE=\(coretype)"
     }
 
     private func printTable(kernels: [KernelRow], stages: [StageResult], sgemmRate: Double, notes: [String]) {
@@ -116,6 +126,7 @@ struct Bench: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var document: [String: Any] = [
             "threads": Parallel.threadCount,
+            "gemm_backend": GEMMBackend.active.rawValue,
             "openblas_coretype": environment["OPENBLAS_CORETYPE"] ?? NSNull(),
             "sgemm_gflops": sgemmRate,
             "kernels": kernels.map { ["name": $0.name, "seconds": $0.seconds, "gflops": $0.gflops,

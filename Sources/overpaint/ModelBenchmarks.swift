@@ -65,9 +65,13 @@ struct ModelBenchmarks {
     }
 
     /// The reference every fraction is measured against: sgemm M=4096 N=320 K=2880 (the
-    /// UNet's 320-channel 3x3 convolution as a GEMM), as the kernel table's first row.
-    /// Its median over five runs after a warm-up.
+    /// UNet's 320-channel 3x3 convolution as a GEMM) on OpenBLAS, as the kernel table's first
+    /// row. Its median over five runs after a warm-up.
     func referenceSGEMM() -> KernelRow {
+        GEMMBackend.withBackend(.openBLAS) { timeReferenceSGEMM() }
+    }
+
+    private func timeReferenceSGEMM() -> KernelRow {
         let a = TensorBenchmarks.filled([4096, 2880])
         let b = TensorBenchmarks.filled([2880, 320])
         _ = matmul(a, b)
@@ -110,6 +114,37 @@ struct ModelBenchmarks {
         return results
     }
 
+    /// How far bf16 products move the results from f32 (OpenBLAS) on the same inputs: one
+    /// UNet evaluation (relative RMS and largest absolute difference), one VAE decode and a
+    /// short img2img (PSNR of the 8-bit images).
+    func bf16Parity(_ pipeline: StableDiffusion, side: Int) throws -> [String: Double] {
+        let latentSide = side / pipeline.vaeScaleFactor
+        let tokens = [pipeline.tokenizer.encode("a photograph of an astronaut riding a horse")]
+        let latents = TensorBenchmarks.filled([2, pipeline.unet.config.inChannels, latentSide, latentSide])
+        let oneLatent = TensorBenchmarks.filled([1, pipeline.vae.config.latentChannels, latentSide, latentSide])
+        let photo = Imaging.Image(width: side, height: side, channels: 3,
+                                  samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
+        let options = GenerationOptions(prompt: "a photograph of an astronaut riding a horse", steps: 4,
+                                        strength: 0.75, seed: 0)
+        func outputs() throws -> (unet: Tensor, decoded: Tensor, edited: Imaging.Image) {
+            let states = pipeline.textEncoder.promptEmbeddings(tokens)
+            let hiddenStates = Tensor.concatenate([states, states], axis: 0)
+            let unet = pipeline.unet(sample: latents, timestep: 999, encoderHiddenStates: hiddenStates)
+            let decoded = pipeline.vae.decode(oneLatent)
+            return (unet, decoded, try pipeline.imageToImage(photo, options: options))
+        }
+        let reduced = try outputs()
+        let full = try GEMMBackend.withBackend(.openBLAS) { try outputs() }
+        let difference = reduced.unet - full.unet
+        return [
+            "bf16_unet_relative_rms_error": rootMeanSquare(difference) / rootMeanSquare(full.unet),
+            "bf16_unet_max_abs_error": Double(difference.scalars.map(abs).max() ?? 0),
+            "bf16_vae_decode_psnr_db": eightBitPSNR(reduced.decoded.scalars.map { ($0 + 1) / 2 },
+                                                    full.decoded.scalars.map { ($0 + 1) / 2 }),
+            "bf16_img2img_4_steps_psnr_db": eightBitPSNR(reduced.edited.samples, full.edited.samples),
+        ]
+    }
+
     /// Resident memory after the first and the last of `count` img2img runs on distinct
     /// photos and prompts: a leak shows as growth that bounded caches (64 prompts) cannot explain.
     func residentGrowth(_ pipeline: StableDiffusion, side: Int, count: Int) throws -> (first: Int?, last: Int?) {
@@ -128,6 +163,22 @@ struct ModelBenchmarks {
     func superResolution(_ network: any SuperResolutionNetwork, name: String, side: Int) -> StageResult {
         let input = TensorBenchmarks.filled([1, network.inputChannels, side, side], scale: 0.5) + 0.5
         return stage("\(name) \(side)x\(side)") { _ = network(input) }
+    }
+
+    private func rootMeanSquare(_ tensor: Tensor) -> Double {
+        (tensor.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, tensor.count))).squareRoot()
+    }
+
+    /// PSNR in dB of two images with samples in [0, 1], after rounding both to 8 bits as a
+    /// file would hold them (infinity when identical).
+    private func eightBitPSNR(_ a: [Float], _ b: [Float]) -> Double {
+        let levels = { (value: Float) in Double((min(max(value, 0), 1) * 255).rounded()) }
+        let squared = zip(a, b).reduce(0.0) { sum, pair in
+            let difference = levels(pair.0) - levels(pair.1)
+            return sum + difference * difference
+        }
+        let meanSquared = squared / Double(max(1, a.count))
+        return meanSquared == 0 ? .infinity : 10 * log10(255 * 255 / meanSquared)
     }
 
     private func median(_ values: [Double]) -> Double {

@@ -41,12 +41,17 @@ struct Run: ParsableCommand {
     @Option(help: "Refuse images larger than this many megapixels, before decoding them.")
     var maxMegapixels = 100
 
+    @Option(help: Precision.help)
+    var precision = Precision.f32
+
     func validate() throws {
+        try precision.validate()
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
     }
 
     func run() throws {
+        try precision.apply()
         let recipe = try loadRecipe(self.recipe, model: model)
         let plan: BatchPlan
         do {

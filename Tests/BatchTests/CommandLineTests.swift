@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Tensors
 import Testing
 @testable import Batch
 
@@ -193,5 +194,20 @@ private func dilated(_ mask: Image, radius: Int) -> [Bool] {
     environment["OVERPAINT_GEMM"] = "cublas"
     let result = try runOverpaint(["models", "inspect", "/nonexistent"], environment: environment)
     #expect(result.status == 2)
-    #expect(result.stderr == "overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn)\n")
+    #expect(result.stderr == """
+        overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn, onednn-matmul, onednn-bf16)
+
+        """)
+}
+
+@Test func bf16PrecisionRunsOnlyWhereTheCPUHasAVX512BF16() throws {
+    let result = try runOverpaint(["bench", "--precision", "bf16", "--no-kernels", "--repetitions", "1"],
+                                  environment: ProcessInfo.processInfo.environment)
+    if GEMMBackend.cpuHasAVX512BF16 {
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("GEMM: onednn-bf16"))
+    } else {
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("Error: bf16 needs a CPU with avx512_bf16, which this one lacks; use f32\n"))
+    }
 }

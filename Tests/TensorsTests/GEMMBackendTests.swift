@@ -22,16 +22,52 @@ import Testing
         #expect(GEMMBackend.automatic(hasAVX512: false) == .openBLAS)
     }
 
+    @Test func bf16IsRefusedExactlyWhereTheCPULacksAVX512BF16() {
+        if GEMMBackend.cpuHasAVX512BF16 {
+            #expect(throws: Never.self) { try GEMMBackend.checkSupported(.oneDNNBF16) }
+        } else {
+            #expect(throws: TensorsError.bf16Unsupported) { try GEMMBackend.checkSupported(.oneDNNBF16) }
+        }
+        for backend in GEMMBackend.float32Cases {
+            #expect(throws: Never.self) { try GEMMBackend.checkSupported(backend) }
+        }
+    }
+
+    /// Operands are rounded to bf16 to nearest, ties to even (torch's rounding), then multiplied
+    /// exactly: 1 + 2^-8 is a tie and goes down to 1, 1 + 3 * 2^-8 goes up to 1 + 2^-6, and
+    /// 1 + 2^-8 + 2^-20 is above the tie and goes up to 1 + 2^-7.
+    @Test(.enabled(if: OneDNNMatmul.shared.supportsBF16, "oneDNN has no bf16 matmul on this CPU"))
+    func bf16RoundsOperandsToNearestEven() {
+        let a: [Float] = [1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20]
+        let b: [Float] = [1, 4, 16]
+        var c: [Float] = [0]
+        c.withUnsafeMutableBufferPointer { cs in
+            GEMMBackend.oneDNNBF16.sgemm(m: 1, n: 1, k: 3, a: a, lda: 3, b: b, ldb: 1, c: cs.baseAddress, ldc: 1)
+        }
+        #expect(c == [1 + 4 * (1 + 0x1p-6) + 16 * (1 + 0x1p-7)])
+    }
+
     @Test func overrideReachesTheActiveBackend() {
-        for backend in GEMMBackend.allCases {
+        for backend in GEMMBackend.float32Cases {
             #expect(GEMMBackend.withBackend(backend) { GEMMBackend.active } == backend)
         }
     }
 
     /// Both libraries, with every transpose, a leading dimension wider than the matrix, alpha and
     /// beta; expected values from the definition, summed in Double.
-    @Test(arguments: GEMMBackend.allCases, [(false, false), (true, false), (false, true), (true, true)])
+    @Test(arguments: GEMMBackend.float32Cases, [(false, false), (true, false), (false, true), (true, true)])
     func productMatchesItsDefinition(backend: GEMMBackend, transposes: (Bool, Bool)) {
+        expectProductMatchesItsDefinition(backend: backend, transposes: transposes)
+    }
+
+    /// Small integers are exact in bf16, so the bf16 backend must match exactly too.
+    @Test(.enabled(if: OneDNNMatmul.shared.supportsBF16, "oneDNN has no bf16 matmul on this CPU"),
+          arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func bf16ProductOfSmallIntegersIsExact(transposes: (Bool, Bool)) {
+        expectProductMatchesItsDefinition(backend: .oneDNNBF16, transposes: transposes)
+    }
+
+    private func expectProductMatchesItsDefinition(backend: GEMMBackend, transposes: (Bool, Bool)) {
         let (m, n, k, pad) = (5, 7, 6, 3)
         let a = (0..<(m * (k + pad) + k * (m + pad))).map { Float(($0 * 7) % 11) - 5 }
         let b = (0..<(k * (n + pad) + n * (k + pad))).map { Float(($0 * 5) % 13) - 6 }
