@@ -1,5 +1,6 @@
 import Foundation
 import Recipes
+import Tensors
 
 /// The `parameters` text AUTOMATIC1111 writes into a PNG, so existing tools (PNG Info,
 /// image browsers) read how an Overpaint output was made:
@@ -31,6 +32,9 @@ struct GenerationParameters {
     var modelHash: String?
     var modelName: String?
     var strength: Double?
+    /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
+    /// nil for f32, which A1111's fields assume.
+    var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
 
     var text: String {
         var fields = ["Steps: \(steps)", "Sampler: \(sampler)", "CFG scale: \(guidance)", "Seed: \(seed)",
@@ -38,6 +42,7 @@ struct GenerationParameters {
         if let modelHash { fields.append("Model hash: \(modelHash)") }
         if let modelName { fields.append("Model: \(modelName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
+        if let precision { fields.append("Precision: \(precision)") }
         fields.append("Version: Overpaint \(BatchRunner.version)")
         var lines = [prompt]
         if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }

@@ -1,22 +1,18 @@
 import Tensors
 
-/// torch.nn.Linear with its weights loaded; an f16/bf16 weight stays half-size in memory.
+/// torch.nn.Linear with its weights loaded.
 public struct Linear: Sendable {
-    /// The weight as the checkpoint stores it.
-    public let storedWeight: WeightTensor
+    public let weight: Tensor
     public let bias: Tensor?
-
-    /// The weight as f32 (widened anew on each access when stored as f16/bf16).
-    public var weight: Tensor { storedWeight.floatTensor() }
 
     // weight: [out, in], bias: [out]
     public init(_ parameters: Parameters, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        storedWeight = try parameters.weight("weight", shape: [outFeatures, inFeatures])
+        weight = try parameters.tensor("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? try parameters.tensor("bias", shape: [outFeatures]) : nil
     }
 
     // x: [..., in] -> [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        linear(x, weight: storedWeight, bias: bias)
+        linear(x, weight: weight, bias: bias)
     }
 }

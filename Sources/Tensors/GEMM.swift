@@ -25,6 +25,10 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 
     public var isFloat32: Bool { self != .oneDNNBF16 }
 
+    /// This backend, or for bf16 the f32 one that runs beside it (oneDNN), for products whose
+    /// operand conversions cost more than bf16 saves.
+    public var float32Counterpart: GEMMBackend { isFloat32 ? self : .oneDNN }
+
     /// The backend products run on now: a task's `override`, else the process-wide choice.
     public static var active: GEMMBackend { override ?? processDefault.value }
 

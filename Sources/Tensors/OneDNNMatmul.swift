@@ -62,12 +62,6 @@ final class OneDNNMatmul: @unchecked Sendable {
         }
     }
 
-    /// Whether oneDNN has a bf16 matmul for this CPU (a tiny primitive is built to find out).
-    var supportsBF16: Bool {
-        let one = StoredMatrix(rows: 1, columns: 1, transposed: false, leading: 1)
-        return (try? makeMatmul(one, one, ldc: 1, alpha: 1, beta: 0, type: dnnl_bf16)) != nil
-    }
-
     // MARK: - Primitives
 
     private func matmul(_ left: StoredMatrix, _ right: StoredMatrix, ldc: Int, alpha: Float, beta: Float,
@@ -140,9 +134,11 @@ final class OneDNNMatmul: @unchecked Sendable {
         precondition(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success,
                      "oneDNN could not create a stream")
         defer { dnnl_stream_destroy(stream) }
-        let status = dnnl_primitive_execute(primitive.handle, stream, Int32(arguments.count), arguments)
-        precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success,
-                     "oneDNN primitive failed (\(status.rawValue))")
+        withExtendedLifetime(primitive) {
+            let status = dnnl_primitive_execute(primitive.handle, stream, Int32(arguments.count), arguments)
+            precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success,
+                         "oneDNN primitive failed (\(status.rawValue))")
+        }
     }
 
     private func memory(_ descriptor: inout dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) -> dnnl_memory_t? {

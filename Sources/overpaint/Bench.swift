@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(help: "A Real-ESRGAN model (.param or .safetensors): time it on one tile.")
     var upscaler: String?
 
+    @Option(help: "Stable Diffusion stages to time, comma-separated: \(ModelBenchmarks.Stage.allCases.map(\.rawValue).joined(separator: ",")).")
+    var stages = ModelBenchmarks.Stage.allCases.map(\.rawValue).joined(separator: ",")
+
     @Option(help: "Image side for the Stable Diffusion stages.")
     var size = 512
 
@@ -50,6 +53,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         try precision.validate()
         guard repetitions >= 1, pipelineRuns >= 1, leakImages >= 0 else { throw ValidationError("repetitions and runs must be >= 1") }
+        _ = try selectedStages()
         guard size >= 64, size % 64 == 0, upscalerSize >= 16 else {
             throw ValidationError("--size must be a multiple of 64 and --upscaler-size at least 16")
         }
@@ -68,9 +72,10 @@ struct Bench: ParsableCommand {
             notes.append(String(format: "model loaded in %.1f s, resident %@", loadSeconds,
                                 megabytes(ProcessMemory.residentBytes)))
             figures["model_load_seconds"] = loadSeconds
-            stages += try benchmarks.stableDiffusion(pipeline, side: size, pipelineRuns: pipelineRuns)
+            stages += try benchmarks.stableDiffusion(pipeline, side: size, stages: selectedStages(),
+                                                     pipelineRuns: pipelineRuns)
             notes += vaeShare(stages)
-            if precision == .bf16 {
+            if precision == .bf16, try selectedStages().contains(.img2img) {
                 let parity = try benchmarks.bf16Parity(pipeline, side: size)
                 figures.merge(parity) { current, _ in current }
                 notes += parity.sorted { $0.key < $1.key }.map { String(format: "%@: %.4g", $0.key, $0.value) }
@@ -92,6 +97,16 @@ struct Bench: ParsableCommand {
         } else {
             printTable(kernels: kernelResults, stages: stages, sgemmRate: sgemmRate, notes: notes)
         }
+    }
+
+    private func selectedStages() throws -> Set<ModelBenchmarks.Stage> {
+        let names = stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return try Set(names.map { name in
+            guard let stage = ModelBenchmarks.Stage(rawValue: name) else {
+                throw ValidationError("--stages: unknown stage '\(name)'")
+            }
+            return stage
+        })
     }
 
     private var environmentLine: String {

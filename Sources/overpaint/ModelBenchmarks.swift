@@ -85,9 +85,19 @@ struct ModelBenchmarks {
                          gflops: 2.0 * 4096 * 320 * 2880 / seconds / 1e9, fractionOfSGEMM: 1)
     }
 
+    /// The Stable Diffusion stages `--stages` can pick.
+    enum Stage: String, CaseIterable {
+        case clip, unet
+        case vaeEncode = "vae-encode"
+        case vaeDecode = "vae-decode"
+        case img2img
+    }
+
     /// CLIP, one UNet evaluation with guidance (batch 2), VAE encode and decode, then a whole
-    /// img2img (20 steps at strength 0.75, timed `pipelineRuns` times: its parts are warm).
-    func stableDiffusion(_ pipeline: StableDiffusion, side: Int, pipelineRuns: Int) throws -> [StageResult] {
+    /// img2img (20 steps at strength 0.75, timed `pipelineRuns` times: its parts are warm);
+    /// those of them in `stages`.
+    func stableDiffusion(_ pipeline: StableDiffusion, side: Int, stages: Set<Stage>,
+                         pipelineRuns: Int) throws -> [StageResult] {
         let latentSide = side / pipeline.vaeScaleFactor
         let latentChannels = pipeline.vae.config.latentChannels
         let prompt = "a photograph of an astronaut riding a horse"
@@ -97,20 +107,30 @@ struct ModelBenchmarks {
         let latents = TensorBenchmarks.filled([2, pipeline.unet.config.inChannels, latentSide, latentSide])
         let pixels = TensorBenchmarks.filled([1, 3, side, side])
         let oneLatent = TensorBenchmarks.filled([1, latentChannels, latentSide, latentSide])
-        var results = [
-            stage("CLIP text encoder, 1 prompt") { _ = pipeline.textEncoder.promptEmbeddings(tokens) },
-            stage("UNet, batch 2 (guidance), \(latentSide)x\(latentSide) latents") {
+        var results: [StageResult] = []
+        if stages.contains(.clip) {
+            results.append(stage("CLIP text encoder, 1 prompt") { _ = pipeline.textEncoder.promptEmbeddings(tokens) })
+        }
+        if stages.contains(.unet) {
+            results.append(stage("UNet, batch 2 (guidance), \(latentSide)x\(latentSide) latents") {
                 _ = pipeline.unet(sample: latents, timestep: 999, encoderHiddenStates: hiddenStates)
-            },
-            stage("VAE encode \(side)x\(side)") { _ = pipeline.vae.encode(pixels).mean },
-            stage("VAE decode \(side)x\(side)") { _ = pipeline.vae.decode(oneLatent) },
-        ]
-        let photo = Imaging.Image(width: side, height: side, channels: 3,
-                                  samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
-        let options = GenerationOptions(prompt: prompt, steps: 20, strength: 0.75, seed: 0)
-        results.append(try stage("img2img \(side)x\(side), 20 steps, strength 0.75", warmUp: false, runs: pipelineRuns) {
-            _ = try pipeline.imageToImage(photo, options: options)
-        })
+            })
+        }
+        if stages.contains(.vaeEncode) {
+            results.append(stage("VAE encode \(side)x\(side)") { _ = pipeline.vae.encode(pixels).mean })
+        }
+        if stages.contains(.vaeDecode) {
+            results.append(stage("VAE decode \(side)x\(side)") { _ = pipeline.vae.decode(oneLatent) })
+        }
+        if stages.contains(.img2img) {
+            let photo = Imaging.Image(width: side, height: side, channels: 3,
+                                      samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
+            let options = GenerationOptions(prompt: prompt, steps: 20, strength: 0.75, seed: 0)
+            results.append(try stage("img2img \(side)x\(side), 20 steps, strength 0.75", warmUp: false,
+                                     runs: pipelineRuns) {
+                _ = try pipeline.imageToImage(photo, options: options)
+            })
+        }
         return results
     }
 

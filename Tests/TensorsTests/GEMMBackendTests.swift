@@ -36,7 +36,7 @@ import Testing
     /// Operands are rounded to bf16 to nearest, ties to even (torch's rounding), then multiplied
     /// exactly: 1 + 2^-8 is a tie and goes down to 1, 1 + 3 * 2^-8 goes up to 1 + 2^-6, and
     /// 1 + 2^-8 + 2^-20 is above the tie and goes up to 1 + 2^-7.
-    @Test(.enabled(if: OneDNNMatmul.shared.supportsBF16, "oneDNN has no bf16 matmul on this CPU"))
+    @Test(.enabled(if: GEMMBackend.cpuHasAVX512BF16, "this CPU has no avx512_bf16"))
     func bf16RoundsOperandsToNearestEven() {
         let a: [Float] = [1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20]
         let b: [Float] = [1, 4, 16]
@@ -45,6 +45,11 @@ import Testing
             GEMMBackend.oneDNNBF16.sgemm(m: 1, n: 1, k: 3, a: a, lda: 3, b: b, ldb: 1, c: cs.baseAddress, ldc: 1)
         }
         #expect(c == [1 + 4 * (1 + 0x1p-6) + 16 * (1 + 0x1p-7)])
+    }
+
+    @Test func bf16PairsWithOneDNNForF32Products() {
+        #expect(GEMMBackend.oneDNNBF16.float32Counterpart == .oneDNN)
+        #expect(GEMMBackend.float32Cases.allSatisfy { $0.float32Counterpart == $0 })
     }
 
     @Test func overrideReachesTheActiveBackend() {
@@ -61,7 +66,7 @@ import Testing
     }
 
     /// Small integers are exact in bf16, so the bf16 backend must match exactly too.
-    @Test(.enabled(if: OneDNNMatmul.shared.supportsBF16, "oneDNN has no bf16 matmul on this CPU"),
+    @Test(.enabled(if: GEMMBackend.cpuHasAVX512BF16, "this CPU has no avx512_bf16"),
           arguments: [(false, false), (true, false), (false, true), (true, true)])
     func bf16ProductOfSmallIntegersIsExact(transposes: (Bool, Bool)) {
         expectProductMatchesItsDefinition(backend: .oneDNNBF16, transposes: transposes)
