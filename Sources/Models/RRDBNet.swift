@@ -104,13 +104,29 @@ public struct RRDBNet: SuperResolutionNetwork {
     // x: [N, C, H, W] in 0...1 -> [N, C, 4H, 4W]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let input = scale == 4 ? x : pixelUnshuffle(x, factor: 4 / scale)
-        var feature = convFirst(input)
+        let feature = convFirst(input)
+        let leaky = ConvEpilogue.leakyReLU(slope: Self.slope)
+        var out = convBody(trunk(feature), epilogue: .scaledResidual(scale: 1, residual: feature))
+        out = convUp1(upsampledNearest2x: out, epilogue: leaky)
+        out = convUp2(upsampledNearest2x: out, epilogue: leaky)
+        return convLast(convHR(out, epilogue: leaky))
+    }
+
+    /// The residual blocks; their two dense-block buffers, reused by every block (each reads one
+    /// and writes the other), are freed before the upsampling needs the memory.
+    // feature: [N, F, H, W] -> [N, F, H, W]
+    private func trunk(_ feature: Tensor) -> Tensor {
+        let denseShape = [feature.shape[0], denseChannels, feature.shape[2], feature.shape[3]]
+        var dense = Tensor(zeros: denseShape)
+        var spare = Tensor(zeros: denseShape)
         var trunk = feature
-        for block in body { trunk = block(trunk) }
-        feature += convBody(trunk)
-        feature = leakyReLU(convUp1(upsampleNearest2x(feature)), slope: Self.slope)
-        feature = leakyReLU(convUp2(upsampleNearest2x(feature)), slope: Self.slope)
-        return convLast(leakyReLU(convHR(feature), slope: Self.slope))
+        for block in body { trunk = block(trunk, dense: &dense, spare: &spare) }
+        return trunk
+    }
+
+    /// Channels of a dense block's buffer: the features and the four growth outputs.
+    private var denseChannels: Int {
+        body.first.map { $0.blocks[0].denseChannels } ?? 0
     }
 }
 
@@ -124,32 +140,45 @@ struct RRDB: Sendable {
         }
     }
 
-    // x: [N, F, H, W] -> [N, F, H, W]
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var out = x
-        for block in blocks { out = block(out) }
-        return scaledResidual(out, RRDBNet.residualScale, x)
+    // x: [N, F, H, W] -> [N, F, H, W]; dense, spare: scratch [N, F + 4G, H, W]
+    func callAsFunction(_ x: Tensor, dense: inout Tensor, spare: inout Tensor) -> Tensor {
+        copyChannels(of: x, into: &dense)
+        for block in blocks {
+            block(&dense, into: &spare)
+            swap(&dense, &spare)
+        }
+        return addingScaledChannels(of: dense, RRDBNet.residualScale, to: x)
     }
 }
 
 /// Five convolutions, each seeing the input and every earlier output (concatenated).
 struct ResidualDenseBlock: Sendable {
     let convs: [Conv2D]
+    let features: Int
+    let growth: Int
 
     init(_ parameters: Parameters, features: Int, growth: Int) throws {
         convs = try (0 ..< 5).map {
             try Conv2D(parameters.scoped("conv\($0 + 1)"), inChannels: features + $0 * growth,
                        outChannels: $0 == 4 ? features : growth, kernelSize: 3, padding: 1)
         }
+        (self.features, self.growth) = (features, growth)
     }
 
-    // x: [N, F, H, W] -> [N, F, H, W]
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var dense = x
-        for conv in convs.dropLast() {
-            dense = Tensor.concatenate([dense, leakyReLU(conv(dense), slope: RRDBNet.slope)], axis: 1)
+    var denseChannels: Int { features + 4 * growth }
+
+    /// The concatenation is the buffer itself: conv k reads its first F + kG channels and
+    /// writes the next G, so nothing is copied.
+    // dense: [N, F + 4G, H, W] holding x in channels 0..<F; next[:, 0..<F] = block(x)
+    func callAsFunction(_ dense: inout Tensor, into next: inout Tensor) {
+        for (index, conv) in convs.dropLast().enumerated() {
+            let filled = features + index * growth
+            conv2d(appendingTo: &dense, channels: filled, weight: conv.weight, bias: conv.bias,
+                   padding: conv.padding, epilogue: .leakyReLU(slope: RRDBNet.slope), atChannel: filled)
         }
-        return scaledResidual(convs[4](dense), RRDBNet.residualScale, x)
+        conv2d(dense, channels: denseChannels, weight: convs[4].weight, bias: convs[4].bias,
+               padding: convs[4].padding, epilogue: .scaledResidual(scale: RRDBNet.residualScale, residual: dense),
+               into: &next, atChannel: 0)
     }
 }
 
@@ -165,32 +194,50 @@ extension NCNNLayer {
     }
 }
 
-/// `x * slope` where negative, as torch.nn.LeakyReLU.
-// x: any shape
-func leakyReLU(_ x: consuming Tensor, slope: Float) -> Tensor {
-    var x = x
-    x.withUnsafeMutableBufferPointer { values in
-        guard let base = values.baseAddress else { return }
-        Parallel.forEachRange(count: values.count) { range in
-            // A select rather than a guarded store, so the loop vectorises.
-            for index in range {
-                let value = base[index]
-                base[index] = value < 0 ? value * slope : value
+extension Conv2D {
+    /// The convolution with `epilogue` fused into its store.
+    // x: [N, in, H, W] -> [N, out, OH, OW]
+    fileprivate func callAsFunction(_ x: Tensor, epilogue: ConvEpilogue) -> Tensor {
+        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
+    }
+
+    /// The convolution of `x` upsampled 2x (nearest), without the upsampled tensor.
+    // x: [N, in, H, W] -> [N, out, 2H, 2W] (3x3, padding 1)
+    fileprivate func callAsFunction(upsampledNearest2x x: Tensor, epilogue: ConvEpilogue) -> Tensor {
+        precondition(stride == 1, "an upsampling convolution has stride 1")
+        return conv2d(upsampledNearest2x: x, weight: weight, bias: bias, padding: padding, epilogue: epilogue)
+    }
+}
+
+/// Copies `x` into the first channels of `target`, image by image.
+// x: [N, F, H, W], target: [N, >=F, H, W]
+func copyChannels(of x: Tensor, into target: inout Tensor) {
+    let imageCount = x.shape[1] * x.shape[2] * x.shape[3]
+    let targetStride = target.shape[1] * target.shape[2] * target.shape[3]
+    x.withUnsafeBufferPointer { source in
+        target.withUnsafeMutableBufferPointer { out in
+            guard let from = source.baseAddress, let to = out.baseAddress else { return }
+            for image in 0..<x.shape[0] {
+                (to + image * targetStride).update(from: from + image * imageCount, count: imageCount)
             }
         }
     }
-    return x
 }
 
-/// `residual * scale + input`, elementwise.
-// residual, input: same shape
-func scaledResidual(_ residual: consuming Tensor, _ scale: Float, _ input: Tensor) -> Tensor {
-    var out = residual
+/// `x + scale * dense[:, :F]`, elementwise.
+// dense: [N, >=F, H, W], x: [N, F, H, W] -> [N, F, H, W]
+func addingScaledChannels(of dense: Tensor, _ scale: Float, to x: Tensor) -> Tensor {
+    let imageCount = x.shape[1] * x.shape[2] * x.shape[3]
+    let denseStride = dense.shape[1] * dense.shape[2] * dense.shape[3]
+    var out = x
     out.withUnsafeMutableBufferPointer { values in
-        input.withUnsafeBufferPointer { source in
+        dense.withUnsafeBufferPointer { source in
             guard let base = values.baseAddress, let add = source.baseAddress else { return }
-            Parallel.forEachRange(count: values.count) { range in
-                for index in range { base[index] = base[index] * scale + add[index] }
+            for image in 0..<x.shape[0] {
+                let (target, from) = (base + image * imageCount, add + image * denseStride)
+                Parallel.forEachRange(count: imageCount) { range in
+                    for index in range { target[index] += from[index] * scale }
+                }
             }
         }
     }

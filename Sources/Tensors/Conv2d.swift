@@ -18,16 +18,29 @@ public struct Padding2D: Sendable, Equatable {
     public static let zero = Padding2D(0)
 }
 
+/// What conv2d does to each output value `v` (the convolution plus bias) as it stores it, while
+/// that part of the output is still in cache: each fused op saves a pass over the output.
+public enum ConvEpilogue: Sendable, Equatable {
+    /// `v`.
+    case identity
+    /// `v < 0 ? v * slope : v`, as torch.nn.LeakyReLU.
+    case leakyReLU(slope: Float)
+    /// `v * scale + residual`, reading `residual` at the output's own position (batch, channel
+    /// of the output tensor, row, column): ESRGAN's scaled residual connections.
+    case scaledResidual(scale: Float, residual: Tensor)
+}
+
 /// torch.nn.functional.conv2d with zero padding, dilation 1 and groups 1.
 ///
-/// A 1x1 stride-1 unpadded convolution is one sgemm per image. Others go through im2col
-/// and sgemm, a band of output rows at a time on each thread, so the threads' column buffers
-/// together stay near `columnBudgetBytes` whatever the feature-map size.
+/// A 1x1 stride-1 unpadded convolution is one sgemm per image. Other stride-1 convolutions
+/// multiply once per kernel tap over a zero-padded copy of a band of input rows (see
+/// `convolveByTaps`); strided ones go through im2col and sgemm. Either way each thread takes a
+/// band of output rows at a time with its own scratch, sized from `columnBudgetBytes`.
 // x: [N, C, H, W], weight: [O, C, kh, kw] (torch layout), bias: [O] -> [N, O, OH, OW]
 public func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero
 ) -> Tensor {
-    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudgetBytes: 16 << 20)
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudgetBytes: defaultColumnBudgetBytes)
 }
 
 /// torch-style `padding=p` on all sides.
@@ -36,31 +49,164 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int
     conv2d(x, weight: weight, bias: bias, stride: stride, padding: Padding2D(padding))
 }
 
-/// `columnBudgetBytes` bounds the im2col buffer; tests shrink it to exercise banding.
+/// torch.nn.functional.conv2d, then `epilogue` fused into the store.
+// x: [N, C, H, W], weight: [O, C, kh, kw] (torch layout), bias: [O] -> [N, O, OH, OW]
+public func conv2d(
+    _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero,
+    epilogue: ConvEpilogue
+) -> Tensor {
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue,
+           columnBudgetBytes: defaultColumnBudgetBytes)
+}
+
+/// `conv2d(upsampleNearest2x(x), ...)` without the upsampled tensor: each band's input rows are
+/// upsampled as they are staged (ESRGAN's two upsampling convolutions, at 512 and 1024 pixels).
+// x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, 2H + 2p - kh + 1, ...]
+public func conv2d(
+    upsampledNearest2x x: Tensor, weight: Tensor, bias: Tensor?, padding: Padding2D,
+    epilogue: ConvEpilogue = .identity
+) -> Tensor {
+    let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
+                                stride: 1, padding: padding, columnBudgetBytes: defaultColumnBudgetBytes, upsampling: 2)
+    let outShape = [geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth]
+    let output = geometry.outputView(in: outShape, atChannel: 0)
+    return Tensor(shape: outShape) { out in
+        x.withUnsafeBufferPointer { input in
+            guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
+            convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue, into: output.offset(outBase))
+        }
+    }
+}
+
+/// The convolution of input channels `0..<channels` of `x`, stored (after `epilogue`) into
+/// channels `atChannel..<atChannel + O` of `target`, which keeps its other channels: a dense
+/// block hands a prefix of its buffer on without slicing it out, and writes into the next one.
+// x: [N, >=channels, H, W], weight: [O, channels, kh, kw], target: [N, >=atChannel+O, OH, OW]
+public func conv2d(
+    _ x: Tensor, channels: Int, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding2D,
+    epilogue: ConvEpilogue = .identity, into target: inout Tensor, atChannel: Int
+) {
+    let geometry = ConvGeometry(input: x.shape, channels: channels, weight: weight.shape, stride: stride,
+                                padding: padding, columnBudgetBytes: defaultColumnBudgetBytes)
+    let output = geometry.outputView(in: target.shape, atChannel: atChannel)
+    x.withUnsafeBufferPointer { input in
+        target.withUnsafeMutableBufferPointer { out in
+            guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
+            convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue,
+                     into: output.offset(outBase))
+        }
+    }
+}
+
+/// A dense-block step within one buffer: the convolution of channels `0..<channels` of
+/// `buffer`, stored (after `epilogue`) into its channels `atChannel..<atChannel + O`, which
+/// must lie at or past `channels` so that nothing read is overwritten.
+// buffer: [N, >=atChannel+O, H, W], weight: [O, channels, kh, kw]; output size must equal input size
+public func conv2d(
+    appendingTo buffer: inout Tensor, channels: Int, weight: Tensor, bias: Tensor?, padding: Padding2D,
+    epilogue: ConvEpilogue = .identity, atChannel: Int
+) {
+    let geometry = ConvGeometry(input: buffer.shape, channels: channels, weight: weight.shape, stride: 1,
+                                padding: padding, columnBudgetBytes: defaultColumnBudgetBytes)
+    precondition(atChannel >= channels, "conv2d would overwrite its own input channels (\(atChannel) < \(channels))")
+    let output = geometry.outputView(in: buffer.shape, atChannel: atChannel)
+    buffer.withUnsafeMutableBufferPointer { values in
+        guard let base = values.baseAddress else { return }
+        convolve(UnsafePointer(base), geometry: geometry, weight: weight, bias: bias, epilogue: epilogue,
+                 into: output.offset(base))
+    }
+}
+
+/// The im2col and staging scratch all threads may hold at once.
+let defaultColumnBudgetBytes = 16 << 20
+
+/// `columnBudgetBytes` bounds the im2col buffers; tests shrink it to exercise banding.
 // x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
 func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, columnBudgetBytes: Int
 ) -> Tensor {
-    let geometry = ConvGeometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding,
-                                columnBudgetBytes: columnBudgetBytes)
-    if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: .identity,
+           columnBudgetBytes: columnBudgetBytes)
+}
+
+// x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
+func conv2d(
+    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, epilogue: ConvEpilogue = .identity,
+    columnBudgetBytes: Int
+) -> Tensor {
+    let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
+                                stride: stride, padding: padding, columnBudgetBytes: columnBudgetBytes)
     let outShape = [geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth]
-    let backend = GEMMBackend.active
+    let output = geometry.outputView(in: outShape, atChannel: 0)
     return Tensor(shape: outShape) { out in
-        guard let outBase = out.baseAddress else { return }
-        fillPlanes(outBase, planes: geometry.batch * geometry.outChannels, planeSize: geometry.outPlane, with: bias)
         x.withUnsafeBufferPointer { input in
+            guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
+            convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue,
+                     into: output.offset(outBase))
+        }
+    }
+}
+
+/// Where a convolution stores: image `n`, channel `o` starts at `base + n * imageStride + o * plane`.
+struct ConvOutputView {
+    let channelOffset: Int
+    let imageStride: Int
+    /// Channels of the tensor written into (the residual is read at the same positions).
+    let tensorChannels: Int
+
+    func offset(_ base: UnsafeMutablePointer<Float>) -> ConvTarget {
+        ConvTarget(base: base, channelOffset: channelOffset, imageStride: imageStride, tensorChannels: tensorChannels)
+    }
+}
+
+/// `ConvOutputView` bound to its memory.
+struct ConvTarget {
+    let base: UnsafeMutablePointer<Float>
+    let channelOffset: Int
+    let imageStride: Int
+    let tensorChannels: Int
+}
+
+/// Checks the bias and epilogue, then runs every panel of output channels over every image.
+private func convolve(
+    _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: Tensor, bias: Tensor?, epilogue: ConvEpilogue,
+    into target: ConvTarget
+) {
+    if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
+    let biasValues = bias?.scalars ?? [Float](repeating: 0, count: geometry.outChannels)
+    let residual: Tensor?
+    if case let .scaledResidual(_, tensor) = epilogue {
+        precondition(tensor.shape == [geometry.batch, target.tensorChannels, geometry.outHeight, geometry.outWidth],
+                     "conv2d residual \(tensor.shape) is not shaped as the output tensor")
+        residual = tensor
+    } else {
+        residual = nil
+    }
+    let backend = GEMMBackend.active
+    biasValues.withUnsafeBufferPointer { biasBuffer in
+        (residual ?? Tensor(zeros: [0])).withUnsafeBufferPointer { residualBuffer in
             weight.withUnsafeBufferPointer { weights in
-                guard let inBase = input.baseAddress, let weightBase = weights.baseAddress else { return }
+                guard let biasBase = biasBuffer.baseAddress, let panel = weights.baseAddress else { return }
+                let channels = 0..<geometry.outChannels
                 for image in 0..<geometry.batch {
-                    let source = inBase + image * geometry.inChannels * geometry.inPlane
-                    let target = outBase + image * geometry.outChannels * geometry.outPlane
-                    if geometry.isPointwise {
-                        backend.sgemm(m: geometry.outChannels, n: geometry.outPlane, k: geometry.inChannels,
-                              a: weightBase, lda: geometry.inChannels, b: source, ldb: geometry.inPlane,
-                              beta: 1, c: target, ldc: geometry.outPlane)
+                    let outChannel = target.channelOffset + channels.lowerBound
+                    let store = ConvStore(rule: StoreRule(epilogue),
+                                          target: target.base + image * target.imageStride + outChannel * geometry.outPlane,
+                                          bias: biasBase + channels.lowerBound,
+                                          residual: residualBuffer.baseAddress.map {
+                                              $0 + image * target.imageStride + outChannel * geometry.outPlane
+                                          },
+                                          plane: geometry.outPlane)
+                    let source = input + image * geometry.inputImageStride
+                    if geometry.isPointwise && geometry.upsampling == 1 {
+                        convolvePointwise(source, weights: panel, outChannels: channels.count, store: store,
+                                          geometry: geometry, backend: backend)
+                    } else if geometry.stride == 1 {
+                        convolveByTaps(source, weights: panel, outChannels: channels.count, store: store,
+                                       geometry: geometry, backend: backend)
                     } else {
-                        convolveImage(source, weights: weightBase, into: target, geometry: geometry, backend: backend)
+                        convolveByColumns(source, weights: panel, outChannels: channels.count, store: store,
+                                          geometry: geometry, backend: backend)
                     }
                 }
             }
@@ -68,13 +214,65 @@ func conv2d(
     }
 }
 
-/// Sets output plane `p` (channel `p % C`) to `bias[p % C]`, or zero without a bias.
-private func fillPlanes(_ base: UnsafeMutablePointer<Float>, planes: Int, planeSize: Int, with bias: Tensor?) {
-    let values = bias?.scalars
-    Parallel.forEachRange(count: planes, minimumBlock: max(1, 65_536 / max(1, planeSize))) { range in
-        for plane in range {
-            let value = values.map { $0[plane % $0.count] } ?? 0
-            (base + plane * planeSize).initialize(repeating: value, count: planeSize)
+/// The epilogue with its residual resolved to a pointer.
+private enum StoreRule {
+    case plain
+    case leakyReLU(Float)
+    case scaledResidual(Float)
+
+    init(_ epilogue: ConvEpilogue) {
+        switch epilogue {
+        case .identity: self = .plain
+        case let .leakyReLU(slope): self = .leakyReLU(slope)
+        case let .scaledResidual(scale, _): self = .scaledResidual(scale)
+        }
+    }
+}
+
+/// Where one image's output channels of one panel go, and how they are finished.
+private struct ConvStore {
+    let rule: StoreRule
+    /// Output channel 0 of the panel, at pixel 0.
+    let target: UnsafeMutablePointer<Float>
+    let bias: UnsafePointer<Float>
+    let residual: UnsafePointer<Float>?
+    /// Floats between output channels.
+    let plane: Int
+
+    /// Stores `rule(source[i] + bias[channel])` at pixels `first..<first + count` of `channel`.
+    /// `source` may be the target itself (then `addBias` says whether the bias is still missing).
+    func finish(channel: Int, pixels first: Int, count: Int, from source: UnsafePointer<Float>, addBias: Bool = true) {
+        let out = target + channel * plane + first
+        let shift = addBias ? bias[channel] : 0
+        switch rule {
+        case .plain:
+            for index in 0..<count { out[index] = source[index] + shift }
+        case let .leakyReLU(slope):
+            // A select rather than a guarded store, so the loop vectorises.
+            for index in 0..<count {
+                let value = source[index] + shift
+                out[index] = value < 0 ? value * slope : value
+            }
+        case let .scaledResidual(scale):
+            guard let residual else { return }
+            let add = residual + channel * plane + first
+            for index in 0..<count { out[index] = (source[index] + shift) * scale + add[index] }
+        }
+    }
+
+    /// Finishes pixels `first..<first + count` of every channel in place, after products that
+    /// accumulated onto a bias fill.
+    func finishInPlace(channels: Int, pixels first: Int, count: Int) {
+        if case .plain = rule { return }
+        for channel in 0..<channels {
+            finish(channel: channel, pixels: first, count: count, from: target + channel * plane + first, addBias: false)
+        }
+    }
+
+    /// Sets pixels `first..<first + count` of every channel to its bias.
+    func fillBias(channels: Int, pixels first: Int, count: Int) {
+        for channel in 0..<channels {
+            (target + channel * plane + first).update(repeating: bias[channel], count: count)
         }
     }
 }
@@ -86,16 +284,25 @@ struct ConvGeometry {
     let stride: Int
     let padding: Padding2D
     let outHeight, outWidth: Int
-    /// Upper bound on the im2col buffer; a band of output rows is sized to fit it.
+    /// Floats between images of the input (its channels may outnumber those convolved).
+    let inputImageStride: Int
+    /// The input is read nearest-upsampled by this factor (`height` and `width` are upsampled).
+    let upsampling: Int
+    /// Upper bound on the threads' scratch; a band of output rows is sized to fit it.
     let columnBudgetBytes: Int
 
-    init(input: [Int], weight: [Int], stride: Int, padding: Padding2D, columnBudgetBytes: Int) {
+    init(input: [Int], channels: Int, weight: [Int], stride: Int, padding: Padding2D, columnBudgetBytes: Int,
+         upsampling: Int = 1) {
         precondition(input.count == 4, "conv2d input must be [N, C, H, W], got \(input)")
         precondition(weight.count == 4, "conv2d weight must be [O, C, kh, kw], got \(weight)")
-        precondition(input[1] == weight[1], "conv2d input \(input) has not the \(weight[1]) channels of weight \(weight)")
+        precondition(channels == weight[1] && channels <= input[1],
+                     "conv2d input \(input) has not the \(weight[1]) channels of weight \(weight)")
         precondition(stride >= 1, "conv2d stride must be positive, got \(stride)")
-        (batch, inChannels, height, width) = (input[0], input[1], input[2], input[3])
+        precondition(upsampling == 1 || stride == 1, "conv2d upsamples its input only at stride 1")
+        (batch, inChannels, height, width) = (input[0], channels, input[2] * upsampling, input[3] * upsampling)
+        self.upsampling = upsampling
         (outChannels, kernelHeight, kernelWidth) = (weight[0], weight[2], weight[3])
+        inputImageStride = input[1] * input[2] * input[3]
         self.stride = stride
         self.padding = padding
         self.columnBudgetBytes = columnBudgetBytes
@@ -104,68 +311,187 @@ struct ConvGeometry {
         precondition(outHeight > 0 && outWidth > 0, "conv2d kernel \(weight) larger than padded input \(input)")
     }
 
-    var inPlane: Int { height * width }
+    /// Floats per input channel as stored (before any upsampling).
+    var inPlane: Int { height * width / (upsampling * upsampling) }
     var outPlane: Int { outHeight * outWidth }
     /// Rows of the im2col matrix: one per (input channel, kernel row, kernel column).
     var columnRows: Int { inChannels * kernelHeight * kernelWidth }
     var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .zero }
+    /// Width of a zero-padded input row, the row pitch of the tap products.
+    var paddedWidth: Int { width + padding.left + padding.right }
 
-    /// Output rows per im2col band: every thread gets at least one band, and the `threads`
-    /// column buffers together fit the budget.
-    func bandRows(threads: Int) -> Int {
-        let bytesPerOutputRow = columnRows * outWidth * MemoryLayout<Float>.size
+    /// The channels `atChannel..<atChannel + outChannels` of a tensor shaped `shape`, checked.
+    func outputView(in shape: [Int], atChannel: Int) -> ConvOutputView {
+        precondition(shape.count == 4 && shape[0] == batch && shape[2] == outHeight && shape[3] == outWidth
+                     && atChannel >= 0 && atChannel + outChannels <= shape[1],
+                     "conv2d output channels \(atChannel)..<\(atChannel + outChannels) do not fit \(shape)")
+        return ConvOutputView(channelOffset: atChannel, imageStride: shape[1] * outPlane, tensorChannels: shape[1])
+    }
+
+    /// Output rows per band: every thread gets at least one band, and the `threads` scratch
+    /// buffers of `bytesPerOutputRow` a row together fit the budget.
+    func bandRows(threads: Int, bytesPerOutputRow: Int) -> Int {
         let perThread = (outHeight + threads - 1) / threads
-        let fitting = max(1, columnBudgetBytes / threads / bytesPerOutputRow)
+        let fitting = max(1, columnBudgetBytes / threads / max(1, bytesPerOutputRow))
         let bandsPerThread = (perThread + fitting - 1) / fitting
         return (perThread + bandsPerThread - 1) / bandsPerThread
     }
 }
 
-/// One image: the output rows are split into bands, each thread taking a contiguous run of
-/// them with its own column buffer, and every band is im2col then `out[:, band] += weight @ columns`
-/// with single-threaded BLAS. Threading the bands rather than im2col and sgemm separately keeps
-/// both cores busy throughout: a threaded sgemm's workers spin between calls and starve a
-/// separately threaded im2col, and thin convolutions (64 channels) spend as long in im2col as
-/// in the multiply. Measured against that older scheme in one release run (2 threads, loaded
-/// machine): 3x3 512 channels at 128x128 0.65 -> 0.99 of the sgemm rate, 64 channels at
-/// 256x256 0.59 -> 0.70, 320 channels at 64x64 (batch 2) 0.77 -> 0.82.
-// source: [C, H, W], weights: [O, C*kh*kw], target: [O, OH*OW]
-private func convolveImage(
-    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
+/// One image of a 1x1 convolution: one threaded sgemm onto the bias, then the epilogue.
+// source: [C, H*W], weights: [outChannels, C], output: outChannels planes of H*W
+private func convolvePointwise(
+    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
     geometry: ConvGeometry, backend: GEMMBackend
 ) {
-    let threads = Parallel.threadCount
-    let bandRows = geometry.bandRows(threads: threads)
+    let plane = geometry.outPlane
+    Parallel.forEachRange(count: outChannels, minimumBlock: max(1, 65_536 / max(1, plane))) { channels in
+        for channel in channels { (store.target + channel * plane).update(repeating: store.bias[channel], count: plane) }
+    }
+    backend.sgemm(m: outChannels, n: plane, k: geometry.inChannels, a: weights, lda: geometry.inChannels,
+                  b: source, ldb: geometry.inPlane, beta: 1, c: store.target, ldc: plane)
+    if case .plain = store.rule { return }
+    Parallel.forEachRange(count: outChannels, minimumBlock: max(1, 65_536 / max(1, plane))) { channels in
+        for channel in channels {
+            let values = store.target + channel * plane
+            store.finish(channel: channel, pixels: 0, count: plane, from: values, addBias: false)
+        }
+    }
+}
+
+/// Runs `body` on bands of `rows` output rows, each thread taking a contiguous run of bands with
+/// `scratchCount` floats of its own scratch, and BLAS single-threaded. Threading the bands
+/// rather than threading each product keeps both cores busy throughout: a threaded sgemm's
+/// workers spin between calls and starve separately threaded copies, and thin convolutions
+/// (64 channels) spend long in copies.
+private func forEachBand(
+    of geometry: ConvGeometry, rows bandRows: Int, scratchCount: Int,
+    _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
+) {
     let bandCount = (geometry.outHeight + bandRows - 1) / bandRows
-    let bufferCount = geometry.columnRows * bandRows * geometry.outWidth
     Parallel.withSingleThreadedBLAS {
         Parallel.forEachRange(count: bandCount, minimumBlock: 1) { bands in
-            let columns = UnsafeMutablePointer<Float>.allocate(capacity: bufferCount)
-            defer { columns.deallocate() }
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { scratch.deallocate() }
             for band in bands {
                 let firstRow = band * bandRows
-                convolveBand(firstRow..<min(geometry.outHeight, firstRow + bandRows), of: source, weights: weights,
-                             into: target, columns: columns, geometry: geometry, backend: backend)
+                body(firstRow..<min(geometry.outHeight, firstRow + bandRows), scratch)
             }
         }
     }
 }
 
-/// Output rows `rows` of one image; bands write disjoint output columns.
-// columns: scratch of at least columnRows * rows.count * outWidth
-private func convolveBand(
-    _ rows: Range<Int>, of source: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-    into target: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, geometry: ConvGeometry,
-    backend: GEMMBackend
+/// One image of a stride-1 convolution as one product per kernel tap. A band's input rows are
+/// copied once, zero-padded to `paddedWidth`; then tap (ky, kx) is `weights[:, :, ky, kx]` times
+/// that copy shifted by `ky * paddedWidth + kx`, all accumulated into "wide" output rows of
+/// `paddedWidth` pixels (the last kw - 1 of each are discarded when stored). This replaces an
+/// im2col matrix of kh*kw copies of the input with one copy, which matters most for thin
+/// outputs (ESRGAN's 32-channel dense-block convolutions), where copying rivals multiplying.
+// source: [C, H, W], weights: [outChannels, C, kh, kw] -> outChannels planes of OH*OW
+private func convolveByTaps(
+    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
+    geometry g: ConvGeometry, backend: GEMMBackend
 ) {
-    let bandWidth = rows.count * geometry.outWidth
-    for columnRow in 0..<geometry.columnRows {
-        fillColumnRow(columnRow, of: source, outputRows: rows, into: columns + columnRow * bandWidth,
-                      geometry: geometry)
+    let taps = g.kernelHeight * g.kernelWidth
+    let channels = g.inChannels
+    // Tap-major weights: tap t's [outChannels, C] matrix with unit column stride, as sgemm needs.
+    let tapWeights = UnsafeMutablePointer<Float>.allocate(capacity: taps * outChannels * channels)
+    defer { tapWeights.deallocate() }
+    for tap in 0..<taps {
+        for out in 0..<outChannels {
+            let row = tapWeights + (tap * outChannels + out) * channels
+            let from = weights + out * channels * taps + tap
+            for channel in 0..<channels { row[channel] = from[channel * taps] }
+        }
     }
-    backend.sgemm(m: geometry.outChannels, n: bandWidth, k: geometry.columnRows,
-                  a: weights, lda: geometry.columnRows, b: columns, ldb: bandWidth,
-                  beta: 1, c: target + rows.lowerBound * geometry.outWidth, ldc: geometry.outPlane)
+    let pitch = g.paddedWidth
+    // A quarter of the im2col budget: one band per thread of about 2 MB (staged input and wide
+    // output) ran fastest, on 2 threads sharing an 8 MB L3, for ESRGAN's 32- and 64-channel
+    // convolutions (0.80 -> 0.88 of the sgemm rate at 256x256, 0.75 -> 0.89 at 1024x1024),
+    // without slowing SD's 320 and 512-channel ones.
+    let bytesPerOutputRow = 4 * (channels + outChannels) * pitch * MemoryLayout<Float>.size
+    let bandRows = g.bandRows(threads: Parallel.threadCount, bytesPerOutputRow: bytesPerOutputRow)
+    let stagedPlane = (bandRows + g.kernelHeight - 1) * pitch
+    let scratchCount = channels * stagedPlane + outChannels * bandRows * pitch
+    forEachBand(of: g, rows: bandRows, scratchCount: scratchCount) { rows, scratch in
+        let staged = scratch
+        let wide = scratch + channels * stagedPlane
+        let bandPlane = (rows.count + g.kernelHeight - 1) * pitch
+        stageRows(rows.lowerBound - g.padding.top ..< rows.upperBound - g.padding.top + g.kernelHeight - 1,
+                  of: source, into: staged, stagedPlane: bandPlane, geometry: g)
+        // Wide pixel (r, x) is r * pitch + x; the last one stored is (rows - 1, outWidth - 1).
+        let wideCount = (rows.count - 1) * pitch + g.outWidth
+        for tap in 0..<taps {
+            let (ky, kx) = (tap / g.kernelWidth, tap % g.kernelWidth)
+            backend.sgemm(m: outChannels, n: wideCount, k: channels,
+                          a: tapWeights + tap * outChannels * channels, lda: channels,
+                          b: staged + ky * pitch + kx, ldb: bandPlane,
+                          beta: tap == 0 ? 0 : 1, c: wide, ldc: wideCount)
+        }
+        // The discarded kw - 1 pixels between wide rows are not the convolution's work: the
+        // count stays that of the convolution, as benchmarks divide by it.
+        FlopCounter.add(-2 * outChannels * channels * taps * (rows.count - 1) * (g.kernelWidth - 1))
+        for channel in 0..<outChannels {
+            for (index, row) in rows.enumerated() {
+                store.finish(channel: channel, pixels: row * g.outWidth, count: g.outWidth,
+                             from: wide + channel * wideCount + index * pitch)
+            }
+        }
+    }
+}
+
+/// Copies input rows `inputRows` (out-of-image rows become zeros) of every channel into
+/// `staged`, each row widened to `paddedWidth` with zeros either side.
+// source: [C, H, W] -> staged: C planes of stagedPlane floats
+private func stageRows(
+    _ inputRows: Range<Int>, of source: UnsafePointer<Float>, into staged: UnsafeMutablePointer<Float>,
+    stagedPlane: Int, geometry g: ConvGeometry
+) {
+    let pitch = g.paddedWidth
+    for channel in 0..<g.inChannels {
+        var destination = staged + channel * stagedPlane
+        let plane = source + channel * g.inPlane
+        for row in inputRows {
+            if row < 0 || row >= g.height {
+                destination.update(repeating: 0, count: pitch)
+            } else {
+                destination.update(repeating: 0, count: g.padding.left)
+                let sourceWidth = g.width / g.upsampling
+                let from = plane + (row / g.upsampling) * sourceWidth
+                let to = destination + g.padding.left
+                if g.upsampling == 1 {
+                    to.update(from: from, count: g.width)
+                } else {
+                    for column in 0..<g.width { to[column] = from[column / g.upsampling] }
+                }
+                (destination + g.padding.left + g.width).update(repeating: 0, count: g.padding.right)
+            }
+            destination += pitch
+        }
+    }
+}
+
+/// One image of a strided convolution: each band is im2col then
+/// `out[:, band] = bias + weight @ columns`, then the epilogue while the band is in cache.
+// source: [C, H, W], weights: [outChannels, C*kh*kw] -> outChannels planes of OH*OW
+private func convolveByColumns(
+    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
+    geometry g: ConvGeometry, backend: GEMMBackend
+) {
+    let bytesPerOutputRow = g.columnRows * g.outWidth * MemoryLayout<Float>.size
+    let bandRows = g.bandRows(threads: Parallel.threadCount, bytesPerOutputRow: bytesPerOutputRow)
+    forEachBand(of: g, rows: bandRows, scratchCount: g.columnRows * bandRows * g.outWidth) { rows, columns in
+        let bandWidth = rows.count * g.outWidth
+        let first = rows.lowerBound * g.outWidth
+        for columnRow in 0..<g.columnRows {
+            fillColumnRow(columnRow, of: source, outputRows: rows, into: columns + columnRow * bandWidth, geometry: g)
+        }
+        store.fillBias(channels: outChannels, pixels: first, count: bandWidth)
+        backend.sgemm(m: outChannels, n: bandWidth, k: g.columnRows,
+                      a: weights, lda: g.columnRows, b: columns, ldb: bandWidth,
+                      beta: 1, c: store.target + first, ldc: store.plane)
+        store.finishInPlace(channels: outChannels, pixels: first, count: bandWidth)
+    }
 }
 
 /// One im2col row: the input pixel under kernel tap (ky, kx) of channel c for every output

@@ -64,4 +64,100 @@ import Testing
                                       backend: backend)
         expectClose(out, expected)
     }
+
+    // The fused entry points against the torch outputs with the same ops applied after.
+
+    @Test(arguments: [("conv3x3", 1), ("conv_s2p1", 2), ("conv1x1", 1)])
+    func leakyReLUEpilogueMatchesTorchThenLeakyReLU(name: String, stride: Int) throws {
+        let x = try OpFixtures.tensor("\(name).x")
+        let weight = try OpFixtures.tensor("\(name).weight")
+        let padding = weight.shape[2] == 1 ? Padding2D.zero : Padding2D(1)
+        let out = conv2d(x, weight: weight, bias: try OpFixtures.tensor("\(name).bias"), stride: stride,
+                         padding: padding, epilogue: .leakyReLU(slope: 0.2))
+        let expected = try OpFixtures.tensor("\(name).out")
+        #expect(expected.scalars.contains { $0 < 0 }, "the fixture exercises the negative side")
+        expectClose(out, Tensor(shape: expected.shape, scalars: expected.scalars.map { $0 < 0 ? 0.2 * $0 : $0 }))
+    }
+
+    @Test(arguments: [("conv3x3", 1), ("conv_s2p1", 2)])
+    func scaledResidualEpilogueMatchesTorchScaledPlusResidual(name: String, stride: Int) throws {
+        let expected = try OpFixtures.tensor("\(name).out")
+        let residual = Tensor(shape: expected.shape, scalars: expected.scalars.indices.map { Float($0 % 7) - 3 })
+        let out = conv2d(try OpFixtures.tensor("\(name).x"), weight: try OpFixtures.tensor("\(name).weight"),
+                         bias: try OpFixtures.tensor("\(name).bias"), stride: stride, padding: Padding2D(1),
+                         epilogue: .scaledResidual(scale: 0.2, residual: residual))
+        expectClose(out, Tensor(shape: expected.shape,
+                                scalars: zip(expected.scalars, residual.scalars).map { 0.2 * $0 + $1 }))
+    }
+
+    @Test(arguments: GEMMBackend.float32Cases)
+    func upsamplingConvolutionMatchesUpsampleThenConvolve(backend: GEMMBackend) throws {
+        // conv3x3's weights over its x [2, 3, 7, 9] upsampled to 14 x 18; banded so that bands
+        // start on odd upsampled rows too (with two threads the second band starts at row 7).
+        let x = try OpFixtures.tensor("conv3x3.x")
+        let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
+        let (fused, unfused) = GEMMBackend.withBackend(backend) {
+            (conv2d(upsampledNearest2x: x, weight: weight, bias: bias, padding: Padding2D(1),
+                    epilogue: .leakyReLU(slope: 0.2)),
+             conv2d(upsampleNearest2x(x), weight: weight, bias: bias, padding: Padding2D(1),
+                    epilogue: .leakyReLU(slope: 0.2)))
+        }
+        #expect(fused.shape == [2, 4, 14, 18])
+        expectClose(fused, unfused)
+    }
+
+    @Test(arguments: GEMMBackend.float32Cases)
+    func channelSliceInAndOutMatchesTorch(backend: GEMMBackend) throws {
+        // conv3x3: x [2, 3, 7, 9], weight [4, 3, 3, 3]. x sits in channels 0..<3 of a 5-channel
+        // input; the output goes to channels 1..<5 of a 6-channel target, the rest kept.
+        let x = try OpFixtures.tensor("conv3x3.x")
+        let expected = try OpFixtures.tensor("conv3x3.out")
+        let wide = concatenatedChannels(x, Tensor(repeating: 9, shape: [2, 2, 7, 9]))
+        var target = Tensor(repeating: -5, shape: [2, 6, 7, 9])
+        let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
+        GEMMBackend.withBackend(backend) {
+            conv2d(wide, channels: 3, weight: weight, bias: bias, padding: Padding2D(1), into: &target, atChannel: 1)
+        }
+        expectClose(channels(1..<5, of: target), expected)
+        #expect(channels(0..<1, of: target).scalars.allSatisfy { $0 == -5 })
+        #expect(channels(5..<6, of: target).scalars.allSatisfy { $0 == -5 })
+    }
+
+    @Test(arguments: GEMMBackend.float32Cases)
+    func appendingToABufferMatchesTorchAndKeepsTheInput(backend: GEMMBackend) throws {
+        // conv3x3 into channels 3..<7 of a buffer whose channels 0..<3 hold x, as a dense block grows.
+        let x = try OpFixtures.tensor("conv3x3.x")
+        var buffer = concatenatedChannels(x, Tensor(repeating: 7, shape: [2, 4, 7, 9]))
+        let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
+        GEMMBackend.withBackend(backend) {
+            conv2d(appendingTo: &buffer, channels: 3, weight: weight, bias: bias, padding: Padding2D(1),
+                   epilogue: .leakyReLU(slope: 0.5), atChannel: 3)
+        }
+        let expected = try OpFixtures.tensor("conv3x3.out")
+        expectClose(channels(3..<7, of: buffer), Tensor(shape: expected.shape,
+                                                        scalars: expected.scalars.map { $0 < 0 ? 0.5 * $0 : $0 }))
+        #expect(channels(0..<3, of: buffer) == x)
+    }
+}
+
+/// torch.cat([a, b], dim=1) for the tests (written out, so it does not lean on the library).
+private func concatenatedChannels(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let plane = a.shape[2] * a.shape[3]
+    var scalars: [Float] = []
+    for image in 0..<a.shape[0] {
+        scalars += a.scalars[(image * a.shape[1] * plane)..<((image + 1) * a.shape[1] * plane)]
+        scalars += b.scalars[(image * b.shape[1] * plane)..<((image + 1) * b.shape[1] * plane)]
+    }
+    return Tensor(shape: [a.shape[0], a.shape[1] + b.shape[1], a.shape[2], a.shape[3]], scalars: scalars)
+}
+
+/// x[:, range] for the tests.
+private func channels(_ range: Range<Int>, of x: Tensor) -> Tensor {
+    let plane = x.shape[2] * x.shape[3]
+    var scalars: [Float] = []
+    for image in 0..<x.shape[0] {
+        let start = (image * x.shape[1] + range.lowerBound) * plane
+        scalars += x.scalars[start..<(start + range.count * plane)]
+    }
+    return Tensor(shape: [x.shape[0], range.count, x.shape[2], x.shape[3]], scalars: scalars)
 }
