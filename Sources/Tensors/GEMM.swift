@@ -14,7 +14,7 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
     case openBLAS = "openblas"
     /// oneDNN's BLAS-style `dnnl_sgemm`.
     case oneDNN = "onednn"
-    /// oneDNN's matmul primitive in f32 (brgemm kernels on AVX-512).
+    /// oneDNN's matmul primitive in f32: the f32 twin of the bf16 path, so its layouts are tested on any CPU.
     case oneDNNMatmul = "onednn-matmul"
     case oneDNNBF16 = "onednn-bf16"
 
