@@ -1,16 +1,21 @@
 import Tensors
 
-/// torch.nn.Conv2d (square kernel, groups 1) with its weights loaded.
+/// torch.nn.Conv2d (square kernel, groups 1) with its weights loaded; an f16/bf16 weight stays
+/// half-size in memory.
 public struct Conv2D: Sendable {
-    public let weight: Tensor
+    /// The weight as the checkpoint stores it.
+    public let storedWeight: WeightTensor
     public let bias: Tensor?
     public let stride: Int
     public let padding: Padding2D
 
+    /// The weight as f32 (widened anew on each access when stored as f16/bf16).
+    public var weight: Tensor { storedWeight.floatTensor() }
+
     // weight: [out, in, k, k], bias: [out]
     public init(_ parameters: Parameters, inChannels: Int, outChannels: Int, kernelSize: Int,
                 stride: Int = 1, padding: Int = 0, bias: Bool = true) throws {
-        weight = try parameters.tensor("weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
+        storedWeight = try parameters.weight("weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
         self.bias = bias ? try parameters.tensor("bias", shape: [outChannels]) : nil
         self.stride = stride
         self.padding = Padding2D(padding)
@@ -18,7 +23,7 @@ public struct Conv2D: Sendable {
 
     // x: [N, in, H, W] -> [N, out, OH, OW]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding)
     }
 
     /// The convolution after extra zero padding (diffusers' `F.pad` before an unpadded conv).
@@ -26,6 +31,6 @@ public struct Conv2D: Sendable {
     public func callAsFunction(_ x: Tensor, extraPadding: Padding2D) -> Tensor {
         let total = Padding2D(top: padding.top + extraPadding.top, bottom: padding.bottom + extraPadding.bottom,
                               left: padding.left + extraPadding.left, right: padding.right + extraPadding.right)
-        return conv2d(x, weight: weight, bias: bias, stride: stride, padding: total)
+        return conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: total)
     }
 }

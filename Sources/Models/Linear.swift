@@ -1,18 +1,22 @@
 import Tensors
 
-/// torch.nn.Linear with its weights loaded.
+/// torch.nn.Linear with its weights loaded; an f16/bf16 weight stays half-size in memory.
 public struct Linear: Sendable {
-    public let weight: Tensor
+    /// The weight as the checkpoint stores it.
+    public let storedWeight: WeightTensor
     public let bias: Tensor?
+
+    /// The weight as f32 (widened anew on each access when stored as f16/bf16).
+    public var weight: Tensor { storedWeight.floatTensor() }
 
     // weight: [out, in], bias: [out]
     public init(_ parameters: Parameters, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        weight = try parameters.tensor("weight", shape: [outFeatures, inFeatures])
+        storedWeight = try parameters.weight("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? try parameters.tensor("bias", shape: [outFeatures]) : nil
     }
 
     // x: [..., in] -> [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        linear(x, weight: weight, bias: bias)
+        linear(x, weight: storedWeight, bias: bias)
     }
 }

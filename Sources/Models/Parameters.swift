@@ -57,6 +57,20 @@ public struct Parameters: Sendable {
 
     /// The tensor `name`, which must exist with exactly `shape`.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        let fullKey = try checkedKey(name, shape: shape)
+        return try source.tensor(named: fullKey).reshaped(shape)
+    }
+
+    /// A layer weight `name` with exactly `shape`, kept half-size when the checkpoint stores it
+    /// as f16 or bf16 (the ops widen it a panel at a time), as f32 otherwise.
+    public func weight(_ name: String, shape: [Int]) throws -> WeightTensor {
+        let fullKey = try checkedKey(name, shape: shape)
+        if let half = try source.halfTensor(named: fullKey) { return .half(half.reshaped(shape)) }
+        return .float(try source.tensor(named: fullKey).reshaped(shape))
+    }
+
+    /// The full key of `name`, after checking it exists with `shape`; records it as read.
+    private func checkedKey(_ name: String, shape: [Int]) throws -> String {
         let fullKey = key(name)
         let found: [Int]
         do {
@@ -68,7 +82,7 @@ public struct Parameters: Sendable {
             throw ModelsError.shapeMismatch(path: source.path, tensor: fullKey, expected: shape, found: found)
         }
         used.record(fullKey)
-        return try source.tensor(named: fullKey).reshaped(shape)
+        return fullKey
     }
 
     /// Throws if the checkpoint holds tensors under this prefix that no module read.

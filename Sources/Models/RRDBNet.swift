@@ -173,10 +173,10 @@ struct ResidualDenseBlock: Sendable {
     func callAsFunction(_ dense: inout Tensor, into next: inout Tensor) {
         for (index, conv) in convs.dropLast().enumerated() {
             let filled = features + index * growth
-            conv2d(appendingTo: &dense, channels: filled, weight: conv.weight, bias: conv.bias,
+            conv2d(appendingTo: &dense, channels: filled, weight: conv.storedWeight, bias: conv.bias,
                    padding: conv.padding, epilogue: .leakyReLU(slope: RRDBNet.slope), atChannel: filled)
         }
-        conv2d(dense, channels: denseChannels, weight: convs[4].weight, bias: convs[4].bias,
+        conv2d(dense, channels: denseChannels, weight: convs[4].storedWeight, bias: convs[4].bias,
                padding: convs[4].padding, epilogue: .scaledResidual(scale: RRDBNet.residualScale, residual: dense),
                into: &next, atChannel: 0)
     }
@@ -198,14 +198,14 @@ extension Conv2D {
     /// The convolution with `epilogue` fused into its store.
     // x: [N, in, H, W] -> [N, out, OH, OW]
     fileprivate func callAsFunction(_ x: Tensor, epilogue: ConvEpilogue) -> Tensor {
-        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
+        conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
     }
 
     /// The convolution of `x` upsampled 2x (nearest), without the upsampled tensor.
     // x: [N, in, H, W] -> [N, out, 2H, 2W] (3x3, padding 1)
     fileprivate func callAsFunction(upsampledNearest2x x: Tensor, epilogue: ConvEpilogue) -> Tensor {
         precondition(stride == 1, "an upsampling convolution has stride 1")
-        return conv2d(upsampledNearest2x: x, weight: weight, bias: bias, padding: padding, epilogue: epilogue)
+        return conv2d(upsampledNearest2x: x, weight: storedWeight, bias: bias, padding: padding, epilogue: epilogue)
     }
 }
 

@@ -45,6 +45,7 @@ public enum TensorBenchmarks {
         results.append(convolution(timing, backend: backend))
         results.append(contentsOf: upscalerAndVAEConvolutions(timing, backend: backend))
         results.append(selfAttention(timing, backend: backend))
+        results.append(contentsOf: halfWeightLinears(timing, backend: backend))
         return results
     }
 
@@ -74,6 +75,23 @@ public enum TensorBenchmarks {
             let seconds = bestTime(timing.repetitions) { _ = conv2d(x, weight: weight, bias: bias, padding: 1) }
             return timing.result("conv2d 3x3 [1, \(shape.channels), \(shape.side), \(shape.side)] -> \(shape.channels)",
                                  flops, seconds, backend)
+        }
+    }
+
+    /// The UNet's feed-forward linears (4096 tokens) with an f32 weight and with the same weight
+    /// kept f16 and widened at use, so the pair shows what keeping weights half-size costs.
+    private static func halfWeightLinears(_ timing: Timing, backend: GEMMBackend) -> [BenchResult] {
+        [(inFeatures: 320, outFeatures: 2560), (inFeatures: 1280, outFeatures: 320)].flatMap { shape in
+            let x = filled([4096, shape.inFeatures])
+            let floatWeight = filled([shape.outFeatures, shape.inFeatures], scale: 0.05)
+            let halfWeight = HalfTensor(shape: floatWeight.shape, format: .f16,
+                                        bitPatterns: floatWeight.scalars.map { Float16($0).bitPattern })
+            let flops = 2.0 * 4096 * Double(shape.inFeatures * shape.outFeatures)
+            let name = "linear [4096, \(shape.inFeatures)] -> \(shape.outFeatures)"
+            return [(WeightTensor.float(floatWeight), "f32"), (WeightTensor.half(halfWeight), "f16")].map { weight, type in
+                let seconds = bestTime(timing.repetitions) { _ = linear(x, weight: weight) }
+                return timing.result("\(name), \(type) weight", flops, seconds, backend)
+            }
         }
     }
 

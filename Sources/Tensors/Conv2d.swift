@@ -40,7 +40,18 @@ public enum ConvEpilogue: Sendable, Equatable {
 public func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero
 ) -> Tensor {
-    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudgetBytes: defaultColumnBudgetBytes)
+    conv2d(x, weight: .float(weight), bias: bias, stride: stride, padding: padding)
+}
+
+/// torch.nn.functional.conv2d with the weight as stored; half weights are widened a panel of
+/// output channels at a time (SD 1.5's largest, 2560 -> 1280 3x3, takes four).
+// x: [N, C, H, W], weight: [O, C, kh, kw] (torch layout), bias: [O] -> [N, O, OH, OW]
+public func conv2d(
+    _ x: Tensor, weight: WeightTensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero,
+    epilogue: ConvEpilogue = .identity
+) -> Tensor {
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue,
+           columnBudgetBytes: defaultColumnBudgetBytes)
 }
 
 /// torch-style `padding=p` on all sides.
@@ -55,15 +66,14 @@ public func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero,
     epilogue: ConvEpilogue
 ) -> Tensor {
-    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue,
-           columnBudgetBytes: defaultColumnBudgetBytes)
+    conv2d(x, weight: .float(weight), bias: bias, stride: stride, padding: padding, epilogue: epilogue)
 }
 
 /// `conv2d(upsampleNearest2x(x), ...)` without the upsampled tensor: each band's input rows are
 /// upsampled as they are staged (ESRGAN's two upsampling convolutions, at 512 and 1024 pixels).
 // x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, 2H + 2p - kh + 1, ...]
 public func conv2d(
-    upsampledNearest2x x: Tensor, weight: Tensor, bias: Tensor?, padding: Padding2D,
+    upsampledNearest2x x: Tensor, weight: WeightTensor, bias: Tensor?, padding: Padding2D,
     epilogue: ConvEpilogue = .identity
 ) -> Tensor {
     let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
@@ -83,7 +93,7 @@ public func conv2d(
 /// block hands a prefix of its buffer on without slicing it out, and writes into the next one.
 // x: [N, >=channels, H, W], weight: [O, channels, kh, kw], target: [N, >=atChannel+O, OH, OW]
 public func conv2d(
-    _ x: Tensor, channels: Int, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding2D,
+    _ x: Tensor, channels: Int, weight: WeightTensor, bias: Tensor?, stride: Int = 1, padding: Padding2D,
     epilogue: ConvEpilogue = .identity, into target: inout Tensor, atChannel: Int
 ) {
     let geometry = ConvGeometry(input: x.shape, channels: channels, weight: weight.shape, stride: stride,
@@ -103,7 +113,7 @@ public func conv2d(
 /// must lie at or past `channels` so that nothing read is overwritten.
 // buffer: [N, >=atChannel+O, H, W], weight: [O, channels, kh, kw]; output size must equal input size
 public func conv2d(
-    appendingTo buffer: inout Tensor, channels: Int, weight: Tensor, bias: Tensor?, padding: Padding2D,
+    appendingTo buffer: inout Tensor, channels: Int, weight: WeightTensor, bias: Tensor?, padding: Padding2D,
     epilogue: ConvEpilogue = .identity, atChannel: Int
 ) {
     let geometry = ConvGeometry(input: buffer.shape, channels: channels, weight: weight.shape, stride: 1,
@@ -125,14 +135,15 @@ let defaultColumnBudgetBytes = 16 << 20
 func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, columnBudgetBytes: Int
 ) -> Tensor {
-    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: .identity,
+    conv2d(x, weight: .float(weight), bias: bias, stride: stride, padding: padding, epilogue: .identity,
            columnBudgetBytes: columnBudgetBytes)
 }
 
+/// `panelBudgetBytes` bounds the widened panel of a half weight; tests shrink it to split one.
 // x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
 func conv2d(
-    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, epilogue: ConvEpilogue = .identity,
-    columnBudgetBytes: Int
+    _ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int, padding: Padding2D, epilogue: ConvEpilogue = .identity,
+    columnBudgetBytes: Int, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes
 ) -> Tensor {
     let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
                                 stride: stride, padding: padding, columnBudgetBytes: columnBudgetBytes)
@@ -142,7 +153,7 @@ func conv2d(
         x.withUnsafeBufferPointer { input in
             guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
             convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue,
-                     into: output.offset(outBase))
+                     into: output.offset(outBase), panelBudgetBytes: panelBudgetBytes)
         }
     }
 }
@@ -169,8 +180,8 @@ struct ConvTarget {
 
 /// Checks the bias and epilogue, then runs every panel of output channels over every image.
 private func convolve(
-    _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: Tensor, bias: Tensor?, epilogue: ConvEpilogue,
-    into target: ConvTarget
+    _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: WeightTensor, bias: Tensor?, epilogue: ConvEpilogue,
+    into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes
 ) {
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: geometry.outChannels)
@@ -185,9 +196,8 @@ private func convolve(
     let backend = GEMMBackend.active
     biasValues.withUnsafeBufferPointer { biasBuffer in
         (residual ?? Tensor(zeros: [0])).withUnsafeBufferPointer { residualBuffer in
-            weight.withUnsafeBufferPointer { weights in
-                guard let biasBase = biasBuffer.baseAddress, let panel = weights.baseAddress else { return }
-                let channels = 0..<geometry.outChannels
+            guard let biasBase = biasBuffer.baseAddress else { return }
+            weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
                 for image in 0..<geometry.batch {
                     let outChannel = target.channelOffset + channels.lowerBound
                     let store = ConvStore(rule: StoreRule(epilogue),

@@ -1,7 +1,14 @@
 /// torch.nn.functional.linear: `x @ weight^T + bias`.
 // x: [..., in], weight: [out, in] (torch layout), bias: [out] -> [..., out]
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-    precondition(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
+    linear(x, weight: .float(weight), bias: bias)
+}
+
+/// torch.nn.functional.linear with the weight as stored; half weights are widened a panel of
+/// output features at a time, each panel's product written into its columns of the output.
+// x: [..., in], weight: [out, in] (torch layout), bias: [out] -> [..., out]
+public func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor? = nil) -> Tensor {
+    precondition(weight.shape.count == 2, "linear weight must be [out, in], got \(weight.shape)")
     let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
     precondition(x.shape.last == inFeatures, "linear input \(x.shape) does not end in \(inFeatures)")
     if let bias { precondition(bias.shape == [outFeatures], "linear bias \(bias.shape) is not [\(outFeatures)]") }
@@ -12,10 +19,10 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         guard let outBase = out.baseAddress else { return }
         fillRows(outBase, rows: rows, with: bias, width: outFeatures)
         x.withUnsafeBufferPointer { xs in
-            weight.withUnsafeBufferPointer { ws in
-                backend.sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                      a: xs.baseAddress, lda: inFeatures, b: ws.baseAddress, ldb: inFeatures,
-                      beta: 1, c: outBase, ldc: outFeatures)
+            weight.forEachRowPanel { features, panel in
+                backend.sgemm(transposeB: true, m: rows, n: features.count, k: inFeatures,
+                              a: xs.baseAddress, lda: inFeatures, b: panel, ldb: inFeatures,
+                              beta: 1, c: outBase + features.lowerBound, ldc: outFeatures)
             }
         }
     }

@@ -10,6 +10,13 @@ public protocol ParameterSource: Sendable {
     func shape(of name: String) throws -> [Int]
     /// The tensor's values as f32.
     func tensor(named name: String) throws -> Tensor
+    /// The tensor as stored when that is f16 or bf16 (read in place, not widened), nil otherwise.
+    func halfTensor(named name: String) throws -> HalfTensor?
+}
+
+extension ParameterSource {
+    /// Sources that hold no half-precision data widen everything to f32.
+    public func halfTensor(named name: String) throws -> HalfTensor? { nil }
 }
 
 /// A per-tensor change applied while renaming checkpoint keys (diffusers' conversion does the same).
@@ -32,6 +39,16 @@ public enum TensorTransform: Sendable, Equatable {
         case let .rowChunk(_, count):
             guard let rows = shape.first else { return shape }
             return [rows / count] + shape.dropFirst()
+        }
+    }
+
+    func apply(_ tensor: HalfTensor) -> HalfTensor {
+        let newShape = shape(from: tensor.shape)
+        switch self {
+        case .identity, .dropTrailingUnitDimensions:
+            return tensor.reshaped(newShape)
+        case let .rowChunk(index, _):
+            return tensor.rows(index * newShape[0] ..< (index + 1) * newShape[0])
         }
     }
 
@@ -101,6 +118,11 @@ public struct RenamedParameterSource: ParameterSource {
     public func tensor(named name: String) throws -> Tensor {
         let origin = try self.origin(of: name)
         return origin.transform.apply(try base.tensor(named: origin.source))
+    }
+
+    public func halfTensor(named name: String) throws -> HalfTensor? {
+        let origin = try self.origin(of: name)
+        return try base.halfTensor(named: origin.source).map(origin.transform.apply)
     }
 
     /// The key in the underlying checkpoint that a renamed tensor comes from.

@@ -11,7 +11,7 @@ import Darwin
 /// The header is validated in full when the file is opened (see `SafeTensorsHeader`), so reading a
 /// tensor never runs past the mapping: a truncated file or a lying header is an error, not a crash.
 /// The mapping is private and read-only and lives as long as this object; tensors are copied out
-/// (and widened to f32) on request, so nothing refers into the mapping after `deinit`.
+/// (and widened to f32) on request, and the half tensors read in place keep this object alive.
 public final class SafeTensorsFile: ParameterSource, @unchecked Sendable {
     // @unchecked: the mapping is immutable (PROT_READ) after init and unmapped only in deinit.
     public let url: URL
@@ -58,6 +58,20 @@ public final class SafeTensorsFile: ParameterSource, @unchecked Sendable {
             throw WeightsError.unsupportedDType(path: url.path, tensor: name, dtype: entry.dtype.rawValue)
         }
         return Tensor(shape: entry.shape, scalars: scalars)
+    }
+
+    /// An f16 or bf16 tensor read in place from the mapping, which it keeps alive.
+    public func halfTensor(named name: String) throws -> HalfTensor? {
+        let entry = try info(named: name)
+        let format: HalfTensor.Format
+        switch entry.dtype {
+        case .f16: format = .f16
+        case .bf16: format = .bf16
+        default: return nil
+        }
+        let start = header.dataStart + entry.dataRange.lowerBound
+        return HalfTensor(shape: entry.shape, format: format,
+                          bytes: UnsafeRawBufferPointer(rebasing: mapping[start ..< start + entry.dataRange.count]), owner: self)
     }
 
     private static func map(_ url: URL) throws -> UnsafeRawBufferPointer {

@@ -45,6 +45,8 @@ public final class WeightStore: ParameterSource, @unchecked Sendable {
 
     public func tensor(named name: String) throws -> Tensor { try file(for: name).tensor(named: name) }
 
+    public func halfTensor(named name: String) throws -> HalfTensor? { try file(for: name).halfTensor(named: name) }
+
     private func file(for name: String) throws -> SafeTensorsFile {
         guard let file = fileForKey[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
         return file

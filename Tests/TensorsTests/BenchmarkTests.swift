@@ -12,8 +12,9 @@ import Testing
             print(String(format: "%-44@ %9.1f ms %7.1f GFLOP/s %5.2f of sgemm", result.name as NSString,
                          result.seconds * 1000, result.gflops, result.fractionOfSGEMM))
         }
-        // The reference, 7 GEMM shapes on each backend, 3 convolutions, attention.
-        #expect(results.count == 1 + 7 * TensorBenchmarks.gemmBackends.count + 3 + 1)
+        // The reference, 7 GEMM shapes on each backend, 3 convolutions, attention, 2 linears
+        // with f32 and f16 weights.
+        #expect(results.count == 1 + 7 * TensorBenchmarks.gemmBackends.count + 3 + 1 + 2 * 2)
         #expect(Set(results.map(\.backend)) == Set(TensorBenchmarks.gemmBackends))
         #expect(results[0].backend == .openBLAS)
         #expect(results.allSatisfy { $0.gflops.isFinite && $0.gflops > 0 })

@@ -97,7 +97,7 @@ import Testing
         let x = try OpFixtures.tensor("conv3x3.x")
         let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
         let (fused, unfused) = GEMMBackend.withBackend(backend) {
-            (conv2d(upsampledNearest2x: x, weight: weight, bias: bias, padding: Padding2D(1),
+            (conv2d(upsampledNearest2x: x, weight: .float(weight), bias: bias, padding: Padding2D(1),
                     epilogue: .leakyReLU(slope: 0.2)),
              conv2d(upsampleNearest2x(x), weight: weight, bias: bias, padding: Padding2D(1),
                     epilogue: .leakyReLU(slope: 0.2)))
@@ -116,7 +116,7 @@ import Testing
         var target = Tensor(repeating: -5, shape: [2, 6, 7, 9])
         let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
         GEMMBackend.withBackend(backend) {
-            conv2d(wide, channels: 3, weight: weight, bias: bias, padding: Padding2D(1), into: &target, atChannel: 1)
+            conv2d(wide, channels: 3, weight: .float(weight), bias: bias, padding: Padding2D(1), into: &target, atChannel: 1)
         }
         expectClose(channels(1..<5, of: target), expected)
         #expect(channels(0..<1, of: target).scalars.allSatisfy { $0 == -5 })
@@ -130,7 +130,7 @@ import Testing
         var buffer = concatenatedChannels(x, Tensor(repeating: 7, shape: [2, 4, 7, 9]))
         let (weight, bias) = (try OpFixtures.tensor("conv3x3.weight"), try OpFixtures.tensor("conv3x3.bias"))
         GEMMBackend.withBackend(backend) {
-            conv2d(appendingTo: &buffer, channels: 3, weight: weight, bias: bias, padding: Padding2D(1),
+            conv2d(appendingTo: &buffer, channels: 3, weight: .float(weight), bias: bias, padding: Padding2D(1),
                    epilogue: .leakyReLU(slope: 0.5), atChannel: 3)
         }
         let expected = try OpFixtures.tensor("conv3x3.out")
