@@ -197,7 +197,11 @@ private func convolve(
     biasValues.withUnsafeBufferPointer { biasBuffer in
         (residual ?? Tensor(zeros: [0])).withUnsafeBufferPointer { residualBuffer in
             guard let biasBase = biasBuffer.baseAddress else { return }
+            let usesTaps = geometry.stride == 1 && !(geometry.isPointwise && geometry.upsampling == 1)
             weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
+                // Reordered once per panel, not once per image.
+                let tapWeights = usesTaps ? tapMajor(panel, outChannels: channels.count, geometry: geometry) : nil
+                defer { tapWeights?.deallocate() }
                 for image in 0..<geometry.batch {
                     let outChannel = target.channelOffset + channels.lowerBound
                     let store = ConvStore(rule: StoreRule(epilogue),
@@ -208,12 +212,12 @@ private func convolve(
                                           },
                                           plane: geometry.outPlane)
                     let source = input + image * geometry.inputImageStride
-                    if geometry.isPointwise && geometry.upsampling == 1 {
+                    if let tapWeights {
+                        convolveByTaps(source, tapWeights: tapWeights, outChannels: channels.count, store: store,
+                                       geometry: geometry, backend: backend)
+                    } else if geometry.isPointwise {
                         convolvePointwise(source, weights: panel, outChannels: channels.count, store: store,
                                           geometry: geometry, backend: backend)
-                    } else if geometry.stride == 1 {
-                        convolveByTaps(source, weights: panel, outChannels: channels.count, store: store,
-                                       geometry: geometry, backend: backend)
                     } else {
                         convolveByColumns(source, weights: panel, outChannels: channels.count, store: store,
                                           geometry: geometry, backend: backend)
@@ -397,23 +401,13 @@ private func forEachBand(
 /// `paddedWidth` pixels (the last kw - 1 of each are discarded when stored). This replaces an
 /// im2col matrix of kh*kw copies of the input with one copy, which matters most for thin
 /// outputs (ESRGAN's 32-channel dense-block convolutions), where copying rivals multiplying.
-// source: [C, H, W], weights: [outChannels, C, kh, kw] -> outChannels planes of OH*OW
+// source: [C, H, W], tapWeights: [kh * kw, outChannels, C] (see `tapMajor`) -> outChannels planes of OH*OW
 private func convolveByTaps(
-    _ source: UnsafePointer<Float>, weights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
+    _ source: UnsafePointer<Float>, tapWeights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
     geometry g: ConvGeometry, backend: GEMMBackend
 ) {
     let taps = g.kernelHeight * g.kernelWidth
     let channels = g.inChannels
-    // Tap-major weights: tap t's [outChannels, C] matrix with unit column stride, as sgemm needs.
-    let tapWeights = UnsafeMutablePointer<Float>.allocate(capacity: taps * outChannels * channels)
-    defer { tapWeights.deallocate() }
-    for tap in 0..<taps {
-        for out in 0..<outChannels {
-            let row = tapWeights + (tap * outChannels + out) * channels
-            let from = weights + out * channels * taps + tap
-            for channel in 0..<channels { row[channel] = from[channel * taps] }
-        }
-    }
     let pitch = g.paddedWidth
     // A quarter of the im2col budget: one band per thread of about 2 MB (staged input and wide
     // output) ran fastest, on 2 threads sharing an 8 MB L3, for ESRGAN's 32- and 64-channel
@@ -448,6 +442,26 @@ private func convolveByTaps(
             }
         }
     }
+}
+
+/// The weights tap-major, tap t's [outChannels, C] matrix with unit column stride as sgemm
+/// needs it; the caller deallocates.
+// weights: [outChannels, C, kh, kw] -> [kh * kw, outChannels, C]
+private func tapMajor(
+    _ weights: UnsafePointer<Float>, outChannels: Int, geometry g: ConvGeometry
+) -> UnsafeMutablePointer<Float> {
+    let (taps, channels) = (g.kernelHeight * g.kernelWidth, g.inChannels)
+    let reordered = UnsafeMutablePointer<Float>.allocate(capacity: taps * outChannels * channels)
+    Parallel.forEachRange(count: outChannels, minimumBlock: max(1, 65_536 / max(1, taps * channels))) { outs in
+        for tap in 0..<taps {
+            for out in outs {
+                let row = reordered + (tap * outChannels + out) * channels
+                let from = weights + out * channels * taps + tap
+                for channel in 0..<channels { row[channel] = from[channel * taps] }
+            }
+        }
+    }
+    return reordered
 }
 
 /// Copies input rows `inputRows` (out-of-image rows become zeros) of every channel into
