@@ -159,9 +159,9 @@ struct ModelBenchmarks {
         return [
             "bf16_unet_relative_rms_error": rootMeanSquare(difference) / rootMeanSquare(full.unet),
             "bf16_unet_max_abs_error": Double(difference.scalars.map(abs).max() ?? 0),
-            "bf16_vae_decode_psnr_db": eightBitPSNR(reduced.decoded.scalars.map { ($0 + 1) / 2 },
-                                                    full.decoded.scalars.map { ($0 + 1) / 2 }),
-            "bf16_img2img_4_steps_psnr_db": eightBitPSNR(reduced.edited.samples, full.edited.samples),
+            "bf16_vae_decode_psnr_db": ImageFidelity.psnr(reduced.decoded.scalars.map { ($0 + 1) / 2 },
+                                                          full.decoded.scalars.map { ($0 + 1) / 2 }, eightBit: true),
+            "bf16_img2img_4_steps_psnr_db": ImageFidelity.psnr(reduced.edited, full.edited, eightBit: true),
         ]
     }
 
@@ -187,18 +187,6 @@ struct ModelBenchmarks {
 
     private func rootMeanSquare(_ tensor: Tensor) -> Double {
         (tensor.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, tensor.count))).squareRoot()
-    }
-
-    /// PSNR in dB of two images with samples in [0, 1], after rounding both to 8 bits as a
-    /// file would hold them (infinity when identical).
-    private func eightBitPSNR(_ a: [Float], _ b: [Float]) -> Double {
-        let levels = { (value: Float) in Double((min(max(value, 0), 1) * 255).rounded()) }
-        let squared = zip(a, b).reduce(0.0) { sum, pair in
-            let difference = levels(pair.0) - levels(pair.1)
-            return sum + difference * difference
-        }
-        let meanSquared = squared / Double(max(1, a.count))
-        return meanSquared == 0 ? .infinity : 10 * log10(255 * 255 / meanSquared)
     }
 
     private func median(_ values: [Double]) -> Double {

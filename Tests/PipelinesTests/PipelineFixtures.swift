@@ -45,13 +45,7 @@ enum PipelineFixtures {
     /// PSNR in dB over all samples of two equally sized 8-bit images (infinity when identical).
     static func psnr(_ a: Image, _ b: Image) -> Double {
         precondition(a.samples.count == b.samples.count)
-        var squared = 0.0
-        for (x, y) in zip(a.samples, b.samples) {
-            let difference = Double(x - y) * 255
-            squared += difference * difference
-        }
-        let mse = squared / Double(a.samples.count)
-        return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+        return ImageFidelity.psnr(a, b, eightBit: true)
     }
 }
 
