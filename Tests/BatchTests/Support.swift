@@ -90,6 +90,9 @@ struct CommandResult {
     var stderr: String
 }
 
+/// Runs the overpaint executable to completion. Its output goes to files rather than pipes:
+/// a blocking pipe read fails with EINTR when a signal (a child's SIGCHLD) lands mid-read,
+/// and reading one pipe to its end while the other fills would deadlock.
 @discardableResult
 func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
                   in directory: URL? = nil) throws -> CommandResult {
@@ -98,13 +101,21 @@ func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
     process.executableURL = overpaintExecutable()
     process.arguments = arguments
     if let environment { process.environment = environment }
-    let out = Pipe(), err = Pipe()
+    let capture = try makeScratchFolder("capture")
+    defer { try? FileManager.default.removeItem(at: capture) }
+    let (outURL, errURL) = (capture.appendingPathComponent("stdout"), capture.appendingPathComponent("stderr"))
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let (out, err) = (try FileHandle(forWritingTo: outURL), try FileHandle(forWritingTo: errURL))
+    defer {
+        try? out.close()
+        try? err.close()
+    }
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return CommandResult(status: process.terminationStatus,
-                         stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+                         stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                         stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
 }
