@@ -140,11 +140,27 @@ public final class StableDiffusion: Sendable {
     /// `vae.encode(x).latent_dist.sample(generator) * scaling_factor`.
     // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
     func encodeSample(_ image: Tensor, generator: inout TorchGenerator) -> Tensor {
-        vae.config.scalingFactor * vae.encode(image).sample(generator: &generator)
+        let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
+        return vae.config.scalingFactor * vae.encode(image).sample(generator: &generator)
     }
 
     /// `vae.decode(latents / scaling_factor)` and diffusers' postprocess to 8 bits.
     func decodeImage(_ latents: Tensor) -> Imaging.Image {
-        ImageConversion.image(fromDecoded: vae.decode(latents / vae.config.scalingFactor))
+        let vae = self.vae(forHeight: latents.shape[2] * vaeScaleFactor, width: latents.shape[3] * vaeScaleFactor)
+        return ImageConversion.image(fromDecoded: vae.decode(latents / vae.config.scalingFactor))
+    }
+
+    /// Images of more pixels than this go through the VAE in diffusers' blended tiles
+    /// (`enable_tiling()`): whole, the VAE holds several full-size 128-channel activations at
+    /// once, 2 GB each at 2048x2048. Up to 1024x1024 images run whole, exactly as diffusers'.
+    public static let vaeTilingPixelThreshold = 1024 * 1024
+
+    /// The VAE to run on an image of `height` x `width` pixels: this pipeline's, tiled past
+    /// `threshold` pixels unless it has tiling settings of its own.
+    func vae(forHeight height: Int, width: Int, threshold: Int = vaeTilingPixelThreshold) -> AutoencoderKL {
+        guard vae.tiling == nil, height * width > threshold else { return vae }
+        var tiled = vae
+        tiled.enableTiling()
+        return tiled
     }
 }

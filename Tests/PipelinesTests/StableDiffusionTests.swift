@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Models
 import Tensors
 import Testing
 @testable import Pipelines
@@ -96,5 +97,25 @@ import Testing
         for prompt in ["a", "a", "b", "c", "b", "a"] { lookUp(prompt) }
         // "a" is dropped when "c" arrives, "b" stays cached
         #expect(computed == ["a", "b", "c", "a"])
+    }
+
+    /// Past a megapixel the pipeline runs its VAE in diffusers' tiles (sd-tiny's: 64 pixels, 8
+    /// latents); up to it, whole. A tiled decode is not the untiled one, so this is visible.
+    @Test func imagesPastAMegapixelGoThroughTheVAEInTiles() throws {
+        let pipeline = try Self.pipeline.get()
+        #expect(StableDiffusion.vaeTilingPixelThreshold == 1024 * 1024)
+        #expect(pipeline.vae(forHeight: 1024, width: 1024).tiling == nil)
+        #expect(pipeline.vae(forHeight: 1024, width: 1032).tiling == VAETiling(sampleTileSize: 64, latentTileSize: 8))
+        var generator = TorchGenerator(seed: 3)
+        let latents = generator.randn([1, 4, 12, 12])
+        let small = pipeline.vae(forHeight: 96, width: 96, threshold: 96 * 96)
+        let large = pipeline.vae(forHeight: 96, width: 96, threshold: 96 * 96 - 1)
+        let whole = pipeline.vae.decode(latents)
+        // Threaded sums may differ in the last bits between two runs of one decode.
+        let largestDifference = { (other: Tensor) in zip(other.scalars, whole.scalars).map { abs($0 - $1) }.max() ?? 0 }
+        #expect(largestDifference(small.decode(latents)) < 1e-5)
+        let tiled = large.decode(latents)
+        #expect(tiled.shape == [1, 3, 96, 96])
+        #expect(largestDifference(tiled) > 1e-2)
     }
 }
