@@ -100,7 +100,7 @@ struct ImageEditor {
     /// Real-ESRGAN's --outscale does.
     private func upscale(_ image: Image, _ upscale: Edit.Upscale, job: Job) throws -> Image {
         guard let path = ModelCache.resolveUpscaler(upscale.model, recipe: recipe.source) else {
-            throw BatchError.image("\(job.input): no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path)")
+            throw BatchError.image("\(job.input): no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path or an SD x4 upscaler folder)")
         }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {

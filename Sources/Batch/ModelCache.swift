@@ -59,7 +59,8 @@ final class ModelCache {
 
     /// Where a bare model name (`upscale: {model: realesrgan-x4plus}`) is looked for, in
     /// order: $OVERPAINT_MODELS, ./models, and models/ beside or above the recipe's folder
-    /// (where scripts/fetch-realesrgan puts them).
+    /// (where scripts/fetch-realesrgan puts them). In each, a Real-ESRGAN file (under
+    /// realesrgan/ or not), else a diffusers folder of that name (an SD x4 upscaler).
     static func resolveUpscaler(_ name: String, recipe: URL) -> String? {
         guard !name.hasPrefix("/") else { return name }
         let environment = ProcessInfo.processInfo.environment
@@ -72,6 +73,10 @@ final class ModelCache {
             for file in ["realesrgan/\(name).param", "realesrgan/\(name).safetensors", "\(name).param", "\(name).safetensors"] {
                 let candidate = root.appendingPathComponent(file).path
                 if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            }
+            let pipeline = root.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: pipeline.appendingPathComponent("model_index.json").path) {
+                return pipeline.path
             }
         }
         return nil

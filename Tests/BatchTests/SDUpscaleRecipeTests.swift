@@ -97,3 +97,19 @@ private func tinyUpscalerFolder(in folder: URL) throws -> URL {
     #expect((0..<upscaled.pixelCount).allSatisfy { abs(upscaled.samples[$0 * 4 + 3] * 255 - 128) < 0.5 })
     #expect(!upscaled.samples.contains { $0.isNaN })
 }
+
+/// A bare name finds an SD x4 upscaler folder in models/ beside the recipe, as it finds the
+/// fetched Real-ESRGAN files; a Real-ESRGAN file of the same name there comes first.
+@Test func aBareNameFindsAnUpscalerFolderInModels() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let models = folder.appendingPathComponent("models")
+    try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+    let model = try tinyUpscalerFolder(in: models)
+    let recipe = folder.appendingPathComponent("upscale.yaml")
+    #expect(ModelCache.resolveUpscaler("x4-tiny", recipe: recipe) == model.path)
+    #expect(ModelCache.resolveUpscaler("x4-missing", recipe: recipe) == nil)
+    let file = models.appendingPathComponent("x4-tiny.safetensors")
+    FileManager.default.createFile(atPath: file.path, contents: Data())
+    #expect(ModelCache.resolveUpscaler("x4-tiny", recipe: recipe) == file.path)
+}
