@@ -26,6 +26,12 @@ public struct Conv2D: Sendable {
         conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding)
     }
 
+    /// The convolution with `epilogue` (an activation, a scaled residual) fused into its store.
+    // x: [N, in, H, W] -> [N, out, OH, OW]
+    public func callAsFunction(_ x: Tensor, epilogue: ConvEpilogue) -> Tensor {
+        conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
+    }
+
     /// The convolution after extra zero padding (diffusers' `F.pad` before an unpadded conv).
     // x: [N, in, H, W] -> [N, out, OH, OW]
     public func callAsFunction(_ x: Tensor, extraPadding: Padding2D) -> Tensor {

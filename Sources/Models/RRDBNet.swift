@@ -195,12 +195,6 @@ extension NCNNLayer {
 }
 
 extension Conv2D {
-    /// The convolution with `epilogue` fused into its store.
-    // x: [N, in, H, W] -> [N, out, OH, OW]
-    fileprivate func callAsFunction(_ x: Tensor, epilogue: ConvEpilogue) -> Tensor {
-        conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
-    }
-
     /// The convolution of `x` upsampled 2x (nearest), without the upsampled tensor.
     // x: [N, in, H, W] -> [N, out, 2H, 2W] (3x3, padding 1)
     fileprivate func callAsFunction(upsampledNearest2x x: Tensor, epilogue: ConvEpilogue) -> Tensor {

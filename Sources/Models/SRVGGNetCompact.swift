@@ -76,29 +76,12 @@ public struct SRVGGNetCompact: SuperResolutionNetwork {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var out = x
         for (index, conv) in convs.enumerated() {
-            out = conv(out)
-            if index < slopes.count { out = prelu(out, slopes: slopes[index]) }
+            out = index < slopes.count ? conv(out, epilogue: .preLU(slopes: slopes[index])) : conv(out)
         }
         var result = pixelShuffle(out, factor: scale)
         result += upsampleNearest(x, factor: scale)
         return result
     }
-}
-
-/// torch.nn.PReLU with one slope per channel.
-// x: [N, C, H, W], slopes: [C]
-func prelu(_ x: consuming Tensor, slopes: Tensor) -> Tensor {
-    var x = x
-    let (channels, plane) = (x.shape[1], x.shape[2] * x.shape[3])
-    x.withUnsafeMutableBufferPointer { values in
-        guard let base = values.baseAddress else { return }
-        Parallel.forEach(count: values.count / plane) { image in
-            let slope = slopes.scalars[image % channels]
-            let row = base + image * plane
-            for index in 0 ..< plane where row[index] < 0 { row[index] *= slope }
-        }
-    }
-    return x
 }
 
 /// torch.nn.PixelShuffle: channel groups of `factor * factor` become `factor` x `factor` patches.

@@ -25,6 +25,9 @@ public enum ConvEpilogue: Sendable, Equatable {
     case identity
     /// `v < 0 ? v * slope : v`, as torch.nn.LeakyReLU.
     case leakyReLU(slope: Float)
+    /// `v < 0 ? v * slopes[channel] : v`, as torch.nn.PReLU with one slope per output channel
+    /// (`slopes` is [O]).
+    case preLU(slopes: Tensor)
     /// `v * scale + residual`, reading `residual` at the output's own position (batch, channel
     /// of the output tensor, row, column): ESRGAN's scaled residual connections.
     case scaledResidual(scale: Float, residual: Tensor)
@@ -185,17 +188,22 @@ private func convolve(
 ) {
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: geometry.outChannels)
-    let residual: Tensor?
-    if case let .scaledResidual(_, tensor) = epilogue {
-        precondition(tensor.shape == [geometry.batch, target.tensorChannels, geometry.outHeight, geometry.outWidth],
-                     "conv2d residual \(tensor.shape) is not shaped as the output tensor")
-        residual = tensor
-    } else {
-        residual = nil
+    // The epilogue's tensor: PReLU's slopes, or the residual.
+    var operand: [Float] = []
+    switch epilogue {
+    case let .preLU(slopes):
+        precondition(slopes.shape == [geometry.outChannels], "conv2d PReLU slopes \(slopes.shape) are not [\(geometry.outChannels)]")
+        operand = slopes.scalars
+    case let .scaledResidual(_, residual):
+        precondition(residual.shape == [geometry.batch, target.tensorChannels, geometry.outHeight, geometry.outWidth],
+                     "conv2d residual \(residual.shape) is not shaped as the output tensor")
+        operand = residual.scalars
+    case .identity, .leakyReLU:
+        break
     }
     let backend = GEMMBackend.active
     biasValues.withUnsafeBufferPointer { biasBuffer in
-        (residual ?? Tensor(zeros: [0])).withUnsafeBufferPointer { residualBuffer in
+        operand.withUnsafeBufferPointer { operandBuffer in
             guard let biasBase = biasBuffer.baseAddress else { return }
             let usesTaps = geometry.stride == 1 && !(geometry.isPointwise && geometry.upsampling == 1)
             weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
@@ -204,11 +212,11 @@ private func convolve(
                 defer { tapWeights?.deallocate() }
                 for image in 0..<geometry.batch {
                     let outChannel = target.channelOffset + channels.lowerBound
-                    let store = ConvStore(rule: StoreRule(epilogue),
-                                          target: target.base + image * target.imageStride + outChannel * geometry.outPlane,
-                                          bias: biasBase + channels.lowerBound,
-                                          residual: residualBuffer.baseAddress.map {
-                                              $0 + image * target.imageStride + outChannel * geometry.outPlane
+                    let outOffset = image * target.imageStride + outChannel * geometry.outPlane
+                    let rule = StoreRule(epilogue)
+                    let store = ConvStore(rule: rule, target: target.base + outOffset, bias: biasBase + channels.lowerBound,
+                                          operand: operandBuffer.baseAddress.map {
+                                              $0 + (rule.readsSlopes ? channels.lowerBound : outOffset)
                                           },
                                           plane: geometry.outPlane)
                     let source = input + image * geometry.inputImageStride
@@ -228,18 +236,26 @@ private func convolve(
     }
 }
 
-/// The epilogue with its residual resolved to a pointer.
+/// The epilogue with its tensors left out (`ConvStore` holds them as pointers).
 private enum StoreRule {
     case plain
     case leakyReLU(Float)
+    case preLU
     case scaledResidual(Float)
 
     init(_ epilogue: ConvEpilogue) {
         switch epilogue {
         case .identity: self = .plain
         case let .leakyReLU(slope): self = .leakyReLU(slope)
+        case .preLU: self = .preLU
         case let .scaledResidual(scale, _): self = .scaledResidual(scale)
         }
+    }
+
+    /// Whether the store's operand is per-channel slopes (else it is a residual, or unused).
+    var readsSlopes: Bool {
+        if case .preLU = self { return true }
+        return false
     }
 }
 
@@ -249,7 +265,9 @@ private struct ConvStore {
     /// Output channel 0 of the panel, at pixel 0.
     let target: UnsafeMutablePointer<Float>
     let bias: UnsafePointer<Float>
-    let residual: UnsafePointer<Float>?
+    /// The epilogue's tensor: PReLU's slope of the panel's channel 0, or the residual at the
+    /// target's position.
+    let operand: UnsafePointer<Float>?
     /// Floats between output channels.
     let plane: Int
 
@@ -258,17 +276,23 @@ private struct ConvStore {
     func finish(channel: Int, pixels first: Int, count: Int, from source: UnsafePointer<Float>, addBias: Bool = true) {
         let out = target + channel * plane + first
         let shift = addBias ? bias[channel] : 0
-        switch rule {
-        case .plain:
-            for index in 0..<count { out[index] = source[index] + shift }
-        case let .leakyReLU(slope):
+        func leakyStore(slope: Float) {
             // A select rather than a guarded store, so the loop vectorises.
             for index in 0..<count {
                 let value = source[index] + shift
                 out[index] = value < 0 ? value * slope : value
             }
+        }
+        switch rule {
+        case .plain:
+            for index in 0..<count { out[index] = source[index] + shift }
+        case let .leakyReLU(slope):
+            leakyStore(slope: slope)
+        case .preLU:
+            guard let slopes = operand else { return }
+            leakyStore(slope: slopes[channel])
         case let .scaledResidual(scale):
-            guard let residual else { return }
+            guard let residual = operand else { return }
             let add = residual + channel * plane + first
             for index in 0..<count { out[index] = (source[index] + shift) * scale + add[index] }
         }

@@ -79,6 +79,24 @@ import Testing
         expectClose(out, Tensor(shape: expected.shape, scalars: expected.scalars.map { $0 < 0 ? 0.2 * $0 : $0 }))
     }
 
+    @Test(arguments: [("conv3x3", 1), ("conv_s2p1", 2), ("conv1x1", 1)])
+    func preLUEpilogueMatchesTorchThenPReLU(name: String, stride: Int) throws {
+        let x = try OpFixtures.tensor("\(name).x")
+        let weight = try OpFixtures.tensor("\(name).weight")
+        let channels = weight.shape[0]
+        let slopes = Tensor(shape: [channels], scalars: (0..<channels).map { 0.1 * Float($0 + 1) })
+        let padding = weight.shape[2] == 1 ? Padding2D.zero : Padding2D(1)
+        let out = conv2d(x, weight: weight, bias: try OpFixtures.tensor("\(name).bias"), stride: stride,
+                         padding: padding, epilogue: .preLU(slopes: slopes))
+        let expected = try OpFixtures.tensor("\(name).out")
+        let plane = expected.shape[2] * expected.shape[3]
+        #expect(expected.scalars.contains { $0 < 0 }, "the fixture exercises the negative side")
+        expectClose(out, Tensor(shape: expected.shape, scalars: expected.scalars.indices.map { index in
+            let value = expected.scalars[index]
+            return value < 0 ? slopes.scalars[index / plane % channels] * value : value
+        }))
+    }
+
     @Test(arguments: [("conv3x3", 1), ("conv_s2p1", 2)])
     func scaledResidualEpilogueMatchesTorchScaledPlusResidual(name: String, stride: Int) throws {
         let expected = try OpFixtures.tensor("\(name).out")

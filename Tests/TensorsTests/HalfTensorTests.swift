@@ -96,6 +96,27 @@ import Testing
         expectClose(out, Tensor(shape: plain.shape, scalars: zip(plain.scalars, residual.scalars).map { 0.2 * $0 + $1 }))
     }
 
+    @Test(arguments: GEMMBackend.float32Cases)
+    func preLUOverWeightPanelsReadsEachPanelsSlopes(backend: GEMMBackend) throws {
+        // conv_banded's 6 output channels in panels of 4 and 2: the second panel's channels 4..<6
+        // take slopes 4 and 5, not 0 and 1.
+        let weight = try OpFixtures.tensor("conv_banded.weight")
+        let half = halfCopy(of: weight)
+        let (x, bias) = (try OpFixtures.tensor("conv_banded.x"), try OpFixtures.tensor("conv_banded.bias"))
+        let plain = conv2d(x, weight: half.floatTensor(), bias: bias, padding: Padding2D(1))
+        let slopes = Tensor(shape: [6], scalars: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+        let out = GEMMBackend.withBackend(backend) {
+            conv2d(x, weight: .half(half), bias: bias, stride: 1, padding: Padding2D(1),
+                   epilogue: .preLU(slopes: slopes), columnBudgetBytes: 16 << 20, panelBudgetBytes: 4 * 72 * 4)
+        }
+        let plane = plain.shape[2] * plain.shape[3]
+        #expect(plain.scalars.contains { $0 < 0 })
+        expectClose(out, Tensor(shape: plain.shape, scalars: plain.scalars.indices.map { index in
+            let value = plain.scalars[index]
+            return value < 0 ? slopes.scalars[index / plane % 6] * value : value
+        }))
+    }
+
     private func halfCopy(of tensor: Tensor) -> HalfTensor {
         HalfTensor(shape: tensor.shape, format: .f16, bitPatterns: tensor.scalars.map { Float16($0).bitPattern })
     }

@@ -17,9 +17,16 @@ func fixtureJSON(_ area: String, _ name: String) throws -> [String: Any] {
     return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
 }
 
-/// A fresh empty folder under the system temporary directory.
-func temporaryFolder() throws -> URL {
+/// One folder for every scratch file of this test process, removed when the process exits.
+private let scratchRoot: URL = {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-weights-\(UUID().uuidString)")
+    atexit { try? FileManager.default.removeItem(at: scratchRoot) }
+    return url
+}()
+
+/// A fresh empty folder, inside the process's scratch folder.
+func temporaryFolder() throws -> URL {
+    let url = scratchRoot.appendingPathComponent(UUID().uuidString)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
