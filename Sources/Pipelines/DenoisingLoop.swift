@@ -4,8 +4,9 @@ import Schedulers
 import Tensors
 
 /// The denoising loop every Stable Diffusion pipeline shares: classifier-free guidance,
-/// optional extra UNet input channels (the inpainting mask and masked-image latents), and a
-/// hook after each step (latent blending for 4-channel inpainting).
+/// optional extra UNet input channels (the inpainting mask and masked-image latents, the x4
+/// upscaler's noised low-res image), an optional class label (the x4 upscaler's noise level),
+/// and a hook after each step (latent blending for 4-channel inpainting).
 struct DenoisingLoop {
     let unet: UNet2DConditionModel
     /// `[2, 77, d]` (negative, positive) with guidance, `[1, 77, d]` without.
@@ -14,6 +15,8 @@ struct DenoisingLoop {
     let usesGuidance: Bool
     /// Concatenated after the scaled latents along channels (batch 1; duplicated for guidance).
     var extraChannels: Tensor?
+    /// The UNet's class label for every batch entry, for UNets with a class embedding.
+    var classLabel: Int?
 
     /// Runs `timesteps` from `latents`; `afterStep(i, latents, scheduler)` may replace the
     /// latents (the scheduler as it is after step i, for `addNoise`).
@@ -41,7 +44,8 @@ struct DenoisingLoop {
         let scaled = try scheduler.scaleModelInput(latents, timestep: timestep)
         var input = usesGuidance ? Tensor.concatenate([scaled, scaled], axis: 0) : scaled
         if let conditioning { input = Tensor.concatenate([input, conditioning], axis: 1) }
-        let output = unet(sample: input, timestep: Float(timestep), encoderHiddenStates: encoderHiddenStates)
+        let output = unet(sample: input, timestep: Float(timestep), encoderHiddenStates: encoderHiddenStates,
+                          classLabels: classLabel.map { Array(repeating: $0, count: input.shape[0]) })
         guard usesGuidance else { return output }
         let halves = output.chunked(2, axis: 0)
         return halves[0] + guidanceScale * (halves[1] - halves[0])

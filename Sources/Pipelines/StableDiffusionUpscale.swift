@@ -120,17 +120,20 @@ public final class StableDiffusionUpscale: Sendable {
         let noise = scheduler.initNoiseSigma * generator.randn([1, components.vae.config.latentChannels, height, width])
         let tiles = UpscaleTiling(width: width, height: height, tileSize: options.tileSize,
                                   overlap: options.tileOverlap, multiple: Self.tileMultiple)
-        let denoiser = UpscaleDenoiser(unet: components.unet, encoderHiddenStates: hiddenStates,
-                                       guidanceScale: options.generation.guidanceScale,
-                                       usesGuidance: options.generation.usesGuidance, classLabel: options.noiseLevel)
+        // The noised low-res tile is the UNet's extra input channels, the noise level its class label.
+        var denoiser = DenoisingLoop(unet: components.unet, encoderHiddenStates: hiddenStates,
+                                     guidanceScale: options.generation.guidanceScale,
+                                     usesGuidance: options.generation.usesGuidance)
+        denoiser.classLabel = options.noiseLevel
         var blend = TileBlend(width: width * scale, height: height * scale, tiles: tiles.tiles.map { $0.scaled(by: scale) })
         for (index, tile) in tiles.tiles.enumerated() {
             var tileScheduler = scheduler
             let tileProgress = progress.map { callback in
                 { (step: Int, total: Int) in callback(index * total + step, total * tiles.tiles.count) }
             }
-            let latents = try denoiser.run(tile.crop(noise), lowRes: tile.crop(noisedLowRes),
-                                           scheduler: &tileScheduler, generator: &generator, progress: tileProgress)
+            denoiser.extraChannels = tile.crop(noisedLowRes)
+            let latents = try denoiser.run(tile.crop(noise), timesteps: tileScheduler.timesteps, scheduler: &tileScheduler,
+                                           generator: &generator, progress: tileProgress)
             let decoded = components.vae.decode(latents / Self.latentScalingFactor)
             blend.add(decoded, tile: tile.scaled(by: scale))
         }
@@ -149,41 +152,5 @@ public final class StableDiffusionUpscale: Sendable {
             if image.bitDepth == 8 { resized.samples = resized.samples.map { ($0 * 255).rounded() / 255 } }
         }
         return ImageConversion.vaeInput(resized, width: size.width, height: size.height)
-    }
-}
-
-/// The upscaler's denoising loop: the scaled latents with the noised low-res image concatenated
-/// along channels, the noise level as class label, classifier-free guidance in one batched call.
-struct UpscaleDenoiser {
-    let unet: UNet2DConditionModel
-    /// `[2, 77, d]` (negative, positive) with guidance, `[1, 77, d]` without.
-    let encoderHiddenStates: Tensor
-    let guidanceScale: Float
-    let usesGuidance: Bool
-    let classLabel: Int
-
-    // latents: [1, 4, h, w], lowRes: [1, 3, h, w] -> [1, 4, h, w]
-    func run(_ latents: Tensor, lowRes: Tensor, scheduler: inout any Scheduler, generator: inout TorchGenerator,
-             progress: StepCallback?) throws -> Tensor {
-        var latents = latents
-        let batch = usesGuidance ? 2 : 1
-        let conditioning = usesGuidance ? Tensor.concatenate([lowRes, lowRes], axis: 0) : lowRes
-        let timesteps = scheduler.timesteps
-        for (index, timestep) in timesteps.enumerated() {
-            if let progress, !progress(index, timesteps.count) { throw PipelinesError.cancelled(step: index) }
-            // scale_model_input is elementwise, so scaling once before stacking is the same
-            let scaled = try scheduler.scaleModelInput(latents, timestep: timestep)
-            let stacked = usesGuidance ? Tensor.concatenate([scaled, scaled], axis: 0) : scaled
-            let input = Tensor.concatenate([stacked, conditioning], axis: 1)
-            var prediction = unet(sample: input, timestep: Float(timestep), encoderHiddenStates: encoderHiddenStates,
-                                  classLabels: Array(repeating: classLabel, count: batch))
-            if usesGuidance {
-                let halves = prediction.chunked(2, axis: 0)
-                prediction = halves[0] + guidanceScale * (halves[1] - halves[0])
-            }
-            latents = try scheduler.step(modelOutput: prediction, timestep: timestep, sample: latents,
-                                         generator: &generator).prevSample
-        }
-        return latents
     }
 }
