@@ -35,9 +35,10 @@ public enum ConvEpilogue: Sendable, Equatable {
 
 /// torch.nn.functional.conv2d with zero padding, dilation 1 and groups 1.
 ///
-/// A 1x1 stride-1 unpadded convolution is one sgemm per image. Other stride-1 convolutions
-/// multiply once per kernel tap over a zero-padded copy of a band of input rows (see
-/// `convolveByTaps`); strided ones go through im2col and sgemm. Either way each thread takes a
+/// A 1x1 stride-1 unpadded convolution is one sgemm per image. Other stride-1 convolutions on
+/// images at least `defaultTapMinimumWidth` wide multiply once per kernel tap over a zero-padded
+/// copy of a band of input rows (see `convolveByTaps`); strided and narrow ones go through
+/// im2col and sgemm. Either way each thread takes a
 /// band of output rows at a time with its own scratch, sized from `columnBudgetBytes`.
 // x: [N, C, H, W], weight: [O, C, kh, kw] (torch layout), bias: [O] -> [N, O, OH, OW]
 public func conv2d(
@@ -133,20 +134,32 @@ public func conv2d(
 /// The im2col and staging scratch all threads may hold at once.
 let defaultColumnBudgetBytes = 16 << 20
 
+/// Stride-1 convolutions whose zero-padded rows are at least this wide multiply per kernel tap;
+/// narrower ones go through im2col. Tap products compute kw - 1 discarded pixels per row (25%
+/// extra at the SD UNet's 8-wide level) and split the product's depth kh*kw ways. Measured with
+/// `bench` on SD 1.5 (2 threads, one release run each), UNet / VAE decode at 512x512:
+/// taps at every width 32.0 s / 40.7 s, from 64 wide 30.7 s / 40.8 s, from 128 wide 28.9 s /
+/// 38.9 s (0.77 and 0.94 of sgemm), im2col everywhere 28.9 s for the UNet. Real-ESRGAN's
+/// 256-pixel tiles gain most (x4plus 0.62 -> 0.84 of sgemm).
+let defaultTapMinimumWidth = 128
+
 /// `columnBudgetBytes` bounds the im2col buffers; tests shrink it to exercise banding.
 // x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
 func conv2d(
-    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, columnBudgetBytes: Int
+    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, columnBudgetBytes: Int,
+    tapMinimumWidth: Int = defaultTapMinimumWidth
 ) -> Tensor {
     conv2d(x, weight: .float(weight), bias: bias, stride: stride, padding: padding, epilogue: .identity,
-           columnBudgetBytes: columnBudgetBytes)
+           columnBudgetBytes: columnBudgetBytes, tapMinimumWidth: tapMinimumWidth)
 }
 
-/// `panelBudgetBytes` bounds the widened panel of a half weight; tests shrink it to split one.
+/// `panelBudgetBytes` bounds the widened panel of a half weight; tests shrink it to split one,
+/// and set `tapMinimumWidth` to run small images through either stride-1 path.
 // x: [N, C, H, W], weight: [O, C, kh, kw], bias: [O] -> [N, O, OH, OW]
 func conv2d(
     _ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int, padding: Padding2D, epilogue: ConvEpilogue = .identity,
-    columnBudgetBytes: Int, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes
+    columnBudgetBytes: Int, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
+    tapMinimumWidth: Int = defaultTapMinimumWidth
 ) -> Tensor {
     let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
                                 stride: stride, padding: padding, columnBudgetBytes: columnBudgetBytes)
@@ -156,7 +169,7 @@ func conv2d(
         x.withUnsafeBufferPointer { input in
             guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
             convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue,
-                     into: output.offset(outBase), panelBudgetBytes: panelBudgetBytes)
+                     into: output.offset(outBase), panelBudgetBytes: panelBudgetBytes, tapMinimumWidth: tapMinimumWidth)
         }
     }
 }
@@ -184,7 +197,8 @@ struct ConvTarget {
 /// Checks the bias and epilogue, then runs every panel of output channels over every image.
 private func convolve(
     _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: WeightTensor, bias: Tensor?, epilogue: ConvEpilogue,
-    into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes
+    into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
+    tapMinimumWidth: Int = defaultTapMinimumWidth
 ) {
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: geometry.outChannels)
@@ -205,7 +219,9 @@ private func convolve(
     biasValues.withUnsafeBufferPointer { biasBuffer in
         operand.withUnsafeBufferPointer { operandBuffer in
             guard let biasBase = biasBuffer.baseAddress else { return }
-            let usesTaps = geometry.stride == 1 && !(geometry.isPointwise && geometry.upsampling == 1)
+            // Upsampling happens as rows are staged, which only the tap path does.
+            let usesTaps = geometry.upsampling > 1
+                || (geometry.stride == 1 && !geometry.isPointwise && geometry.paddedWidth >= tapMinimumWidth)
             weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
                 // Reordered once per panel, not once per image.
                 let tapWeights = usesTaps ? tapMajor(panel, outChannels: channels.count, geometry: geometry) : nil
@@ -476,12 +492,15 @@ private func tapMajor(
 ) -> UnsafeMutablePointer<Float> {
     let (taps, channels) = (g.kernelHeight * g.kernelWidth, g.inChannels)
     let reordered = UnsafeMutablePointer<Float>.allocate(capacity: taps * outChannels * channels)
+    // The weights are read once, in order; each output channel's kh*kw destination rows (C
+    // floats each) stay in cache while they fill. Tap by tap, the panel (up to 32 MB) was read
+    // kh*kw times over.
     Parallel.forEachRange(count: outChannels, minimumBlock: max(1, 65_536 / max(1, taps * channels))) { outs in
-        for tap in 0..<taps {
-            for out in outs {
-                let row = reordered + (tap * outChannels + out) * channels
-                let from = weights + out * channels * taps + tap
-                for channel in 0..<channels { row[channel] = from[channel * taps] }
+        for out in outs {
+            let from = weights + out * channels * taps
+            let rows = reordered + out * channels
+            for channel in 0..<channels {
+                for tap in 0..<taps { rows[tap * outChannels * channels + channel] = from[channel * taps + tap] }
             }
         }
     }

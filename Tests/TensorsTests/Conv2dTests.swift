@@ -2,14 +2,20 @@ import Testing
 @testable import Tensors
 
 @Suite struct Conv2dTests {
+    /// The convolution through the tap path, checking on the way that the im2col path (the
+    /// one these small images take by default) gives the reference too.
     private func run(_ name: String, stride: Int = 1, padding: Padding2D, bias: Bool = true,
                      columnBudgetBytes: Int = 16 << 20, backend: GEMMBackend) throws -> (Tensor, Tensor) {
-        let out = try GEMMBackend.withBackend(backend) {
-            conv2d(try OpFixtures.tensor("\(name).x"), weight: try OpFixtures.tensor("\(name).weight"),
-                   bias: bias ? try OpFixtures.tensor("\(name).bias") : nil, stride: stride, padding: padding,
-                   columnBudgetBytes: columnBudgetBytes)
+        let expected = try OpFixtures.tensor("\(name).out")
+        let (taps, columns) = try GEMMBackend.withBackend(backend) {
+            try [0, Int.max].map { tapMinimumWidth in
+                conv2d(try OpFixtures.tensor("\(name).x"), weight: try OpFixtures.tensor("\(name).weight"),
+                       bias: bias ? try OpFixtures.tensor("\(name).bias") : nil, stride: stride, padding: padding,
+                       columnBudgetBytes: columnBudgetBytes, tapMinimumWidth: tapMinimumWidth)
+            }.pair
         }
-        return (out, try OpFixtures.tensor("\(name).out"))
+        expectClose(columns, expected)
+        return (taps, expected)
     }
 
     @Test(arguments: GEMMBackend.float32Cases)
@@ -178,4 +184,9 @@ private func channels(_ range: Range<Int>, of x: Tensor) -> Tensor {
         scalars += x.scalars[start..<(start + range.count * plane)]
     }
     return Tensor(shape: [x.shape[0], range.count, x.shape[2], x.shape[3]], scalars: scalars)
+}
+
+private extension Array {
+    /// The first two elements.
+    var pair: (Element, Element) { (self[0], self[1]) }
 }
