@@ -185,6 +185,18 @@ struct ModelBenchmarks {
         return stage("\(name) \(side)x\(side)") { _ = network(input) }
     }
 
+    /// A super-resolution network over a whole `width` x `height` photo as `recipes/upscale.yaml`
+    /// runs it (256-pixel tiles overlapping by 16, then Lanczos to 2x): one run without a
+    /// warm-up, as it takes minutes; its peak RSS is the figure that matters.
+    func tiledSuperResolution(_ network: any SuperResolutionNetwork, name: String, width: Int, height: Int) -> StageResult {
+        let photo = Imaging.Image(width: width, height: height, channels: 3,
+                                  samples: (0..<width * height * 3).map { Float(($0 * 37) % 251) / 250 })
+        let upscaler = TiledUpscaler(network: network, tileSize: 256, tileOverlap: 16)
+        return stage("\(name) over \(width)x\(height) in 256-pixel tiles, to 2x", warmUp: false, runs: 1) {
+            _ = upscaler.upscale(photo, scale: 2)
+        }
+    }
+
     private func rootMeanSquare(_ tensor: Tensor) -> Double {
         (tensor.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, tensor.count))).squareRoot()
     }

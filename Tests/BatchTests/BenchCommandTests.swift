@@ -49,3 +49,24 @@ import Testing
     #expect(after >= size)
     #expect(try #require(ProcessMemory.residentBytes) > 0)
 }
+
+/// `--upscaler-image` runs the network once over a whole photo in tiles, as recipes/upscale.yaml
+/// does, and reports it as its own stage; a malformed size is refused before anything runs.
+@Test func benchRunsTheUpscalerOverAWholePhotoInTiles() throws {
+    let network = packageRoot.appendingPathComponent("Tests/Fixtures/esrgan/rrdb.safetensors").path
+    let result = try runOverpaint(["bench", "--upscaler", network, "--upscaler-size", "16",
+                                   "--upscaler-image", "300x40", "--repetitions", "1", "--no-kernels", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let document = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let stages = try #require(document["stages"] as? [[String: Any]])
+    #expect(stages.compactMap { $0["name"] as? String } == ["rrdb 16x16", "rrdb over 300x40 in 256-pixel tiles, to 2x"])
+    // Two tiles of the 300-pixel width, each run with its context, do more work than one 16x16 tile.
+    let work = stages.compactMap { $0["gflop"] as? Double }
+    #expect(work.count == 2 && work[1] > 300 * 40 / (16 * 16) * work[0])
+    #expect((stages[1]["peak_rss_bytes"] as? Int ?? 0) > 10_000_000)
+
+    let refused = try runOverpaint(["bench", "--upscaler", network, "--upscaler-image", "300", "--no-kernels"])
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("--upscaler-image: expected WIDTHxHEIGHT"))
+}
