@@ -81,41 +81,40 @@ import Testing
 
     @Test(arguments: GEMMBackend.float32Cases)
     func residualEpilogueOverWeightPanelsReadsEachPanelsChannels(backend: GEMMBackend) throws {
-        // conv_banded's 6 output channels in panels of 4 and 2, each stored as 0.2 * v + residual:
-        // the second panel must read the residual at its own channels 4..<6, not at 0..<2.
-        let weight = try OpFixtures.tensor("conv_banded.weight")
-        let half = halfCopy(of: weight)
-        let (x, bias) = (try OpFixtures.tensor("conv_banded.x"), try OpFixtures.tensor("conv_banded.bias"))
-        let plain = conv2d(x, weight: half.floatTensor(), bias: bias, padding: Padding2D(1))
+        // Each output stored as 0.2 * v + residual: the second panel must read the residual at
+        // its own channels 4..<6, not at 0..<2.
+        let (plain, convolve) = try panelledConvolution(backend: backend)
         let residual = Tensor(shape: plain.shape, scalars: (0..<plain.count).map { Float($0 % 97) })
-        let out = GEMMBackend.withBackend(backend) {
-            conv2d(x, weight: .half(half), bias: bias, stride: 1, padding: Padding2D(1),
-                   epilogue: .scaledResidual(scale: 0.2, residual: residual), columnBudgetBytes: 16 << 20,
-                   panelBudgetBytes: 4 * 72 * 4, tapMinimumWidth: 0)
-        }
+        let out = convolve(.scaledResidual(scale: 0.2, residual: residual))
         expectClose(out, Tensor(shape: plain.shape, scalars: zip(plain.scalars, residual.scalars).map { 0.2 * $0 + $1 }))
     }
 
     @Test(arguments: GEMMBackend.float32Cases)
     func preLUOverWeightPanelsReadsEachPanelsSlopes(backend: GEMMBackend) throws {
-        // conv_banded's 6 output channels in panels of 4 and 2: the second panel's channels 4..<6
-        // take slopes 4 and 5, not 0 and 1.
-        let weight = try OpFixtures.tensor("conv_banded.weight")
-        let half = halfCopy(of: weight)
-        let (x, bias) = (try OpFixtures.tensor("conv_banded.x"), try OpFixtures.tensor("conv_banded.bias"))
-        let plain = conv2d(x, weight: half.floatTensor(), bias: bias, padding: Padding2D(1))
+        // The second panel's channels 4..<6 take slopes 4 and 5, not 0 and 1.
+        let (plain, convolve) = try panelledConvolution(backend: backend)
         let slopes = Tensor(shape: [6], scalars: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-        let out = GEMMBackend.withBackend(backend) {
-            conv2d(x, weight: .half(half), bias: bias, stride: 1, padding: Padding2D(1),
-                   epilogue: .preLU(slopes: slopes), columnBudgetBytes: 16 << 20, panelBudgetBytes: 4 * 72 * 4,
-                   tapMinimumWidth: 0)
-        }
+        let out = convolve(.preLU(slopes: slopes))
         let plane = plain.shape[2] * plain.shape[3]
         #expect(plain.scalars.contains { $0 < 0 })
         expectClose(out, Tensor(shape: plain.shape, scalars: plain.scalars.indices.map { index in
             let value = plain.scalars[index]
             return value < 0 ? slopes.scalars[index / plane % 6] * value : value
         }))
+    }
+
+    /// conv_banded (6 output channels) with its weight kept f16: the plain f32 convolution, and
+    /// the same convolution with an epilogue over weight panels of 4 and 2 channels on the tap path.
+    private func panelledConvolution(backend: GEMMBackend) throws -> (Tensor, (ConvEpilogue) -> Tensor) {
+        let half = halfCopy(of: try OpFixtures.tensor("conv_banded.weight"))
+        let (x, bias) = (try OpFixtures.tensor("conv_banded.x"), try OpFixtures.tensor("conv_banded.bias"))
+        let plain = conv2d(x, weight: half.floatTensor(), bias: bias, padding: Padding2D(1))
+        return (plain, { epilogue in
+            GEMMBackend.withBackend(backend) {
+                conv2d(x, weight: .half(half), bias: bias, stride: 1, padding: Padding2D(1), epilogue: epilogue,
+                       columnBudgetBytes: 16 << 20, panelBudgetBytes: 4 * 72 * 4, tapMinimumWidth: 0)
+            }
+        })
     }
 
     private func halfCopy(of tensor: Tensor) -> HalfTensor {
