@@ -39,10 +39,16 @@ public struct TiledUpscaler: Sendable {
         var rgb = upscaleRGB(colour, width: image.width, height: image.height)
         clampToUnit(&rgb)
         let (width, height) = (image.width * native, image.height * native)
-        let alpha = image.hasAlpha
-            ? alphaChannel(of: image).resized(width: width, height: height, filter: .bicubic).samples : nil
-        var result = interleave(rgb, alpha: alpha, gray: image.colorChannels == 1, width: width, height: height,
+        var result: Image
+        if image.hasAlpha || image.colorChannels == 1 {
+            let alpha = image.hasAlpha
+                ? alphaChannel(of: image).resized(width: width, height: height, filter: .bicubic).samples : nil
+            result = interleave(rgb, alpha: alpha, gray: image.colorChannels == 1, width: width, height: height,
                                 bitDepth: image.bitDepth)
+        } else {
+            // The accumulated RGB already is the image's samples: the output is held once.
+            result = Image(width: width, height: height, channels: 3, bitDepth: image.bitDepth, samples: rgb)
+        }
         if let scale, scale != Double(native) {
             let target = (Int(Double(image.width) * scale), Int(Double(image.height) * scale))
             result = result.resized(width: max(1, target.0), height: max(1, target.1), filter: .lanczos3)
@@ -50,12 +56,14 @@ public struct TiledUpscaler: Sendable {
         return result
     }
 
-    // planes: [3, H, W] -> [3, sH, sW]
+    /// The tiles' outputs cross-faded into one image. The linear fades of two neighbours sum to
+    /// 1 across their overlap (tiles are at least twice the overlap), and so do their products
+    /// at corners, so the weighted sum needs no normalising pass.
+    // planes: [3, H, W] -> [sH, sW, 3], interleaved as Image stores it
     func upscaleRGB(_ planes: [Float], width: Int, height: Int) -> [Float] {
         let scale = network.scale
         let (outWidth, outHeight) = (width * scale, height * scale)
         var sum = [Float](repeating: 0, count: 3 * outWidth * outHeight)
-        var weightSum = [Float](repeating: 0, count: outWidth * outHeight)
         let columns = tileSpans(length: width)
         let rows = tileSpans(length: height)
         for (rowIndex, row) in rows.enumerated() {
@@ -65,12 +73,8 @@ public struct TiledUpscaler: Sendable {
                                       fadeIn: columnIndex > 0, fadeOut: columnIndex < columns.count - 1)
                 let fadeY = CrossFade(span: row, overlap: tileOverlap, scale: scale,
                                       fadeIn: rowIndex > 0, fadeOut: rowIndex < rows.count - 1)
-                accumulate(output, into: &sum, weights: &weightSum, outWidth: outWidth, fadeX: fadeX, fadeY: fadeY)
+                accumulate(output, into: &sum, outWidth: outWidth, fadeX: fadeX, fadeY: fadeY)
             }
-        }
-        let plane = outWidth * outHeight
-        for channel in 0 ..< 3 {
-            for index in 0 ..< plane where weightSum[index] > 0 { sum[channel * plane + index] /= weightSum[index] }
         }
         return sum
     }
@@ -110,9 +114,8 @@ public struct TiledUpscaler: Sendable {
                           width: columns.count * scale, height: rows.count * scale)
     }
 
-    private func accumulate(_ tile: TileOutput, into sum: inout [Float], weights: inout [Float], outWidth: Int,
+    private func accumulate(_ tile: TileOutput, into sum: inout [Float], outWidth: Int,
                             fadeX: CrossFade, fadeY: CrossFade) {
-        let plane = weights.count
         let (tileHeight, tileWidth) = (tile.tensor.shape[2], tile.tensor.shape[3])
         tile.tensor.withUnsafeBufferPointer { values in
             for y in 0 ..< tile.height {
@@ -121,9 +124,8 @@ public struct TiledUpscaler: Sendable {
                     let weight = weightY * fadeX.weight(at: x)
                     let target = (tile.originY + y) * outWidth + tile.originX + x
                     let source = (tile.offsetY + y) * tileWidth + tile.offsetX + x
-                    weights[target] += weight
                     for channel in 0 ..< 3 {
-                        sum[channel * plane + target] += weight * values[channel * tileHeight * tileWidth + source]
+                        sum[3 * target + channel] += weight * values[channel * tileHeight * tileWidth + source]
                     }
                 }
             }
@@ -148,6 +150,7 @@ public struct TiledUpscaler: Sendable {
         return Image(width: image.width, height: image.height, channels: 1, bitDepth: image.bitDepth, samples: alpha)
     }
 
+    // rgb: [H, W, 3] -> the image's channels (gray and/or alpha)
     private func interleave(_ rgb: [Float], alpha: [Float]?, gray: Bool, width: Int, height: Int,
                             bitDepth: Int) -> Image {
         let plane = width * height
@@ -155,7 +158,7 @@ public struct TiledUpscaler: Sendable {
         let channels = colours + (alpha == nil ? 0 : 1)
         var samples = [Float](repeating: 0, count: plane * channels)
         for pixel in 0 ..< plane {
-            let (r, g, b) = (rgb[pixel], rgb[plane + pixel], rgb[2 * plane + pixel])
+            let (r, g, b) = (rgb[3 * pixel], rgb[3 * pixel + 1], rgb[3 * pixel + 2])
             if gray {
                 samples[pixel * channels] = 0.299 * r + 0.587 * g + 0.114 * b
             } else {
