@@ -9,8 +9,6 @@ public struct Conv2D: Sendable {
     public let stride: Int
     public let padding: Padding2D
 
-    /// The weight as f32 (widened anew on each access when stored as f16/bf16).
-    public var weight: Tensor { storedWeight.floatTensor() }
 
     // weight: [out, in, k, k], bias: [out]
     public init(_ parameters: Parameters, inChannels: Int, outChannels: Int, kernelSize: Int,

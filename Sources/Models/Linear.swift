@@ -6,9 +6,6 @@ public struct Linear: Sendable {
     public let storedWeight: WeightTensor
     public let bias: Tensor?
 
-    /// The weight as f32 (widened anew on each access when stored as f16/bf16).
-    public var weight: Tensor { storedWeight.floatTensor() }
-
     // weight: [out, in], bias: [out]
     public init(_ parameters: Parameters, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
         storedWeight = try parameters.weight("weight", shape: [outFeatures, inFeatures])

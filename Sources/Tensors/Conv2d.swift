@@ -222,6 +222,7 @@ private func convolve(
             // Upsampling happens as rows are staged, which only the tap path does.
             let usesTaps = geometry.upsampling > 1
                 || (geometry.stride == 1 && !geometry.isPointwise && geometry.paddedWidth >= tapMinimumWidth)
+            let rule = StoreRule(epilogue)
             weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
                 // Reordered once per panel, not once per image.
                 let tapWeights = usesTaps ? tapMajor(panel, outChannels: channels.count, geometry: geometry) : nil
@@ -229,7 +230,6 @@ private func convolve(
                 for image in 0..<geometry.batch {
                     let outChannel = target.channelOffset + channels.lowerBound
                     let outOffset = image * target.imageStride + outChannel * geometry.outPlane
-                    let rule = StoreRule(epilogue)
                     let store = ConvStore(rule: rule, target: target.base + outOffset, bias: biasBase + channels.lowerBound,
                                           operand: operandBuffer.baseAddress.map {
                                               $0 + (rule.readsSlopes ? channels.lowerBound : outOffset)

@@ -50,7 +50,7 @@ import Weights
         #expect(fixture.model.classEmbedding?.shape == [12, 32])
         let firstBlock = try #require(fixture.model.downBlocks.first as? CrossAttnDownBlock2D)
         // attn1 reads the 16-wide text states, not the 8-wide image tokens.
-        #expect(firstBlock.attentions[0].transformerBlocks[0].attn1.toKey.weight.shape == [8, 16])
+        #expect(firstBlock.attentions[0].transformerBlocks[0].attn1.toKey.storedWeight.shape == [8, 16])
         let labels = try fixture.input("class_labels").scalars.map { Int($0) }
         let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"),
