@@ -82,7 +82,13 @@ public func softmax(_ x: consuming Tensor) -> Tensor {
 /// Replaces a row by exp(x - max(row)) and returns the row's new sum (at least 1).
 @inline(__always)
 func exponentiateShifted(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
-    let shift = FloatVector(repeating: vectorMax(row, count: count))
+    exponentiate(row, count: count, shiftedBy: vectorMax(row, count: count))
+}
+
+/// Replaces a row by exp(x - shift) and returns the row's new sum.
+@inline(__always)
+func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shiftedBy shiftValue: Float) -> Float {
+    let shift = FloatVector(repeating: shiftValue)
     var lanes = FloatVector()
     var index = 0
     while index + vectorWidth <= count {

@@ -13,12 +13,23 @@ import Testing
         expectClose(out, try OpFixtures.tensor("attention_self.out"))
     }
 
-    @Test(arguments: GEMMBackend.float32Cases)
-    func crossAttentionMatchesTorch(backend: GEMMBackend) throws {
+    // Blocks of keys with a running softmax: a later block's larger score rescales the rows
+    // accumulated so far, and 37 keys leave a short last block.
+    @Test(arguments: [1, 5, 16, 36], GEMMBackend.float32Cases)
+    func selfAttentionMatchesTorchForAnyKeyBlock(keyBlock: Int, backend: GEMMBackend) throws {
+        let out = try GEMMBackend.withBackend(backend) {
+            attention(try OpFixtures.tensor("attention_self.q"), try OpFixtures.tensor("attention_self.k"),
+                      try OpFixtures.tensor("attention_self.v"), heads: 4, queryChunk: 16, keyBlock: keyBlock)
+        }
+        expectClose(out, try OpFixtures.tensor("attention_self.out"))
+    }
+
+    @Test(arguments: [3, 1024], GEMMBackend.float32Cases)
+    func crossAttentionMatchesTorch(keyBlock: Int, backend: GEMMBackend) throws {
         // q [2, 37, 32], k = randn(2, 11, 32) * 3, v [2, 11, 32], heads 2
         let out = try GEMMBackend.withBackend(backend) {
             attention(try OpFixtures.tensor("attention_cross.q"), try OpFixtures.tensor("attention_cross.k"),
-                      try OpFixtures.tensor("attention_cross.v"), heads: 2, queryChunk: 8)
+                      try OpFixtures.tensor("attention_cross.v"), heads: 2, queryChunk: 8, keyBlock: keyBlock)
         }
         expectClose(out, try OpFixtures.tensor("attention_cross.out"))
     }
