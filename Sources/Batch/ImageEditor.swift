@@ -13,6 +13,12 @@ struct EditResult {
     var text: [(key: String, value: String)]
 }
 
+/// A job's files as decoded images.
+struct LoadedInput: Sendable {
+    var image: Image
+    var mask: Image?
+}
+
 /// Applies a recipe's edits to one image, in order, each feeding the next.
 struct ImageEditor {
     let recipe: Recipe
@@ -20,14 +26,20 @@ struct ImageEditor {
     let maxPixels: Int
     let models = ModelCache()
 
-    func process(_ job: Job) throws -> EditResult {
-        let original = try ImageFile.read(inputRoot.appendingPathComponent(job.input), maxPixels: maxPixels)
-        let maskImage = try job.mask.map { try ImageFile.read(inputRoot.appendingPathComponent($0), maxPixels: maxPixels) }
-        var image = original
+    /// The job's photo and mask, decoded. Touches no model, so it may run on another thread
+    /// while an earlier image is edited.
+    func load(_ job: Job) throws -> LoadedInput {
+        LoadedInput(
+            image: try ImageFile.read(inputRoot.appendingPathComponent(job.input), maxPixels: maxPixels),
+            mask: try job.mask.map { try ImageFile.read(inputRoot.appendingPathComponent($0), maxPixels: maxPixels) })
+    }
+
+    func edit(_ input: LoadedInput, job: Job) throws -> EditResult {
+        var image = input.image
         for edit in recipe.edits {
-            image = try apply(edit, to: image, maskImage: maskImage, job: job)
+            image = try apply(edit, to: image, maskImage: input.mask, job: job)
         }
-        return EditResult(image: image, before: original, mask: maskImage, text: parameters(job, result: image))
+        return EditResult(image: image, before: input.image, mask: input.mask, text: parameters(job, result: image))
     }
 
     private func apply(_ edit: Edit, to image: Image, maskImage: Image?, job: Job) throws -> Image {

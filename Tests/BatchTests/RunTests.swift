@@ -98,6 +98,10 @@ private func runBatch(_ input: URL, _ output: URL, recipeIn folder: URL, yaml: S
     #expect(summary.failed == 8)
     let entries = try manifestLines(output)
     #expect(entries.count == 12)
+    // Reading fails some jobs, editing others, and results are written a job behind: the
+    // manifest still follows the plan's order.
+    let plan = try BatchPlan(recipe: try recipe(fillRecipe, in: folder), input: input, output: output, seed: 0, shard: nil)
+    #expect(entries.map(\.input) == plan.jobs.map(\.input))
     for entry in entries where entry.status == .failed {
         let error = entry.error ?? ""
         #expect(!error.contains("\n"))
