@@ -34,8 +34,11 @@ public enum Parallel {
         }
         // The caller vouches that blocks touch disjoint memory; this is the one place that says so.
         nonisolated(unsafe) let body = body
+        let flops = FlopCounter.current
         DispatchQueue.concurrentPerform(iterations: blocks) { block in
-            body(count * block / blocks ..< count * (block + 1) / blocks)
+            FlopCounter.$current.withValue(flops) {
+                body(count * block / blocks ..< count * (block + 1) / blocks)
+            }
         }
     }
 

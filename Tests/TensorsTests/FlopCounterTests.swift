@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensors
 
@@ -16,4 +17,20 @@ import Testing
     let (_, flops) = FlopCounter.measure { conv2d(x, weight: weight, bias: nil, padding: 1) }
     let multiplyAdds: Double = 2 * 4 * 27 * 36  // batch x out channels x (in x 3 x 3) x output pixels
     #expect(flops == 2 * multiplyAdds)
+}
+
+/// Products run on `Parallel`'s worker threads count towards the caller's measure; products
+/// outside it, even during it on another thread, do not; an enclosing measure includes an inner one.
+@Test func flopCounterFollowsWorkerThreadsAndIgnoresOthers() {
+    let a = Tensor(repeating: 1, shape: [4, 4])
+    let outsider = Thread {
+        for _ in 0..<2_000 { _ = matmul(a, a) }
+    }
+    outsider.start()
+    let (inner, outer) = FlopCounter.measure {
+        Parallel.forEach(count: 8) { _ in _ = matmul(a, a) }
+        return FlopCounter.measure { matmul(a, a) }.flops
+    }
+    #expect(inner == 2 * 64)
+    #expect(outer == 9 * 2 * 64)
 }
