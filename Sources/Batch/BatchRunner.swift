@@ -49,7 +49,7 @@ public struct BatchRunner {
     /// Images overlap in three stages: the next job's files are decoded, and the previous
     /// result is encoded, hashed and recorded, while the current one is edited. The edits keep
     /// every thread they ask for; decoding and encoding are single-threaded and would otherwise
-    /// leave cores idle (zlib alone was a fifth of a model-free removal batch's time). One job
+    /// leave cores idle (zlib alone was a quarter of a model-free removal batch's time). One job
     /// is read ahead and at most one result waits to be written, so memory grows by one input
     /// and one output at most; results are recorded in job order.
     public func run() -> RunSummary {
