@@ -59,12 +59,13 @@ public struct BatchRunner {
         let finisher = Finisher(runner: self, progress: Progress(total: plan.jobs.count))
         let reading = DispatchQueue(label: "overpaint.reading")
         let jobs = plan.jobs
-        var ahead = jobs.first.map { first in Eventually(on: reading) { prepare(first, previous: previous) } }
-        for index in jobs.indices {
+        let readAhead = { (index: Int) in
+            jobs.indices.contains(index) ? Eventually(on: reading) { prepare(jobs[index], previous: previous) } : nil
+        }
+        var ahead = readAhead(0)
+        for (index, job) in jobs.enumerated() {
             guard let prepared = ahead?.wait() else { break }
-            ahead = index + 1 < jobs.count
-                ? Eventually(on: reading) { prepare(jobs[index + 1], previous: previous) } : nil
-            let job = jobs[index]
+            ahead = readAhead(index + 1)
             let started = Date()
             switch prepared {
             case .complete:
