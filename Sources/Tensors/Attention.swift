@@ -62,20 +62,18 @@ struct AttentionProblem {
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
         into out: UnsafeMutablePointer<Float>, backend: GEMMBackend
     ) {
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forEachRange(count: taskCount, minimumBlock: 1) { tasks in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(queryChunk, queryLength) * min(keyBlock, keyLength))
-                let maxima = UnsafeMutablePointer<Float>.allocate(capacity: queryChunk)
-                let sums = UnsafeMutablePointer<Float>.allocate(capacity: queryChunk)
-                defer {
-                    scores.deallocate()
-                    maxima.deallocate()
-                    sums.deallocate()
-                }
-                for task in tasks {
-                    run(task: task, query: query, key: key, value: value, into: out,
-                        scores: scores, maxima: maxima, sums: sums, backend: backend)
-                }
+        Parallel.forEachRange(count: taskCount, minimumBlock: 1) { tasks in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(queryChunk, queryLength) * min(keyBlock, keyLength))
+            let maxima = UnsafeMutablePointer<Float>.allocate(capacity: queryChunk)
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: queryChunk)
+            defer {
+                scores.deallocate()
+                maxima.deallocate()
+                sums.deallocate()
+            }
+            for task in tasks {
+                run(task: task, query: query, key: key, value: value, into: out,
+                    scores: scores, maxima: maxima, sums: sums, backend: backend)
             }
         }
     }

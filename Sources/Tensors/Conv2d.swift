@@ -414,23 +414,20 @@ private func convolvePointwise(
 }
 
 /// Runs `body` on bands of `rows` output rows, each thread taking a contiguous run of bands with
-/// `scratchCount` floats of its own scratch, and BLAS single-threaded. Threading the bands
-/// rather than threading each product keeps both cores busy throughout: a threaded sgemm's
-/// workers spin between calls and starve separately threaded copies, and thin convolutions
-/// (64 channels) spend long in copies.
+/// `scratchCount` floats of its own scratch (its products are single-threaded, as everything
+/// inside a `Parallel` block is). Threading the bands rather than each product threads the
+/// copies between products too, which thin convolutions (64 channels) spend long in.
 private func forEachBand(
     of geometry: ConvGeometry, rows bandRows: Int, scratchCount: Int,
     _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
 ) {
     let bandCount = (geometry.outHeight + bandRows - 1) / bandRows
-    Parallel.withSingleThreadedBLAS {
-        Parallel.forEachRange(count: bandCount, minimumBlock: 1) { bands in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { scratch.deallocate() }
-            for band in bands {
-                let firstRow = band * bandRows
-                body(firstRow..<min(geometry.outHeight, firstRow + bandRows), scratch)
-            }
+    Parallel.forEachRange(count: bandCount, minimumBlock: 1) { bands in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+        defer { scratch.deallocate() }
+        for band in bands {
+            let firstRow = band * bandRows
+            body(firstRow..<min(geometry.outHeight, firstRow + bandRows), scratch)
         }
     }
 }

@@ -1,5 +1,4 @@
 import CDNNL
-import COpenBLAS
 import Foundation
 
 /// The library behind every f32 matrix product (linear, matmul, conv2d and attention all call
@@ -101,10 +100,9 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         FlopCounter.add(2 * m * n * k)
         switch self {
         case .openBLAS:
-            Parallel.withOpenBLAS {
-                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-            }
+            OpenBLASProduct.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                                  threads: Parallel.blasThreadCount)
         case .oneDNN:
             let (plain, transposed) = (CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")))
             // The OpenMP thread count belongs to the calling thread, so it is set on every call.

@@ -2,13 +2,12 @@ import COpenBLAS
 import Dispatch
 import Foundation
 
-/// Data-parallel loops over `DispatchQueue.concurrentPerform`, and the one thread count that
-/// both they and OpenBLAS use.
+/// Data-parallel loops over `DispatchQueue.concurrentPerform`, and the thread count they use.
 ///
 /// The count defaults to the active processor count; the `OVERPAINT_THREADS` environment
 /// variable overrides it, and `threadCount` can be set at run time.
 public enum Parallel {
-    /// Threads used by parallel loops and by BLAS (at least 1).
+    /// Threads used by parallel loops and by each matrix product (at least 1).
     public static var threadCount: Int {
         get { settings.threadCount }
         set { settings.threadCount = newValue }
@@ -25,11 +24,19 @@ public enum Parallel {
     /// Splits `0..<count` into at most `threadCount` contiguous blocks of at least
     /// `minimumBlock` elements and runs `body` on each block concurrently. Small counts run
     /// on the calling thread, so elementwise ops pay no dispatch cost on tiny tensors.
+    /// Inside a block, `blasThreadCount` is 1: the loop already holds every thread.
     public static func forEachRange(count: Int, minimumBlock: Int = 16_384, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let blocks = Swift.min(threadCount, Swift.max(1, count / Swift.max(1, minimumBlock)))
-        if blocks == 1 {
-            body(0..<count)
+        forEachRange(count: count, blocks: blocks, body)
+    }
+
+    /// Splits `0..<count` into exactly `blocks` contiguous ranges (fewer when `count` is
+    /// smaller) and runs `body` on each concurrently.
+    static func forEachRange(count: Int, blocks: Int, _ body: (Range<Int>) -> Void) {
+        let blocks = Swift.min(count, blocks)
+        guard blocks > 1 else {
+            if count > 0 { body(0..<count) }
             return
         }
         // The caller vouches that blocks touch disjoint memory; this is the one place that says so.
@@ -37,31 +44,15 @@ public enum Parallel {
         let flops = FlopCounter.current
         DispatchQueue.concurrentPerform(iterations: blocks) { block in
             FlopCounter.$current.withValue(flops) {
-                body(count * block / blocks ..< count * (block + 1) / blocks)
+                $insideBlock.withValue(true) {
+                    body(count * block / blocks ..< count * (block + 1) / blocks)
+                }
             }
         }
     }
 
-    /// Runs `body` with BLAS restricted to one thread, for code that calls BLAS from several
-    /// threads at once. Callers may nest and overlap: BLAS goes back to `threadCount` threads
-    /// only when the last of them returns.
-    static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        settings.enterSingleThreadedBLAS()
-        defer { settings.leaveSingleThreadedBLAS() }
-        return try body()
-    }
-
-    /// Threads one BLAS call may use now: 1 inside `withSingleThreadedBLAS`, else `threadCount`.
-    static var blasThreadCount: Int { settings.blasThreadCount }
-
-    /// Runs one OpenBLAS call. OpenBLAS's thread count is process-wide and must not change under
-    /// a running call, so a change that `withSingleThreadedBLAS` or `threadCount` asks for is
-    /// applied only once no call is in flight, and a call that needs it waits for that.
-    static func withOpenBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        settings.beginOpenBLASCall()
-        defer { settings.endOpenBLASCall() }
-        return try body()
-    }
+    /// Threads one matrix product may use here: 1 inside a `forEachRange` block, else `threadCount`.
+    static var blasThreadCount: Int { insideBlock ? 1 : threadCount }
 
     /// The thread count `OVERPAINT_THREADS` asks for in `environment`, if it is a positive integer.
     static func requestedThreadCount(in environment: [String: String]) -> Int? {
@@ -70,62 +61,23 @@ public enum Parallel {
         return count
     }
 
+    @TaskLocal private static var insideBlock = false
+
     private static let settings = ThreadSettings(
         threadCount: requestedThreadCount(in: ProcessInfo.processInfo.environment)
             ?? ProcessInfo.processInfo.activeProcessorCount
     )
 }
 
-/// The thread count, the callers inside `withSingleThreadedBLAS` and the OpenBLAS calls in
-/// flight, behind one lock. OpenBLAS's thread count follows the first two, changed only between calls.
 private final class ThreadSettings: @unchecked Sendable {
-    private let condition = NSCondition()
+    // @unchecked: `value` is only touched under `lock`.
+    private let lock = NSLock()
     private var value: Int
-    private var singleThreadedCallers = 0
-    private var openBLASCallsInFlight = 0
-    private var appliedToOpenBLAS: Int
 
-    init(threadCount: Int) {
-        value = Swift.max(1, threadCount)
-        appliedToOpenBLAS = value
-        openblas_set_num_threads(Int32(value))
-    }
+    init(threadCount: Int) { value = Swift.max(1, threadCount) }
 
     var threadCount: Int {
-        get { condition.withLock { value } }
-        set { condition.withLock { value = Swift.max(1, newValue) } }
+        get { lock.withLock { value } }
+        set { lock.withLock { value = Swift.max(1, newValue) } }
     }
-
-    var blasThreadCount: Int {
-        condition.withLock { wantedBLASThreads }
-    }
-
-    func enterSingleThreadedBLAS() {
-        condition.withLock { singleThreadedCallers += 1 }
-    }
-
-    func leaveSingleThreadedBLAS() {
-        condition.withLock { singleThreadedCallers -= 1 }
-    }
-
-    func beginOpenBLASCall() {
-        condition.lock()
-        defer { condition.unlock() }
-        while appliedToOpenBLAS != wantedBLASThreads && openBLASCallsInFlight > 0 { condition.wait() }
-        if appliedToOpenBLAS != wantedBLASThreads {
-            appliedToOpenBLAS = wantedBLASThreads
-            openblas_set_num_threads(Int32(appliedToOpenBLAS))
-        }
-        openBLASCallsInFlight += 1
-    }
-
-    func endOpenBLASCall() {
-        condition.withLock {
-            openBLASCallsInFlight -= 1
-            if openBLASCallsInFlight == 0 { condition.broadcast() }
-        }
-    }
-
-    /// Read with the lock held.
-    private var wantedBLASThreads: Int { singleThreadedCallers > 0 ? 1 : value }
 }

@@ -36,21 +36,16 @@ import Testing
     }
 }
 
-@Suite struct SingleThreadedBLASTests {
-    @Test func nestedAndConcurrentCallersStaySingleThreadedUntilTheLastLeaves() {
-        let outerCount = 4
-        var insideCounts = [Int](repeating: 0, count: outerCount)
+@Suite struct BLASThreadCountTests {
+    @Test func productsInsideAParallelBlockAreSingleThreaded() {
+        let blocks = 4
+        var insideCounts = [Int](repeating: 0, count: blocks)
         insideCounts.withUnsafeMutableBufferPointer { counts in
-            nonisolated(unsafe) let counts = counts
-            Parallel.withSingleThreadedBLAS {
-                DispatchQueue.concurrentPerform(iterations: outerCount) { index in
-                    Parallel.withSingleThreadedBLAS {
-                        Parallel.withSingleThreadedBLAS { counts[index] = Parallel.blasThreadCount }
-                    }
-                }
-                #expect(Parallel.blasThreadCount == 1)
+            Parallel.forEachRange(count: blocks, blocks: blocks) { range in
+                for index in range { counts[index] = Parallel.blasThreadCount }
             }
         }
-        #expect(insideCounts == [Int](repeating: 1, count: outerCount))
+        #expect(insideCounts == [Int](repeating: 1, count: blocks))
+        #expect(Parallel.blasThreadCount == Parallel.threadCount)
     }
 }

@@ -1,0 +1,90 @@
+import COpenBLAS
+import Glibc
+
+/// OpenBLAS products, with the threading done here rather than by OpenBLAS.
+///
+/// OpenBLAS runs single-threaded, and a product is split into slices of its longer output side,
+/// one per thread, each a single-threaded `cblas_sgemm`. OpenBLAS's own threads spin between
+/// calls (sched_yield was 7% of a UNet evaluation's CPU samples), taking a core from whatever
+/// runs between products; GCD's threads sleep. Measured on 2 cores, three runs of each build
+/// alternating: UNet evaluation 26.5 s against 27.8 s with OpenBLAS's threads, VAE decode
+/// 37.9 s against 38.5 s, the same-run reference product unchanged (70-73 GFLOP/s).
+enum OpenBLASProduct {
+    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on up to `threads` threads.
+    static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    ) {
+        let slices = sliceCount(m: m, n: n, k: k, threads: threads)
+        guard slices > 1 else {
+            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        let splitsRows = m >= n
+        let units = ((splitsRows ? m : n) + sliceAlignment - 1) / sliceAlignment
+        Parallel.forEachRange(count: units, blocks: slices) { range in
+            let first = range.lowerBound * sliceAlignment
+            let count = Swift.min(range.upperBound * sliceAlignment, splitsRows ? m : n) - first
+            if splitsRows {
+                call(transposeA, transposeB, count, n, k, alpha, a.map { transposeA ? $0 + first : $0 + first * lda }, lda,
+                     b, ldb, beta, c + first * ldc, ldc)
+            } else {
+                call(transposeA, transposeB, m, count, k, alpha, a, lda,
+                     b.map { transposeB ? $0 + first * ldb : $0 + first }, ldb, beta, c + first, ldc)
+            }
+        }
+    }
+
+    /// Slices start on multiples of the Haswell kernels' 16-wide unroll, so no slice but the
+    /// last runs a ragged edge.
+    static let sliceAlignment = 16
+
+    /// One slice per thread, but none under ~100 µs of work, where waking a thread costs
+    /// more than it saves.
+    static func sliceCount(m: Int, n: Int, k: Int, threads: Int) -> Int {
+        let units = (Swift.max(m, n) + sliceAlignment - 1) / sliceAlignment
+        let flops = 2 * m * n * k
+        return Swift.max(1, Swift.min(threads, units, flops / minimumSliceFlops))
+    }
+
+    private static let minimumSliceFlops = 4_000_000
+
+    private static func call(
+        _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>?, _ lda: Int, _ b: UnsafePointer<Float>?, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        warmThisThread()
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Runs one 2048x1024 product (64 MFLOP) the first time a thread calls OpenBLAS. Debian's
+    /// OpenBLAS 0.3.21 (Haswell kernels on the Zen 1 development machine) runs a thread's
+    /// single-threaded products at 10 instead of 37 GFLOP/s, all in its kernel, until that
+    /// thread has run a product with a large output: the UNet's 320-channel convolutions stay
+    /// slow on their own. The cause is inside OpenBLAS and unknown; 256x1024 and 16384x256
+    /// outputs, or K=1, do not end it.
+    private static func warmThisThread() {
+        guard pthread_getspecific(warmedKey) == nil else { return }
+        pthread_setspecific(warmedKey, UnsafeRawPointer(bitPattern: 1))
+        let (m, n, k) = (2048, 1024, 16)
+        let a = [Float](repeating: 0, count: m * k)
+        let b = [Float](repeating: 0, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        c.withUnsafeMutableBufferPointer { c in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        1, a, Int32(k), b, Int32(n), 0, c.baseAddress, Int32(n))
+        }
+    }
+
+    /// Marks the threads that have run `warmThisThread`; made once, when OpenBLAS is first
+    /// used, which is also when OpenBLAS is fixed at one thread.
+    private static let warmedKey: pthread_key_t = {
+        openblas_set_num_threads(1)
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+}
