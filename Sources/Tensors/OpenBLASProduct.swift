@@ -60,12 +60,14 @@ enum OpenBLASProduct {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Runs one 2048x1024 product (64 MFLOP) the first time a thread calls OpenBLAS. Debian's
+    /// Runs one 2048x1024 product (64 MFLOP) the first time a thread calls OpenBLAS (the thread
+    /// is marked first, so that product's own `call` does not recurse). Debian's
     /// OpenBLAS 0.3.21 (Haswell kernels on the Zen 1 development machine) runs a thread's
-    /// single-threaded products at 10 instead of 37 GFLOP/s, all in its kernel, until that
-    /// thread has run a product with a large output: the UNet's 320-channel convolutions stay
-    /// slow on their own. The cause is inside OpenBLAS and unknown; 256x1024 and 16384x256
-    /// outputs, or K=1, do not end it.
+    /// single-threaded products at 10 instead of 37 GFLOP/s, all in its kernel, until a
+    /// product with a large output has run: the UNet's 320-channel convolutions stay slow on
+    /// their own, and here one such product on the first thread did not end it for GCD's
+    /// threads. The cause is inside OpenBLAS and unknown; 256x1024 and 16384x256 outputs, or
+    /// K=1, do not end it.
     private static func warmThisThread() {
         guard pthread_getspecific(warmedKey) == nil else { return }
         pthread_setspecific(warmedKey, UnsafeRawPointer(bitPattern: 1))
@@ -74,8 +76,7 @@ enum OpenBLASProduct {
         let b = [Float](repeating: 0, count: k * n)
         var c = [Float](repeating: 0, count: m * n)
         c.withUnsafeMutableBufferPointer { c in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                        1, a, Int32(k), b, Int32(n), 0, c.baseAddress, Int32(n))
+            call(false, false, m, n, k, 1, a, k, b, n, 0, c.baseAddress!, n)
         }
     }
 
