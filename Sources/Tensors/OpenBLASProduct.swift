@@ -22,10 +22,11 @@ enum OpenBLASProduct {
             return
         }
         let splitsRows = m >= n
-        let units = ((splitsRows ? m : n) + sliceAlignment - 1) / sliceAlignment
+        let length = splitsRows ? m : n
+        let units = (length + sliceAlignment - 1) / sliceAlignment
         Parallel.forEachRange(count: units, blocks: slices) { range in
             let first = range.lowerBound * sliceAlignment
-            let count = Swift.min(range.upperBound * sliceAlignment, splitsRows ? m : n) - first
+            let count = Swift.min(range.upperBound * sliceAlignment, length) - first
             if splitsRows {
                 call(transposeA, transposeB, count, n, k, alpha, a.map { transposeA ? $0 + first : $0 + first * lda }, lda,
                      b, ldb, beta, c + first * ldc, ldc)

@@ -1,4 +1,3 @@
-import COpenBLAS
 import Dispatch
 import Foundation
 
@@ -26,7 +25,6 @@ public enum Parallel {
     /// on the calling thread, so elementwise ops pay no dispatch cost on tiny tensors.
     /// Inside a block, `blasThreadCount` is 1: the loop already holds every thread.
     public static func forEachRange(count: Int, minimumBlock: Int = 16_384, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
         let blocks = Swift.min(threadCount, Swift.max(1, count / Swift.max(1, minimumBlock)))
         forEachRange(count: count, blocks: blocks, body)
     }
