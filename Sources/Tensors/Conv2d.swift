@@ -159,7 +159,7 @@ func conv2d(
 func conv2d(
     _ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int, padding: Padding2D, epilogue: ConvEpilogue = .identity,
     columnBudgetBytes: Int, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
-    tapMinimumWidth: Int = defaultTapMinimumWidth
+    tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = .sized
 ) -> Tensor {
     let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
                                 stride: stride, padding: padding, columnBudgetBytes: columnBudgetBytes)
@@ -169,7 +169,8 @@ func conv2d(
         x.withUnsafeBufferPointer { input in
             guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
             convolve(inBase, geometry: geometry, weight: weight, bias: bias, epilogue: epilogue,
-                     into: output.offset(outBase), panelBudgetBytes: panelBudgetBytes, tapMinimumWidth: tapMinimumWidth)
+                     into: output.offset(outBase), panelBudgetBytes: panelBudgetBytes, tapMinimumWidth: tapMinimumWidth,
+                     winogradRule: winogradRule)
         }
     }
 }
@@ -198,7 +199,7 @@ struct ConvTarget {
 private func convolve(
     _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: WeightTensor, bias: Tensor?, epilogue: ConvEpilogue,
     into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
-    tapMinimumWidth: Int = defaultTapMinimumWidth
+    tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = .sized
 ) {
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: geometry.outChannels)
@@ -219,14 +220,20 @@ private func convolve(
     biasValues.withUnsafeBufferPointer { biasBuffer in
         operand.withUnsafeBufferPointer { operandBuffer in
             guard let biasBase = biasBuffer.baseAddress else { return }
+            let usesWinograd = Winograd.applies(to: geometry, rule: winogradRule)
             // Upsampling happens as rows are staged, which only the tap path does.
-            let usesTaps = geometry.upsampling > 1
-                || (geometry.stride == 1 && !geometry.isPointwise && geometry.paddedWidth >= tapMinimumWidth)
+            let usesTaps = !usesWinograd && (geometry.upsampling > 1
+                || (geometry.stride == 1 && !geometry.isPointwise && geometry.paddedWidth >= tapMinimumWidth))
             let rule = StoreRule(epilogue)
             weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
                 // Reordered once per panel, not once per image.
                 let tapWeights = usesTaps ? tapMajor(panel, outChannels: channels.count, geometry: geometry) : nil
-                defer { tapWeights?.deallocate() }
+                let winogradWeights = usesWinograd
+                    ? Winograd.transformedWeights(panel, outChannels: channels.count, inChannels: geometry.inChannels) : nil
+                defer {
+                    tapWeights?.deallocate()
+                    winogradWeights?.deallocate()
+                }
                 for image in 0..<geometry.batch {
                     let outChannel = target.channelOffset + channels.lowerBound
                     let outOffset = image * target.imageStride + outChannel * geometry.outPlane
@@ -236,7 +243,10 @@ private func convolve(
                                           },
                                           plane: geometry.outPlane)
                     let source = input + image * geometry.inputImageStride
-                    if let tapWeights {
+                    if let winogradWeights {
+                        convolveByWinograd(source, transformedWeights: winogradWeights, outChannels: channels.count,
+                                           store: store, geometry: geometry, backend: backend)
+                    } else if let tapWeights {
                         convolveByTaps(source, tapWeights: tapWeights, outChannels: channels.count, store: store,
                                        geometry: geometry, backend: backend)
                     } else if geometry.isPointwise {
@@ -253,7 +263,7 @@ private func convolve(
 }
 
 /// The epilogue with its tensors left out (`ConvStore` holds them as pointers).
-private enum StoreRule {
+enum StoreRule {
     case plain
     case leakyReLU(Float)
     case preLU
@@ -276,7 +286,7 @@ private enum StoreRule {
 }
 
 /// Where one image's output channels of one panel go, and how they are finished.
-private struct ConvStore {
+struct ConvStore {
     let rule: StoreRule
     /// Output channel 0 of the panel, at pixel 0.
     let target: UnsafeMutablePointer<Float>

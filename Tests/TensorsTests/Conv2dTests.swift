@@ -3,19 +3,22 @@ import Testing
 
 @Suite struct Conv2dTests {
     /// The convolution through the tap path, checking on the way that the im2col path (the
-    /// one these small images take by default) gives the reference too.
+    /// one these small images take by default) and the Winograd path (3x3 stride 1 only; the
+    /// others fall through to im2col) give the reference too.
     private func run(_ name: String, stride: Int = 1, padding: Padding2D, bias: Bool = true,
                      columnBudgetBytes: Int = 16 << 20, backend: GEMMBackend) throws -> (Tensor, Tensor) {
         let expected = try OpFixtures.tensor("\(name).out")
-        let (taps, columns) = try GEMMBackend.withBackend(backend) {
-            try [0, Int.max].map { tapMinimumWidth in
-                conv2d(try OpFixtures.tensor("\(name).x"), weight: try OpFixtures.tensor("\(name).weight"),
+        let paths: [(taps: Int, winograd: Winograd.Rule)] = [(0, .never), (Int.max, .never), (Int.max, .always)]
+        let outputs = try GEMMBackend.withBackend(backend) {
+            try paths.map { path in
+                conv2d(try OpFixtures.tensor("\(name).x"), weight: .float(try OpFixtures.tensor("\(name).weight")),
                        bias: bias ? try OpFixtures.tensor("\(name).bias") : nil, stride: stride, padding: padding,
-                       columnBudgetBytes: columnBudgetBytes, tapMinimumWidth: tapMinimumWidth)
-            }.pair
+                       columnBudgetBytes: columnBudgetBytes, tapMinimumWidth: path.taps, winogradRule: path.winograd)
+            }
         }
-        expectClose(columns, expected)
-        return (taps, expected)
+        expectClose(outputs[1], expected)
+        expectClose(outputs[2], expected)
+        return (outputs[0], expected)
     }
 
     @Test(arguments: GEMMBackend.float32Cases)
@@ -69,6 +72,42 @@ import Testing
         let (out, expected) = try run("conv_banded", padding: Padding2D(1), columnBudgetBytes: 3 * 72 * 11 * 4,
                                       backend: backend)
         expectClose(out, expected)
+    }
+
+    @Test(arguments: GEMMBackend.float32Cases)
+    func winogradMatchesIm2colOverBandsPanelsAndPadding(backend: GEMMBackend) throws {
+        // Odd sizes leave half-used tiles on the bottom and right; 21 x 19 = 399 tiles with a
+        // tiny budget make two bands (of at least 256 tiles); a half weight in panels of 20
+        // output channels makes two panels; the epilogue and bias are finished per output row.
+        let x = TensorBenchmarks.filled([2, 33, 41, 37])
+        let weight = TensorBenchmarks.filled([35, 33, 3, 3], scale: 0.1)
+        let half = HalfTensor(shape: weight.shape, format: .f16, bitPatterns: weight.scalars.map { Float16($0).bitPattern })
+        let bias = TensorBenchmarks.filled([35])
+        for padding in [Padding2D(1), Padding2D(top: 0, bottom: 2, left: 2, right: 0), .zero] {
+            let outputs = GEMMBackend.withBackend(backend) {
+                [Winograd.Rule.never, .always].map { rule in
+                    conv2d(x, weight: .half(half), bias: bias, stride: 1, padding: padding, epilogue: .leakyReLU(slope: 0.1),
+                           columnBudgetBytes: 1024, panelBudgetBytes: 20 * 33 * 9 * 4, tapMinimumWidth: Int.max,
+                           winogradRule: rule)
+                }
+            }
+            #expect(outputs[1].shape == [2, 35, 41 + padding.top + padding.bottom - 2, 37 + padding.left + padding.right - 2])
+            expectClose(outputs[1], outputs[0])
+        }
+    }
+
+    @Test func winogradTakesThreeByThreeStrideOneConvolutionsWithEnoughChannelsAndTiles() {
+        func applies(channels: Int, side: Int = 16, kernel: Int = 3, stride: Int = 1) -> Bool {
+            Winograd.applies(to: ConvGeometry(input: [1, channels, side, side], channels: channels,
+                                              weight: [channels, channels, kernel, kernel], stride: stride,
+                                              padding: Padding2D(1), columnBudgetBytes: 1 << 20), rule: .sized)
+        }
+        #expect(applies(channels: 320))
+        #expect(!applies(channels: 16))
+        #expect(applies(channels: 1280, side: 16))
+        #expect(!applies(channels: 1280, side: 14))
+        #expect(!applies(channels: 320, stride: 2))
+        #expect(!applies(channels: 320, kernel: 1))
     }
 
     // The fused entry points against the torch outputs with the same ops applied after.
@@ -184,9 +223,4 @@ private func channels(_ range: Range<Int>, of x: Tensor) -> Tensor {
         scalars += x.scalars[start..<(start + range.count * plane)]
     }
     return Tensor(shape: [x.shape[0], range.count, x.shape[2], x.shape[3]], scalars: scalars)
-}
-
-private extension Array {
-    /// The first two elements.
-    var pair: (Element, Element) { (self[0], self[1]) }
 }
