@@ -221,7 +221,7 @@ private func convolve(
         operand.withUnsafeBufferPointer { operandBuffer in
             guard let biasBase = biasBuffer.baseAddress else { return }
             let usesWinograd = Winograd.applies(to: geometry, rule: winogradRule)
-            // Upsampling happens as rows are staged, which only the tap path does.
+            // Upsampling happens as rows are staged, which the tap and Winograd paths do.
             let usesTaps = !usesWinograd && (geometry.upsampling > 1
                 || (geometry.stride == 1 && !geometry.isPointwise && geometry.paddedWidth >= tapMinimumWidth))
             let rule = StoreRule(epilogue)

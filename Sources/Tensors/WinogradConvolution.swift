@@ -40,7 +40,7 @@ enum Winograd {
 
     /// Whether `g` is a convolution this path computes under `rule`.
     static func applies(to g: ConvGeometry, rule: Rule) -> Bool {
-        guard g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.upsampling == 1 else { return false }
+        guard g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 else { return false }
         switch rule {
         case .sized:
             let tiles = ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2)
@@ -200,8 +200,8 @@ private func transformInput(
     }
 }
 
-/// Input row `row` of one channel's plane, zero outside the image, shifted so that staged column
-/// 2t is the first input column of tile column t.
+/// Input row `row` of one channel's plane (nearest-upsampled where the geometry says so), zero
+/// outside the image, shifted so that staged column 2t is the first input column of tile column t.
 private func stage(
     row: Int, of plane: UnsafePointer<Float>, into staged: UnsafeMutablePointer<Float>, width: Int, geometry g: ConvGeometry
 ) {
@@ -213,7 +213,12 @@ private func stage(
     let first = min(width, g.padding.left)
     let end = max(first, min(width, g.width + g.padding.left))
     staged.update(repeating: 0, count: first)
-    (staged + first).update(from: plane + row * g.width + first - g.padding.left, count: end - first)
+    let sourceRow = plane + (row / g.upsampling) * (g.width / g.upsampling)
+    if g.upsampling == 1 {
+        (staged + first).update(from: sourceRow + first - g.padding.left, count: end - first)
+    } else {
+        for column in first..<end { staged[column] = sourceRow[(column - g.padding.left) / g.upsampling] }
+    }
     (staged + end).update(repeating: 0, count: width - end)
 }
 

@@ -96,6 +96,24 @@ import Testing
         }
     }
 
+    @Test(arguments: GEMMBackend.float32Cases)
+    func winogradUpsamplingConvolutionMatchesUpsampleThenIm2col(backend: GEMMBackend) throws {
+        // 32 channels of 9 x 11 upsampled to 18 x 22: 99 tiles, which the sized rule takes.
+        let x = TensorBenchmarks.filled([1, 32, 9, 11])
+        let weight = TensorBenchmarks.filled([32, 32, 3, 3], scale: 0.1)
+        let bias = TensorBenchmarks.filled([32])
+        let geometry = ConvGeometry(input: x.shape, channels: 32, weight: weight.shape, stride: 1, padding: Padding2D(1),
+                                    columnBudgetBytes: 1 << 20, upsampling: 2)
+        #expect(Winograd.applies(to: geometry, rule: .sized))
+        let (fused, unfused) = GEMMBackend.withBackend(backend) {
+            (conv2d(upsampledNearest2x: x, weight: .float(weight), bias: bias, padding: Padding2D(1)),
+             conv2d(upsampleNearest2x(x), weight: .float(weight), bias: bias, stride: 1, padding: Padding2D(1),
+                    columnBudgetBytes: 1 << 20, tapMinimumWidth: Int.max, winogradRule: .never))
+        }
+        #expect(fused.shape == [1, 32, 18, 22])
+        expectClose(fused, unfused)
+    }
+
     @Test func winogradTakesThreeByThreeStrideOneConvolutionsWithEnoughChannelsAndTiles() {
         func applies(channels: Int, side: Int = 16, kernel: Int = 3, stride: Int = 1) -> Bool {
             Winograd.applies(to: ConvGeometry(input: [1, channels, side, side], channels: channels,
