@@ -234,19 +234,23 @@ private func convolve(
                     tapWeights?.deallocate()
                     winogradWeights?.deallocate()
                 }
-                for image in 0..<geometry.batch {
+                let stores = (0..<geometry.batch).map { image in
                     let outChannel = target.channelOffset + channels.lowerBound
                     let outOffset = image * target.imageStride + outChannel * geometry.outPlane
-                    let store = ConvStore(rule: rule, target: target.base + outOffset, bias: biasBase + channels.lowerBound,
-                                          operand: operandBuffer.baseAddress.map {
-                                              $0 + (rule.readsSlopes ? channels.lowerBound : outOffset)
-                                          },
-                                          plane: geometry.outPlane)
+                    return ConvStore(rule: rule, target: target.base + outOffset, bias: biasBase + channels.lowerBound,
+                                     operand: operandBuffer.baseAddress.map {
+                                         $0 + (rule.readsSlopes ? channels.lowerBound : outOffset)
+                                     },
+                                     plane: geometry.outPlane)
+                }
+                if let winogradWeights {
+                    convolveByWinograd(input, transformedWeights: winogradWeights, outChannels: channels.count,
+                                       stores: stores, geometry: geometry, backend: backend)
+                    return
+                }
+                for (image, store) in stores.enumerated() {
                     let source = input + image * geometry.inputImageStride
-                    if let winogradWeights {
-                        convolveByWinograd(source, transformedWeights: winogradWeights, outChannels: channels.count,
-                                           store: store, geometry: geometry, backend: backend)
-                    } else if let tapWeights {
+                    if let tapWeights {
                         convolveByTaps(source, tapWeights: tapWeights, outChannels: channels.count, store: store,
                                        geometry: geometry, backend: backend)
                     } else if geometry.isPointwise {

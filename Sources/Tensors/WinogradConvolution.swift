@@ -25,9 +25,9 @@ enum Winograd {
     /// wider at 256x256 ran 1.3-2x faster.
     static let minimumChannels = 32
 
-    /// Tiles of one image below which the direct paths stay: 1280 channels at 16x16 (64 tiles)
-    /// ran 1.1x faster here, at 8x8 (16 tiles) 1.5-2x slower, the products too short to pay
-    /// for transforming the weights.
+    /// Tiles of all images below which the direct paths stay. With the UNet's batch of 2,
+    /// 1280 channels at 16x16 (128 tiles) ran 1.5x faster here, at 8x8 (32 tiles) 1.16x slower:
+    /// the products are too short to pay for transforming the weights.
     static let minimumTiles = 64
 
     /// Floats from one position's matrix of `floats` to the next: rounded up to 4 KB and then
@@ -43,7 +43,7 @@ enum Winograd {
         guard g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 else { return false }
         switch rule {
         case .sized:
-            let tiles = ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2)
+            let tiles = g.batch * ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2)
             return min(g.inChannels, g.outChannels) >= minimumChannels && tiles >= minimumTiles
         case .always: return true
         case .never: return false
@@ -102,32 +102,46 @@ enum Winograd {
     }
 }
 
-/// Tile counts of one image and how many tile rows a band takes.
+/// Tile counts of one image and how many tile rows a band takes. Bands run over the tile rows
+/// of all images in turn, so that small images (the UNet's 16x16 level) make one band of all.
 private struct WinogradTiling {
     let rows, columns: Int
+    /// Tile rows of all images.
+    let allRows: Int
     let bandRows: Int
 
     init(_ g: ConvGeometry, outChannels: Int) {
         rows = (g.outHeight + 1) / 2
         columns = (g.outWidth + 1) / 2
+        allRows = g.batch * rows
         // The transformed input and the products of one band fit the scratch budget, but a band
         // keeps at least 256 tiles so that the products stay wide enough to run at speed.
         let bytesPerTileRow = Winograd.positions * (g.inChannels + outChannels) * columns * MemoryLayout<Float>.size
         let fitting = max(1, g.columnBudgetBytes / max(1, bytesPerTileRow))
         let wideEnough = (256 + columns - 1) / columns
-        bandRows = min(rows, max(fitting, wideEnough))
+        bandRows = min(allRows, max(fitting, wideEnough))
+    }
+
+    /// The image and its own tile row of tile row `row` of all images.
+    func locate(_ row: Int) -> (image: Int, row: Int) {
+        (row / rows, row % rows)
+    }
+
+    /// Output rows that tile row `row` of all images covers (the last may have one).
+    func outputRows(_ row: Int, geometry g: ConvGeometry) -> Int {
+        min(2, g.outHeight - 2 * locate(row).row)
     }
 
     /// Floats of a staged input row: the 2 columns of every tile, plus the last tile's overlap.
     var stagedWidth: Int { 2 * columns + 2 }
 }
 
-/// One image (one panel of output channels) of a Winograd convolution, a band of tile rows at a
-/// time: the input transform threaded over input channels, the 16 products over positions, the
-/// output transform (with the bias and epilogue) over output channels.
-// source: [C, H, W], transformedWeights: [16, outChannels, C] -> outChannels planes of OH*OW
+/// One panel of output channels of a Winograd convolution over every image, a band of tile rows
+/// at a time: the input transform threaded over input channels, the 16 products over
+/// positions, the output transform (with the bias and epilogue) over output channels.
+// input: N images of [C, H, W], transformedWeights: [16, outChannels, C] -> stores[n]: outChannels planes of OH*OW
 func convolveByWinograd(
-    _ source: UnsafePointer<Float>, transformedWeights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
+    _ input: UnsafePointer<Float>, transformedWeights: UnsafePointer<Float>, outChannels: Int, stores: [ConvStore],
     geometry g: ConvGeometry, backend: GEMMBackend
 ) {
     let tiling = WinogradTiling(g, outChannels: outChannels)
@@ -141,13 +155,13 @@ func convolveByWinograd(
         inputs.deallocate()
         products.deallocate()
     }
-    for firstRow in stride(from: 0, to: tiling.rows, by: tiling.bandRows) {
-        let band = firstRow ..< min(tiling.rows, firstRow + tiling.bandRows)
+    for firstRow in stride(from: 0, to: tiling.allRows, by: tiling.bandRows) {
+        let band = firstRow ..< min(tiling.allRows, firstRow + tiling.bandRows)
         let tiles = band.count * tiling.columns
         let (inputStride, productStride) = (Winograd.positionStride(g.inChannels * tiles),
                                             Winograd.positionStride(outChannels * tiles))
         Parallel.forEachRange(count: g.inChannels, minimumBlock: 1) { channels in
-            transformInput(source, channels: channels, tileRows: band, tiling: tiling, into: inputs,
+            transformInput(input, channels: channels, tileRows: band, tiling: tiling, into: inputs,
                            positionStride: inputStride, geometry: g)
         }
         Parallel.forEachRange(count: Winograd.positions, minimumBlock: 1) { positions in
@@ -160,20 +174,20 @@ func convolveByWinograd(
         }
         Parallel.forEachRange(count: outChannels, minimumBlock: 1) { channels in
             transformOutput(products, channels: channels, positionStride: productStride, tileRows: band,
-                            tiling: tiling, store: store, geometry: g)
+                            tiling: tiling, stores: stores, geometry: g)
         }
         // Benchmarks divide by the direct convolution's work, so the count stays that.
-        let outputRows = min(g.outHeight, 2 * band.upperBound) - 2 * band.lowerBound
+        let outputRows = band.reduce(0) { $0 + tiling.outputRows($1, geometry: g) }
         let direct = 2 * outChannels * g.inChannels * 9 * outputRows * g.outWidth
         FlopCounter.add(direct - 2 * Winograd.positions * outChannels * g.inChannels * tiles)
     }
 }
 
-/// V = Bᵀ d B for every tile of `tileRows` and each channel of `channels`, stored as
-/// `inputs[ξ][channel][tile]`. Each tile row's four input rows are staged zero-padded first, so
+/// V = Bᵀ d B for every tile of `tileRows` (of all images) and each channel of `channels`,
+/// stored as `inputs[ξ][channel][tile]`. Each tile row's four input rows are staged zero-padded first, so
 /// the transform reads no bounds.
 private func transformInput(
-    _ source: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tiling: WinogradTiling,
+    _ input: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tiling: WinogradTiling,
     into inputs: UnsafeMutablePointer<Float>, positionStride: Int, geometry g: ConvGeometry
 ) {
     let width = tiling.stagedWidth
@@ -181,9 +195,10 @@ private func transformInput(
     defer { staged.deallocate() }
     let tiles = tileRows.count * tiling.columns
     for channel in channels {
-        let plane = source + channel * g.inPlane
         for tileRow in tileRows {
-            let firstInputRow = 2 * tileRow - g.padding.top
+            let (image, imageRow) = tiling.locate(tileRow)
+            let plane = input + image * g.inputImageStride + channel * g.inPlane
+            let firstInputRow = 2 * imageRow - g.padding.top
             for r in 0..<4 { stage(row: firstInputRow + r, of: plane, into: staged + r * width, width: width, geometry: g) }
             let destination = inputs + channel * tiles + (tileRow - tileRows.lowerBound) * tiling.columns
             for column in 0..<tiling.columns {
@@ -226,7 +241,7 @@ private func stage(
 /// rows per tile row, finished by the store (bias, epilogue) as they are written.
 private func transformOutput(
     _ products: UnsafePointer<Float>, channels: Range<Int>, positionStride: Int, tileRows: Range<Int>,
-    tiling: WinogradTiling, store: ConvStore, geometry g: ConvGeometry
+    tiling: WinogradTiling, stores: [ConvStore], geometry g: ConvGeometry
 ) {
     let rowWidth = 2 * tiling.columns
     let outputRows = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rowWidth)
@@ -248,9 +263,10 @@ private func transformOutput(
                 outputRows[rowWidth + 2 * column] = bottom[0]
                 outputRows[rowWidth + 2 * column + 1] = bottom[1]
             }
-            for r in 0..<min(2, g.outHeight - 2 * tileRow) {
-                store.finish(channel: channel, pixels: (2 * tileRow + r) * g.outWidth, count: g.outWidth,
-                             from: outputRows + r * rowWidth)
+            let (image, imageRow) = tiling.locate(tileRow)
+            for r in 0..<tiling.outputRows(tileRow, geometry: g) {
+                stores[image].finish(channel: channel, pixels: (2 * imageRow + r) * g.outWidth, count: g.outWidth,
+                                     from: outputRows + r * rowWidth)
             }
         }
     }
