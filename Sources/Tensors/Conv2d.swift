@@ -35,11 +35,12 @@ public enum ConvEpilogue: Sendable, Equatable {
 
 /// torch.nn.functional.conv2d with zero padding, dilation 1 and groups 1.
 ///
-/// A 1x1 stride-1 unpadded convolution is one sgemm per image. Other stride-1 convolutions on
-/// images at least `defaultTapMinimumWidth` wide multiply once per kernel tap over a zero-padded
-/// copy of a band of input rows (see `convolveByTaps`); strided and narrow ones go through
-/// im2col and sgemm. Either way each thread takes a
-/// band of output rows at a time with its own scratch, sized from `columnBudgetBytes`.
+/// A 1x1 stride-1 unpadded convolution is one sgemm per image. 3x3 stride-1 convolutions with
+/// enough channels and tiles go through Winograd's F(2x2, 3x3) (see `Winograd`). Other
+/// stride-1 convolutions on images at least `defaultTapMinimumWidth` wide multiply once per
+/// kernel tap over a zero-padded copy of a band of input rows (see `convolveByTaps`); strided
+/// and narrow ones go through im2col and sgemm. Each path works a band of rows at a time with
+/// scratch sized from `columnBudgetBytes`.
 // x: [N, C, H, W], weight: [O, C, kh, kw] (torch layout), bias: [O] -> [N, O, OH, OW]
 public func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .zero
@@ -540,12 +541,24 @@ private func stageRows(
                 if g.upsampling == 1 {
                     to.update(from: from, count: g.width)
                 } else {
-                    for column in 0..<g.width { to[column] = from[column / g.upsampling] }
+                    upsampleRow(from, into: to, count: g.width, factor: g.upsampling)
                 }
                 (destination + g.padding.left + g.width).update(repeating: 0, count: g.padding.right)
             }
             destination += pitch
         }
+    }
+}
+
+/// `count` floats of `source` nearest-upsampled by `factor` (each source float `factor` times
+/// over), in runs rather than with a division per float.
+func upsampleRow(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int, factor: Int) {
+    var (written, read) = (0, 0)
+    while written < count {
+        let run = min(factor, count - written)
+        (destination + written).update(repeating: source[read], count: run)
+        written += run
+        read += 1
     }
 }
 

@@ -89,16 +89,21 @@ enum Winograd {
         SIMD4(g[0], g[1], g[2], 0)
     }
 
-    /// x B for a row x of a 4x4 tile (Bᵀ d B applies this to each row of Bᵀ d).
+    /// Bᵀ x for four values x0...x3 of a tile (a column of its patch, or a row of Bᵀ d as xᵀ B),
+    /// for four tiles at once, one per lane.
     @inline(__always)
-    static func inputRow(_ x: SIMD4<Float>) -> SIMD4<Float> {
-        SIMD4(x[0] - x[2], x[1] + x[2], x[2] - x[1], x[1] - x[3])
+    static func inputTransform(
+        _ x0: SIMD4<Float>, _ x1: SIMD4<Float>, _ x2: SIMD4<Float>, _ x3: SIMD4<Float>
+    ) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+        (x0 - x2, x1 + x2, x2 - x1, x1 - x3)
     }
 
-    /// The two outputs of y A for a row y of Aᵀ m.
+    /// Aᵀ m for four values m0...m3 of a tile's products, for four tiles at once.
     @inline(__always)
-    static func outputPair(_ y: SIMD4<Float>) -> SIMD2<Float> {
-        SIMD2(y[0] + y[1] + y[2], y[1] - y[2] - y[3])
+    static func outputTransform(
+        _ m0: SIMD4<Float>, _ m1: SIMD4<Float>, _ m2: SIMD4<Float>, _ m3: SIMD4<Float>
+    ) -> (SIMD4<Float>, SIMD4<Float>) {
+        (m0 + m1 + m2, m1 - m2 - m3)
     }
 }
 
@@ -132,8 +137,12 @@ private struct WinogradTiling {
         min(2, g.outHeight - 2 * locate(row).row)
     }
 
-    /// Floats of a staged input row: the 2 columns of every tile, plus the last tile's overlap.
-    var stagedWidth: Int { 2 * columns + 2 }
+    /// Tiles are transformed four at a time; a row's last group may reach past its tiles.
+    var paddedColumns: Int { (columns + 3) / 4 * 4 }
+
+    /// Floats of a staged input row: the 2 columns of every tile of the padded row, plus the
+    /// last tile's overlap.
+    var stagedWidth: Int { 2 * paddedColumns + 2 }
 }
 
 /// One panel of output channels of a Winograd convolution over every image, a band of tile rows
@@ -201,18 +210,54 @@ private func transformInput(
             let firstInputRow = 2 * imageRow - g.padding.top
             for r in 0..<4 { stage(row: firstInputRow + r, of: plane, into: staged + r * width, width: width, geometry: g) }
             let destination = inputs + channel * tiles + (tileRow - tileRows.lowerBound) * tiling.columns
-            for column in 0..<tiling.columns {
+            for column in stride(from: 0, to: tiling.columns, by: 4) {
                 let d = staged + 2 * column
-                let (s0, s1, s2, s3) = (load4(d), load4(d + width), load4(d + 2 * width), load4(d + 3 * width))
-                // Bᵀ d, then each row times B.
-                let rows = (s0 - s2, s1 + s2, s2 - s1, s1 - s3)
-                store(Winograd.inputRow(rows.0), at: destination + column, position: 0, stride: positionStride)
-                store(Winograd.inputRow(rows.1), at: destination + column, position: 4, stride: positionStride)
-                store(Winograd.inputRow(rows.2), at: destination + column, position: 8, stride: positionStride)
-                store(Winograd.inputRow(rows.3), at: destination + column, position: 12, stride: positionStride)
+                let (s0, s1, s2, s3) = (patchColumns(d), patchColumns(d + width), patchColumns(d + 2 * width),
+                                        patchColumns(d + 3 * width))
+                // Bᵀ d column by column, then each of its rows times B.
+                let k0 = Winograd.inputTransform(s0.0, s1.0, s2.0, s3.0)
+                let k1 = Winograd.inputTransform(s0.1, s1.1, s2.1, s3.1)
+                let k2 = Winograd.inputTransform(s0.2, s1.2, s2.2, s3.2)
+                let k3 = Winograd.inputTransform(s0.3, s1.3, s2.3, s3.3)
+                let lanes = min(4, tiling.columns - column)
+                let tile = destination + column
+                store(Winograd.inputTransform(k0.0, k1.0, k2.0, k3.0), at: tile, position: 0, stride: positionStride, lanes: lanes)
+                store(Winograd.inputTransform(k0.1, k1.1, k2.1, k3.1), at: tile, position: 4, stride: positionStride, lanes: lanes)
+                store(Winograd.inputTransform(k0.2, k1.2, k2.2, k3.2), at: tile, position: 8, stride: positionStride, lanes: lanes)
+                store(Winograd.inputTransform(k0.3, k1.3, k2.3, k3.3), at: tile, position: 12, stride: positionStride, lanes: lanes)
             }
         }
     }
+}
+
+/// Patch columns 0...3 of four neighbouring tiles whose patches start at `row`, `row + 2`, ...
+/// of a staged row: tile t's column k is `row[2t + k]`, so the even and odd floats.
+@inline(__always)
+private func patchColumns(_ row: UnsafePointer<Float>) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+    let low = UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Float>.self)
+    let high = UnsafeRawPointer(row + 2).loadUnaligned(as: SIMD8<Float>.self)
+    return (low.evenHalf, low.oddHalf, high.evenHalf, high.oddHalf)
+}
+
+/// Stores one row (positions `position..<position + 4`) of four tiles' transforms, the first
+/// `lanes` tiles of them.
+@inline(__always)
+private func store(
+    _ row: (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>), at tile: UnsafeMutablePointer<Float>,
+    position: Int, stride: Int, lanes: Int
+) {
+    func store(_ values: SIMD4<Float>, _ j: Int) {
+        let destination = tile + (position + j) * stride
+        if lanes == 4 {
+            UnsafeMutableRawPointer(destination).storeBytes(of: values, as: SIMD4<Float>.self)
+        } else {
+            for lane in 0..<lanes { destination[lane] = values[lane] }
+        }
+    }
+    store(row.0, 0)
+    store(row.1, 1)
+    store(row.2, 2)
+    store(row.3, 3)
 }
 
 /// Input row `row` of one channel's plane (nearest-upsampled where the geometry says so), zero
@@ -232,7 +277,7 @@ private func stage(
     if g.upsampling == 1 {
         (staged + first).update(from: sourceRow + first - g.padding.left, count: end - first)
     } else {
-        for column in first..<end { staged[column] = sourceRow[(column - g.padding.left) / g.upsampling] }
+        upsampleRow(sourceRow, into: staged + first, count: end - first, factor: g.upsampling)
     }
     (staged + end).update(repeating: 0, count: width - end)
 }
@@ -243,25 +288,27 @@ private func transformOutput(
     _ products: UnsafePointer<Float>, channels: Range<Int>, positionStride: Int, tileRows: Range<Int>,
     tiling: WinogradTiling, stores: [ConvStore], geometry g: ConvGeometry
 ) {
-    let rowWidth = 2 * tiling.columns
+    let rowWidth = 2 * tiling.paddedColumns
     let outputRows = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rowWidth)
     defer { outputRows.deallocate() }
     let tiles = tileRows.count * tiling.columns
     for channel in channels {
         for tileRow in tileRows {
             let m = products + channel * tiles + (tileRow - tileRows.lowerBound) * tiling.columns
-            for column in 0..<tiling.columns {
-                let (m0, m1, m2, m3) = (gather(m + column, position: 0, stride: positionStride),
-                                        gather(m + column, position: 4, stride: positionStride),
-                                        gather(m + column, position: 8, stride: positionStride),
-                                        gather(m + column, position: 12, stride: positionStride))
-                // Aᵀ m, then each of its two rows times A.
-                let top = Winograd.outputPair(m0 + m1 + m2)
-                let bottom = Winograd.outputPair(m1 - m2 - m3)
-                outputRows[2 * column] = top[0]
-                outputRows[2 * column + 1] = top[1]
-                outputRows[rowWidth + 2 * column] = bottom[0]
-                outputRows[rowWidth + 2 * column + 1] = bottom[1]
+            // A row's last group may read past its tiles, into the next row or the position's padding.
+            for column in stride(from: 0, to: tiling.columns, by: 4) {
+                let tile = m + column
+                let (m0, m1, m2, m3) = (productRow(tile, position: 0, stride: positionStride),
+                                        productRow(tile, position: 4, stride: positionStride),
+                                        productRow(tile, position: 8, stride: positionStride),
+                                        productRow(tile, position: 12, stride: positionStride))
+                // Aᵀ m column by column, then each of its two rows times A.
+                let k0 = Winograd.outputTransform(m0.0, m1.0, m2.0, m3.0)
+                let k1 = Winograd.outputTransform(m0.1, m1.1, m2.1, m3.1)
+                let k2 = Winograd.outputTransform(m0.2, m1.2, m2.2, m3.2)
+                let k3 = Winograd.outputTransform(m0.3, m1.3, m2.3, m3.3)
+                storePairs(Winograd.outputTransform(k0.0, k1.0, k2.0, k3.0), at: outputRows + 2 * column)
+                storePairs(Winograd.outputTransform(k0.1, k1.1, k2.1, k3.1), at: outputRows + rowWidth + 2 * column)
             }
             let (image, imageRow) = tiling.locate(tileRow)
             for r in 0..<tiling.outputRows(tileRow, geometry: g) {
@@ -272,19 +319,21 @@ private func transformOutput(
     }
 }
 
+/// Positions `position..<position + 4` of four neighbouring tiles' products, one tile per lane.
 @inline(__always)
-private func load4(_ pointer: UnsafePointer<Float>) -> SIMD4<Float> {
-    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self)
+private func productRow(
+    _ tile: UnsafePointer<Float>, position: Int, stride: Int
+) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+    func load(_ j: Int) -> SIMD4<Float> {
+        UnsafeRawPointer(tile + (position + j) * stride).loadUnaligned(as: SIMD4<Float>.self)
+    }
+    return (load(0), load(1), load(2), load(3))
 }
 
-/// Stores the four values of one transformed-tile row at positions `position..<position + 4`.
+/// Four tiles' two outputs of one row, interleaved tile by tile into 8 floats of an output row.
 @inline(__always)
-private func store(_ values: SIMD4<Float>, at tile: UnsafeMutablePointer<Float>, position: Int, stride: Int) {
-    for j in 0..<4 { tile[(position + j) * stride] = values[j] }
-}
-
-/// The values at positions `position..<position + 4` of one tile's products.
-@inline(__always)
-private func gather(_ tile: UnsafePointer<Float>, position: Int, stride: Int) -> SIMD4<Float> {
-    SIMD4(tile[position * stride], tile[(position + 1) * stride], tile[(position + 2) * stride], tile[(position + 3) * stride])
+private func storePairs(_ pair: (SIMD4<Float>, SIMD4<Float>), at row: UnsafeMutablePointer<Float>) {
+    let (left, right) = pair
+    let values = SIMD8(left[0], right[0], left[1], right[1], left[2], right[2], left[3], right[3])
+    UnsafeMutableRawPointer(row).storeBytes(of: values, as: SIMD8<Float>.self)
 }
