@@ -160,7 +160,7 @@ func conv2d(
 func conv2d(
     _ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int, padding: Padding2D, epilogue: ConvEpilogue = .identity,
     columnBudgetBytes: Int, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
-    tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = .sized
+    tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = Winograd.activeRule
 ) -> Tensor {
     let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
                                 stride: stride, padding: padding, columnBudgetBytes: columnBudgetBytes)
@@ -200,7 +200,7 @@ struct ConvTarget {
 private func convolve(
     _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: WeightTensor, bias: Tensor?, epilogue: ConvEpilogue,
     into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
-    tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = .sized
+    tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = Winograd.activeRule
 ) {
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: geometry.outChannels)

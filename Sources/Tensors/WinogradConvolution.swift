@@ -20,6 +20,17 @@ enum Winograd {
         case never
     }
 
+    /// The rule convolutions started from this task follow: `sized`, unless `withRule` set another.
+    static var activeRule: Rule { ruleOverride ?? .sized }
+
+    @TaskLocal private static var ruleOverride: Rule?
+
+    /// Runs `body` with every convolution it starts under `rule` (tests run whole models through
+    /// one path).
+    static func withRule<R>(_ rule: Rule, _ body: () throws -> R) rethrows -> R {
+        try $ruleOverride.withValue(rule, operation: body)
+    }
+
     /// Measured on 2 threads (AVX2) against the direct paths: 4 -> 320 and 320 -> 4 channels at
     /// 64x64 ran 2.7x slower and 2x faster; 64 -> 32 at 256x256 tied; 32 -> 32 and everything
     /// wider at 256x256 ran 1.3-2x faster.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Tensors
+@testable import Tensors
 import Weights
 @testable import Models
 
@@ -41,6 +41,11 @@ struct AutoencoderKLTests {
 
     @Test func decode() throws {
         expectClose(vae.decode(try fixture("decode.input")), try fixture("decode.output"))
+    }
+
+    @Test func decodeWithEveryConvolutionByWinograd() throws {
+        let decoded = try Winograd.withRule(.always) { vae.decode(try fixture("decode.input")) }
+        expectClose(decoded, try fixture("decode.output"))
     }
 
     @Test func tiledDecodeBlendsLikeDiffusers() throws {
