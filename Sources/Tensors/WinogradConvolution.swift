@@ -13,7 +13,7 @@ enum Winograd {
 
     /// Which 3x3 stride-1 convolutions take this path.
     enum Rule {
-        /// Those with at least `minimumChannels` on both sides and `minimumTiles` per image.
+        /// Those with at least `minimumChannels` on both sides and `minimumTiles` over the batch.
         case sized
         /// Every one (tests compare the paths on small shapes).
         case always
@@ -32,8 +32,8 @@ enum Winograd {
     }
 
     /// Measured on 2 threads (AVX2) against the direct paths: 4 -> 320 and 320 -> 4 channels at
-    /// 64x64 ran 2.7x slower and 2x faster; 64 -> 32 at 256x256 tied; 32 -> 32 and everything
-    /// wider at 256x256 ran 1.3-2x faster.
+    /// 64x64 ran 2.7x slower and 2x faster; 64 -> 32 at 256x256 as fast to 1.3x faster; 32 -> 32
+    /// and everything wider at 256x256 1.3-2x faster.
     static let minimumChannels = 32
 
     /// Tiles of all images below which the direct paths stay. With the UNet's batch of 2,
@@ -204,8 +204,8 @@ func convolveByWinograd(
 }
 
 /// V = Bᵀ d B for every tile of `tileRows` (of all images) and each channel of `channels`,
-/// stored as `inputs[ξ][channel][tile]`. Each tile row's four input rows are staged zero-padded first, so
-/// the transform reads no bounds.
+/// stored as `inputs[ξ][channel][tile]`. Each tile row's four input rows are staged
+/// zero-padded first, so the transform reads no bounds.
 private func transformInput(
     _ input: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tiling: WinogradTiling,
     into inputs: UnsafeMutablePointer<Float>, positionStride: Int, geometry g: ConvGeometry
