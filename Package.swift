@@ -21,6 +21,7 @@ let package = Package(
             name: "CDNNL",
             providers: [.apt(["libdnnl-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "CCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
         .target(name: "Recipes", dependencies: ["Yams"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Models", "Pipelines"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Models", "Pipelines", "CMalloc"]),
         .executableTarget(
             name: "overpaint",
             dependencies: [

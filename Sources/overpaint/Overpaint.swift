@@ -1,4 +1,5 @@
 import ArgumentParser
+import Batch
 import Foundation
 import Tensors
 
@@ -12,6 +13,7 @@ struct Overpaint: ParsableCommand {
     /// As ParsableCommand's, except that invalid arguments (and a bad `OVERPAINT_GEMM`) exit 2
     /// (RECIPES.md), not 64.
     static func main() {
+        ProcessMemory.keepFreedBlocksForReuse()
         do {
             try GEMMBackend.validateEnvironment()
         } catch {

@@ -50,6 +50,32 @@ import Testing
     #expect(try #require(ProcessMemory.residentBytes) > 0)
 }
 
+/// Once set, a freed 48 MB block (above glibc's 32 MB ceiling for reusing mmapped blocks) comes
+/// back for the next allocation of that size without its pages being faulted in again. Faults
+/// are counted on this thread only, since other tests allocate meanwhile.
+@Test func freedBlocksAreReusedWithoutFreshPageFaults() throws {
+    #expect(ProcessMemory.keepFreedBlocksForReuse())
+    let size = 48 << 20
+    let pages = size / 4096
+    func touchFreshBlock() throws -> Int {
+        let before = try threadMinorFaults()
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { block.deallocate() }
+        for offset in stride(from: 0, to: size, by: 4096) { block.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
+        return try threadMinorFaults() - before
+    }
+    _ = try touchFreshBlock()
+    #expect(try touchFreshBlock() < pages / 8)
+}
+
+/// Minor page faults of the calling thread (`/proc/thread-self/stat`, field 10).
+private func threadMinorFaults() throws -> Int {
+    let stat = try String(contentsOfFile: "/proc/thread-self/stat", encoding: .utf8)
+    // The command name in parentheses may hold spaces; fields are counted after it.
+    let fields = try #require(stat.split(separator: ")").last).split(separator: " ")
+    return try #require(Int(fields[7]))
+}
+
 /// `--upscaler-image` runs the network once over a whole photo in tiles, as recipes/upscale.yaml
 /// does, and reports it as its own stage; a malformed size is refused before anything runs.
 @Test func benchRunsTheUpscalerOverAWholePhotoInTiles() throws {
