@@ -82,18 +82,21 @@ public func softmax(_ x: consuming Tensor) -> Tensor {
 /// Replaces a row by exp(x - max(row)) and returns the row's new sum (at least 1).
 @inline(__always)
 func exponentiateShifted(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
-    exponentiate(row, count: count, shiftedBy: vectorMax(row, count: count))
+    exponentiate(row, count: count, shiftedBy: vectorMax(row, count: count), by: vectorExp)
 }
 
-/// Replaces a row by exp(x - shift) and returns the row's new sum.
+/// Replaces a row by power(x - shift) (e^x or 2^x) and returns the row's new sum.
 @inline(__always)
-func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shiftedBy shiftValue: Float) -> Float {
+func exponentiate(
+    _ row: UnsafeMutablePointer<Float>, count: Int, shiftedBy shiftValue: Float,
+    by power: (FloatVector) -> FloatVector
+) -> Float {
     let shift = FloatVector(repeating: shiftValue)
     var lanes = FloatVector()
     var index = 0
     while index + vectorWidth <= count {
         let raw = UnsafeMutableRawPointer(row + index)
-        let value = vectorExp(raw.loadUnaligned(as: FloatVector.self) - shift)
+        let value = power(raw.loadUnaligned(as: FloatVector.self) - shift)
         raw.storeBytes(of: value, as: FloatVector.self)
         lanes += value
         index += vectorWidth
@@ -102,7 +105,7 @@ func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shiftedBy shif
     if index < count {
         var tail = FloatVector(repeating: -.infinity)
         for lane in 0..<(count - index) { tail[lane] = row[index + lane] }
-        let value = vectorExp(tail - shift)
+        let value = power(tail - shift)
         for lane in 0..<(count - index) {
             row[index + lane] = value[lane]
             total += value[lane]

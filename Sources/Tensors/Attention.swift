@@ -95,22 +95,23 @@ struct AttentionProblem {
         let keyRows = key + image * keyLength * width + head * headDimension
         let valueRows = value + image * keyLength * width + head * headDimension
         let outRows = out + (image * queryLength + firstRow) * width + head * headDimension
-        let scale = 1 / Float(headDimension).squareRoot()
+        // Scores come out in base 2 (log2 e folded into the scale), for vectorExp2OfNonPositive.
+        let scale = Float(M_LOG2E) / Float(headDimension).squareRoot()
         for firstKey in stride(from: 0, to: keyLength, by: keyBlock) {
             let keys = min(keyBlock, keyLength - firstKey)
             let isFirstBlock = firstKey == 0
-            // scores[rows, keys] = scale * q k^T
+            // scores[rows, keys] = log2(e) q k^T / sqrt(D)
             backend.sgemm(transposeB: true, m: rows, n: keys, k: headDimension, alpha: scale,
                           a: queryRows, lda: width, b: keyRows + firstKey * width, ldb: width, c: scores, ldc: keys)
             for row in 0..<rows {
                 let rowScores = scores + row * keys
                 let blockMaximum = vectorMax(rowScores, count: keys)
                 let maximum = isFirstBlock ? blockMaximum : Swift.max(maxima[row], blockMaximum)
-                let blockSum = exponentiate(rowScores, count: keys, shiftedBy: maximum)
+                let blockSum = exponentiate(rowScores, count: keys, shiftedBy: maximum, by: vectorExp2OfNonPositive)
                 if isFirstBlock {
                     sums[row] = blockSum
                 } else if maximum > maxima[row] {
-                    let rescale = Foundation.exp(maxima[row] - maximum)
+                    let rescale = Foundation.exp2(maxima[row] - maximum)
                     sums[row] = sums[row] * rescale + blockSum
                     scaleRow(outRows + row * width, by: rescale)
                 } else {

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+@testable import Tensors
+
+@Suite struct VectorMathTests {
+    /// Every float step of 1/4096 over [-130, 0] (the softmax's arguments, in base 2), against
+    /// exp2 in double precision: within 2 ulp where the result is normal.
+    @Test func exp2OfNonPositiveIsWithinTwoULP() {
+        var worst = 0.0
+        var argument: Float = 0
+        while argument > -126 {
+            var lanes = FloatVector()
+            for lane in 0..<vectorWidth { lanes[lane] = argument - Float(lane) / 4096 }
+            let result = vectorExp2OfNonPositive(lanes)
+            for lane in 0..<vectorWidth {
+                let exact = Foundation.exp2(Double(lanes[lane]))
+                worst = max(worst, abs(Double(result[lane]) - exact) / exact)
+            }
+            argument -= Float(vectorWidth) / 4096
+        }
+        #expect(worst < 2 * 1.19e-7, "largest relative error \(worst)")
+        #expect(worst > 0, "a polynomial cannot be exact everywhere")
+    }
+
+    @Test func exp2OfNonPositiveKeepsItsEdges() {
+        let result = vectorExp2OfNonPositive(FloatVector(-1000, -.infinity, -126, 0, -1, -0.5, .nan, -3,
+                                                         0, 0, 0, 0, 0, 0, 0, 0))
+        #expect(result[0] == 0x1p-126 && result[1] == 0x1p-126 && result[2] == 0x1p-126)
+        #expect(result[3] == 1 && result[4] == 0.5 && result[7] == 0.125)
+        #expect(abs(result[5] - Float(0.5.squareRoot())) <= Float(0.5.squareRoot()).ulp)
+        #expect(result[6].isNaN)
+    }
+}
