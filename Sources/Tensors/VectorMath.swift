@@ -28,16 +28,14 @@ func vectorExp(_ input: FloatVector) -> FloatVector {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * r2 + r + 1
-    let integerN = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(FloatVector(repeating: roundingShift), to: SIMD16<Int32>.self)
-    let exponentBits = (integerN &+ 127) &<< 23
-    return p * unsafeBitCast(exponentBits, to: FloatVector.self)
+    return p * powerOfTwo(roundedBy: shifted)
 }
 
-/// 2^x for x <= 0 to within 8.6e-8 relative: the softmax's exponent once log2 e is folded into the
-/// scores' scale, which spares Cephes' range reduction by ln 2 and the upper clamp (over rows
-/// of scores 1.69 -> 1.18 ns per float against `vectorExp`, one thread, SSE). Only the
-/// polynomial's own error is added: the argument is one rounding away from the exact product,
-/// as e^x's is. Inputs below -126 give 2^-126 rather than 0.
+/// 2^x for x <= 0 to within 8.6e-8 relative: the softmax's exponent once log2 e is folded
+/// into the scores' scale, which spares Cephes' range reduction by ln 2 and the upper clamp
+/// (over rows of scores 1.69 -> 1.18 ns per float against `vectorExp`, one thread, SSE). Only
+/// the polynomial's own error is added: the argument is one rounding away from the exact
+/// product, as e^x's is. Inputs below -126 give 2^-126 rather than 0.
 @inline(__always)
 func vectorExp2OfNonPositive(_ input: FloatVector) -> FloatVector {
     let x = input.replacing(with: -126, where: input .< -126)
@@ -52,9 +50,16 @@ func vectorExp2OfNonPositive(_ input: FloatVector) -> FloatVector {
     p = p * fraction + 2.4022646e-1
     p = p * fraction + 6.9314718e-1
     p = p * fraction + 1
-    let exponentBias = 127 &- unsafeBitCast(roundingShift, to: Int32.self)
+    return p * powerOfTwo(roundedBy: shifted)
+}
+
+/// 2^n from n + 1.5 * 2^23 as vectorExp and vectorExp2OfNonPositive round it: n sits in the
+/// low mantissa bits, so rebiasing them and shifting them into the exponent field gives 2^n.
+@inline(__always)
+private func powerOfTwo(roundedBy shifted: FloatVector) -> FloatVector {
+    let exponentBias = 127 &- unsafeBitCast(Float(12_582_912), to: Int32.self)
     let exponentBits = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &+ exponentBias) &<< 23
-    return p * unsafeBitCast(exponentBits, to: FloatVector.self)
+    return unsafeBitCast(exponentBits, to: FloatVector.self)
 }
 
 /// Lanes limited to [lower, upper]; NaN stays NaN.
