@@ -11,7 +11,7 @@ public struct Dinov2Backbone: Sendable {
     public let config: Dinov2Config
     let embeddings: Dinov2Embeddings
     let layers: [Dinov2Layer]
-    let layernorm: Dinov2LayerNorm
+    let layernorm: LayerNorm
 
     /// `parameters` is the `backbone` scope.
     public init(_ parameters: Parameters, config: Dinov2Config) throws {
@@ -20,7 +20,7 @@ public struct Dinov2Backbone: Sendable {
         layers = try (0..<config.numHiddenLayers).map { index in
             try Dinov2Layer(parameters.scoped("encoder.layer.\(index)"), config: config)
         }
-        layernorm = try Dinov2LayerNorm(parameters.scoped("layernorm"), width: config.hiddenSize, eps: config.layerNormEps)
+        layernorm = try LayerNorm(parameters.scoped("layernorm"), width: config.hiddenSize, eps: config.layerNormEps)
     }
 
     /// The feature maps of `config.outputStages`, in stage order. Layers past the last one used are not run.

@@ -4,7 +4,7 @@ import Tensors
 /// transformers' `Dinov2Layer` (the original's `Block`): pre-norm attention and MLP, each
 /// branch scaled per channel by its layer scale (`lambda1`) before the residual add.
 public struct Dinov2Layer: Sendable {
-    let norm1, norm2: Dinov2LayerNorm
+    let norm1, norm2: LayerNorm
     let attention: Dinov2Attention
     let layerScale1, layerScale2: Tensor
     let fc1, fc2: Linear
@@ -13,8 +13,8 @@ public struct Dinov2Layer: Sendable {
     public init(_ parameters: Parameters, config: Dinov2Config) throws {
         let width = config.hiddenSize
         let hidden = width * config.mlpRatio
-        norm1 = try Dinov2LayerNorm(parameters.scoped("norm1"), width: width, eps: config.layerNormEps)
-        norm2 = try Dinov2LayerNorm(parameters.scoped("norm2"), width: width, eps: config.layerNormEps)
+        norm1 = try LayerNorm(parameters.scoped("norm1"), width: width, eps: config.layerNormEps)
+        norm2 = try LayerNorm(parameters.scoped("norm2"), width: width, eps: config.layerNormEps)
         attention = try Dinov2Attention(parameters.scoped("attention"), config: config)
         layerScale1 = try parameters.tensor("layer_scale1.lambda1", shape: [width])
         layerScale2 = try parameters.tensor("layer_scale2.lambda1", shape: [width])
@@ -29,19 +29,4 @@ public struct Dinov2Layer: Sendable {
         hidden += fc2(gelu(fc1(norm2(hidden)), approximation: activation)) * layerScale2
         return hidden
     }
-}
-
-/// torch.nn.LayerNorm over the last axis, with its weight and bias.
-struct Dinov2LayerNorm: Sendable {
-    let weight, bias: Tensor
-    let eps: Float
-
-    init(_ parameters: Parameters, width: Int, eps: Float) throws {
-        weight = try parameters.tensor("weight", shape: [width])
-        bias = try parameters.tensor("bias", shape: [width])
-        self.eps = eps
-    }
-
-    // x: [..., D] -> [..., D]
-    func callAsFunction(_ x: Tensor) -> Tensor { layerNorm(x, weight: weight, bias: bias, eps: eps) }
 }

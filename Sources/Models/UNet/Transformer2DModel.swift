@@ -94,40 +94,24 @@ public struct Transformer2DModel: Sendable {
 ///
 /// Limitations: `double_self_attention`, ada-norm and gated (GLIGEN) variants are not provided.
 public struct BasicTransformerBlock: Sendable {
-    /// A LayerNorm's affine parameters (eps 1e-5, elementwise affine, as the SD blocks use).
-    struct Norm: Sendable {
-        let weight: Tensor
-        let bias: Tensor
-
-        init(_ parameters: Parameters, dim: Int) throws {
-            weight = try parameters.tensor("weight", shape: [dim])
-            bias = try parameters.tensor("bias", shape: [dim])
-        }
-
-        // x: [..., dim] -> [..., dim]
-        func callAsFunction(_ x: Tensor) -> Tensor {
-            layerNorm(x, weight: weight, bias: bias, eps: 1e-5)
-        }
-    }
-
-    let norm1: Norm
+    let norm1: LayerNorm
     public let attn1: Attention
-    let norm2: Norm
+    let norm2: LayerNorm
     public let attn2: Attention
-    let norm3: Norm
+    let norm3: LayerNorm
     public let ff: FeedForward
     public let onlyCrossAttention: Bool
 
     public init(_ parameters: Parameters, dim: Int, heads: Int, headDim: Int, crossAttentionDim: Int,
                 onlyCrossAttention: Bool = false) throws {
-        norm1 = try Norm(parameters.scoped("norm1"), dim: dim)
+        norm1 = try LayerNorm(parameters.scoped("norm1"), width: dim)
         attn1 = try Attention(parameters.scoped("attn1"), queryDim: dim,
                               crossAttentionDim: onlyCrossAttention ? crossAttentionDim : nil,
                               heads: heads, dimHead: headDim)
-        norm2 = try Norm(parameters.scoped("norm2"), dim: dim)
+        norm2 = try LayerNorm(parameters.scoped("norm2"), width: dim)
         attn2 = try Attention(parameters.scoped("attn2"), queryDim: dim, crossAttentionDim: crossAttentionDim,
                               heads: heads, dimHead: headDim)
-        norm3 = try Norm(parameters.scoped("norm3"), dim: dim)
+        norm3 = try LayerNorm(parameters.scoped("norm3"), width: dim)
         ff = try FeedForward(parameters.scoped("ff"), dim: dim)
         self.onlyCrossAttention = onlyCrossAttention
     }
