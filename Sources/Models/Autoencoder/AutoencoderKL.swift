@@ -1,10 +1,9 @@
-import Foundation
 import Tensors
 import Weights
 
 /// diffusers' AutoencoderKL (autoencoders/autoencoder_kl.py): images to a diagonal Gaussian
 /// over latents and latents back to images, optionally in blended tiles.
-public struct AutoencoderKL: Sendable {
+public struct AutoencoderKL: PretrainedModel, Sendable {
     public let config: AutoencoderKLConfig
     public let encoder: VAEEncoder
     public let decoder: VAEDecoder
@@ -14,19 +13,13 @@ public struct AutoencoderKL: Sendable {
     /// until `enable_tiling()`.
     public var tiling: VAETiling?
 
-    /// Builds the model from a diffusers `vae` folder (config.json + weights), strictly.
+    /// Builds the model from weights with diffusers names, which must be exactly its weights.
     ///
-    /// Folders saved before diffusers renamed the mid-block attention (`query`, `key`, `value`,
+    /// Weights saved before diffusers renamed the mid-block attention (`query`, `key`, `value`,
     /// `proj_attn`) load too, renamed as diffusers renames them on load.
-    public init(folder: URL) throws {
-        let config = try AutoencoderKLConfig.load(from: folder.appendingPathComponent("config.json"))
-        let weights = RenamedParameterSource(try WeightStore(url: folder), rename: Self.currentAttentionName)
-        try self.init(config: config, parameters: Parameters(weights))
-    }
-
-    /// Builds the model from `parameters` (diffusers names), which must hold exactly its weights.
-    public init(config: AutoencoderKLConfig, parameters: Parameters) throws {
-        try config.validate(path: parameters.source.path)
+    public init(config: AutoencoderKLConfig, source: any ParameterSource) throws {
+        try config.checkSupported(weightsPath: source.path)
+        let parameters = Parameters(RenamedParameterSource(source, rename: Self.currentAttentionName))
         self.config = config
         encoder = try VAEEncoder(parameters.scoped("encoder"), config: config)
         decoder = try VAEDecoder(parameters.scoped("decoder"), config: config)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The fields of an AutoencoderKL `config.json`, with diffusers' defaults for absent ones.
-public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
+public struct AutoencoderKLConfig: ModelConfig, Codable, Equatable {
     public var inChannels = 3
     public var outChannels = 3
     public var downBlockTypes = ["DownEncoderBlock2D"]
@@ -47,65 +47,44 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try container.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
-        inChannels = try value(.inChannels, inChannels)
-        outChannels = try value(.outChannels, outChannels)
-        downBlockTypes = try value(.downBlockTypes, downBlockTypes)
-        upBlockTypes = try value(.upBlockTypes, upBlockTypes)
-        blockOutChannels = try value(.blockOutChannels, blockOutChannels)
-        layersPerBlock = try value(.layersPerBlock, layersPerBlock)
-        actFn = try value(.actFn, actFn)
-        latentChannels = try value(.latentChannels, latentChannels)
-        normNumGroups = try value(.normNumGroups, normNumGroups)
+        inChannels = try container.decode(.inChannels, default: inChannels)
+        outChannels = try container.decode(.outChannels, default: outChannels)
+        downBlockTypes = try container.decode(.downBlockTypes, default: downBlockTypes)
+        upBlockTypes = try container.decode(.upBlockTypes, default: upBlockTypes)
+        blockOutChannels = try container.decode(.blockOutChannels, default: blockOutChannels)
+        layersPerBlock = try container.decode(.layersPerBlock, default: layersPerBlock)
+        actFn = try container.decode(.actFn, default: actFn)
+        latentChannels = try container.decode(.latentChannels, default: latentChannels)
+        normNumGroups = try container.decode(.normNumGroups, default: normNumGroups)
         if let sizes = try? container.decodeIfPresent([Int].self, forKey: .sampleSize), let first = sizes.first {
             sampleSize = first
         } else {
-            sampleSize = try value(.sampleSize, sampleSize)
+            sampleSize = try container.decode(.sampleSize, default: sampleSize)
         }
-        scalingFactor = try value(.scalingFactor, scalingFactor)
+        scalingFactor = try container.decode(.scalingFactor, default: scalingFactor)
         shiftFactor = try container.decodeIfPresent(Float.self, forKey: .shiftFactor)
-        forceUpcast = try value(.forceUpcast, forceUpcast)
-        useQuantConv = try value(.useQuantConv, useQuantConv)
-        usePostQuantConv = try value(.usePostQuantConv, usePostQuantConv)
-        midBlockAddAttention = try value(.midBlockAddAttention, midBlockAddAttention)
+        forceUpcast = try container.decode(.forceUpcast, default: forceUpcast)
+        useQuantConv = try container.decode(.useQuantConv, default: useQuantConv)
+        usePostQuantConv = try container.decode(.usePostQuantConv, default: usePostQuantConv)
+        midBlockAddAttention = try container.decode(.midBlockAddAttention, default: midBlockAddAttention)
     }
 
-    /// Reads `config.json`; a malformed file is a one-line error naming it.
-    public static func load(from url: URL) throws -> AutoencoderKLConfig {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw ModelsError.badConfig(path: url.path, detail: "cannot read the file")
-        }
-        do {
-            return try JSONDecoder().decode(AutoencoderKLConfig.self, from: data)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelsError.badConfig(path: url.path, detail: "\(field.isEmpty ? "JSON" : field): \(context.debugDescription)")
-        } catch {
-            throw ModelsError.badConfig(path: url.path, detail: "not an AutoencoderKL config")
-        }
-    }
-
-    /// Refuses the variants this implementation does not provide, naming the field.
-    func validate(path: String) throws {
-        func refuse(_ detail: String) -> ModelsError { .unsupportedConfig(path: path, detail: detail) }
-        guard ["silu", "swish"].contains(actFn) else { throw refuse("act_fn '\(actFn)' (only silu)") }
-        guard !blockOutChannels.isEmpty, downBlockTypes.count == blockOutChannels.count,
-              upBlockTypes.count == blockOutChannels.count else {
-            throw refuse("down/up_block_types must have one entry per block_out_channels")
+    /// The variant this implementation does not provide, naming the field; nil when it can build the model.
+    public var unsupportedFeature: String? {
+        if !["silu", "swish"].contains(actFn) { return "act_fn '\(actFn)' (only silu)" }
+        if blockOutChannels.isEmpty || downBlockTypes.count != blockOutChannels.count
+            || upBlockTypes.count != blockOutChannels.count {
+            return "down/up_block_types must have one entry per block_out_channels"
         }
         if let other = downBlockTypes.first(where: { $0 != "DownEncoderBlock2D" }) {
-            throw refuse("down block '\(other)' (only DownEncoderBlock2D)")
+            return "down block '\(other)' (only DownEncoderBlock2D)"
         }
         if let other = upBlockTypes.first(where: { $0 != "UpDecoderBlock2D" }) {
-            throw refuse("up block '\(other)' (only UpDecoderBlock2D)")
+            return "up block '\(other)' (only UpDecoderBlock2D)"
         }
-        guard normNumGroups > 0, blockOutChannels.allSatisfy({ $0 % normNumGroups == 0 }) else {
-            throw refuse("block_out_channels \(blockOutChannels) not divisible by norm_num_groups \(normNumGroups)")
+        if normNumGroups <= 0 || !blockOutChannels.allSatisfy({ $0 % normNumGroups == 0 }) {
+            return "block_out_channels \(blockOutChannels) not divisible by norm_num_groups \(normNumGroups)"
         }
+        return nil
     }
 }

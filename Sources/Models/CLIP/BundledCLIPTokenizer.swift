@@ -1,5 +1,4 @@
 import Foundation
-import Weights
 
 /// The CLIP BPE tokenizer shipped inside Overpaint, so that single-file checkpoints and random
 /// models (which carry no `tokenizer/` folder) need no download.
@@ -26,7 +25,7 @@ extension CLIPTokenizer {
             let candidate = folder.appendingPathComponent(relative)
             if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
         }
-        throw WeightsError.fileNotFound(path: relative + " (keep that folder beside the overpaint binary)")
+        throw ModelsError.missingFile(path: relative + " (keep that folder beside the overpaint binary)")
     }
 
     /// The bundled merges in rank order.
@@ -52,7 +51,7 @@ extension CLIPTokenizer {
     static func readMergeList(_ url: URL) throws -> [(String, String)] {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
+            throw ModelsError.badConfig(path: url.path, detail: "cannot read (\(error.localizedDescription))")
         }
         var merges: [(String, String)] = []
         merges.reserveCapacity(49_000)
@@ -60,7 +59,7 @@ extension CLIPTokenizer {
             if line.hasPrefix("#version") || line.isEmpty { continue }
             let parts = line.split(separator: " ")
             guard parts.count == 2 else {
-                throw WeightsError.badConfig(path: url.path, detail: "line \(number + 1) is not two symbols")
+                throw ModelsError.badConfig(path: url.path, detail: "line \(number + 1) is not two symbols")
             }
             merges.append((String(parts[0]), String(parts[1])))
         }

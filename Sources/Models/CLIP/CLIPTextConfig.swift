@@ -1,5 +1,4 @@
 import Foundation
-import Weights
 
 /// The MLP activation a CLIP text encoder uses, by its transformers `hidden_act` name.
 public enum CLIPTextActivation: String, Codable, Sendable {
@@ -12,8 +11,9 @@ public enum CLIPTextActivation: String, Codable, Sendable {
 /// transformers' `CLIPTextConfig`, read from a text encoder's `config.json`.
 ///
 /// Keys missing from the file take transformers' defaults, as `from_pretrained` does;
-/// unknown keys (dropout rates, initialiser settings, labels...) are ignored.
-public struct CLIPTextConfig: Codable, Sendable, Equatable {
+/// unknown keys (dropout rates, initialiser settings, labels...) are ignored. Sizes that cannot
+/// make a model are a decoding error, so `load(from:)` names the file.
+public struct CLIPTextConfig: ModelConfig, Codable, Equatable {
     public var vocabSize: Int
     public var hiddenSize: Int
     public var intermediateSize: Int
@@ -68,44 +68,25 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let defaults = CLIPTextConfig()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? defaults.vocabSize
-        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? defaults.hiddenSize
-        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? defaults.intermediateSize
-        numHiddenLayers = try c.decodeIfPresent(Int.self, forKey: .numHiddenLayers) ?? defaults.numHiddenLayers
-        numAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? defaults.numAttentionHeads
-        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings)
-            ?? defaults.maxPositionEmbeddings
-        hiddenAct = try c.decodeIfPresent(CLIPTextActivation.self, forKey: .hiddenAct) ?? defaults.hiddenAct
-        layerNormEps = try c.decodeIfPresent(Double.self, forKey: .layerNormEps) ?? defaults.layerNormEps
-        // An explicit null means "none", so only an absent key takes the default.
-        projectionDim = c.contains(.projectionDim)
-            ? try c.decodeIfPresent(Int.self, forKey: .projectionDim) : defaults.projectionDim
-        padTokenId = c.contains(.padTokenId) ? try c.decodeIfPresent(Int.self, forKey: .padTokenId) : defaults.padTokenId
-        bosTokenId = c.contains(.bosTokenId) ? try c.decodeIfPresent(Int.self, forKey: .bosTokenId) : defaults.bosTokenId
-        eosTokenId = c.contains(.eosTokenId) ? try c.decodeIfPresent(Int.self, forKey: .eosTokenId) : defaults.eosTokenId
-    }
-
-    /// Reads and checks `config.json`; every problem is a `WeightsError.badConfig` naming the file.
-    public init(contentsOf url: URL) throws {
-        let data: Data
-        guard FileManager.default.fileExists(atPath: url.path) else { throw WeightsError.fileNotFound(path: url.path) }
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        do {
-            self = try JSONDecoder().decode(CLIPTextConfig.self, from: data)
-        } catch let error as DecodingError {
-            throw WeightsError.badConfig(path: url.path, detail: Self.describe(error))
-        }
-        if let problem = validationProblem {
-            throw WeightsError.badConfig(path: url.path, detail: problem)
+        vocabSize = try c.decode(.vocabSize, default: defaults.vocabSize)
+        hiddenSize = try c.decode(.hiddenSize, default: defaults.hiddenSize)
+        intermediateSize = try c.decode(.intermediateSize, default: defaults.intermediateSize)
+        numHiddenLayers = try c.decode(.numHiddenLayers, default: defaults.numHiddenLayers)
+        numAttentionHeads = try c.decode(.numAttentionHeads, default: defaults.numAttentionHeads)
+        maxPositionEmbeddings = try c.decode(.maxPositionEmbeddings, default: defaults.maxPositionEmbeddings)
+        hiddenAct = try c.decode(.hiddenAct, default: defaults.hiddenAct)
+        layerNormEps = try c.decode(.layerNormEps, default: defaults.layerNormEps)
+        projectionDim = try c.decodeNullable(.projectionDim, default: defaults.projectionDim)
+        padTokenId = try c.decodeNullable(.padTokenId, default: defaults.padTokenId)
+        bosTokenId = try c.decodeNullable(.bosTokenId, default: defaults.bosTokenId)
+        eosTokenId = try c.decodeNullable(.eosTokenId, default: defaults.eosTokenId)
+        if let problem = unsupportedFeature {
+            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: problem))
         }
     }
 
     /// Why these sizes cannot make a model, or nil when they can.
-    public var validationProblem: String? {
+    public var unsupportedFeature: String? {
         let sizes = [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                      ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
                      ("max_position_embeddings", maxPositionEmbeddings)]
@@ -120,15 +101,4 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
 
     /// Pooling takes the argmax of the ids (pre-#24773 configs) rather than the first eos.
     var poolsAtLargestID: Bool { eosTokenId == 2 }
-
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .keyNotFound(_, context),
-             let .dataCorrupted(context):
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return key.isEmpty ? context.debugDescription : "'\(key)': \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
-    }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Tensors
 import Weights
 
@@ -19,53 +18,33 @@ public struct CLIPTextModelOutput: Sendable {
 /// carry the `text_model.` prefix (as SD checkpoints on the hub do) or not (as transformers 5
 /// saves them); either way the file must hold exactly the model's tensors (the
 /// `position_ids` buffer aside), with exactly its shapes.
-public struct CLIPTextModel: Sendable {
+public struct CLIPTextModel: PretrainedModel, Sendable {
     public let config: CLIPTextConfig
     private let tokenEmbedding: Tensor
     private let positionEmbedding: Tensor
     private let layers: [CLIPEncoderLayer]
-    private let finalLayerNorm: CLIPLayerNorm
+    private let finalLayerNorm: LayerNorm
 
-    /// The prefix diffusers-era checkpoints put before every tensor name.
-    public static let legacyPrefix = "text_model."
+    /// The module diffusers-era checkpoints put every tensor under (`text_model.embeddings...`).
+    public static let legacyModule = "text_model"
 
-    /// Loads `folder/config.json` and the folder's weights (`model.safetensors`, or a sharded index).
-    public init(folder: URL) throws {
-        let config = try CLIPTextConfig(contentsOf: folder.appendingPathComponent("config.json"))
-        try self.init(config: config, parameters: try WeightStore(url: folder))
-    }
-
-    /// Builds the model from `parameters`, which must match `config` exactly.
-    public init(config: CLIPTextConfig, parameters: any ParameterSource) throws {
-        if let problem = config.validationProblem {
-            throw WeightsError.badConfig(path: parameters.path, detail: problem)
-        }
-        let prefix = parameters.keys.contains { $0.hasPrefix(Self.legacyPrefix) } ? Self.legacyPrefix : ""
-        let loader = try StrictLoader(
-            source: parameters, expected: Self.parameterShapes(config, prefix: prefix),
-            ignoring: [prefix + "embeddings.position_ids"])
-        let load = ParameterLoader(loader: loader, prefix: prefix)
-        self.config = config
-        tokenEmbedding = try load("embeddings.token_embedding.weight")
-        positionEmbedding = try load("embeddings.position_embedding.weight")
-        layers = try (0..<config.numHiddenLayers).map { index in
-            try CLIPEncoderLayer(load.scoped("encoder.layers.\(index)"), config: config)
-        }
-        finalLayerNorm = try CLIPLayerNorm(load.scoped("final_layer_norm"), eps: config.layerNormEps)
-    }
-
-    /// Every tensor the model needs, by name (after `prefix`), with its shape.
-    public static func parameterShapes(_ config: CLIPTextConfig, prefix: String = legacyPrefix) -> [String: [Int]] {
+    /// Builds the model from weights with transformers' names (with or without the
+    /// `text_model.` prefix), which must match `config` exactly.
+    public init(config: CLIPTextConfig, source: any ParameterSource) throws {
+        try config.checkSupported(weightsPath: source.path)
+        let root = Parameters(source)
+        let prefixed = source.keys.contains { $0.hasPrefix(Self.legacyModule + ".") }
+        let parameters = prefixed ? root.scoped(Self.legacyModule) : root
         let width = config.hiddenSize
-        var shapes = [
-            "embeddings.token_embedding.weight": [config.vocabSize, width],
-            "embeddings.position_embedding.weight": [config.maxPositionEmbeddings, width],
-        ]
-        for index in 0..<config.numHiddenLayers {
-            shapes.merge(CLIPEncoderLayer.parameterShapes("encoder.layers.\(index).", config: config)) { $1 }
+        self.config = config
+        tokenEmbedding = try parameters.tensor("embeddings.token_embedding.weight", shape: [config.vocabSize, width])
+        positionEmbedding = try parameters.tensor("embeddings.position_embedding.weight",
+                                                  shape: [config.maxPositionEmbeddings, width])
+        layers = try (0..<config.numHiddenLayers).map { index in
+            try CLIPEncoderLayer(parameters.scoped("encoder.layers.\(index)"), config: config)
         }
-        shapes.merge(CLIPLayerNorm.parameterShapes("final_layer_norm.", width: width)) { $1 }
-        return Dictionary(uniqueKeysWithValues: shapes.map { (prefix + $0.key, $0.value) })
+        finalLayerNorm = try LayerNorm(parameters.scoped("final_layer_norm"), width: width, eps: Float(config.layerNormEps))
+        try root.checkAllUsed(ignoring: [parameters.key("embeddings.position_ids")])
     }
 
     /// Runs the whole encoder on a batch of equally long id sequences (77 for SD tokenizers).
@@ -151,71 +130,17 @@ public struct CLIPTextModel: Sendable {
     }
 }
 
-/// Tensor names relative to a module path, read through a strict loader.
-private struct ParameterLoader {
-    let loader: StrictLoader
-    let prefix: String
-
-    func callAsFunction(_ name: String) throws -> Tensor { try loader.tensor(named: prefix + name) }
-
-    func scoped(_ module: String) -> ParameterLoader {
-        ParameterLoader(loader: loader, prefix: prefix + module + ".")
-    }
-}
-
-/// torch.nn.Linear with a bias.
-private struct CLIPLinear {
-    let weight: Tensor
-    let bias: Tensor
-
-    init(_ load: ParameterLoader) throws {
-        weight = try load("weight")
-        bias = try load("bias")
-    }
-
-    static func parameterShapes(_ path: String, inFeatures: Int, outFeatures: Int) -> [String: [Int]] {
-        [path + "weight": [outFeatures, inFeatures], path + "bias": [outFeatures]]
-    }
-
-    func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
-}
-
-/// torch.nn.LayerNorm over the last axis.
-private struct CLIPLayerNorm {
-    let weight: Tensor
-    let bias: Tensor
-    let eps: Float
-
-    init(_ load: ParameterLoader, eps: Double) throws {
-        weight = try load("weight")
-        bias = try load("bias")
-        self.eps = Float(eps)
-    }
-
-    static func parameterShapes(_ path: String, width: Int) -> [String: [Int]] {
-        [path + "weight": [width], path + "bias": [width]]
-    }
-
-    func callAsFunction(_ x: Tensor) -> Tensor { layerNorm(x, weight: weight, bias: bias, eps: eps) }
-}
-
 /// CLIP's multi-head self-attention, with the causal mask the text model always applies.
 private struct CLIPAttention {
-    let query, key, value, output: CLIPLinear
+    let query, key, value, output: Linear
     let heads: Int
 
-    init(_ load: ParameterLoader, heads: Int) throws {
-        query = try CLIPLinear(load.scoped("q_proj"))
-        key = try CLIPLinear(load.scoped("k_proj"))
-        value = try CLIPLinear(load.scoped("v_proj"))
-        output = try CLIPLinear(load.scoped("out_proj"))
+    init(_ parameters: Parameters, width: Int, heads: Int) throws {
+        query = try Linear(parameters.scoped("q_proj"), inFeatures: width, outFeatures: width)
+        key = try Linear(parameters.scoped("k_proj"), inFeatures: width, outFeatures: width)
+        value = try Linear(parameters.scoped("v_proj"), inFeatures: width, outFeatures: width)
+        output = try Linear(parameters.scoped("out_proj"), inFeatures: width, outFeatures: width)
         self.heads = heads
-    }
-
-    static func parameterShapes(_ path: String, width: Int) -> [String: [Int]] {
-        ["q_proj", "k_proj", "v_proj", "out_proj"].reduce(into: [:]) { shapes, name in
-            shapes.merge(CLIPLinear.parameterShapes(path + name + ".", inFeatures: width, outFeatures: width)) { $1 }
-        }
     }
 
     // x: [B, L, D] -> [B, L, D]
@@ -251,18 +176,13 @@ private struct CLIPAttention {
 
 /// fc1, activation, fc2.
 private struct CLIPMLP {
-    let fc1, fc2: CLIPLinear
+    let fc1, fc2: Linear
     let activation: CLIPTextActivation
 
-    init(_ load: ParameterLoader, activation: CLIPTextActivation) throws {
-        fc1 = try CLIPLinear(load.scoped("fc1"))
-        fc2 = try CLIPLinear(load.scoped("fc2"))
+    init(_ parameters: Parameters, width: Int, intermediate: Int, activation: CLIPTextActivation) throws {
+        fc1 = try Linear(parameters.scoped("fc1"), inFeatures: width, outFeatures: intermediate)
+        fc2 = try Linear(parameters.scoped("fc2"), inFeatures: intermediate, outFeatures: width)
         self.activation = activation
-    }
-
-    static func parameterShapes(_ path: String, width: Int, intermediate: Int) -> [String: [Int]] {
-        CLIPLinear.parameterShapes(path + "fc1.", inFeatures: width, outFeatures: intermediate)
-            .merging(CLIPLinear.parameterShapes(path + "fc2.", inFeatures: intermediate, outFeatures: width)) { $1 }
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -276,23 +196,17 @@ private struct CLIPMLP {
 
 /// Pre-norm transformer block: x + attn(ln1(x)), then x + mlp(ln2(x)).
 private struct CLIPEncoderLayer {
-    let layerNorm1, layerNorm2: CLIPLayerNorm
+    let layerNorm1, layerNorm2: LayerNorm
     let selfAttention: CLIPAttention
     let mlp: CLIPMLP
 
-    init(_ load: ParameterLoader, config: CLIPTextConfig) throws {
-        layerNorm1 = try CLIPLayerNorm(load.scoped("layer_norm1"), eps: config.layerNormEps)
-        selfAttention = try CLIPAttention(load.scoped("self_attn"), heads: config.numAttentionHeads)
-        layerNorm2 = try CLIPLayerNorm(load.scoped("layer_norm2"), eps: config.layerNormEps)
-        mlp = try CLIPMLP(load.scoped("mlp"), activation: config.hiddenAct)
-    }
-
-    static func parameterShapes(_ path: String, config: CLIPTextConfig) -> [String: [Int]] {
-        let width = config.hiddenSize
-        return CLIPLayerNorm.parameterShapes(path + "layer_norm1.", width: width)
-            .merging(CLIPLayerNorm.parameterShapes(path + "layer_norm2.", width: width)) { $1 }
-            .merging(CLIPAttention.parameterShapes(path + "self_attn.", width: width)) { $1 }
-            .merging(CLIPMLP.parameterShapes(path + "mlp.", width: width, intermediate: config.intermediateSize)) { $1 }
+    init(_ parameters: Parameters, config: CLIPTextConfig) throws {
+        let (width, eps) = (config.hiddenSize, Float(config.layerNormEps))
+        layerNorm1 = try LayerNorm(parameters.scoped("layer_norm1"), width: width, eps: eps)
+        selfAttention = try CLIPAttention(parameters.scoped("self_attn"), width: width, heads: config.numAttentionHeads)
+        layerNorm2 = try LayerNorm(parameters.scoped("layer_norm2"), width: width, eps: eps)
+        mlp = try CLIPMLP(parameters.scoped("mlp"), width: width, intermediate: config.intermediateSize,
+                          activation: config.hiddenAct)
     }
 
     // x: [B, L, D] -> [B, L, D]

@@ -1,5 +1,4 @@
 import Foundation
-import Weights
 
 /// The CLIP byte-level BPE tokenizer.
 ///
@@ -37,15 +36,7 @@ public struct CLIPTokenizer: Sendable {
     /// from `tokenizer_config.json` or `special_tokens_map.json` (SD 1.x pads with `<|endoftext|>`,
     /// SD 2.x with `!`).
     public init(folder: URL, maxLength: Int = 77) throws {
-        let vocabularyURL = folder.appendingPathComponent("vocab.json")
-        let vocabulary = try Self.readJSON(vocabularyURL)
-        var ids: [String: Int] = [:]
-        for (token, value) in vocabulary {
-            guard let id = value as? Int else {
-                throw WeightsError.badConfig(path: vocabularyURL.path, detail: "id of '\(token)' is not an integer")
-            }
-            ids[token] = id
-        }
+        let ids = try decodeJSONFile([String: Int].self, from: folder.appendingPathComponent("vocab.json"))
         let merges = try Self.readMergeList(folder.appendingPathComponent("merges.txt"))
         let padToken = try Self.padToken(in: folder) ?? Self.endOfText
         try self.init(vocabulary: ids, merges: merges, padToken: padToken, maxLength: maxLength, path: folder.path)
@@ -58,7 +49,7 @@ public struct CLIPTokenizer: Sendable {
     ) throws {
         func id(_ token: String) throws -> Int {
             guard let id = vocabulary[token] else {
-                throw WeightsError.badConfig(path: path, detail: "vocabulary has no token '\(token)'")
+                throw ModelsError.badConfig(path: path, detail: "vocabulary has no token '\(token)'")
             }
             return id
         }
@@ -234,26 +225,27 @@ public struct CLIPTokenizer: Sendable {
 
     // MARK: - Files
 
-    private static func readJSON(_ url: URL) throws -> [String: Any] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw WeightsError.badConfig(path: url.path, detail: "not a JSON object")
-        }
-        return object
-    }
-
-    /// `pad_token` from tokenizer_config.json, else special_tokens_map.json (a string or `{"content": ...}`).
+    /// `pad_token` from tokenizer_config.json, else special_tokens_map.json.
     private static func padToken(in folder: URL) throws -> String? {
         for name in ["tokenizer_config.json", "special_tokens_map.json"] {
             let url = folder.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let value = try readJSON(url)["pad_token"]
-            if let token = value as? String { return token }
-            if let token = (value as? [String: Any])?["content"] as? String { return token }
+            if let token = try decodeJSONFile(SpecialTokens.self, from: url).padToken { return token }
         }
         return nil
+    }
+
+    /// The part of a tokenizer's JSON settings read here: `pad_token`, written as a string or as
+    /// an added token `{"content": ...}`; anything else (or nothing) reads as nil.
+    private struct SpecialTokens: Decodable {
+        private struct AddedToken: Decodable { let content: String }
+        private enum CodingKeys: String, CodingKey { case padToken = "pad_token" }
+        let padToken: String?
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            padToken = (try? c.decode(String.self, forKey: .padToken))
+                ?? (try? c.decode(AddedToken.self, forKey: .padToken))?.content
+        }
     }
 }

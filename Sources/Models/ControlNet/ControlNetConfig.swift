@@ -4,7 +4,7 @@ import Foundation
 ///
 /// The contracting path is the UNet's, so `unetConfig` restates it as a UNet config: the blocks
 /// are built, and the unsupported variants refused, by the same code as the UNet's.
-public struct ControlNetConfig: Codable, Sendable, Equatable {
+public struct ControlNetConfig: ModelConfig, Codable, Equatable {
     public typealias PerBlock = UNet2DConditionConfig.PerBlock
 
     public var inChannels = 4
@@ -78,54 +78,37 @@ public struct ControlNetConfig: Codable, Sendable, Equatable {
     /// Missing keys take diffusers' defaults; `null` is kept where diffusers allows it.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
-        func nullable<T: Decodable>(_ key: CodingKeys, _ fallback: T?) throws -> T? {
-            c.contains(key) ? try c.decodeIfPresent(T.self, forKey: key) : fallback
-        }
-        inChannels = try read(.inChannels, inChannels)
-        conditioningChannels = try read(.conditioningChannels, conditioningChannels)
-        flipSinToCos = try read(.flipSinToCos, flipSinToCos)
-        freqShift = try read(.freqShift, freqShift)
-        downBlockTypes = try read(.downBlockTypes, downBlockTypes)
-        midBlockType = try nullable(.midBlockType, midBlockType)
-        onlyCrossAttention = try read(.onlyCrossAttention, onlyCrossAttention)
-        blockOutChannels = try read(.blockOutChannels, blockOutChannels)
-        layersPerBlock = try read(.layersPerBlock, layersPerBlock)
-        downsamplePadding = try read(.downsamplePadding, downsamplePadding)
-        midBlockScaleFactor = try read(.midBlockScaleFactor, midBlockScaleFactor)
-        actFn = try read(.actFn, actFn)
-        normNumGroups = try nullable(.normNumGroups, normNumGroups)
-        normEps = try read(.normEps, normEps)
-        crossAttentionDim = try read(.crossAttentionDim, crossAttentionDim)
-        transformerLayersPerBlock = try read(.transformerLayersPerBlock, transformerLayersPerBlock)
+        inChannels = try c.decode(.inChannels, default: inChannels)
+        conditioningChannels = try c.decode(.conditioningChannels, default: conditioningChannels)
+        flipSinToCos = try c.decode(.flipSinToCos, default: flipSinToCos)
+        freqShift = try c.decode(.freqShift, default: freqShift)
+        downBlockTypes = try c.decode(.downBlockTypes, default: downBlockTypes)
+        midBlockType = try c.decodeNullable(.midBlockType, default: midBlockType)
+        onlyCrossAttention = try c.decode(.onlyCrossAttention, default: onlyCrossAttention)
+        blockOutChannels = try c.decode(.blockOutChannels, default: blockOutChannels)
+        layersPerBlock = try c.decode(.layersPerBlock, default: layersPerBlock)
+        downsamplePadding = try c.decode(.downsamplePadding, default: downsamplePadding)
+        midBlockScaleFactor = try c.decode(.midBlockScaleFactor, default: midBlockScaleFactor)
+        actFn = try c.decode(.actFn, default: actFn)
+        normNumGroups = try c.decodeNullable(.normNumGroups, default: normNumGroups)
+        normEps = try c.decode(.normEps, default: normEps)
+        crossAttentionDim = try c.decode(.crossAttentionDim, default: crossAttentionDim)
+        transformerLayersPerBlock = try c.decode(.transformerLayersPerBlock, default: transformerLayersPerBlock)
         encoderHidDim = try c.decodeIfPresent(Int.self, forKey: .encoderHidDim)
         encoderHidDimType = try c.decodeIfPresent(String.self, forKey: .encoderHidDimType)
-        attentionHeadDim = try read(.attentionHeadDim, attentionHeadDim)
+        attentionHeadDim = try c.decode(.attentionHeadDim, default: attentionHeadDim)
         numAttentionHeads = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .numAttentionHeads)
-        useLinearProjection = try read(.useLinearProjection, useLinearProjection)
+        useLinearProjection = try c.decode(.useLinearProjection, default: useLinearProjection)
         classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
         numClassEmbeds = try c.decodeIfPresent(Int.self, forKey: .numClassEmbeds)
-        upcastAttention = try read(.upcastAttention, upcastAttention)
-        resnetTimeScaleShift = try read(.resnetTimeScaleShift, resnetTimeScaleShift)
-        controlnetConditioningChannelOrder = try read(.controlnetConditioningChannelOrder,
-                                                      controlnetConditioningChannelOrder)
-        conditioningEmbeddingOutChannels = try nullable(.conditioningEmbeddingOutChannels,
-                                                        conditioningEmbeddingOutChannels)
-        globalPoolConditions = try read(.globalPoolConditions, globalPoolConditions)
-    }
-
-    /// Reads `config.json`.
-    public static func load(from url: URL) throws -> ControlNetConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelsError.badConfig(path: url.path, detail: error.localizedDescription)
-        }
-        do { return try JSONDecoder().decode(ControlNetConfig.self, from: data) } catch {
-            throw ModelsError.badConfig(path: url.path, detail: String(describing: error))
-        }
+        upcastAttention = try c.decode(.upcastAttention, default: upcastAttention)
+        resnetTimeScaleShift = try c.decode(.resnetTimeScaleShift, default: resnetTimeScaleShift)
+        controlnetConditioningChannelOrder = try c.decode(.controlnetConditioningChannelOrder,
+                                                          default: controlnetConditioningChannelOrder)
+        conditioningEmbeddingOutChannels = try c.decodeNullable(.conditioningEmbeddingOutChannels,
+                                                                default: conditioningEmbeddingOutChannels)
+        globalPoolConditions = try c.decode(.globalPoolConditions, default: globalPoolConditions)
     }
 
     /// The UNet whose contracting path (time embedding, conv_in, down and mid blocks) this

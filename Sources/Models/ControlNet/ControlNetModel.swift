@@ -10,7 +10,7 @@ import Weights
 ///
 /// Limitations: no attention masks, class or added (SDXL) embeddings, `encoder_hid_dim`, or a
 /// `UNetMidBlock2D` mid block; see `ControlNetConfig.unsupportedFeature`.
-public struct ControlNetModel: Sendable {
+public struct ControlNetModel: PretrainedModel, Sendable {
     public let config: ControlNetConfig
     public let timeProjection: Timesteps
     public let timeEmbedding: TimestepEmbedding
@@ -22,17 +22,9 @@ public struct ControlNetModel: Sendable {
     public let controlNetDownBlocks: [Conv2D]
     public let controlNetMidBlock: Conv2D
 
-    /// Builds the model from a diffusers `controlnet` folder (config.json and weights), strictly.
-    public init(folder: URL) throws {
-        let config = try ControlNetConfig.load(from: folder.appendingPathComponent("config.json"))
-        try self.init(config: config, source: WeightStore(url: folder))
-    }
-
     /// Builds the model from weights with diffusers key names; every tensor must be used.
     public init(config: ControlNetConfig, source: any ParameterSource) throws {
-        if let feature = config.unsupportedFeature {
-            throw ModelsError.unsupportedConfig(path: source.path, detail: feature)
-        }
+        try config.checkSupported(weightsPath: source.path)
         let parameters = Parameters(source)
         let layout = UNetLayout(config.unetConfig)
         let channels = config.blockOutChannels

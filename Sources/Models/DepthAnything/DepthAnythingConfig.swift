@@ -3,7 +3,7 @@ import Foundation
 /// The `config.json` of a Depth Anything model: transformers' `DepthAnythingConfig`
 /// (models/depth_anything/configuration_depth_anything.py), with its keys and defaults. The
 /// backbone defaults are those transformers fills in for a Dinov2 backbone (ViT-S at 518).
-public struct DepthAnythingConfig: Codable, Sendable, Equatable {
+public struct DepthAnythingConfig: ModelConfig, Codable, Equatable {
     /// A named backbone (timm, ...) instead of `backbone_config`; not supported.
     public var backbone: String?
     public var backboneConfig = DepthAnythingConfig.defaultBackbone
@@ -51,35 +51,21 @@ public struct DepthAnythingConfig: Codable, Sendable, Equatable {
     /// Missing keys take transformers' defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
         backbone = try c.decodeIfPresent(String.self, forKey: .backbone)
-        backboneConfig = try read(.backboneConfig, backboneConfig)
-        patchSize = try read(.patchSize, patchSize)
-        reassembleHiddenSize = try read(.reassembleHiddenSize, reassembleHiddenSize)
-        reassembleFactors = try read(.reassembleFactors, reassembleFactors)
-        neckHiddenSizes = try read(.neckHiddenSizes, neckHiddenSizes)
-        fusionHiddenSize = try read(.fusionHiddenSize, fusionHiddenSize)
-        headInIndex = try read(.headInIndex, headInIndex)
-        headHiddenSize = try read(.headHiddenSize, headHiddenSize)
-        depthEstimationType = try read(.depthEstimationType, depthEstimationType)
-        maxDepth = try read(.maxDepth, maxDepth)
-    }
-
-    /// Reads `config.json`.
-    public static func load(from url: URL) throws -> DepthAnythingConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelsError.badConfig(path: url.path, detail: error.localizedDescription)
-        }
-        do { return try JSONDecoder().decode(DepthAnythingConfig.self, from: data) } catch {
-            throw ModelsError.badConfig(path: url.path, detail: String(describing: error))
-        }
+        backboneConfig = try c.decode(.backboneConfig, default: backboneConfig)
+        patchSize = try c.decode(.patchSize, default: patchSize)
+        reassembleHiddenSize = try c.decode(.reassembleHiddenSize, default: reassembleHiddenSize)
+        reassembleFactors = try c.decode(.reassembleFactors, default: reassembleFactors)
+        neckHiddenSizes = try c.decode(.neckHiddenSizes, default: neckHiddenSizes)
+        fusionHiddenSize = try c.decode(.fusionHiddenSize, default: fusionHiddenSize)
+        headInIndex = try c.decode(.headInIndex, default: headInIndex)
+        headHiddenSize = try c.decode(.headHiddenSize, default: headHiddenSize)
+        depthEstimationType = try c.decode(.depthEstimationType, default: depthEstimationType)
+        maxDepth = try c.decode(.maxDepth, default: maxDepth)
     }
 
     /// Why this implementation cannot run the config, or nil.
-    var unsupportedFeature: String? {
+    public var unsupportedFeature: String? {
         if let backbone { return "named backbone '\(backbone)'; only a Dinov2 backbone_config" }
         if let problem = backboneConfig.unsupportedFeature { return "backbone_config: \(problem)" }
         let stages = backboneConfig.outputStages.count

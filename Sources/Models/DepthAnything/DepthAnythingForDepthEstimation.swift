@@ -1,4 +1,3 @@
-import Foundation
 import Tensors
 import Weights
 
@@ -11,23 +10,15 @@ import Weights
 ///
 /// Limitations: Dinov2 backbones only (no named timm backbones, no SwiGLU MLP of the giant
 /// models); no masked patches.
-public struct DepthAnythingForDepthEstimation: Sendable {
+public struct DepthAnythingForDepthEstimation: PretrainedModel, Sendable {
     public let config: DepthAnythingConfig
     public let backbone: Dinov2Backbone
     public let neck: DepthAnythingNeck
     public let head: DepthAnythingDepthEstimationHead
 
-    /// Builds the model from a transformers folder (config.json and weights), strictly.
-    public init(folder: URL) throws {
-        let config = try DepthAnythingConfig.load(from: folder.appendingPathComponent("config.json"))
-        try self.init(config: config, source: WeightStore(url: folder))
-    }
-
     /// Builds the model from weights with transformers' key names; every tensor must be used.
     public init(config: DepthAnythingConfig, source: any ParameterSource) throws {
-        if let feature = config.unsupportedFeature {
-            throw ModelsError.unsupportedConfig(path: source.path, detail: feature)
-        }
+        try config.checkSupported(weightsPath: source.path)
         let parameters = Parameters(source)
         self.config = config
         backbone = try Dinov2Backbone(parameters.scoped("backbone"), config: config.backboneConfig)

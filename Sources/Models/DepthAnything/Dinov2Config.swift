@@ -50,26 +50,23 @@ public struct Dinov2Config: Codable, Sendable, Equatable {
     /// Missing keys take transformers' defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
-        hiddenSize = try read(.hiddenSize, hiddenSize)
-        numHiddenLayers = try read(.numHiddenLayers, numHiddenLayers)
-        numAttentionHeads = try read(.numAttentionHeads, numAttentionHeads)
-        mlpRatio = try read(.mlpRatio, mlpRatio)
-        hiddenAct = try read(.hiddenAct, hiddenAct)
-        layerNormEps = try read(.layerNormEps, layerNormEps)
-        imageSize = try read(.imageSize, imageSize)
-        patchSize = try read(.patchSize, patchSize)
-        numChannels = try read(.numChannels, numChannels)
-        qkvBias = try read(.qkvBias, qkvBias)
-        layerscaleValue = try read(.layerscaleValue, layerscaleValue)
-        useSwigluFfn = try read(.useSwigluFfn, useSwigluFfn)
+        hiddenSize = try c.decode(.hiddenSize, default: hiddenSize)
+        numHiddenLayers = try c.decode(.numHiddenLayers, default: numHiddenLayers)
+        numAttentionHeads = try c.decode(.numAttentionHeads, default: numAttentionHeads)
+        mlpRatio = try c.decode(.mlpRatio, default: mlpRatio)
+        hiddenAct = try c.decode(.hiddenAct, default: hiddenAct)
+        layerNormEps = try c.decode(.layerNormEps, default: layerNormEps)
+        imageSize = try c.decode(.imageSize, default: imageSize)
+        patchSize = try c.decode(.patchSize, default: patchSize)
+        numChannels = try c.decode(.numChannels, default: numChannels)
+        qkvBias = try c.decode(.qkvBias, default: qkvBias)
+        layerscaleValue = try c.decode(.layerscaleValue, default: layerscaleValue)
+        useSwigluFfn = try c.decode(.useSwigluFfn, default: useSwigluFfn)
         outFeatures = try c.decodeIfPresent([String].self, forKey: .outFeatures)
         outIndices = try c.decodeIfPresent([Int].self, forKey: .outIndices)
-        applyLayernorm = try read(.applyLayernorm, applyLayernorm)
-        reshapeHiddenStates = try read(.reshapeHiddenStates, reshapeHiddenStates)
-        useMaskToken = try read(.useMaskToken, useMaskToken)
+        applyLayernorm = try c.decode(.applyLayernorm, default: applyLayernorm)
+        reshapeHiddenStates = try c.decode(.reshapeHiddenStates, default: reshapeHiddenStates)
+        useMaskToken = try c.decode(.useMaskToken, default: useMaskToken)
     }
 
     /// The names transformers gives the backbone's stages: the embeddings, then each layer.

@@ -28,11 +28,11 @@ public struct RRDBNet: SuperResolutionNetwork {
     static let residualScale: Float = 0.2
 
     /// Loads from upstream PyTorch key names; sizes come from the tensors' shapes.
-    public init(parameters source: any ParameterSource) throws {
+    public init(source: any ParameterSource) throws {
         let parameters = Parameters(source)
-        let first = try source.shape(of: "conv_first.weight")
-        let last = try source.shape(of: "conv_last.weight")
-        let grow = try source.shape(of: "body.0.rdb1.conv1.weight")
+        let first = try parameters.shape(of: "conv_first.weight")
+        let last = try parameters.shape(of: "conv_last.weight")
+        let grow = try parameters.shape(of: "body.0.rdb1.conv1.weight")
         guard first.count == 4, last.count == 4, grow.count == 4 else {
             throw ModelsError.unsupportedConfig(path: source.path, detail: "RRDBNet convolutions must be 4-D")
         }
@@ -86,7 +86,7 @@ public struct RRDBNet: SuperResolutionNetwork {
               model.layers(ofType: "PReLU").isEmpty, model.layers(ofType: "PixelShuffle").isEmpty else {
             throw ModelsError.unsupportedConfig(path: model.path, detail: "graph is not RRDBNet's (two nearest 2x upsamplings)")
         }
-        try self.init(parameters: NamedTensorSource(path: model.path, tensors: tensors))
+        try self.init(source: NamedTensorSource(path: model.path, tensors: tensors))
     }
 
     /// basicsr's module names of every convolution, in forward order.

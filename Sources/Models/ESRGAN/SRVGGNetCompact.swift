@@ -18,7 +18,7 @@ public struct SRVGGNetCompact: SuperResolutionNetwork {
     let slopes: [Tensor]
 
     /// Loads from upstream PyTorch key names; sizes come from the tensors' shapes.
-    public init(parameters source: any ParameterSource) throws {
+    public init(source: any ParameterSource) throws {
         let parameters = Parameters(source)
         let indices = Set(source.keys.compactMap { key -> Int? in
             let parts = key.split(separator: ".")
@@ -28,8 +28,8 @@ public struct SRVGGNetCompact: SuperResolutionNetwork {
         guard lastIndex >= 2, lastIndex % 2 == 0, indices.count == lastIndex + 1 else {
             throw ModelsError.unsupportedConfig(path: source.path, detail: "body.N keys do not make an SRVGGNetCompact")
         }
-        let first = try source.shape(of: "body.0.weight")
-        let last = try source.shape(of: "body.\(lastIndex).weight")
+        let first = try parameters.shape(of: "body.0.weight")
+        let last = try parameters.shape(of: "body.\(lastIndex).weight")
         guard first.count == 4, last.count == 4 else {
             throw ModelsError.unsupportedConfig(path: source.path, detail: "SRVGGNetCompact convolutions must be 4-D")
         }
@@ -63,7 +63,7 @@ public struct SRVGGNetCompact: SuperResolutionNetwork {
             for (suffix, tensor) in layer.weights { tensors["body.\(index).\(suffix)"] = tensor }
             index += 1
         }
-        try self.init(parameters: NamedTensorSource(path: model.path, tensors: tensors))
+        try self.init(source: NamedTensorSource(path: model.path, tensors: tensors))
         let shuffles = model.layers(ofType: "PixelShuffle")
         guard shuffles.count == 1, shuffles[0].int(0, default: 1) == scale,
               model.layers(ofType: "Interp").contains(where: { $0.isNearestUpsampling(by: Float(scale)) }) else {

@@ -28,5 +28,5 @@ public func loadSuperResolutionNetwork(at url: URL) throws -> any SuperResolutio
     }
     let store = try WeightStore(url: url)
     return store.keys.contains("conv_first.weight")
-        ? try RRDBNet(parameters: store) : try SRVGGNetCompact(parameters: store)
+        ? try RRDBNet(source: store) : try SRVGGNetCompact(source: store)
 }

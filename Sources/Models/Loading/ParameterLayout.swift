@@ -75,9 +75,21 @@ public enum ParameterLayout {
         return entries
     }
 
-    /// transformers' `CLIPTextModel` state dict (without the `text_model.` prefix).
+    /// transformers' `CLIPTextModel` state dict (without the `text_model.` prefix), sorted by name.
     public static func textEncoder(_ config: CLIPTextConfig) -> [Entry] {
-        CLIPTextModel.parameterShapes(config, prefix: "").map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
+        let width = config.hiddenSize
+        var entries: [Entry] = [("embeddings.token_embedding.weight", [config.vocabSize, width]),
+                                ("embeddings.position_embedding.weight", [config.maxPositionEmbeddings, width])]
+        for index in 0 ..< config.numHiddenLayers {
+            let layer = "encoder.layers.\(index)"
+            entries += norm("\(layer).layer_norm1", width) + norm("\(layer).layer_norm2", width)
+            for projection in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                entries += linearLayer("\(layer).self_attn.\(projection)", width, width)
+            }
+            entries += linearLayer("\(layer).mlp.fc1", width, config.intermediateSize)
+                + linearLayer("\(layer).mlp.fc2", config.intermediateSize, width)
+        }
+        return (entries + norm("final_layer_norm", width)).sorted { $0.name < $1.name }
     }
 
     /// basicsr's `RRDBNet` state dict.

@@ -69,15 +69,19 @@ public struct Parameters: Sendable {
         return .float(try source.tensor(named: fullKey).reshaped(shape))
     }
 
+    /// The stored shape of `name`, for architectures whose sizes come from the checkpoint.
+    public func shape(of name: String) throws -> [Int] {
+        do {
+            return try source.shape(of: key(name))
+        } catch {
+            throw ModelsError.missingTensor(path: source.path, tensor: key(name))
+        }
+    }
+
     /// The full key of `name`, after checking it exists with `shape`; records it as read.
     private func checkedKey(_ name: String, shape: [Int]) throws -> String {
         let fullKey = key(name)
-        let found: [Int]
-        do {
-            found = try source.shape(of: fullKey)
-        } catch {
-            throw ModelsError.missingTensor(path: source.path, tensor: fullKey)
-        }
+        let found = try self.shape(of: name)
         guard found == shape else {
             throw ModelsError.shapeMismatch(path: source.path, tensor: fullKey, expected: shape, found: found)
         }
@@ -85,14 +89,19 @@ public struct Parameters: Sendable {
         return fullKey
     }
 
-    /// Throws if the checkpoint holds tensors under this prefix that no module read.
-    public func checkAllUsed() throws {
-        let read = used.all
+    /// How many unexpected names an error message lists.
+    static let reportedNameLimit = 5
+
+    /// Throws if the checkpoint holds tensors under this prefix that no module read, apart from
+    /// `ignored` (names under this view of buffers the model knows it does not need, such as
+    /// CLIP's `embeddings.position_ids`).
+    public func checkAllUsed(ignoring ignored: Set<String> = []) throws {
+        let read = used.all.union(ignored.map(key))
         let scope = prefix.isEmpty ? "" : prefix + "."
         let unexpected = source.keys.filter { $0.hasPrefix(scope) && !read.contains($0) }
         guard unexpected.isEmpty else {
-            throw ModelsError.unexpectedTensors(path: source.path, tensors: Array(unexpected.prefix(5)),
-                                                count: unexpected.count)
+            throw ModelsError.unexpectedTensors(
+                path: source.path, tensors: Array(unexpected.prefix(Self.reportedNameLimit)), count: unexpected.count)
         }
     }
 }

@@ -69,8 +69,8 @@ public enum RandomModel {
         let problem: String?
         switch architecture {
         case let .stableDiffusion(pipeline):
-            try pipeline.vae.validate(path: path)
-            problem = pipeline.unet.unsupportedFeature ?? pipeline.textEncoder.validationProblem
+            problem = pipeline.vae.unsupportedFeature ?? pipeline.unet.unsupportedFeature
+                ?? pipeline.textEncoder.unsupportedFeature
         case let .controlNet(config):
             problem = config.unsupportedFeature
         case let .rrdbNet(network):
@@ -118,7 +118,8 @@ public enum RandomModel {
                                     metadata: metadata, to: url.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
         try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.vae(pipeline.vae)), dtype: dtype,
                                     metadata: metadata, to: url.appendingPathComponent("vae/diffusion_pytorch_model.safetensors"))
-        let text = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder)).map { renamed($0, CLIPTextModel.legacyPrefix + $0.name) }
+        let text = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder))
+            .map { renamed($0, "\(CLIPTextModel.legacyModule).\($0.name)") }
         try SafeTensorsWriter.write(streaming: text, dtype: dtype, metadata: metadata,
                                     to: url.appendingPathComponent("text_encoder/model.safetensors"))
         try writeNote(in: url, name: metadata["overpaint_like"] ?? "", seed: generator.seed)

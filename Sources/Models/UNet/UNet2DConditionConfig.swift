@@ -3,8 +3,8 @@ import Foundation
 /// The UNet's `config.json`, with diffusers' keys and defaults (models/unets/unet_2d_condition.py).
 ///
 /// Keys for features this implementation does not provide are read too, so that a config
-/// asking for one is refused by `validate` rather than silently ignored.
-public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
+/// asking for one is refused by `unsupportedFeature` rather than silently ignored.
+public struct UNet2DConditionConfig: ModelConfig, Codable, Equatable {
     /// A value given once for every block or as a per-block list (`attention_head_dim: 8` or `[5, 10, 20, 20]`).
     public enum PerBlock<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
         case shared(Value)
@@ -125,58 +125,44 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     /// Missing keys take diffusers' defaults; `null` is kept where diffusers allows it.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
         sampleSize = try? c.decodeIfPresent(Int.self, forKey: .sampleSize)
-        inChannels = try read(.inChannels, inChannels)
-        outChannels = try read(.outChannels, outChannels)
-        centerInputSample = try read(.centerInputSample, centerInputSample)
-        flipSinToCos = try read(.flipSinToCos, flipSinToCos)
-        freqShift = try read(.freqShift, freqShift)
-        downBlockTypes = try read(.downBlockTypes, downBlockTypes)
-        midBlockType = c.contains(.midBlockType) ? try c.decodeIfPresent(String.self, forKey: .midBlockType) : midBlockType
-        upBlockTypes = try read(.upBlockTypes, upBlockTypes)
-        onlyCrossAttention = try read(.onlyCrossAttention, onlyCrossAttention)
-        blockOutChannels = try read(.blockOutChannels, blockOutChannels)
-        layersPerBlock = try read(.layersPerBlock, layersPerBlock)
-        downsamplePadding = try read(.downsamplePadding, downsamplePadding)
-        midBlockScaleFactor = try read(.midBlockScaleFactor, midBlockScaleFactor)
-        actFn = try read(.actFn, actFn)
-        normNumGroups = c.contains(.normNumGroups) ? try c.decodeIfPresent(Int.self, forKey: .normNumGroups) : normNumGroups
-        normEps = try read(.normEps, normEps)
-        crossAttentionDim = try read(.crossAttentionDim, crossAttentionDim)
-        transformerLayersPerBlock = try read(.transformerLayersPerBlock, transformerLayersPerBlock)
-        attentionHeadDim = try read(.attentionHeadDim, attentionHeadDim)
+        inChannels = try c.decode(.inChannels, default: inChannels)
+        outChannels = try c.decode(.outChannels, default: outChannels)
+        centerInputSample = try c.decode(.centerInputSample, default: centerInputSample)
+        flipSinToCos = try c.decode(.flipSinToCos, default: flipSinToCos)
+        freqShift = try c.decode(.freqShift, default: freqShift)
+        downBlockTypes = try c.decode(.downBlockTypes, default: downBlockTypes)
+        midBlockType = try c.decodeNullable(.midBlockType, default: midBlockType)
+        upBlockTypes = try c.decode(.upBlockTypes, default: upBlockTypes)
+        onlyCrossAttention = try c.decode(.onlyCrossAttention, default: onlyCrossAttention)
+        blockOutChannels = try c.decode(.blockOutChannels, default: blockOutChannels)
+        layersPerBlock = try c.decode(.layersPerBlock, default: layersPerBlock)
+        downsamplePadding = try c.decode(.downsamplePadding, default: downsamplePadding)
+        midBlockScaleFactor = try c.decode(.midBlockScaleFactor, default: midBlockScaleFactor)
+        actFn = try c.decode(.actFn, default: actFn)
+        normNumGroups = try c.decodeNullable(.normNumGroups, default: normNumGroups)
+        normEps = try c.decode(.normEps, default: normEps)
+        crossAttentionDim = try c.decode(.crossAttentionDim, default: crossAttentionDim)
+        transformerLayersPerBlock = try c.decode(.transformerLayersPerBlock, default: transformerLayersPerBlock)
+        attentionHeadDim = try c.decode(.attentionHeadDim, default: attentionHeadDim)
         numAttentionHeads = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .numAttentionHeads)
-        dualCrossAttention = try read(.dualCrossAttention, dualCrossAttention)
-        useLinearProjection = try read(.useLinearProjection, useLinearProjection)
+        dualCrossAttention = try c.decode(.dualCrossAttention, default: dualCrossAttention)
+        useLinearProjection = try c.decode(.useLinearProjection, default: useLinearProjection)
         classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
         numClassEmbeds = try c.decodeIfPresent(Int.self, forKey: .numClassEmbeds)
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
-        upcastAttention = try read(.upcastAttention, upcastAttention)
-        resnetTimeScaleShift = try read(.resnetTimeScaleShift, resnetTimeScaleShift)
-        timeEmbeddingType = try read(.timeEmbeddingType, timeEmbeddingType)
+        upcastAttention = try c.decode(.upcastAttention, default: upcastAttention)
+        resnetTimeScaleShift = try c.decode(.resnetTimeScaleShift, default: resnetTimeScaleShift)
+        timeEmbeddingType = try c.decode(.timeEmbeddingType, default: timeEmbeddingType)
         timeEmbeddingDim = try c.decodeIfPresent(Int.self, forKey: .timeEmbeddingDim)
         timeEmbeddingActFn = try c.decodeIfPresent(String.self, forKey: .timeEmbeddingActFn)
         timestepPostAct = try c.decodeIfPresent(String.self, forKey: .timestepPostAct)
         timeCondProjDim = try c.decodeIfPresent(Int.self, forKey: .timeCondProjDim)
         encoderHidDimType = try c.decodeIfPresent(String.self, forKey: .encoderHidDimType)
-        convInKernel = try read(.convInKernel, convInKernel)
-        convOutKernel = try read(.convOutKernel, convOutKernel)
-        attentionType = try read(.attentionType, attentionType)
-        classEmbeddingsConcat = try read(.classEmbeddingsConcat, classEmbeddingsConcat)
-    }
-
-    /// Reads `config.json`.
-    public static func load(from url: URL) throws -> UNet2DConditionConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelsError.badConfig(path: url.path, detail: error.localizedDescription)
-        }
-        do { return try JSONDecoder().decode(UNet2DConditionConfig.self, from: data) } catch {
-            throw ModelsError.badConfig(path: url.path, detail: String(describing: error))
-        }
+        convInKernel = try c.decode(.convInKernel, default: convInKernel)
+        convOutKernel = try c.decode(.convOutKernel, default: convOutKernel)
+        attentionType = try c.decode(.attentionType, default: attentionType)
+        classEmbeddingsConcat = try c.decode(.classEmbeddingsConcat, default: classEmbeddingsConcat)
     }
 
     /// The reason this implementation cannot build the model the config describes, if any.

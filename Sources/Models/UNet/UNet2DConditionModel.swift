@@ -1,4 +1,3 @@
-import Foundation
 import Tensors
 import Weights
 
@@ -11,7 +10,7 @@ import Weights
 /// Limitations: no attention masks, T2I-Adapter residuals, added (SDXL) embeddings, class
 /// embedding types other than the plain table, or `timestep_cond`; see
 /// `UNet2DConditionConfig.unsupportedFeature`.
-public struct UNet2DConditionModel: Sendable {
+public struct UNet2DConditionModel: PretrainedModel, Sendable {
     public let config: UNet2DConditionConfig
     public let timeProjection: Timesteps
     public let timeEmbedding: TimestepEmbedding
@@ -24,17 +23,9 @@ public struct UNet2DConditionModel: Sendable {
     public let convNormOut: GroupNorm
     public let convOut: Conv2D
 
-    /// Builds the model from a diffusers `unet` folder (config.json and weights), strictly.
-    public init(folder: URL) throws {
-        let config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
-        try self.init(config: config, source: WeightStore(url: folder))
-    }
-
     /// Builds the model from weights with diffusers key names; every tensor must be used.
     public init(config: UNet2DConditionConfig, source: any ParameterSource) throws {
-        if let feature = config.unsupportedFeature {
-            throw ModelsError.unsupportedConfig(path: source.path, detail: feature)
-        }
+        try config.checkSupported(weightsPath: source.path)
         let parameters = Parameters(source)
         let layout = UNetLayout(config)
         let channels = config.blockOutChannels
