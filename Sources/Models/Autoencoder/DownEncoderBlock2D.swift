@@ -12,9 +12,8 @@ public struct DownEncoderBlock2D: Sendable {
             try ResnetBlock2D(parameters.scoped("resnets.\(index)"), inChannels: index == 0 ? inChannels : outChannels,
                               outChannels: outChannels, tembChannels: nil, groups: groups, eps: eps)
         }
-        downsampler = addDownsample
-            ? try Downsample2D(parameters.scoped("downsamplers.0"), channels: outChannels, padding: downsamplePadding)
-            : nil
+        downsampler = try Downsample2D.ofBlock(parameters, added: addDownsample, channels: outChannels,
+                                               padding: downsamplePadding)
     }
 
     // x: [N, in, H, W] -> [N, out, H', W'] (halved when downsampling)

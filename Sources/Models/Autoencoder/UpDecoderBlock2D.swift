@@ -12,7 +12,7 @@ public struct UpDecoderBlock2D: Sendable {
             try ResnetBlock2D(parameters.scoped("resnets.\(index)"), inChannels: index == 0 ? inChannels : outChannels,
                               outChannels: outChannels, tembChannels: nil, groups: groups, eps: eps)
         }
-        upsampler = addUpsample ? try Upsample2D(parameters.scoped("upsamplers.0"), channels: outChannels) : nil
+        upsampler = try Upsample2D.ofBlock(parameters, added: addUpsample, channels: outChannels)
     }
 
     // x: [N, in, H, W] -> [N, out, H', W'] (doubled when upsampling)

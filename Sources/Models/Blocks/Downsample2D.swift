@@ -19,4 +19,9 @@ public struct Downsample2D: Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         padding == 0 ? conv(x, extraPadding: Padding2D(top: 0, bottom: 1, left: 0, right: 1)) : conv(x)
     }
+
+    /// A down block's downsampler (`downsamplers.0`), or nil for a block built without one.
+    static func ofBlock(_ parameters: Parameters, added: Bool, channels: Int, padding: Int) throws -> Downsample2D? {
+        added ? try Downsample2D(parameters.scoped("downsamplers.0"), channels: channels, padding: padding) : nil
+    }
 }

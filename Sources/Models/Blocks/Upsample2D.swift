@@ -20,6 +20,11 @@ public struct Upsample2D: Sendable {
         }
         return conv(upsampleNearest(x, height: outputSize.height, width: outputSize.width))
     }
+
+    /// An up block's upsampler (`upsamplers.0`), or nil for a block built without one.
+    static func ofBlock(_ parameters: Parameters, added: Bool, channels: Int) throws -> Upsample2D? {
+        added ? try Upsample2D(parameters.scoped("upsamplers.0"), channels: channels) : nil
+    }
 }
 
 /// torch's `F.interpolate(mode="nearest", size=...)`: output pixel i reads input floor(i * in / out).

@@ -21,13 +21,65 @@ public struct UNetBlockSettings: Sendable {
                           outputScaleFactor: outputScaleFactor)
     }
 
-    /// diffusers builds these with `attention_head_dim = channels // num_attention_heads`.
-    func transformer(_ parameters: Parameters, channels: Int) throws -> Transformer2DModel {
-        try Transformer2DModel(parameters, heads: heads, headDim: channels / heads, inChannels: channels,
-                               layers: transformerLayers, crossAttentionDim: crossAttentionDim,
-                               normGroups: resnetGroups, useLinearProjection: useLinearProjection,
-                               onlyCrossAttention: onlyCrossAttention)
+    /// A down block's resnets: the first reads the previous block's width, the others `outChannels`.
+    func downResnets(_ parameters: Parameters, layers: Int, inChannels: Int,
+                     outChannels: Int) throws -> [ResnetBlock2D] {
+        try (0..<layers).map { index in
+            try resnet(parameters.scoped("resnets.\(index)"), inChannels: index == 0 ? inChannels : outChannels,
+                       outChannels: outChannels)
+        }
     }
+
+    /// An up block's resnets, each reading the hidden state joined with one skip: the first
+    /// hidden state is the previous block's output, the last skip comes from one level down.
+    func upResnets(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int,
+                   previousOutputChannels: Int) throws -> [ResnetBlock2D] {
+        try (0..<layers).map { index in
+            let skipChannels = index == layers - 1 ? inChannels : outChannels
+            let hiddenChannels = index == 0 ? previousOutputChannels : outChannels
+            return try resnet(parameters.scoped("resnets.\(index)"), inChannels: hiddenChannels + skipChannels,
+                              outChannels: outChannels)
+        }
+    }
+
+    /// A cross-attention block's transformers, one after each of its resnets. diffusers builds
+    /// them with `attention_head_dim = channels // num_attention_heads`.
+    func transformers(_ parameters: Parameters, layers: Int, channels: Int) throws -> [Transformer2DModel] {
+        try (0..<layers).map { index in
+            try Transformer2DModel(parameters.scoped("attentions.\(index)"), heads: heads, headDim: channels / heads,
+                                   inChannels: channels, layers: transformerLayers,
+                                   crossAttentionDim: crossAttentionDim, normGroups: resnetGroups,
+                                   useLinearProjection: useLinearProjection, onlyCrossAttention: onlyCrossAttention)
+        }
+    }
+}
+
+/// A down block's pass: each of its `layers` (a resnet, or a resnet and its transformer) leaves
+/// its output as a skip, and so does the downsampler.
+private func downPass(_ x: Tensor, layers: Int, downsampler: Downsample2D?,
+                      layer: (Int, Tensor) -> Tensor) -> (Tensor, [Tensor]) {
+    var hidden = x
+    var skips: [Tensor] = []
+    for index in 0..<layers {
+        hidden = layer(index, hidden)
+        skips.append(hidden)
+    }
+    if let downsampler {
+        hidden = downsampler(hidden)
+        skips.append(hidden)
+    }
+    return (hidden, skips)
+}
+
+/// An up block's pass: each of its `layers` reads the hidden state joined with the next skip
+/// (the most recent first), then the upsampler runs.
+private func upPass(_ x: Tensor, skips: [Tensor], layers: Int, upsampler: Upsample2D?,
+                    upsampleSize: (height: Int, width: Int)?, layer: (Int, Tensor) -> Tensor) -> Tensor {
+    var hidden = x
+    for (index, skip) in zip(0..<layers, skips.reversed()) {
+        hidden = layer(index, Tensor.concatenate([hidden, skip], axis: 1))
+    }
+    return upsampler.map { $0(hidden, outputSize: upsampleSize) } ?? hidden
 }
 
 /// A block of the UNet's contracting path.
@@ -57,27 +109,15 @@ public struct DownBlock2D: UNetDownBlock {
 
     public init(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int, addDownsample: Bool,
                 downsamplePadding: Int, settings: UNetBlockSettings) throws {
-        resnets = try (0..<layers).map { index in
-            try settings.resnet(parameters.scoped("resnets.\(index)"),
-                                inChannels: index == 0 ? inChannels : outChannels, outChannels: outChannels)
-        }
-        downsampler = addDownsample
-            ? try Downsample2D(parameters.scoped("downsamplers.0"), channels: outChannels, padding: downsamplePadding)
-            : nil
+        resnets = try settings.downResnets(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels)
+        downsampler = try Downsample2D.ofBlock(parameters, added: addDownsample, channels: outChannels,
+                                               padding: downsamplePadding)
     }
 
     public func callAsFunction(_ x: Tensor, temb: Tensor, encoderHiddenStates: Tensor) -> (Tensor, [Tensor]) {
-        var hidden = x
-        var skips: [Tensor] = []
-        for resnet in resnets {
-            hidden = resnet(hidden, temb: temb)
-            skips.append(hidden)
+        downPass(x, layers: resnets.count, downsampler: downsampler) { index, hidden in
+            resnets[index](hidden, temb: temb)
         }
-        if let downsampler {
-            hidden = downsampler(hidden)
-            skips.append(hidden)
-        }
-        return (hidden, skips)
     }
 }
 
@@ -89,30 +129,16 @@ public struct CrossAttnDownBlock2D: UNetDownBlock {
 
     public init(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int, addDownsample: Bool,
                 downsamplePadding: Int, settings: UNetBlockSettings) throws {
-        resnets = try (0..<layers).map { index in
-            try settings.resnet(parameters.scoped("resnets.\(index)"),
-                                inChannels: index == 0 ? inChannels : outChannels, outChannels: outChannels)
-        }
-        attentions = try (0..<layers).map { index in
-            try settings.transformer(parameters.scoped("attentions.\(index)"), channels: outChannels)
-        }
-        downsampler = addDownsample
-            ? try Downsample2D(parameters.scoped("downsamplers.0"), channels: outChannels, padding: downsamplePadding)
-            : nil
+        resnets = try settings.downResnets(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels)
+        attentions = try settings.transformers(parameters, layers: layers, channels: outChannels)
+        downsampler = try Downsample2D.ofBlock(parameters, added: addDownsample, channels: outChannels,
+                                               padding: downsamplePadding)
     }
 
     public func callAsFunction(_ x: Tensor, temb: Tensor, encoderHiddenStates: Tensor) -> (Tensor, [Tensor]) {
-        var hidden = x
-        var skips: [Tensor] = []
-        for (resnet, attention) in zip(resnets, attentions) {
-            hidden = attention(resnet(hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
-            skips.append(hidden)
+        downPass(x, layers: resnets.count, downsampler: downsampler) { index, hidden in
+            attentions[index](resnets[index](hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
         }
-        if let downsampler {
-            hidden = downsampler(hidden)
-            skips.append(hidden)
-        }
-        return (hidden, skips)
     }
 }
 
@@ -127,9 +153,7 @@ public struct UNetMidBlock2DCrossAttn: Sendable {
             try settings.resnet(parameters.scoped("resnets.\(index)"), inChannels: channels, outChannels: channels,
                                 outputScaleFactor: outputScaleFactor)
         }
-        attentions = try (0..<layers).map { index in
-            try settings.transformer(parameters.scoped("attentions.\(index)"), channels: channels)
-        }
+        attentions = try settings.transformers(parameters, layers: layers, channels: channels)
     }
 
     // x: [N, C, H, W] -> [N, C, H, W]
@@ -142,17 +166,6 @@ public struct UNetMidBlock2DCrossAttn: Sendable {
     }
 }
 
-/// The input widths of an up block's resnets: the first takes the previous block's output,
-/// the others this block's; the skip joining the last comes from the block one level down.
-private func upResnetChannels(layers: Int, inChannels: Int, outChannels: Int,
-                              previousOutputChannels: Int) -> [Int] {
-    (0..<layers).map { index in
-        let skipChannels = index == layers - 1 ? inChannels : outChannels
-        let hiddenChannels = index == 0 ? previousOutputChannels : outChannels
-        return hiddenChannels + skipChannels
-    }
-}
-
 /// diffusers' `UpBlock2D`: resnets on (hidden ++ skip), then an optional upsampler.
 public struct UpBlock2D: UNetUpBlock {
     public let resnets: [ResnetBlock2D]
@@ -160,23 +173,19 @@ public struct UpBlock2D: UNetUpBlock {
 
     public init(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int,
                 previousOutputChannels: Int, addUpsample: Bool, settings: UNetBlockSettings) throws {
-        let widths = upResnetChannels(layers: layers, inChannels: inChannels, outChannels: outChannels,
-                                      previousOutputChannels: previousOutputChannels)
-        resnets = try widths.enumerated().map { index, width in
-            try settings.resnet(parameters.scoped("resnets.\(index)"), inChannels: width, outChannels: outChannels)
-        }
-        upsampler = addUpsample ? try Upsample2D(parameters.scoped("upsamplers.0"), channels: outChannels) : nil
+        resnets = try settings.upResnets(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels,
+                                         previousOutputChannels: previousOutputChannels)
+        upsampler = try Upsample2D.ofBlock(parameters, added: addUpsample, channels: outChannels)
     }
 
     public var resnetCount: Int { resnets.count }
 
     public func callAsFunction(_ x: Tensor, skips: [Tensor], temb: Tensor, encoderHiddenStates: Tensor,
                                upsampleSize: (height: Int, width: Int)?) -> Tensor {
-        var hidden = x
-        for (resnet, skip) in zip(resnets, skips.reversed()) {
-            hidden = resnet(Tensor.concatenate([hidden, skip], axis: 1), temb: temb)
+        upPass(x, skips: skips, layers: resnets.count, upsampler: upsampler,
+               upsampleSize: upsampleSize) { index, hidden in
+            resnets[index](hidden, temb: temb)
         }
-        return upsampler.map { $0(hidden, outputSize: upsampleSize) } ?? hidden
     }
 }
 
@@ -189,26 +198,19 @@ public struct CrossAttnUpBlock2D: UNetUpBlock {
 
     public init(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int,
                 previousOutputChannels: Int, addUpsample: Bool, settings: UNetBlockSettings) throws {
-        let widths = upResnetChannels(layers: layers, inChannels: inChannels, outChannels: outChannels,
-                                      previousOutputChannels: previousOutputChannels)
-        resnets = try widths.enumerated().map { index, width in
-            try settings.resnet(parameters.scoped("resnets.\(index)"), inChannels: width, outChannels: outChannels)
-        }
-        attentions = try (0..<layers).map { index in
-            try settings.transformer(parameters.scoped("attentions.\(index)"), channels: outChannels)
-        }
-        upsampler = addUpsample ? try Upsample2D(parameters.scoped("upsamplers.0"), channels: outChannels) : nil
+        resnets = try settings.upResnets(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels,
+                                         previousOutputChannels: previousOutputChannels)
+        attentions = try settings.transformers(parameters, layers: layers, channels: outChannels)
+        upsampler = try Upsample2D.ofBlock(parameters, added: addUpsample, channels: outChannels)
     }
 
     public var resnetCount: Int { resnets.count }
 
     public func callAsFunction(_ x: Tensor, skips: [Tensor], temb: Tensor, encoderHiddenStates: Tensor,
                                upsampleSize: (height: Int, width: Int)?) -> Tensor {
-        var hidden = x
-        for ((resnet, attention), skip) in zip(zip(resnets, attentions), skips.reversed()) {
-            hidden = resnet(Tensor.concatenate([hidden, skip], axis: 1), temb: temb)
-            hidden = attention(hidden, encoderHiddenStates: encoderHiddenStates)
+        upPass(x, skips: skips, layers: resnets.count, upsampler: upsampler,
+               upsampleSize: upsampleSize) { index, hidden in
+            attentions[index](resnets[index](hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
         }
-        return upsampler.map { $0(hidden, outputSize: upsampleSize) } ?? hidden
     }
 }
