@@ -100,7 +100,7 @@ extension StableDiffusionArchitecture {
 
     static func inferTextEncoder(_ source: any ParameterSource, base: CLIPTextConfig) throws -> CLIPTextConfig {
         var config = base
-        let token = try source.shape(of: "embeddings.token_embedding.weight")
+        let token = try Parameters(source).shape(of: "embeddings.token_embedding.weight")
         guard token.count == 2 else {
             throw ModelsError.unsupportedConfig(path: source.path, detail: "token embedding of shape \(token)")
         }
@@ -121,7 +121,7 @@ extension StableDiffusionArchitecture {
     }
 
     static func shape(_ source: any ParameterSource, _ name: String, _ axis: Int) throws -> Int {
-        let shape = try source.shape(of: name)
+        let shape = try Parameters(source).shape(of: name)
         guard axis < shape.count else {
             throw ModelsError.shapeMismatch(path: source.path, tensor: name, expected: [], found: shape)
         }
