@@ -71,9 +71,9 @@ public final class StableDiffusion: Sendable {
                 throw PipelinesError.missingComponent(path: url.path, component: "scheduler")
             }
             self.init(tokenizer: try CLIPTokenizer.bundled(padToken: architecture.padToken),
-                      textEncoder: try CLIPTextModel(config: architecture.textEncoder, parameters: textSource),
+                      textEncoder: try CLIPTextModel(config: architecture.textEncoder, source: textSource),
                       unet: try UNet2DConditionModel(config: architecture.unet, source: unetSource),
-                      vae: try AutoencoderKL(config: architecture.vae, parameters: Parameters(vaeSource)),
+                      vae: try AutoencoderKL(config: architecture.vae, source: vaeSource),
                       schedulerConfig: schedulerConfig)
             return
         }
@@ -82,9 +82,9 @@ public final class StableDiffusion: Sendable {
             try folder.folder(of: component).appendingPathComponent(component == "scheduler" ? "scheduler_config.json" : "config.json")
         }
         self.init(tokenizer: try CLIPTokenizer(folder: folder.folder(of: "tokenizer")),
-                  textEncoder: try CLIPTextModel(config: CLIPTextConfig(contentsOf: config("text_encoder")), parameters: textSource),
+                  textEncoder: try CLIPTextModel(config: CLIPTextConfig.load(from: config("text_encoder")), source: textSource),
                   unet: try UNet2DConditionModel(config: UNet2DConditionConfig.load(from: config("unet")), source: unetSource),
-                  vae: try AutoencoderKL(config: AutoencoderKLConfig.load(from: config("vae")), parameters: Parameters(vaeSource)),
+                  vae: try AutoencoderKL(config: AutoencoderKLConfig.load(from: config("vae")), source: vaeSource),
                   schedulerConfig: try SchedulerConfig.load(contentsOf: config("scheduler")))
     }
 

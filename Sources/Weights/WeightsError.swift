@@ -1,8 +1,9 @@
 import Foundation
 
-/// Everything that can go wrong while finding, opening, validating or loading weights.
+/// Everything that can go wrong while finding, opening or reading weight files.
 ///
-/// Each message is one line naming the file (and the tensor, where there is one).
+/// Each message is one line naming the file (and the tensor, where there is one). Whether the
+/// tensors fit a model (missing, mis-shaped or unexpected names) is the model's check, a `ModelsError`.
 public enum WeightsError: LocalizedError, Equatable {
     /// The path does not exist.
     case fileNotFound(path: String)
@@ -12,12 +13,8 @@ public enum WeightsError: LocalizedError, Equatable {
     case truncated(path: String, detail: String)
     /// The JSON header (or an index file) is malformed or inconsistent.
     case badHeader(path: String, detail: String)
-    /// A tensor the model needs is not in the checkpoint.
+    /// A tensor asked for by name is not in the file (or the shard an index names).
     case missingTensor(path: String, tensor: String)
-    /// The checkpoint holds tensors the model does not know (the first few names, and how many).
-    case unexpectedTensors(path: String, tensors: [String], count: Int)
-    /// A tensor's shape differs from the one the model expects.
-    case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
     /// A tensor's element type cannot be used as a weight.
     case unsupportedDType(path: String, tensor: String, dtype: String)
     /// A pickle-based checkpoint (.ckpt/.pt/.pth/.bin) was given; these are never unpickled.
@@ -47,11 +44,6 @@ public enum WeightsError: LocalizedError, Equatable {
             return "\(path): bad safetensors header (\(detail))"
         case let .missingTensor(path, tensor):
             return "\(path): missing tensor '\(tensor)'"
-        case let .unexpectedTensors(path, tensors, count):
-            let more = count > tensors.count ? " and \(count - tensors.count) more" : ""
-            return "\(path): unexpected tensors \(tensors.map { "'\($0)'" }.joined(separator: ", "))\(more)"
-        case let .shapeMismatch(path, tensor, expected, found):
-            return "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
         case let .unsupportedDType(path, tensor, dtype):
             return "\(path): tensor '\(tensor)' has unsupported dtype \(dtype) (weights must be F32, F16, BF16 or F64)"
         case let .pickleRefused(path):

@@ -64,18 +64,18 @@ private struct InMemorySource: ParameterSource {
 
 private func quickGELUCheckpoint() throws -> (CLIPTextConfig, InMemorySource) {
     let folder = clipFixtureURL("quick_gelu")
-    let config = try CLIPTextConfig(contentsOf: folder.appendingPathComponent("config.json"))
+    let config = try CLIPTextConfig.load(from: folder.appendingPathComponent("config.json"))
     let store = try WeightStore(url: folder)
     let tensors = try Dictionary(uniqueKeysWithValues: store.keys.map { ($0, try store.tensor(named: $0)) })
     return (config, InMemorySource(tensors: tensors))
 }
 
-private func loadError(_ config: CLIPTextConfig, _ source: InMemorySource) -> WeightsError? {
+private func loadError(_ config: CLIPTextConfig, _ source: InMemorySource) -> ModelsError? {
     do {
-        _ = try CLIPTextModel(config: config, parameters: source)
+        _ = try CLIPTextModel(config: config, source: source)
         return nil
     } catch {
-        return error as? WeightsError
+        return error as? ModelsError
     }
 }
 
@@ -140,11 +140,11 @@ struct CLIPTextModelTests {
         """
         let config = try JSONDecoder().decode(CLIPTextConfig.self, from: Data(json.utf8))
         #expect(config.hiddenAct == .gelu && config.hiddenSize == 1024 && config.numHiddenLayers == 23)
-        let shapes = CLIPTextModel.parameterShapes(config)
+        let shapes = Dictionary(uniqueKeysWithValues: ParameterLayout.textEncoder(config))
         #expect(shapes.count == 372)
-        #expect(shapes["text_model.encoder.layers.22.mlp.fc1.weight"] == [4096, 1024])
-        #expect(shapes["text_model.embeddings.token_embedding.weight"] == [49408, 1024])
-        #expect(shapes["text_model.final_layer_norm.bias"] == [1024])
+        #expect(shapes["encoder.layers.22.mlp.fc1.weight"] == [4096, 1024])
+        #expect(shapes["embeddings.token_embedding.weight"] == [49408, 1024])
+        #expect(shapes["final_layer_norm.bias"] == [1024])
     }
 
     @Test("the position_ids buffer is ignored")
@@ -181,13 +181,13 @@ struct CLIPTextModelTests {
                                             tensors: ["text_model.encoder.layers.2.mlp.fc1.weight"], count: 1))
     }
 
-    @Test("a config that does not fit the checkpoint fails on the first differing tensor")
+    @Test("a config that does not fit the checkpoint fails on the first differing tensor read")
     func configMismatch() throws {
         var (config, source) = try quickGELUCheckpoint()
         config.intermediateSize = 64
         let error = try #require(loadError(config, source))
-        #expect(error == .shapeMismatch(path: "memory.safetensors", tensor: "text_model.encoder.layers.0.mlp.fc1.bias",
-                                        expected: [64], found: [37]))
+        #expect(error == .shapeMismatch(path: "memory.safetensors", tensor: "text_model.encoder.layers.0.mlp.fc1.weight",
+                                        expected: [64, 32], found: [37, 32]))
     }
 
     @Test("an unknown activation or an unsplittable width is a one-line config error naming the file")
@@ -199,9 +199,9 @@ struct CLIPTextModelTests {
         for json in [#"{"hidden_act": "relu"}"#, #"{"hidden_size": 30, "num_attention_heads": 4}"#] {
             try Data(json.utf8).write(to: url)
             #expect {
-                _ = try CLIPTextConfig(contentsOf: url)
+                _ = try CLIPTextConfig.load(from: url)
             } throws: { error in
-                guard case let .badConfig(path, detail) = error as? WeightsError else { return false }
+                guard case let .badConfig(path, detail) = error as? ModelsError else { return false }
                 return path == url.path && !detail.isEmpty && !detail.contains("\n")
             }
         }

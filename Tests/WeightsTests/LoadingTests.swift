@@ -3,47 +3,6 @@ import Testing
 import Tensors
 @testable import Weights
 
-@Suite struct StrictLoaderTests {
-    func source() throws -> SafeTensorsFile {
-        let url = try temporaryFolder().appendingPathComponent("m.safetensors")
-        try SafeTensorsWriter.write(zeros(["a": [2, 3], "b": [4], "c": [1], "d": [1], "e": [1], "f": [1], "g": [1]]), to: url)
-        return try SafeTensorsFile(url: url)
-    }
-
-    @Test func acceptsAnExactMatch() throws {
-        let file = try source()
-        let expected = ["a": [2, 3], "b": [4], "c": [1], "d": [1], "e": [1], "f": [1], "g": [1]]
-        let loader = try StrictLoader(source: file, expected: expected)
-        #expect(try loader.tensor(named: "a").shape == [2, 3])
-        #expect(try loader.loadAll().count == 7)
-    }
-
-    @Test func reportsTheMissingTensor() throws {
-        let file = try source()
-        #expect(throws: WeightsError.missingTensor(path: file.path, tensor: "z")) {
-            try StrictLoader(source: file, expected: ["a": [2, 3], "z": [1]])
-        }
-    }
-
-    @Test func reportsShapeMismatchWithBothShapes() throws {
-        let file = try source()
-        let expected = ["a": [3, 2], "b": [4], "c": [1], "d": [1], "e": [1], "f": [1], "g": [1]]
-        let error = #expect(throws: WeightsError.shapeMismatch(path: file.path, tensor: "a", expected: [3, 2], found: [2, 3])) {
-            try StrictLoader(source: file, expected: expected)
-        }
-        #expect(error?.errorDescription?.contains("[2, 3], expected [3, 2]") == true)
-    }
-
-    @Test func reportsTheFirstFewUnexpectedTensorsAndHowMany() throws {
-        let file = try source()
-        let error = #expect(throws: WeightsError.unexpectedTensors(path: file.path, tensors: ["b", "c", "d", "e", "f"], count: 6)) {
-            try StrictLoader(source: file, expected: ["a": [2, 3]])
-        }
-        #expect(error?.errorDescription?.hasSuffix("'f' and 1 more") == true)
-        #expect(try StrictLoader(source: file, expected: ["a": [2, 3]], ignoring: ["b", "c", "d", "e", "f", "g"]).expected.count == 1)
-    }
-}
-
 @Suite struct WeightStoreTests {
     @Test func shardedIndexServesTensorsFromEveryShard() throws {
         let folder = try temporaryFolder()

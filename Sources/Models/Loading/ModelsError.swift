@@ -1,0 +1,38 @@
+import Foundation
+
+/// Everything that can go wrong while building a model (or a tokenizer) from its files.
+///
+/// Each message is one line naming the file (and the tensor or key, where there is one).
+/// Problems with the weight files themselves (unreadable, truncated, pickle) are `WeightsError`s.
+public enum ModelsError: LocalizedError, Equatable {
+    /// A tensor the model needs is not in the checkpoint.
+    case missingTensor(path: String, tensor: String)
+    /// A tensor's shape differs from the one the model expects.
+    case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
+    /// The checkpoint holds tensors the model does not use (the first few names, and how many).
+    case unexpectedTensors(path: String, tensors: [String], count: Int)
+    /// A file the model needs beside its weights (config.json, a tokenizer file) does not exist.
+    case missingFile(path: String)
+    /// A config.json (or tokenizer file) is unreadable or does not fit the model; `detail` names the key.
+    case badConfig(path: String, detail: String)
+    /// The config asks for a variant this implementation does not provide.
+    case unsupportedConfig(path: String, detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .missingTensor(path, tensor):
+            return "\(path): missing tensor '\(tensor)'"
+        case let .shapeMismatch(path, tensor, expected, found):
+            return "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
+        case let .unexpectedTensors(path, tensors, count):
+            let more = count > tensors.count ? " and \(count - tensors.count) more" : ""
+            return "\(path): unexpected tensors \(tensors.map { "'\($0)'" }.joined(separator: ", "))\(more)"
+        case let .missingFile(path):
+            return "\(path): no such file"
+        case let .badConfig(path, detail):
+            return "\(path): invalid config (\(detail))"
+        case let .unsupportedConfig(path, detail):
+            return "\(path): unsupported config (\(detail))"
+        }
+    }
+}
