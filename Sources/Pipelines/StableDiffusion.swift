@@ -117,12 +117,9 @@ public final class StableDiffusion: Sendable {
 
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.
     func makeScheduler(_ options: GenerationOptions) throws -> any Scheduler {
-        var scheduler = try options.scheduler.map { try SchedulerFactory.make(name: $0, config: schedulerConfig) }
-            ?? SchedulerFactory.make(config: schedulerConfig)
-        if var ddim = scheduler as? DDIMScheduler {
-            ddim.eta = options.eta
-            scheduler = ddim
-        }
+        var scheduler = try options.scheduler.map {
+            try SchedulerFactory.make($0, config: schedulerConfig, options: options.schedulerOptions)
+        } ?? SchedulerFactory.make(config: schedulerConfig, options: options.schedulerOptions)
         try scheduler.setTimesteps(options.steps)
         return scheduler
     }

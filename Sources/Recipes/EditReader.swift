@@ -1,3 +1,4 @@
+import Schedulers
 import Yams
 
 /// Reads one item of `edits:`, a mapping with a single key naming the edit.
@@ -56,17 +57,21 @@ struct EditReader {
             strength: reader.double("strength", default: defaultStrength, in: 0...1),
             steps: reader.int("steps", default: 30, in: 1...1000),
             guidance: reader.double("guidance", default: 7.5, in: 0...100),
-            scheduler: reader.value("scheduler") == nil ? nil : schedulerName(reader),
+            scheduler: schedulerName(reader),
             eta: reader.double("eta", default: 0, in: 0...1),
             model: model,
             control: controls(reader))
     }
 
-    private func schedulerName(_ reader: MappingReader) -> String? {
-        guard let name = reader.string("scheduler") else { return nil }
-        let known = ["ddim", "ddpm", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms"]
-        guard known.contains(name) else {
-            diagnostics.report("unknown scheduler '\(name)'; one of \(known.joined(separator: ", "))" + didYouMean(name, among: known),
+    /// A recipe name or A1111's name of an implemented scheduler; nil when absent.
+    private func schedulerName(_ reader: MappingReader) -> SchedulerName? {
+        guard let text = reader.string("scheduler") else { return nil }
+        guard let name = SchedulerName(parsing: text) else {
+            let names = SchedulerName.allCases.map(\.rawValue)
+            let displayNames = SchedulerName.allCases.map(\.displayName)
+            diagnostics.report("unknown scheduler '\(text)'; one of \(names.joined(separator: ", ")) (or A1111's "
+                               + "\(displayNames.map { "'\($0)'" }.joined(separator: ", ")))"
+                               + didYouMean(text, among: names + displayNames),
                                at: reader.value("scheduler"), path: reader.childPath("scheduler"))
             return nil
         }
@@ -149,7 +154,7 @@ struct EditReader {
             noiseLevel: reader.int("noise_level", default: defaults.noiseLevel, in: 0...1000),
             steps: reader.int("steps", default: defaults.steps, in: 1...1000),
             guidance: reader.double("guidance", default: defaults.guidance, in: 0...100),
-            scheduler: reader.value("scheduler") == nil ? nil : schedulerName(reader),
+            scheduler: schedulerName(reader),
             eta: reader.double("eta", default: defaults.eta, in: 0...1))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Schedulers
 
 /// A validated recipe: what to read, what to do to each image, where to write it.
 ///
@@ -97,7 +98,7 @@ public enum Edit: Sendable, Equatable {
         public var steps: Int
         public var guidance: Double
         /// `nil`: the model's own scheduler config.
-        public var scheduler: String?
+        public var scheduler: SchedulerName?
         public var eta: Double
         public var model: String?
         public var control: [Control]
@@ -167,7 +168,7 @@ public enum Edit: Sendable, Equatable {
             public var steps = 75
             public var guidance = 9.0
             /// `nil`: the model's own scheduler config.
-            public var scheduler: String?
+            public var scheduler: SchedulerName?
             public var eta = 0.0
         }
     }
