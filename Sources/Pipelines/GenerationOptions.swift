@@ -1,8 +1,11 @@
 import Foundation
 import Schedulers
 
-/// What one image is generated with; defaults are diffusers' img2img defaults (its inpaint
-/// pipeline defaults to strength 1).
+/// What one image is generated with. The defaults are diffusers' StableDiffusionImg2ImgPipeline
+/// `__call__` defaults (50 steps, guidance 7.5, strength 0.8, eta 0), so a call that sets
+/// nothing matches the reference call that sets nothing. Recipes have defaults of their own
+/// (`Recipes.Edit.Generation`: 30 steps, img2img strength 0.75, inpaint strength 1), which
+/// Batch passes explicitly.
 public struct GenerationOptions: Sendable, Equatable {
     public var prompt: String
     /// The negative prompt; "" gives diffusers' unconditional embeddings (of the empty string).
@@ -10,7 +13,8 @@ public struct GenerationOptions: Sendable, Equatable {
     public var steps: Int
     /// Classifier-free guidance scale; at or below 1 the UNet runs once per step, unguided.
     public var guidanceScale: Float
-    /// How much of the schedule runs (img2img / inpaint `strength`), in (0, 1].
+    /// How much of the schedule runs (img2img / inpaint `strength`), in (0, 1], keeping at
+    /// least one step (`DenoisingStrength.stepsRun(strength, of: steps) >= 1`).
     public var strength: Double
     /// The seed of the `torch.Generator("cpu")` every random draw comes from.
     public var seed: UInt64

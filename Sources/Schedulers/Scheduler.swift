@@ -66,7 +66,7 @@ extension Scheduler {
     /// scheduler where the loop begins, and returns the timesteps to run (the first one is
     /// where `addNoise` must noise the encoded image). Call after `setTimesteps(steps)`.
     public mutating func timestepsForStrength(_ strength: Double, steps: Int) -> [Double] {
-        let initTimestep = min(Int(Double(steps) * strength), steps)
+        let initTimestep = DenoisingStrength.stepsRun(strength, of: steps)
         let start = max(steps - initTimestep, 0) * order
         setBeginIndex(start)
         return Array(timesteps.dropFirst(start))
