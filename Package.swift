@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Weights", "Imaging"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
-        .target(name: "Recipes", dependencies: ["Yams"]),
+        .target(name: "Recipes", dependencies: ["Yams", "Schedulers"]),
         .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Models", "Pipelines", "CMalloc"]),
         .executableTarget(
             name: "overpaint",

@@ -1,5 +1,6 @@
 import Foundation
 import Recipes
+import Schedulers
 import Tensors
 
 /// The `parameters` text AUTOMATIC1111 writes into a PNG, so existing tools (PNG Info,
@@ -9,17 +10,13 @@ import Tensors
 ///     Negative prompt: blurry
 ///     Steps: 30, Sampler: DDIM, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: 1a2b3c4d5e, ...
 struct GenerationParameters {
-    /// Recipe scheduler names as A1111 calls the same samplers.
-    static let samplerNames = [
-        "ddim": "DDIM", "ddpm": "DDPM", "pndm": "PLMS", "euler": "Euler", "euler_a": "Euler a",
-        "dpmpp_2m": "DPM++ 2M", "dpmpp_2m_karras": "DPM++ 2M Karras", "lms": "LMS",
-    ]
-    /// A model's own scheduler class, when the recipe names none.
-    static let classNames = [
-        "DDIMScheduler": "DDIM", "DDPMScheduler": "DDPM", "PNDMScheduler": "PLMS",
-        "EulerDiscreteScheduler": "Euler", "EulerAncestralDiscreteScheduler": "Euler a",
-        "DPMSolverMultistepScheduler": "DPM++ 2M", "LMSDiscreteScheduler": "LMS",
-    ]
+    /// The `Sampler:` field: A1111's name of the recipe's scheduler, else of the model's own
+    /// scheduler class (the class name itself where no recipe name builds it), else "default".
+    static func sampler(_ scheduler: SchedulerName?, modelClassName: @autoclosure () -> String?) -> String {
+        if let scheduler { return scheduler.displayName }
+        guard let className = modelClassName() else { return "default" }
+        return SchedulerName(className: className)?.displayName ?? className
+    }
 
     var prompt: String
     var negativePrompt: String

@@ -168,9 +168,8 @@ struct ImageEditor {
         guard let generation, let model = generation.model else {
             return [(key: "parameters", value: "Overpaint \(BatchRunner.version), " + summary)] + text
         }
-        let sampler = generation.scheduler.flatMap { GenerationParameters.samplerNames[$0] }
-            ?? (try? models.stableDiffusion(at: model).schedulerConfig.className)
-                .flatMap { $0 }.flatMap { GenerationParameters.classNames[$0] ?? $0 } ?? "default"
+        let sampler = GenerationParameters.sampler(
+            generation.scheduler, modelClassName: (try? models.stableDiffusion(at: model).schedulerConfig.className) ?? nil)
         let parameters = GenerationParameters(
             prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
             steps: generation.steps, sampler: sampler, guidance: generation.guidance, seed: job.seed,

@@ -37,9 +37,9 @@ extension ImageEditor {
         }
         guard case .upscale(let upscale) = last else { return nil }
         let diffusion = upscale.diffusion
-        let sampler = diffusion.scheduler.flatMap { GenerationParameters.samplerNames[$0] }
-            ?? (try? models.diffusionUpscaler(at: upscale.model).components.schedulerConfig.className)
-                .flatMap { $0 }.flatMap { GenerationParameters.classNames[$0] ?? $0 } ?? "default"
+        let sampler = GenerationParameters.sampler(
+            diffusion.scheduler,
+            modelClassName: (try? models.diffusionUpscaler(at: upscale.model).components.schedulerConfig.className) ?? nil)
         return GenerationParameters(
             prompt: job.prompt ?? diffusion.prompt, negativePrompt: diffusion.negativePrompt, steps: diffusion.steps,
             sampler: sampler, guidance: diffusion.guidance, seed: job.seed, width: result.width,

@@ -1,7 +1,11 @@
 import Foundation
+import Schedulers
 
-/// What one image is generated with; defaults are diffusers' img2img defaults (its inpaint
-/// pipeline defaults to strength 1).
+/// What one image is generated with. The defaults are diffusers' StableDiffusionImg2ImgPipeline
+/// `__call__` defaults (50 steps, guidance 7.5, strength 0.8, eta 0), so a call that sets
+/// nothing matches the reference call that sets nothing. Recipes have defaults of their own
+/// (`Recipes.Edit.Generation`: 30 steps, img2img strength 0.75, inpaint strength 1), which
+/// Batch passes explicitly.
 public struct GenerationOptions: Sendable, Equatable {
     public var prompt: String
     /// The negative prompt; "" gives diffusers' unconditional embeddings (of the empty string).
@@ -9,20 +13,21 @@ public struct GenerationOptions: Sendable, Equatable {
     public var steps: Int
     /// Classifier-free guidance scale; at or below 1 the UNet runs once per step, unguided.
     public var guidanceScale: Float
-    /// How much of the schedule runs (img2img / inpaint `strength`), in (0, 1].
+    /// How much of the schedule runs (img2img / inpaint `strength`), in (0, 1], keeping at
+    /// least one step (`DenoisingStrength.stepsRun(strength, of: steps) >= 1`).
     public var strength: Double
     /// The seed of the `torch.Generator("cpu")` every random draw comes from.
     public var seed: UInt64
-    /// A scheduler by recipe name (`SchedulerFactory.names`), configured from the model's
-    /// scheduler config; nil runs the model's own scheduler class.
-    public var scheduler: String?
+    /// A scheduler by recipe name, configured from the model's scheduler config; nil runs the
+    /// model's own scheduler class.
+    public var scheduler: SchedulerName?
     /// DDIM's eta (ignored by other schedulers, as diffusers does).
     public var eta: Float
     /// Skip the last `clipSkip` CLIP layers (diffusers' `clip_skip`); nil or 0 skips none.
     public var clipSkip: Int?
 
     public init(prompt: String, negativePrompt: String = "", steps: Int = 50, guidanceScale: Float = 7.5,
-                strength: Double = 0.8, seed: UInt64 = 0, scheduler: String? = nil, eta: Float = 0,
+                strength: Double = 0.8, seed: UInt64 = 0, scheduler: SchedulerName? = nil, eta: Float = 0,
                 clipSkip: Int? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
@@ -34,6 +39,9 @@ public struct GenerationOptions: Sendable, Equatable {
         self.eta = eta
         self.clipSkip = clipSkip
     }
+
+    /// What the scheduler is built with beyond the model's config.
+    public var schedulerOptions: SchedulerOptions { SchedulerOptions(eta: eta) }
 
     /// diffusers' `do_classifier_free_guidance`.
     public var usesGuidance: Bool { guidanceScale > 1 }

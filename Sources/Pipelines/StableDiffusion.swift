@@ -117,21 +117,18 @@ public final class StableDiffusion: Sendable {
 
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.
     func makeScheduler(_ options: GenerationOptions) throws -> any Scheduler {
-        var scheduler = try options.scheduler.map { try SchedulerFactory.make(name: $0, config: schedulerConfig) }
-            ?? SchedulerFactory.make(config: schedulerConfig)
-        if var ddim = scheduler as? DDIMScheduler {
-            ddim.eta = options.eta
-            scheduler = ddim
-        }
+        var scheduler = try options.scheduler.map {
+            try SchedulerFactory.make($0, config: schedulerConfig, options: options.schedulerOptions)
+        } ?? SchedulerFactory.make(config: schedulerConfig, options: options.schedulerOptions)
         try scheduler.setTimesteps(options.steps)
         return scheduler
     }
 
     /// The timesteps `strength` keeps (`get_timesteps`). Like the inpaint pipeline, refuses a
-    /// strength that keeps no inference step (`int(steps * strength) < 1`); diffusers' img2img
-    /// would still run PNDM's extra final timestep there.
+    /// strength that keeps no inference step (`DenoisingStrength`, the rule recipes are
+    /// validated by); diffusers' img2img would still run PNDM's extra final timestep there.
     func strengthTimesteps(_ scheduler: inout any Scheduler, options: GenerationOptions) throws -> [Double] {
-        guard options.strength > 0, options.strength <= 1, Int(Double(options.steps) * options.strength) >= 1 else {
+        guard options.strength <= 1, DenoisingStrength.stepsRun(options.strength, of: options.steps) >= 1 else {
             throw PipelinesError.invalidStrength(strength: options.strength, steps: options.steps)
         }
         return scheduler.timestepsForStrength(options.strength, steps: options.steps)

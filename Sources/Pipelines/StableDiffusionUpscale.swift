@@ -20,7 +20,7 @@ public struct UpscaleOptions: Sendable, Equatable {
     public var tileOverlap: Int
 
     public init(prompt: String, negativePrompt: String = "", steps: Int = 75, guidanceScale: Float = 9,
-                noiseLevel: Int = 20, seed: UInt64 = 0, scheduler: String? = nil, eta: Float = 0,
+                noiseLevel: Int = 20, seed: UInt64 = 0, scheduler: SchedulerName? = nil, eta: Float = 0,
                 tileSize: Int = 0, tileOverlap: Int = 8) {
         generation = GenerationOptions(prompt: prompt, negativePrompt: negativePrompt, steps: steps,
                                        guidanceScale: guidanceScale, strength: 1, seed: seed,

@@ -1,3 +1,4 @@
+import Schedulers
 import Yams
 
 /// Reads one item of `edits:`, a mapping with a single key naming the edit.
@@ -28,7 +29,7 @@ struct EditReader {
         guard let reader = MappingReader(emptyBody, path: editPath, diagnostics: diagnostics) else { return nil }
         defer { reader.finish() }
         switch name {
-        case "img2img": return .img2img(generation(reader, defaultStrength: 0.75))
+        case "img2img": return .img2img(generation(reader, defaultStrength: Edit.Generation.img2imgStrength))
         case "inpaint": return .inpaint(inpaint(reader))
         case "edit": return .edit(inversion(reader))
         case "fill": return .fill(fill(reader))
@@ -39,10 +40,14 @@ struct EditReader {
         }
     }
 
-    private func generation(_ reader: MappingReader, defaultStrength: Double) -> Edit.Generation {
-        let model = reader.string("model").flatMap { recipe.resolvePath($0, at: reader.value("model"), path: reader.childPath("model")) }
+    /// The generation keys of img2img, inpaint (`defaultStrength` for a missing `strength`)
+    /// and edit (`defaultStrength` nil: DDIM over the whole schedule, so neither `strength`
+    /// nor `scheduler` applies).
+    private func generation(_ reader: MappingReader, defaultStrength: Double?) -> Edit.Generation {
+        var generation = Edit.Generation()
+        generation.model = reader.string("model").flatMap { recipe.resolvePath($0, at: reader.value("model"), path: reader.childPath("model")) }
             ?? topLevelModel
-        if model == nil {
+        if generation.model == nil {
             diagnostics.report("needs a model: set 'model' at the top of the recipe, on this edit, or pass --model",
                                at: reader.node, path: reader.path)
         }
@@ -50,23 +55,49 @@ struct EditReader {
         if prompt == nil && promptTemplate == nil {
             diagnostics.report("missing required key 'prompt' (or give match.prompt sidecars)", at: reader.node, path: reader.path)
         }
-        return Edit.Generation(
-            prompt: prompt ?? "",
-            negativePrompt: reader.string("negative_prompt") ?? "",
-            strength: reader.double("strength", default: defaultStrength, in: 0...1),
-            steps: reader.int("steps", default: 30, in: 1...1000),
-            guidance: reader.double("guidance", default: 7.5, in: 0...100),
-            scheduler: reader.value("scheduler") == nil ? nil : schedulerName(reader),
-            eta: reader.double("eta", default: 0, in: 0...1),
-            model: model,
-            control: controls(reader))
+        generation.prompt = prompt ?? generation.prompt
+        generation.negativePrompt = reader.string("negative_prompt") ?? generation.negativePrompt
+        generation.steps = reader.int("steps", default: generation.steps, in: 1...1000)
+        generation.guidance = reader.double("guidance", default: generation.guidance, in: 0...100)
+        generation.eta = reader.double("eta", default: generation.eta, in: 0...1)
+        generation.control = controls(reader)
+        if let defaultStrength {
+            generation.strength = strength(reader, default: defaultStrength, steps: generation.steps)
+            generation.scheduler = schedulerName(reader)
+        } else {
+            for key in ["strength", "scheduler"] where reader.value(key) != nil {
+                diagnostics.report("'\(key)' does not apply: edit inverts and regenerates with DDIM over the whole schedule",
+                                   at: reader.value(key), path: reader.childPath(key))
+            }
+        }
+        return generation
     }
 
-    private func schedulerName(_ reader: MappingReader) -> String? {
-        guard let name = reader.string("scheduler") else { return nil }
-        let known = ["ddim", "ddpm", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms"]
-        guard known.contains(name) else {
-            diagnostics.report("unknown scheduler '\(name)'; one of \(known.joined(separator: ", "))" + didYouMean(name, among: known),
+    /// `strength` in 0...1 that runs at least one of `steps` denoising steps, as the pipelines
+    /// need (`DenoisingStrength`); a default strength too small for `steps` is reported at `steps`.
+    private func strength(_ reader: MappingReader, default fallback: Double, steps: Int) -> Double {
+        func problem(_ strength: Double) -> String? {
+            DenoisingStrength.stepsRun(strength, of: steps) >= 1 ? nil
+                : "strength \(strength) with steps \(steps) runs no denoising step (needs strength >= \(DenoisingStrength.minimum(for: steps)))"
+        }
+        guard reader.value("strength") != nil else {
+            if let problem = problem(fallback) {
+                diagnostics.report(problem, at: reader.value("steps"), path: reader.childPath("steps"))
+            }
+            return fallback
+        }
+        return reader.double("strength", default: fallback, in: 0...1, rule: problem)
+    }
+
+    /// A recipe name or A1111's name of an implemented scheduler; nil when absent.
+    private func schedulerName(_ reader: MappingReader) -> SchedulerName? {
+        guard let text = reader.string("scheduler") else { return nil }
+        guard let name = SchedulerName(parsing: text) else {
+            let names = SchedulerName.allCases.map(\.rawValue)
+            let displayNames = SchedulerName.allCases.map(\.displayName)
+            diagnostics.report("unknown scheduler '\(text)'; one of \(names.joined(separator: ", ")) (or A1111's "
+                               + "\(displayNames.map { "'\($0)'" }.joined(separator: ", ")))"
+                               + didYouMean(text, among: names + displayNames),
                                at: reader.value("scheduler"), path: reader.childPath("scheduler"))
             return nil
         }
@@ -89,7 +120,8 @@ struct EditReader {
             }
             let start = entry.double("start", default: 0, in: 0...1)
             let end = entry.double("end", default: 1, in: 0...1)
-            if start > end { diagnostics.report("start \(start) is after end \(end)", at: item, path: entry.path) }
+            // diffusers' check_inputs: the guidance window must not be empty
+            if start >= end { diagnostics.report("start \(start) is not before end \(end)", at: item, path: entry.path) }
             return Edit.Control(type: type, model: model ?? "", scale: entry.double("scale", default: 1, in: 0...10),
                                 start: start, end: end,
                                 low: entry.int("low", default: 100, in: 0...1020),
@@ -99,9 +131,9 @@ struct EditReader {
     }
 
     private func inpaint(_ reader: MappingReader) -> Edit.Inpaint {
-        let width = reader.value("width") == nil ? nil : reader.int("width", default: 512, in: 8...8192)
-        let height = reader.value("height") == nil ? nil : reader.int("height", default: 512, in: 8...8192)
-        return Edit.Inpaint(generation: generation(reader, defaultStrength: 1.0),
+        let width = workingSide("width", reader)
+        let height = workingSide("height", reader)
+        return Edit.Inpaint(generation: generation(reader, defaultStrength: Edit.Generation().strength),
                             maskBlur: reader.int("mask_blur", default: 4, in: 0...256),
                             maskGrow: reader.int("mask_grow", default: 0, in: -256...256),
                             area: reader.choice("area", default: Edit.Inpaint.Area.whole),
@@ -111,9 +143,18 @@ struct EditReader {
                             width: width, height: height)
     }
 
+    /// A side of `area: masked`'s working size: the VAE works in 8-pixel latents, so another
+    /// size would be silently floored to a multiple of 8.
+    private func workingSide(_ key: String, _ reader: MappingReader) -> Int? {
+        guard reader.value(key) != nil else { return nil }
+        return reader.int(key, default: 512, in: 8...8192) { side in
+            side % 8 == 0 ? nil : "\(side) is not a multiple of 8 (the VAE works in 8-pixel latents; it would run at \(side / 8 * 8))"
+        }
+    }
+
     private func inversion(_ reader: MappingReader) -> Edit.Inversion {
         let source = reader.required("source_prompt") == nil ? nil : reader.string("source_prompt")
-        return Edit.Inversion(sourcePrompt: source ?? "", generation: generation(reader, defaultStrength: 1.0))
+        return Edit.Inversion(sourcePrompt: source ?? "", generation: generation(reader, defaultStrength: nil))
     }
 
     private func fill(_ reader: MappingReader) -> Edit.Fill {
@@ -149,7 +190,7 @@ struct EditReader {
             noiseLevel: reader.int("noise_level", default: defaults.noiseLevel, in: 0...1000),
             steps: reader.int("steps", default: defaults.steps, in: 1...1000),
             guidance: reader.double("guidance", default: defaults.guidance, in: 0...100),
-            scheduler: reader.value("scheduler") == nil ? nil : schedulerName(reader),
+            scheduler: schedulerName(reader),
             eta: reader.double("eta", default: defaults.eta, in: 0...1))
     }
 

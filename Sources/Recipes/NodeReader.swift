@@ -57,30 +57,40 @@ final class MappingReader {
         return scalar.string
     }
 
-    func int(_ key: String, default fallback: Int, in range: ClosedRange<Int>) -> Int {
+    /// The integer at `key`, in `range` and passing `rule` (which returns the problem, if any);
+    /// `fallback` when the key is absent or its value is reported.
+    func int(_ key: String, default fallback: Int, in range: ClosedRange<Int>,
+             rule: (Int) -> String? = { _ in nil }) -> Int {
         guard let node = value(key) else { return fallback }
         guard let number = node.int else {
             diagnostics.report("expected an integer, found \(node.describedValue)", at: node, path: childPath(key))
             return fallback
         }
-        guard range.contains(number) else {
-            diagnostics.report("\(number) is out of range \(range.lowerBound)...\(range.upperBound)",
-                               at: node, path: childPath(key))
-            return fallback
-        }
-        return number
+        return checked(number, key: key, node: node, in: range, rule: rule) ?? fallback
     }
 
-    func double(_ key: String, default fallback: Double, in range: ClosedRange<Double>) -> Double {
+    /// The number at `key`, in `range` and passing `rule`; `fallback` when the key is absent
+    /// or its value is reported.
+    func double(_ key: String, default fallback: Double, in range: ClosedRange<Double>,
+                rule: (Double) -> String? = { _ in nil }) -> Double {
         guard let node = value(key) else { return fallback }
         guard let number = node.float ?? node.int.map(Double.init) else {
             diagnostics.report("expected a number, found \(node.describedValue)", at: node, path: childPath(key))
             return fallback
         }
+        return checked(number, key: key, node: node, in: range, rule: rule) ?? fallback
+    }
+
+    private func checked<N: Comparable>(_ number: N, key: String, node: Node, in range: ClosedRange<N>,
+                                        rule: (N) -> String?) -> N? {
         guard range.contains(number) else {
             diagnostics.report("\(number) is out of range \(range.lowerBound)...\(range.upperBound)",
                                at: node, path: childPath(key))
-            return fallback
+            return nil
+        }
+        if let problem = rule(number) {
+            diagnostics.report(problem, at: node, path: childPath(key))
+            return nil
         }
         return number
     }

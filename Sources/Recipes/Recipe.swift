@@ -1,4 +1,5 @@
 import Foundation
+import Schedulers
 
 /// A validated recipe: what to read, what to do to each image, where to write it.
 ///
@@ -90,17 +91,27 @@ public enum Edit: Sendable, Equatable {
         return controls.contains { $0.type == .depth && $0.source == .file }
     }
 
+    /// What img2img, inpaint and edit generate with. The defaults here are what a recipe that
+    /// sets nothing runs with (the pipelines' own defaults are diffusers' and are not used).
     public struct Generation: Sendable, Equatable {
-        public var prompt: String
-        public var negativePrompt: String
-        public var strength: Double
-        public var steps: Int
-        public var guidance: Double
+        public var prompt = ""
+        public var negativePrompt = ""
+        /// The share of the schedule that runs, with at least one step (`int(steps * strength)
+        /// >= 1`). 1, the whole schedule, is inpaint's default (diffusers' inpaint pipeline
+        /// starts the masked region from pure noise) and what edit always runs; img2img
+        /// defaults to `img2imgStrength`.
+        public var strength = 1.0
+        public var steps = 30
+        public var guidance = 7.5
         /// `nil`: the model's own scheduler config.
-        public var scheduler: String?
-        public var eta: Double
+        public var scheduler: SchedulerName?
+        /// DDIM's eta, 0...1 (other schedulers ignore it).
+        public var eta = 0.0
         public var model: String?
-        public var control: [Control]
+        public var control: [Control] = []
+
+        /// img2img's strength where the recipe gives none: A1111's default denoising strength.
+        public static let img2imgStrength = 0.75
     }
 
     public struct Control: Sendable, Equatable {
@@ -167,7 +178,7 @@ public enum Edit: Sendable, Equatable {
             public var steps = 75
             public var guidance = 9.0
             /// `nil`: the model's own scheduler config.
-            public var scheduler: String?
+            public var scheduler: SchedulerName?
             public var eta = 0.0
         }
     }

@@ -9,45 +9,28 @@ import Tensors
 /// Limitations:
 /// - Only `leading` and `trailing` spacing exist in diffusers; `linspace` is rejected too.
 /// - The deprecated `set_alpha_to_zero` key is not read.
-public struct DDIMInverseScheduler: Scheduler {
-    public let config: SchedulerConfig
-    public private(set) var timesteps: [Double] = []
-    public let order = 1
-    public let initNoiseSigma: Float = 1
-
-    let schedule: NoiseSchedule
-    private let prediction: PredictionType
+public struct DDIMInverseScheduler: AlphaScheduler {
+    var state: AlphaSchedulerState
     private let initialAlphaCumprod: Float
-    private var numInferenceSteps: Int?
 
     public init(config: SchedulerConfig) throws {
-        try rejectUnsupported(config, scheduler: "DDIMInverseScheduler")
-        self.config = config
-        self.schedule = try NoiseSchedule(config: config, scheduler: "DDIMInverseScheduler")
-        self.prediction = try PredictionType(config, scheduler: "DDIMInverseScheduler")
-        self.initialAlphaCumprod = (config.setAlphaToOne ?? true) ? 1 : schedule.alphasCumprod[0]
+        state = AlphaSchedulerState(try SchedulerSetUp("DDIMInverseScheduler", config: config, rejecting: .thresholding))
+        initialAlphaCumprod = state.finalAlphaCumprod(setAlphaToOneByDefault: true)
     }
 
+    /// The DDIM layout, ascending.
     public mutating func setTimesteps(_ numInferenceSteps: Int) throws {
-        let train = schedule.count
-        try validateStepCount(numInferenceSteps, trainTimesteps: train)
         let spacing = config.timestepSpacing ?? "leading"
         guard spacing == "leading" || spacing == "trailing" else {
             throw SchedulerError.unsupportedOption(scheduler: "DDIMInverseScheduler", key: "timestep_spacing", value: spacing)
         }
-        let descending = try alphaTimesteps(spacing: spacing, count: numInferenceSteps, trainTimesteps: train,
-                                            offset: config.stepsOffset ?? 0, scheduler: "DDIMInverseScheduler")
-        timesteps = descending.reversed()
-        self.numInferenceSteps = numInferenceSteps
+        try state.setTimesteps(numInferenceSteps)
+        state.timesteps.reverse()
     }
-
-    public mutating func setBeginIndex(_ index: Int) {}
-
-    public mutating func scaleModelInput(_ sample: Tensor, timestep: Double) throws -> Tensor { sample }
 
     public mutating func step(modelOutput: Tensor, timestep: Double, sample: Tensor,
                               generator: inout TorchGenerator) throws -> SchedulerStepOutput {
-        guard let steps = numInferenceSteps else {
+        guard let steps = state.numInferenceSteps else {
             throw SchedulerError.timestepsNotSet(scheduler: "DDIMInverseScheduler")
         }
         // 1. the step goes from `from` (one interval below) up to `timestep`
@@ -70,10 +53,5 @@ public struct DDIMInverseScheduler: Scheduler {
         let direction = (1 - alphaProdTNext).squareRoot()
         let nextSample = try predOriginal.weighted(alphaProdTNext.squareRoot(), predEpsilon, direction)
         return SchedulerStepOutput(prevSample: nextSample, predOriginalSample: predOriginal)
-    }
-
-    /// diffusers' inverse scheduler has no `add_noise`; this is DDIM's forward diffusion.
-    public func addNoise(original: Tensor, noise: Tensor, timestep: Double) throws -> Tensor {
-        try addNoiseWithAlphaCumprod(schedule.alphasCumprod[Int(timestep)], original: original, noise: noise)
     }
 }

@@ -9,42 +9,25 @@ import Tensors
 /// Limitations:
 /// - `thresholding` (dynamic thresholding) is not implemented and is rejected.
 /// - `variance_noise` cannot be passed in; with `eta > 0` noise comes from the generator.
-public struct DDIMScheduler: Scheduler {
-    public let config: SchedulerConfig
-    public private(set) var timesteps: [Double] = []
-    public let order = 1
-    public let initNoiseSigma: Float = 1
+public struct DDIMScheduler: AlphaScheduler {
     /// The weight of the stochastic term (0 = deterministic DDIM, 1 = DDPM-like), the
     /// pipelines' `eta`. With eta > 0 every `step` draws `randn(sample.shape)`.
-    public var eta: Float = 0
+    public var eta: Float
     /// diffusers' `use_clipped_model_output`: recompute epsilon from the clipped x0.
     public var useClippedModelOutput = false
 
-    let schedule: NoiseSchedule
-    private let prediction: PredictionType
+    var state: AlphaSchedulerState
     private let finalAlphaCumprod: Float
-    private var numInferenceSteps: Int?
 
-    public init(config: SchedulerConfig) throws {
-        try rejectUnsupported(config, scheduler: "DDIMScheduler")
-        self.config = config
-        self.schedule = try NoiseSchedule(config: config, scheduler: "DDIMScheduler")
-        self.prediction = try PredictionType(config, scheduler: "DDIMScheduler")
-        self.finalAlphaCumprod = (config.setAlphaToOne ?? true) ? 1 : schedule.alphasCumprod[0]
+    public init(config: SchedulerConfig, eta: Float = 0) throws {
+        state = AlphaSchedulerState(try SchedulerSetUp("DDIMScheduler", config: config, rejecting: .thresholding))
+        finalAlphaCumprod = state.finalAlphaCumprod(setAlphaToOneByDefault: true)
+        self.eta = eta
     }
 
     public mutating func setTimesteps(_ numInferenceSteps: Int) throws {
-        let train = schedule.count
-        try validateStepCount(numInferenceSteps, trainTimesteps: train)
-        timesteps = try alphaTimesteps(spacing: config.timestepSpacing ?? "leading", count: numInferenceSteps,
-                                       trainTimesteps: train, offset: config.stepsOffset ?? 0,
-                                       scheduler: "DDIMScheduler")
-        self.numInferenceSteps = numInferenceSteps
+        try state.setTimesteps(numInferenceSteps)
     }
-
-    public mutating func setBeginIndex(_ index: Int) {}
-
-    public mutating func scaleModelInput(_ sample: Tensor, timestep: Double) throws -> Tensor { sample }
 
     // Notation (DDIM paper, Eq. 12):
     //   alpha_prod_t = alpha-bar_t, beta_prod_t = 1 - alpha-bar_t
@@ -52,7 +35,7 @@ public struct DDIMScheduler: Scheduler {
     //   std_dev_t = sigma_t(eta)
     public mutating func step(modelOutput: Tensor, timestep: Double, sample: Tensor,
                               generator: inout TorchGenerator) throws -> SchedulerStepOutput {
-        guard let steps = numInferenceSteps else { throw SchedulerError.timestepsNotSet(scheduler: "DDIMScheduler") }
+        guard let steps = state.numInferenceSteps else { throw SchedulerError.timestepsNotSet(scheduler: "DDIMScheduler") }
         // 1. get previous step value (= t - train / steps)
         let t = Int(timestep)
         let prevT = t - schedule.count / steps
@@ -84,10 +67,6 @@ public struct DDIMScheduler: Scheduler {
             prevSample = try prevSample.zipMap(noise) { $0 + stdDevT * $1 }
         }
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: predOriginal)
-    }
-
-    public func addNoise(original: Tensor, noise: Tensor, timestep: Double) throws -> Tensor {
-        try addNoiseWithAlphaCumprod(schedule.alphasCumprod[Int(timestep)], original: original, noise: noise)
     }
 
     /// x0 and epsilon from the model output, for each `prediction_type` (DDIM and its inverse).

@@ -11,21 +11,12 @@ import Tensors
 /// - `variance_type` `learned` / `learned_range` (models that predict their variance),
 ///   `fixed_large_log` (diffusers takes the square root of a negative log there: NaN) and
 ///   `thresholding` are rejected; custom timestep lists are not supported.
-public struct DDPMScheduler: Scheduler {
-    public let config: SchedulerConfig
-    public private(set) var timesteps: [Double] = []
-    public let order = 1
-    public let initNoiseSigma: Float = 1
-
-    let schedule: NoiseSchedule
-    private let prediction: PredictionType
+public struct DDPMScheduler: AlphaScheduler {
+    var state: AlphaSchedulerState
     private let varianceType: String
 
     public init(config: SchedulerConfig) throws {
-        try rejectUnsupported(config, scheduler: "DDPMScheduler")
-        self.config = config
-        self.schedule = try NoiseSchedule(config: config, scheduler: "DDPMScheduler")
-        self.prediction = try PredictionType(config, scheduler: "DDPMScheduler")
+        state = AlphaSchedulerState(try SchedulerSetUp("DDPMScheduler", config: config, rejecting: .thresholding))
         let variance = config.varianceType ?? "fixed_small"
         guard ["fixed_small", "fixed_small_log", "fixed_large"].contains(variance) else {
             throw SchedulerError.unsupportedOption(scheduler: "DDPMScheduler", key: "variance_type", value: variance)
@@ -34,16 +25,8 @@ public struct DDPMScheduler: Scheduler {
     }
 
     public mutating func setTimesteps(_ numInferenceSteps: Int) throws {
-        let train = schedule.count
-        try validateStepCount(numInferenceSteps, trainTimesteps: train)
-        timesteps = try alphaTimesteps(spacing: config.timestepSpacing ?? "leading", count: numInferenceSteps,
-                                       trainTimesteps: train, offset: config.stepsOffset ?? 0,
-                                       scheduler: "DDPMScheduler")
+        try state.setTimesteps(numInferenceSteps)
     }
-
-    public mutating func setBeginIndex(_ index: Int) {}
-
-    public mutating func scaleModelInput(_ sample: Tensor, timestep: Double) throws -> Tensor { sample }
 
     // Notation (DDPM paper, Eq. 6-7): alpha_prod_t = alpha-bar_t, current_beta_t = beta_t,
     // pred_original_sample = x_0 estimate, pred_prev_sample = mu-tilde_t(x_t, x_0).
@@ -86,10 +69,6 @@ public struct DDPMScheduler: Scheduler {
             prevSample = try prevSample.zipMap(noise) { $0 + scale * $1 }
         }
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: predOriginal)
-    }
-
-    public func addNoise(original: Tensor, noise: Tensor, timestep: Double) throws -> Tensor {
-        try addNoiseWithAlphaCumprod(schedule.alphasCumprod[Int(timestep)], original: original, noise: noise)
     }
 
     /// diffusers' `previous_timestep`: the next entry of the schedule, or -1 after the last.

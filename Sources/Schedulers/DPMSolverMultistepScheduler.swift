@@ -14,37 +14,30 @@ import Tensors
 /// - `thresholding`, exponential / beta / flow sigmas, dynamic shifting, learned variance
 ///   and custom timestep lists are rejected.
 /// - Third order with `sde-dpmsolver` has no update rule in diffusers either; it is rejected.
-public struct DPMSolverMultistepScheduler: Scheduler {
-    public let config: SchedulerConfig
-    public private(set) var timesteps: [Double] = []
-    public let order = 1
+public struct DPMSolverMultistepScheduler: SigmaScheduler {
+    /// DPM-Solver works on x_t = alpha_t * x0 + sigma_t * noise: unit initial noise, and the
+    /// model input is not scaled.
     public let initNoiseSigma: Float = 1
-    /// The noise levels of `timesteps`, then the final one (float32, as diffusers).
-    public private(set) var sigmas: [Float]
 
     private enum Algorithm: String { case dpmSolverPlusPlus = "dpmsolver++", sdeDpmSolverPlusPlus = "sde-dpmsolver++",
                                           dpmSolver = "dpmsolver", sdeDpmSolver = "sde-dpmsolver" }
     private static let name = "DPMSolverMultistepScheduler"
 
-    let schedule: NoiseSchedule
-    private let prediction: PredictionType
+    var state: SigmaSchedulerState
     private let algorithm: Algorithm
     private let useHeun: Bool
     private let solverOrder: Int
     private let lambdas: [Float]
-    private var stepIndex = StepIndex()
     private var modelOutputs: [Tensor] = []
     private var lowerOrderCount = 0
 
     public init(config: SchedulerConfig) throws {
         let name = Self.name
-        try rejectUnsupported(config, scheduler: name)
-        try rejectEulerFamilyOptions(config, scheduler: name)
-        self.config = config
-        var schedule = try NoiseSchedule(config: config, scheduler: name)
-        if config.rescaleBetasZeroSnr ?? false { schedule = schedule.withTerminalAlphaCumprod(0x1p-24) }
-        self.schedule = schedule
-        self.prediction = try PredictionType(config, scheduler: name)
+        var state = SigmaSchedulerState(try SchedulerSetUp(name, config: config,
+                                                           rejecting: [.thresholding, .exponentialAndBetaSigmas]))
+        // Until set_timesteps, diffusers' DPM-Solver holds the training sigmas ascending.
+        state.sigmas = state.setUp.schedule.sigmas
+        self.state = state
         let rawAlgorithm = config.algorithmType ?? "dpmsolver++"
         guard let algorithm = rawAlgorithm == "deis" ? .dpmSolverPlusPlus : Algorithm(rawValue: rawAlgorithm) else {
             throw SchedulerError.unsupportedOption(scheduler: name, key: "algorithm_type", value: rawAlgorithm)
@@ -64,8 +57,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             // diffusers raises too: the final step would divide by a zero sigma.
             throw SchedulerError.unsupportedOption(scheduler: name, key: "final_sigmas_type", value: "zero with \(rawAlgorithm)")
         }
-        self.lambdas = schedule.alphasCumprod.map { Float(log($0.squareRoot())) - Float(log((1 - $0).squareRoot())) }
-        self.sigmas = schedule.sigmas
+        self.lambdas = state.setUp.schedule.alphasCumprod.map { Float(log($0.squareRoot())) - Float(log((1 - $0).squareRoot())) }
     }
 
     public mutating func setTimesteps(_ numInferenceSteps: Int) throws {
@@ -90,22 +82,17 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             stepSigmas = SigmaSchedule.interpolate(trainSigmas, at: steps)
         }
         let last = try finalSigma(config, trainSigmas: trainSigmas, scheduler: Self.name)
-        sigmas = stepSigmas.map { Float($0) } + [last]
-        timesteps = steps.map { $0.rounded(.towardZero) }
+        state.reset(timesteps: steps.map { $0.rounded(.towardZero) }, sigmas: stepSigmas.map { Float($0) } + [last])
         modelOutputs = []
         lowerOrderCount = 0
-        stepIndex.reset()
     }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex.setBegin(index) }
 
     public mutating func scaleModelInput(_ sample: Tensor, timestep: Double) throws -> Tensor { sample }
 
     public mutating func step(modelOutput: Tensor, timestep: Double, sample: Tensor,
                               generator: inout TorchGenerator) throws -> SchedulerStepOutput {
         guard !timesteps.isEmpty else { throw SchedulerError.timestepsNotSet(scheduler: Self.name) }
-        let index = try stepIndex.resolve(timestep, in: timesteps, scheduler: Self.name, missingIsLast: true)
-        guard index + 1 < sigmas.count else { throw SchedulerError.stepPastEnd(scheduler: Self.name, index: index) }
+        let index = try state.resolveStep(timestep, missingIsLast: true)
         // 1. decide whether the last steps fall back to lower orders (stabler with few steps)
         let count = timesteps.count
         let fewSteps = (config.lowerOrderFinal ?? true) && count < 15
@@ -128,13 +115,13 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             prevSample = try thirdOrderUpdate(sample: sample, noise: noise, index: index)
         }
         if lowerOrderCount < solverOrder { lowerOrderCount += 1 }
-        stepIndex.advance()
+        state.advance()
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: nil)
     }
 
     /// `alpha_t * original + sigma_t * noise` at the sigma of `timestep` (or of the begin index).
     public func addNoise(original: Tensor, noise: Tensor, timestep: Double) throws -> Tensor {
-        let index = try stepIndex.addNoiseIndex(for: timestep, in: timesteps, scheduler: Self.name, missingIsLast: true)
+        let index = try state.addNoiseIndex(for: timestep, missingIsLast: true)
         let (alpha, sigma) = Self.alphaSigma(sigmas[index])
         return try original.weighted(alpha, noise, sigma)
     }

@@ -10,17 +10,10 @@ import Tensors
 ///
 /// Limitations:
 /// - `prediction_type` `sample` is rejected (diffusers rejects it at the first step).
-public struct PNDMScheduler: Scheduler {
-    public let config: SchedulerConfig
-    public private(set) var timesteps: [Double] = []
-    public let order = 1
-    public let initNoiseSigma: Float = 1
-
-    let schedule: NoiseSchedule
-    private let prediction: PredictionType
+public struct PNDMScheduler: AlphaScheduler {
+    var state: AlphaSchedulerState
     private let finalAlphaCumprod: Float
     private let skipPrkSteps: Bool
-    private var numInferenceSteps: Int?
     private var prkTimesteps: [Int] = []
     // Multistep state: past model outputs (`ets`), the step counter, and the sample and
     // the weighted model output carried between the sub-steps of one warm-up step.
@@ -30,19 +23,18 @@ public struct PNDMScheduler: Scheduler {
     private var currentModelOutput: Tensor?
 
     public init(config: SchedulerConfig) throws {
-        self.config = config
-        self.schedule = try NoiseSchedule(config: config, scheduler: "PNDMScheduler", allowRescale: false)
-        self.prediction = try PredictionType(config, scheduler: "PNDMScheduler", allowed: [.epsilon, .vPrediction])
-        self.finalAlphaCumprod = (config.setAlphaToOne ?? false) ? 1 : schedule.alphasCumprod[0]
-        self.skipPrkSteps = config.skipPrkSteps ?? false
+        state = AlphaSchedulerState(try SchedulerSetUp("PNDMScheduler", config: config, predictions: [.epsilon, .vPrediction],
+                                                       allowsZeroTerminalSNR: false))
+        finalAlphaCumprod = state.finalAlphaCumprod(setAlphaToOneByDefault: false)
+        skipPrkSteps = config.skipPrkSteps ?? false
     }
 
+    /// The leading layout, rearranged into Runge-Kutta warm-up timesteps (unless
+    /// `skip_prk_steps`) and linear multistep ones.
     public mutating func setTimesteps(_ numInferenceSteps: Int) throws {
         let train = schedule.count
-        try validateStepCount(numInferenceSteps, trainTimesteps: train)
-        let ascending = try alphaTimesteps(spacing: config.timestepSpacing ?? "leading", count: numInferenceSteps,
-                                           trainTimesteps: train, offset: config.stepsOffset ?? 0,
-                                           scheduler: "PNDMScheduler").reversed().map { Int($0) }
+        try state.setTimesteps(numInferenceSteps)
+        let ascending = state.timesteps.reversed().map { Int($0) }
         let plms: [Int]
         if skipPrkSteps {
             prkTimesteps = []
@@ -58,30 +50,21 @@ public struct PNDMScheduler: Scheduler {
             prkTimesteps = Array(doubled.dropFirst().dropLast().reversed())
             plms = Array(ascending.dropLast(3))
         }
-        timesteps = (prkTimesteps + plms.reversed()).map { Double($0) }
-        self.numInferenceSteps = numInferenceSteps
+        state.timesteps = (prkTimesteps + plms.reversed()).map { Double($0) }
         ets = []
         counter = 0
         currentSample = nil
         currentModelOutput = nil
     }
 
-    public mutating func setBeginIndex(_ index: Int) {}
-
-    public mutating func scaleModelInput(_ sample: Tensor, timestep: Double) throws -> Tensor { sample }
-
     public mutating func step(modelOutput: Tensor, timestep: Double, sample: Tensor,
                               generator: inout TorchGenerator) throws -> SchedulerStepOutput {
-        guard let steps = numInferenceSteps else { throw SchedulerError.timestepsNotSet(scheduler: "PNDMScheduler") }
+        guard let steps = state.numInferenceSteps else { throw SchedulerError.timestepsNotSet(scheduler: "PNDMScheduler") }
         let prevSample = counter < prkTimesteps.count && !skipPrkSteps
             ? try stepRungeKutta(modelOutput: modelOutput, timestep: Int(timestep), sample: sample, steps: steps)
             : try stepLinearMultistep(modelOutput: modelOutput, timestep: Int(timestep), sample: sample, steps: steps)
         counter += 1
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: nil)
-    }
-
-    public func addNoise(original: Tensor, noise: Tensor, timestep: Double) throws -> Tensor {
-        try addNoiseWithAlphaCumprod(schedule.alphasCumprod[Int(timestep)], original: original, noise: noise)
     }
 
     /// One of the four sub-steps of a 4th-order Runge-Kutta step (`step_prk`).

@@ -32,7 +32,7 @@ public protocol Scheduler: Sendable {
     var config: SchedulerConfig { get }
     /// The inference timesteps, in the order the loop visits them (empty before `setTimesteps`).
     var timesteps: [Double] { get }
-    /// Model evaluations per entry of `timesteps` (diffusers' `order`; 1 for all here).
+    /// Model evaluations per entry of `timesteps` (diffusers' `order`).
     var order: Int { get }
     /// The standard deviation of the initial noise: multiply `randn` by it.
     var initNoiseSigma: Float { get }
@@ -52,6 +52,9 @@ public protocol Scheduler: Sendable {
 }
 
 extension Scheduler {
+    /// One model evaluation per timestep, as every scheduler here takes.
+    public var order: Int { 1 }
+
     /// `step` for schedulers that draw no noise in this configuration. Where diffusers
     /// would fall back to torch's global generator, this uses a fresh seed-0 generator.
     public mutating func step(modelOutput: Tensor, timestep: Double, sample: Tensor) throws -> SchedulerStepOutput {
@@ -63,7 +66,7 @@ extension Scheduler {
     /// scheduler where the loop begins, and returns the timesteps to run (the first one is
     /// where `addNoise` must noise the encoded image). Call after `setTimesteps(steps)`.
     public mutating func timestepsForStrength(_ strength: Double, steps: Int) -> [Double] {
-        let initTimestep = min(Int(Double(steps) * strength), steps)
+        let initTimestep = DenoisingStrength.stepsRun(strength, of: steps)
         let start = max(steps - initTimestep, 0) * order
         setBeginIndex(start)
         return Array(timesteps.dropFirst(start))
@@ -71,12 +74,12 @@ extension Scheduler {
 }
 
 /// What the model predicts (`prediction_type`).
-enum PredictionType: String, Sendable {
+enum PredictionType: String, Sendable, CaseIterable {
     case epsilon
     case vPrediction = "v_prediction"
     case sample
 
-    init(_ config: SchedulerConfig, scheduler: String, allowed: [PredictionType] = [.epsilon, .vPrediction, .sample]) throws {
+    init(_ config: SchedulerConfig, scheduler: String, allowed: [PredictionType] = allCases) throws {
         let raw = config.predictionType ?? "epsilon"
         guard let value = PredictionType(rawValue: raw), allowed.contains(value) else {
             throw SchedulerError.unsupportedOption(scheduler: scheduler, key: "prediction_type", value: raw)
@@ -85,10 +88,57 @@ enum PredictionType: String, Sendable {
     }
 }
 
-/// Options no scheduler here implements; rejecting them beats silently diverging.
-func rejectUnsupported(_ config: SchedulerConfig, scheduler: String) throws {
-    if config.thresholding ?? false {
-        throw SchedulerError.unsupportedOption(scheduler: scheduler, key: "thresholding", value: "true")
+/// What every scheduler's `__init__` builds from its config: the training schedule and the
+/// prediction type, after rejecting keys the class takes but this implementation does not
+/// (rejecting them beats silently diverging).
+struct SchedulerSetUp: Sendable {
+    /// Boolean keys of a diffusers class that are not implemented here.
+    struct Unimplemented: OptionSet, Sendable {
+        let rawValue: Int
+        static let thresholding = Unimplemented(rawValue: 1 << 0)
+        /// `use_exponential_sigmas` and `use_beta_sigmas`.
+        static let exponentialAndBetaSigmas = Unimplemented(rawValue: 1 << 1)
+    }
+
+    /// The diffusers class, for errors.
+    let name: String
+    let config: SchedulerConfig
+    var schedule: NoiseSchedule
+    let prediction: PredictionType
+
+    init(_ name: String, config: SchedulerConfig, rejecting unimplemented: Unimplemented = [],
+         predictions: [PredictionType] = PredictionType.allCases, allowsZeroTerminalSNR: Bool = true) throws {
+        var rejected: [(key: String, value: Bool?)] = []
+        if unimplemented.contains(.thresholding) { rejected.append(("thresholding", config.thresholding)) }
+        if unimplemented.contains(.exponentialAndBetaSigmas) {
+            rejected += [("use_exponential_sigmas", config.useExponentialSigmas), ("use_beta_sigmas", config.useBetaSigmas)]
+        }
+        if let key = rejected.first(where: { $0.value ?? false })?.key {
+            throw SchedulerError.unsupportedOption(scheduler: name, key: key, value: "true")
+        }
+        self.name = name
+        self.config = config
+        self.schedule = try NoiseSchedule(config: config, scheduler: name, allowRescale: allowsZeroTerminalSNR)
+        self.prediction = try PredictionType(config, scheduler: name, allowed: predictions)
+    }
+
+    /// The descending timesteps `set_timesteps` lays out for `count` steps by
+    /// `timestep_spacing` (`defaultSpacing` when absent): `linspace` over the training
+    /// timesteps (rounded to whole ones where `roundsLinspace`), `leading` plus
+    /// `steps_offset`, or `trailing`.
+    func spacedTimesteps(_ count: Int, defaultSpacing: String, roundsLinspace: Bool) throws -> [Double] {
+        let train = schedule.count
+        try validateStepCount(count, trainTimesteps: train)
+        switch config.timestepSpacing ?? defaultSpacing {
+        case "linspace":
+            return TimestepSpacing.linspace(last: Double(train - 1), count: count, round: roundsLinspace)
+        case "leading":
+            return TimestepSpacing.leading(trainTimesteps: train, count: count, offset: config.stepsOffset ?? 0)
+        case "trailing":
+            return TimestepSpacing.trailing(from: train, trainTimesteps: train, count: count)
+        case let other:
+            throw SchedulerError.unsupportedOption(scheduler: name, key: "timestep_spacing", value: other)
+        }
     }
 }
 
@@ -97,23 +147,4 @@ func validateStepCount(_ count: Int, trainTimesteps: Int) throws {
     guard count >= 1, count <= trainTimesteps else {
         throw SchedulerError.invalidStepCount(requested: count, trainTimesteps: trainTimesteps)
     }
-}
-
-/// The DDPM-family timestep layouts of DDIM, DDPM and PNDM (descending, whole numbers).
-func alphaTimesteps(spacing: String, count: Int, trainTimesteps: Int, offset: Int, scheduler: String) throws -> [Double] {
-    switch spacing {
-    case "linspace":
-        return TimestepSpacing.linspace(last: Double(trainTimesteps - 1), count: count)
-    case "leading":
-        return TimestepSpacing.leading(trainTimesteps: trainTimesteps, count: count, offset: offset)
-    case "trailing":
-        return TimestepSpacing.trailing(from: trainTimesteps, trainTimesteps: trainTimesteps, count: count)
-    default:
-        throw SchedulerError.unsupportedOption(scheduler: scheduler, key: "timestep_spacing", value: spacing)
-    }
-}
-
-/// Forward diffusion with `alphas_cumprod[t]`: `sqrt(a) * x0 + sqrt(1 - a) * noise`.
-func addNoiseWithAlphaCumprod(_ alphaCumprod: Float, original: Tensor, noise: Tensor) throws -> Tensor {
-    try original.weighted(alphaCumprod.squareRoot(), noise, (1 - alphaCumprod).squareRoot())
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Everything that can go wrong building or running a scheduler.
 public enum SchedulerError: LocalizedError, Equatable {
-    /// A scheduler name (recipe key or `_class_name`) that Overpaint does not implement.
+    /// A scheduler class (`_class_name`) that Overpaint does not implement.
     case unknownScheduler(String)
     /// A configuration value this implementation does not support (or diffusers rejects).
     case unsupportedOption(scheduler: String, key: String, value: String)
@@ -22,7 +22,7 @@ public enum SchedulerError: LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case .unknownScheduler(let name):
-            return "unknown scheduler '\(name)' (known: \(SchedulerFactory.names.joined(separator: ", ")))"
+            return "unknown scheduler class '\(name)' (implemented: \(SchedulerFactory.classes.map(\.name).joined(separator: ", ")))"
         case .unsupportedOption(let scheduler, let key, let value):
             return "\(scheduler): unsupported \(key) = \(value)"
         case .invalidStepCount(let requested, let trainTimesteps):

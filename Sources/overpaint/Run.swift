@@ -2,11 +2,16 @@ import ArgumentParser
 import Batch
 import Foundation
 import Recipes
+import Schedulers
 
 /// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
 /// 2 the recipe or the arguments are invalid (nothing written).
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a recipe over a folder of images.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a recipe over a folder of images.",
+        discussion: "Schedulers a generation edit's `scheduler:` can name (recipe name, then A1111's): "
+            + SchedulerName.allCases.map { "\($0.rawValue) (\($0.displayName))" }.joined(separator: ", ")
+            + ". Without one, the model's own scheduler config is used.")
 
     @Argument(help: "The recipe file (YAML).")
     var recipe: String

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Schedulers
 import Testing
 @testable import Pipelines
 
@@ -8,7 +9,7 @@ struct ReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible 
     var name = ""
     let kind: String
     let unet: String?
-    let scheduler: String?
+    let scheduler: SchedulerName?
     let eta: Float?
     let strength: Double
     let steps: Int

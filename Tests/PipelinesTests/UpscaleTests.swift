@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Schedulers
 import Testing
 @testable import Pipelines
 
@@ -40,7 +41,7 @@ struct UpscaleCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
     let noiseLevel: Int
     let seed: UInt64
     let negative: String?
-    let scheduler: String?
+    let scheduler: SchedulerName?
     let eta: Float?
     let input: String?
 

@@ -39,7 +39,7 @@ private func upscaleIssues(_ yaml: String) -> [RecipeIssue] {
     #expect(upscale.model == "/recipes/models/x4-upscaler")
     #expect(upscale.diffusion.prompt == "a white cat" && upscale.diffusion.negativePrompt == "blurry")
     #expect(upscale.diffusion.noiseLevel == 40 && upscale.diffusion.steps == 20 && upscale.diffusion.guidance == 6)
-    #expect(upscale.diffusion.scheduler == "euler_a")
+    #expect(upscale.diffusion.scheduler == .eulerAncestral)
     #expect(upscale.tile == 128 && upscale.tileOverlap == 16)
     // diffusers' defaults: num_inference_steps 75, guidance_scale 9.0, noise_level 20
     #expect(plain.diffusion.steps == 75 && plain.diffusion.guidance == 9 && plain.diffusion.noiseLevel == 20)

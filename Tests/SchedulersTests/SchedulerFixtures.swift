@@ -24,6 +24,13 @@ struct SchedulerFixtures {
         let startIndex: Int?
         let loopLength: Int
         let tensors: [String: TensorRef]
+
+        /// This case built by the recipe name `scheduler`, with no overrides.
+        func named(_ scheduler: String) -> Case {
+            Case(name: name, scheduler: scheduler, configJSON: configJSON, overrides: [:], steps: steps, seed: seed,
+                 timesteps: timesteps, sigmas: sigmas, initNoiseSigma: initNoiseSigma, eta: eta, strength: strength,
+                 startIndex: startIndex, loopLength: loopLength, tensors: tensors)
+        }
     }
 
     let cases: [Case]

@@ -10,19 +10,23 @@ import Tensors
 struct SchedulerParityTests {
     static let tolerance: Float = 1e-5
 
-    /// What the factory builds for a case: by recipe name, or, for cases that override keys
-    /// the name fixes (solver order, algorithm), by class with the merged config.
+    /// What the factory builds for a case: by recipe name (with the case's eta), or, for cases
+    /// that override keys the name fixes (solver order, algorithm), by class with the merged
+    /// config; `ddim_inverse`, which no recipe names, by class.
     static func makeScheduler(_ testCase: SchedulerFixtures.Case) throws -> any Scheduler {
+        let config = try SchedulerFixtures.config(testCase.configJSON)
+        if testCase.scheduler == "ddim_inverse" { return try DDIMInverseScheduler(config: config) }
         if testCase.overrides.isEmpty {
-            return try SchedulerFactory.make(name: testCase.scheduler, config: SchedulerFixtures.config(testCase.configJSON))
+            let name = try #require(SchedulerName(rawValue: testCase.scheduler), "\(testCase.name): scheduler name")
+            return try SchedulerFactory.make(name, config: config, options: SchedulerOptions(eta: Float(testCase.eta ?? 0)))
         }
         let base: [String: Any] = testCase.scheduler.hasPrefix("dpmpp_2m")
             ? ["algorithm_type": "dpmsolver++", "solver_order": 2] : [:]
-        let config = try SchedulerFixtures.config(testCase.configJSON, merging: base.merging(testCase.overrides) { _, new in new })
+        let merged = try SchedulerFixtures.config(testCase.configJSON, merging: base.merging(testCase.overrides) { _, new in new })
         switch testCase.scheduler {
-        case "euler": return try EulerDiscreteScheduler(config: config)
-        case "lms": return try LMSDiscreteScheduler(config: config)
-        default: return try DPMSolverMultistepScheduler(config: config)
+        case "euler": return try EulerDiscreteScheduler(config: merged)
+        case "lms": return try LMSDiscreteScheduler(config: merged)
+        default: return try DPMSolverMultistepScheduler(config: merged)
         }
     }
 
@@ -40,10 +44,6 @@ struct SchedulerParityTests {
     func runLoop(_ testCase: SchedulerFixtures.Case, fixtures: SchedulerFixtures) throws -> Int {
         let label = testCase.name
         var scheduler = try Self.makeScheduler(testCase)
-        if let eta = testCase.eta, var ddim = scheduler as? DDIMScheduler {
-            ddim.eta = Float(eta)
-            scheduler = ddim
-        }
         try scheduler.setTimesteps(testCase.steps)
         // Timesteps exactly (float32 values for Euler-type schedulers), except the fractional
         // ones interpolated from Karras sigmas in log space: numpy's float32 log is not
@@ -104,13 +104,16 @@ struct SchedulerParityTests {
     }
 
     static func sigmas(of scheduler: any Scheduler) -> [Float]? {
-        switch scheduler {
-        case let euler as EulerDiscreteScheduler: return euler.sigmas
-        case let ancestral as EulerAncestralDiscreteScheduler: return ancestral.sigmas
-        case let lms as LMSDiscreteScheduler: return lms.sigmas
-        case let dpm as DPMSolverMultistepScheduler: return dpm.sigmas
-        default: return nil
-        }
+        (scheduler as? any SigmaScheduler)?.sigmas
+    }
+
+    /// The recipe name `dpmpp_2m_sde` builds what the fixture script's `sde-dpmsolver++`
+    /// override of DPM++ 2M ran, and matches it step for step.
+    @Test func dpmpp2MSDEByNameMatchesDiffusers() throws {
+        let fixtures = try SchedulerFixtures.load()
+        let sde = try #require(fixtures.cases.first { $0.name == "dpmpp_2m_sde/sd15" })
+        #expect(sde.overrides.keys.sorted() == ["algorithm_type"])
+        #expect(try runLoop(sde.named("dpmpp_2m_sde"), fixtures: fixtures) == sde.loopLength)
     }
 
     @Test func trainingScheduleMatchesTorch() throws {
