@@ -81,9 +81,7 @@ struct ImageEditor {
         }
         let pipeline = try models.stableDiffusion(at: model)
         let options = options(generation, job: job)
-        let generated = generation.control.isEmpty
-            ? try pipeline.imageToImage(image, options: options)
-            : try pipeline.controlNetImageToImage(image, controls: controls(generation.control, for: image, job: job),
+        let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
                                                   options: options)
         return generated.withAlpha(of: image)
     }
