@@ -29,11 +29,11 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CCodecs"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Weights", dependencies: ["Tensors"]),
-        .target(name: "Models", dependencies: ["Tensors", "Weights", "Imaging"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
+        .target(name: "Models", dependencies: ["Tensors", "Weights"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging"]),
         .target(name: "Recipes", dependencies: ["Yams", "Schedulers"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Models", "Pipelines", "CMalloc"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "CMalloc"]),
         .executableTarget(
             name: "overpaint",
             dependencies: [

@@ -46,7 +46,6 @@ final class Finisher: @unchecked Sendable {
 
     /// Writes the result (when there is one) and records the outcome.
     func finish(_ job: Job, _ outcome: Result<EditResult, Error>, started: Date) {
-        nonisolated(unsafe) let outcome = outcome
         enqueue { finisher in
             let entry = finisher.runner.entry(for: job, outcome: outcome, started: started)
             if entry.status == .ok { finisher.summary.succeeded += 1 } else { finisher.summary.failed += 1 }

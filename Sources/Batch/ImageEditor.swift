@@ -1,6 +1,5 @@
 import Foundation
 import Imaging
-import Models
 import Pipelines
 import Recipes
 
@@ -81,9 +80,7 @@ struct ImageEditor {
         }
         let pipeline = try models.stableDiffusion(at: model)
         let options = options(generation, job: job)
-        let generated = generation.control.isEmpty
-            ? try pipeline.imageToImage(image, options: options)
-            : try pipeline.controlNetImageToImage(image, controls: controls(generation.control, for: image, job: job),
+        let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
                                                   options: options)
         return generated.withAlpha(of: image)
     }
@@ -100,16 +97,27 @@ struct ImageEditor {
                 guard let file = job.control else { throw BatchError.image("\(job.input): no control map found") }
                 condition = try ImageFile.read(inputRoot.appendingPathComponent(file), maxPixels: maxPixels)
             case (.depth, .estimate):
-                condition = try models.depthEstimators.controlImage(for: image, depthModel: control.depthModel, input: job.input)
+                condition = try estimatedDepth(of: image, depthModel: control.depthModel, job: job)
             }
-            return ControlInput(model: try models.controlNet(at: control.model), condition: condition,
+            return ControlInput(model: try models.cached(control.model, load: ControlInput.loadModel(folder:)),
+                                condition: condition,
                                 scale: Float(control.scale), start: control.start, end: control.end)
         }
     }
 
+    /// The depth map of `image` estimated by `depthModel`, for a `source: estimate` control.
+    private func estimatedDepth(of image: Image, depthModel: String?, job: Job) throws -> Image {
+        guard let depthModel else { throw BatchError.image("\(job.input): source: estimate needs depth_model") }
+        let estimator: DepthEstimation
+        do { estimator = try models.depthEstimator(at: depthModel) } catch {
+            throw BatchError.image("\(job.input): \(error.localizedDescription)")
+        }
+        return estimator.controlImage(for: image)
+    }
+
     /// Real-ESRGAN (or an SD x4 upscaler folder: SDUpscaling.swift), tiled so any size fits in
-    /// memory; `scale` other than the network's own resizes its output with Lanczos, as
-    /// Real-ESRGAN's --outscale does.
+    /// memory (`tile: 0` runs the image whole); `scale` other than the network's own resizes
+    /// its output with Lanczos, as Real-ESRGAN's --outscale does.
     private func upscale(_ image: Image, _ upscale: Edit.Upscale, job: Job) throws -> Image {
         guard let path = ModelCache.resolveUpscaler(upscale.model, recipe: recipe.source) else {
             throw BatchError.image("\(job.input): no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path or an SD x4 upscaler folder)")
@@ -118,10 +126,8 @@ struct ImageEditor {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
             return try diffusionUpscale(image, upscale, folder: path, job: job)
         }
-        let network = try models.superResolution(at: path)
-        let tile = upscale.tile > 0 ? upscale.tile : max(image.width, image.height)
-        return TiledUpscaler(network: network, tileSize: tile, tileOverlap: upscale.tileOverlap)
-            .upscale(image, scale: upscale.scale)
+        return try models.realESRGAN(at: path).upscale(image, scale: upscale.scale, tileSize: upscale.tile,
+                                                       tileOverlap: upscale.tileOverlap)
     }
 
     func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {

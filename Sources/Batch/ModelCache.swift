@@ -1,30 +1,24 @@
 import Foundation
-import Models
 import Pipelines
 
 /// Models loaded once per run and shared by every image: loading SD 1.5 costs seconds and
 /// gigabytes, an image should not pay it again.
 final class ModelCache {
-    private var pipelines: [String: StableDiffusion] = [:]
-    private var upscalers: [String: any SuperResolutionNetwork] = [:]
+    /// Each loaded model by its kind and path.
+    private var loaded: [String: Any] = [:]
     private var hashes: [String: String] = [:]
-    private var controlNets: [String: ControlNetModel] = [:]
-    private var diffusionUpscalers: [String: StableDiffusionUpscale] = [:]
 
-    func diffusionUpscaler(at path: String) throws -> StableDiffusionUpscale {
-        if let loaded = diffusionUpscalers[path] { return loaded }
-        let loaded = try StableDiffusionUpscale(folder: URL(fileURLWithPath: path))
-        diffusionUpscalers[path] = loaded
-        return loaded
+    /// The `Model` at `path`, loaded by `load` (from the path's URL) the first time it is asked for.
+    func cached<Model>(_ path: String, load: (URL) throws -> Model) rethrows -> Model {
+        let key = "\(Model.self) \(path)"
+        if let model = loaded[key] as? Model { return model }
+        let model = try load(URL(fileURLWithPath: path))
+        loaded[key] = model
+        return model
     }
 
-    let depthEstimators = DepthEstimatorCache()
-
-    func controlNet(at path: String) throws -> ControlNetModel {
-        if let loaded = controlNets[path] { return loaded }
-        let loaded = try ControlNetModel(folder: URL(fileURLWithPath: path))
-        controlNets[path] = loaded
-        return loaded
+    func diffusionUpscaler(at path: String) throws -> StableDiffusionUpscale {
+        try cached(path, load: StableDiffusionUpscale.init(folder:))
     }
 
     /// A1111's "Model hash": the first 10 hex digits of the SHA-256 of the checkpoint (for a
@@ -39,22 +33,27 @@ final class ModelCache {
     }
 
     func stableDiffusion(at path: String) throws -> StableDiffusion {
-        if let loaded = pipelines[path] { return loaded }
-        var isFolder: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
-        // A file is a single-file LDM checkpoint (RECIPES.md); a folder is a diffusers pipeline.
-        let loaded = exists && !isFolder.boolValue
-            ? try StableDiffusion(singleFile: URL(fileURLWithPath: path))
-            : try StableDiffusion(folder: URL(fileURLWithPath: path))
-        pipelines[path] = loaded
-        return loaded
+        try cached(path, load: StableDiffusion.init(modelAt:))
     }
 
-    func superResolution(at path: String) throws -> any SuperResolutionNetwork {
-        if let loaded = upscalers[path] { return loaded }
-        let loaded = try loadSuperResolutionNetwork(at: URL(fileURLWithPath: path))
-        upscalers[path] = loaded
-        return loaded
+    func realESRGAN(at path: String) throws -> RealESRGANUpscale {
+        try cached(path, load: RealESRGANUpscale.init(file:))
+    }
+
+    /// The depth estimator of a `depth_model` folder (a transformers Depth Anything model);
+    /// errors are one line naming the folder.
+    func depthEstimator(at path: String) throws -> DepthEstimation {
+        try cached(path) { folder in
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+                throw BatchError.image("depth_model '\(path)' is not a folder (a transformers Depth Anything model: config.json and model.safetensors)")
+            }
+            do {
+                return try DepthEstimation(folder: folder)
+            } catch {
+                throw BatchError.image("depth_model '\(path)': \(error.localizedDescription)")
+            }
+        }
     }
 
     /// Where a bare model name (`upscale: {model: realesrgan-x4plus}`) is looked for, in

@@ -5,7 +5,7 @@ import Recipes
 
 /// The `upscale` edit with a Stable Diffusion x4 upscaler folder as its model (a diffusers
 /// folder whose model_index.json names StableDiffusionUpscalePipeline); Real-ESRGAN files go
-/// to `TiledUpscaler` instead.
+/// to `RealESRGANUpscale` instead.
 extension ImageEditor {
     /// The image upscaled by the SD x4 upscaler, tiled by the edit's `tile` / `tile_overlap`
     /// (`tile: 0` runs it whole, as diffusers does); a `scale` other than the model's own resizes
@@ -20,13 +20,7 @@ extension ImageEditor {
                                      steps: diffusion.steps, guidanceScale: Float(diffusion.guidance),
                                      noiseLevel: diffusion.noiseLevel, seed: job.seed, scheduler: diffusion.scheduler,
                                      eta: Float(diffusion.eta), tileSize: upscale.tile, tileOverlap: upscale.tileOverlap)
-        var result = try pipeline.upscale(image, options: options)
-        if image.hasAlpha { result = result.withAlpha(upscaledFrom: image) }
-        let target = (width: Int(Double(image.width) * upscale.scale), height: Int(Double(image.height) * upscale.scale))
-        if upscale.scale != Double(pipeline.scale) {
-            result = result.resized(width: max(1, target.width), height: max(1, target.height), filter: .lanczos3)
-        }
-        return result
+        return try pipeline.upscale(image, options: options, outscale: upscale.scale)
     }
 
     /// A1111's `parameters` when the recipe's last generating edit is an SD x4 upscale.
@@ -53,24 +47,5 @@ extension Edit.Upscale {
     var usesDiffusionModel: Bool {
         var isFolder: ObjCBool = false
         return FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) && isFolder.boolValue
-    }
-}
-
-extension Image {
-    /// This RGB upscale with the alpha of the smaller `original`, enlarged with bicubic interpolation.
-    func withAlpha(upscaledFrom original: Image) -> Image {
-        var alpha = Image(width: original.width, height: original.height, channels: 1, bitDepth: original.bitDepth)
-        for pixel in 0..<original.pixelCount {
-            alpha.samples[pixel] = original.samples[pixel * original.channels + original.channels - 1]
-        }
-        let enlarged = alpha.resized(width: width, height: height, filter: .bicubic)
-        var result = Image(width: width, height: height, channels: colorChannels + 1, bitDepth: bitDepth)
-        for pixel in 0..<pixelCount {
-            for c in 0..<colorChannels {
-                result.samples[pixel * result.channels + c] = samples[pixel * channels + c]
-            }
-            result.samples[pixel * result.channels + colorChannels] = min(max(enlarged.samples[pixel], 0), 1)
-        }
-        return result
     }
 }

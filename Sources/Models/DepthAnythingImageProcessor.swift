@@ -1,10 +1,10 @@
 import Foundation
-import Imaging
 import Tensors
 
 /// The image processor of Depth Anything checkpoints (transformers' `DPTImageProcessor`, PIL
-/// backend), read from `preprocessor_config.json`, and the post-processing that turns a
-/// predicted depth into a ControlNet depth map.
+/// backend), read from `preprocessor_config.json`, on 8-bit RGB samples (the depth
+/// estimation pipeline, Pipelines' `DepthEstimation`, makes them from an image), and the
+/// resize of a predicted depth back to the image.
 ///
 /// Preprocessing: 8-bit RGB, resized exactly as Pillow resizes 8-bit images (`PillowResize8`)
 /// to the size `get_resize_output_image_size` picks, then rescaled to 0...1 and normalised
@@ -129,11 +129,11 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
         return Int((value / multiple).rounded(.toNearestOrEven) * multiple)
     }
 
-    /// The model's `pixel_values` for `image`.
-    // -> [1, 3, H, W]
-    public func preprocess(_ image: Imaging.Image) -> Tensor {
-        var rgb = Self.rgb8(image)
-        var (width, height) = (image.width, image.height)
+    /// The model's `pixel_values` for an image of `width` x `height` given as 8-bit RGB
+    /// samples (PIL's `convert("RGB")`), interleaved.
+    // rgb: [height, width, 3] -> [1, 3, H, W]
+    public func preprocess(rgb: [UInt8], width: Int, height: Int) -> Tensor {
+        var (rgb, width, height) = (rgb, width, height)
         let target = outputSize(width: width, height: height)
         if doResize, let filter, (target.width, target.height) != (width, height) {
             rgb = PillowResize8.resize(rgb, width: width, height: height, channels: 3, outWidth: target.width,
@@ -154,41 +154,11 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
         }
     }
 
-    /// The image's samples as 8-bit RGB (PIL's `convert("RGB")`: gray repeated, alpha dropped).
-    static func rgb8(_ image: Imaging.Image) -> [UInt8] {
-        var samples = [UInt8](repeating: 0, count: image.pixelCount * 3)
-        for pixel in 0..<image.pixelCount {
-            for channel in 0..<3 {
-                let source = image.colorChannels == 1 ? 0 : channel
-                samples[pixel * 3 + channel] = UInt8(min(max(image.samples[pixel * image.channels + source], 0), 1) * 255 + 0.5)
-            }
-        }
-        return samples
-    }
-
     /// transformers' `post_process_depth_estimation`: the depth resized bicubically
     /// (align_corners=False) to `width` x `height`.
     // depth: [1, h, w] -> [height, width]
     public static func resizedDepth(_ depth: Tensor, width: Int, height: Int) -> Tensor {
         let planes = depth.reshaped([1, 1, depth.shape[depth.rank - 2], depth.shape[depth.rank - 1]])
         return TorchInterpolate.bicubic(planes, height: height, width: width).reshaped([height, width])
-    }
-
-    /// The depth map a depth ControlNet takes, as transformers' depth-estimation pipeline makes
-    /// it for diffusers' ControlNet depth examples: the depth resized to the image
-    /// (`resizedDepth`), min-max normalised, times 255 truncated to 8 bits, gray in 3 channels.
-    /// Near is bright. A constant depth gives a black map.
-    // depth: [1, h, w] -> an 8-bit RGB image of width x height
-    public static func controlImage(depth: Tensor, width: Int, height: Int) -> Imaging.Image {
-        let resized = resizedDepth(depth, width: width, height: height).scalars
-        let low = resized.min() ?? 0, high = resized.max() ?? 0
-        var samples = [Float](repeating: 0, count: width * height * 3)
-        if high > low {
-            for (pixel, value) in resized.enumerated() {
-                let level = (((value - low) / (high - low)) * 255).rounded(.towardZero) / 255
-                for channel in 0..<3 { samples[pixel * 3 + channel] = level }
-            }
-        }
-        return Imaging.Image(width: width, height: height, channels: 3, bitDepth: 8, samples: samples)
     }
 }

@@ -26,6 +26,11 @@ public struct ControlInput: Sendable {
         self.end = end
     }
 
+    /// Loads a diffusers ControlNet folder, to be shared by the controls of every image.
+    public static func loadModel(folder: URL) throws -> ControlNetModel {
+        try ControlNetModel(folder: folder)
+    }
+
     /// diffusers' `controlnet_keep[i]` times the conditioning scale: 0 outside the window
     /// (`i / n < start or (i + 1) / n > end`, in double precision as Python divides).
     func effectiveScale(step: Int, of count: Int) -> Float {

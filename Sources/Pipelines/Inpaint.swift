@@ -20,20 +20,16 @@ extension StableDiffusion {
     public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, fill: InpaintFill = .original,
                         controls: [ControlInput] = [], pasteBack: Bool = true,
                         progress: StepCallback? = nil) throws -> Imaging.Image {
-        for (index, control) in controls.enumerated() {
-            try control.validate(index: index, unet: unet, textDimension: textEncoder.config.hiddenSize,
-                                 pixelsPerLatent: vaeScaleFactor, sampleChannels: vae.config.latentChannels)
-        }
+        try validate(controls, sampleChannels: vae.config.latentChannels)
         let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
-        let generated = decodeImage(try denoise(run, controls: controls, options: options, progress: progress))
+        let generated = decodeImage(try denoise(run, controls: controls, progress: progress))
         return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
     }
 
     /// The denoising loop from `run`'s start (with the ControlNets' residuals when there are
     /// controls), blending the known region back after each step for a 4-channel UNet.
     // -> [1, 4, h, w]
-    private func denoise(_ run: InpaintRun, controls: [ControlInput], options: GenerationOptions,
-                         progress: StepCallback?) throws -> Tensor {
+    private func denoise(_ run: InpaintRun, controls: [ControlInput], progress: StepCallback?) throws -> Tensor {
         let (start, timesteps, latentMask, blending) = (run.start, run.timesteps, run.latentMask, run.blending)
         var scheduler = run.scheduler, generator = run.generator
         let blend: (Int, Tensor, any Scheduler) throws -> Tensor = { index, latents, scheduler in
@@ -42,17 +38,8 @@ extension StableDiffusion {
                                              nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
                                              scheduler: scheduler)
         }
-        guard !controls.isEmpty else {
-            return try run.loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
-                                    progress: progress, afterStep: blend)
-        }
-        let (height, width) = (run.initImage.shape[2], run.initImage.shape[3])
-        var loop = ControlNetDenoisingLoop(
-            unet: unet, encoderHiddenStates: run.loop.encoderHiddenStates, guidanceScale: options.guidanceScale,
-            usesGuidance: options.usesGuidance, controls: controls,
-            conditions: controls.map { $0.conditionTensor(width: width, height: height) },
-            guessMode: controls.first?.model.config.globalPoolConditions ?? false)
-        loop.extraChannels = run.loop.extraChannels
+        var loop = run.loop
+        loop.controlNets = ControlNets(controls, width: run.initImage.shape[3], height: run.initImage.shape[2])
         return try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
                             progress: progress, afterStep: blend)
     }
@@ -97,8 +84,7 @@ extension StableDiffusion {
         let start = try prepareLatents(initImage, shape: latentShape, encodeImage: blending, options: options,
                                        fill: fill, latentMask: latentMask, firstTimestep: timesteps[0],
                                        scheduler: scheduler, generator: &generator)
-        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
-                                 usesGuidance: options.usesGuidance)
+        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, options: options)
         if blending {
             // prepare_mask_latents encodes the masked image here too, for nothing: draw only its noise
             _ = generator.randn(latentShape)

@@ -17,7 +17,7 @@ extension StableDiffusion {
     ///    (drawn from only when eta > 0).
     ///
     /// With `controls`, step 3 is StableDiffusionControlNetPipeline (ControlNets act during the
-    /// regeneration only, as in `controlNetImageToImage`: maps resized to the working size,
+    /// regeneration only, as in `imageToImage`: maps resized to the working size,
     /// guidance windows over the regeneration steps, residuals summed); the inversion stays
     /// uncontrolled.
     ///
@@ -29,10 +29,7 @@ extension StableDiffusion {
     /// far as the model allows (see `reconstructionPSNR`).
     public func invertAndEdit(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
                               controls: [ControlInput] = [], progress: StepCallback? = nil) throws -> Imaging.Image {
-        for (index, control) in controls.enumerated() {
-            try control.validate(index: index, unet: unet, textDimension: textEncoder.config.hiddenSize,
-                                 pixelsPerLatent: vaeScaleFactor)
-        }
+        try validate(controls)
         let inverted = try invertedLatents(image, sourcePrompt: sourcePrompt, options: options,
                                            progress: progress.map { report in { report($0, 2 * $1) } })
         let regenerated = try regenerate(from: inverted, options: options, controls: controls,
@@ -70,7 +67,7 @@ extension StableDiffusion {
         sourceOptions.prompt = sourcePrompt
         sourceOptions.guidanceScale = 1
         let loop = DenoisingLoop(unet: unet, encoderHiddenStates: try encoderHiddenStates(sourceOptions),
-                                 guidanceScale: 1, usesGuidance: false)
+                                 options: sourceOptions)
         var scheduler: any Scheduler = try DDIMInverseScheduler(config: schedulerConfig)
         try scheduler.setTimesteps(options.steps)
         // the inverse scheduler draws no noise; the loop's signature wants a generator
@@ -91,18 +88,9 @@ extension StableDiffusion {
         let hiddenStates = try encoderHiddenStates(options)
         var generator = TorchGenerator(seed: options.seed)
         let start = scheduler.initNoiseSigma * latents
-        guard !controls.isEmpty else {
-            let loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates,
-                                     guidanceScale: options.guidanceScale, usesGuidance: options.usesGuidance)
-            return try loop.run(start, timesteps: scheduler.timesteps, scheduler: &scheduler, generator: &generator,
-                                progress: progress)
-        }
-        let (height, width) = (latents.shape[2] * vaeScaleFactor, latents.shape[3] * vaeScaleFactor)
-        let loop = ControlNetDenoisingLoop(
-            unet: unet, encoderHiddenStates: hiddenStates, guidanceScale: options.guidanceScale,
-            usesGuidance: options.usesGuidance, controls: controls,
-            conditions: controls.map { $0.conditionTensor(width: width, height: height) },
-            guessMode: controls.first?.model.config.globalPoolConditions ?? false)
+        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, options: options)
+        loop.controlNets = ControlNets(controls, width: latents.shape[3] * vaeScaleFactor,
+                                       height: latents.shape[2] * vaeScaleFactor)
         return try loop.run(start, timesteps: scheduler.timesteps, scheduler: &scheduler, generator: &generator,
                             progress: progress)
     }

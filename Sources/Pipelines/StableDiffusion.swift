@@ -54,6 +54,18 @@ public final class StableDiffusion: Sendable {
         try self.init(folder: DiffusersPipelineFolder(url: url))
     }
 
+    /// Loads the model at `url`: a single-file LDM checkpoint when it is a file
+    /// (`init(singleFile:)`), a diffusers pipeline folder otherwise (RECIPES.md's `model`).
+    public convenience init(modelAt url: URL) throws {
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        if exists && !isFolder.boolValue {
+            try self.init(singleFile: url)
+        } else {
+            try self.init(folder: url)
+        }
+    }
+
     /// Loads a single-file `.safetensors` checkpoint in the original LDM layout (UNet, VAE and
     /// text encoder in one file), as diffusers' `from_single_file`: with `configFolder` (a
     /// diffusers pipeline folder) the configs, tokenizer and scheduler come from there, as

@@ -105,7 +105,9 @@ public final class StableDiffusionUpscale: Sendable {
     public var scale: Int { components.vaeScaleFactor }
 
     /// The image upscaled `scale` times; see the type's documentation for what matches diffusers.
-    public func upscale(_ image: Imaging.Image, options: UpscaleOptions,
+    /// Alpha is enlarged with bicubic interpolation beside it; `outscale` other than `scale`
+    /// resizes the result with Lanczos to that many times the input (`outscaled`).
+    public func upscale(_ image: Imaging.Image, options: UpscaleOptions, outscale: Double? = nil,
                         progress: StepCallback? = nil) throws -> Imaging.Image {
         guard (0...maxNoiseLevel).contains(options.noiseLevel) else {
             throw PipelinesError.invalidNoiseLevel(level: options.noiseLevel, maximum: maxNoiseLevel)
@@ -118,26 +120,39 @@ public final class StableDiffusionUpscale: Sendable {
                                                         timestep: Double(options.noiseLevel))
         let scheduler = try components.makeScheduler(options.generation)
         let noise = scheduler.initNoiseSigma * generator.randn([1, components.vae.config.latentChannels, height, width])
-        let tiles = UpscaleTiling(width: width, height: height, tileSize: options.tileSize,
-                                  overlap: options.tileOverlap, multiple: Self.tileMultiple)
+        let layout = Self.tileLayout(width: width, height: height, tileSize: options.tileSize,
+                                     overlap: options.tileOverlap)
         // The noised low-res tile is the UNet's extra input channels, the noise level its class label.
-        var denoiser = DenoisingLoop(unet: components.unet, encoderHiddenStates: hiddenStates,
+        var denoiser = DenoisingLoop(unet: components.unet,
+                                     conditioning: UNetConditioning(encoderHiddenStates: hiddenStates,
+                                                                    classLabel: options.noiseLevel),
                                      guidanceScale: options.generation.guidanceScale,
                                      usesGuidance: options.generation.usesGuidance)
-        denoiser.classLabel = options.noiseLevel
-        var blend = TileBlend(width: width * scale, height: height * scale, tiles: tiles.tiles.map { $0.scaled(by: scale) })
-        for (index, tile) in tiles.tiles.enumerated() {
+        var blend = TileBlend(layout: layout.scaled(by: scale))
+        let tiles = layout.tiles
+        for (index, tile) in tiles.enumerated() {
             var tileScheduler = scheduler
             let tileProgress = progress.map { callback in
-                { (step: Int, total: Int) in callback(index * total + step, total * tiles.tiles.count) }
+                { (step: Int, total: Int) in callback(index * total + step, total * tiles.count) }
             }
             denoiser.extraChannels = tile.crop(noisedLowRes)
             let latents = try denoiser.run(tile.crop(noise), timesteps: tileScheduler.timesteps, scheduler: &tileScheduler,
                                            generator: &generator, progress: tileProgress)
-            let decoded = components.vae.decode(latents / Self.latentScalingFactor)
-            blend.add(decoded, tile: tile.scaled(by: scale))
+            blend.add(components.vae.decode(latents / Self.latentScalingFactor), tile: index)
         }
-        return ImageConversion.image(fromDecoded: blend.result())
+        var result = ImageConversion.image(fromDecoded: blend.result())
+        if image.hasAlpha { result = result.withAlpha(upscaledFrom: image) }
+        return result.outscaled(from: image, by: outscale, native: scale)
+    }
+
+    /// The tiles of a `width` x `height` input: sides of `tileSize` rounded down to a multiple
+    /// of `tileMultiple` (at least one multiple; 0 runs the image whole), sharing `overlap`
+    /// pixels (clamped below half a tile, so only neighbours overlap), the last tile of a side
+    /// moved back to end at its edge.
+    static func tileLayout(width: Int, height: Int, tileSize: Int, overlap: Int) -> TileLayout {
+        let side = tileSize <= 0 ? max(width, height) : max(tileMultiple, tileSize - tileSize % tileMultiple)
+        return TileLayout(width: width, height: height, tile: side, overlap: max(0, min(overlap, (side - 1) / 2)),
+                          lastTile: .endAligned)
     }
 
     /// VaeImageProcessor(resample="bicubic").preprocess: floored to a multiple of the VAE's

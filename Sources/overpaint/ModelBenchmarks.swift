@@ -191,9 +191,9 @@ struct ModelBenchmarks {
     func tiledSuperResolution(_ network: any SuperResolutionNetwork, name: String, width: Int, height: Int) -> StageResult {
         let photo = Imaging.Image(width: width, height: height, channels: 3,
                                   samples: (0..<width * height * 3).map { Float(($0 * 37) % 251) / 250 })
-        let upscaler = TiledUpscaler(network: network, tileSize: 256, tileOverlap: 16)
+        let upscaler = RealESRGANUpscale(network: network)
         return stage("\(name) over \(width)x\(height) in 256-pixel tiles, to 2x", warmUp: false, runs: 1) {
-            _ = upscaler.upscale(photo, scale: 2)
+            _ = upscaler.upscale(photo, scale: 2, tileSize: 256, tileOverlap: 16)
         }
     }
 

@@ -70,8 +70,8 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
         let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: reference.steps,
                                         guidanceScale: reference.guidance, strength: reference.strength,
                                         seed: reference.seed)
-        let output = try Self.pipeline.get().controlNetImageToImage(try PipelineFixtures.image("input.png"),
-                                                                    controls: controls, options: options)
+        let output = try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"),
+                                                          controls: controls, options: options)
         let expected = try PipelineFixtures.image("\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height && output.channels == 3)
         #expect(!output.samples.contains { $0.isNaN })
@@ -87,8 +87,8 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
     @Test func noControlsIsImageToImage() throws {
         let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 10, guidanceScale: 7.5,
                                         strength: 0.75, seed: 42)
-        let output = try Self.pipeline.get().controlNetImageToImage(try PipelineFixtures.image("input.png"),
-                                                                    controls: [], options: options)
+        let output = try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"),
+                                                          controls: [], options: options)
         let psnr = PipelineFixtures.psnr(output, try PipelineFixtures.image("img2img_pndm.png"))
         #expect(psnr >= 40, "PSNR \(psnr) dB")
     }
@@ -110,8 +110,8 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
                                    start: window.0, end: window.1)
         let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 2, strength: 0.5)
         #expect(throws: PipelinesError.invalidControlWindow(control: 0, start: window.0, end: window.1)) {
-            try Self.pipeline.get().controlNetImageToImage(try PipelineFixtures.image("input.png"),
-                                                           controls: [control], options: options)
+            try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"),
+                                                    controls: [control], options: options)
         }
     }
 
@@ -123,8 +123,8 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
         let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 2, strength: 0.5)
         #expect(throws: PipelinesError.incompatibleControlNet(
             control: 0, reason: "block channels [8, 16], the UNet [16, 32]")) {
-            try Self.pipeline.get().controlNetImageToImage(try PipelineFixtures.image("input.png"),
-                                                           controls: [control], options: options)
+            try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"),
+                                                    controls: [control], options: options)
         }
     }
 

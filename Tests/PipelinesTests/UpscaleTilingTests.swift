@@ -8,24 +8,23 @@ import Testing
 /// one (which matches diffusers; see UpscaleParityTests).
 @Suite struct UpscaleTilingTests {
     @Test func tilesCoverEachSideAndOverlapByAtLeastTheRequestedAmount() {
-        #expect(UpscaleTiling.spans(length: 32, tile: 16, overlap: 4) == [0..<16, 12..<28, 16..<32])
-        #expect(UpscaleTiling.spans(length: 12, tile: 16, overlap: 4) == [0..<12])
-        let tiling = UpscaleTiling(width: 40, height: 20, tileSize: 21, overlap: 4, multiple: 8)
+        #expect(TileLayout.spans(length: 32, tile: 16, overlap: 4, lastTile: .endAligned) == [0..<16, 12..<28, 16..<32])
+        #expect(TileLayout.spans(length: 12, tile: 16, overlap: 4, lastTile: .endAligned) == [0..<12])
+        let tiling = StableDiffusionUpscale.tileLayout(width: 40, height: 20, tileSize: 21, overlap: 4)
         // 21 rounds down to 16: columns 0, 12, 24; rows 0 and 4
         #expect(tiling.tiles.count == 6)
         #expect(tiling.tiles.allSatisfy { $0.width == 16 && $0.height == 16 })
         #expect(tiling.tiles.last == TileRect(x: 24, y: 4, width: 16, height: 16))
-        #expect(UpscaleTiling(width: 40, height: 20, tileSize: 0, overlap: 4, multiple: 8).tiles
+        #expect(StableDiffusionUpscale.tileLayout(width: 40, height: 20, tileSize: 0, overlap: 4).tiles
                 == [TileRect(x: 0, y: 0, width: 40, height: 20)])
     }
 
     /// Two flat tiles of 0 and 1 overlapping by 8 columns: outside the overlap each keeps its
     /// value, inside the result rises steadily from one to the other (no step above 1/8 + rounding).
     @Test func neighbouringTilesCrossFadeOverTheirOverlap() {
-        let left = TileRect(x: 0, y: 0, width: 16, height: 4), right = TileRect(x: 8, y: 0, width: 16, height: 4)
-        var blend = TileBlend(width: 24, height: 4, tiles: [left, right])
-        blend.add(Tensor(repeating: 0, shape: [1, 3, 4, 16]), tile: left)
-        blend.add(Tensor(repeating: 1, shape: [1, 3, 4, 16]), tile: right)
+        var blend = TileBlend(layout: TileLayout(columns: [0..<16, 8..<24], rows: [0..<4]))
+        blend.add(Tensor(repeating: 0, shape: [1, 3, 4, 16]), tile: 0)
+        blend.add(Tensor(repeating: 1, shape: [1, 3, 4, 16]), tile: 1)
         let row = Array(blend.result().scalars[0..<24])
         #expect(row[0..<8].allSatisfy { $0 == 0 } && row[16..<24].allSatisfy { $0 == 1 })
         let steps = zip(row.dropFirst(), row).map { $0 - $1 }

@@ -24,17 +24,17 @@ public struct VAETiling: Sendable, Equatable {
         let step = max(1, Int(Double(inputTile) * (1 - overlapFactor)))
         let blendExtent = Int(Double(outputTile) * overlapFactor)
         let rowLimit = outputTile - blendExtent
-        let (height, width) = (x.shape[2], x.shape[3])
-        var tiles: [[Tensor]] = stride(from: 0, to: height, by: step).map { top in
-            let band = x.sliced(axis: 2, top..<min(height, top + inputTile))
-            return stride(from: 0, to: width, by: step).map { left in
-                body(band.sliced(axis: 3, left..<min(width, left + inputTile)))
-            }
+        let layout = TileLayout(width: x.shape[3], height: x.shape[2], tile: inputTile, stride: step)
+        var tiles: [[Tensor]] = layout.rows.map { rows in
+            let band = x.sliced(axis: 2, rows)
+            return layout.columns.map { columns in body(band.sliced(axis: 3, columns)) }
         }
         for row in tiles.indices {
             for column in tiles[row].indices {
-                if row > 0 { blendVertical(tiles[row - 1][column], into: &tiles[row][column], extent: blendExtent) }
-                if column > 0 { blendHorizontal(tiles[row][column - 1], into: &tiles[row][column], extent: blendExtent) }
+                if row > 0 { blendEdge(tiles[row - 1][column], into: &tiles[row][column], axis: 2, extent: blendExtent) }
+                if column > 0 {
+                    blendEdge(tiles[row][column - 1], into: &tiles[row][column], axis: 3, extent: blendExtent)
+                }
             }
         }
         let rows = tiles.map { row in
@@ -49,54 +49,29 @@ public struct VAETiling: Sendable, Equatable {
     }
 }
 
-/// diffusers' `blend_v`: the first rows of `below` fade in from the last rows of `above`.
-// above: [N, C, Ha, W], below: [N, C, Hb, W] (same N, C, W)
-func blendVertical(_ above: Tensor, into below: inout Tensor, extent: Int) {
-    let extent = min(above.shape[2], below.shape[2], extent)
-    let (planes, width) = (below.shape[0] * below.shape[1], below.shape[3])
-    let (aboveHeight, belowHeight) = (above.shape[2], below.shape[2])
-    precondition(above.shape[3] == width && above.shape[0] * above.shape[1] == planes,
-                 "blend_v: \(above.shape) does not line up with \(below.shape)")
-    above.withUnsafeBufferPointer { source in
-        below.withUnsafeMutableBufferPointer { target in
-            for plane in 0..<planes {
-                for y in 0..<extent {
-                    let (keep, fade) = blendWeights(y, extent)
-                    let sourceRow = (plane * aboveHeight + aboveHeight - extent + y) * width
-                    let targetRow = (plane * belowHeight + y) * width
-                    for x in 0..<width {
-                        target[targetRow + x] = source[sourceRow + x] * fade + target[targetRow + x] * keep
+/// diffusers' `blend_v` (`axis` 2) and `blend_h` (`axis` 3): the first rows (columns) of
+/// `later` fade in from the last rows (columns) of `earlier`, the tile above (to the left).
+// earlier: [N, C, He, We], later: [N, C, Hl, Wl], equal but along `axis`
+func blendEdge(_ earlier: Tensor, into later: inout Tensor, axis: Int, extent: Int) {
+    let extent = min(earlier.shape[axis], later.shape[axis], extent)
+    // Both as [outer, length along axis, inner]: the blend runs over the middle index.
+    let outer = later.shape[..<axis].reduce(1, *), inner = later.shape[(axis + 1)...].reduce(1, *)
+    let (earlierLength, laterLength) = (earlier.shape[axis], later.shape[axis])
+    precondition(earlier.shape[..<axis].reduce(1, *) == outer && earlier.shape[(axis + 1)...].reduce(1, *) == inner,
+                 "blend along axis \(axis): \(earlier.shape) does not line up with \(later.shape)")
+    earlier.withUnsafeBufferPointer { source in
+        later.withUnsafeMutableBufferPointer { target in
+            for block in 0..<outer {
+                for index in 0..<extent {
+                    let (keep, fade) = TileLayout.diffusersBlend(index, extent: extent)
+                    let sourceStart = (block * earlierLength + earlierLength - extent + index) * inner
+                    let targetStart = (block * laterLength + index) * inner
+                    for offset in 0..<inner {
+                        target[targetStart + offset] = source[sourceStart + offset] * fade
+                            + target[targetStart + offset] * keep
                     }
                 }
             }
         }
     }
-}
-
-/// diffusers' `blend_h`: the first columns of `right` fade in from the last columns of `left`.
-// left: [N, C, H, Wl], right: [N, C, H, Wr] (same N, C, H)
-func blendHorizontal(_ left: Tensor, into right: inout Tensor, extent: Int) {
-    let extent = min(left.shape[3], right.shape[3], extent)
-    let rows = right.shape[0] * right.shape[1] * right.shape[2]
-    let (leftWidth, rightWidth) = (left.shape[3], right.shape[3])
-    precondition(left.shape[0] * left.shape[1] * left.shape[2] == rows,
-                 "blend_h: \(left.shape) does not line up with \(right.shape)")
-    left.withUnsafeBufferPointer { source in
-        right.withUnsafeMutableBufferPointer { target in
-            for row in 0..<rows {
-                for x in 0..<extent {
-                    let (keep, fade) = blendWeights(x, extent)
-                    target[row * rightWidth + x] = source[row * leftWidth + leftWidth - extent + x] * fade
-                        + target[row * rightWidth + x] * keep
-                }
-            }
-        }
-    }
-}
-
-/// Weights of step `index` of a blend over `extent`: (the new tile's, the old tile's), computed
-/// in double as Python does, then used in f32 as torch does.
-private func blendWeights(_ index: Int, _ extent: Int) -> (keep: Float, fade: Float) {
-    let ratio = Double(index) / Double(extent)
-    return (Float(ratio), Float(1 - ratio))
 }
