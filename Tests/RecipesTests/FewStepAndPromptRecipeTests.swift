@@ -5,20 +5,10 @@ import Schedulers
 
 /// `scheduler: lcm` / `tcd`, `clip_skip`, and prompts in A1111's syntax as `validate` reads them.
 @Suite struct FewStepAndPromptRecipeTests {
-    func parse(_ yaml: String) throws -> Recipe {
-        try RecipeLoader(environment: [:], checkFiles: false)
-            .parse("model: /models/sd\n" + yaml, source: URL(fileURLWithPath: "/recipes/fast.yaml"))
-    }
+    /// Recipes with a model, whose line numbers start at 2.
+    func parse(_ yaml: String) throws -> Recipe { try RecipeParsing.parse("model: /models/sd\n" + yaml) }
 
-    func issues(_ yaml: String) -> [RecipeIssue] {
-        do {
-            _ = try parse(yaml)
-            return []
-        } catch {
-            guard case .invalid(_, let issues) = error as? RecipeError else { return [] }
-            return issues
-        }
-    }
+    func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues("model: /models/sd\n" + yaml) }
 
     func generations(_ yaml: String) throws -> [Edit.Generation] {
         try parse(yaml).edits.compactMap { edit in
