@@ -4,7 +4,8 @@ import Schedulers
 import Tensors
 
 /// The `parameters` text AUTOMATIC1111 writes into a PNG, so existing tools (PNG Info,
-/// image browsers) read how an Overpaint output was made:
+/// image browsers) read how an Overpaint output was made; the prompts as written (A1111
+/// syntax included, which is applied as A1111 applies it):
 ///
 ///     a watercolor painting
 ///     Negative prompt: blurry
@@ -29,6 +30,8 @@ struct GenerationParameters {
     var modelHash: String?
     var modelName: String?
     var strength: Double?
+    /// A1111's Clip skip (1, the last layer, is not written, as A1111 does).
+    var clipSkip = 1
     /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
     /// nil for f32, which A1111's fields assume.
     var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
@@ -39,6 +42,7 @@ struct GenerationParameters {
         if let modelHash { fields.append("Model hash: \(modelHash)") }
         if let modelName { fields.append("Model: \(modelName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
+        if clipSkip != 1 { fields.append("Clip skip: \(clipSkip)") }
         if let precision { fields.append("Precision: \(precision)") }
         fields.append("Version: Overpaint \(BatchRunner.version)")
         var lines = [prompt]

@@ -134,7 +134,7 @@ struct ImageEditor {
         GenerationOptions(prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
                           steps: generation.steps, guidanceScale: Float(generation.guidance),
                           strength: generation.strength, seed: job.seed, scheduler: generation.scheduler,
-                          eta: Float(generation.eta))
+                          eta: Float(generation.eta), clipSkip: generation.skippedCLIPLayers)
     }
 
     /// The job's mask as a 0/1 mask of the image's size: a mask of another size is an error
@@ -180,7 +180,8 @@ struct ImageEditor {
             prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
             steps: generation.steps, sampler: sampler, guidance: generation.guidance, seed: job.seed,
             width: result.width, height: result.height, modelHash: models.modelHash(at: model),
-            modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength)
+            modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength,
+            clipSkip: generation.clipSkip)
         text.insert((key: "parameters", value: parameters.text), at: 0)
         return text
     }

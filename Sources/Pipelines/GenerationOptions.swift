@@ -21,7 +21,7 @@ public struct GenerationOptions: Sendable, Equatable {
     /// A scheduler by recipe name, configured from the model's scheduler config; nil runs the
     /// model's own scheduler class.
     public var scheduler: SchedulerName?
-    /// DDIM's eta (ignored by other schedulers, as diffusers does).
+    /// DDIM's eta and TCD's gamma (ignored by other schedulers, as diffusers does).
     public var eta: Float
     /// Skip the last `clipSkip` CLIP layers (diffusers' `clip_skip`); nil or 0 skips none.
     public var clipSkip: Int?

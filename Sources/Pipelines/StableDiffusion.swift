@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import Prompts
 import Schedulers
 import Tensors
 import Weights
@@ -103,12 +104,13 @@ public final class StableDiffusion: Sendable {
     /// diffusers' `vae_scale_factor`: pixels per latent along each side.
     public var vaeScaleFactor: Int { vae.downscaleFactor }
 
-    /// The last hidden state of the text encoder for one prompt (padded to the tokenizer's
-    /// length; beyond 75 tokens in A1111's chunks, `promptEmbeddings`), computed once per
-    /// distinct prompt.
+    /// The last hidden state of the text encoder for one prompt in A1111's syntax (weighted
+    /// and, beyond 75 tokens, in A1111's chunks: `PromptChunker`), computed once per distinct
+    /// prompt; throws for syntax it does not apply (`WeightedPrompt`).
     // -> [1, 77 * chunks, hidden]
-    public func textEmbeddings(_ prompt: String, clipSkip: Int? = nil) -> Tensor {
-        promptCache.embeddings(for: prompt, clipSkip: clipSkip) { promptEmbeddings(prompt, clipSkip: clipSkip) }
+    public func textEmbeddings(_ prompt: String, clipSkip: Int? = nil) throws -> Tensor {
+        let weighted = try WeightedPrompt(prompt)
+        return promptCache.embeddings(for: prompt, clipSkip: clipSkip) { promptEmbeddings(weighted, clipSkip: clipSkip) }
     }
 
     /// `encode_prompt` as the pipelines use it: with guidance, the negative prompt's
@@ -120,10 +122,11 @@ public final class StableDiffusion: Sendable {
         if let clipSkip = options.clipSkip, !(0...layers).contains(clipSkip) {
             throw PipelinesError.invalidClipSkip(clipSkip: clipSkip, layers: layers)
         }
-        let positive = textEmbeddings(options.prompt, clipSkip: options.clipSkip)
+        try WeightedPrompt.checkPositive(options.prompt)
+        let positive = try textEmbeddings(options.prompt, clipSkip: options.clipSkip)
         guard options.usesGuidance else { return positive }
-        let (negative, paddedPositive) = equalChunkCounts(textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip),
-                                                          positive, clipSkip: options.clipSkip)
+        let (negative, paddedPositive) = try equalChunkCounts(
+            textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip), positive, clipSkip: options.clipSkip)
         return Tensor.concatenate([negative, paddedPositive], axis: 0)
     }
 

@@ -1,13 +1,18 @@
+import Prompts
 import Schedulers
 import Yams
 
 /// Reads one item of `edits:`, a mapping with a single key naming the edit.
 struct EditReader {
     static let names = ["img2img", "inpaint", "edit", "fill", "upscale", "resize", "canny"]
+    /// LCM's and TCD's default `original_inference_steps`.
+    static let distillationSteps = 50
 
     let recipe: RecipeReader
     let path: String
     let topLevelModel: String?
+    /// The recipe's `clip_skip`, which an edit's own overrides.
+    let topLevelClipSkip: Int
     /// Prompts may come from sidecar files instead of the edit.
     let promptTemplate: Template?
 
@@ -51,26 +56,46 @@ struct EditReader {
             diagnostics.report("needs a model: set 'model' at the top of the recipe, on this edit, or pass --model",
                                at: reader.node, path: reader.path)
         }
-        let prompt = reader.string("prompt")
+        let prompt = self.prompt(reader, "prompt")
         if prompt == nil && promptTemplate == nil {
             diagnostics.report("missing required key 'prompt' (or give match.prompt sidecars)", at: reader.node, path: reader.path)
         }
         generation.prompt = prompt ?? generation.prompt
-        generation.negativePrompt = reader.string("negative_prompt") ?? generation.negativePrompt
+        generation.negativePrompt = self.prompt(reader, "negative_prompt", negative: true) ?? generation.negativePrompt
         generation.steps = reader.int("steps", default: generation.steps, in: 1...1000)
         generation.guidance = reader.double("guidance", default: generation.guidance, in: 0...100)
-        generation.eta = reader.double("eta", default: generation.eta, in: 0...1)
+        generation.clipSkip = reader.int("clip_skip", default: topLevelClipSkip, in: 1...Edit.Generation.maximumClipSkip)
         generation.control = controls(reader)
         if let defaultStrength {
             generation.strength = strength(reader, default: defaultStrength, steps: generation.steps)
-            generation.scheduler = schedulerName(reader)
+            generation.scheduler = schedulerName(reader, steps: generation.steps)
         } else {
             for key in ["strength", "scheduler"] where reader.value(key) != nil {
                 diagnostics.report("'\(key)' does not apply: edit inverts and regenerates with DDIM over the whole schedule",
                                    at: reader.value(key), path: reader.childPath(key))
             }
         }
+        generation.eta = eta(reader, scheduler: generation.scheduler)
         return generation
+    }
+
+    /// The prompt text at `key` as written (the PNG parameters record it so), refused where
+    /// it uses A1111 syntax that would not be applied (`WeightedPrompt`); a negative prompt is
+    /// not read for composable diffusion, as A1111 does not read it there.
+    private func prompt(_ reader: MappingReader, _ key: String, negative: Bool = false) -> String? {
+        guard let text = reader.string(key) else { return nil }
+        do {
+            _ = try WeightedPrompt(text)
+            if !negative { try WeightedPrompt.checkPositive(text) }
+        } catch {
+            diagnostics.report("character \(error.offset + 1): \(error.message)", at: reader.value(key), path: reader.childPath(key))
+        }
+        return text
+    }
+
+    /// `eta`, 0...1, defaulting to TCD's own gamma for `scheduler: tcd` and to 0 otherwise.
+    private func eta(_ reader: MappingReader, scheduler: SchedulerName?) -> Double {
+        reader.double("eta", default: scheduler == .tcd ? Edit.Generation.tcdGamma : 0, in: 0...1)
     }
 
     /// `strength` in 0...1 that runs at least one of `steps` denoising steps, as the pipelines
@@ -89,8 +114,10 @@ struct EditReader {
         return reader.double("strength", default: fallback, in: 0...1, rule: problem)
     }
 
-    /// A recipe name or A1111's name of an implemented scheduler; nil when absent.
-    private func schedulerName(_ reader: MappingReader) -> SchedulerName? {
+    /// A recipe name or A1111's name of an implemented scheduler; nil when absent. LCM and
+    /// TCD take at most 50 steps: their timesteps are picked from the 50-step schedule
+    /// (`original_inference_steps`) the models are distilled on.
+    private func schedulerName(_ reader: MappingReader, steps: Int) -> SchedulerName? {
         guard let text = reader.string("scheduler") else { return nil }
         guard let name = SchedulerName(parsing: text) else {
             let names = SchedulerName.allCases.map(\.rawValue)
@@ -100,6 +127,11 @@ struct EditReader {
                                + didYouMean(text, among: names + displayNames),
                                at: reader.value("scheduler"), path: reader.childPath("scheduler"))
             return nil
+        }
+        if [.lcm, .tcd].contains(name) && steps > Self.distillationSteps {
+            diagnostics.report("\(name.displayName) takes at most \(Self.distillationSteps) steps, the schedule its models "
+                               + "are distilled on, not \(steps) (few-step models run 1-8)",
+                               at: reader.value("steps"), path: reader.childPath("steps"))
         }
         return name
     }
@@ -153,7 +185,7 @@ struct EditReader {
     }
 
     private func inversion(_ reader: MappingReader) -> Edit.Inversion {
-        let source = reader.required("source_prompt") == nil ? nil : reader.string("source_prompt")
+        let source = reader.required("source_prompt") == nil ? nil : prompt(reader, "source_prompt")
         return Edit.Inversion(sourcePrompt: source ?? "", generation: generation(reader, defaultStrength: nil))
     }
 
@@ -184,14 +216,14 @@ struct EditReader {
     /// misspelt one is reported; Real-ESRGAN ignores them.
     private func upscaleDiffusion(_ reader: MappingReader) -> Edit.Upscale.Diffusion {
         let defaults = Edit.Upscale.Diffusion()
+        let steps = reader.int("steps", default: defaults.steps, in: 1...1000)
+        let scheduler = schedulerName(reader, steps: steps)
         return Edit.Upscale.Diffusion(
-            prompt: reader.string("prompt") ?? defaults.prompt,
-            negativePrompt: reader.string("negative_prompt") ?? defaults.negativePrompt,
+            prompt: prompt(reader, "prompt") ?? defaults.prompt,
+            negativePrompt: prompt(reader, "negative_prompt", negative: true) ?? defaults.negativePrompt,
             noiseLevel: reader.int("noise_level", default: defaults.noiseLevel, in: 0...1000),
-            steps: reader.int("steps", default: defaults.steps, in: 1...1000),
-            guidance: reader.double("guidance", default: defaults.guidance, in: 0...100),
-            scheduler: schedulerName(reader),
-            eta: reader.double("eta", default: defaults.eta, in: 0...1))
+            steps: steps, guidance: reader.double("guidance", default: defaults.guidance, in: 0...100),
+            scheduler: scheduler, eta: eta(reader, scheduler: scheduler))
     }
 
     private func resize(_ reader: MappingReader) -> Edit.Resize? {

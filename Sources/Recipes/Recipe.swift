@@ -105,13 +105,26 @@ public enum Edit: Sendable, Equatable {
         public var guidance = 7.5
         /// `nil`: the model's own scheduler config.
         public var scheduler: SchedulerName?
-        /// DDIM's eta, 0...1 (other schedulers ignore it).
+        /// DDIM's eta or TCD's gamma, 0...1 (other schedulers ignore it); `tcdGamma` for TCD
+        /// where the recipe gives none.
         public var eta = 0.0
+        /// A1111's "Clip skip": the prompt is encoded by the text encoder's layers up to the
+        /// `clipSkip`-th from the end (1, the last, is the ordinary encoding; 2 the penultimate).
+        public var clipSkip = 1
         public var model: String?
         public var control: [Control] = []
 
         /// img2img's strength where the recipe gives none: A1111's default denoising strength.
         public static let img2imgStrength = 0.75
+        /// TCD's gamma where the recipe gives no `eta`: diffusers' TCDScheduler default, which
+        /// its authors recommend (diffusers' pipelines would pass their own eta default, 0).
+        public static let tcdGamma = 0.3
+        /// The largest `clip_skip` (A1111's slider goes to 12, SD 1.x's layer count).
+        public static let maximumClipSkip = 12
+
+        /// `clipSkip` in diffusers' meaning (`clip_skip`: how many final layers are skipped),
+        /// nil for none.
+        public var skippedCLIPLayers: Int? { clipSkip > 1 ? clipSkip - 1 : nil }
     }
 
     public struct Control: Sendable, Equatable {

@@ -74,9 +74,10 @@ struct RecipeReader {
         let model = loader.modelOverride.map { resolveOverride($0) }
             ?? recipeModel.flatMap { resolvePath($0, at: top.value("model"), path: "model") }
         let seed = top.int("seed", default: -1, in: 0...Int.max)
+        let clipSkip = top.int("clip_skip", default: Edit.Generation().clipSkip, in: 1...Edit.Generation.maximumClipSkip)
         let match = readMatch(top)
         let output = readOutput(top)
-        let edits = readEdits(top, topLevelModel: model, promptTemplate: match?.prompt)
+        let edits = readEdits(top, topLevelModel: model, topLevelClipSkip: clipSkip, promptTemplate: match?.prompt)
         top.finish()
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
@@ -128,7 +129,8 @@ struct RecipeReader {
         }
     }
 
-    private func readEdits(_ top: MappingReader, topLevelModel: String?, promptTemplate: Template?) -> [Edit] {
+    private func readEdits(_ top: MappingReader, topLevelModel: String?, topLevelClipSkip: Int,
+                           promptTemplate: Template?) -> [Edit] {
         guard let items = top.sequence("edits") else {
             diagnostics.report("missing required key 'edits'", at: top.node, path: "")
             return []
@@ -136,7 +138,7 @@ struct RecipeReader {
         if items.isEmpty { diagnostics.report("needs at least one edit", at: top.value("edits"), path: "edits") }
         return items.enumerated().compactMap { index, item in
             EditReader(recipe: self, path: "edits[\(index)]", topLevelModel: topLevelModel,
-                       promptTemplate: promptTemplate).read(item)
+                       topLevelClipSkip: topLevelClipSkip, promptTemplate: promptTemplate).read(item)
         }
     }
 

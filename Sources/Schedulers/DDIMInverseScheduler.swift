@@ -41,8 +41,8 @@ public struct DDIMInverseScheduler: AlphaScheduler {
         let alphaProdTNext = schedule.alphasCumprod[target]
         let betaProdT = 1 - alphaProdT
         // 3. compute predicted original sample and epsilon from the model output
-        let predicted = try DDIMScheduler.predictions(
-            prediction, modelOutput: modelOutput, sample: sample, alphaProdT: alphaProdT, betaProdT: betaProdT)
+        let predicted = try prediction.originalAndEpsilon(modelOutput, sample: sample,
+                                                          alphaProdT: alphaProdT, betaProdT: betaProdT)
         var predOriginal = predicted.original
         let predEpsilon = predicted.epsilon
         // 4. clip "predicted x_0"

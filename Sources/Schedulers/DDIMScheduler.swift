@@ -44,8 +44,8 @@ public struct DDIMScheduler: AlphaScheduler {
         let alphaProdTPrev = schedule.alphaCumprod(at: prevT, fallback: finalAlphaCumprod)
         let betaProdT = 1 - alphaProdT
         // 3. compute predicted original sample and epsilon from the model output
-        var (predOriginal, predEpsilon) = try Self.predictions(prediction, modelOutput: modelOutput, sample: sample,
-                                                                alphaProdT: alphaProdT, betaProdT: betaProdT)
+        var (predOriginal, predEpsilon) = try prediction.originalAndEpsilon(modelOutput, sample: sample,
+                                                                             alphaProdT: alphaProdT, betaProdT: betaProdT)
         // 4. clip "predicted x_0"
         if config.clipSample ?? true {
             predOriginal = predOriginal.clamped(to: Float(config.clipSampleRange ?? 1))
@@ -67,19 +67,5 @@ public struct DDIMScheduler: AlphaScheduler {
             prevSample = try prevSample.zipMap(noise) { $0 + stdDevT * $1 }
         }
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: predOriginal)
-    }
-
-    /// x0 and epsilon from the model output, for each `prediction_type` (DDIM and its inverse).
-    static func predictions(_ prediction: PredictionType, modelOutput: Tensor, sample: Tensor,
-                            alphaProdT: Float, betaProdT: Float) throws -> (original: Tensor, epsilon: Tensor) {
-        let a = alphaProdT.squareRoot(), b = betaProdT.squareRoot()
-        switch prediction {
-        case .epsilon:
-            return (try sample.zipMap(modelOutput) { ($0 - b * $1) / a }, modelOutput)
-        case .sample:
-            return (modelOutput, try sample.zipMap(modelOutput) { ($0 - a * $1) / b })
-        case .vPrediction:
-            return (try sample.weighted(a, modelOutput, -b), try modelOutput.weighted(a, sample, b))
-        }
     }
 }

@@ -5,7 +5,7 @@ public struct SchedulerStepOutput: Sendable {
     /// The sample at the previous (less noisy) timestep: diffusers' `prev_sample`.
     public var prevSample: Tensor
     /// The model's estimate of the clean sample, where diffusers returns one
-    /// (`pred_original_sample`); nil for PNDM and DPM-Solver.
+    /// (`pred_original_sample`, LCM's `denoised`); nil for PNDM, DPM-Solver and TCD.
     public var predOriginalSample: Tensor?
 }
 
@@ -25,8 +25,8 @@ public struct SchedulerStepOutput: Sendable {
 /// Timesteps are `Double`s because Euler-type schedulers use fractional timesteps (stored
 /// as float32 values, as diffusers does); the others hold whole numbers.
 /// Schedulers that draw noise (`DDPM`, `EulerAncestral`, `DDIM` with eta > 0, SDE
-/// DPM-Solver) take it from `generator` inside `step`, one `randn(sample.shape)` per draw,
-/// in the same order as diffusers.
+/// DPM-Solver, `LCM`, `TCD` with gamma > 0) take it from `generator` inside `step`, one
+/// `randn(sample.shape)` per draw, in the same order as diffusers.
 public protocol Scheduler: Sendable {
     /// The configuration the scheduler was built from (absent keys are class defaults).
     var config: SchedulerConfig { get }

@@ -50,6 +50,10 @@ public struct SchedulerConfig: Codable, Sendable, Equatable {
     public var lowerOrderFinal: Bool?
     public var eulerAtFinal: Bool?
     public var lambdaMinClipped: Double?
+    /// LCM / TCD: the length of the distillation schedule their timesteps are picked from.
+    public var originalInferenceSteps: Int?
+    /// LCM: the factor on the timestep in the consistency boundary conditions.
+    public var timestepScaling: Double?
 
     public init() {}
 
@@ -85,6 +89,8 @@ public struct SchedulerConfig: Codable, Sendable, Equatable {
         case lowerOrderFinal = "lower_order_final"
         case eulerAtFinal = "euler_at_final"
         case lambdaMinClipped = "lambda_min_clipped"
+        case originalInferenceSteps = "original_inference_steps"
+        case timestepScaling = "timestep_scaling"
     }
 
     /// Reads a diffusers `scheduler_config.json`.

@@ -8,6 +8,8 @@ public enum SchedulerError: LocalizedError, Equatable {
     case unsupportedOption(scheduler: String, key: String, value: String)
     /// `setTimesteps` was asked for zero steps or more steps than the model was trained with.
     case invalidStepCount(requested: Int, trainTimesteps: Int)
+    /// LCM / TCD asked for more steps than the distillation schedule they pick from.
+    case exceedsDistillationSchedule(scheduler: String, requested: Int, originalSteps: Int)
     /// `step`, `scaleModelInput` or `addNoise` was called before `setTimesteps`.
     case timestepsNotSet(scheduler: String)
     /// A timestep that is not in the scheduler's current schedule.
@@ -27,6 +29,9 @@ public enum SchedulerError: LocalizedError, Equatable {
             return "\(scheduler): unsupported \(key) = \(value)"
         case .invalidStepCount(let requested, let trainTimesteps):
             return "cannot run \(requested) inference steps: must be between 1 and \(trainTimesteps)"
+        case .exceedsDistillationSchedule(let scheduler, let requested, let originalSteps):
+            return "\(scheduler): cannot run \(requested) inference steps: its timesteps are picked from the "
+                + "\(originalSteps)-step schedule the model was distilled on (original_inference_steps)"
         case .timestepsNotSet(let scheduler):
             return "\(scheduler): setTimesteps must be called before stepping"
         case .timestepNotInSchedule(let scheduler, let timestep):

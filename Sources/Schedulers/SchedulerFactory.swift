@@ -16,6 +16,8 @@ public enum SchedulerFactory {
         ("EulerAncestralDiscreteScheduler", { config, _ in try EulerAncestralDiscreteScheduler(config: config) }),
         ("LMSDiscreteScheduler", { config, _ in try LMSDiscreteScheduler(config: config) }),
         ("DPMSolverMultistepScheduler", { config, _ in try DPMSolverMultistepScheduler(config: config) }),
+        ("LCMScheduler", { config, _ in try LCMScheduler(config: config) }),
+        ("TCDScheduler", { try TCDScheduler(config: $0, gamma: $1.eta) }),
     ]
 
     /// The scheduler a recipe names, configured from the model's config plus the keys the

@@ -16,6 +16,10 @@ public enum SchedulerName: String, CaseIterable, Codable, Sendable {
     case dpmpp2M = "dpmpp_2m"
     case dpmpp2MKarras = "dpmpp_2m_karras"
     case dpmpp2MSDE = "dpmpp_2m_sde"
+    /// Latent consistency: for LCM-distilled models (LCM-LoRA fused, LCM merges), 2-8 steps.
+    case lcm
+    /// Trajectory consistency (TCD-LoRA fused models), 2-8 steps; `eta` is its gamma.
+    case tcd
 
     /// The sampler's name in AUTOMATIC1111's UI and `parameters` text.
     public var displayName: String {
@@ -29,6 +33,8 @@ public enum SchedulerName: String, CaseIterable, Codable, Sendable {
         case .dpmpp2M: "DPM++ 2M"
         case .dpmpp2MKarras: "DPM++ 2M Karras"
         case .dpmpp2MSDE: "DPM++ 2M SDE"
+        case .lcm: "LCM"
+        case .tcd: "TCD"
         }
     }
 
@@ -42,6 +48,8 @@ public enum SchedulerName: String, CaseIterable, Codable, Sendable {
         case .eulerAncestral: "EulerAncestralDiscreteScheduler"
         case .lms: "LMSDiscreteScheduler"
         case .dpmpp2M, .dpmpp2MKarras, .dpmpp2MSDE: "DPMSolverMultistepScheduler"
+        case .lcm: "LCMScheduler"
+        case .tcd: "TCDScheduler"
         }
     }
 

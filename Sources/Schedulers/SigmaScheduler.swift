@@ -19,10 +19,8 @@ struct SigmaSchedulerState: Sendable {
     private(set) var timesteps: [Double] = []
     /// The noise levels of `timesteps`, then the final one (float32, as diffusers).
     var sigmas: [Float]
-    /// diffusers' `_step_index`: the position in `sigmas`, found on first use.
-    private(set) var stepIndex: Int?
-    /// diffusers' `_begin_index`: where a loop that skips the first timesteps starts.
-    private(set) var beginIndex: Int?
+    /// The position in `sigmas`.
+    private(set) var counter = StepCounter()
 
     /// With `rescale_betas_zero_snr`, the last alphas_cumprod is set to 2^-24 so the last
     /// sigma stays finite, as diffusers' Euler and DPM-Solver do; until `setTimesteps` the
@@ -58,21 +56,17 @@ struct SigmaSchedulerState: Sendable {
     mutating func reset(timesteps: [Double], sigmas: [Float]) {
         self.timesteps = timesteps
         self.sigmas = sigmas
-        stepIndex = nil
-        beginIndex = nil
+        counter = StepCounter()
     }
 
     // MARK: - The step counter
 
-    mutating func setBeginIndex(_ index: Int) { beginIndex = index }
+    mutating func setBeginIndex(_ index: Int) { counter.setBeginIndex(index) }
 
     /// The position of the step at `timestep`, found on first use: the begin index if set,
     /// else the timestep's place.
     mutating func resolveStepIndex(_ timestep: Double, missingIsLast: Bool = false) throws -> Int {
-        if let stepIndex { return stepIndex }
-        let index = try beginIndex ?? indexForTimestep(timestep, missingIsLast: missingIsLast)
-        stepIndex = index
-        return index
+        try counter.resolve(timestep, in: timesteps, scheduler: setUp.name, missingIsLast: missingIsLast)
     }
 
     /// `resolveStepIndex` for a `step`, which needs a next sigma to move to.
@@ -82,29 +76,15 @@ struct SigmaSchedulerState: Sendable {
         return index
     }
 
-    mutating func advance() {
-        if let stepIndex { self.stepIndex = stepIndex + 1 }
-    }
-
-    /// `index_for_timestep`: the second match when the timestep repeats (so a loop that
-    /// starts mid-schedule does not skip a sigma), else the only one. DPM-Solver maps a
-    /// timestep it does not know to the last index (`missingIsLast`).
-    func indexForTimestep(_ timestep: Double, missingIsLast: Bool = false) throws -> Int {
-        let matches = timesteps.indices.filter { timesteps[$0] == timestep }
-        if matches.isEmpty {
-            guard missingIsLast, !timesteps.isEmpty else {
-                throw SchedulerError.timestepNotInSchedule(scheduler: setUp.name, timestep: timestep)
-            }
-            return timesteps.count - 1
-        }
-        return matches.count > 1 ? matches[1] : matches[0]
-    }
+    mutating func advance() { counter.advance() }
 
     /// The sigma index `add_noise` uses: the begin index once set (or the current step),
     /// else the timestep's place in the schedule.
     func addNoiseIndex(for timestep: Double, missingIsLast: Bool = false) throws -> Int {
-        guard beginIndex != nil else { return try indexForTimestep(timestep, missingIsLast: missingIsLast) }
-        return stepIndex ?? beginIndex ?? 0
+        guard counter.beginIndex != nil else {
+            return try StepCounter.index(of: timestep, in: timesteps, scheduler: setUp.name, missingIsLast: missingIsLast)
+        }
+        return counter.stepIndex ?? counter.beginIndex ?? 0
     }
 }
 

@@ -1,5 +1,6 @@
 import Testing
 @testable import Batch
+import Schedulers
 
 @Suite struct GenerationParametersTests {
     private func parameters(precision: String?) -> GenerationParameters {
@@ -15,5 +16,21 @@ import Testing
 
     @Test func f32ImagesKeepA1111sFieldsOnly() {
         #expect(!parameters(precision: nil).text.contains("Precision"))
+    }
+
+    /// As A1111: `Clip skip` after the denoising strength, unless it is 1; the prompts as
+    /// written, syntax included; LCM by its A1111 name.
+    @Test func clipSkipPromptSyntaxAndFewStepSamplers() {
+        var weighted = parameters(precision: nil)
+        weighted.prompt = "a (lighthouse:1.2) BREAK [fog]"
+        weighted.negativePrompt = "(blurry:1.3)"
+        weighted.sampler = GenerationParameters.sampler(.lcm, modelClassName: nil)
+        weighted.clipSkip = 2
+        let lines = weighted.text.split(separator: "\n")
+        #expect(lines[0] == "a (lighthouse:1.2) BREAK [fog]")
+        #expect(lines[1] == "Negative prompt: (blurry:1.3)")
+        #expect(lines[2].hasPrefix("Steps: 20, Sampler: LCM, CFG scale: 7.5,"))
+        #expect(lines[2].contains("Denoising strength: 0.5, Clip skip: 2, Version:"))
+        #expect(!parameters(precision: nil).text.contains("Clip skip"))
     }
 }

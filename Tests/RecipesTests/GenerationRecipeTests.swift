@@ -6,26 +6,19 @@ import Schedulers
 /// The generation keys of img2img, inpaint and edit: each value checked where it is read,
 /// against the rule the pipeline needs, with one default per key.
 @Suite struct GenerationRecipeTests {
-    func parse(_ edit: String) throws -> Recipe {
-        let yaml = """
+    /// A recipe of one edit, with a model and masks.
+    func recipe(_ edit: String) -> String {
+        """
         model: /models/sd
         match: {images: ["*.png"], mask: "masks/{stem}.png"}
         edits:
           - \(edit)
         """
-        return try RecipeLoader(environment: [:], checkFiles: false)
-            .parse(yaml, source: URL(fileURLWithPath: "/recipes/generation.yaml"))
     }
 
-    func issues(_ edit: String) -> [RecipeIssue] {
-        do {
-            _ = try parse(edit)
-            return []
-        } catch {
-            guard case .invalid(_, let issues) = error as? RecipeError else { return [] }
-            return issues
-        }
-    }
+    func parse(_ edit: String) throws -> Recipe { try RecipeParsing.parse(recipe(edit)) }
+
+    func issues(_ edit: String) -> [RecipeIssue] { RecipeParsing.issues(recipe(edit)) }
 
     func generation(_ edit: String) throws -> Edit.Generation {
         switch try parse(edit).edits.first {

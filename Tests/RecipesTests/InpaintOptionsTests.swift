@@ -11,8 +11,7 @@ import Testing
         edits:
           - inpaint: \(edit)
         """
-        let recipe = try RecipeLoader(environment: [:], checkFiles: false)
-            .parse(yaml, source: URL(fileURLWithPath: "/recipes/inpaint.yaml"))
+        let recipe = try RecipeParsing.parse(yaml)
         guard case .inpaint(let inpaint) = recipe.edits.first else { throw CocoaError(.fileReadCorruptFile) }
         return inpaint
     }

@@ -2,21 +2,13 @@ import Foundation
 import Testing
 @testable import Recipes
 
-private let here = URL(fileURLWithPath: "/recipes/test.yaml")
+private let here = RecipeParsing.source
 
 private func parse(_ yaml: String, environment: [String: String] = [:]) throws -> Recipe {
-    try RecipeLoader(environment: environment, checkFiles: false).parse(yaml, source: here)
+    try RecipeParsing.parse(yaml, environment: environment)
 }
 
-private func issues(_ yaml: String) -> [RecipeIssue] {
-    do {
-        _ = try parse(yaml)
-        return []
-    } catch {
-        guard case .invalid(_, let issues) = error as? RecipeError else { return [] }
-        return issues
-    }
-}
+private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml) }
 
 @Test func fullRecipeFromTheContractParses() throws {
     let recipe = try parse("""

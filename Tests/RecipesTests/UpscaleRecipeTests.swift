@@ -2,19 +2,9 @@ import Foundation
 import Testing
 @testable import Recipes
 
-private func parseUpscale(_ yaml: String) throws -> Recipe {
-    try RecipeLoader(environment: [:], checkFiles: false).parse(yaml, source: URL(fileURLWithPath: "/recipes/up.yaml"))
-}
+private func parseUpscale(_ yaml: String) throws -> Recipe { try RecipeParsing.parse(yaml) }
 
-private func upscaleIssues(_ yaml: String) -> [RecipeIssue] {
-    do {
-        _ = try parseUpscale(yaml)
-        return []
-    } catch {
-        guard case .invalid(_, let issues) = error as? RecipeError else { return [] }
-        return issues
-    }
-}
+private func upscaleIssues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml) }
 
 /// The SD x4 upscaler's keys on `upscale`: read with StableDiffusionUpscalePipeline's defaults.
 @Test func upscaleReadsTheDiffusionUpscalerKeys() throws {

@@ -2,7 +2,8 @@ import Foundation
 @testable import Schedulers
 import Tensors
 
-/// The reference loops written by tools/reference/scheduler_fixtures.py (diffusers 0.42.1).
+/// The reference loops written by tools/reference/scheduler_fixtures.py (`cases`) and
+/// fewstep_scheduler_fixtures.py (`fewstep`), diffusers 0.42.1.
 struct SchedulerFixtures {
     struct TensorRef {
         let offset: Int
@@ -47,10 +48,10 @@ struct SchedulerFixtures {
 
     enum FixtureError: Error { case malformed(String) }
 
-    static func load() throws -> SchedulerFixtures {
+    static func load(_ name: String = "cases") throws -> SchedulerFixtures {
         let folder = packageRoot().appendingPathComponent("Tests/Fixtures/schedulers")
-        let json = try Data(contentsOf: folder.appendingPathComponent("cases.json"))
-        let binary = try Data(contentsOf: folder.appendingPathComponent("cases.bin"))
+        let json = try Data(contentsOf: folder.appendingPathComponent("\(name).json"))
+        let binary = try Data(contentsOf: folder.appendingPathComponent("\(name).bin"))
         let floats = binary.withUnsafeBytes { raw in
             (0..<(binary.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
         }

@@ -14,6 +14,8 @@ struct SchedulerNameTests {
         ("dpmpp_2m", "DPM++ 2M", .dpmpp2M, "DPMSolverMultistepScheduler"),
         ("dpmpp_2m_karras", "DPM++ 2M Karras", .dpmpp2MKarras, "DPMSolverMultistepScheduler"),
         ("dpmpp_2m_sde", "DPM++ 2M SDE", .dpmpp2MSDE, "DPMSolverMultistepScheduler"),
+        ("lcm", "LCM", .lcm, "LCMScheduler"),
+        ("tcd", "TCD", .tcd, "TCDScheduler"),
     ]
 
     @Test func everyCaseIsListed() {
@@ -60,5 +62,16 @@ struct SchedulerNameTests {
         config.className = "DDIMScheduler"
         let own = try #require(try SchedulerFactory.make(config: config, options: options) as? DDIMScheduler)
         #expect(own.eta == 0.5)
+    }
+
+    /// As diffusers' pipelines pass their `eta` to TCD's `step`, the option is TCD's gamma.
+    @Test func etaIsTCDsGamma() throws {
+        let tcd = try #require(try SchedulerFactory.make(.tcd, config: SchedulerConfig(), options: SchedulerOptions(eta: 0.7))
+            as? TCDScheduler)
+        #expect(tcd.gamma == 0.7)
+        #expect(try TCDScheduler(config: SchedulerConfig()).gamma == 0.3)
+        #expect(throws: SchedulerError.unsupportedOption(scheduler: "TCDScheduler", key: "eta (gamma)", value: "1.5")) {
+            try TCDScheduler(config: SchedulerConfig(), gamma: 1.5)
+        }
     }
 }

@@ -40,10 +40,12 @@ struct SchedulerParityTests {
         #expect(comparedSteps > 400)
     }
 
-    /// Runs one case as the fixture script did; returns how many steps were compared.
-    func runLoop(_ testCase: SchedulerFixtures.Case, fixtures: SchedulerFixtures) throws -> Int {
+    /// Runs one case as the fixture script did, with the scheduler `make` builds for it;
+    /// returns how many steps were compared.
+    func runLoop(_ testCase: SchedulerFixtures.Case, fixtures: SchedulerFixtures,
+                 make: (SchedulerFixtures.Case) throws -> any Scheduler = makeScheduler) throws -> Int {
         let label = testCase.name
-        var scheduler = try Self.makeScheduler(testCase)
+        var scheduler = try make(testCase)
         try scheduler.setTimesteps(testCase.steps)
         // Timesteps exactly (float32 values for Euler-type schedulers), except the fractional
         // ones interpolated from Karras sigmas in log space: numpy's float32 log is not
