@@ -19,23 +19,11 @@ public struct NCNNModel: Sendable {
 
     /// Reads `param` and its weights `bin`.
     public init(param: URL, bin: URL) throws {
-        let text: String
-        do {
-            text = try String(contentsOf: param, encoding: .utf8)
-        } catch {
-            throw FileManager.default.fileExists(atPath: param.path)
-                ? WeightsError.unreadable(path: param.path, reason: error.localizedDescription)
-                : WeightsError.fileNotFound(path: param.path)
+        guard let text = String(data: try regularFileContents(param), encoding: .utf8) else {
+            throw WeightsError.unreadable(path: param.path, reason: "not UTF-8 text")
         }
         let parsed = try NCNNParamParser(path: param.path).parse(text)
-        let data: Data
-        do {
-            data = try Data(contentsOf: bin, options: .alwaysMapped)
-        } catch {
-            throw FileManager.default.fileExists(atPath: bin.path)
-                ? WeightsError.unreadable(path: bin.path, reason: error.localizedDescription)
-                : WeightsError.fileNotFound(path: bin.path)
-        }
+        let data = try regularFileContents(bin)
         var reader = NCNNWeightReader(data: data, path: bin.path)
         layers = try parsed.map { try reader.loadWeights(of: $0) }
         try reader.expectEnd()
