@@ -26,9 +26,10 @@ let package = Package(
             name: "CCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
         ),
-        .target(name: "Imaging", dependencies: ["CCodecs"]),
+        .target(name: "FileAccess"),
+        .target(name: "Imaging", dependencies: ["CCodecs", "FileAccess"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
-        .target(name: "Weights", dependencies: ["Tensors"]),
+        .target(name: "Weights", dependencies: ["Tensors", "FileAccess"]),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Prompts"),

@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ccodecs_internal.h"
 
@@ -20,41 +22,107 @@ void ccodecs_copy_message(const ccodecs_jump *jump, const char *fallback, char *
     snprintf(message, capacity, "%s", jump->has_message ? jump->message : fallback);
 }
 
-ccodecs_status ccodecs_decoder_open(ccodecs_format format, const char *path,
-                                    ccodecs_decoder **decoder, ccodecs_info *info,
-                                    char *message, size_t capacity) {
+ccodecs_status ccodecs_check_size(ccodecs_decoder *decoder, uint64_t width, uint64_t height) {
+    decoder->info.width = (int32_t)width;
+    decoder->info.height = (int32_t)height;
+    /* Both are below 2^32, so the product cannot wrap. */
+    return width * height > decoder->max_pixels ? CCODECS_ERROR_TOO_LARGE : CCODECS_OK;
+}
+
+void ccodecs_set_budget(ccodecs_decoder *decoder) {
+    size_t floats = (size_t)decoder->info.width * (size_t)decoder->info.height *
+                    (size_t)decoder->info.channels * sizeof(float);
+    decoder->memory_limit = floats / 2 + CCODECS_MEMORY_SLACK;
+}
+
+void ccodecs_note_budget(ccodecs_decoder *decoder) {
+    if (decoder->info.width > 0 && decoder->info.height > 0)
+        ccodecs_note(&decoder->jump, "decoding would need more than the %zu MiB allowed for a %dx%d image",
+                     decoder->memory_limit >> 20, decoder->info.width, decoder->info.height);
+    else
+        ccodecs_note(&decoder->jump, "the header would need more than %zu MiB", decoder->memory_limit >> 20);
+}
+
+int ccodecs_take_memory(ccodecs_decoder *decoder, size_t size) {
+    if (size > decoder->memory_limit - decoder->memory_used) {
+        ccodecs_note_budget(decoder);
+        return 0;
+    }
+    decoder->memory_used += size;
+    return 1;
+}
+
+void ccodecs_return_memory(ccodecs_decoder *decoder, size_t size) { decoder->memory_used -= size; }
+
+int ccodecs_open_file(ccodecs_decoder *decoder) {
+    if (lseek(decoder->fd, 0, SEEK_SET) != 0 || (decoder->file = fdopen(decoder->fd, "rb")) == NULL) {
+        ccodecs_note(&decoder->jump, "%s", strerror(errno));
+        return 0;
+    }
+    decoder->fd = -1;
+    return 1;
+}
+
+void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth) {
+    const uint8_t *bytes = raw;
+    if (bit_depth == 16) {
+        for (size_t i = count; i-- > 0;) {
+            uint16_t value;
+            memcpy(&value, bytes + 2 * i, sizeof value);
+            samples[i] = (float)value / 65535.0f;
+        }
+    } else {
+        for (size_t i = count; i-- > 0;) samples[i] = (float)bytes[i] / 255.0f;
+    }
+}
+
+ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *name,
+                                    uint64_t max_pixels, ccodecs_decoder **decoder,
+                                    ccodecs_info *info, char *message, size_t capacity) {
     *decoder = NULL;
     ccodecs_decoder *opened = calloc(1, sizeof *opened);
     if (opened == NULL) {
+        close(fd);
         snprintf(message, capacity, "out of memory");
         return CCODECS_ERROR_IO;
     }
     opened->format = format;
+    opened->fd = fd;
+    opened->max_pixels = max_pixels;
+    opened->memory_limit = CCODECS_MEMORY_SLACK;
     ccodecs_status status;
     switch (format) {
-    case CCODECS_PNG: status = ccodecs_png_open(opened, path); break;
-    case CCODECS_JPEG: status = ccodecs_jpeg_open(opened, path); break;
-    case CCODECS_TIFF: status = ccodecs_tiff_open(opened, path); break;
+    case CCODECS_PNG: status = ccodecs_png_open(opened, name); break;
+    case CCODECS_JPEG: status = ccodecs_jpeg_open(opened, name); break;
+    case CCODECS_TIFF: status = ccodecs_tiff_open(opened, name); break;
     default: ccodecs_note(&opened->jump, "unknown format"); status = CCODECS_ERROR_UNSUPPORTED;
     }
+    *info = opened->info;
     if (status != CCODECS_OK) {
         ccodecs_copy_message(&opened->jump, "cannot decode the header", message, capacity);
         ccodecs_decoder_close(opened);
         return status;
     }
-    *info = opened->info;
     *decoder = opened;
     return CCODECS_OK;
 }
 
-ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, void *pixels, char *message,
-                                    size_t capacity) {
+ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples, int32_t orientation,
+                                    char *message, size_t capacity) {
     ccodecs_status status;
-    switch (decoder->format) {
-    case CCODECS_PNG: status = ccodecs_png_read(decoder, pixels); break;
-    case CCODECS_JPEG: status = ccodecs_jpeg_read(decoder, pixels); break;
-    case CCODECS_TIFF: status = ccodecs_tiff_read(decoder, pixels); break;
-    default: status = CCODECS_ERROR_UNSUPPORTED;
+    if (orientation != 1 && decoder->format != CCODECS_JPEG) {
+        ccodecs_note(&decoder->jump, "only JPEG images carry an EXIF orientation");
+        status = CCODECS_ERROR_UNSUPPORTED;
+    } else if (orientation < 1 || orientation > 8) {
+        ccodecs_note(&decoder->jump, "EXIF orientation %d is not 1...8", orientation);
+        status = CCODECS_ERROR_UNSUPPORTED;
+    } else {
+        switch (decoder->format) {
+        case CCODECS_PNG: status = ccodecs_png_read(decoder, samples); break;
+        case CCODECS_JPEG: status = ccodecs_jpeg_read(decoder, samples, orientation); break;
+        case CCODECS_TIFF: status = ccodecs_tiff_read(decoder, samples); break;
+        default: status = CCODECS_ERROR_UNSUPPORTED;
+        }
     }
     if (status != CCODECS_OK) ccodecs_copy_message(&decoder->jump, "cannot decode the pixels", message, capacity);
     return status;
@@ -73,6 +141,7 @@ void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     case CCODECS_TIFF: ccodecs_tiff_close(decoder); break;
     }
     if (decoder->file != NULL) fclose(decoder->file);
+    if (decoder->fd >= 0) close(decoder->fd);
     free(decoder->scratch);
     free(decoder);
 }

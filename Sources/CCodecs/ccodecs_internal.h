@@ -28,7 +28,13 @@ struct ccodecs_decoder {
     ccodecs_format format;
     ccodecs_info info;
     ccodecs_jump jump;
+    uint64_t max_pixels;
+    /* The caller's descriptor until a FILE or libtiff takes it (then -1). */
+    int fd;
     FILE *file;
+    /* Bytes the codec library holds, and may hold (see ccodecs_set_budget). */
+    size_t memory_used;
+    size_t memory_limit;
     /* Buffers owned by the decoder so that a longjmp cannot leak them. */
     void *scratch;
 
@@ -38,6 +44,7 @@ struct ccodecs_decoder {
 
     struct jpeg_decompress_struct jpeg;
     ccodecs_jpeg_errors jpeg_errors;
+    struct jpeg_progress_mgr jpeg_progress;
     int jpeg_created;
     const uint8_t *exif;
     size_t exif_length;
@@ -54,16 +61,35 @@ void ccodecs_note(ccodecs_jump *jump, const char *format, ...)
 void ccodecs_copy_message(const ccodecs_jump *jump, const char *fallback, char *message,
                           size_t capacity);
 
-ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *path);
-ccodecs_status ccodecs_png_read(ccodecs_decoder *decoder, void *pixels);
+/* Records the claimed size; CCODECS_ERROR_TOO_LARGE when it exceeds decoder->max_pixels. */
+ccodecs_status ccodecs_check_size(ccodecs_decoder *decoder, uint64_t width, uint64_t height);
+/* Once the layout is known: half the decoded floats plus CCODECS_MEMORY_SLACK. */
+void ccodecs_set_budget(ccodecs_decoder *decoder);
+/* Counts `size` more bytes against the budget; 0 (with a note) when they do not fit. */
+int ccodecs_take_memory(ccodecs_decoder *decoder, size_t size);
+void ccodecs_return_memory(ccodecs_decoder *decoder, size_t size);
+/* The note for an allocation the budget refuses. */
+void ccodecs_note_budget(ccodecs_decoder *decoder);
+/* A FILE over the decoder's descriptor, from its start; 0 with a note on failure. */
+int ccodecs_open_file(ccodecs_decoder *decoder);
+
+/*
+ * Widens `count` samples of `bit_depth` at `raw` to floats at `samples`. `raw` may be the
+ * start of `samples` itself: samples are widened from the last, so none is overwritten
+ * before it is read.
+ */
+void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth);
+
+ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_png_read(ccodecs_decoder *decoder, float *samples);
 void ccodecs_png_close(ccodecs_decoder *decoder);
 
-ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *path);
-ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, void *pixels);
+ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, float *samples, int32_t orientation);
 void ccodecs_jpeg_close(ccodecs_decoder *decoder);
 
-ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *path);
-ccodecs_status ccodecs_tiff_read(ccodecs_decoder *decoder, void *pixels);
+ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_tiff_read(ccodecs_decoder *decoder, float *samples);
 void ccodecs_tiff_close(ccodecs_decoder *decoder);
 
 #endif

@@ -1,11 +1,17 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ccodecs_internal.h"
 
+static ccodecs_decoder *decoder_of(j_common_ptr info);
+
 static void jpeg_fail(j_common_ptr info) {
     ccodecs_jpeg_errors *errors = (ccodecs_jpeg_errors *)info->err;
+    /* libjpeg would spill past max_memory_to_use to a backing store, which it has not. */
+    int over_budget = info->err->msg_code == JERR_NO_BACKING_STORE || info->err->msg_code == JERR_OUT_OF_MEMORY;
+    if (info->is_decompressor && over_budget) ccodecs_note_budget(decoder_of(info));
     char reason[JMSG_LENGTH_MAX];
     (*info->err->format_message)(info, reason);
     ccodecs_note(errors->jump, "%s", reason);
@@ -30,6 +36,25 @@ static void install_errors(ccodecs_jpeg_errors *errors, ccodecs_jump *jump) {
     errors->jump = jump;
 }
 
+/* The decoder around a decompressor (every decompressor here lives in one). */
+static ccodecs_decoder *decoder_of(j_common_ptr info) {
+    return (ccodecs_decoder *)((char *)info - offsetof(ccodecs_decoder, jpeg));
+}
+
+/*
+ * Each progressive scan walks the whole coefficient buffer, so a small file of thousands
+ * of scans would take minutes; libjpeg-turbo's own tools stop at this many.
+ */
+enum { max_scans = 500 };
+
+static void limit_scans(j_common_ptr info) {
+    j_decompress_ptr jpeg = (j_decompress_ptr)info;
+    if (jpeg->input_scan_number <= max_scans) return;
+    ccodecs_jump *jump = &decoder_of(info)->jump;
+    ccodecs_note(jump, "JPEG with more than %d scans", max_scans);
+    longjmp(jump->buffer, 1);
+}
+
 static void find_exif(ccodecs_decoder *decoder) {
     static const uint8_t signature[6] = {'E', 'x', 'i', 'f', 0, 0};
     for (jpeg_saved_marker_ptr marker = decoder->jpeg.marker_list; marker != NULL; marker = marker->next) {
@@ -42,12 +67,9 @@ static void find_exif(ccodecs_decoder *decoder) {
     }
 }
 
-ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *path) {
-    decoder->file = fopen(path, "rb");
-    if (decoder->file == NULL) {
-        ccodecs_note(&decoder->jump, "%s", strerror(errno));
-        return CCODECS_ERROR_IO;
-    }
+ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name) {
+    (void)name;
+    if (!ccodecs_open_file(decoder)) return CCODECS_ERROR_IO;
     struct jpeg_decompress_struct *jpeg = &decoder->jpeg;
     jpeg->err = &decoder->jpeg_errors.manager;
     install_errors(&decoder->jpeg_errors, &decoder->jump);
@@ -55,9 +77,18 @@ ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *path) {
 
     jpeg_create_decompress(jpeg);
     decoder->jpeg_created = 1;
+    /*
+     * libjpeg holds what a multi-scan image needs (a progressive file's coefficients) in
+     * memory up to this much, and fails rather than spill past it.
+     */
+    jpeg->mem->max_memory_to_use = (long)decoder->memory_limit;
+    decoder->jpeg_progress.progress_monitor = limit_scans;
+    jpeg->progress = &decoder->jpeg_progress;
     jpeg_stdio_src(jpeg, decoder->file);
     jpeg_save_markers(jpeg, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(jpeg, TRUE);
+    ccodecs_status status = ccodecs_check_size(decoder, jpeg->image_width, jpeg->image_height);
+    if (status != CCODECS_OK) return status;
 
     switch (jpeg->jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -76,15 +107,46 @@ ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *path) {
         jpeg->out_color_space = JCS_RGB;
         decoder->info.channels = 3;
     }
-    decoder->info.width = (int32_t)jpeg->image_width;
-    decoder->info.height = (int32_t)jpeg->image_height;
     decoder->info.bit_depth = 8;
+    ccodecs_set_budget(decoder);
+    jpeg->mem->max_memory_to_use = (long)decoder->memory_limit;
     find_exif(decoder);
     return CCODECS_OK;
 }
 
-ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, void *pixels) {
+/*
+ * Stores decoded row `y` as EXIF `orientation` asks: the source pixel (x, y) lands where
+ * Pillow's ImageOps.exif_transpose puts it, so the image comes out upright.
+ */
+static void store_oriented_row(const ccodecs_info *info, float *samples, int32_t orientation, ptrdiff_t y,
+                               const JSAMPLE *row) {
+    ptrdiff_t w = info->width, h = info->height, channels = info->channels;
+    ptrdiff_t out_width = orientation >= 5 ? h : w;
+    ptrdiff_t x0, y0, dx = 0, dy = 0; /* where source x = 0 lands, and the step per source pixel */
+    switch (orientation) {
+    case 2: x0 = w - 1, y0 = y, dx = -1; break;         /* mirror left-right */
+    case 3: x0 = w - 1, y0 = h - 1 - y, dx = -1; break; /* rotate 180 */
+    case 4: x0 = 0, y0 = h - 1 - y, dx = 1; break;      /* mirror top-bottom */
+    case 5: x0 = y, y0 = 0, dy = 1; break;              /* transpose */
+    case 6: x0 = h - 1 - y, y0 = 0, dy = 1; break;      /* rotate 90 clockwise */
+    case 7: x0 = h - 1 - y, y0 = w - 1, dy = -1; break; /* transverse */
+    case 8: x0 = y, y0 = w - 1, dy = -1; break;         /* rotate 90 counter-clockwise */
+    default: x0 = 0, y0 = y, dx = 1;
+    }
+    float *out = samples + (y0 * out_width + x0) * channels;
+    ptrdiff_t step = (dy * out_width + dx) * channels;
+    for (ptrdiff_t x = 0; x < w; x++, out += step)
+        for (ptrdiff_t c = 0; c < channels; c++) out[c] = (float)row[x * channels + c] / 255.0f;
+}
+
+ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, float *samples, int32_t orientation) {
     struct jpeg_decompress_struct *jpeg = &decoder->jpeg;
+    size_t row_bytes = (size_t)decoder->info.width * (size_t)decoder->info.channels;
+    decoder->scratch = malloc(row_bytes);
+    if (decoder->scratch == NULL) {
+        ccodecs_note(&decoder->jump, "out of memory");
+        return CCODECS_ERROR_IO;
+    }
     if (setjmp(decoder->jump.buffer)) return CCODECS_ERROR_CORRUPT;
     jpeg_start_decompress(jpeg);
     if ((int32_t)jpeg->output_components != decoder->info.channels ||
@@ -93,10 +155,14 @@ ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, void *pixels) {
         ccodecs_note(&decoder->jump, "unexpected output layout");
         return CCODECS_ERROR_CORRUPT;
     }
-    size_t row_bytes = (size_t)decoder->info.width * (size_t)decoder->info.channels;
+    JSAMPROW row = decoder->scratch;
     while (jpeg->output_scanline < jpeg->output_height) {
-        JSAMPROW row = (JSAMPROW)pixels + (size_t)jpeg->output_scanline * row_bytes;
-        jpeg_read_scanlines(jpeg, &row, 1);
+        ptrdiff_t y = jpeg->output_scanline;
+        if (jpeg_read_scanlines(jpeg, &row, 1) != 1) {
+            ccodecs_note(&decoder->jump, "no scanline %td", y);
+            return CCODECS_ERROR_CORRUPT;
+        }
+        store_oriented_row(&decoder->info, samples, orientation, y, row);
     }
     return CCODECS_OK;
 }

@@ -1,6 +1,9 @@
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ccodecs_internal.h"
 
@@ -37,14 +40,72 @@ static int host_is_little_endian(void) {
     return *(const uint8_t *)&probe == 1;
 }
 
-ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *path) {
-    decoder->file = fopen(path, "rb");
-    if (decoder->file == NULL) {
-        ccodecs_note(&decoder->jump, "%s", strerror(errno));
-        return CCODECS_ERROR_IO;
+/*
+ * libpng allocates through the decoder's budget. Each block carries its size in front,
+ * aligned as malloc aligns, so that freeing it can give the bytes back.
+ */
+typedef union {
+    size_t size;
+    max_align_t alignment;
+} png_block_header;
+
+static png_voidp png_budget_malloc(png_structp png, png_alloc_size_t size) {
+    ccodecs_decoder *decoder = png_get_mem_ptr(png);
+    if (size > SIZE_MAX - sizeof(png_block_header) || !ccodecs_take_memory(decoder, size)) return NULL;
+    png_block_header *block = malloc(sizeof *block + size);
+    if (block == NULL) {
+        ccodecs_return_memory(decoder, size);
+        return NULL;
     }
-    decoder->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &decoder->jump, png_fail,
-                                          png_ignore_warning);
+    block->size = size;
+    return block + 1;
+}
+
+static void png_budget_free(png_structp png, png_voidp pointer) {
+    if (pointer == NULL) return;
+    png_block_header *block = (png_block_header *)pointer - 1;
+    ccodecs_return_memory(png_get_mem_ptr(png), block->size);
+    free(block);
+}
+
+static uint32_t big_endian_32(const uint8_t *bytes) {
+    return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | bytes[3];
+}
+
+/*
+ * IHDR must be the first chunk (PNG section 5.6), so its claimed size is checked here,
+ * before libpng reads a byte, even when the rest of the file is missing. A file that does
+ * not start so is left to libpng to describe.
+ */
+static ccodecs_status check_header_chunk(ccodecs_decoder *decoder) {
+    uint8_t head[24];
+    if (pread(decoder->fd, head, sizeof head, 0) != (ssize_t)sizeof head || memcmp(head + 12, "IHDR", 4) != 0)
+        return CCODECS_OK;
+    uint32_t width = big_endian_32(head + 16), height = big_endian_32(head + 20);
+    if (width > PNG_UINT_31_MAX || height > PNG_UINT_31_MAX) return CCODECS_OK;
+    return ccodecs_check_size(decoder, width, height);
+}
+
+/* The channels the expansions below deliver: palette to RGB, tRNS to alpha. */
+static int32_t output_channels(png_structp png, png_infop info) {
+    int color_type = png_get_color_type(png, info);
+    int alpha = (color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
+    return ((color_type & PNG_COLOR_MASK_COLOR) ? 3 : 1) + (alpha ? 1 : 0);
+}
+
+/*
+ * Ancillary chunks (text, ICC profiles) are small: libpng refuses a larger one, and drops a
+ * compressed one that inflates past this.
+ */
+static const png_alloc_size_t chunk_byte_limit = (png_alloc_size_t)8 << 20;
+
+ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *name) {
+    (void)name;
+    ccodecs_status claimed = check_header_chunk(decoder);
+    if (claimed != CCODECS_OK) return claimed;
+    if (!ccodecs_open_file(decoder)) return CCODECS_ERROR_IO;
+    decoder->png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &decoder->jump, png_fail, png_ignore_warning,
+                                            decoder, png_budget_malloc, png_budget_free);
     if (decoder->png != NULL) decoder->png_info = png_create_info_struct(decoder->png);
     if (decoder->png_info == NULL) {
         ccodecs_note(&decoder->jump, "out of memory");
@@ -55,9 +116,14 @@ ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *path) {
     png_structp png = decoder->png;
     png_infop info = decoder->png_info;
     png_set_read_fn(png, decoder->file, png_read_file);
-    /* The caller applies its own pixel limit, with a clearer message than libpng's. */
-    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    /* Backstops to check_header_chunk: libpng refuses a dimension above the pixel limit. */
+    png_uint_32 dimension_limit = decoder->max_pixels < PNG_UINT_31_MAX ? (png_uint_32)decoder->max_pixels
+                                                                        : PNG_UINT_31_MAX;
+    png_set_user_limits(png, dimension_limit, dimension_limit);
+    png_set_chunk_malloc_max(png, chunk_byte_limit);
     png_read_info(png, info);
+    ccodecs_status status = ccodecs_check_size(decoder, png_get_image_width(png, info), png_get_image_height(png, info));
+    if (status != CCODECS_OK) return status;
 
     int color_type = png_get_color_type(png, info);
     int bit_depth = png_get_bit_depth(png, info);
@@ -66,30 +132,34 @@ ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *path) {
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
     if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
     decoder->png_passes = png_set_interlace_handling(png);
+    decoder->info.channels = output_channels(png, info);
+    decoder->info.bit_depth = bit_depth == 16 ? 16 : 8;
+    /* Row buffers come next, sized by the image: from here the budget is the image's. */
+    ccodecs_set_budget(decoder);
     png_read_update_info(png, info);
-
-    decoder->info.width = (int32_t)png_get_image_width(png, info);
-    decoder->info.height = (int32_t)png_get_image_height(png, info);
-    decoder->info.channels = png_get_channels(png, info);
-    decoder->info.bit_depth = png_get_bit_depth(png, info);
+    if (png_get_channels(png, info) != decoder->info.channels || png_get_bit_depth(png, info) != decoder->info.bit_depth)
+        png_error(png, "unexpected layout after expansion");
     return CCODECS_OK;
 }
 
-ccodecs_status ccodecs_png_read(ccodecs_decoder *decoder, void *pixels) {
+ccodecs_status ccodecs_png_read(ccodecs_decoder *decoder, float *samples) {
     png_structp png = decoder->png;
-    size_t row_bytes = (size_t)decoder->info.width * (size_t)decoder->info.channels *
-                       (size_t)(decoder->info.bit_depth / 8);
-    decoder->scratch = malloc((size_t)decoder->info.height * sizeof(png_bytep));
-    if (decoder->scratch == NULL) {
-        ccodecs_note(&decoder->jump, "out of memory");
-        return CCODECS_ERROR_IO;
-    }
-    png_bytepp rows = decoder->scratch;
-    for (int32_t y = 0; y < decoder->info.height; y++) rows[y] = (png_bytep)pixels + (size_t)y * row_bytes;
-
+    size_t row_samples = (size_t)decoder->info.width * (size_t)decoder->info.channels;
+    size_t row_bytes = row_samples * (size_t)(decoder->info.bit_depth / 8);
     if (setjmp(decoder->jump.buffer)) return CCODECS_ERROR_CORRUPT;
     if (png_get_rowbytes(png, decoder->png_info) != row_bytes) png_error(png, "unexpected row size");
-    png_read_image(png, rows);
+    /*
+     * Each row is decoded into the memory its floats will fill (the bytes fit: a sample is
+     * at most 2 of a float's 4), and widened in place once every interlace pass has been
+     * through it: no second copy of the image.
+     */
+    for (int pass = 0; pass < decoder->png_passes; pass++)
+        for (int32_t y = 0; y < decoder->info.height; y++)
+            png_read_row(png, (png_bytep)(samples + (size_t)y * row_samples), NULL);
+    for (int32_t y = 0; y < decoder->info.height; y++) {
+        float *row = samples + (size_t)y * row_samples;
+        ccodecs_widen(row, row, row_samples, decoder->info.bit_depth);
+    }
     return CCODECS_OK;
 }
 
@@ -121,13 +191,13 @@ static int copy_texts(png_textp texts, int count, ccodecs_text_list *list) {
     return 1;
 }
 
-ccodecs_status ccodecs_png_read_text(const char *path, ccodecs_text_list *list, char *message,
+ccodecs_status ccodecs_png_read_text(int fd, uint64_t max_pixels, ccodecs_text_list *list, char *message,
                                      size_t capacity) {
     list->entries = NULL;
     list->count = 0;
     ccodecs_decoder *decoder = NULL;
     ccodecs_info info;
-    ccodecs_status status = ccodecs_decoder_open(CCODECS_PNG, path, &decoder, &info, message, capacity);
+    ccodecs_status status = ccodecs_decoder_open(CCODECS_PNG, fd, "", max_pixels, &decoder, &info, message, capacity);
     if (status != CCODECS_OK) return status;
 
     /* Text may follow the image data, and libpng reaches it only by decoding the rows. */

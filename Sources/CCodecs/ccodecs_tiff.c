@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ccodecs_internal.h"
 
@@ -27,12 +28,33 @@ static int tiff_ignore_warning(TIFF *tiff, void *user_data, const char *module, 
     return 1;
 }
 
-static TIFF *tiff_open(const char *path, const char *mode, ccodecs_jump *jump) {
+/* Options sending libtiff's errors to `jump` and dropping its warnings. */
+static TIFFOpenOptions *tiff_options(ccodecs_jump *jump) {
     TIFFOpenOptions *options = TIFFOpenOptionsAlloc();
     if (options == NULL) return NULL;
     TIFFOpenOptionsSetErrorHandlerExtR(options, tiff_note_error, jump);
     TIFFOpenOptionsSetWarningHandlerExtR(options, tiff_ignore_warning, NULL);
-    TIFF *tiff = TIFFOpenExt(path, mode, options);
+    return options;
+}
+
+static TIFF *tiff_create(const char *path, ccodecs_jump *jump) {
+    TIFFOpenOptions *options = tiff_options(jump);
+    if (options == NULL) return NULL;
+    TIFF *tiff = TIFFOpenExt(path, "w", options);
+    TIFFOpenOptionsFree(options);
+    return tiff;
+}
+
+/*
+ * Opens `fd` from its start, holding each of libtiff's allocations to `max_allocation`
+ * bytes; libtiff closes `fd` when the TIFF is closed, and leaves it open on failure.
+ */
+static TIFF *tiff_open_descriptor(int fd, const char *name, size_t max_allocation, ccodecs_jump *jump) {
+    TIFFOpenOptions *options = tiff_options(jump);
+    if (options == NULL) return NULL;
+    TIFFOpenOptionsSetMaxSingleMemAlloc(options, (tmsize_t)max_allocation);
+    /* "m": read, not memory-map, so a file shrinking underneath cannot raise SIGBUS. */
+    TIFF *tiff = lseek(fd, 0, SEEK_SET) == 0 ? TIFFFdOpenExt(fd, name, "rm", options) : NULL;
     TIFFOpenOptionsFree(options);
     return tiff;
 }
@@ -41,12 +63,8 @@ static int is_gray(uint16_t photometric) {
     return photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
 }
 
-ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *path) {
-    /* "m": read, not memory-map, so a file shrinking underneath cannot raise SIGBUS. */
-    decoder->tiff = tiff_open(path, "rm", &decoder->jump);
-    TIFF *tiff = decoder->tiff;
-    if (tiff == NULL) return CCODECS_ERROR_CORRUPT;
-
+/* Reads the first directory's size and layout into the decoder. */
+static ccodecs_status read_layout(ccodecs_decoder *decoder, TIFF *tiff) {
     uint32_t width = 0, height = 0;
     uint16_t bits = 1, samples = 1, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
     uint16_t extra_count = 0, photometric;
@@ -59,6 +77,8 @@ ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *path) {
         ccodecs_note(&decoder->jump, "TIFF dimensions %ux%u are out of range", width, height);
         return CCODECS_ERROR_UNSUPPORTED;
     }
+    ccodecs_status status = ccodecs_check_size(decoder, width, height);
+    if (status != CCODECS_OK) return status;
     TIFFGetFieldDefaulted(tiff, TIFFTAG_BITSPERSAMPLE, &bits);
     TIFFGetFieldDefaulted(tiff, TIFFTAG_SAMPLESPERPIXEL, &samples);
     TIFFGetFieldDefaulted(tiff, TIFFTAG_PLANARCONFIG, &planar);
@@ -74,8 +94,6 @@ ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *path) {
     decoder->tiff_photometric = photometric;
     decoder->tiff_planar = planar;
     decoder->tiff_samples = samples;
-    decoder->info.width = (int32_t)width;
-    decoder->info.height = (int32_t)height;
     if (decoder->tiff_direct) {
         decoder->info.channels = samples;
         decoder->info.bit_depth = bits;
@@ -92,26 +110,65 @@ ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *path) {
     return CCODECS_OK;
 }
 
-static void invert_gray(ccodecs_decoder *decoder, void *pixels) {
-    size_t count = (size_t)decoder->info.width * (size_t)decoder->info.height;
-    size_t stride = (size_t)decoder->info.channels;
-    for (size_t i = 0; i < count; i++) {
-        if (decoder->info.bit_depth == 8) ((uint8_t *)pixels)[i * stride] ^= 0xFF;
-        else ((uint16_t *)pixels)[i * stride] ^= 0xFFFF;
+/*
+ * libtiff's limit on one allocation is fixed when a file is opened, so the directory is
+ * read twice: first under the header's allowance, to learn the size, then under the
+ * image's budget for decoding. Reading a directory is cheap.
+ */
+ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *name) {
+    int probe = dup(decoder->fd);
+    if (probe < 0) {
+        ccodecs_note(&decoder->jump, "%s", strerror(errno));
+        return CCODECS_ERROR_IO;
+    }
+    TIFF *header = tiff_open_descriptor(probe, name, decoder->memory_limit, &decoder->jump);
+    if (header == NULL) {
+        close(probe);
+        return CCODECS_ERROR_CORRUPT;
+    }
+    ccodecs_status status = read_layout(decoder, header);
+    TIFFClose(header);
+    if (status != CCODECS_OK) return status;
+
+    ccodecs_set_budget(decoder);
+    decoder->tiff = tiff_open_descriptor(decoder->fd, name, decoder->memory_limit, &decoder->jump);
+    if (decoder->tiff == NULL) return CCODECS_ERROR_CORRUPT;
+    decoder->fd = -1;
+    return CCODECS_OK;
+}
+
+/* The photometric "white is zero" stores gray inverted: flip the first sample of each pixel. */
+static void invert_gray(void *raw, size_t pixels, size_t stride, int32_t bit_depth) {
+    for (size_t i = 0; i < pixels; i++) {
+        if (bit_depth == 8) ((uint8_t *)raw)[i * stride] ^= 0xFF;
+        else ((uint16_t *)raw)[i * stride] ^= 0xFFFF;
     }
 }
 
-static ccodecs_status read_scanlines(ccodecs_decoder *decoder, void *pixels) {
+static ccodecs_status read_scanlines(ccodecs_decoder *decoder, float *samples) {
     TIFF *tiff = decoder->tiff;
-    size_t sample_bytes = (size_t)decoder->info.bit_depth / 8;
-    size_t samples = decoder->tiff_samples;
+    int32_t bit_depth = decoder->info.bit_depth;
+    size_t sample_bytes = (size_t)bit_depth / 8;
+    size_t channels = decoder->tiff_samples;
     size_t width = (size_t)decoder->info.width;
     int separate = decoder->tiff_planar == PLANARCONFIG_SEPARATE;
-    size_t needed = width * sample_bytes * (separate ? 1 : samples);
+    int white_is_zero = decoder->tiff_photometric == PHOTOMETRIC_MINISWHITE;
+    size_t needed = width * sample_bytes * (separate ? 1 : channels);
+    size_t row_samples = width * channels;
     tmsize_t scanline = TIFFScanlineSize(tiff);
-    if (scanline <= 0 || (size_t)scanline < needed) {
+    /* A contiguous scanline is decoded in place: into the memory its floats will fill. */
+    if (scanline <= 0 || (size_t)scanline < needed || (!separate && (size_t)scanline > row_samples * sizeof(float))) {
         ccodecs_note(&decoder->jump, "unexpected TIFF scanline size");
         return CCODECS_ERROR_CORRUPT;
+    }
+    if (!separate) {
+        for (int32_t y = 0; y < decoder->info.height; y++) {
+            float *row = samples + (size_t)y * row_samples;
+            if (TIFFReadScanline(tiff, row, (uint32_t)y, 0) < 0) return CCODECS_ERROR_CORRUPT;
+            if (white_is_zero) invert_gray(row, width, channels, bit_depth);
+            ccodecs_widen(row, row, row_samples, bit_depth);
+        }
+        return CCODECS_OK;
     }
     decoder->scratch = malloc((size_t)scanline);
     if (decoder->scratch == NULL) {
@@ -119,53 +176,46 @@ static ccodecs_status read_scanlines(ccodecs_decoder *decoder, void *pixels) {
         return CCODECS_ERROR_IO;
     }
     uint8_t *line = decoder->scratch;
-    uint8_t *out = pixels;
-    size_t row_bytes = width * samples * sample_bytes;
-    for (uint16_t plane = 0; plane < (separate ? samples : 1); plane++) {
+    for (uint16_t plane = 0; plane < channels; plane++) {
         for (int32_t y = 0; y < decoder->info.height; y++) {
             if (TIFFReadScanline(tiff, line, (uint32_t)y, plane) < 0) return CCODECS_ERROR_CORRUPT;
-            uint8_t *row = out + (size_t)y * row_bytes;
-            if (!separate) {
-                memcpy(row, line, row_bytes);
-                continue;
-            }
-            for (size_t x = 0; x < width; x++)
-                memcpy(row + (x * samples + plane) * sample_bytes, line + x * sample_bytes, sample_bytes);
+            if (white_is_zero && plane == 0) invert_gray(line, width, 1, bit_depth);
+            float *row = samples + (size_t)y * row_samples;
+            for (size_t x = 0; x < width; x++) ccodecs_widen(row + x * channels + plane, line + x * sample_bytes, 1, bit_depth);
         }
     }
-    if (decoder->tiff_photometric == PHOTOMETRIC_MINISWHITE) invert_gray(decoder, pixels);
     return CCODECS_OK;
 }
 
-static ccodecs_status read_rgba(ccodecs_decoder *decoder, void *pixels) {
+/*
+ * libtiff renders the image as one 32-bit RGBA word per pixel into the start of the float
+ * buffer (a word per pixel fits: each pixel has at least one float), and the words are
+ * spread to floats from the last pixel, so no word is overwritten before it is read.
+ */
+static ccodecs_status read_rgba(ccodecs_decoder *decoder, float *samples) {
     size_t count = (size_t)decoder->info.width * (size_t)decoder->info.height;
-    decoder->scratch = malloc(count * sizeof(uint32_t));
-    if (decoder->scratch == NULL) {
-        ccodecs_note(&decoder->jump, "out of memory");
-        return CCODECS_ERROR_IO;
-    }
-    uint32_t *raster = decoder->scratch;
+    uint32_t *raster = (uint32_t *)(void *)samples;
     if (!TIFFReadRGBAImageOriented(decoder->tiff, (uint32_t)decoder->info.width, (uint32_t)decoder->info.height,
                                    raster, ORIENTATION_TOPLEFT, 0))
         return CCODECS_ERROR_CORRUPT;
-    uint8_t *out = pixels;
-    int channels = decoder->info.channels;
+    size_t channels = (size_t)decoder->info.channels;
     int gray = channels <= 2;
-    for (size_t i = 0; i < count; i++) {
-        uint32_t pixel = raster[i];
-        uint8_t *sample = out + i * (size_t)channels;
-        sample[0] = (uint8_t)TIFFGetR(pixel);
+    for (size_t i = count; i-- > 0;) {
+        uint32_t pixel;
+        memcpy(&pixel, (const char *)samples + i * sizeof pixel, sizeof pixel);
+        float *sample = samples + i * channels;
+        sample[0] = (float)TIFFGetR(pixel) / 255.0f;
         if (!gray) {
-            sample[1] = (uint8_t)TIFFGetG(pixel);
-            sample[2] = (uint8_t)TIFFGetB(pixel);
+            sample[1] = (float)TIFFGetG(pixel) / 255.0f;
+            sample[2] = (float)TIFFGetB(pixel) / 255.0f;
         }
-        if (channels == 2 || channels == 4) sample[channels - 1] = (uint8_t)TIFFGetA(pixel);
+        if (channels == 2 || channels == 4) sample[channels - 1] = (float)TIFFGetA(pixel) / 255.0f;
     }
     return CCODECS_OK;
 }
 
-ccodecs_status ccodecs_tiff_read(ccodecs_decoder *decoder, void *pixels) {
-    return decoder->tiff_direct ? read_scanlines(decoder, pixels) : read_rgba(decoder, pixels);
+ccodecs_status ccodecs_tiff_read(ccodecs_decoder *decoder, float *samples) {
+    return decoder->tiff_direct ? read_scanlines(decoder, samples) : read_rgba(decoder, samples);
 }
 
 void ccodecs_tiff_close(ccodecs_decoder *decoder) {
@@ -183,7 +233,7 @@ ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t 
     ccodecs_jump jump;
     memset(&jump, 0, sizeof jump);
     errno = 0;
-    TIFF *tiff = tiff_open(path, "w", &jump);
+    TIFF *tiff = tiff_create(path, &jump);
     if (tiff == NULL) {
         ccodecs_copy_message(&jump, errno != 0 ? strerror(errno) : "cannot create the file", message, capacity);
         return CCODECS_ERROR_IO;

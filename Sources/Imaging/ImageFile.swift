@@ -1,4 +1,5 @@
 import CCodecs
+import FileAccess
 import Foundation
 
 /// Reads and writes PNG, JPEG and TIFF files through libpng, libjpeg-turbo and libtiff.
@@ -13,57 +14,60 @@ import Foundation
 /// anything else libtiff can render as 8-bit RGBA (palette, bilevel, YCbCr, tiles), first
 /// page only. Samples are not colour-managed: gamma and ICC profiles are ignored.
 public enum ImageFile {
-    /// Decodes the image at `url`.
+    /// Decodes the image at `url`, which must be a regular file (or a link to one).
+    ///
+    /// A header claiming more than `maxPixels` pixels is refused before anything grows
+    /// with its size; an accepted image takes at most 1.5 times its decoded samples in
+    /// memory while it decodes (plus a fixed allowance, see `CCODECS_MEMORY_SLACK`).
     public static func read(_ url: URL, maxPixels: Int = 100_000_000) throws -> Image {
         let path = url.path
-        let format = try ImageFormat.sniff(url)
+        let (descriptor, format) = try open(url)
         var message = messageBuffer()
         var info = ccodecs_info()
         var opened: OpaquePointer?
-        let status = ccodecs_decoder_open(format.codec, path, &opened, &info, &message, capacity)
+        let status = ccodecs_decoder_open(format.codec, descriptor, path, UInt64(max(maxPixels, 0)), &opened, &info,
+                                          &message, capacity)
         guard status == CCODECS_OK, let decoder = opened else {
-            throw decodeError(status, format: format, path: path, message: message)
+            throw decodeError(status, format: format, path: path, message: message, info: info, maxPixels: maxPixels)
         }
         defer { ccodecs_decoder_close(decoder) }
-        try checkDimensions(info, path: path, maxPixels: maxPixels)
+        try checkLayout(info, path: path)
 
         let width = Int(info.width), height = Int(info.height), channels = Int(info.channels)
-        let count = width * height * channels
-        let samples: [Float]
-        if info.bit_depth == 16 {
-            var raw = [UInt16](repeating: 0, count: count)
-            let readStatus = ccodecs_decoder_read(decoder, &raw, &message, capacity)
-            guard readStatus == CCODECS_OK else {
-                throw decodeError(readStatus, format: format, path: path, message: message)
-            }
-            samples = raw.map { Float($0) / 65535 }
-        } else {
-            var raw = [UInt8](repeating: 0, count: count)
-            let readStatus = ccodecs_decoder_read(decoder, &raw, &message, capacity)
-            guard readStatus == CCODECS_OK else {
-                throw decodeError(readStatus, format: format, path: path, message: message)
-            }
-            samples = raw.map { Float($0) / 255 }
+        let (pixels, pixelsOverflow) = width.multipliedReportingOverflow(by: height)
+        let (count, countOverflow) = pixels.multipliedReportingOverflow(by: channels)
+        guard !pixelsOverflow, !countOverflow, count <= Int.max / MemoryLayout<Float>.stride else {
+            throw ImagingError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
         }
-        let image = Image(width: width, height: height, channels: channels, bitDepth: Int(info.bit_depth),
-                          samples: samples)
-        guard format == .jpeg, let orientation = exifOrientation(decoder) else { return image }
-        return image.oriented(exifOrientation: orientation)
+        let orientation = format == .jpeg ? exifOrientation(decoder) ?? 1 : 1
+        var readStatus = CCODECS_OK
+        let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            readStatus = ccodecs_decoder_read(decoder, buffer.baseAddress, Int32(orientation), &message, capacity)
+            initialized = readStatus == CCODECS_OK ? count : 0
+        }
+        guard readStatus == CCODECS_OK else {
+            throw decodeError(readStatus, format: format, path: path, message: message, info: info, maxPixels: maxPixels)
+        }
+        let upright = orientation < 5 ? (width, height) : (height, width)
+        return Image(width: upright.0, height: upright.1, channels: channels, bitDepth: Int(info.bit_depth),
+                     samples: samples)
     }
 
     /// The PNG text chunks (tEXt, zTXt, iTXt) of the file at `url`, keyed by keyword; a
-    /// keyword that appears twice keeps its last value.
-    public static func readTextChunks(_ url: URL) throws -> [String: String] {
+    /// keyword that appears twice keeps its last value. The rows are decoded to reach text
+    /// after them, so `maxPixels` applies as it does to `read`.
+    public static func readTextChunks(_ url: URL, maxPixels: Int = 100_000_000) throws -> [String: String] {
         let path = url.path
-        let format = try ImageFormat.sniff(url)
+        let (descriptor, format) = try open(url)
         guard format == .png else {
+            close(descriptor)
             throw ImagingError.unsupported(path: path, reason: "text chunks are read from PNG files only, not \(format.displayName)")
         }
         var message = messageBuffer()
         var list = ccodecs_text_list()
-        let status = ccodecs_png_read_text(path, &list, &message, capacity)
+        let status = ccodecs_png_read_text(descriptor, UInt64(max(maxPixels, 0)), &list, &message, capacity)
         guard status == CCODECS_OK else {
-            throw decodeError(status, format: format, path: path, message: message)
+            throw decodeError(status, format: format, path: path, message: message, info: ccodecs_info(), maxPixels: maxPixels)
         }
         defer { ccodecs_text_list_free(&list) }
         var chunks: [String: String] = [:]
@@ -141,11 +145,29 @@ public enum ImageFile {
         }
     }
 
+    /// A descriptor for the regular file at `url` (the caller closes it), and its format.
+    private static func open(_ url: URL) throws -> (Int32, ImageFormat) {
+        let descriptor: Int32
+        do {
+            descriptor = try RegularFile.open(url.path)
+        } catch {
+            throw ImagingError.unreadable(path: url.path, reason: error.reason)
+        }
+        do {
+            return (descriptor, try ImageFormat.sniff(descriptor, url: url))
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
     private static func decodeError(_ status: ccodecs_status, format: ImageFormat, path: String,
-                                    message: [CChar]) -> ImagingError {
+                                    message: [CChar], info: ccodecs_info, maxPixels: Int) -> ImagingError {
         // libtiff prefixes its messages with the file name, which the error already names.
         let detail = string(message).replacingOccurrences(of: "\(path): ", with: "")
         switch status {
+        case CCODECS_ERROR_TOO_LARGE:
+            return .tooLarge(path: path, width: Int(info.width), height: Int(info.height), limit: maxPixels)
         case CCODECS_ERROR_UNSUPPORTED:
             return .unsupported(path: path, reason: detail)
         case CCODECS_ERROR_IO:
@@ -155,13 +177,10 @@ public enum ImageFile {
         }
     }
 
-    private static func checkDimensions(_ info: ccodecs_info, path: String, maxPixels: Int) throws {
+    private static func checkLayout(_ info: ccodecs_info, path: String) throws {
         let width = Int(info.width), height = Int(info.height)
         guard width > 0, height > 0 else {
             throw ImagingError.unreadable(path: path, reason: "image has no pixels (\(width)x\(height))")
-        }
-        guard width * height <= maxPixels else {
-            throw ImagingError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
         }
         guard (1...4).contains(info.channels), info.bit_depth == 8 || info.bit_depth == 16 else {
             throw ImagingError.unsupported(

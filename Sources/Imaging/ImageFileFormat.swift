@@ -48,16 +48,13 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         }
     }
 
-    /// The format of the file at `url`, from its content; the extension only shapes the message.
-    static func sniff(_ url: URL) throws -> ImageFormat {
+    /// The format of the file open at `descriptor`, from its content (read without moving
+    /// the file offset); `url`'s extension only shapes the message.
+    static func sniff(_ descriptor: Int32, url: URL) throws -> ImageFormat {
         let path = url.path
-        guard let file = fopen(path, "rb") else {
-            throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        defer { fclose(file) }
         var head = [UInt8](repeating: 0, count: 8)
-        let count = fread(&head, 1, head.count, file)
-        if count == 0 && ferror(file) != 0 {
+        let count = pread(descriptor, &head, head.count, 0)
+        if count < 0 {
             throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
         if count == 0 {

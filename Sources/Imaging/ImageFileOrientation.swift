@@ -1,4 +1,5 @@
-/// The EXIF orientation tag (0x0112) and the transform that undoes it.
+/// The EXIF orientation tag (0x0112); the C decoder stores the rows so as to undo it
+/// (`ccodecs_decoder_read`), with the same transforms as Pillow's `ImageOps.exif_transpose`.
 enum ExifOrientation {
     /// The orientation (1...8) in a TIFF-structured EXIF payload, or nil when absent or malformed.
     static func parse(_ exif: UnsafeBufferPointer<UInt8>) -> Int? {
@@ -27,39 +28,5 @@ enum ExifOrientation {
             return (1...8).contains(value) ? value : nil
         }
         return nil
-    }
-}
-
-extension Image {
-    /// The image as it should be displayed, given the EXIF orientation it was stored with
-    /// (the same transforms as Pillow's `ImageOps.exif_transpose`).
-    func oriented(exifOrientation orientation: Int) -> Image {
-        guard (2...8).contains(orientation) else { return self }
-        let swapsAxes = orientation >= 5
-        let outWidth = swapsAxes ? height : width
-        let outHeight = swapsAxes ? width : height
-        let (w, h, c) = (width, height, channels)
-        var output = Image(width: outWidth, height: outHeight, channels: c, bitDepth: bitDepth)
-        samples.withUnsafeBufferPointer { input in
-            output.samples.withUnsafeMutableBufferPointer { out in
-                for y in 0..<outHeight {
-                    for x in 0..<outWidth {
-                        let (sx, sy): (Int, Int)
-                        switch orientation {
-                        case 2: (sx, sy) = (w - 1 - x, y)          // mirror left-right
-                        case 3: (sx, sy) = (w - 1 - x, h - 1 - y)  // rotate 180
-                        case 4: (sx, sy) = (x, h - 1 - y)          // mirror top-bottom
-                        case 5: (sx, sy) = (y, x)                  // transpose
-                        case 6: (sx, sy) = (y, h - 1 - x)          // rotate 90 clockwise
-                        case 7: (sx, sy) = (w - 1 - y, h - 1 - x)  // transverse
-                        default: (sx, sy) = (w - 1 - y, x)         // 8: rotate 90 counter-clockwise
-                        }
-                        let source = (sy * w + sx) * c, target = (y * outWidth + x) * c
-                        for channel in 0..<c { out[target + channel] = input[source + channel] }
-                    }
-                }
-            }
-        }
-        return output
     }
 }

@@ -16,10 +16,8 @@ public enum ModelLocation: Sendable {
 
     public static func detect(_ url: URL) throws -> ModelLocation {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw WeightsError.fileNotFound(path: url.path)
-        }
-        guard isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            // Not a folder: opening the file says whether it is missing, a dangling link, a FIFO...
             try PickleGuard.refusePickle(url)
             return .singleFile(try SingleFileCheckpoint(file: SafeTensorsFile(url: url)))
         }
@@ -75,10 +73,7 @@ public struct DiffusersPipelineFolder: Sendable {
 }
 
 func readJSONObject(_ url: URL) throws -> [String: Any] {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-        throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
-    }
+    let data = try regularFileContents(url)
     guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
         throw WeightsError.badConfig(path: url.path, detail: "not a JSON object")
     }

@@ -19,23 +19,11 @@ public struct NCNNModel: Sendable {
 
     /// Reads `param` and its weights `bin`.
     public init(param: URL, bin: URL) throws {
-        let text: String
-        do {
-            text = try String(contentsOf: param, encoding: .utf8)
-        } catch {
-            throw FileManager.default.fileExists(atPath: param.path)
-                ? WeightsError.unreadable(path: param.path, reason: error.localizedDescription)
-                : WeightsError.fileNotFound(path: param.path)
+        guard let text = String(data: try regularFileContents(param), encoding: .utf8) else {
+            throw WeightsError.unreadable(path: param.path, reason: "not UTF-8 text")
         }
         let parsed = try NCNNParamParser(path: param.path).parse(text)
-        let data: Data
-        do {
-            data = try Data(contentsOf: bin, options: .alwaysMapped)
-        } catch {
-            throw FileManager.default.fileExists(atPath: bin.path)
-                ? WeightsError.unreadable(path: bin.path, reason: error.localizedDescription)
-                : WeightsError.fileNotFound(path: bin.path)
-        }
+        let data = try regularFileContents(bin)
         var reader = NCNNWeightReader(data: data, path: bin.path)
         layers = try parsed.map { try reader.loadWeights(of: $0) }
         try reader.expectEnd()
@@ -72,11 +60,12 @@ public struct NCNNLayer: Sendable {
     /// PReLU: "weight" `[slopes]`. Empty for layers without weights.
     public internal(set) var weights: [String: Tensor] = [:]
 
-    /// The integer parameter `key` (ncnn's `pd.get(key, default)`).
+    /// The integer parameter `key` (ncnn's `pd.get(key, default)`); a float value is
+    /// truncated, and one that no Int holds (NaN, infinite, beyond 2^63) reads as `default`.
     public func int(_ key: Int, default value: Int) -> Int {
         switch params[key] {
         case let .int(v): return v
-        case let .float(v): return Int(v)
+        case let .float(v): return Int(exactly: v.rounded(.towardZero)) ?? value
         default: return value
         }
     }
@@ -122,7 +111,8 @@ struct NCNNParamParser {
     private func parseLayer(_ text: String, line: Int) throws -> NCNNLayer {
         let fields = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard fields.count >= 4, let inputCount = Int(fields[2]), let outputCount = Int(fields[3]),
-              inputCount >= 0, outputCount >= 0, fields.count >= 4 + inputCount + outputCount else {
+              inputCount >= 0, outputCount >= 0, inputCount <= fields.count - 4,
+              outputCount <= fields.count - 4 - inputCount else {
             throw WeightsError.badNCNNParam(path: path, line: line, detail: "expected 'Type name nin nout blobs...'")
         }
         let (type, name) = (fields[0], fields[1])
@@ -151,7 +141,7 @@ struct NCNNParamParser {
                   values.count == items.count - 1 else {
                 throw WeightsError.badNCNNParam(path: path, line: line, detail: "bad array parameter '\(field)'")
             }
-            return (-key - 23300, .array(values))
+            return (-(key + 23300), .array(values))
         }
         // ncnn reads a value as float when it has a decimal point or an exponent.
         let isFloat = parts[1].contains(where: { ".eE".contains($0) })
@@ -183,11 +173,14 @@ struct NCNNWeightReader {
             let kernelW = layer.int(1, default: 0)
             let kernelH = layer.int(11, default: kernelW)
             let count = layer.int(6, default: 0)
-            guard outputs > 0, kernelW > 0, kernelH > 0, count % (outputs * kernelW * kernelH) == 0 else {
+            let (kernelArea, areaOverflows) = kernelW.multipliedReportingOverflow(by: kernelH)
+            let (perInput, perInputOverflows) = outputs.multipliedReportingOverflow(by: kernelArea)
+            guard outputs > 0, kernelW > 0, kernelH > 0, count > 0, !areaOverflows, !perInputOverflows,
+                  count % perInput == 0 else {
                 throw WeightsError.badNCNNWeights(path: path, layer: layer.name,
                                                   detail: "weight_data_size \(count) does not fit \(outputs) outputs of \(kernelH)x\(kernelW)")
             }
-            let inputs = count / (outputs * kernelW * kernelH)
+            let inputs = count / perInput
             layer.weights["weight"] = Tensor(shape: [outputs, inputs, kernelH, kernelW],
                                              scalars: try taggedFloats(count: count, layer: layer.name))
             if layer.int(5, default: 0) != 0 {
@@ -216,7 +209,7 @@ struct NCNNWeightReader {
         switch UInt32(littleEndian: tag) {
         case Self.float16Tag:
             // f16 data is padded to a multiple of 4 bytes.
-            let bytes = try take((count * 2 + 3) / 4 * 4, layer: layer)
+            let bytes = try take((length(of: count, bytesEach: 2, layer: layer) + 3) / 4 * 4, layer: layer)
             return bytes.withUnsafeBytes { ScalarConversion.floats(from: $0, dtype: .f16, count: count) } ?? []
         case Self.float32Tag:
             return try rawFloats(count: count, layer: layer)
@@ -228,14 +221,24 @@ struct NCNNWeightReader {
 
     /// Untagged f32 values (ncnn's `load(w, type: 1)`).
     private mutating func rawFloats(count: Int, layer: String) throws -> [Float] {
-        let bytes = try take(count * 4, layer: layer)
+        let bytes = try take(length(of: count, bytesEach: 4, layer: layer), layer: layer)
         return bytes.withUnsafeBytes { ScalarConversion.floats(from: $0, dtype: .f32, count: count) } ?? []
     }
 
+    /// The bytes of `count` values of `size` bytes; counts a .param may claim (up to
+    /// Int.max) would overflow, and end past the file anyway.
+    private func length(of count: Int, bytesEach size: Int, layer: String) throws -> Int {
+        let (bytes, overflows) = count.multipliedReportingOverflow(by: size)
+        guard !overflows, bytes <= data.count else { throw endsPastTheFile(layer) }
+        return bytes
+    }
+
+    private func endsPastTheFile(_ layer: String) -> WeightsError {
+        .truncated(path: path, detail: "weights of layer '\(layer)' end past the file")
+    }
+
     private mutating func take(_ length: Int, layer: String) throws -> Data {
-        guard offset + length <= data.count else {
-            throw WeightsError.truncated(path: path, detail: "weights of layer '\(layer)' end past the file")
-        }
+        guard length <= data.count - offset else { throw endsPastTheFile(layer) }
         let start = data.startIndex + offset
         offset += length
         return data[start ..< start + length]

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// Recognises pickle-based checkpoints so they can be refused before anything reads them.
@@ -21,13 +22,14 @@ public enum PickleGuard {
         return bytes.count >= 2 && bytes[0] == 0x80 && (2 ... 5).contains(bytes[1])
     }
 
-    /// Throws `pickleRefused` when the file is a pickle by name or by content.
+    /// Throws `pickleRefused` when the file is a pickle by name or by content. A path that
+    /// is not a readable regular file passes: opening it for the weights says what is wrong.
     public static func refusePickle(_ url: URL) throws {
         if hasPickleExtension(url) { throw WeightsError.pickleRefused(path: url.path) }
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return }
-        defer { try? handle.close() }
-        if let prefix = try? handle.read(upToCount: 9), looksLikePickle(prefix) {
-            throw WeightsError.pickleRefused(path: url.path)
-        }
+        guard let descriptor = try? RegularFile.open(url.path) else { return }
+        defer { close(descriptor) }
+        var prefix = [UInt8](repeating: 0, count: 9)
+        let count = read(descriptor, &prefix, prefix.count)
+        if count > 0, looksLikePickle(prefix.prefix(count)) { throw WeightsError.pickleRefused(path: url.path) }
     }
 }

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import Tensors
 #if canImport(Glibc)
@@ -76,18 +77,16 @@ public final class SafeTensorsFile: ParameterSource, @unchecked Sendable {
 
     private static func map(_ url: URL) throws -> UnsafeRawBufferPointer {
         let path = url.path
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { throw WeightsError.fileNotFound(path: path) }
-            throw WeightsError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        let descriptor: Int32
+        do {
+            descriptor = try RegularFile.open(path)
+        } catch {
+            throw WeightsError(error)
         }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
             throw WeightsError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw WeightsError.unreadable(path: path, reason: "not a regular file")
         }
         let size = Int(status.st_size)
         guard size >= 8 else {

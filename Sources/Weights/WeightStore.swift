@@ -71,10 +71,7 @@ public final class WeightStore: ParameterSource, @unchecked Sendable {
     }
 
     private static func readWeightMap(_ url: URL) throws -> [String: String] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw WeightsError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
+        let data = try regularFileContents(url)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let weightMap = object["weight_map"] as? [String: String]
         else {
@@ -86,10 +83,8 @@ public final class WeightStore: ParameterSource, @unchecked Sendable {
     /// The file to open for `url`, refusing pickles (by name or content) on the way.
     static func resolveWeightsFile(_ url: URL) throws -> URL {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw WeightsError.fileNotFound(path: url.path)
-        }
-        guard isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            // Not a folder: opening the file says whether it is missing, a dangling link, a FIFO...
             try PickleGuard.refusePickle(url)
             return url
         }

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// Everything that can go wrong while finding, opening or reading weight files.
@@ -31,6 +32,9 @@ public enum WeightsError: LocalizedError, Equatable {
     case unsupportedNCNNLayer(path: String, layer: String, type: String)
     /// An ncnn `.bin` file's weights for `layer` cannot be read.
     case badNCNNWeights(path: String, layer: String, detail: String)
+    /// The path is a FIFO, socket, device or folder where a file was wanted, a dangling
+    /// symbolic link or a link loop; refused before anything could block on it.
+    case notAFile(path: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -60,6 +64,28 @@ public enum WeightsError: LocalizedError, Equatable {
             return "\(path): layer '\(layer)' has unsupported ncnn type '\(type)'"
         case let .badNCNNWeights(path, layer, detail):
             return "\(path): weights of layer '\(layer)' unreadable (\(detail))"
+        case let .notAFile(path, reason):
+            return "\(path): \(reason)"
         }
+    }
+}
+
+extension WeightsError {
+    /// Why `RegularFile` would not open a path, in this module's terms.
+    init(_ error: RegularFileError) {
+        switch error.problem {
+        case .missing: self = .fileNotFound(path: error.path)
+        case let .unreadable(reason): self = .unreadable(path: error.path, reason: reason)
+        case .notRegular, .danglingLink, .linkLoop: self = .notAFile(path: error.path, reason: error.reason)
+        }
+    }
+}
+
+/// The whole regular file at `url` (JSON and text beside the weights), failing as WeightsError.
+func regularFileContents(_ url: URL) throws -> Data {
+    do {
+        return try RegularFile.contents(of: url)
+    } catch {
+        throw WeightsError(error)
     }
 }

@@ -53,6 +53,9 @@ struct Run: ParsableCommand {
         try precision.validate()
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
+        if maxMegapixels.multipliedReportingOverflow(by: 1_000_000).overflow {
+            throw ValidationError("--max-megapixels \(maxMegapixels) is more pixels than can be counted (at most \(Int.max / 1_000_000))")
+        }
     }
 
     func run() throws {

@@ -10,8 +10,14 @@
  * crash or exit the process. libtiff errors go to a per-handle handler (no globals), so
  * all three codecs may be used from several threads at once.
  *
- * Pixels cross this boundary interleaved, rows top to bottom, as uint8 (bit depth 8) or
- * native-endian uint16 (bit depth 16).
+ * Decoded pixels cross this boundary as floats in 0...1 (sample / 255 or / 65535),
+ * interleaved, rows top to bottom; pixels to encode as uint8 (bit depth 8) or native-endian
+ * uint16 (bit depth 16).
+ *
+ * Decoding is bounded before it allocates: ccodecs_decoder_open refuses a header claiming
+ * more than `max_pixels`, and every allocation the codec libraries make afterwards is held
+ * to a budget of half the decoded image (in floats) plus CCODECS_MEMORY_SLACK, so a small
+ * file cannot make a decoder claim much more memory than the image it produces.
  */
 
 #include <stddef.h>
@@ -32,11 +38,19 @@ typedef enum {
     /* Valid data in a layout this shim does not decode (e.g. CMYK JPEG). */
     CCODECS_ERROR_UNSUPPORTED = 3,
     /* Writing failed after the file was created (disk full, invalid argument). */
-    CCODECS_ERROR_WRITE = 4
+    CCODECS_ERROR_WRITE = 4,
+    /* The header claims more pixels than the caller allows; info holds the claimed size. */
+    CCODECS_ERROR_TOO_LARGE = 5
 } ccodecs_status;
 
 /* Size callers should give message buffers; messages are truncated to fit. */
 #define CCODECS_MESSAGE_CAPACITY 256
+
+/*
+ * Bytes a decoder may allocate beyond half the decoded image: libraries' fixed tables,
+ * zlib windows, ancillary chunks, and the MCU padding of small JPEGs.
+ */
+#define CCODECS_MEMORY_SLACK ((size_t)64 << 20)
 
 typedef struct {
     int32_t width;
@@ -50,17 +64,24 @@ typedef struct {
 typedef struct ccodecs_decoder ccodecs_decoder;
 
 /*
- * Opens `path` and reads only the header, so the caller can refuse an image before
- * allocating its pixels. On success *decoder must later go to ccodecs_decoder_close; on
- * failure *decoder is NULL and nothing needs freeing.
+ * Reads only the header of the image in `fd`, an open regular file (read from offset 0;
+ * `name` only labels libtiff's messages). The decoder takes `fd`: it is closed by
+ * ccodecs_decoder_close, or before this returns an error. A header claiming more than
+ * `max_pixels` pixels is refused with CCODECS_ERROR_TOO_LARGE (info holds the claimed
+ * width and height) before anything grows with its size. On success *decoder must later
+ * go to ccodecs_decoder_close; on failure *decoder is NULL and nothing needs freeing.
  */
-ccodecs_status ccodecs_decoder_open(ccodecs_format format, const char *path,
-                                    ccodecs_decoder **decoder, ccodecs_info *info,
-                                    char *message, size_t capacity);
+ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *name,
+                                    uint64_t max_pixels, ccodecs_decoder **decoder,
+                                    ccodecs_info *info, char *message, size_t capacity);
 
-/* Decodes all pixels into `pixels` (height * width * channels samples of bit_depth). */
-ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, void *pixels,
-                                    char *message, size_t capacity);
+/*
+ * Decodes all pixels into `samples` (height * width * channels floats). `orientation`
+ * is an EXIF orientation (1...8) that the rows are stored under, so that the result is
+ * upright (width and height swap for 5...8); only JPEG carries one, other formats take 1.
+ */
+ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples,
+                                    int32_t orientation, char *message, size_t capacity);
 
 /*
  * JPEG only: the TIFF-structured payload of the Exif APP1 segment (after "Exif\0\0"), or
@@ -85,7 +106,8 @@ typedef struct {
     int32_t count;
 } ccodecs_text_list;
 
-ccodecs_status ccodecs_png_read_text(const char *path, ccodecs_text_list *list,
+/* Takes `fd` as ccodecs_decoder_open does; the image's rows are decoded and dropped. */
+ccodecs_status ccodecs_png_read_text(int fd, uint64_t max_pixels, ccodecs_text_list *list,
                                      char *message, size_t capacity);
 void ccodecs_text_list_free(ccodecs_text_list *list);
 

@@ -1,0 +1,44 @@
+import Foundation
+import Imaging
+
+// One decoder per binary: scripts/fuzz builds this file with -D FUZZ_PNG, FUZZ_JPEG or
+// FUZZ_TIFF, and inputs of the other formats are left out of the corpus.
+#if FUZZ_PNG
+private let magics: [[UInt8]] = [[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]]
+private let format = ImageFormat.png
+#elseif FUZZ_JPEG
+private let magics: [[UInt8]] = [[0xFF, 0xD8, 0xFF]]
+private let format = ImageFormat.jpeg
+#else
+private let magics: [[UInt8]] = [[0x49, 0x49, 0x2A, 0x00], [0x4D, 0x4D, 0x00, 0x2A], [0x49, 0x49, 0x2B, 0x00], [0x4D, 0x4D, 0x00, 0x2B]]
+private let format = ImageFormat.tiff
+#endif
+
+/// A header over one megapixel is refused, as `--max-megapixels 1` would: a valid large
+/// header then costs no more than a megapixel of memory and time.
+private let maxPixels = 1_000_000
+
+private let reencoded = URL(fileURLWithPath: ScratchFile.url.path + ".\(format.rawValue)")
+
+/// Decodes the input; an image that decodes must hold exactly its samples, all in 0...1,
+/// and (PNG, TIFF) come back unchanged from being written and read again.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzImageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    guard magics.contains(where: { bytes.starts(with: $0) }) else { return -1 }
+    let url = ScratchFile.write(bytes)
+    #if FUZZ_PNG
+    _ = try? ImageFile.readTextChunks(url, maxPixels: maxPixels)
+    #endif
+    guard let image = try? ImageFile.read(url, maxPixels: maxPixels) else { return 0 }
+    precondition(image.samples.count == image.width * image.height * image.channels)
+    precondition(image.samples.allSatisfy { (0...1).contains($0) }, "a sample outside 0...1")
+    do {
+        try ImageFile.write(image, to: reencoded, format: format)
+        let again = try ImageFile.read(reencoded, maxPixels: maxPixels)
+        precondition(format == .jpeg || again == image, "a lossless image changed when written and read again")
+    } catch {
+        preconditionFailure("a decoded image could not be written and read again: \(error)")
+    }
+    return 0
+}
