@@ -13,14 +13,6 @@ import Testing
 private let fixtures = Fixtures.root
 private let depthModel = fixtures.appendingPathComponent("depth/model")
 
-private func astronautInput(in folder: URL) throws -> URL {
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("pipelines/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
-    return input
-}
-
 private func depthEnvironment(model: URL, depthModel: String) -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path

@@ -5,15 +5,6 @@ import Pipelines
 import Testing
 @testable import Batch
 
-private func pipelineInput(in folder: URL) throws -> URL {
-    let fixtures = Fixtures.root.appendingPathComponent("pipelines")
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
-    return input
-}
-
 /// RECIPES.md's parity promise, through `overpaint run`: the img2img edit reproduces
 /// diffusers' StableDiffusionImg2ImgPipeline with torch.Generator("cpu").manual_seed(42)
 /// (tools/reference/pipeline_fixtures.py, case img2img_pndm).
@@ -21,7 +12,7 @@ private func pipelineInput(in folder: URL) throws -> URL {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let recipeURL = folder.appendingPathComponent("img2img.yaml")
     try """
     seed: 42
@@ -50,7 +41,7 @@ func generationRecipesRunOnATinyModel(_ name: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let output = folder.appendingPathComponent("out")
     let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/\(name).yaml").path
     #expect(try runOverpaint(["validate", recipe, "--model", model.path]).status == 0)
@@ -92,7 +83,7 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
         try FileManager.default.createSymbolicLink(at: models.appendingPathComponent("realesrgan-x4plus.\(ext)"),
                                                    withDestinationURL: fixtures.appendingPathComponent("rrdb.\(ext)"))
     }
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("models").path
@@ -125,7 +116,7 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path
