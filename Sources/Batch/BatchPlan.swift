@@ -27,6 +27,8 @@ public struct BatchPlan: Sendable {
     public var outputRoot: URL
     public var jobs: [Job]
 
+    /// Plans the batch, refusing it (nothing runs) when an output would replace an input or
+    /// land where the next run would take it for one, or a sidecar template leaves `--input`.
     public init(recipe: Recipe, input: URL, output: URL, seed: UInt64, shard: Shard?) throws(BatchError) {
         self.recipe = recipe
         self.inputRoot = input.standardizedFileURL
@@ -39,39 +41,48 @@ public struct BatchPlan: Sendable {
         }
         let globs = recipe.match.images.map(Glob.init)
         let candidates = files.filter { path in globs.contains { $0.matches(path) } }
-        let sidecars = Self.sidecarPaths(of: candidates, recipe: recipe)
+        let sidecars = try Self.sidecarPaths(of: candidates, recipe: recipe)
         let images = candidates.filter { !sidecars.contains($0) && (shard?.contains($0) ?? true) }
         var claimed: [String: String] = [:]
         let root = inputRoot
-        jobs = images.map { path in
-            var job = Self.job(for: path, recipe: recipe, input: root, seed: seed)
+        jobs = try images.map { (path: String) throws(BatchError) -> Job in
+            var job = try Self.job(for: path, recipe: recipe, input: root, seed: seed)
             if job.problem == nil, let owner = claimed[job.output] {
                 job.problem = "\(path): output \(job.output) is also the output of \(owner)"
             }
             claimed[job.output] = claimed[job.output] ?? path
             return job
         }
+        let protection = try InputProtection(input: inputRoot, output: outputRoot, recipe: recipe, images: candidates)
+        try protection.check(jobs, nextRunMatches: globs)
     }
 
     /// Mask, control and prompt files of matched images are not images to edit themselves.
-    private static func sidecarPaths(of images: [String], recipe: Recipe) -> Set<String> {
-        let templates = [recipe.match.mask, recipe.match.control, recipe.match.prompt].compactMap { $0 }
-        return Set(images.flatMap { path in templates.map { normalized($0.expand(forImageAt: path)) } })
+    private static func sidecarPaths(of images: [String], recipe: Recipe) throws(BatchError) -> Set<String> {
+        var paths = Set<String>()
+        for image in images {
+            for sidecar in try Sidecar.all(of: image, recipe: recipe) { paths.insert(sidecar.path) }
+        }
+        return paths
     }
 
-    private static func job(for path: String, recipe: Recipe, input: URL, seed: UInt64) -> Job {
+    private static func job(for path: String, recipe: Recipe, input: URL, seed: UInt64) throws(BatchError) -> Job {
         var problems: [String] = []
-        func sidecar(_ template: Template?, required: Bool, kind: String) -> String? {
-            guard let template else { return nil }
-            let relative = normalized(template.expand(forImageAt: path))
-            if FileManager.default.fileExists(atPath: input.appendingPathComponent(relative).path) { return relative }
-            if required { problems.append("missing \(kind) \(relative)") }
+        let sidecars = try Sidecar.all(of: path, recipe: recipe)
+        func sidecar(_ kind: Sidecar.Kind, required: Bool) -> String? {
+            guard let sidecar = sidecars.first(where: { $0.kind == kind }) else { return nil }
+            if let escape = InputProtection.escapeThroughLinks(sidecar.path, input: input) {
+                problems.append("\(kind.rawValue) \(sidecar.path) \(escape)")
+                return nil
+            }
+            if FileManager.default.fileExists(atPath: input.appendingPathComponent(sidecar.path).path) { return sidecar.path }
+            if required { problems.append("missing \(kind.rawValue) \(sidecar.path)") }
             return nil
         }
-        let mask = sidecar(recipe.match.mask, required: recipe.needsMask, kind: "mask")
-        let control = sidecar(recipe.match.control, required: recipe.needsControlFile, kind: "control map")
+        let mask = sidecar(.mask, required: recipe.needsMask)
+        let control = sidecar(.control, required: recipe.needsControlFile)
         var prompt: String?
-        if let promptFile = sidecar(recipe.match.prompt, required: false, kind: "prompt") {
+        if let promptFile = sidecar(.prompt, required: false) {
             do {
                 prompt = try String(contentsOf: input.appendingPathComponent(promptFile), encoding: .utf8)
                     .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -102,5 +113,48 @@ public struct BatchPlan: Sendable {
     /// Collapses `a//b` and `./a` so equal paths compare equal.
     static func normalized(_ path: String) -> String {
         path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+}
+
+/// A file `match` names beside an image: its mask, control map or prompt.
+struct Sidecar: Equatable {
+    enum Kind: String, CaseIterable {
+        case mask, control = "control map", prompt = "prompt sidecar"
+
+        /// The recipe key of its template.
+        var key: String {
+            switch self {
+            case .mask: "match.mask"
+            case .control: "match.control"
+            case .prompt: "match.prompt"
+            }
+        }
+
+        func template(in recipe: Recipe) -> Template? {
+            switch self {
+            case .mask: recipe.match.mask
+            case .control: recipe.match.control
+            case .prompt: recipe.match.prompt
+            }
+        }
+    }
+
+    var kind: Kind
+    /// Relative to `--input`, `/`-separated, with no `.` or `..`.
+    var path: String
+
+    /// The sidecars the recipe's templates name for `image`; a template that leads outside
+    /// `--input` (an absolute path, or `..` past its top) refuses the plan.
+    static func all(of image: String, recipe: Recipe) throws(BatchError) -> [Sidecar] {
+        var sidecars: [Sidecar] = []
+        for kind in Kind.allCases {
+            guard let template = kind.template(in: recipe) else { continue }
+            let expanded = template.expand(forImageAt: image)
+            guard !expanded.hasPrefix("/"), let path = InputProtection.lexicallyInside(expanded) else {
+                throw .outsideInput("\(kind.key) '\(template)' gives '\(expanded)' for \(image), outside --input; sidecar templates are relative to --input and stay inside it")
+            }
+            sidecars.append(Sidecar(kind: kind, path: path))
+        }
+        return sidecars
     }
 }
