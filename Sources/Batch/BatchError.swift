@@ -14,11 +14,21 @@ public enum BatchError: LocalizedError, Equatable {
     case outputOverInput(String)
     /// A mask, control or prompt template leads outside `--input`. Nothing runs.
     case outsideInput(String)
+    /// No file under `--input` matched `match.images`. Nothing runs.
+    case noImages(String)
+    /// The folder a mask or control template reads from is not in `--input`, so every image
+    /// would fail. Nothing runs.
+    case missingSidecarFolder(String)
+    /// Models the recipe names that do not load, one line each (the recipe key, the file and
+    /// why). Nothing runs.
+    case unusableModels([String])
 
     public var errorDescription: String? {
         switch self {
-        case .invalidShard(let message), .image(let message), .outputOverInput(let message), .outsideInput(let message):
+        case .invalidShard(let message), .image(let message), .outputOverInput(let message), .outsideInput(let message),
+             .noImages(let message), .missingSidecarFolder(let message):
             message
+        case .unusableModels(let problems): problems.joined(separator: "\n")
         case .unreadableInput(let path, let reason): "\(path): cannot read input folder: \(reason)"
         case .unwritableOutput(let path, let reason): "\(path): cannot write output: \(reason)"
         }

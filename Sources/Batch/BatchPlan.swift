@@ -33,6 +33,7 @@ public struct BatchPlan: Sendable {
         self.recipe = recipe
         self.inputRoot = input.standardizedFileURL
         self.outputRoot = output.standardizedFileURL
+        try Self.checkSidecarFolders(recipe: recipe, input: inputRoot)
         let files: [String]
         do {
             files = try listFiles(under: inputRoot, excluding: outputRoot)
@@ -42,7 +43,12 @@ public struct BatchPlan: Sendable {
         let globs = recipe.match.images.map(Glob.init)
         let candidates = files.filter { path in globs.contains { $0.matches(path) } }
         let sidecars = try Self.sidecarPaths(of: candidates, recipe: recipe)
-        let images = candidates.filter { !sidecars.contains($0) && (shard?.contains($0) ?? true) }
+        let matched = candidates.filter { !sidecars.contains($0) }
+        if matched.isEmpty {
+            let globs = recipe.match.images.map { "'\($0)'" }.joined(separator: ", ")
+            throw .noImages("\(inputRoot.path): no images matched match.images \(globs)")
+        }
+        let images = matched.filter { shard?.contains($0) ?? true }
         var claimed: [String: String] = [:]
         let root = inputRoot
         jobs = try images.map { (path: String) throws(BatchError) -> Job in
@@ -55,6 +61,23 @@ public struct BatchPlan: Sendable {
         }
         let protection = try InputProtection(input: inputRoot, output: outputRoot, recipe: recipe, images: candidates)
         try protection.check(jobs, nextRunMatches: globs)
+    }
+
+    /// The folder a required mask or control template starts with (`masks` of
+    /// `masks/{stem}.png`) must be in `--input`, or every image would fail alone.
+    private static func checkSidecarFolders(recipe: Recipe, input: URL) throws(BatchError) {
+        let required = [(Sidecar.Kind.mask, recipe.needsMask), (.control, recipe.needsControlFile)]
+        for (kind, needed) in required where needed {
+            // A template that leaves --input is refused as such (`Sidecar.all`).
+            guard let template = kind.template(in: recipe), !template.description.hasPrefix("/") else { continue }
+            let folders = template.description.split(separator: "/").dropLast().prefix { !$0.contains("{") }
+            guard let folder = InputProtection.lexicallyInside(folders.joined(separator: "/")), !folder.isEmpty else { continue }
+            var isFolder: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: input.appendingPathComponent(folder).path, isDirectory: &isFolder)
+                || !isFolder.boolValue {
+                throw .missingSidecarFolder("\(input.path): no folder \(folder) for \(kind.key) '\(template)'")
+            }
+        }
     }
 
     /// Mask, control and prompt files of matched images are not images to edit themselves.

@@ -15,6 +15,25 @@ struct Glob: Sendable {
         self.components = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
     }
 
+    /// Why `pattern` can match no path the walk lists, or nil. The walk lists relative paths
+    /// without `.` or `..`; a last component with no wildcard and no extension matches only
+    /// a file of exactly that name (`images: 5` reads as the glob '5').
+    static func problem(_ pattern: String) -> String? {
+        let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
+        guard let last = parts.last else { return "an empty glob matches nothing" }
+        if pattern.hasPrefix("/") { return "globs are relative to --input; an absolute one matches nothing" }
+        if parts.contains(where: { $0 == "." || $0 == ".." }) {
+            return "'.' and '..' match nothing: globs are relative to --input and stay inside it"
+        }
+        if let part = parts.first(where: { $0.contains("[") && !$0.contains("]") }) {
+            return "'[' without ']' in '\(part)'"
+        }
+        if !last.contains(where: { "*?[".contains($0) }) && !last.contains(".") {
+            return "matches only a file named exactly '\(last)', with no extension; images are matched by patterns such as '*.png'"
+        }
+        return nil
+    }
+
     func matches(_ relativePath: String) -> Bool {
         let parts = relativePath.split(separator: "/").map(String.init)
         return match(components[...], parts[...])

@@ -5,7 +5,8 @@ import Recipes
 import Schedulers
 
 /// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
-/// 2 the recipe or the arguments are invalid (nothing written).
+/// 2 the recipe, the arguments or a model are invalid, or no image matched (nothing written):
+/// validate's checks (`Preflight`) run first.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a recipe over a folder of images.",
@@ -61,11 +62,15 @@ struct Run: ParsableCommand {
     func run() throws {
         try precision.apply()
         let recipe = try loadRecipe(self.recipe, model: model)
+        let preflight = Preflight(recipe: recipe)
+        try refuse(preflight.problems())
         let plan: BatchPlan
         do {
             let shard = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)
             plan = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
                                  seed: seed ?? recipe.seed ?? 0, shard: shard)
+            // The run loads them itself, before its first image.
+            if dryRun { try preflight.loadModels() }
         } catch {
             FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
             throw ExitCode(2)
