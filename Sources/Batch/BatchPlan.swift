@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import Recipes
 
@@ -34,14 +35,16 @@ public struct BatchPlan: Sendable {
         self.inputRoot = input.standardizedFileURL
         self.outputRoot = output.standardizedFileURL
         try Self.checkSidecarFolders(recipe: recipe, input: inputRoot)
-        let files: [String]
+        let files: [ListedFile]
         do {
             files = try listFiles(under: inputRoot, excluding: outputRoot)
         } catch {
             throw .unreadableInput(path: input.path, reason: error.localizedDescription)
         }
         let globs = recipe.match.images.map(Glob.init)
-        let candidates = files.filter { path in globs.contains { $0.matches(path) } }
+        let matchedFiles = files.filter { file in globs.contains { $0.matches(file.path) } }
+        let candidates = matchedFiles.map(\.path)
+        let specialFiles = Dictionary(uniqueKeysWithValues: matchedFiles.compactMap { file in file.problem.map { (file.path, $0) } })
         let sidecars = try Self.sidecarPaths(of: candidates, recipe: recipe)
         let matched = candidates.filter { !sidecars.contains($0) }
         if matched.isEmpty {
@@ -52,7 +55,7 @@ public struct BatchPlan: Sendable {
         var claimed: [String: String] = [:]
         let root = inputRoot
         jobs = try images.map { (path: String) throws(BatchError) -> Job in
-            var job = try Self.job(for: path, recipe: recipe, input: root, seed: seed)
+            var job = try Self.job(for: path, recipe: recipe, input: root, seed: seed, notAFile: specialFiles[path])
             if job.problem == nil, let owner = claimed[job.output] {
                 job.problem = "\(path): output \(job.output) is also the output of \(owner)"
             }
@@ -89,27 +92,38 @@ public struct BatchPlan: Sendable {
         return paths
     }
 
-    private static func job(for path: String, recipe: Recipe, input: URL, seed: UInt64) throws(BatchError) -> Job {
-        var problems: [String] = []
-        let sidecars = try Sidecar.all(of: path, recipe: recipe)
+    /// `notAFile`: why the matched path is not a regular file (a FIFO, a dangling link...);
+    /// such a job fails with that reason, its sidecars unread.
+    private static func job(for path: String, recipe: Recipe, input: URL, seed: UInt64,
+                            notAFile: String?) throws(BatchError) -> Job {
+        var problems = notAFile.map { [$0] } ?? []
+        let sidecars = notAFile == nil ? try Sidecar.all(of: path, recipe: recipe) : []
         func sidecar(_ kind: Sidecar.Kind, required: Bool) -> String? {
             guard let sidecar = sidecars.first(where: { $0.kind == kind }) else { return nil }
             if let escape = InputProtection.escapeThroughLinks(sidecar.path, input: input) {
                 problems.append("\(kind.rawValue) \(sidecar.path) \(escape)")
                 return nil
             }
-            if FileManager.default.fileExists(atPath: input.appendingPathComponent(sidecar.path).path) { return sidecar.path }
-            if required { problems.append("missing \(kind.rawValue) \(sidecar.path)") }
-            return nil
+            let file = input.appendingPathComponent(sidecar.path).path
+            var status = stat()
+            guard lstat(file, &status) == 0 else {
+                if required { problems.append("missing \(kind.rawValue) \(sidecar.path)") }
+                return nil
+            }
+            if let reason = notRegularReason(file) {
+                problems.append("\(kind.rawValue) \(sidecar.path): \(reason)")
+                return nil
+            }
+            return sidecar.path
         }
         let mask = sidecar(.mask, required: recipe.needsMask)
         let control = sidecar(.control, required: recipe.needsControlFile)
         var prompt: String?
         if let promptFile = sidecar(.prompt, required: false) {
-            do {
-                prompt = try String(contentsOf: input.appendingPathComponent(promptFile), encoding: .utf8)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
+            let data = try? RegularFile.contents(of: input.appendingPathComponent(promptFile))
+            if let text = data.flatMap({ String(data: $0, encoding: .utf8) }) {
+                prompt = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
                 problems.append("prompt file \(promptFile) is not readable UTF-8 text")
             }
         }
