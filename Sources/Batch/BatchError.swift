@@ -19,6 +19,9 @@ public enum BatchError: LocalizedError, Equatable {
     /// The folder a mask or control template reads from is not in `--input`, so every image
     /// would fail. Nothing runs.
     case missingSidecarFolder(String)
+    /// A `--files-from` list cannot be read, or a line names a path outside `--input` or
+    /// nothing at all; the message names the line. Nothing runs.
+    case badFileList(String)
     /// Models the recipe names that do not load, one line each (the recipe key, the file and
     /// why). Nothing runs.
     case unusableModels([String])
@@ -26,7 +29,7 @@ public enum BatchError: LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case .invalidShard(let message), .image(let message), .outputOverInput(let message), .outsideInput(let message),
-             .noImages(let message), .missingSidecarFolder(let message):
+             .noImages(let message), .missingSidecarFolder(let message), .badFileList(let message):
             message
         case .unusableModels(let problems): problems.joined(separator: "\n")
         case .unreadableInput(let path, let reason): "\(path): cannot read input folder: \(reason)"

@@ -28,26 +28,35 @@ public struct BatchPlan: Sendable {
     public var outputRoot: URL
     public var jobs: [Job]
 
-    /// Plans the batch, refusing it (nothing runs) when an output would replace an input or
-    /// land where the next run would take it for one, or a sidecar template leaves `--input`.
-    public init(recipe: Recipe, input: URL, output: URL, seed: UInt64, shard: Shard?) throws(BatchError) {
+    /// Plans the batch over the images `match.images` matches, or those `list` names
+    /// (`--files-from`), refusing it (nothing runs) when none is found, when an output would
+    /// replace an input or land where the next run would take it for one, or when a sidecar
+    /// template leaves `--input` or its folder is missing.
+    public init(recipe: Recipe, input: URL, output: URL, seed: UInt64, shard: Shard?,
+                list: FileList? = nil) throws(BatchError) {
         self.recipe = recipe
         self.inputRoot = input.standardizedFileURL
         self.outputRoot = output.standardizedFileURL
         try Self.checkSidecarFolders(recipe: recipe, input: inputRoot)
-        let files: [ListedFile]
-        do {
-            files = try listFiles(under: inputRoot, excluding: outputRoot)
-        } catch {
-            throw .unreadableInput(path: input.path, reason: error.localizedDescription)
-        }
         let globs = recipe.match.images.map(Glob.init)
-        let matchedFiles = files.filter { file in globs.contains { $0.matches(file.path) } }
+        let matchedFiles: [ListedFile]
+        if let list {
+            matchedFiles = try list.files(under: inputRoot)
+        } else {
+            do {
+                matchedFiles = try listFiles(under: inputRoot, excluding: outputRoot)
+                    .filter { file in globs.contains { $0.matches(file.path) } }
+            } catch {
+                throw .unreadableInput(path: input.path, reason: error.localizedDescription)
+            }
+        }
         let candidates = matchedFiles.map(\.path)
         let specialFiles = Dictionary(uniqueKeysWithValues: matchedFiles.compactMap { file in file.problem.map { (file.path, $0) } })
         let sidecars = try Self.sidecarPaths(of: candidates, recipe: recipe)
         let matched = candidates.filter { !sidecars.contains($0) }
-        if matched.isEmpty {
+        if matched.isEmpty, let list {
+            throw .noImages("\(list.source): lists no images")
+        } else if matched.isEmpty {
             let globs = recipe.match.images.map { "'\($0)'" }.joined(separator: ", ")
             throw .noImages("\(inputRoot.path): no images matched match.images \(globs)")
         }

@@ -38,6 +38,10 @@ struct Run: ParsableCommand {
     @Option(help: "Process one slice: I/N (0-based), or N with the index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.")
     var shard: String?
 
+    @Option(help: ArgumentHelp("The images to process instead of match.images: a file (or - for standard input) with one path relative to --input per line.",
+                               valueName: "file|-"))
+    var filesFrom: String?
+
     @Flag(help: "Print the plan and write nothing.")
     var dryRun = false
 
@@ -68,7 +72,7 @@ struct Run: ParsableCommand {
         do {
             let shard = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)
             plan = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
-                                 seed: seed ?? recipe.seed ?? 0, shard: shard)
+                                 seed: seed ?? recipe.seed ?? 0, shard: shard, list: filesFrom.map(FileList.read))
             // The run loads them itself, before its first image.
             if dryRun { try preflight.loadModels() }
         } catch {

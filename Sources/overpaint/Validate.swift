@@ -22,11 +22,15 @@ struct Validate: ParsableCommand {
     @Option(help: "With --input: the output folder (as run's --output); no output may land on an input.")
     var output: String?
 
+    @Option(help: ArgumentHelp("With --input: the images to plan instead of match.images (as run's --files-from).", valueName: "file|-"))
+    var filesFrom: String?
+
     @Flag(help: "Print one JSON object: {\"recipe\", \"ok\", \"problems\", \"images\"}.")
     var json = false
 
     func validate() throws {
         if (input == nil) != (output == nil) { throw ValidationError("--input and --output go together") }
+        if filesFrom != nil && input == nil { throw ValidationError("--files-from needs --input and --output") }
     }
 
     func run() throws {
@@ -40,7 +44,8 @@ struct Validate: ParsableCommand {
             if let input, let output {
                 do {
                     images = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input),
-                                           output: URL(fileURLWithPath: output), seed: 0, shard: nil).jobs.count
+                                           output: URL(fileURLWithPath: output), seed: 0, shard: nil,
+                                           list: filesFrom.map(FileList.read)).jobs.count
                 } catch {
                     problems.append(error.errorDescription ?? "\(error)")
                 }
