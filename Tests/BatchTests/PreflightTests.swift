@@ -99,6 +99,19 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
     #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
 }
 
+/// A single-file checkpoint is named by its tensors: SDXL's carry `conditioner.embedders`.
+@Test func anSDXLSingleFileIsRefusedByName() throws {
+    let sdxl = try Case(img2img)
+    defer { try? FileManager.default.removeItem(at: sdxl.folder) }
+    let file = sdxl.folder.appendingPathComponent("sdxl.safetensors")
+    let header = Data(#"{"conditioner.embedders.0.transformer.text_model.final_layer_norm.bias":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#.utf8)
+    var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) })
+    bytes += header + Data(count: 4)
+    try bytes.write(to: file)
+    try sdxl.expectBothRefuse("\(file.path): SDXL is not supported yet (its tensors include conditioner.embedders.*)",
+                              arguments: ["--model", file.path])
+}
+
 /// What the recipe and the environment alone say is wrong, validate and run both refuse.
 @Test func templatesGlobsAndEnvironmentAreCheckedBeforeAnyImage() throws {
     let escaping = try Case("match: {images: [\"*.png\"]}\noutput: {path: \"../{stem}.png\"}\nedits:\n  - resize: {width: 8, height: 8}\n")
