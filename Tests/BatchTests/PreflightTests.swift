@@ -17,17 +17,19 @@ private struct Case {
         try write(testPhoto(width: 16, height: 16), folder.appendingPathComponent("in/a.png"))
     }
 
-    /// `validate` and `run` on this case (with `arguments` after the recipe): both must
-    /// refuse it with exit 2, naming the problem the same way, and run must write nothing.
+    /// `validate`, `run --dry-run` and `run` on this case (with `arguments` after the recipe):
+    /// each must refuse it with exit 2, naming the problem the same way, and run must write nothing.
     func expectBothRefuse(_ message: String, arguments: [String] = [], environment: [String: String]? = nil,
                           sourceLocation: SourceLocation = #_sourceLocation) throws {
         let validate = try runOverpaint(["validate", recipe.path] + arguments, environment: environment)
         #expect(validate.status == 2, "validate: \(validate.stderr)", sourceLocation: sourceLocation)
         #expect(validate.stderr.contains(message), "validate: \(validate.stderr)", sourceLocation: sourceLocation)
-        let run = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path] + arguments,
-                                   environment: environment)
-        #expect(run.status == 2, "run: \(run.stderr)", sourceLocation: sourceLocation)
-        #expect(run.stderr.contains(message), "run: \(run.stderr)", sourceLocation: sourceLocation)
+        for dryRun in [["--dry-run"], []] {
+            let run = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path] + dryRun + arguments,
+                                       environment: environment)
+            #expect(run.status == 2, "run \(dryRun): \(run.stderr)", sourceLocation: sourceLocation)
+            #expect(run.stderr.contains(message), "run \(dryRun): \(run.stderr)", sourceLocation: sourceLocation)
+        }
         #expect(!FileManager.default.fileExists(atPath: output.path), "run wrote \(output.path)", sourceLocation: sourceLocation)
     }
 }
