@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Prompts"),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts"]),
         .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "CMalloc"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "Weights", "FileAccess", "CMalloc"]),
         .executableTarget(
             name: "overpaint",
             dependencies: [

@@ -38,12 +38,16 @@ public struct BatchRunner {
     let manifest: Manifest
     let editor: ImageEditor
 
+    /// Loads every model the recipe uses before anything is written: one that does not load
+    /// is an error of the run (exit 2), not of each image.
     public init(plan: BatchPlan, options: RunOptions) throws(BatchError) {
+        let models = ModelCache()
+        try models.loadEveryModel(of: plan.recipe)
         self.plan = plan
         self.options = options
         output = try OutputFolder(root: plan.outputRoot)
         manifest = Manifest(outputRoot: plan.outputRoot)
-        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels)
+        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, models: models)
     }
 
     /// Images overlap in three stages: the next job's files are decoded, and the previous

@@ -23,7 +23,8 @@ struct ImageEditor {
     let recipe: Recipe
     let inputRoot: URL
     let maxPixels: Int
-    let models = ModelCache()
+    /// Loaded before the first image (`ModelCache.loadEveryModel`).
+    let models: ModelCache
 
     /// The job's photo and mask, decoded. Touches no model, so it may run on another thread
     /// while an earlier image is edited.

@@ -5,7 +5,8 @@ import Recipes
 import Schedulers
 
 /// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
-/// 2 the recipe or the arguments are invalid (nothing written).
+/// 2 the recipe, the arguments or a model are invalid, or no image matched (nothing written):
+/// validate's checks (`Preflight`) run first.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a recipe over a folder of images.",
@@ -37,6 +38,10 @@ struct Run: ParsableCommand {
     @Option(help: "Process one slice: I/N (0-based), or N with the index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.")
     var shard: String?
 
+    @Option(help: ArgumentHelp("The images to process instead of match.images: a file (or - for standard input) with one path relative to --input per line.",
+                               valueName: "file|-"))
+    var filesFrom: String?
+
     @Flag(help: "Print the plan and write nothing.")
     var dryRun = false
 
@@ -61,11 +66,15 @@ struct Run: ParsableCommand {
     func run() throws {
         try precision.apply()
         let recipe = try loadRecipe(self.recipe, model: model)
+        let preflight = Preflight(recipe: recipe)
+        try refuse(preflight.problems())
         let plan: BatchPlan
         do {
             let shard = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)
             plan = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
-                                 seed: seed ?? recipe.seed ?? 0, shard: shard)
+                                 seed: seed ?? recipe.seed ?? 0, shard: shard, list: filesFrom.map(FileList.read))
+            // The run loads them itself, before its first image.
+            if dryRun { try preflight.loadModels() }
         } catch {
             FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
             throw ExitCode(2)

@@ -105,8 +105,9 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     try FileManager.default.copyItem(at: URL(fileURLWithPath: recipe), to: copied)
     let missing = try runOverpaint(["run", copied.path, "--input", input.path, "--output", folder.appendingPathComponent("out2").path],
                                    environment: environment, in: isolated)
-    #expect(missing.status == 1)
+    #expect(missing.status == 2)
     #expect(missing.stderr.contains("no upscaler model 'realesrgan-x4plus'"))
+    #expect(missing.stderr.contains("OVERPAINT_MODELS=\(folder.appendingPathComponent("nowhere").path) is not a folder"))
 }
 
 /// recipes/restyle-canny.yaml, whose settings are the reference case controlnet_canny of
