@@ -42,7 +42,8 @@ public struct BatchRunner {
         self.plan = plan
         self.options = options
         output = try OutputFolder(root: plan.outputRoot)
-        manifest = Manifest(outputRoot: plan.outputRoot)
+        manifest = Manifest(folder: output)
+        try manifest.checkWritable()
         editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels)
     }
 
@@ -54,9 +55,14 @@ public struct BatchRunner {
     /// and one output at most; results are recorded in job order.
     public func run() -> RunSummary {
         output.removeStaleTemporaries()
-        // A failed attempt never touches an existing output, so the last success vouches for it.
-        let previous = options.existing == .resume ? manifest.latestEntries { $0.status == .ok } : [:]
         let finisher = Finisher(runner: self, progress: Progress(total: plan.jobs.count))
+        let recorded = manifest.read()
+        if let note = Manifest.unparseableNote(recorded.unparseableLines) { finisher.progress.note(note) }
+        // A failed attempt never touches an existing output, so the last success vouches for it.
+        var previous: [String: ManifestEntry] = [:]
+        if options.existing == .resume {
+            for entry in recorded.entries where entry.status == .ok { previous[entry.output] = entry }
+        }
         let reading = DispatchQueue(label: "overpaint.reading")
         let jobs = plan.jobs
         let readAhead = { (index: Int) in
