@@ -12,9 +12,13 @@ public struct RunOptions: Sendable {
     /// Images claiming more pixels are refused before decoding.
     public var maxPixels: Int
     public var writeReport: Bool
+    /// The slice being run: one run at a time may write each slice of an output folder.
+    public var shard: Shard?
 
-    public init(existing: Existing = .fail, json: Bool = false, maxPixels: Int = 100_000_000, writeReport: Bool = true) {
+    public init(existing: Existing = .fail, json: Bool = false, maxPixels: Int = 100_000_000, writeReport: Bool = true,
+                shard: Shard? = nil) {
         self.existing = existing
+        self.shard = shard
         self.json = json
         self.maxPixels = maxPixels
         self.writeReport = writeReport
@@ -37,13 +41,15 @@ public struct BatchRunner {
     let output: OutputFolder
     let manifest: Manifest
     let editor: ImageEditor
+    let lock: ShardLock
 
     public init(plan: BatchPlan, options: RunOptions) throws(BatchError) {
         self.plan = plan
         self.options = options
-        output = try OutputFolder(root: plan.outputRoot)
+        output = try OutputFolder(root: plan.outputRoot, shard: options.shard)
         manifest = Manifest(folder: output)
         try manifest.checkWritable()
+        lock = try ShardLock(folder: output.resolvedRoot, shard: options.shard)
         editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels)
     }
 
@@ -54,7 +60,8 @@ public struct BatchRunner {
     /// is read ahead and at most one result waits to be written, so memory grows by one input
     /// and one output at most; results are recorded in job order.
     public func run() -> RunSummary {
-        output.removeStaleTemporaries()
+        // Holding the shard's lock, the temporaries its journal lists are a killed run's.
+        output.temporaries.removeAll()
         let finisher = Finisher(runner: self, progress: Progress(total: plan.jobs.count))
         let recorded = manifest.read()
         if let note = Manifest.unparseableNote(recorded.unparseableLines) { finisher.progress.note(note) }
@@ -90,6 +97,7 @@ public struct BatchRunner {
                 finisher.progress.note("report.html not written: \(error.localizedDescription)")
             }
         }
+        output.temporaries.removeAll()
         return summary
     }
 

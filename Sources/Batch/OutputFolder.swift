@@ -4,13 +4,15 @@ import Foundation
 /// and is renamed into place once complete and synced, so a killed run never leaves a
 /// partial image; a folder that is a symlink leading outside `--output` is refused.
 struct OutputFolder {
-    static let temporaryMarker = ".overpaint-tmp-"
+    static let temporaryMarker = TemporaryFiles.marker
     let root: URL
     /// `root` with its symlinks resolved once, when the run starts; every file is written
     /// below it, through folders checked one by one.
     let resolvedRoot: URL
+    /// This run's temporary files, listed so that only they are ever swept.
+    let temporaries: TemporaryFiles
 
-    init(root: URL) throws(BatchError) {
+    init(root: URL, shard: Shard?) throws(BatchError) {
         self.root = root
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -18,6 +20,7 @@ struct OutputFolder {
             throw .unwritableOutput(path: root.path, reason: error.localizedDescription)
         }
         resolvedRoot = URL(fileURLWithPath: root.resolvingSymlinksInPath().path, isDirectory: true)
+        temporaries = TemporaryFiles(root: resolvedRoot, shard: shard)
     }
 
     func url(for relative: String) -> URL { root.appendingPathComponent(relative) }
@@ -64,8 +67,7 @@ struct OutputFolder {
     /// Runs `produce` on a temporary path, then syncs and renames it to `relative`.
     func writeAtomically(_ relative: String, produce: (URL) throws -> Void) throws {
         let destination = try prepareFolder(for: relative)
-        let temporary = destination.deletingLastPathComponent().appendingPathComponent(
-            "\(Self.temporaryMarker)\(Self.ownerTag)-\(destination.lastPathComponent)")
+        let temporary = try temporaries.make(in: destination.deletingLastPathComponent())
         do {
             try produce(temporary)
             try Self.sync(temporary)
@@ -77,21 +79,6 @@ struct OutputFolder {
             throw error
         }
     }
-
-    /// Removes temporary files that a killed run of this host left behind; those of live
-    /// processes (another shard writing here) are left alone.
-    func removeStaleTemporaries() {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return }
-        let prefix = Self.temporaryMarker + Self.hostName + "."
-        for case let url as URL in walker where url.lastPathComponent.hasPrefix(prefix) {
-            let rest = url.lastPathComponent.dropFirst(prefix.count)
-            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }) else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: url) }
-        }
-    }
-
-    private static let hostName = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "-", with: "_")
-    private static var ownerTag: String { "\(hostName).\(getpid())" }
 
     private static func sync(_ url: URL) throws {
         let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)

@@ -62,8 +62,9 @@ struct Run: ParsableCommand {
         try precision.apply()
         let recipe = try loadRecipe(self.recipe, model: model)
         let plan: BatchPlan
+        let shard: Shard?
         do {
-            let shard = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)
+            shard = try Shard.resolve(flag: self.shard, environment: ProcessInfo.processInfo.environment)
             plan = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
                                  seed: seed ?? recipe.seed ?? 0, shard: shard)
         } catch {
@@ -75,7 +76,7 @@ struct Run: ParsableCommand {
             return
         }
         let options = RunOptions(existing: resume ? .resume : overwrite ? .overwrite : .fail,
-                                 json: json, maxPixels: maxMegapixels * 1_000_000)
+                                 json: json, maxPixels: maxMegapixels * 1_000_000, shard: shard)
         let summary: RunSummary
         do {
             summary = try BatchRunner(plan: plan, options: options).run()
