@@ -14,11 +14,15 @@ public struct RunOptions: Sendable {
     public var writeReport: Bool
     /// The slice being run: one run at a time may write each slice of an output folder.
     public var shard: Shard?
+    /// Asked to stop (by SIGINT / SIGTERM), the run finishes no further image, records what
+    /// finished and returns.
+    public var stop: StopRequest
 
     public init(existing: Existing = .fail, json: Bool = false, maxPixels: Int = 100_000_000, writeReport: Bool = true,
-                shard: Shard? = nil) {
+                shard: Shard? = nil, stop: StopRequest = StopRequest()) {
         self.existing = existing
         self.shard = shard
+        self.stop = stop
         self.json = json
         self.maxPixels = maxPixels
         self.writeReport = writeReport
@@ -29,6 +33,10 @@ public struct RunSummary: Sendable, Equatable {
     public var succeeded = 0
     public var failed = 0
     public var skipped = 0
+    /// Images not finished because the run was stopped.
+    public var left = 0
+    /// The signal that stopped the run early.
+    public var stoppedBy: Int32?
 }
 
 /// Carries out a plan image by image. A failing image is recorded and the batch goes on;
@@ -50,7 +58,7 @@ public struct BatchRunner {
         manifest = Manifest(folder: output)
         try manifest.checkWritable()
         lock = try ShardLock(folder: output.resolvedRoot, shard: options.shard)
-        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels)
+        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, stop: options.stop)
     }
 
     /// Images overlap in three stages: the next job's files are decoded, and the previous
@@ -59,9 +67,15 @@ public struct BatchRunner {
     /// leave cores idle (zlib alone was a quarter of a model-free removal batch's time). One job
     /// is read ahead and at most one result waits to be written, so memory grows by one input
     /// and one output at most; results are recorded in job order.
+    ///
+    /// Asked to stop, the image being edited ends at its next denoising step or tile and is
+    /// left for `--resume`; the result already made is written, then the manifest and report.
+    /// Asked again, the run removes its temporaries and exits at once (nothing partial stays:
+    /// outputs appear only by rename, records only by single appends).
     public func run() -> RunSummary {
         // Holding the shard's lock, the temporaries its journal lists are a killed run's.
         output.temporaries.removeAll()
+        options.stop.onAbort { [temporaries = output.temporaries] in temporaries.removeAll() }
         let finisher = Finisher(runner: self, progress: Progress(total: plan.jobs.count))
         let recorded = manifest.read()
         if let note = Manifest.unparseableNote(recorded.unparseableLines) { finisher.progress.note(note) }
@@ -76,8 +90,8 @@ public struct BatchRunner {
             jobs.indices.contains(index) ? Eventually(on: reading) { prepare(jobs[index], previous: previous) } : nil
         }
         var ahead = readAhead(0)
-        for (index, job) in jobs.enumerated() {
-            guard let prepared = ahead?.wait() else { break }
+        jobs: for (index, job) in jobs.enumerated() {
+            guard !options.stop.isRequested, let prepared = ahead?.wait() else { break }
             ahead = readAhead(index + 1)
             let started = Date()
             switch prepared {
@@ -86,10 +100,15 @@ public struct BatchRunner {
             case .failed(let error):
                 finisher.finish(job, .failure(error), started: started)
             case .loaded(let input):
-                finisher.finish(job, Result { try editor.edit(input, job: job) }, started: started)
+                let outcome = Result { try editor.edit(input, job: job) }
+                // An edit that ends while a stop is asked for was cut short, not failed.
+                if options.stop.isRequested, case .failure = outcome { break jobs }
+                finisher.finish(job, outcome, started: started)
             }
         }
-        let summary = finisher.drain()
+        var summary = finisher.drain()
+        summary.stoppedBy = options.stop.signal
+        summary.left = jobs.count - summary.succeeded - summary.failed - summary.skipped
         if options.writeReport {
             do {
                 try Report(output: output, manifest: manifest).write()

@@ -5,7 +5,8 @@ import Recipes
 import Schedulers
 
 /// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
-/// 2 the recipe or the arguments are invalid (nothing written).
+/// 2 the recipe or the arguments are invalid or another run holds the shard (nothing written),
+/// 130 / 143 stopped by SIGINT / SIGTERM (what finished is kept and recorded).
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a recipe over a folder of images.",
@@ -76,13 +77,20 @@ struct Run: ParsableCommand {
             return
         }
         let options = RunOptions(existing: resume ? .resume : overwrite ? .overwrite : .fail,
-                                 json: json, maxPixels: maxMegapixels * 1_000_000, shard: shard)
+                                 json: json, maxPixels: maxMegapixels * 1_000_000, shard: shard,
+                                 stop: StopRequest.onSignals())
         let summary: RunSummary
         do {
             summary = try BatchRunner(plan: plan, options: options).run()
         } catch {
             FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
             throw ExitCode(2)
+        }
+        if let signal = summary.stoppedBy {
+            let failed = summary.failed > 0 ? "\(summary.failed) failed, " : ""
+            let line = "\(summary.succeeded + summary.skipped) done, \(failed)\(summary.left) left: rerun with --resume\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            throw ExitCode(128 + signal)
         }
         let line = "\(summary.succeeded) done, \(summary.failed) failed, \(summary.skipped) skipped; see \(plan.outputRoot.path)/report.html\n"
         FileHandle.standardError.write(Data(line.utf8))
