@@ -50,6 +50,8 @@ public struct BatchRunner {
     let manifest: Manifest
     let editor: ImageEditor
     let lock: ShardLock
+    /// What every output of this run shares, computed once (models are hashed then).
+    let fingerprint: Fingerprint
 
     public init(plan: BatchPlan, options: RunOptions) throws(BatchError) {
         self.plan = plan
@@ -58,6 +60,9 @@ public struct BatchRunner {
         manifest = Manifest(folder: output)
         try manifest.checkWritable()
         lock = try ShardLock(folder: output.resolvedRoot, shard: options.shard)
+        let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
+        fingerprint = Fingerprint(recipe: plan.recipe, hashes: hashes)
+        hashes.save()
         editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, stop: options.stop)
     }
 
@@ -94,16 +99,17 @@ public struct BatchRunner {
             guard !options.stop.isRequested, let prepared = ahead?.wait() else { break }
             ahead = readAhead(index + 1)
             let started = Date()
-            switch prepared {
+            if let reason = prepared.remaking { finisher.progress.note("remaking \(job.output): \(reason)") }
+            switch prepared.outcome {
             case .complete:
                 finisher.skip(job)
             case .failed(let error):
-                finisher.finish(job, .failure(error), started: started)
+                finisher.finish(job, .failure(error), fingerprint: prepared.fingerprint, started: started)
             case .loaded(let input):
                 let outcome = Result { try editor.edit(input, job: job) }
                 // An edit that ends while a stop is asked for was cut short, not failed.
                 if options.stop.isRequested, case .failure = outcome { break jobs }
-                finisher.finish(job, outcome, started: started)
+                finisher.finish(job, outcome, fingerprint: prepared.fingerprint, started: started)
             }
         }
         var summary = finisher.drain()
@@ -121,37 +127,55 @@ public struct BatchRunner {
     }
 
     /// What reading found for one job.
-    enum Prepared {
-        /// `--resume`, and the manifest vouches for the output.
-        case complete
-        case failed(Error)
-        case loaded(LoadedInput)
+    struct Prepared {
+        enum Outcome {
+            /// `--resume`, and the manifest vouches for the output.
+            case complete
+            case failed(Error)
+            case loaded(LoadedInput)
+        }
+
+        var outcome: Outcome
+        var fingerprint: [String: String]
+        /// Why `--resume` makes again an output the manifest has a record of.
+        var remaking: String?
     }
 
     private func prepare(_ job: Job, previous: [String: ManifestEntry]) -> Prepared {
-        if isComplete(job, previous: previous) { return .complete }
+        let parts = fingerprint.parts(for: job, recipe: plan.recipe, inputRoot: plan.inputRoot)
+        var remaking: String?
+        if let record = previous[job.output] {
+            remaking = remakeReason(job, record: record, fingerprint: parts)
+            if remaking == nil { return Prepared(outcome: .complete, fingerprint: parts) }
+        }
         do {
             if let problem = job.problem { throw BatchError.image(problem) }
             try checkExisting(job)
-            return .loaded(try editor.load(job))
+            return Prepared(outcome: .loaded(try editor.load(job)), fingerprint: parts, remaking: remaking)
         } catch {
-            return .failed(error)
+            return Prepared(outcome: .failed(error), fingerprint: parts, remaking: remaking)
         }
     }
 
-    /// `--resume` trusts an output only when the manifest recorded it as finished and the
-    /// file still has the recorded hash.
-    private func isComplete(_ job: Job, previous: [String: ManifestEntry]) -> Bool {
-        guard let expected = previous[job.output]?.sha256 else { return false }
-        return (try? SHA256.hex(ofFileAt: output.url(for: job.output))) == expected
+    /// `--resume` keeps an output only when the file still has the hash its record gives and
+    /// the record's fingerprint is this run's; otherwise, why it is made again.
+    private func remakeReason(_ job: Job, record: ManifestEntry, fingerprint: [String: String]) -> String? {
+        guard let actual = try? ContentHash.sha256(ofFileAt: output.url(for: job.output)) else {
+            return "the output is missing"
+        }
+        guard actual == record.sha256 else { return "the output is not the file its record describes" }
+        guard let recorded = record.fingerprint else { return "its record has no fingerprint (an older Overpaint made it)" }
+        return Fingerprint.differences(from: recorded, to: fingerprint)
     }
 
     /// Writes a successful result and describes the outcome; a failed write makes the entry a failure.
-    func entry(for job: Job, outcome: Result<EditResult, Error>, started: Date) -> ManifestEntry {
+    func entry(for job: Job, outcome: Result<EditResult, Error>, fingerprint: [String: String],
+               started: Date) -> ManifestEntry {
         var entry = ManifestEntry(
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
             edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.source.path,
-            model: plan.recipe.model, seconds: 0, sha256: nil, finished: "", version: Self.version)
+            model: plan.recipe.model, seconds: 0, sha256: nil, fingerprint: fingerprint, finished: "",
+            version: Self.version)
         do {
             let result = try outcome.get()
             let format = plan.recipe.output.format
@@ -159,7 +183,7 @@ public struct BatchRunner {
             try output.writeAtomically(job.output) { temporary in
                 try ImageFile.write(result.image, to: temporary, format: ImageFormat(format),
                                     quality: plan.recipe.output.quality, text: result.text)
-                entry.sha256 = try SHA256.hex(ofFileAt: temporary)
+                entry.sha256 = try ContentHash.sha256(ofFileAt: temporary)
             }
             if options.writeReport {
                 try? Report.writeThumbnails(for: job, result: result, output: output)

@@ -16,6 +16,9 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var seconds: Double
     /// SHA-256 of the output file as written; `--resume` trusts an output only if it matches.
     public var sha256: String?
+    /// Everything that decided the output (`Fingerprint`); `--resume` keeps an output only
+    /// when this run's is the same.
+    public var fingerprint: [String: String]?
     public var finished: String
     public var version: String
 }

@@ -22,7 +22,7 @@ struct Report {
                 guard kept.utf8.count + character.utf8.count <= 100 else { break }
                 kept.append(character)
             }
-            flat = kept + "-" + String(SHA256.hex(of: Data(output.utf8)).prefix(16))
+            flat = kept + "-" + String(ContentHash.sha256(of: Data(output.utf8)).prefix(16))
         }
         return "\(thumbnailFolder)/\(flat).\(kind).jpg"
     }

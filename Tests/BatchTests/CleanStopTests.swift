@@ -61,7 +61,7 @@ private func interrupted(_ arguments: [String], output: URL, signals: [Int32]) t
 private func expectNothingPartial(_ output: URL) throws {
     for entry in try manifestLines(output) {
         #expect(entry.status == .ok)
-        #expect(try SHA256.hex(ofFileAt: output.appendingPathComponent(entry.output)) == entry.sha256)
+        #expect(try ContentHash.sha256(ofFileAt: output.appendingPathComponent(entry.output)) == entry.sha256)
     }
     #expect(temporaryFiles(under: output).isEmpty)
 }
