@@ -7,6 +7,8 @@ public enum BatchError: LocalizedError, Equatable {
     case unreadableInput(path: String, reason: String)
     /// The output folder cannot be created or written.
     case unwritableOutput(path: String, reason: String)
+    /// Another run holds the lock of this shard of the output folder; the message names it.
+    case busy(String)
     /// A per-image failure: the message names the file and the problem.
     case image(String)
     /// A planned output would replace an input, or be taken for one by the next run; the
@@ -28,7 +30,7 @@ public enum BatchError: LocalizedError, Equatable {
 
     public var errorDescription: String? {
         switch self {
-        case .invalidShard(let message), .image(let message), .outputOverInput(let message), .outsideInput(let message),
+        case .invalidShard(let message), .busy(let message), .image(let message), .outputOverInput(let message), .outsideInput(let message),
              .noImages(let message), .missingSidecarFolder(let message), .badFileList(let message):
             message
         case .unusableModels(let problems): problems.joined(separator: "\n")

@@ -25,6 +25,11 @@ struct ImageEditor {
     let maxPixels: Int
     /// Loaded before the first image (`ModelCache.loadEveryModel`).
     let models: ModelCache
+    /// Polled before each denoising step and upscaling tile: a stop request ends the edit there.
+    let stop: StopRequest
+
+    /// The pipelines' step callback: carry on unless a stop was requested.
+    var progress: StepCallback { { [stop] _, _ in !stop.isRequested } }
 
     /// The job's photo and mask, decoded. Touches no model, so it may run on another thread
     /// while an earlier image is edited.
@@ -70,7 +75,8 @@ struct ImageEditor {
             let pipeline = try models.stableDiffusion(at: model)
             let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt,
                                                     options: options(inversion.generation, job: job),
-                                                    controls: controls(inversion.generation.control, for: image, job: job))
+                                                    controls: controls(inversion.generation.control, for: image, job: job),
+                                                    progress: progress)
             return edited.withAlpha(of: image)
         }
     }
@@ -82,7 +88,7 @@ struct ImageEditor {
         let pipeline = try models.stableDiffusion(at: model)
         let options = options(generation, job: job)
         let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
-                                                  options: options)
+                                                  options: options, progress: progress)
         return generated.withAlpha(of: image)
     }
 
@@ -128,7 +134,7 @@ struct ImageEditor {
             return try diffusionUpscale(image, upscale, folder: path, job: job)
         }
         return try models.realESRGAN(at: path).upscale(image, scale: upscale.scale, tileSize: upscale.tile,
-                                                       tileOverlap: upscale.tileOverlap)
+                                                       tileOverlap: upscale.tileOverlap, progress: progress)
     }
 
     func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {

@@ -27,7 +27,7 @@ final class ModelCache {
         if let known = hashes[path] { return known }
         let unet = URL(fileURLWithPath: path).appendingPathComponent("unet/diffusion_pytorch_model.safetensors")
         let file = FileManager.default.fileExists(atPath: unet.path) ? unet : URL(fileURLWithPath: path)
-        guard let digest = try? SHA256.hex(ofFileAt: file) else { return nil }
+        guard let digest = try? ContentHash.sha256(ofFileAt: file) else { return nil }
         hashes[path] = String(digest.prefix(10))
         return hashes[path]
     }
