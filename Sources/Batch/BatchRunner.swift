@@ -82,6 +82,7 @@ public struct BatchRunner {
     /// Asked again, the run removes its temporaries and exits at once (nothing partial stays:
     /// outputs appear only by rename, records only by single appends).
     public func run() -> RunSummary {
+        defer { lock.release() }
         // Holding the shard's lock, the temporaries its journal lists are a killed run's.
         output.temporaries.removeAll()
         options.stop.onAbort { [temporaries = output.temporaries] in temporaries.removeAll() }

@@ -29,6 +29,11 @@ final class ShardLock {
         _ = owner.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
     }
 
+    /// Ends the run's hold on the shard. The run calls it when it returns rather than leaving it
+    /// to `deinit`: work still queued on its reading thread may keep the runner alive a moment
+    /// longer, and the next run of the shard (in this process or another) must not see it busy.
+    func release() { flock(descriptor, LOCK_UN) }
+
     deinit { close(descriptor) }
 
     private static func holder(_ descriptor: Int32) -> String {
