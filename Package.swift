@@ -33,13 +33,14 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Weights"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Prompts"),
-        .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts"]),
-        .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "CMalloc"]),
+        .target(name: "Adapters", dependencies: ["Tensors", "Weights"]),
+        .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts", "Adapters"]),
+        .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts", "Adapters"]),
+        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "Adapters", "CMalloc"]),
         .executableTarget(
             name: "overpaint",
             dependencies: [
-                "Batch", "Recipes", "Models", "Pipelines", "Tensors",
+                "Batch", "Recipes", "Models", "Pipelines", "Tensors", "Adapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint"]),
