@@ -32,6 +32,8 @@ struct GenerationParameters {
     var strength: Double?
     /// A1111's Clip skip (1, the last layer, is not written, as A1111 does).
     var clipSkip = 1
+    /// A1111's `Lora hashes`: `name: hash, ...` (quoted, since it holds commas).
+    var loraHashes: String?
     /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
     /// nil for f32, which A1111's fields assume.
     var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
@@ -43,6 +45,7 @@ struct GenerationParameters {
         if let modelName { fields.append("Model: \(modelName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
         if clipSkip != 1 { fields.append("Clip skip: \(clipSkip)") }
+        if let loraHashes { fields.append("Lora hashes: \"\(loraHashes)\"") }
         if let precision { fields.append("Precision: \(precision)") }
         fields.append("Version: Overpaint \(BatchRunner.version)")
         var lines = [prompt]

@@ -1,5 +1,7 @@
+import Adapters
 import Foundation
 import Pipelines
+import Recipes
 
 /// Models loaded once per run and shared by every image: loading SD 1.5 costs seconds and
 /// gigabytes, an image should not pay it again.
@@ -7,6 +9,8 @@ final class ModelCache {
     /// Each loaded model by its kind and path.
     private var loaded: [String: Any] = [:]
     private var hashes: [String: String] = [:]
+    /// Each Stable Diffusion model by path, with the LoRAs fused into it.
+    private var pipelines: [String: (loras: [Recipe.LoRA], pipeline: StableDiffusion)] = [:]
 
     /// The `Model` at `path`, loaded by `load` (from the path's URL) the first time it is asked for.
     func cached<Model>(_ path: String, load: (URL) throws -> Model) rethrows -> Model {
@@ -32,8 +36,29 @@ final class ModelCache {
         return hashes[path]
     }
 
-    func stableDiffusion(at path: String) throws -> StableDiffusion {
-        try cached(path, load: StableDiffusion.init(modelAt:))
+    /// The pipeline at `path` with `loras` fused in, in order. One variant is kept per model: a
+    /// different set of LoRAs (a sidecar prompt naming others) drops the fused copy and fuses anew;
+    /// without `loras`, whichever variant is loaded (for what does not depend on them).
+    func stableDiffusion(at path: String, loras: [Recipe.LoRA]? = nil) throws -> StableDiffusion {
+        if let (current, pipeline) = pipelines[path], loras == nil || loras == current { return pipeline }
+        pipelines[path] = nil
+        let adapters = try (loras ?? []).map { lora in
+            WeightedAdapter(file: try AdapterFile(url: URL(fileURLWithPath: lora.path)), weight: Float(lora.weight))
+        }
+        let pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
+        pipelines[path] = (loras ?? [], pipeline)
+        return pipeline
+    }
+
+    /// A1111's LoRA short hash: the first 12 hex digits of the SHA-256 of the file after its
+    /// safetensors header (kohya's `addnet_hash_safetensors`, which A1111 uses for `.safetensors`).
+    func loraHash(at path: String) -> String? {
+        if let known = hashes[path] { return known }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe), data.count >= 8 else { return nil }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else { return nil }
+        hashes[path] = String(SHA256.hex(of: data.dropFirst(8 + Int(headerLength))).prefix(12))
+        return hashes[path]
     }
 
     func realESRGAN(at path: String) throws -> RealESRGANUpscale {

@@ -16,6 +16,22 @@ public struct Recipe: Sendable, Equatable {
     public var edits: [Edit]
     /// The file the recipe was read from.
     public var source: URL
+    /// LoRA / LyCORIS files fused into every generation edit's model (`loras:`), before those the
+    /// prompt names.
+    public var loras: [LoRA] = []
+    /// Where the LoRAs prompts name (`<lora:name:weight>`) are found.
+    public var loraFolders: LoRAFolders
+
+    /// One `loras:` entry: an adapter file (absolute) and its weight (`fuse_lora(lora_scale=)`).
+    public struct LoRA: Sendable, Equatable, Hashable {
+        public var path: String
+        public var weight: Double
+
+        public init(path: String, weight: Double) {
+            self.path = path
+            self.weight = weight
+        }
+    }
 
     public struct Match: Sendable, Equatable {
         public var images: [String]

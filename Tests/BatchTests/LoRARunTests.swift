@@ -1,0 +1,98 @@
+import Foundation
+import Imaging
+import Testing
+@testable import Batch
+
+/// LoRAs through `overpaint run` on the tiny pipeline: one from the recipe's `loras:`, one named in
+/// the prompt, against diffusers' StableDiffusionImg2ImgPipeline after `load_lora_weights` +
+/// `fuse_lora(lora_scale=w)` of both (tools/reference/lora_fixtures.py, img2img_lora.png).
+@Suite struct LoRARunTests {
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/lora")
+
+    /// The model, an input folder with the astronaut, and a recipe folder whose `loras/` holds the
+    /// kohya and LoCon fixtures.
+    static func setUp(_ folder: URL) throws -> (model: URL, input: URL) {
+        let model = try tinyPipelineFolder(in: folder)
+        let input = folder.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+                                         to: input.appendingPathComponent("astronaut.png"))
+        let loras = folder.appendingPathComponent("loras")
+        try FileManager.default.createDirectory(at: loras, withIntermediateDirectories: true)
+        for name in ["kohya", "locon"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent("\(name).safetensors"),
+                                             to: loras.appendingPathComponent("\(name).safetensors"))
+        }
+        return (model, input)
+    }
+
+    static func psnr(_ a: Image, _ b: Image) -> Double {
+        let squared = zip(a.samples, b.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+        let mse = squared / Double(a.samples.count)
+        return mse == 0 ? .infinity : 10 * log10(1 / mse)
+    }
+
+    @Test func lorasFromTheRecipeAndThePromptMatchDiffusers() throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (model, input) = try Self.setUp(folder)
+        let recipeURL = folder.appendingPathComponent("lora.yaml")
+        try """
+        seed: 42
+        loras: [{path: loras/kohya.safetensors, weight: 0.8}]
+        edits:
+          - img2img: {prompt: "an astronaut in a garden, oil painting<lora:locon>", strength: 0.75, steps: 8, guidance: 7.5}
+        """.write(to: recipeURL, atomically: true, encoding: .utf8)
+        #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
+        let output = folder.appendingPathComponent("out")
+        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+        let reference = try ImageFile.read(Self.fixtures.appendingPathComponent("img2img_lora.png"))
+        #expect(Self.psnr(ours, reference) >= 40)
+        let withoutLoRA = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"))
+        #expect(Self.psnr(ours, withoutLoRA) < 40)
+
+        let hashes = try #require(try fixtureHashes())
+        let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+        #expect(parameters.hasPrefix("an astronaut in a garden, oil painting<lora:locon>\n"))
+        let kohya = try #require(hashes["kohya.safetensors"]), locon = try #require(hashes["locon.safetensors"])
+        #expect(parameters.contains("Lora hashes: \"kohya: \(kohya), locon: \(locon)\""), "\(parameters)")
+    }
+
+    /// A sidecar prompt naming a LoRA no folder has fails that image alone, naming the LoRA.
+    @Test func anUnknownLoRAInASidecarFailsThatImage() throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (model, input) = try Self.setUp(folder)
+        try "a photo <lora:nowhere:0.5>".write(to: input.appendingPathComponent("astronaut.txt"), atomically: true, encoding: .utf8)
+        let recipeURL = folder.appendingPathComponent("lora.yaml")
+        try """
+        match: {images: ["*.png"], prompt: "{stem}.txt"}
+        edits:
+          - img2img: {prompt: "unused", steps: 2}
+        """.write(to: recipeURL, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("out")
+        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no LoRA 'nowhere' (nowhere.safetensors) in "), "\(result.stderr)")
+    }
+
+    @Test func modelsInspectDescribesALoRA() throws {
+        let result = try runOverpaint(["models", "inspect", Self.fixtures.appendingPathComponent("locon.safetensors").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("adapter:    LoCon, LoRA (kohya layout)"), "\(result.stdout)")
+        #expect(result.stdout.contains("rank:       2"))
+        #expect(result.stdout.contains("targets:    unet 16 modules"))
+        let peft = try runOverpaint(["models", "inspect", "--json", Self.fixtures.appendingPathComponent("peft.safetensors").path])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(peft.stdout.utf8)) as? [String: Any])
+        #expect(report["layout"] as? String == "peft" && report["ranks"] as? [Int] == [4])
+        #expect(report["targets"] as? [String: Int] == ["unet": 36, "text_encoder": 8])
+        #expect(report["baseFamily"] as? String == "unknown")
+    }
+
+    private func fixtureHashes() throws -> [String: String]? {
+        let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("cases.json"))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["hashes"] as? [String: String]
+    }
+}

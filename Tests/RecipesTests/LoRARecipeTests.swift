@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import Recipes
+
+/// `loras: [{path, weight}]` and `<lora:name:weight>` in prompts, as `validate` checks them.
+@Suite struct LoRARecipeTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/lora")
+
+    /// A recipe folder with `loras/detail.safetensors` (the kohya fixture) and a file that is no LoRA.
+    static func recipeFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-lora-recipes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("loras"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("kohya.safetensors"),
+                                         to: folder.appendingPathComponent("loras/detail.safetensors"))
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("kohya_0.8.safetensors"),
+                                         to: folder.appendingPathComponent("fused-weights.safetensors"))
+        return folder
+    }
+
+    func load(_ yaml: String, in folder: URL, environment: [String: String] = [:]) throws -> Recipe {
+        let url = folder.appendingPathComponent("recipe.yaml")
+        try ("model: /\n" + yaml).write(to: url, atomically: true, encoding: .utf8)
+        return try RecipeLoader(environment: environment).load(url)
+    }
+
+    func issues(_ yaml: String, in folder: URL) -> [RecipeIssue] {
+        do {
+            _ = try load(yaml, in: folder)
+            return []
+        } catch {
+            guard case .invalid(_, let issues) = error as? RecipeError else { return [] }
+            return issues
+        }
+    }
+
+    @Test func lorasAreResolvedBesideTheRecipe() throws {
+        let folder = try Self.recipeFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let recipe = try load("""
+        loras:
+          - {path: loras/detail.safetensors, weight: 0.8}
+          - {path: loras/detail.safetensors}
+        edits:
+          - img2img: {prompt: "a photo, <lora:detail:0.5>"}
+        """, in: folder)
+        let file = folder.appendingPathComponent("loras/detail.safetensors").standardizedFileURL.path
+        #expect(recipe.loras == [Recipe.LoRA(path: file, weight: 0.8), Recipe.LoRA(path: file, weight: 1)])
+        #expect(recipe.loraFolders.file(named: "detail")?.path == file)
+    }
+
+    @Test func promptNamesAreLookedUpInOrder() throws {
+        let folder = try Self.recipeFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let elsewhere = folder.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("locon.safetensors"),
+                                         to: elsewhere.appendingPathComponent("conv.safetensors"))
+        let folders = LoRAFolders(recipe: folder.appendingPathComponent("recipe.yaml"),
+                                  environment: ["OVERPAINT_LORAS": elsewhere.path], workingFolder: folder)
+        #expect(folders.file(named: "conv")?.path == elsewhere.appendingPathComponent("conv.safetensors").path)
+        #expect(folders.file(named: "detail")?.lastPathComponent == "detail.safetensors")
+        #expect(folders.file(named: "missing") == nil)
+    }
+
+    @Test func missingAndInvalidLoRAsAreReported() throws {
+        let folder = try Self.recipeFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let found = issues("""
+        loras:
+          - {path: loras/none.safetensors, weight: 0.8}
+          - {path: fused-weights.safetensors}
+          - {weight: 2}
+        edits:
+          - img2img: {prompt: "a photo <lora:absent:1>, <lora:detail:x>"}
+        """, in: folder)
+        #expect(found.map(\.keyPath) == ["loras[0].path", "loras[1].path", "loras[2]", "edits[0].img2img.prompt"])
+        #expect(found[0].message.hasPrefix("no LoRA at "))
+        #expect(found[1].message.contains("not a LoRA / LyCORIS key layout"))
+        #expect(found[2].message == "missing required key 'path'")
+        #expect(found[3].message.contains("the weight 'x' is not a number"))
+        let absent = issues("edits:\n  - img2img: {prompt: \"a photo <lora:absent:1>\"}", in: folder)
+        #expect(absent.first?.message.hasPrefix("no LoRA 'absent' (absent.safetensors) in ") == true)
+    }
+}
