@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Prompts"),
         .target(name: "Adapters", dependencies: ["Tensors", "Weights"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts", "Adapters"]),
-        .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts", "Adapters"]),
+        .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts", "Adapters", "Weights"]),
         .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "Adapters", "CMalloc"]),
         .executableTarget(
             name: "overpaint",

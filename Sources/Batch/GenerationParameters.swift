@@ -34,6 +34,9 @@ struct GenerationParameters {
     var clipSkip = 1
     /// A1111's `Lora hashes`: `name: hash, ...` (quoted, since it holds commas).
     var loraHashes: String?
+    /// A1111's `VAE hash` and `VAE` (the file or folder name) when `vae:` replaced the model's own.
+    var vaeHash: String?
+    var vaeName: String?
     /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
     /// nil for f32, which A1111's fields assume.
     var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
@@ -43,6 +46,8 @@ struct GenerationParameters {
                       "Size: \(width)x\(height)"]
         if let modelHash { fields.append("Model hash: \(modelHash)") }
         if let modelName { fields.append("Model: \(modelName)") }
+        if let vaeHash { fields.append("VAE hash: \(vaeHash)") }
+        if let vaeName { fields.append("VAE: \(vaeName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
         if clipSkip != 1 { fields.append("Clip skip: \(clipSkip)") }
         if let loraHashes { fields.append("Lora hashes: \"\(loraHashes)\"") }

@@ -42,7 +42,7 @@ extension ImageEditor {
         let loras = try GenerationLoRAs(prompt: job.prompt ?? generation.prompt, recipe: recipe, job: job)
         var options = options(generation, job: job)
         options.prompt = loras.prompt
-        return (try models.stableDiffusion(at: model, loras: loras.loras), options)
+        return (try models.stableDiffusion(at: model, variant: .init(loras: loras.loras, vae: recipe.vae)), options)
     }
 
     /// A1111's `Lora hashes` field, `name: hash, ...` (names without `:` and `,`, as A1111 writes

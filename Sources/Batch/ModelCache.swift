@@ -10,7 +10,7 @@ final class ModelCache {
     private var loaded: [String: Any] = [:]
     private var hashes: [String: String] = [:]
     /// Each Stable Diffusion model by path, with the LoRAs fused into it.
-    private var pipelines: [String: (loras: [Recipe.LoRA], pipeline: StableDiffusion)] = [:]
+    private var pipelines: [String: (variant: Variant, pipeline: StableDiffusion)] = [:]
 
     /// The `Model` at `path`, loaded by `load` (from the path's URL) the first time it is asked for.
     func cached<Model>(_ path: String, load: (URL) throws -> Model) rethrows -> Model {
@@ -25,28 +25,38 @@ final class ModelCache {
         try cached(path, load: StableDiffusionUpscale.init(folder:))
     }
 
-    /// A1111's "Model hash": the first 10 hex digits of the SHA-256 of the checkpoint (for a
-    /// diffusers folder, of its UNet weights), computed once per run.
-    func modelHash(at path: String) -> String? {
+    /// A1111's "Model hash" (and "VAE hash"): the first 10 hex digits of the SHA-256 of the checkpoint
+    /// (for a diffusers folder, of its UNet weights; for a VAE folder, of its weights), computed once per run.
+    func modelHash(at path: String, component: String = "unet") -> String? {
         if let known = hashes[path] { return known }
-        let unet = URL(fileURLWithPath: path).appendingPathComponent("unet/diffusion_pytorch_model.safetensors")
+        let unet = URL(fileURLWithPath: path).appendingPathComponent(component.isEmpty ? "diffusion_pytorch_model.safetensors"
+                                                                     : "\(component)/diffusion_pytorch_model.safetensors")
         let file = FileManager.default.fileExists(atPath: unet.path) ? unet : URL(fileURLWithPath: path)
         guard let digest = try? SHA256.hex(ofFileAt: file) else { return nil }
         hashes[path] = String(digest.prefix(10))
         return hashes[path]
     }
 
-    /// The pipeline at `path` with `loras` fused in, in order. One variant is kept per model: a
-    /// different set of LoRAs (a sidecar prompt naming others) drops the fused copy and fuses anew;
-    /// without `loras`, whichever variant is loaded (for what does not depend on them).
-    func stableDiffusion(at path: String, loras: [Recipe.LoRA]? = nil) throws -> StableDiffusion {
-        if let (current, pipeline) = pipelines[path], loras == nil || loras == current { return pipeline }
+    /// What a Stable Diffusion model is loaded with besides its own weights.
+    struct Variant: Equatable {
+        var loras: [Recipe.LoRA] = []
+        /// A VAE replacing the model's own (`vae:`).
+        var vae: String?
+    }
+
+    /// The pipeline at `path` with `variant`'s LoRAs fused in, in order, and its VAE. One variant is
+    /// kept per model: another (a sidecar prompt naming other LoRAs) drops the fused copy and loads
+    /// anew; without `variant`, whichever is loaded (for what does not depend on it).
+    func stableDiffusion(at path: String, variant: Variant? = nil) throws -> StableDiffusion {
+        if let (current, pipeline) = pipelines[path], variant == nil || variant == current { return pipeline }
         pipelines[path] = nil
-        let adapters = try (loras ?? []).map { lora in
+        let chosen = variant ?? Variant()
+        let adapters = try chosen.loras.map { lora in
             WeightedAdapter(file: try AdapterFile(url: URL(fileURLWithPath: lora.path)), weight: Float(lora.weight))
         }
-        let pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
-        pipelines[path] = (loras ?? [], pipeline)
+        var pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
+        if let vae = chosen.vae { pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: vae)) }
+        pipelines[path] = (chosen, pipeline)
         return pipeline
     }
 

@@ -16,6 +16,9 @@ public struct Recipe: Sendable, Equatable {
     public var edits: [Edit]
     /// The file the recipe was read from.
     public var source: URL
+    /// A VAE that replaces every generation edit's model's own (`vae:`): a diffusers
+    /// `AutoencoderKL` folder or a single `.safetensors` VAE, absolute.
+    public var vae: String?
     /// LoRA / LyCORIS files fused into every generation edit's model (`loras:`), before those the
     /// prompt names.
     public var loras: [LoRA] = []

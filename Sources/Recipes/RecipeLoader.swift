@@ -1,5 +1,6 @@
 import Adapters
 import Foundation
+import Weights
 import Yams
 
 /// Reads and validates recipe files (RECIPES.md), reporting every problem with its
@@ -77,6 +78,7 @@ struct RecipeReader {
         let seed = top.int("seed", default: -1, in: 0...Int.max)
         let clipSkip = top.int("clip_skip", default: Edit.Generation().clipSkip, in: 1...Edit.Generation.maximumClipSkip)
         let loras = readLoRAs(top)
+        let vae = readVAE(top)
         let match = readMatch(top)
         let output = readOutput(top)
         let edits = readEdits(top, topLevelModel: model, topLevelClipSkip: clipSkip, promptTemplate: match?.prompt)
@@ -84,7 +86,7 @@ struct RecipeReader {
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
                             seed: seed >= 0 ? UInt64(seed) : nil, match: match, output: output,
-                            edits: edits, source: source, loras: loras, loraFolders: loraFolders)
+                            edits: edits, source: source, vae: vae, loras: loras, loraFolders: loraFolders)
         checkSidecars(recipe, top: top)
         return recipe
     }
@@ -107,6 +109,32 @@ struct RecipeReader {
             checkAdapter(file, at: entry.value("path"), path: "\(path).path")
             return Recipe.LoRA(path: file, weight: weight)
         }
+    }
+
+    /// `vae:`: a diffusers VAE folder (with its config.json) or a single `.safetensors` VAE, checked
+    /// from its header when files are checked; the tiny autoencoders are not implemented yet.
+    private func readVAE(_ top: MappingReader) -> String? {
+        guard let text = top.string("vae") else { return nil }
+        if ["taesd", "taesdxl"].contains(text.lowercased()) {
+            diagnostics.report("the tiny autoencoder '\(text)' is not supported yet; give a VAE folder or file",
+                               at: top.value("vae"), path: "vae")
+            return nil
+        }
+        guard let path = resolvePath(text, at: top.value("vae"), path: "vae", what: "VAE") else { return nil }
+        var isFolder: ObjCBool = false
+        guard loader.checkFiles, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return path }
+        if isFolder.boolValue {
+            if !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) {
+                diagnostics.report("\(path) is a folder without config.json, not a diffusers VAE", at: top.value("vae"), path: "vae")
+            }
+        } else {
+            do {
+                _ = try SingleFileVAE.source(SafeTensorsFile(url: URL(fileURLWithPath: path)))
+            } catch {
+                diagnostics.report(error.localizedDescription, at: top.value("vae"), path: "vae")
+            }
+        }
+        return path
     }
 
     /// Reports `file` when files are checked and it is not a LoRA / LyCORIS file.

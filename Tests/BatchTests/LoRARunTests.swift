@@ -96,3 +96,34 @@ import Testing
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["hashes"] as? [String: String]
     }
 }
+
+/// `vae:` through `overpaint run`: sd-tiny with another VAE, as a diffusers folder and as one LDM-layout
+/// file without a prefix (how the ft-MSE VAE ships), against diffusers' img2img with that VAE
+/// (tools/reference/vae_override_fixtures.py, img2img_vae.png).
+@Test(arguments: ["vae", "vae-ldm.safetensors"])
+func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+                                     to: input.appendingPathComponent("astronaut.png"))
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/vae-override")
+    let recipeURL = folder.appendingPathComponent("vae.yaml")
+    try """
+    seed: 42
+    vae: \(fixtures.appendingPathComponent(vae).path)
+    edits:
+      - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 6, guidance: 7.5}
+    """.write(to: recipeURL, atomically: true, encoding: .utf8)
+    #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+    #expect(LoRARunTests.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent("img2img_vae.png"))) >= 40)
+    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+    #expect(parameters.contains(", VAE: \(vae), Denoising strength: 0.75"), "\(parameters)")
+    #expect(parameters.contains("VAE hash: "))
+}

@@ -83,3 +83,34 @@ import Testing
         #expect(absent.first?.message.hasPrefix("no LoRA 'absent' (absent.safetensors) in ") == true)
     }
 }
+
+/// `vae:` as `validate` checks it.
+@Suite struct VAERecipeTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    func issues(_ vae: String) -> [RecipeIssue] {
+        let url = Self.fixtures.appendingPathComponent("vae-override/recipe.yaml")
+        do {
+            _ = try RecipeLoader().parse("model: /\nvae: \(vae)\nedits:\n  - img2img: {prompt: a}\n", source: url)
+            return []
+        } catch {
+            guard case .invalid(_, let issues) = error else { return [] }
+            return issues
+        }
+    }
+
+    @Test func aFolderOrAFileIsResolvedBesideTheRecipe() throws {
+        let url = Self.fixtures.appendingPathComponent("vae-override/recipe.yaml")
+        let recipe = try RecipeLoader().parse("model: /\nvae: vae-ldm.safetensors\nedits:\n  - img2img: {prompt: a}\n", source: url)
+        #expect(recipe.vae == Self.fixtures.appendingPathComponent("vae-override/vae-ldm.safetensors").path)
+        #expect(issues("vae").isEmpty)
+    }
+
+    @Test func whatIsNoVAEIsReported() {
+        #expect(issues("taesd").first?.message.contains("tiny autoencoder 'taesd' is not supported yet") == true)
+        #expect(issues("none.safetensors").first?.message.hasPrefix("no VAE at ") == true)
+        #expect(issues("../lora/kohya.safetensors").first?.message.contains("not a VAE") == true)
+        #expect(issues("../lora").first?.message.contains("without config.json") == true)
+    }
+}
