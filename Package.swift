@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Adapters"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint"]),
     ]

@@ -11,6 +11,8 @@ public enum AdapterError: LocalizedError, Equatable {
     case badModule(path: String, module: String, detail: String)
     /// A module uses a variant this version does not fuse (e.g. Tucker-decomposed convolutions).
     case unsupported(path: String, module: String, detail: String)
+    /// A textual inversion file that holds no single embedding, or one the model cannot take.
+    case badEmbedding(path: String, detail: String)
     /// The file's `__metadata__` cannot be used as it says.
     case badMetadata(path: String, detail: String)
     /// The file adapts a text encoder or UNet the model has no such component for.
@@ -29,6 +31,8 @@ public enum AdapterError: LocalizedError, Equatable {
             return "\(path): module '\(module)': \(detail)"
         case let .unsupported(path, module, detail):
             return "\(path): module '\(module)': \(detail) is not supported"
+        case let .badEmbedding(path, detail):
+            return "\(path): \(detail)"
         case let .badMetadata(path, detail):
             return "\(path): metadata: \(detail)"
         case let .missingComponent(path, component):

@@ -34,6 +34,8 @@ struct GenerationParameters {
     var clipSkip = 1
     /// A1111's `Lora hashes`: `name: hash, ...` (quoted, since it holds commas).
     var loraHashes: String?
+    /// A1111's `TI hashes`: `name: hash, ...` of the embeddings the prompts write.
+    var embeddingHashes: String?
     /// A1111's `VAE hash` and `VAE` (the file or folder name) when `vae:` replaced the model's own.
     var vaeHash: String?
     var vaeName: String?
@@ -50,6 +52,7 @@ struct GenerationParameters {
         if let vaeName { fields.append("VAE: \(vaeName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
         if clipSkip != 1 { fields.append("Clip skip: \(clipSkip)") }
+        if let embeddingHashes { fields.append("TI hashes: \"\(embeddingHashes)\"") }
         if let loraHashes { fields.append("Lora hashes: \"\(loraHashes)\"") }
         if let precision { fields.append("Precision: \(precision)") }
         fields.append("Version: Overpaint \(BatchRunner.version)")

@@ -180,7 +180,7 @@ struct ImageEditor {
             steps: generation.steps, sampler: sampler, guidance: generation.guidance, seed: job.seed,
             width: result.width, height: result.height, modelHash: models.modelHash(at: model),
             modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength,
-            clipSkip: generation.clipSkip, loraHashes: hashes,
+            clipSkip: generation.clipSkip, loraHashes: hashes, embeddingHashes: embeddingHashes(generation, job: job),
             vaeHash: recipe.vae.flatMap { models.modelHash(at: $0, component: "") },
             vaeName: recipe.vae.map { URL(fileURLWithPath: $0).lastPathComponent })
         text.insert((key: "parameters", value: parameters.text), at: 0)

@@ -42,6 +42,8 @@ final class ModelCache {
         var loras: [Recipe.LoRA] = []
         /// A VAE replacing the model's own (`vae:`).
         var vae: String?
+        /// Textual inversion files, added in order.
+        var embeddings: [String] = []
     }
 
     /// The pipeline at `path` with `variant`'s LoRAs fused in, in order, and its VAE. One variant is
@@ -56,8 +58,17 @@ final class ModelCache {
         }
         var pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
         if let vae = chosen.vae { pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: vae)) }
+        pipeline = try pipeline.addingEmbeddings(chosen.embeddings.map { try TextualInversion(url: URL(fileURLWithPath: $0)) })
         pipelines[path] = (chosen, pipeline)
         return pipeline
+    }
+
+    /// A1111's embedding short hash: the first 12 hex digits of the whole file's SHA-256.
+    func embeddingHash(at path: String) -> String? {
+        let key = "embedding \(path)"
+        if let known = hashes[key] { return known }
+        hashes[key] = (try? SHA256.hex(ofFileAt: URL(fileURLWithPath: path))).map { String($0.prefix(12)) }
+        return hashes[key]
     }
 
     /// A1111's LoRA short hash: the first 12 hex digits of the SHA-256 of the file after its

@@ -23,7 +23,11 @@ public struct Recipe: Sendable, Equatable {
     /// prompt names.
     public var loras: [LoRA] = []
     /// Where the LoRAs prompts name (`<lora:name:weight>`) are found.
-    public var loraFolders: LoRAFolders
+    public var loraFolders: NamedFileFolders
+    /// Textual inversion files added to every generation edit's model (`embeddings:`), absolute;
+    /// those of `embeddingFolders` whose stem a prompt writes are added too.
+    public var embeddings: [String] = []
+    public var embeddingFolders: NamedFileFolders
 
     /// One `loras:` entry: an adapter file (absolute) and its weight (`fuse_lora(lora_scale=)`).
     public struct LoRA: Sendable, Equatable, Hashable {

@@ -79,6 +79,7 @@ struct RecipeReader {
         let clipSkip = top.int("clip_skip", default: Edit.Generation().clipSkip, in: 1...Edit.Generation.maximumClipSkip)
         let loras = readLoRAs(top)
         let vae = readVAE(top)
+        let embeddings = readEmbeddings(top)
         let match = readMatch(top)
         let output = readOutput(top)
         let edits = readEdits(top, topLevelModel: model, topLevelClipSkip: clipSkip, promptTemplate: match?.prompt)
@@ -86,12 +87,14 @@ struct RecipeReader {
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
                             seed: seed >= 0 ? UInt64(seed) : nil, match: match, output: output,
-                            edits: edits, source: source, vae: vae, loras: loras, loraFolders: loraFolders)
+                            edits: edits, source: source, vae: vae, loras: loras, loraFolders: loraFolders,
+                            embeddings: embeddings,
+                            embeddingFolders: .embeddings(recipe: source, environment: loader.environment))
         checkSidecars(recipe, top: top)
         return recipe
     }
 
-    var loraFolders: LoRAFolders { LoRAFolders(recipe: source, environment: loader.environment) }
+    var loraFolders: NamedFileFolders { .loras(recipe: source, environment: loader.environment) }
 
     /// `loras: [{path, weight}]`: each path resolved as `model` is and, when files are checked,
     /// opened as a LoRA / LyCORIS file (its keys read, no tensor data), so a file that is not one
@@ -108,6 +111,24 @@ struct RecipeReader {
             else { return nil }
             checkAdapter(file, at: entry.value("path"), path: "\(path).path")
             return Recipe.LoRA(path: file, weight: weight)
+        }
+    }
+
+    /// `embeddings: [paths]`: textual inversion files, each resolved as `model` is and, when files
+    /// are checked, read (one embedding each; its stem is the token).
+    private func readEmbeddings(_ top: MappingReader) -> [String] {
+        guard let paths = top.strings("embeddings") else { return [] }
+        return paths.enumerated().compactMap { index, text in
+            let path = "embeddings[\(index)]"
+            guard let file = resolvePath(text, at: top.value("embeddings"), path: path, what: "embedding") else { return nil }
+            if loader.checkFiles, FileManager.default.fileExists(atPath: file) {
+                do {
+                    _ = try TextualInversion(url: URL(fileURLWithPath: file))
+                } catch {
+                    diagnostics.report(error.localizedDescription, at: top.value("embeddings"), path: path)
+                }
+            }
+            return file
         }
     }
 

@@ -127,3 +127,45 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     #expect(parameters.contains(", VAE: \(vae), Denoising strength: 0.75"), "\(parameters)")
     #expect(parameters.contains("VAE hash: "))
 }
+
+/// Textual inversion through `overpaint run`: one embedding from `embeddings:`, one found in
+/// `embeddings/` beside the recipe because the prompt writes its stem; both change the image and
+/// are recorded as A1111's `TI hashes` (their parity is PipelinesTests' TextualInversionTests).
+@Test func embeddingsFromTheRecipeAndItsFolderAreUsed() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+                                     to: input.appendingPathComponent("astronaut.png"))
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/textual-inversion")
+    let embeddings = folder.appendingPathComponent("embeddings")
+    try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("painterly.safetensors"),
+                                     to: embeddings.appendingPathComponent("painterly.safetensors"))
+    func run(_ prompt: String, _ name: String) throws -> (Image, String) {
+        let recipeURL = folder.appendingPathComponent("\(name).yaml")
+        try """
+        seed: 42
+        embeddings: [\(fixtures.appendingPathComponent("shiny.safetensors").path)]
+        output: {path: "{stem}-\(name).png"}
+        edits:
+          - img2img: {prompt: "\(prompt)", strength: 0.75, steps: 4}
+        """.write(to: recipeURL, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("out")
+        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path,
+                                       "--model", model.path, "--overwrite"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let file = output.appendingPathComponent("astronaut-\(name).png")
+        return (try ImageFile.read(file), try ImageFile.readTextChunks(file)["parameters"] ?? "")
+    }
+    let (plain, plainParameters) = try run("an astronaut in a garden", "plain")
+    let (embedded, parameters) = try run("a shiny astronaut in a garden, painterly style", "embedded")
+    #expect(plain != embedded)
+    #expect(!plainParameters.contains("TI hashes"))
+    let hashes = try #require(try JSONSerialization.jsonObject(
+        with: Data(contentsOf: fixtures.appendingPathComponent("cases.json"))) as? [String: Any])["hashes"] as? [String: String]
+    let shiny = try #require(hashes?["shiny"]), painterly = try #require(hashes?["painterly"])
+    #expect(parameters.contains("TI hashes: \"shiny: \(shiny), painterly: \(painterly)\""), "\(parameters)")
+}

@@ -56,8 +56,8 @@ import Testing
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("locon.safetensors"),
                                          to: elsewhere.appendingPathComponent("conv.safetensors"))
-        let folders = LoRAFolders(recipe: folder.appendingPathComponent("recipe.yaml"),
-                                  environment: ["OVERPAINT_LORAS": elsewhere.path], workingFolder: folder)
+        let folders = NamedFileFolders.loras(recipe: folder.appendingPathComponent("recipe.yaml"),
+                                             environment: ["OVERPAINT_LORAS": elsewhere.path], workingFolder: folder)
         #expect(folders.file(named: "conv")?.path == elsewhere.appendingPathComponent("conv.safetensors").path)
         #expect(folders.file(named: "detail")?.lastPathComponent == "detail.safetensors")
         #expect(folders.file(named: "missing") == nil)
@@ -112,5 +112,30 @@ import Testing
         #expect(issues("none.safetensors").first?.message.hasPrefix("no VAE at ") == true)
         #expect(issues("../lora/kohya.safetensors").first?.message.contains("not a VAE") == true)
         #expect(issues("../lora").first?.message.contains("without config.json") == true)
+    }
+}
+
+/// `embeddings:` as `validate` checks it.
+@Suite struct EmbeddingRecipeTests {
+    static let url = VAERecipeTests.fixtures.appendingPathComponent("textual-inversion/recipe.yaml")
+
+    @Test func embeddingsAreResolvedAndRead() throws {
+        let recipe = try RecipeLoader().parse("model: /\nembeddings: [shiny.safetensors, painterly.safetensors]\nedits:\n  - img2img: {prompt: a}\n",
+                                              source: Self.url)
+        #expect(recipe.embeddings.map { URL(fileURLWithPath: $0).lastPathComponent } == ["shiny.safetensors", "painterly.safetensors"])
+        #expect(recipe.embeddingFolders.roots.first?.lastPathComponent == "embeddings")
+    }
+
+    @Test func whatIsNoEmbeddingIsReported() {
+        do {
+            _ = try RecipeLoader().parse("model: /\nembeddings: [absent.safetensors, ../lora/kohya.safetensors]\nedits:\n  - img2img: {prompt: a}\n",
+                                         source: Self.url)
+            Issue.record("accepted")
+        } catch {
+            guard case .invalid(_, let issues) = error else { return }
+            #expect(issues.map(\.keyPath) == ["embeddings[0]", "embeddings[1]"])
+            #expect(issues[0].message.hasPrefix("no embedding at "))
+            #expect(issues[1].message.contains("not one embedding"))
+        }
     }
 }

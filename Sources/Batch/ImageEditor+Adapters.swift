@@ -35,14 +35,49 @@ struct GenerationLoRAs: Equatable {
     }
 }
 
+/// The textual inversion files one generation adds: the recipe's `embeddings:`, then each file of
+/// the embedding folders whose stem its prompt or negative prompt writes (in any case, as the
+/// tokenizer matches it), in name order.
+struct GenerationEmbeddings: Equatable {
+    var paths: [String]
+    /// The embeddings the prompts write, by name, for `TI hashes`.
+    var used: [(name: String, path: String)]
+
+    init(prompt: String, negativePrompt: String, recipe: Recipe) {
+        let text = (prompt + "\n" + negativePrompt).lowercased()
+        func written(_ stem: String) -> Bool { text.contains(stem.lowercased()) }
+        let listed = recipe.embeddings.map { (name: URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, path: $0) }
+        let listedNames = Set(listed.map { $0.name.lowercased() })
+        let found = recipe.embeddingFolders.files().sorted { $0.key < $1.key }
+            .filter { !listedNames.contains($0.key.lowercased()) && written($0.key) }
+            .map { (name: $0.key, path: $0.value.path) }
+        paths = listed.map(\.path) + found.map(\.path)
+        used = (listed + found).filter { written($0.name) }
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.paths == rhs.paths }
+}
+
 extension ImageEditor {
-    /// The generation's pipeline with its LoRAs fused in (re-fused only when the set changes), and
-    /// the options it runs with, the prompt's LoRA tags taken out.
+    /// The generation's pipeline with its LoRAs fused in and its embeddings added (loaded anew only
+    /// when they change), and the options it runs with, the prompt's LoRA tags taken out.
     func prepared(_ generation: Edit.Generation, model: String, job: Job) throws -> (pipeline: StableDiffusion, options: GenerationOptions) {
         let loras = try GenerationLoRAs(prompt: job.prompt ?? generation.prompt, recipe: recipe, job: job)
+        let embeddings = GenerationEmbeddings(prompt: loras.prompt, negativePrompt: generation.negativePrompt, recipe: recipe)
         var options = options(generation, job: job)
         options.prompt = loras.prompt
-        return (try models.stableDiffusion(at: model, variant: .init(loras: loras.loras, vae: recipe.vae)), options)
+        let variant = ModelCache.Variant(loras: loras.loras, vae: recipe.vae, embeddings: embeddings.paths)
+        return (try models.stableDiffusion(at: model, variant: variant), options)
+    }
+
+    /// A1111's `TI hashes` field, `name: hash, ...`, for the embeddings a generation's prompts
+    /// write; nil when none.
+    func embeddingHashes(_ generation: Edit.Generation, job: Job) -> String? {
+        guard let loras = try? GenerationLoRAs(prompt: job.prompt ?? generation.prompt, recipe: recipe, job: job) else { return nil }
+        let used = GenerationEmbeddings(prompt: loras.prompt, negativePrompt: generation.negativePrompt, recipe: recipe).used
+        guard !used.isEmpty else { return nil }
+        return used.map { "\($0.name.filter { $0 != ":" && $0 != "," }): \(models.embeddingHash(at: $0.path) ?? "unknown")" }
+            .joined(separator: ", ")
     }
 
     /// A1111's `Lora hashes` field, `name: hash, ...` (names without `:` and `,`, as A1111 writes
