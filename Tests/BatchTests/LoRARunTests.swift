@@ -169,3 +169,19 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let shiny = try #require(hashes?["shiny"]), painterly = try #require(hashes?["painterly"])
     #expect(parameters.contains("TI hashes: \"shiny: \(shiny), painterly: \(painterly)\""), "\(parameters)")
 }
+
+/// One fused variant per model: the same LoRAs give the same loaded pipeline, another set loads anew
+/// (a sidecar naming other LoRAs), and asking without a variant gives whichever is loaded.
+@Test func theModelIsFusedAgainOnlyWhenItsLoRAsChange() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder).path
+    let kohya = LoRARunTests.fixtures.appendingPathComponent("kohya.safetensors").path
+    let cache = ModelCache()
+    let first = try cache.stableDiffusion(at: model, variant: .init(loras: [.init(path: kohya, weight: 0.8)]))
+    #expect(try cache.stableDiffusion(at: model, variant: .init(loras: [.init(path: kohya, weight: 0.8)])) === first)
+    #expect(try cache.stableDiffusion(at: model) === first)
+    let other = try cache.stableDiffusion(at: model, variant: .init(loras: [.init(path: kohya, weight: 0.5)]))
+    #expect(other !== first)
+    #expect(try cache.stableDiffusion(at: model, variant: .init(loras: [.init(path: kohya, weight: 0.5)])) === other)
+}
