@@ -7,9 +7,16 @@ public enum AdapterComponent: String, Sendable, CaseIterable, Comparable {
     case textEncoder = "text_encoder"
     case textEncoder2 = "text_encoder_2"
 
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    /// UNet first, then the text encoders in order.
+    private var order: Int {
+        switch self {
+        case .unet: 0
+        case .textEncoder: 1
+        case .textEncoder2: 2
+        }
     }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.order < rhs.order }
 }
 
 /// How an adapter file names its keys.

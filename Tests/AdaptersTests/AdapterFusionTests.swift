@@ -84,6 +84,22 @@ import Weights
         #expect(passedThrough.floatTensor() == mapped.floatTensor())
     }
 
+    /// A single-file (LDM layout) checkpoint's UNet, seen under diffusers names, takes the same LoRA
+    /// to the same weights as the diffusers folder.
+    @Test func aSingleFileCheckpointIsFusedAsItsFolder() throws {
+        let fixture = try Self.load("locon_1.0")
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("singlefile", "sd-tiny-unet-vae.safetensors")))
+        let fused = try AdapterFusion.fuse(fixture.adapters, into: [.unet: FloatOnlySource(base: checkpoint.unet())])
+        #expect(Self.fusedKeys(fused) == fixture.changed)
+        for qualified in fixture.changed {
+            let (_, key) = try split(qualified)
+            let found = try #require(fused[.unet]).tensor(named: key)
+            let expected = try fixture.expected.tensor(named: qualified)
+            let error = zip(found.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(error <= 2e-5 * (expected.scalars.map(abs).max() ?? 1), "\(qualified)")
+        }
+    }
+
     @Test func layoutsAndAlgorithmsAreRecognised() throws {
         let kohya = try AdapterFile(url: fixtureURL("lora", "kohya.safetensors"))
         #expect(kohya.layout == .kohya && Set(kohya.modules.map(\.algorithm)) == [.lora])
