@@ -44,15 +44,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers"]),
+        .target(
+            name: "OverpaintTestSupport",
+            dependencies: ["Tensors", "Weights", "Imaging"],
+            path: "Tests/OverpaintTestSupport"
+        ),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "OverpaintTestSupport"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "OverpaintTestSupport"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "OverpaintTestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "OverpaintTestSupport"]),
+        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "OverpaintTestSupport"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts"]),
-        .testTarget(name: "AdaptersTests", dependencies: ["Adapters"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Adapters"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "OverpaintTestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Adapters", "OverpaintTestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
-        .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint"]),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint", "OverpaintTestSupport"]),
     ]
 )

@@ -19,8 +19,10 @@ public enum ImageFidelity {
         return mse == 0 ? .infinity : 10 * log10(1 / mse)
     }
 
-    /// PSNR over every sample of two images of one size.
+    /// PSNR over every sample of two images; minus infinity when their sizes differ, so a
+    /// result of the wrong size never passes for a close one.
     public static func psnr(_ a: Image, _ b: Image, eightBit: Bool = false) -> Double {
-        psnr(a.samples, b.samples, eightBit: eightBit)
+        guard (a.width, a.height, a.channels) == (b.width, b.height, b.channels) else { return -.infinity }
+        return psnr(a.samples, b.samples, eightBit: eightBit)
     }
 }

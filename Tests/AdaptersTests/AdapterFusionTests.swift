@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -20,19 +21,19 @@ import Weights
     }
 
     static func load(_ name: String) throws -> Case {
-        let spec = try #require(try fixtureJSON("lora", "cases.json")[name] as? [String: Any])
+        let spec = try #require(try Fixtures.json("lora", "cases.json")[name] as? [String: Any])
         let files = try #require(spec["files"] as? [[String: Any]])
         let adapters = try files.map { file in
-            WeightedAdapter(file: try AdapterFile(url: fixtureURL("lora", try #require(file["path"] as? String))),
+            WeightedAdapter(file: try AdapterFile(url: Fixtures.url("lora", try #require(file["path"] as? String))),
                             weight: try #require((file["weight"] as? NSNumber)?.floatValue))
         }
         return Case(adapters: adapters, changed: try #require(spec["changed"] as? [String]),
-                    expected: try SafeTensorsFile(url: fixtureURL("lora", "\(name).safetensors")))
+                    expected: try SafeTensorsFile(url: Fixtures.url("lora", "\(name).safetensors")))
     }
 
     /// sd-tiny's UNet and text encoder as stored (f16), or widened to f32 so fused weights stay exact.
     static func baseComponents(widened: Bool) throws -> [AdapterComponent: any ParameterSource] {
-        let folder = fixtureURL("pipelines", "sd-tiny")
+        let folder = Fixtures.url("pipelines", "sd-tiny")
         let stores: [AdapterComponent: any ParameterSource] = [
             .unet: try WeightStore(url: folder.appendingPathComponent("unet")),
             .textEncoder: try WeightStore(url: folder.appendingPathComponent("text_encoder")),
@@ -88,7 +89,7 @@ import Weights
     /// to the same weights as the diffusers folder.
     @Test func aSingleFileCheckpointIsFusedAsItsFolder() throws {
         let fixture = try Self.load("locon_1.0")
-        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("singlefile", "sd-tiny-unet-vae.safetensors")))
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("singlefile", "sd-tiny-unet-vae.safetensors")))
         let fused = try AdapterFusion.fuse(fixture.adapters, into: [.unet: FloatOnlySource(base: checkpoint.unet())])
         #expect(Self.fusedKeys(fused) == fixture.changed)
         for qualified in fixture.changed {
@@ -101,14 +102,14 @@ import Weights
     }
 
     @Test func layoutsAndAlgorithmsAreRecognised() throws {
-        let kohya = try AdapterFile(url: fixtureURL("lora", "kohya.safetensors"))
+        let kohya = try AdapterFile(url: Fixtures.url("lora", "kohya.safetensors"))
         #expect(kohya.layout == .kohya && Set(kohya.modules.map(\.algorithm)) == [.lora])
         #expect(Set(kohya.modules.map(\.component)) == [.unet, .textEncoder])
-        let peft = try AdapterFile(url: fixtureURL("lora", "peft.safetensors"))
+        let peft = try AdapterFile(url: Fixtures.url("lora", "peft.safetensors"))
         #expect(peft.layout == .peft && peft.loraAlpha(for: .unet) == 8 && peft.loraAlpha(for: .textEncoder) == 8)
-        #expect(try AdapterFile(url: fixtureURL("lora", "loha.safetensors")).modules.allSatisfy { $0.algorithm == .loha })
-        #expect(try AdapterFile(url: fixtureURL("lora", "lokr.safetensors")).modules.allSatisfy { $0.algorithm == .lokr })
-        #expect(try AdapterFile(url: fixtureURL("lora", "dora.safetensors")).modules.allSatisfy(\.isDecomposed))
+        #expect(try AdapterFile(url: Fixtures.url("lora", "loha.safetensors")).modules.allSatisfy { $0.algorithm == .loha })
+        #expect(try AdapterFile(url: Fixtures.url("lora", "lokr.safetensors")).modules.allSatisfy { $0.algorithm == .lokr })
+        #expect(try AdapterFile(url: Fixtures.url("lora", "dora.safetensors")).modules.allSatisfy(\.isDecomposed))
     }
 
     @Test func keysThatMatchNoModuleAreNamed() throws {
@@ -166,7 +167,7 @@ import Weights
     }
 
     private func write(_ tensors: [String: Tensor]) throws -> URL {
-        let url = try temporaryFolder().appendingPathComponent("adapter.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("adapter.safetensors")
         try SafeTensorsWriter.write(tensors, to: url)
         return url
     }

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Batch
 
@@ -79,7 +80,7 @@ private func threadMinorFaults() throws -> Int {
 /// `--upscaler-image` runs the network once over a whole photo in tiles, as recipes/upscale.yaml
 /// does, and reports it as its own stage; a malformed size is refused before anything runs.
 @Test func benchRunsTheUpscalerOverAWholePhotoInTiles() throws {
-    let network = packageRoot.appendingPathComponent("Tests/Fixtures/esrgan/rrdb.safetensors").path
+    let network = Fixtures.root.appendingPathComponent("esrgan/rrdb.safetensors").path
     let result = try runOverpaint(["bench", "--upscaler", network, "--upscaler-size", "16",
                                    "--upscaler-image", "300x40", "--repetitions", "1", "--no-kernels", "--json"])
     #expect(result.status == 0, "\(result.stderr)")

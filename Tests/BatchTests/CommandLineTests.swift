@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Tensors
 import Testing
 @testable import Batch
@@ -143,13 +144,13 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", packageRoot.appendingPathComponent("recipes/remove-objects.yaml").path,
-                                   "--input", packageRoot.appendingPathComponent("samples").path, "--output", output.path])
+    let result = try runOverpaint(["run", Fixtures.packageRoot.appendingPathComponent("recipes/remove-objects.yaml").path,
+                                   "--input", Fixtures.packageRoot.appendingPathComponent("samples").path, "--output", output.path])
     #expect(result.status == 0, "\(result.stderr)")
     for stem in ["astronaut", "chelsea", "coffee", "rocket"] {
-        let original = try ImageFile.read(packageRoot.appendingPathComponent("samples").appendingPathComponent(
+        let original = try ImageFile.read(Fixtures.packageRoot.appendingPathComponent("samples").appendingPathComponent(
             stem == "rocket" ? "rocket.jpg" : "\(stem).png"))
-        let mask = try ImageFile.read(packageRoot.appendingPathComponent("samples/masks/\(stem).png"))
+        let mask = try ImageFile.read(Fixtures.packageRoot.appendingPathComponent("samples/masks/\(stem).png"))
         let edited = try ImageFile.read(output.appendingPathComponent("\(stem).png"))
         #expect(edited.width == original.width && edited.height == original.height)
         // Far from the mask (beyond mask_grow) every pixel is the input's.

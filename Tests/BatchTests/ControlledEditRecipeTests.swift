@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Testing
 @testable import Batch
 
@@ -10,7 +11,7 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
     let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 0...0, ys: 0...0)
-    let controlNet = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
+    let controlNet = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
     var results: [Image] = []
     for (index, control) in ["", ", control: [{type: canny, model: \"\(controlNet)\", scale: 0.8}]"].enumerated() {
         let recipe = folder.appendingPathComponent("edit\(index).yaml")

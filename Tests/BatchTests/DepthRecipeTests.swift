@@ -1,5 +1,7 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
+import Pipelines
 import Testing
 @testable import Batch
 
@@ -8,7 +10,7 @@ import Testing
 // pipeline of Tests/Fixtures/pipelines with the depth map transformers' depth-estimation
 // pipeline made from input.png (controlnet_tiny standing in for a depth ControlNet).
 
-private let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+private let fixtures = Fixtures.root
 private let depthModel = fixtures.appendingPathComponent("depth/model")
 
 private func astronautInput(in folder: URL) throws -> URL {
@@ -27,13 +29,6 @@ private func depthEnvironment(model: URL, depthModel: String) -> [String: String
     return environment
 }
 
-private func psnr(_ a: Image, _ b: Image) -> Double {
-    guard a.samples.count == b.samples.count else { return 0 }
-    let squared = zip(a.samples, b.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
-    let mse = squared / Double(a.samples.count)
-    return mse == 0 ? .infinity : 10 * log10(1 / mse)
-}
-
 /// recipes/restyle-depth.yaml through `overpaint run` reproduces diffusers'
 /// StableDiffusionControlNetImg2ImgPipeline fed the estimated depth map (restyle_depth.png).
 @Test func restyleDepthRecipeMatchesDiffusersControlNetImg2Img() throws {
@@ -42,12 +37,12 @@ private func psnr(_ a: Image, _ b: Image) -> Double {
     let input = try astronautInput(in: folder)
     let output = folder.appendingPathComponent("out")
     let environment = depthEnvironment(model: try tinyPipelineFolder(in: folder), depthModel: depthModel.path)
-    let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
     #expect(result.status == 0, "\(result.stderr)")
     let ours = try ImageFile.read(output.appendingPathComponent("astronaut-depth-restyled.png"))
     let reference = try ImageFile.read(fixtures.appendingPathComponent("depth/restyle_depth.png"))
-    #expect(psnr(ours, reference) >= 40)
+    #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
 }
 
 /// A missing depth model makes the recipe invalid: a located error, exit 2, nothing run.
@@ -57,7 +52,7 @@ private func psnr(_ a: Image, _ b: Image) -> Double {
     let input = try astronautInput(in: folder)
     let model = folder.appendingPathComponent("no-depth-model")
     let environment = depthEnvironment(model: try tinyPipelineFolder(in: folder), depthModel: model.path)
-    let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
                                   environment: environment)
     #expect(result.status == 2)
@@ -74,7 +69,7 @@ private func psnr(_ a: Image, _ b: Image) -> Double {
     try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
     try Data("{\"neck_hidden_sizes\": \"wide\"}".utf8).write(to: model.appendingPathComponent("config.json"))
     let environment = depthEnvironment(model: try tinyPipelineFolder(in: folder), depthModel: model.path)
-    let recipe = packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
                                   environment: environment)
     #expect(result.status == 1)

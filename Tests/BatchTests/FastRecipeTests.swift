@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Pipelines
 import Testing
 
@@ -13,18 +14,18 @@ import Testing
     let model = try tinyPipelineFolder(in: folder)
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
                                      to: input.appendingPathComponent("astronaut.png"))
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path
-    let recipe = packageRoot.appendingPathComponent("recipes/restyle-fast.yaml").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml").path
     #expect(try runOverpaint(["validate", recipe], environment: environment).status == 0)
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
     #expect(result.status == 0, "\(result.stderr)")
     let written = output.appendingPathComponent("astronaut-watercolor-fast.png")
     let ours = try ImageFile.read(written)
-    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/fewstep/restyle_fast.png"))
+    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("fewstep/restyle_fast.png"))
     #expect(ours.width == reference.width && ours.height == reference.height)
     #expect(ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true) >= 40)
     let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
@@ -36,9 +37,9 @@ import Testing
 
 /// Every recipe shipped in recipes/ is run by some test here, by its name.
 @Test func everyRecipeIsRunByATest() throws {
-    let recipes = try FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("recipes").path)
+    let recipes = try FileManager.default.contentsOfDirectory(atPath: Fixtures.packageRoot.appendingPathComponent("recipes").path)
         .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
-    let tests = packageRoot.appendingPathComponent("Tests/BatchTests")
+    let tests = Fixtures.packageRoot.appendingPathComponent("Tests/BatchTests")
     let sources = try FileManager.default.contentsOfDirectory(atPath: tests.path).filter { $0.hasSuffix(".swift") }
         .map { try String(contentsOf: tests.appendingPathComponent($0), encoding: .utf8) }.joined()
     #expect(recipes.count >= 10)
@@ -55,17 +56,17 @@ import Testing
     let model = try tinyPipelineFolder(in: folder)
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
                                      to: input.appendingPathComponent("astronaut.png"))
     let recipe = folder.appendingPathComponent("skip.yaml")
-    let fast = try String(contentsOf: packageRoot.appendingPathComponent("recipes/restyle-fast.yaml"), encoding: .utf8)
+    let fast = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml"), encoding: .utf8)
     try ("clip_skip: 2\n" + fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: model.path))
         .write(to: recipe, atomically: true, encoding: .utf8)
     let output = folder.appendingPathComponent("out")
     let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path])
     #expect(result.status == 0, "\(result.stderr)")
     let written = output.appendingPathComponent("astronaut-watercolor-fast.png")
-    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/fewstep/restyle_fast.png"))
+    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("fewstep/restyle_fast.png"))
     #expect(try ImageFile.read(written) != reference)
     #expect(try ImageFile.readTextChunks(written)["parameters"]?.contains("Denoising strength: 0.5, Clip skip: 2, ") == true)
 }

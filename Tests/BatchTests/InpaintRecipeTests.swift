@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Testing
 @testable import Batch
 
@@ -10,7 +11,7 @@ import Testing
     static func input(in folder: URL, xs: ClosedRange<Int>, ys: ClosedRange<Int>) throws -> (URL, Mask) {
         let input = folder.appendingPathComponent("in")
         try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+        try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
                                          to: input.appendingPathComponent("astronaut.png"))
         var mask = Mask(width: 64, height: 64)
         for y in ys { for x in xs { mask.values[y * 64 + x] = 1 } }
@@ -50,7 +51,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = try tinyPipelineFolder(in: folder)
         let (input, mask) = try Self.input(in: folder, xs: 20...35, ys: 24...39)
-        let recipe = packageRoot.appendingPathComponent("recipes/remove-objects-refine.yaml")
+        let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/remove-objects-refine.yaml")
         let (before, after) = try Self.run(recipe, model: model, input: input, folder: folder)
         #expect(after.width == before.width && after.height == before.height)
         #expect(!after.samples.contains { $0.isNaN })
@@ -90,7 +91,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = try tinyPipelineFolder(in: folder)
         let (input, mask) = try Self.input(in: folder, xs: 16...40, ys: 20...44)
-        let controlNet = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
+        let controlNet = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
         var results: [Image] = []
         for (index, control) in ["", ", control: [{type: canny, model: \"\(controlNet)\", scale: 1.0}]"].enumerated() {
             let recipe = folder.appendingPathComponent("controlled\(index).yaml")

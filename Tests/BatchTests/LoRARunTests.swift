@@ -1,5 +1,7 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
+import Pipelines
 import Testing
 @testable import Batch
 
@@ -7,7 +9,7 @@ import Testing
 /// the prompt, against diffusers' StableDiffusionImg2ImgPipeline after `load_lora_weights` +
 /// `fuse_lora(lora_scale=w)` of both (tools/reference/lora_fixtures.py, img2img_lora.png).
 @Suite struct LoRARunTests {
-    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/lora")
+    static let fixtures = Fixtures.root.appendingPathComponent("lora")
 
     /// The model, an input folder with the astronaut, and a recipe folder whose `loras/` holds the
     /// kohya and LoCon fixtures.
@@ -15,7 +17,7 @@ import Testing
         let model = try tinyPipelineFolder(in: folder)
         let input = folder.appendingPathComponent("in")
         try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+        try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
                                          to: input.appendingPathComponent("astronaut.png"))
         let loras = folder.appendingPathComponent("loras")
         try FileManager.default.createDirectory(at: loras, withIntermediateDirectories: true)
@@ -24,12 +26,6 @@ import Testing
                                              to: loras.appendingPathComponent("\(name).safetensors"))
         }
         return (model, input)
-    }
-
-    static func psnr(_ a: Image, _ b: Image) -> Double {
-        let squared = zip(a.samples, b.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
-        let mse = squared / Double(a.samples.count)
-        return mse == 0 ? .infinity : 10 * log10(1 / mse)
     }
 
     @Test func lorasFromTheRecipeAndThePromptMatchDiffusers() throws {
@@ -49,9 +45,9 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
         let reference = try ImageFile.read(Self.fixtures.appendingPathComponent("img2img_lora.png"))
-        #expect(Self.psnr(ours, reference) >= 40)
-        let withoutLoRA = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"))
-        #expect(Self.psnr(ours, withoutLoRA) < 40)
+        #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
+        let withoutLoRA = try ImageFile.read(Fixtures.root.appendingPathComponent("pipelines/input.png"))
+        #expect(ImageFidelity.psnr(ours, withoutLoRA, eightBit: true) < 40)
 
         let hashes = try #require(try fixtureHashes())
         let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
@@ -107,9 +103,9 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let model = try tinyPipelineFolder(in: folder)
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
                                      to: input.appendingPathComponent("astronaut.png"))
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/vae-override")
+    let fixtures = Fixtures.root.appendingPathComponent("vae-override")
     let recipeURL = folder.appendingPathComponent("vae.yaml")
     try """
     seed: 42
@@ -122,7 +118,7 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
     #expect(result.status == 0, "\(result.stderr)")
     let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    #expect(LoRARunTests.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent("img2img_vae.png"))) >= 40)
+    #expect(ImageFidelity.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent("img2img_vae.png")), eightBit: true) >= 40)
     let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
     #expect(parameters.contains(", VAE: \(vae), Denoising strength: 0.75"), "\(parameters)")
     #expect(parameters.contains("VAE hash: "))
@@ -137,9 +133,9 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let model = try tinyPipelineFolder(in: folder)
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/input.png"),
+    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
                                      to: input.appendingPathComponent("astronaut.png"))
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/textual-inversion")
+    let fixtures = Fixtures.root.appendingPathComponent("textual-inversion")
     let embeddings = folder.appendingPathComponent("embeddings")
     try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: fixtures.appendingPathComponent("painterly.safetensors"),

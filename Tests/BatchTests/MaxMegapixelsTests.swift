@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 
 /// `--max-megapixels` times a million must fit an Int: a larger value is an argument error

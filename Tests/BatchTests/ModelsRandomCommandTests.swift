@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import OverpaintTestSupport
 import Testing
 
 /// `overpaint models random`, run as users run it, on the smallest known architecture.

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Testing
 @testable import Batch
 
@@ -7,7 +8,7 @@ import Testing
 // tests do not cover: inpaint (4- and 9-channel UNets) and edit. References are
 // tools/reference/pipeline_fixtures.py and inversion_fixtures.py on the tiny pipeline.
 
-private let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines")
+private let fixtures = Fixtures.root.appendingPathComponent("pipelines")
 
 private func peakSignalToNoise(_ squaredError: Double, count: Int) -> Double {
     squaredError == 0 ? .infinity : 10 * log10(Double(count) / squaredError)

@@ -1,32 +1,12 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
+import Pipelines
 import Testing
 @testable import Batch
 
-/// The tiny diffusers pipeline of Tests/Fixtures/pipelines with the real CLIP tokenizer,
-/// assembled as a user's model folder.
-func tinyPipelineFolder(in folder: URL) throws -> URL {
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
-    let model = folder.appendingPathComponent("sd-tiny")
-    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-    let source = fixtures.appendingPathComponent("pipelines/sd-tiny")
-    for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
-        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name),
-                                                   withDestinationURL: source.appendingPathComponent(name))
-    }
-    try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("tokenizer"),
-                                               withDestinationURL: fixtures.appendingPathComponent("clip-tokenizer"))
-    return model
-}
-
-private func psnr(_ a: Image, _ b: Image) -> Double {
-    let squared = zip(a.samples, b.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
-    let mse = squared / Double(a.samples.count)
-    return mse == 0 ? .infinity : 10 * log10(1 / mse)
-}
-
 private func pipelineInput(in folder: URL) throws -> URL {
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines")
+    let fixtures = Fixtures.root.appendingPathComponent("pipelines")
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
@@ -53,9 +33,9 @@ private func pipelineInput(in folder: URL) throws -> URL {
     let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
     #expect(result.status == 0, "\(result.stderr)")
     let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/img2img_pndm.png"))
+    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("pipelines/img2img_pndm.png"))
     #expect(ours.width == reference.width && ours.height == reference.height)
-    #expect(psnr(ours, reference) >= 40)
+    #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
     let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "an astronaut in a garden, oil painting")
@@ -72,7 +52,7 @@ func generationRecipesRunOnATinyModel(_ name: String) throws {
     let model = try tinyPipelineFolder(in: folder)
     let input = try pipelineInput(in: folder)
     let output = folder.appendingPathComponent("out")
-    let recipe = packageRoot.appendingPathComponent("recipes/\(name).yaml").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/\(name).yaml").path
     #expect(try runOverpaint(["validate", recipe, "--model", model.path]).status == 0)
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path, "--model", model.path])
     #expect(result.status == 0, "\(result.stderr)")
@@ -107,7 +87,7 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     defer { try? FileManager.default.removeItem(at: folder) }
     let models = folder.appendingPathComponent("models/realesrgan")
     try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/esrgan")
+    let fixtures = Fixtures.root.appendingPathComponent("esrgan")
     for ext in ["param", "bin"] {
         try FileManager.default.createSymbolicLink(at: models.appendingPathComponent("realesrgan-x4plus.\(ext)"),
                                                    withDestinationURL: fixtures.appendingPathComponent("rrdb.\(ext)"))
@@ -116,7 +96,7 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("models").path
-    let recipe = packageRoot.appendingPathComponent("recipes/\(name).yaml").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/\(name).yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
     #expect(result.status == 0, "\(result.stderr)")
     let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
@@ -149,11 +129,11 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path
-    environment["OVERPAINT_CONTROLNET_CANNY"] = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_tiny").path
-    let recipe = packageRoot.appendingPathComponent("recipes/restyle-canny.yaml").path
+    environment["OVERPAINT_CONTROLNET_CANNY"] = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
+    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-canny.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
     #expect(result.status == 0, "\(result.stderr)")
     let ours = try ImageFile.read(output.appendingPathComponent("astronaut-canny-restyled.png"))
-    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/controlnet_canny.png"))
-    #expect(psnr(ours, reference) >= 40)
+    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("pipelines/controlnet_canny.png"))
+    #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
 }

@@ -1,23 +1,8 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Testing
 @testable import Batch
-
-/// The tiny SD x4 upscaler of Tests/Fixtures/upscaler with sd-tiny's text encoder and the real
-/// CLIP tokenizer, assembled as a user's model folder.
-private func tinyUpscalerFolder(in folder: URL) throws -> URL {
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
-    let model = folder.appendingPathComponent("x4-tiny")
-    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-    let source = fixtures.appendingPathComponent("upscaler/x4-tiny")
-    var links = try FileManager.default.contentsOfDirectory(atPath: source.path).map { ($0, source.appendingPathComponent($0)) }
-    links.append(("text_encoder", fixtures.appendingPathComponent("pipelines/sd-tiny/text_encoder")))
-    links.append(("tokenizer", fixtures.appendingPathComponent("clip-tokenizer")))
-    for (name, target) in links {
-        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name), withDestinationURL: target)
-    }
-    return model
-}
 
 /// RECIPES.md's parity promise for `upscale` with an SD x4 upscaler folder, through
 /// `overpaint run`: StableDiffusionUpscalePipeline with torch.Generator("cpu").manual_seed(0)
@@ -28,7 +13,7 @@ private func tinyUpscalerFolder(in folder: URL) throws -> URL {
     let model = try tinyUpscalerFolder(in: folder)
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/upscaler")
+    let fixtures = Fixtures.root.appendingPathComponent("upscaler")
     try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("cat.png"))
     let recipeURL = folder.appendingPathComponent("upscale.yaml")
     try """
@@ -60,7 +45,7 @@ private func tinyUpscalerFolder(in folder: URL) throws -> URL {
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
     try write(testPhoto(width: 16, height: 16), input.appendingPathComponent("a.png"))
-    let sd = packageRoot.appendingPathComponent("Tests/Fixtures/pipelines/sd-tiny")
+    let sd = Fixtures.root.appendingPathComponent("pipelines/sd-tiny")
     let recipeURL = folder.appendingPathComponent("upscale.yaml")
     try """
     match: {images: ["*.png"]}

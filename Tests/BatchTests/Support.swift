@@ -1,15 +1,8 @@
 import Foundation
 import Imaging
 @testable import Batch
+import OverpaintTestSupport
 @testable import Recipes
-
-/// A fresh folder under the system temp dir, removed by the caller's `defer`.
-func makeScratchFolder(_ name: String = #function) throws -> URL {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-\(safe)-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 /// A deterministic RGB test picture with smooth gradients and some texture.
 func testPhoto(width: Int, height: Int, channels: Int = 3, seed: Int = 0) -> Image {
@@ -66,22 +59,10 @@ func temporaryFiles(under folder: URL) -> [String] {
 
 /// The `overpaint` executable built beside the test bundle.
 func overpaintExecutable() -> URL {
-    var folder = URL(fileURLWithPath: #filePath)
-    while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
-        folder.deleteLastPathComponent()
-    }
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let candidates = [beside, beside.deletingLastPathComponent(), folder.appendingPathComponent(".build/debug")]
+    let candidates = [beside, beside.deletingLastPathComponent(), Fixtures.packageRoot.appendingPathComponent(".build/debug")]
     return candidates.map { $0.appendingPathComponent("overpaint") }
         .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2].appendingPathComponent("overpaint")
-}
-
-var packageRoot: URL {
-    var folder = URL(fileURLWithPath: #filePath)
-    while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
-        folder.deleteLastPathComponent()
-    }
-    return folder
 }
 
 struct CommandResult {

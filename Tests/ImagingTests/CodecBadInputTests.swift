@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Imaging
 
@@ -32,14 +33,14 @@ import Testing
     }
 
     @Test func emptyFileIsUnreadable() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let error = Self.expectFailure(try Self.write([], "empty.png", in: folder))
         #expect(error?.localizedDescription.contains("empty") == true)
     }
 
     @Test func textFileNamedPngIsNotAPng() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = try Self.write(Array("just some notes\n".utf8), "notes.png", in: folder)
         #expect(Self.expectFailure(url)?.localizedDescription.contains("not a PNG file") == true)
@@ -49,7 +50,7 @@ import Testing
     }
 
     @Test func missingFileAndFolderAreUnreadable() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         Self.expectFailure(folder.appendingPathComponent("absent.png"))
         Self.expectFailure(folder)
@@ -58,7 +59,7 @@ import Testing
     @Test(arguments: ["png_rgb8.png", "png_interlaced_rgba8.png", "jpeg_rgb.jpg", "jpeg_progressive.jpg",
                       "tiff_rgb8.tif", "tiff_gray16.tif", "tiff_rgba8.tif"])
     func truncatedFilesFail(name: String) throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let bytes = [UInt8](try CodecFixtures.data(name))
         // Cut inside the header, and inside the pixel data (PNG: before the trailing IEND chunk).
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func garbageAfterValidMagicFails() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         var generator = SystemRandomNumberGenerator()
         let noise = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func pngClaimingTenBillionPixelsIsTooLargeBeforeDecoding() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = try Self.write(PNGBytes.file(width: 100_000, height: 100_000), "huge.png", in: folder)
         let error = Self.expectFailure(url)
@@ -89,7 +90,7 @@ import Testing
     }
 
     @Test func jpegClaimingHugeDimensionsIsTooLarge() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         var bytes = [UInt8](try CodecFixtures.data("jpeg_rgb.jpg"))
         // SOF0: FF C0, length (2), precision (1), height (2), width (2).
@@ -100,7 +101,7 @@ import Testing
     }
 
     @Test func zeroSizedPngIsUnreadable() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let error = Self.expectFailure(try Self.write(PNGBytes.file(width: 0, height: 0), "zero.png", in: folder))
         guard case .unreadable = error else {
@@ -110,7 +111,7 @@ import Testing
     }
 
     @Test func writeIntoMissingFolderFailsNamingThePath() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 2, height: 2, channels: 3, bitDepth: 8)
         for format in ImageFormat.allCases {

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Imaging
 
@@ -83,25 +84,25 @@ import Testing
     }
 
     @Test(arguments: pngBombs) func pngBombIsRefusedCheaply(_ bomb: Bomb) throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Self.expectRefusedCheaply(bomb, in: folder)
     }
 
     @Test(arguments: tiffBombs) func tiffBombIsRefusedCheaply(_ bomb: Bomb) throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Self.expectRefusedCheaply(bomb, in: folder)
     }
 
     @Test func jpegBombsAreRefusedCheaply() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         for bomb in try Self.jpegBombs { try Self.expectRefusedCheaply(bomb, in: folder) }
     }
 
     @Test func headerOverTheLimitIsTooLargeEvenWithoutImageData() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let png = try CodecBadInputTests.write(PNGBytes.file(width: 20_000, height: 10_000, imageData: false), "a.png", in: folder)
         #expect(CodecBadInputTests.expectFailure(png) == .tooLarge(path: png.path, width: 20_000, height: 10_000, limit: 100_000_000))
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func budgetRefusalSaysWhatItWouldNeed() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = try CodecBadInputTests.write(Self.pngBombs.last!.bytes, "wide.png", in: folder)
         let message = CodecBadInputTests.expectFailure(url)?.localizedDescription ?? ""
@@ -120,7 +121,7 @@ import Testing
     }
 
     @Test func hugeLimitsDoNotOverflow() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = try CodecBadInputTests.write(PNGBytes.file(width: 2_147_483_647, height: 2_147_483_647, bitDepth: 16,
                                                              colorType: 6, imageData: false), "huge.png", in: folder)
@@ -133,7 +134,7 @@ import Testing
     /// libraries' buffers.
     @Test(arguments: [(ImageFormat.png, 4, 16), (.png, 1, 8), (.jpeg, 3, 8), (.tiff, 3, 16), (.tiff, 2, 8)])
     func acceptedImageDecodesWithinOneAndAHalfTimesItsSize(format: ImageFormat, channels: Int, bitDepth: Int) throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("big.\(format.rawValue)")
         try ImageFile.write(CodecFixtures.gradient(width: 1200, height: 1000, channels: channels), to: url,
@@ -143,7 +144,7 @@ import Testing
 
     /// libtiff renders a bilevel image as RGBA words, which used to take a raster of their own.
     @Test func bilevelTiffDecodesWithinOneAndAHalfTimesItsSize() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = try CodecBadInputTests.write(TIFFBytes.bilevel(width: 2400, height: 2000), "bilevel.tif", in: folder)
         Self.expectDecodedWithinBudget(url, width: 2400, height: 2000, channels: 1, in: folder)

@@ -1,27 +1,14 @@
 import Foundation
 @testable import Imaging
+import OverpaintTestSupport
 
-/// Locates fixtures written by tools/reference/codec_fixtures.py and scratch folders.
+/// The fixtures written by tools/reference/codec_fixtures.py.
 enum CodecFixtures {
-    static let directory: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("Tests/Fixtures/codecs")
-    }()
+    static let directory = Fixtures.root.appendingPathComponent("codecs")
 
     static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
     static func data(_ name: String) throws -> Data { try Data(contentsOf: url(name)) }
-
-    /// A fresh empty folder; the caller removes it.
-    static func scratchDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("overpaint-codecs-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
     /// One entry of decode.json: a file and the samples a decoder must deliver.
     struct DecodeCase: Decodable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Imaging
 
@@ -16,7 +17,7 @@ import Testing
 
     @Test(arguments: losslessLayouts)
     func losslessFormatsKeepEverySample(_ layout: Layout) throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 9, height: 6, channels: layout.channels, bitDepth: layout.bitDepth)
         let url = folder.appendingPathComponent("out.\(layout.format.rawValue)")
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func oneByOneImagesRoundTripInEveryFormat() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = Image(width: 1, height: 1, channels: 3, samples: [1, 0, 128 / 255])
         for format in ImageFormat.allCases {
@@ -41,7 +42,7 @@ import Testing
 
     /// decode -> encode -> decode of the reference-written files gives identical samples.
     @Test func referenceFilesSurviveReencoding() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let lossless = CodecFixtures.decodeCases().filter { !$0.file.hasSuffix(".jpg") }
         #expect(lossless.count >= 25)
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func sixteenBitCanBeWrittenAsEightAndBack() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 5, height: 4, channels: 3, bitDepth: 16)
         let url = folder.appendingPathComponent("narrow.png")
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func outOfRangeAndNaNSamplesAreClamped() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = Image(width: 4, height: 1, channels: 1, samples: [-0.5, 1.5, .nan, 0.5])
         let url = folder.appendingPathComponent("clamped.png")
@@ -79,7 +80,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4])
     func jpegDropsAlphaAndStaysClose(channels: Int) throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         var image = CodecFixtures.gradient(width: 32, height: 24, channels: channels)
         image.bitDepth = 16
@@ -101,7 +102,7 @@ import Testing
     }
 
     @Test func jpegQualityChangesTheFile() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 32, height: 32, channels: 3, bitDepth: 8)
         let low = folder.appendingPathComponent("low.jpg"), high = folder.appendingPathComponent("high.jpg")
@@ -113,7 +114,7 @@ import Testing
     }
 
     @Test func textChunksRoundTripAsTextOrInternationalText() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("tagged.png")
         let parameters = "a watercolor painting\nNegative prompt: \nSteps: 30, Sampler: DDIM, CFG scale: 7.5, Seed: 42"
@@ -135,7 +136,7 @@ import Testing
     }
 
     @Test func invalidTextKeywordsAreRefused() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("bad.png")
         let image = CodecFixtures.pattern(width: 2, height: 2, channels: 1, bitDepth: 8)

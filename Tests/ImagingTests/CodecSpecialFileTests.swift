@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ import Glibc
     }
 
     @Test func fifoIsNotARegularFile() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("a.png")
         try #require(mkfifo(url.path, 0o600) == 0)
@@ -31,7 +32,7 @@ import Glibc
     }
 
     @Test func deviceBehindALinkNamedPngIsNotARegularFile() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("x.png")
         try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: "/dev/zero")
@@ -39,7 +40,7 @@ import Glibc
     }
 
     @Test func socketIsNotARegularFile() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("s.png")
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -58,7 +59,7 @@ import Glibc
     }
 
     @Test func danglingLinkSaysWhereItPoints() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("gone.png")
         try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: "missing/photo.png")
@@ -66,7 +67,7 @@ import Glibc
     }
 
     @Test func linkLoopIsRefused() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let first = folder.appendingPathComponent("a.png"), second = folder.appendingPathComponent("b.png")
         try FileManager.default.createSymbolicLink(atPath: first.path, withDestinationPath: second.path)
@@ -75,7 +76,7 @@ import Glibc
     }
 
     @Test func folderAndMissingFileAreRefused() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(CodecBadInputTests.expectFailure(folder)?.localizedDescription == "cannot read \(folder.path): not a regular file (directory)")
         let missing = folder.appendingPathComponent("absent.png")
@@ -83,7 +84,7 @@ import Glibc
     }
 
     @Test func linkToARegularFileIsFollowed() throws {
-        let folder = try CodecFixtures.scratchDirectory()
+        let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("linked.png")
         try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: CodecFixtures.url("png_rgb8.png").path)

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Tensors
 import Weights
@@ -11,8 +12,8 @@ struct AutoencoderKLTests {
     let io: [String: Tensor]
 
     init() throws {
-        vae = try AutoencoderKL(folder: ModelFixtures.url("vae", ""))
-        io = try ModelFixtures.tensors("vae", "vae_io.safetensors")
+        vae = try AutoencoderKL(folder: Fixtures.url("vae", ""))
+        io = try Fixtures.tensors("vae", "vae_io.safetensors")
     }
 
     private func fixture(_ name: String) throws -> Tensor {
@@ -29,23 +30,23 @@ struct AutoencoderKLTests {
 
     @Test func encodeGivesMeanAndLogVariance() throws {
         let posterior = vae.encode(try fixture("encode.input"))
-        expectClose(posterior.mean, try fixture("encode.mean"))
-        expectClose(posterior.logvar, try fixture("encode.logvar"))
+        expectRelativeError(posterior.mean, try fixture("encode.mean"))
+        expectRelativeError(posterior.logvar, try fixture("encode.logvar"))
     }
 
     @Test func posteriorSampleDrawsLikeTorch() throws {
         let posterior = vae.encode(try fixture("encode.input"))
         var generator = TorchGenerator(seed: 0)
-        expectClose(posterior.sample(generator: &generator), try fixture("sample.output"))
+        expectRelativeError(posterior.sample(generator: &generator), try fixture("sample.output"))
     }
 
     @Test func decode() throws {
-        expectClose(vae.decode(try fixture("decode.input")), try fixture("decode.output"))
+        expectRelativeError(vae.decode(try fixture("decode.input")), try fixture("decode.output"))
     }
 
     @Test func decodeWithEveryConvolutionByWinograd() throws {
         let decoded = try Winograd.withRule(.always) { vae.decode(try fixture("decode.input")) }
-        expectClose(decoded, try fixture("decode.output"))
+        expectRelativeError(decoded, try fixture("decode.output"))
     }
 
     @Test func tiledDecodeBlendsLikeDiffusers() throws {
@@ -53,17 +54,17 @@ struct AutoencoderKLTests {
         tiled.tiling = VAETiling(sampleTileSize: 16, latentTileSize: 8)
         let latent = try fixture("tiled_decode.input")
         let expected = try fixture("tiled_decode.output")
-        expectClose(tiled.decode(latent), expected)
+        expectRelativeError(tiled.decode(latent), expected)
         // The untiled decode differs, so the tiling (not a plain decode) is what matched.
-        #expect(relativeError(vae.decode(latent), expected) > 1e-2)
+        #expect(maxRelativeError(vae.decode(latent), expected) > 1e-2)
     }
 
     @Test func tiledEncodeBlendsLikeDiffusers() throws {
         var tiled = vae
         tiled.tiling = VAETiling(sampleTileSize: 16, latentTileSize: 8)
         let posterior = tiled.encode(try fixture("tiled_encode.input"))
-        expectClose(posterior.mean, try fixture("tiled_encode.mean"))
-        expectClose(posterior.logvar, try fixture("tiled_encode.logvar"))
+        expectRelativeError(posterior.mean, try fixture("tiled_encode.mean"))
+        expectRelativeError(posterior.logvar, try fixture("tiled_encode.logvar"))
     }
 
     @Test func enableTilingUsesSampleSize() {
@@ -87,7 +88,7 @@ struct AutoencoderKLLoadingTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-vae-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let current = try ModelFixtures.tensors("vae", "diffusion_pytorch_model.safetensors")
+        let current = try Fixtures.tensors("vae", "diffusion_pytorch_model.safetensors")
         let legacy = ["to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"]
         var renamed: [String: Tensor] = [:]
         for (key, tensor) in current {
@@ -96,11 +97,11 @@ struct AutoencoderKLLoadingTests {
         }
         #expect(renamed["decoder.mid_block.attentions.0.proj_attn.weight"] != nil)
         try SafeTensorsWriter.write(renamed, to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
-        try FileManager.default.copyItem(at: ModelFixtures.url("vae", "config.json"),
+        try FileManager.default.copyItem(at: Fixtures.url("vae", "config.json"),
                                          to: folder.appendingPathComponent("config.json"))
         let vae = try AutoencoderKL(folder: folder)
-        let io = try ModelFixtures.tensors("vae", "vae_io.safetensors")
-        expectClose(vae.decode(try #require(io["decode.input"])), try #require(io["decode.output"]))
+        let io = try Fixtures.tensors("vae", "vae_io.safetensors")
+        expectRelativeError(vae.decode(try #require(io["decode.input"])), try #require(io["decode.output"]))
     }
 
     @Test func configDefaultsAndListSampleSize() throws {
@@ -148,7 +149,7 @@ struct StableDiffusionVAEShapeTests {
     /// The preset builds exactly diffusers' SD VAE: every tensor read with its shape, none left
     /// over (the load ends with `checkAllUsed`, so it would throw on a tensor never read).
     @Test func presetReadsEveryTensorOfTheRealArchitecture() throws {
-        let data = try Data(contentsOf: ModelFixtures.url("vae", "sd_vae_shapes.json"))
+        let data = try Data(contentsOf: Fixtures.url("vae", "sd_vae_shapes.json"))
         let shapes = try JSONDecoder().decode([String: [Int]].self, from: data)
         #expect(shapes.count == 248)
         let vae = try AutoencoderKL(config: .stableDiffusion(), source: ZeroParameters(shapes: shapes))

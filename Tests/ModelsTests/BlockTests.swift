@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -12,7 +13,7 @@ struct BlockTests {
 
     init() throws {
         weights = Parameters(try ModelFixtures.store("vae", "blocks.safetensors"))
-        io = try ModelFixtures.tensors("vae", "block_io.safetensors")
+        io = try Fixtures.tensors("vae", "block_io.safetensors")
     }
 
     private func fixture(_ name: String) throws -> Tensor {
@@ -23,7 +24,7 @@ struct BlockTests {
     /// block read every weight under its prefix.
     private func check(_ name: String, _ parameters: Parameters, _ body: (Tensor) throws -> Tensor) throws {
         let output = try body(try fixture("\(name).input"))
-        expectClose(output, try fixture("\(name).output"))
+        expectRelativeError(output, try fixture("\(name).output"))
         try parameters.checkAllUsed()
     }
 

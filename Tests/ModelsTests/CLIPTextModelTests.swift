@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -9,15 +10,7 @@ import Weights
 // Measured on the dev machine: at most 3.9e-7 (quick_gelu) and 5.3e-7 (gelu) relative.
 private let relativeTolerance: Float = 1e-4
 
-private func clipFixtureURL(_ name: String) -> URL {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-        url.deleteLastPathComponent()
-    }
-    return url.appendingPathComponent("Tests/Fixtures/clip-text/\(name)")
-}
-
-private func referenceIO() throws -> WeightStore { try WeightStore(url: clipFixtureURL("io.safetensors")) }
+private func referenceIO() throws -> WeightStore { try WeightStore(url: Fixtures.url("clip-text", "io.safetensors")) }
 
 /// The fixture's ids (stored as float32, exact below 2^24) as rows of Int32.
 private func inputIDs(_ model: String) throws -> [[Int32]] {
@@ -26,22 +19,9 @@ private func inputIDs(_ model: String) throws -> [[Int32]] {
     return (0..<ids.shape[0]).map { row in ids.scalars[row * length ..< (row + 1) * length].map { Int32($0) } }
 }
 
-/// max |actual - expected| / max |expected|; infinite when shapes differ or anything is NaN.
-private func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
-    guard actual.shape == expected.shape else { return .infinity }
-    var worst: Float = 0
-    var scale: Float = 0
-    for (a, e) in zip(actual.scalars, expected.scalars) {
-        if a.isNaN || e.isNaN { return .infinity }
-        worst = max(worst, abs(a - e))
-        scale = max(scale, abs(e))
-    }
-    return worst / max(scale, .leastNormalMagnitude)
-}
-
-private func expectClose(_ actual: Tensor, _ reference: String) throws {
+private func expectMatchesReference(_ actual: Tensor, _ reference: String) throws {
     let expected = try referenceIO().tensor(named: reference)
-    let error = relativeError(actual, expected)
+    let error = maxErrorRelativeToPeak(actual, expected)
     #expect(error <= relativeTolerance, "\(reference): relative error \(error), shapes \(actual.shape) vs \(expected.shape)")
 }
 
@@ -63,7 +43,7 @@ private struct InMemorySource: ParameterSource {
 }
 
 private func quickGELUCheckpoint() throws -> (CLIPTextConfig, InMemorySource) {
-    let folder = clipFixtureURL("quick_gelu")
+    let folder = Fixtures.url("clip-text", "quick_gelu")
     let config = try CLIPTextConfig.load(from: folder.appendingPathComponent("config.json"))
     let store = try WeightStore(url: folder)
     let tensors = try Dictionary(uniqueKeysWithValues: store.keys.map { ($0, try store.tensor(named: $0)) })
@@ -83,34 +63,34 @@ private func loadError(_ config: CLIPTextConfig, _ source: InMemorySource) -> Mo
 struct CLIPTextModelTests {
     @Test("quick_gelu (SD 1.x style, text_model. keys): states, pooled at the largest id, clip skip 1")
     func quickGELUParity() throws {
-        let model = try CLIPTextModel(folder: clipFixtureURL("quick_gelu"))
+        let model = try CLIPTextModel(folder: Fixtures.url("clip-text", "quick_gelu"))
         #expect(model.config.hiddenAct == .quickGELU)
         #expect(model.config.eosTokenId == 2)
         let ids = try inputIDs("quick_gelu")
         let output = model(ids, outputHiddenStates: true)
-        try expectClose(output.lastHiddenState, "quick_gelu.last_hidden_state")
-        try expectClose(output.pooledOutput, "quick_gelu.pooled")
+        try expectMatchesReference(output.lastHiddenState, "quick_gelu.last_hidden_state")
+        try expectMatchesReference(output.pooledOutput, "quick_gelu.pooled")
         #expect(output.hiddenStates?.count == 3)
-        try expectClose(model.promptEmbeddings(ids, clipSkip: 1), "quick_gelu.clip_skip_1")
-        try expectClose(model.promptEmbeddings(ids), "quick_gelu.last_hidden_state")
+        try expectMatchesReference(model.promptEmbeddings(ids, clipSkip: 1), "quick_gelu.clip_skip_1")
+        try expectMatchesReference(model.promptEmbeddings(ids), "quick_gelu.last_hidden_state")
     }
 
     @Test("gelu (SD 2.x style, unprefixed keys): states, pooled at the first eos, clip skip 2")
     func geluParity() throws {
-        let model = try CLIPTextModel(folder: clipFixtureURL("gelu"))
+        let model = try CLIPTextModel(folder: Fixtures.url("clip-text", "gelu"))
         #expect(model.config.hiddenAct == .gelu)
         #expect(model.config.eosTokenId == 100)
         let ids = try inputIDs("gelu")
         let output = model(ids)
         #expect(output.hiddenStates == nil)
-        try expectClose(output.lastHiddenState, "gelu.last_hidden_state")
-        try expectClose(output.pooledOutput, "gelu.pooled")
-        try expectClose(model.promptEmbeddings(ids, clipSkip: 2), "gelu.clip_skip_2")
+        try expectMatchesReference(output.lastHiddenState, "gelu.last_hidden_state")
+        try expectMatchesReference(output.pooledOutput, "gelu.pooled")
+        try expectMatchesReference(model.promptEmbeddings(ids, clipSkip: 2), "gelu.clip_skip_2")
     }
 
     @Test("a causal mask: later tokens never change earlier states")
     func causality() throws {
-        let model = try CLIPTextModel(folder: clipFixtureURL("quick_gelu"))
+        let model = try CLIPTextModel(folder: Fixtures.url("clip-text", "quick_gelu"))
         let ids = try inputIDs("quick_gelu")[0]
         var changed = ids
         changed[10] = 7

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Models
 
@@ -6,13 +7,7 @@ import Testing
 /// bpe_simple_vocab_16e6.txt.gz (tools/reference/tokenizer_fixtures.py):
 /// `tokenizer(text, padding="max_length", max_length=77, truncation=True).input_ids` and `tokenizer(text).input_ids`.
 @Suite struct CLIPTokenizerTests {
-    static func folder() -> URL {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("Tests/Fixtures/clip-tokenizer")
-    }
+    static func folder() -> URL { Fixtures.root.appendingPathComponent("clip-tokenizer") }
 
     static func cases(_ key: String) throws -> [[String: Any]] {
         let data = try Data(contentsOf: folder().appendingPathComponent("prompts.json"))

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -8,7 +9,7 @@ import Weights
 /// tools/reference/controlnet_fixtures.py (weights f16-exact, everything computed in f32).
 /// Measured: residuals within 5e-7 of diffusers (relative to the largest value); tolerance 1e-4.
 @Suite struct ControlNetModelTests {
-    static let folder = ModelFixtures.url("controlnet", "")
+    static let folder = Fixtures.url("controlnet", "")
 
     struct Fixture {
         let model: ControlNetModel
@@ -31,13 +32,6 @@ import Weights
         }
     }
 
-    /// max |actual - expected| / max |expected|; infinite on NaN or a shape mismatch.
-    static func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
-        guard actual.shape == expected.shape, !actual.scalars.contains(where: \.isNaN) else { return .infinity }
-        let scale = expected.scalars.map(abs).max() ?? 1
-        return zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
-    }
-
     @Test func configReadsDiffusersKeys() throws {
         let config = try ControlNetConfig.load(from: Self.folder.appendingPathComponent("config.json"))
         #expect(config.conditioningEmbeddingOutChannels == [4, 4, 8, 8])
@@ -58,9 +52,9 @@ import Weights
             let expected = try fixture.input("down_\(index)")
             // The zero convolutions were given weights, so a residual of zeros fails here.
             #expect(expected.scalars.contains { $0 != 0 })
-            #expect(Self.relativeError(residual, expected) < 1e-4, "down \(index)")
+            #expect(maxErrorRelativeToPeak(residual, expected) < 1e-4, "down \(index)")
         }
-        #expect(Self.relativeError(mid, try fixture.input("mid")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(mid, try fixture.input("mid")) < 1e-4)
     }
 
     /// Expects the residuals of `run` to match the fixture's `<prefix>down_<i>` and `<prefix>mid`.
@@ -68,9 +62,9 @@ import Weights
                                 prefix: String) throws {
         #expect(residuals.downResiduals.count == 4)
         for (index, residual) in residuals.downResiduals.enumerated() {
-            #expect(relativeError(residual, try fixture.input("\(prefix)down_\(index)")) < 1e-4, "down \(index)")
+            #expect(maxErrorRelativeToPeak(residual, try fixture.input("\(prefix)down_\(index)")) < 1e-4, "down \(index)")
         }
-        #expect(relativeError(residuals.midResidual, try fixture.input("\(prefix)mid")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(residuals.midResidual, try fixture.input("\(prefix)mid")) < 1e-4)
     }
 
     // The same weights with controlnet_conditioning_channel_order "bgr": the control image's
@@ -79,7 +73,7 @@ import Weights
         let fixture = try Fixture { $0.controlnetConditioningChannelOrder = "bgr" }
         try Self.expectResiduals(try fixture.run(), fixture, prefix: "bgr_")
         // The flip matters: the residuals differ from the rgb ones by far more than the tolerance.
-        #expect(Self.relativeError(try fixture.input("bgr_mid"), try fixture.input("mid")) > 1e-2)
+        #expect(maxErrorRelativeToPeak(try fixture.input("bgr_mid"), try fixture.input("mid")) > 1e-2)
     }
 
     // The same weights with global_pool_conditions: every residual averaged to [B, C, 1, 1].
@@ -100,12 +94,12 @@ import Weights
     //                    mid_block_additional_residual=mid).sample  (the sd1 UNet fixture)
     @Test func unetWithControlNetResidualsMatchesDiffusers() throws {
         let fixture = try Fixture()
-        let unet = try UNet2DConditionModel(folder: ModelFixtures.url("unet", "sd1"))
+        let unet = try UNet2DConditionModel(folder: Fixtures.url("unet", "sd1"))
         let (down, mid) = try fixture.run()
         let output = unet(sample: try fixture.input("sample"), timestep: try fixture.input("timestep").scalars[0],
                           encoderHiddenStates: try fixture.input("encoder_hidden_states"),
                           downBlockAdditionalResiduals: down, midBlockAdditionalResidual: mid)
-        #expect(Self.relativeError(output, try fixture.input("unet_output")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(output, try fixture.input("unet_output")) < 1e-4)
     }
 
     @Test func refusesACheckpointWithAMissingZeroConvolution() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -15,7 +16,7 @@ import Weights
     }
 
     private func network(_ file: String) throws -> any SuperResolutionNetwork {
-        try loadSuperResolutionNetwork(at: ModelFixtures.url("esrgan", file))
+        try loadSuperResolutionNetwork(at: Fixtures.url("esrgan", file))
     }
 
     @Test(arguments: ["rrdb.safetensors", "rrdb.param", "srvgg.safetensors", "srvgg.param"])
@@ -32,8 +33,8 @@ import Weights
     }
 
     @Test func refusesAGraphOfTheOtherArchitecture() throws {
-        let model = try NCNNModel(param: ModelFixtures.url("esrgan", "srvgg.param"),
-                                  bin: ModelFixtures.url("esrgan", "srvgg.bin"))
+        let model = try NCNNModel(param: Fixtures.url("esrgan", "srvgg.param"),
+                                  bin: Fixtures.url("esrgan", "srvgg.bin"))
         #expect(throws: ModelsError.self) { try RRDBNet(ncnn: model) }
     }
 
@@ -51,7 +52,7 @@ import Weights
 }
 
 private func realModel(_ name: String) -> URL {
-    ModelFixtures.url("esrgan", "x").deletingLastPathComponent().deletingLastPathComponent()
+    Fixtures.url("esrgan", "x").deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("models/realesrgan/\(name)")
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Weights
 @testable import Models
@@ -36,7 +37,7 @@ import Weights
 
     /// A copy of a fixture folder without its io.safetensors (a component folder as diffusers saves it).
     static func componentCopy(_ area: String, _ name: String) throws -> URL {
-        let source = ModelFixtures.url(area, name)
+        let source = Fixtures.url(area, name)
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("component-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
         for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file != "io.safetensors"
@@ -51,7 +52,7 @@ import Weights
         var components: [String: (source: URL, className: String)] = [
             "unet": (try componentCopy("unet", unet), "UNet2DConditionModel"),
             "text_encoder": (try componentCopy("clip-text", "quick_gelu"), "CLIPTextModel"),
-            "tokenizer": (ModelFixtures.url("clip-tokenizer", ""), "CLIPTokenizer"),
+            "tokenizer": (Fixtures.url("clip-tokenizer", ""), "CLIPTokenizer"),
         ]
         if withVAE { components["vae"] = (try componentCopy("vae", ""), "AutoencoderKL") }
         let pipeline = try TemporaryPipeline(components: components, index: [
@@ -93,18 +94,18 @@ import Weights
     }
 
     @Test func inpaintingUNetFolder() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("unet", "inpaint"))
+        let report = try ModelInspector.inspect(Fixtures.url("unet", "inpaint"))
         #expect(report.layout == .diffusersModel)
         #expect(report.family == .sd1Inpainting)
         #expect(report.className == "UNet2DConditionModel")
     }
 
     @Test func upscalerUNetFolder() throws {
-        #expect(try ModelInspector.inspect(ModelFixtures.url("unet", "upscale")).family == .x4Upscaler)
+        #expect(try ModelInspector.inspect(Fixtures.url("unet", "upscale")).family == .x4Upscaler)
     }
 
     @Test func controlNetFolder() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("controlnet", ""))
+        let report = try ModelInspector.inspect(Fixtures.url("controlnet", ""))
         #expect(report.family == .controlNet)
         #expect(report.generation == .sd1)
         #expect(report.className == "ControlNetModel")
@@ -115,13 +116,13 @@ import Weights
     }
 
     @Test func vaeFolderIsUnknownFamily() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("vae", ""))
+        let report = try ModelInspector.inspect(Fixtures.url("vae", ""))
         #expect(report.family == .unknown)
         #expect(report.className == "AutoencoderKL")
     }
 
     @Test func singleFileSD1() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("weights", "ldm_sd1.safetensors"))
+        let report = try ModelInspector.inspect(Fixtures.url("weights", "ldm_sd1.safetensors"))
         #expect(report.layout == .singleFile)
         #expect(report.family == .sd1)
         #expect(report.missing.isEmpty)
@@ -134,14 +135,14 @@ import Weights
     }
 
     @Test func singleFileSD2() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("weights", "ldm_sd2.safetensors"))
+        let report = try ModelInspector.inspect(Fixtures.url("weights", "ldm_sd2.safetensors"))
         #expect(report.family == .sd2)
         #expect(report.components.first { $0.name == "unet" }?.parameterCount == 91588)
         #expect(report.components.first { $0.name == "unet" }?.dtypes == ["BF16"])
     }
 
     @Test func singleFileControlNet() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("weights", "ldm_controlnet.safetensors"))
+        let report = try ModelInspector.inspect(Fixtures.url("weights", "ldm_controlnet.safetensors"))
         #expect(report.family == .controlNet)
         #expect(report.components.map(\.name) == ["controlnet"])
         #expect(report.components.first?.parameterCount == 27704)
@@ -186,7 +187,7 @@ import Weights
     }
 
     @Test func jsonUsesSnakeCaseKeys() throws {
-        let report = try ModelInspector.inspect(ModelFixtures.url("controlnet", ""))
+        let report = try ModelInspector.inspect(Fixtures.url("controlnet", ""))
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
         #expect(object?["family"] as? String == "ControlNet")
         #expect(object?["family_basis"] != nil)

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -87,10 +88,10 @@ private func temporaryFolder() throws -> URL {
     /// folder and the path of its weights file.
     func editedCopy(_ component: Component, _ edit: (inout [String: Tensor]) -> Void) throws -> (URL, String) {
         let folder = try temporaryFolder()
-        let original = ModelFixtures.url(component.fixture, "")
+        let original = Fixtures.url(component.fixture, "")
         try FileManager.default.copyItem(at: original.appendingPathComponent("config.json"),
                                          to: folder.appendingPathComponent("config.json"))
-        var tensors = try ModelFixtures.tensors(component.fixture, component.weightsFile)
+        var tensors = try Fixtures.tensors(component.fixture, component.weightsFile)
         #expect(tensors[component.tensor]?.shape == component.shape)
         edit(&tensors)
         let weights = folder.appendingPathComponent(component.weightsFile)

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -10,7 +11,7 @@ import Weights
 @Suite struct RandomModelTests {
     /// `{arch: {component: {"parameters": N, "tensors": {name: shape}}}}` from the meta-device models.
     static func reference() throws -> [String: [String: [String: Any]]] {
-        let data = try Data(contentsOf: ModelFixtures.url("singlefile", "architectures.json"))
+        let data = try Data(contentsOf: Fixtures.url("singlefile", "architectures.json"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: [String: Any]]])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Tensors
 import Weights
@@ -7,8 +8,7 @@ import Weights
 /// Parity with diffusers' UNet2DConditionModel on the tiny random UNets written by
 /// tools/reference/unet_fixtures.py (weights f16-exact, everything computed in f32).
 @Suite struct UNet2DConditionModelTests {
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/unet")
+    static let fixtures = Fixtures.root.appendingPathComponent("unet")
 
     /// One variant's model and its reference inputs and outputs.
     struct Fixture {
@@ -26,13 +26,6 @@ import Weights
         var timestep: Float { get throws { try input("timestep").scalars[0] } }
     }
 
-    /// max |actual - expected| / max |expected|; infinite on NaN or a shape mismatch.
-    static func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
-        guard actual.shape == expected.shape, !actual.scalars.contains(where: \.isNaN) else { return .infinity }
-        let scale = expected.scalars.map(abs).max() ?? 1
-        return zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
-    }
-
     // output = unet(sample, t, encoder_hidden_states=states).sample  (unet_fixtures.py, run())
     @Test(arguments: ["sd1", "sd2", "inpaint"])
     func matchesDiffusers(variant: String) throws {
@@ -40,7 +33,7 @@ import Weights
         let output = fixture.model(sample: try fixture.input("sample"), timestep: try fixture.timestep,
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"))
         // Measured max relative error: sd1 6.1e-7, sd2 6.1e-7, inpaint 9.3e-7.
-        #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(output, try fixture.input("output")) < 1e-4)
     }
 
     // The same with every 3x3 convolution through Winograd's F(2x2, 3x3), which the sized rule
@@ -53,7 +46,7 @@ import Weights
                           encoderHiddenStates: try fixture.input("encoder_hidden_states"))
         }
         // Measured max relative error: sd1 6.2e-7, sd2 6.1e-7, inpaint 8.7e-7 (direct above: 6.1e-7, 6.1e-7, 9.3e-7).
-        #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(output, try fixture.input("output")) < 1e-4)
     }
 
     // output = unet(sample, t, states, class_labels=tensor([3, 11])).sample
@@ -69,7 +62,7 @@ import Weights
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"),
                                    classLabels: labels)
         // Measured: 7.4e-7.
-        #expect(Self.relativeError(output, try fixture.input("output")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(output, try fixture.input("output")) < 1e-4)
     }
 
     // output_odd = unet(sample_odd, t, encoder_hidden_states=states).sample  (7x5 latent)
@@ -78,7 +71,7 @@ import Weights
         let output = fixture.model(sample: try fixture.input("sample_odd"), timestep: try fixture.timestep,
                                    encoderHiddenStates: try fixture.input("encoder_hidden_states"))
         #expect(output.shape == [2, 4, 7, 5])
-        #expect(Self.relativeError(output, try fixture.input("output_odd")) < 1e-4)
+        #expect(maxErrorRelativeToPeak(output, try fixture.input("output_odd")) < 1e-4)
     }
 
     // output_controlnet = unet(sample, t, states, down_block_additional_residuals=down,
@@ -92,8 +85,8 @@ import Weights
                                    midBlockAdditionalResidual: try fixture.input("mid_residual"))
         let expected = try fixture.input("output_controlnet")
         // Measured: 4.8e-7.
-        #expect(Self.relativeError(output, expected) < 1e-4)
-        #expect(Self.relativeError(output, try fixture.input("output")) > 1e-2)
+        #expect(maxErrorRelativeToPeak(output, expected) < 1e-4)
+        #expect(maxErrorRelativeToPeak(output, try fixture.input("output")) > 1e-2)
     }
 
     @Test func configReadsDiffusersKeys() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -7,9 +8,7 @@ import Weights
 /// `Timesteps` against diffusers' `get_timestep_embedding` (tools/reference/unet_fixtures.py,
 /// write_timestep_embeddings) for timesteps [0, 1, 17.5, 999].
 @Suite struct UNetEmbeddingsTests {
-    static let reference: SafeTensorsFile? = try? SafeTensorsFile(url: URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/unet/timesteps.safetensors"))
+    static let reference: SafeTensorsFile? = try? SafeTensorsFile(url: Fixtures.url("unet", "timesteps.safetensors"))
 
     @Test(arguments: [
         // get_timestep_embedding(timesteps, 8, flip_sin_to_cos=True, downscale_freq_shift=0)

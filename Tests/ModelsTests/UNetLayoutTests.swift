@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights
@@ -28,9 +29,7 @@ struct UNetLayoutTests {
     }
 
     @Test func readsEveryTensorOfTheSD15Layout() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/unet/sd15_layout.json")
-        let data = try Data(contentsOf: url)
+        let data = try Fixtures.data("unet", "sd15_layout.json")
         let layout = try JSONDecoder().decode(Layout.self, from: data)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configData = try JSONSerialization.data(withJSONObject: try #require(object["config"]))

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Prompts
 import Tensors
 import Testing
@@ -79,7 +80,7 @@ import Weights
             let reference = try Self.tensors.get().tensor(named: prompt.name)
             let ours = try pipeline.textEmbeddings(prompt.text, clipSkip: Self.diffusersClipSkip(prompt.clipSkip))
             #expect(ours.shape == [1, 77 * prompt.chunks.count, 16], "\(prompt.name)")
-            #expect(PromptChunkTests.relativeError(ours, reference) < 1e-4, "\(prompt.name)")
+            #expect(maxErrorRelativeToPeak(ours, reference) < 1e-4, "\(prompt.name)")
         }
     }
 

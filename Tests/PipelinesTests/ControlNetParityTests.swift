@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import OverpaintTestSupport
 import Testing
 @testable import Pipelines
 
@@ -75,7 +76,7 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
         let expected = try PipelineFixtures.image("\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height && output.channels == 3)
         #expect(!output.samples.contains { $0.isNaN })
-        let psnr = PipelineFixtures.psnr(output, expected)
+        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
         print("\(reference.name): PSNR \(psnr) dB")
         #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
         let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0
@@ -89,7 +90,7 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
                                         strength: 0.75, seed: 42)
         let output = try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"),
                                                           controls: [], options: options)
-        let psnr = PipelineFixtures.psnr(output, try PipelineFixtures.image("img2img_pndm.png"))
+        let psnr = ImageFidelity.psnr(output, try PipelineFixtures.image("img2img_pndm.png"), eightBit: true)
         #expect(psnr >= 40, "PSNR \(psnr) dB")
     }
 

@@ -48,13 +48,13 @@ import Testing
         let ours = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options,
                                               controls: [try control(scale: reference.scale)])
         let expected = try PipelineFixtures.image("inversion_edit_canny.png")
-        #expect(PipelineFixtures.psnr(ours, expected) >= 40)
+        #expect(ImageFidelity.psnr(ours, expected, eightBit: true) >= 40)
         let uncontrolled = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options)
-        #expect(PipelineFixtures.psnr(uncontrolled, expected) < 30)
+        #expect(ImageFidelity.psnr(uncontrolled, expected, eightBit: true) < 30)
         // img2img-control semantics: a control whose window holds no step adds nothing (to the
         // float noise of threaded sums, which can move a sample by a level)
         let idle = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options,
                                               controls: [try control(scale: reference.scale, start: 0.95, end: 1)])
-        #expect(PipelineFixtures.psnr(idle, uncontrolled) >= 50)
+        #expect(ImageFidelity.psnr(idle, uncontrolled, eightBit: true) >= 50)
     }
 }

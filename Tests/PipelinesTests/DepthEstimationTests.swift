@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights

@@ -69,7 +69,7 @@ struct InversionCase: NamedReferenceCase, Sendable, CustomTestStringConvertible 
         let expected = try PipelineFixtures.image("inversion_\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height && output.channels == 3)
         #expect(!output.samples.contains { $0.isNaN })
-        let psnr = PipelineFixtures.psnr(output, expected)
+        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
         print("inversion_\(reference.name): PSNR \(psnr) dB against diffusers")
         #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
         let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0

@@ -61,7 +61,7 @@ struct ReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible 
         let expected = try PipelineFixtures.image("\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height && output.channels == 3)
         #expect(!output.samples.contains { $0.isNaN })
-        let psnr = PipelineFixtures.psnr(output, expected)
+        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
         print("\(reference.name): PSNR \(psnr) dB")
         #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
         // stricter than PSNR: a wrong start or blend shifts a region by several levels while

@@ -1,16 +1,11 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 @testable import Pipelines
 
 /// Fixtures written by tools/reference/pipeline_fixtures.py.
 enum PipelineFixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("Tests/Fixtures")
-    }()
+    static let root = Fixtures.root
 
     static let folder = root.appendingPathComponent("pipelines")
     static let prompt = "an astronaut in a garden, oil painting"
@@ -19,33 +14,10 @@ enum PipelineFixtures {
         try ImageFile.read(folder.appendingPathComponent(name))
     }
 
-    /// A temporary pipeline folder: `sd-tiny` plus the real CLIP tokenizer files (stored once,
-    /// in clip-tokenizer/), with `unet-inpaint` as its UNet when `inpainting`.
-    static func pipelineFolder(inpainting: Bool) throws -> URL {
-        let manager = FileManager.default
-        let target = manager.temporaryDirectory
-            .appendingPathComponent("overpaint-pipelines-\(UUID().uuidString)")
-        try manager.copyItem(at: folder.appendingPathComponent("sd-tiny"), to: target)
-        try manager.copyItem(at: root.appendingPathComponent("clip-tokenizer"),
-                             to: target.appendingPathComponent("tokenizer"))
-        if inpainting {
-            try manager.removeItem(at: target.appendingPathComponent("unet"))
-            try manager.copyItem(at: folder.appendingPathComponent("unet-inpaint"),
-                                 to: target.appendingPathComponent("unet"))
-        }
-        return target
-    }
-
     static func pipeline(inpainting: Bool) throws -> StableDiffusion {
-        let url = try pipelineFolder(inpainting: inpainting)
-        defer { try? FileManager.default.removeItem(at: url) }
-        return try StableDiffusion(folder: url)
-    }
-
-    /// PSNR in dB over all samples of two equally sized 8-bit images (infinity when identical).
-    static func psnr(_ a: Image, _ b: Image) -> Double {
-        precondition(a.samples.count == b.samples.count)
-        return ImageFidelity.psnr(a, b, eightBit: true)
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        return try StableDiffusion(folder: tinyPipelineFolder(in: scratch, unet: inpainting ? "unet-inpaint" : nil))
     }
 }
 

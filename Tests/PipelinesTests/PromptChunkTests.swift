@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Tensors
 import Testing
 import Weights
@@ -25,14 +26,6 @@ import Weights
         try SafeTensorsFile(url: PipelineFixtures.folder.appendingPathComponent("prompt_chunks.safetensors"))
     }
 
-    /// Largest absolute difference over the largest reference magnitude; NaN fails.
-    static func relativeError(_ ours: Tensor, _ reference: Tensor) -> Float {
-        guard ours.shape == reference.shape else { return .infinity }
-        let scale = reference.scalars.map(abs).max() ?? 1
-        let worst = zip(ours.scalars, reference.scalars).map { abs($0 - $1) }.max() ?? 0
-        return ours.scalars.contains { $0.isNaN } ? .infinity : worst / scale
-    }
-
     @Test func everyPromptIsChunkedAsA1111() throws {
         let tokenizer = try Self.pipeline.get().tokenizer
         let chunker = PromptChunker(tokenizer: tokenizer)
@@ -50,7 +43,7 @@ import Weights
             let reference = try Self.tensors.get().tensor(named: prompt.name)
             let ours = try pipeline.textEmbeddings(prompt.text)
             #expect(ours.shape == [1, 77 * prompt.chunks.count, 16], "\(prompt.name)")
-            #expect(Self.relativeError(ours, reference) < 1e-4, "\(prompt.name)")
+            #expect(maxErrorRelativeToPeak(ours, reference) < 1e-4, "\(prompt.name)")
         }
     }
 
@@ -71,8 +64,8 @@ import Weights
         let states = try pipeline.encoderHiddenStates(options)
         #expect(states.shape == [2, 77 * chunks, 16], "\(name)")
         let halves = states.chunked(2, axis: 0)
-        #expect(relativeError(halves[0], try reference.tensor(named: name + ".uncond")) < 1e-4, "\(name)")
-        #expect(relativeError(halves[1], try reference.tensor(named: name + ".cond")) < 1e-4, "\(name)")
+        #expect(maxErrorRelativeToPeak(halves[0], try reference.tensor(named: name + ".uncond")) < 1e-4, "\(name)")
+        #expect(maxErrorRelativeToPeak(halves[1], try reference.tensor(named: name + ".cond")) < 1e-4, "\(name)")
     }
 
     /// The UNet (and its cross-attention) takes the longer context: a three-chunk prompt runs

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import OverpaintTestSupport
 import Testing
 import Tensors
 import Weights

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import OverpaintTestSupport
 import Tensors
 import Testing
 import Weights
@@ -34,10 +35,11 @@ import Weights
     }
 
     @Test func sdTinySingleFileWithItsConfigsMatchesTheFolderPipeline() throws {
-        let folder = try PipelineFixtures.pipelineFolder(inpainting: false)
+        let scratch = try makeScratchFolder()
+        let folder = try tinyPipelineFolder(in: scratch)
         let file = try Self.sdTinySingleFile()
         defer {
-            try? FileManager.default.removeItem(at: folder)
+            try? FileManager.default.removeItem(at: scratch)
             try? FileManager.default.removeItem(at: file)
         }
         let image = try PipelineFixtures.image("input.png")

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Schedulers
 import Testing
 @testable import Pipelines
@@ -13,23 +14,10 @@ enum UpscalerFixtures {
         try ImageFile.read(folder.appendingPathComponent(name))
     }
 
-    /// A temporary upscaler folder: `x4-tiny` plus sd-tiny's text encoder and the real CLIP
-    /// tokenizer (both stored once, with the other pipeline fixtures).
-    static func pipelineFolder() throws -> URL {
-        let manager = FileManager.default
-        let target = manager.temporaryDirectory.appendingPathComponent("overpaint-x4-\(UUID().uuidString)")
-        try manager.copyItem(at: folder.appendingPathComponent("x4-tiny"), to: target)
-        try manager.copyItem(at: PipelineFixtures.folder.appendingPathComponent("sd-tiny/text_encoder"),
-                             to: target.appendingPathComponent("text_encoder"))
-        try manager.copyItem(at: PipelineFixtures.root.appendingPathComponent("clip-tokenizer"),
-                             to: target.appendingPathComponent("tokenizer"))
-        return target
-    }
-
     static let pipeline = Result { () throws -> StableDiffusionUpscale in
-        let url = try pipelineFolder()
-        defer { try? FileManager.default.removeItem(at: url) }
-        return try StableDiffusionUpscale(folder: url)
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        return try StableDiffusionUpscale(folder: tinyUpscalerFolder(in: scratch))
     }
 }
 
@@ -78,9 +66,9 @@ struct UpscaleCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
         let pipeline = try UpscalerFixtures.pipeline.get()
         #expect(pipeline.scale == 4)
         #expect(pipeline.maxNoiseLevel == 350)
-        let url = try UpscalerFixtures.pipelineFolder()
-        defer { try? FileManager.default.removeItem(at: url) }
-        #expect(StableDiffusionUpscale.isUpscalerFolder(url))
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        #expect(StableDiffusionUpscale.isUpscalerFolder(try tinyUpscalerFolder(in: scratch)))
         #expect(!StableDiffusionUpscale.isUpscalerFolder(PipelineFixtures.folder.appendingPathComponent("sd-tiny")))
     }
 
@@ -91,7 +79,7 @@ struct UpscaleCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
         let expected = try UpscalerFixtures.image("\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height && output.channels == 3)
         #expect(!output.samples.contains { $0.isNaN })
-        let psnr = PipelineFixtures.psnr(output, expected)
+        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
         let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0
         print("\(reference.name): PSNR \(psnr) dB, max \(levels) levels")
         #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")

@@ -45,7 +45,7 @@ import Testing
         options.tileOverlap = 4
         let tiled = try pipeline.upscale(image, options: options)
         #expect(tiled.width == 128 && tiled.height == 128 && !tiled.samples.contains { $0.isNaN })
-        let psnr = PipelineFixtures.psnr(tiled, untiled)
+        let psnr = ImageFidelity.psnr(tiled, untiled, eightBit: true)
         print("tiled vs untiled: PSNR \(psnr) dB")
         #expect(psnr >= 30, "PSNR \(psnr) dB")
         for edge in [32, 96] {

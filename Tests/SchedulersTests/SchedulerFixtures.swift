@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 @testable import Schedulers
 import Tensors
 
@@ -38,18 +39,10 @@ struct SchedulerFixtures {
     let schedules: [String: (config: [String: Any], alphasCumprod: TensorRef, betas: TensorRef)]
     private let floats: [Float]
 
-    static func packageRoot() -> URL {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url
-    }
-
     enum FixtureError: Error { case malformed(String) }
 
     static func load(_ name: String = "cases") throws -> SchedulerFixtures {
-        let folder = packageRoot().appendingPathComponent("Tests/Fixtures/schedulers")
+        let folder = Fixtures.root.appendingPathComponent("schedulers")
         let json = try Data(contentsOf: folder.appendingPathComponent("\(name).json"))
         let binary = try Data(contentsOf: folder.appendingPathComponent("\(name).bin"))
         let floats = binary.withUnsafeBytes { raw in

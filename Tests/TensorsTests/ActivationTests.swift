@@ -1,3 +1,4 @@
+import OverpaintTestSupport
 import Testing
 @testable import Tensors
 

@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Tensors
 
@@ -23,11 +24,7 @@ struct TorchGeneratorTests {
     }
 
     static func loadFixture() throws -> Fixture {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        let file = url.appendingPathComponent("Tests/Fixtures/rng/randn.json")
+        let file = Fixtures.url("rng", "randn.json")
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: file))
     }
 

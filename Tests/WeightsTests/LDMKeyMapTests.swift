@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 @testable import Weights
@@ -11,8 +12,8 @@ import Tensors
 
     @Test(arguments: checkpoints)
     func renamingGivesExactlyTheDiffusersKeysShapesAndValues(name: String) throws {
-        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "\(name).safetensors")))
-        let components = try #require(try fixtureJSON("weights", "\(name).json")["components"] as? [String: [String: [String: Any]]])
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "\(name).safetensors")))
+        let components = try #require(try Fixtures.json("weights", "\(name).json")["components"] as? [String: [String: [String: Any]]])
         for (component, expected) in components {
             let source = try view(checkpoint, component)
             #expect(source.keys == expected.keys.sorted(), "\(name) \(component)")
@@ -31,8 +32,8 @@ import Tensors
     /// exactly their shapes, in the renamed headers.
     @Test(arguments: checkpoints)
     func renamedHeadersHoldExactlyTheDiffusersShapes(name: String) throws {
-        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "\(name).safetensors")))
-        let components = try #require(try fixtureJSON("weights", "\(name).json")["components"] as? [String: [String: [String: Any]]])
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "\(name).safetensors")))
+        let components = try #require(try Fixtures.json("weights", "\(name).json")["components"] as? [String: [String: [String: Any]]])
         for (component, expected) in components {
             let shapes = try expected.mapValues { try #require($0["shape"] as? [Int]) }
             let source = try view(checkpoint, component)
@@ -42,39 +43,39 @@ import Tensors
     }
 
     @Test func detectsWhichComponentsASingleFileHolds() throws {
-        let sd1 = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "ldm_sd1.safetensors")))
+        let sd1 = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "ldm_sd1.safetensors")))
         #expect(sd1.hasUNet && sd1.hasVAE && sd1.textEncoderLayout == .clip && sd1.controlNetPrefix == nil)
-        let sd2 = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "ldm_sd2.safetensors")))
+        let sd2 = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "ldm_sd2.safetensors")))
         #expect(sd2.textEncoderLayout == .openCLIP)
-        let control = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "ldm_controlnet.safetensors")))
+        let control = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "ldm_controlnet.safetensors")))
         #expect(!control.hasUNet && control.controlNetPrefix == "control_model.")
         #expect(try control.family().kind == .controlNet)
         #expect(throws: WeightsError.self) { try control.vae() }
     }
 
     @Test func infersLayersPerBlockFromTheFirstDownsampler() throws {
-        let sd1 = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "ldm_sd1.safetensors")))
+        let sd1 = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "ldm_sd1.safetensors")))
         let unet = RenamedParameterSource(sd1.file, include: { $0.hasPrefix("model.diffusion_model.") }) {
             .tensors([RenamedTensor(String($0.dropFirst("model.diffusion_model.".count)))])
         }
         // weights_fixtures.py: tiny_unet(layers_per_block=2); tiny_controlnet(layers_per_block=1)
         #expect(SingleFileCheckpoint.layersPerBlock(unet) == 2)
-        let control = try SingleFileCheckpoint(file: SafeTensorsFile(url: fixtureURL("weights", "ldm_controlnet.safetensors")))
+        let control = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("weights", "ldm_controlnet.safetensors")))
         #expect(SingleFileCheckpoint.layersPerBlock(RenamedParameterSource(control.file) {
             .tensors([RenamedTensor(String($0.dropFirst("control_model.".count)))])
         }) == 1)
     }
 
     @Test func bareControlNetFilesAreRecognised() throws {
-        let control = try SafeTensorsFile(url: fixtureURL("weights", "ldm_controlnet.safetensors"))
+        let control = try SafeTensorsFile(url: Fixtures.url("weights", "ldm_controlnet.safetensors"))
         let bare = try Dictionary(uniqueKeysWithValues: control.keys.map {
             (String($0.dropFirst("control_model.".count)), try control.tensor(named: $0))
         })
-        let url = try temporaryFolder().appendingPathComponent("bare.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("bare.safetensors")
         try SafeTensorsWriter.write(bare, to: url)
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
         #expect(checkpoint.controlNetPrefix == "")
-        let expected = try #require(try fixtureJSON("weights", "ldm_controlnet.json")["components"] as? [String: [String: Any]])
+        let expected = try #require(try Fixtures.json("weights", "ldm_controlnet.json")["components"] as? [String: [String: Any]])
         #expect(try checkpoint.controlNet().keys == (expected["controlnet"]?.keys.sorted() ?? []))
     }
 

@@ -1,11 +1,12 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 @testable import Weights
 
 @Suite struct WeightStoreTests {
     @Test func shardedIndexServesTensorsFromEveryShard() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         try SafeTensorsWriter.write(["a": Tensor(shape: [2], scalars: [1, 2])], to: folder.appendingPathComponent("model-00001-of-00002.safetensors"))
         try SafeTensorsWriter.write(["b": Tensor(shape: [1], scalars: [3])], to: folder.appendingPathComponent("model-00002-of-00002.safetensors"))
         let index = #"{"metadata":{"total_size":12},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#
@@ -17,7 +18,7 @@ import Tensors
     }
 
     @Test func indexThatLiesAboutAShardIsAnError() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         try SafeTensorsWriter.write(["a": Tensor(zeros: [1])], to: folder.appendingPathComponent("s1.safetensors"))
         try SafeTensorsWriter.write(["b": Tensor(zeros: [1])], to: folder.appendingPathComponent("s2.safetensors"))
         let index = #"{"weight_map":{"a":"s2.safetensors","b":"s2.safetensors"}}"#
@@ -26,7 +27,7 @@ import Tensors
     }
 
     @Test func aFolderWithOnlyPickleWeightsIsRefused() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         try Data("not really".utf8).write(to: folder.appendingPathComponent("diffusion_pytorch_model.bin"))
         let error = #expect(throws: WeightsError.self) { try WeightStore(url: folder) }
         #expect(error?.errorDescription?.contains("convert it to .safetensors") == true)
@@ -36,7 +37,7 @@ import Tensors
 @Suite struct PickleGuardTests {
     @Test(arguments: ["model.ckpt", "model.pt", "model.pth", "pytorch_model.bin", "MODEL.CKPT"])
     func pickleExtensionsAreRefused(name: String) throws {
-        let url = try temporaryFolder().appendingPathComponent(name)
+        let url = try makeScratchFolder().appendingPathComponent(name)
         try SafeTensorsWriter.write(["a": Tensor(zeros: [1])], to: url)  // even with safetensors content
         #expect(throws: WeightsError.pickleRefused(path: url.path)) { try ModelLocation.detect(url) }
         #expect(throws: WeightsError.pickleRefused(path: url.path)) { try SafeTensorsFile(url: url) }
@@ -44,7 +45,7 @@ import Tensors
 
     @Test(arguments: [[0x50, 0x4B, 0x03, 0x04, 0, 0, 0, 0, 0, 0], [0x80, 0x02, 0x7D, 0x71, 0, 0x28, 0x58, 0, 0, 0]] as [[UInt8]])
     func pickleContentUnderASafetensorsNameIsRefused(magic: [UInt8]) throws {
-        let url = try temporaryFolder().appendingPathComponent("renamed.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("renamed.safetensors")
         try Data(magic + [UInt8](repeating: 0, count: 64)).write(to: url)
         #expect(throws: WeightsError.pickleRefused(path: url.path)) { try ModelLocation.detect(url) }
     }
@@ -57,7 +58,7 @@ import Tensors
 
 @Suite struct ModelLocationTests {
     @Test func recognisesADiffusersPipelineFolder() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let index = #"{"_class_name":"StableDiffusionPipeline","unet":["diffusers","UNet2DConditionModel"],"vae":["diffusers","AutoencoderKL"],"text_encoder":["transformers","CLIPTextModel"],"tokenizer":["transformers","CLIPTokenizer"],"scheduler":["diffusers","PNDMScheduler"],"safety_checker":[null,null]}"#
         try Data(index.utf8).write(to: folder.appendingPathComponent("model_index.json"))
         for component in ["unet", "vae", "text_encoder", "tokenizer", "scheduler"] {
@@ -76,7 +77,7 @@ import Tensors
     }
 
     @Test func recognisesADiffusersControlNetFolder() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         try Data(#"{"_class_name":"ControlNetModel","in_channels":4}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
         guard case let .diffusersModel(_, className) = try ModelLocation.detect(folder) else {
             Issue.record("not detected as a diffusers model folder"); return
@@ -85,14 +86,14 @@ import Tensors
     }
 
     @Test func recognisesASingleFileCheckpoint() throws {
-        guard case let .singleFile(checkpoint) = try ModelLocation.detect(fixtureURL("weights", "ldm_sd1.safetensors")) else {
+        guard case let .singleFile(checkpoint) = try ModelLocation.detect(Fixtures.url("weights", "ldm_sd1.safetensors")) else {
             Issue.record("not detected as a single file"); return
         }
         #expect(checkpoint.hasUNet)
     }
 
     @Test func refusesUnknownFoldersAndFiles() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         #expect(throws: WeightsError.self) { try ModelLocation.detect(folder) }
         #expect(throws: WeightsError.fileNotFound(path: folder.appendingPathComponent("nope").path)) {
             try ModelLocation.detect(folder.appendingPathComponent("nope"))
@@ -106,7 +107,7 @@ import Tensors
 /// Family rules of diffusers' `infer_diffusers_model_type`, on headers with the real SD shapes.
 @Suite struct ModelFamilyTests {
     func family(_ shapes: [String: [Int]]) throws -> ModelFamily {
-        let url = try temporaryFolder().appendingPathComponent("f.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("f.safetensors")
         try SafeTensorsWriter.write(zeros(shapes), dtype: .f16, to: url)
         return try SingleFileCheckpoint(file: SafeTensorsFile(url: url)).family()
     }

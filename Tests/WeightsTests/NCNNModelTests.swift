@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 @testable import Weights
@@ -7,7 +8,7 @@ import Tensors
 /// safetensors holding the same weights under PyTorch names.
 @Suite struct NCNNModelTests {
     private func model(_ stem: String, bin: String? = nil) throws -> NCNNModel {
-        try NCNNModel(param: fixtureURL("esrgan", "\(stem).param"), bin: fixtureURL("esrgan", "\(bin ?? stem).bin"))
+        try NCNNModel(param: Fixtures.url("esrgan", "\(stem).param"), bin: Fixtures.url("esrgan", "\(bin ?? stem).bin"))
     }
 
     @Test func parsesLayerLinesBlobsAndParameters() throws {
@@ -28,7 +29,7 @@ import Tensors
     }
 
     @Test func readsF16ConvolutionWeightsF32BiasesAndPReLUSlopes() throws {
-        let store = try WeightStore(url: fixtureURL("esrgan", "srvgg.safetensors"))
+        let store = try WeightStore(url: Fixtures.url("esrgan", "srvgg.safetensors"))
         let weighted = try model("srvgg").layers.filter { !$0.weights.isEmpty }
         #expect(weighted.count == 7)
         for (index, layer) in weighted.enumerated() {
@@ -49,11 +50,11 @@ import Tensors
     }
 
     @Test func refusesAnUnsupportedLayerNamingIt() throws {
-        let folder = try temporaryFolder()
-        let text = try String(contentsOf: fixtureURL("esrgan", "srvgg.param"), encoding: .utf8)
+        let folder = try makeScratchFolder()
+        let text = try String(contentsOf: Fixtures.url("esrgan", "srvgg.param"), encoding: .utf8)
             .replacingOccurrences(of: "PixelShuffle             PixelShuffle_8", with: "Pooling                  pool_8")
         try text.write(to: folder.appendingPathComponent("m.param"), atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(at: fixtureURL("esrgan", "srvgg.bin"), to: folder.appendingPathComponent("m.bin"))
+        try FileManager.default.copyItem(at: Fixtures.url("esrgan", "srvgg.bin"), to: folder.appendingPathComponent("m.bin"))
         let error = #expect(throws: WeightsError.self) {
             try NCNNModel(param: folder.appendingPathComponent("m.param"), bin: folder.appendingPathComponent("m.bin"))
         }
@@ -62,11 +63,11 @@ import Tensors
     }
 
     @Test func refusesBadMagicTruncatedAndOverlongWeights() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let param = folder.appendingPathComponent("m.param")
         let bin = folder.appendingPathComponent("m.bin")
-        let weights = try Data(contentsOf: fixtureURL("esrgan", "srvgg.bin"))
-        try FileManager.default.copyItem(at: fixtureURL("esrgan", "srvgg.param"), to: param)
+        let weights = try Data(contentsOf: Fixtures.url("esrgan", "srvgg.bin"))
+        try FileManager.default.copyItem(at: Fixtures.url("esrgan", "srvgg.param"), to: param)
 
         try weights.dropLast(4).write(to: bin)
         #expect(throws: WeightsError.truncated(path: bin.path, detail: "weights of layer 'Convolution_7' end past the file")) {

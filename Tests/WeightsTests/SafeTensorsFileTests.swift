@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 @testable import Weights
@@ -6,8 +7,8 @@ import Tensors
 /// Reading files written by the reference `safetensors` package (tools/reference/weights_fixtures.py).
 @Suite struct SafeTensorsFileTests {
     @Test func readsEveryFloatDTypeAsTheReferenceWroteIt() throws {
-        let file = try SafeTensorsFile(url: fixtureURL("weights", "reader.safetensors"))
-        let expected = try #require(try fixtureJSON("weights", "reader.json")["tensors"] as? [String: [String: Any]])
+        let file = try SafeTensorsFile(url: Fixtures.url("weights", "reader.safetensors"))
+        let expected = try #require(try Fixtures.json("weights", "reader.json")["tensors"] as? [String: [String: Any]])
         #expect(Set(file.keys) == Set(expected.keys))
         for (name, entry) in expected where entry["dtype"] as? String != "int64" {
             let tensor = try file.tensor(named: name)
@@ -20,7 +21,7 @@ import Tensors
     }
 
     @Test func reportsDTypesShapesAndMetadata() throws {
-        let file = try SafeTensorsFile(url: fixtureURL("weights", "reader.safetensors"))
+        let file = try SafeTensorsFile(url: Fixtures.url("weights", "reader.safetensors"))
         #expect(try file.info(named: "bf16").dtype == .bf16)
         #expect(try file.info(named: "f16_odd").dtype == .f16)
         #expect(try file.info(named: "f64").dtype == .f64)
@@ -30,22 +31,22 @@ import Tensors
     }
 
     @Test func integerTensorsAreNotWeights() throws {
-        let file = try SafeTensorsFile(url: fixtureURL("weights", "reader.safetensors"))
+        let file = try SafeTensorsFile(url: Fixtures.url("weights", "reader.safetensors"))
         #expect(throws: WeightsError.unsupportedDType(path: file.path, tensor: "i64", dtype: "I64")) {
             try file.tensor(named: "i64")
         }
     }
 
     @Test func missingTensorNamesFileAndTensor() throws {
-        let file = try SafeTensorsFile(url: fixtureURL("weights", "reader.safetensors"))
+        let file = try SafeTensorsFile(url: Fixtures.url("weights", "reader.safetensors"))
         let error = #expect(throws: WeightsError.self) { try file.tensor(named: "nope") }
         let message = try #require(error?.errorDescription)
         #expect(message.contains("reader.safetensors") && message.contains("'nope'") && !message.contains("\n"))
     }
 
     @Test func everyTruncationIsAnErrorNotACrash() throws {
-        let bytes = try Data(contentsOf: fixtureURL("weights", "reader.safetensors"))
-        let folder = try temporaryFolder()
+        let bytes = try Data(contentsOf: Fixtures.url("weights", "reader.safetensors"))
+        let folder = try makeScratchFolder()
         let url = folder.appendingPathComponent("cut.safetensors")
         for length in 0 ..< bytes.count {
             try bytes.prefix(length).write(to: url)
@@ -68,13 +69,13 @@ import Tensors
         (#"{"a": "#, 8, "broken JSON"),
     ])
     func lyingHeadersAreRejected(header: String, dataBytes: Int, why: String) throws {
-        let url = try temporaryFolder().appendingPathComponent("lying.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("lying.safetensors")
         try writeRawSafeTensors(header: header, data: [UInt8](repeating: 0, count: dataBytes), to: url)
         #expect(throws: WeightsError.self, "\(why)") { try SafeTensorsFile(url: url) }
     }
 
     @Test func headerLengthBeyondTheFileIsTruncation() throws {
-        let url = try temporaryFolder().appendingPathComponent("long.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("long.safetensors")
         try writeRawSafeTensors(header: "{}", data: [], to: url, declaredLength: 1 << 40)
         let error = #expect(throws: WeightsError.self) { try SafeTensorsFile(url: url) }
         guard case .truncated = error else { Issue.record("expected truncated, got \(String(describing: error))"); return }
@@ -82,7 +83,7 @@ import Tensors
 
     @Test func unalignedTensorsAreReadCorrectly() throws {
         // f16 1.5 (0x3E00) at bytes 0..<2, then f32 -2.25 (0xC0100000) at the unaligned bytes 2..<6.
-        let url = try temporaryFolder().appendingPathComponent("unaligned.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("unaligned.safetensors")
         let header = #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"f":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#
         try writeRawSafeTensors(header: header, data: [0x00, 0x3E, 0x00, 0x00, 0x10, 0xC0], to: url)
         let file = try SafeTensorsFile(url: url)

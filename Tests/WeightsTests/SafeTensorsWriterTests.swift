@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 @testable import Weights
@@ -12,7 +13,7 @@ import Tensors
             "b": Tensor(shape: [3], scalars: [0, -0.25, 8]),
             "odd": Tensor(shape: [1], scalars: [1]),
         ]
-        let url = try temporaryFolder().appendingPathComponent("w.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("w.safetensors")
         try SafeTensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"], to: url)
         let file = try SafeTensorsFile(url: url)
         #expect(file.keys == ["a.weight", "b", "odd"])
@@ -26,7 +27,7 @@ import Tensors
 
     @Test func roundsToNearestEven() throws {
         // 1 + 2^-11 lies halfway between f16 1.0 and 1 + 2^-10; 1 + 2^-8 halfway between bf16 1.0 and 1 + 2^-7.
-        let url = try temporaryFolder().appendingPathComponent("r.safetensors")
+        let url = try makeScratchFolder().appendingPathComponent("r.safetensors")
         let values: [Float] = [1 + 0x1p-11, 1 + 3 * 0x1p-11, 1 + 0x1p-8, 1 + 3 * 0x1p-8]
         try SafeTensorsWriter.write(["x": Tensor(shape: [4], scalars: values)], dtype: .f16, to: url)
         #expect(try SafeTensorsFile(url: url).tensor(named: "x").scalars == [1, 1 + 0x1p-9, 1 + 0x1p-8, 1 + 0x1p-8 * 3])
@@ -35,7 +36,7 @@ import Tensors
     }
 
     @Test func writesOverAnExistingFileAndLeavesNoTemporary() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let url = folder.appendingPathComponent("m.safetensors")
         try SafeTensorsWriter.write(["x": Tensor(zeros: [2])], to: url)
         try SafeTensorsWriter.write(["y": Tensor(zeros: [3])], to: url)

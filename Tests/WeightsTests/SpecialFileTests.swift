@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Tensors
 @testable import Weights
@@ -49,7 +50,7 @@ import Glibc
     }
 
     @Test func fifoModelFileFailsAtOnce() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let url = try Self.fifo("model.safetensors", in: folder)
         let expected = WeightsError.notAFile(path: url.path, reason: "not a regular file (FIFO)")
         #expect(Self.promptError(unblocking: [url]) { _ = try SafeTensorsFile(url: url) } == expected)
@@ -59,30 +60,30 @@ import Glibc
     }
 
     @Test func fifoConfigInAModelFolderFailsAtOnce() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let config = try Self.fifo("config.json", in: folder)
         #expect(Self.promptError(unblocking: [config]) { _ = try ModelLocation.detect(folder) }
                 == .notAFile(path: config.path, reason: "not a regular file (FIFO)"))
-        let pipeline = try temporaryFolder()
+        let pipeline = try makeScratchFolder()
         let index = try Self.fifo("model_index.json", in: pipeline)
         #expect(Self.promptError(unblocking: [index]) { _ = try ModelLocation.detect(pipeline) }
                 == .notAFile(path: index.path, reason: "not a regular file (FIFO)"))
     }
 
     @Test func fifoNCNNFilesFailAtOnce() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let param = try Self.fifo("net.param", in: folder)
-        let realBin = fixtureURL("esrgan", "srvgg.bin")
+        let realBin = Fixtures.url("esrgan", "srvgg.bin")
         #expect(Self.promptError(unblocking: [param]) { _ = try NCNNModel(param: param, bin: realBin) }
                 == .notAFile(path: param.path, reason: "not a regular file (FIFO)"))
         let bin = try Self.fifo("net.bin", in: folder)
-        let realParam = fixtureURL("esrgan", "srvgg.param")
+        let realParam = Fixtures.url("esrgan", "srvgg.param")
         #expect(Self.promptError(unblocking: [bin]) { _ = try NCNNModel(param: realParam, bin: bin) }
                 == .notAFile(path: bin.path, reason: "not a regular file (FIFO)"))
     }
 
     @Test func deviceDanglingLinkAndLoopAreRefused() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let device = folder.appendingPathComponent("null.safetensors")
         try FileManager.default.createSymbolicLink(atPath: device.path, withDestinationPath: "/dev/null")
         #expect(Self.promptError(unblocking: []) { _ = try ModelLocation.detect(device) }
@@ -101,9 +102,9 @@ import Glibc
     }
 
     @Test func linkToAModelFileIsFollowed() throws {
-        let folder = try temporaryFolder()
+        let folder = try makeScratchFolder()
         let link = folder.appendingPathComponent("linked.safetensors")
-        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: fixtureURL("esrgan", "srvgg.safetensors").path)
-        #expect(try WeightStore(url: link).keys == WeightStore(url: fixtureURL("esrgan", "srvgg.safetensors")).keys)
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: Fixtures.url("esrgan", "srvgg.safetensors").path)
+        #expect(try WeightStore(url: link).keys == WeightStore(url: Fixtures.url("esrgan", "srvgg.safetensors")).keys)
     }
 }

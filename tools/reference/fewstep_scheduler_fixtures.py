@@ -36,7 +36,6 @@ import json
 import pathlib
 import sys
 
-import numpy as np
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -53,27 +52,11 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from a1111_prompt_fixtures import a1111_embeddings  # noqa: E402
+from scheduler_loop import SD15, SHAPE, Writer, run_loop  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "schedulers"
 PIPELINES = ROOT / "Tests" / "Fixtures" / "pipelines"
-SHAPE = (1, 4, 8, 8)
-
-# Stable Diffusion 1.5's scheduler_config.json, as shipped.
-SD15 = {
-    "_class_name": "PNDMScheduler",
-    "_diffusers_version": "0.6.0",
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-    "clip_sample": False,
-}
-
 # stabilityai/sdxl-turbo's scheduler/scheduler_config.json, as shipped.
 SDXL_TURBO = {
     "_class_name": "EulerAncestralDiscreteScheduler",
@@ -105,24 +88,6 @@ RESTYLE_FAST = dict(prompt="a watercolor painting, (soft washes of colour:1.2), 
                     steps=8, strength=0.5, guidance=1.0, seed=42)
 
 
-class Writer:
-    def __init__(self):
-        self.chunks = []
-        self.offset = 0
-
-    def add(self, tensor) -> dict:
-        array = np.ascontiguousarray(np.asarray(tensor, dtype=np.float32))
-        entry = {"offset": self.offset, "shape": list(array.shape)}
-        self.chunks.append(array.reshape(-1).astype("<f4").tobytes())
-        self.offset += array.size
-        return entry
-
-
-def fake_model(sample: torch.Tensor, t) -> torch.Tensor:
-    phase = np.sin(0.01 * float(t) + 0.1 * np.arange(sample.numel(), dtype=np.float64)).astype(np.float32)
-    return 0.1 * sample + 0.5 * torch.from_numpy(phase).reshape(sample.shape)
-
-
 def build(name: str, config: dict, extra: dict):
     source_cls = CLASSES.get(config.get("_class_name"))
     if source_cls is None:
@@ -134,69 +99,11 @@ def build(name: str, config: dict, extra: dict):
     return NAMES[name].from_config(source.config, **extra)
 
 
-def clean_estimate(result):
-    for key in ("pred_original_sample", "denoised"):
-        value = getattr(result, key, None)
-        if value is not None:
-            return value
-    return None
-
-
 def run_case(writer: Writer, label: str, name: str, config: dict, steps: int, seed: int, *, extra=None,
              eta=None, strength=None) -> dict:
     extra = extra or {}
-    scheduler = build(name, config, extra)
-    scheduler.set_timesteps(steps)
-    case = {
-        "name": label,
-        "scheduler": name,
-        "config": config,
-        "overrides": extra,
-        "steps": steps,
-        "seed": seed,
-        "resolved_config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")},
-        "timesteps": [float(t) for t in scheduler.timesteps],
-        "init_noise_sigma": float(scheduler.init_noise_sigma),
-        "order": scheduler.order,
-        "tensors": {},
-    }
-    if hasattr(scheduler, "sigmas"):
-        case["sigmas"] = [float(s) for s in scheduler.sigmas]
-    if eta is not None:
-        case["eta"] = eta
-    generator = torch.Generator("cpu").manual_seed(seed)
-    timesteps = scheduler.timesteps
-    if strength is None:
-        latents = torch.randn(SHAPE, generator=generator, dtype=torch.float32)
-        case["tensors"]["initial_noise"] = writer.add(latents)
-        latents = latents * scheduler.init_noise_sigma
-    else:
-        # StableDiffusionImg2ImgPipeline.get_timesteps + prepare_latents.
-        init_timestep = min(int(steps * strength), steps)
-        t_start = max(steps - init_timestep, 0)
-        timesteps = scheduler.timesteps[t_start * scheduler.order:]
-        scheduler.set_begin_index(t_start * scheduler.order)
-        original = torch.from_numpy(np.linspace(-1.5, 1.5, int(np.prod(SHAPE)), dtype=np.float32)).reshape(SHAPE)
-        noise = torch.randn(SHAPE, generator=generator, dtype=torch.float32)
-        latents = scheduler.add_noise(original, noise, timesteps[:1].repeat(1))
-        case["strength"] = strength
-        case["start_index"] = t_start * scheduler.order
-        case["tensors"]["original"] = writer.add(original)
-        case["tensors"]["noise"] = writer.add(noise)
-        case["tensors"]["noised"] = writer.add(latents)
-    for index, t in enumerate(timesteps):
-        output = fake_model(scheduler.scale_model_input(latents, t), t)
-        kwargs = {"generator": generator}
-        if eta is not None:
-            kwargs["eta"] = eta
-        result = scheduler.step(output, t, latents, **kwargs)
-        latents = result.prev_sample
-        case["tensors"][f"prev_sample_{index}"] = writer.add(latents)
-        estimate = clean_estimate(result)
-        if estimate is not None and index % 3 == 0:
-            case["tensors"][f"pred_original_{index}"] = writer.add(estimate)
-    case["loop_length"] = len(timesteps)
-    return case
+    case = {"name": label, "scheduler": name, "config": config, "overrides": extra}
+    return run_loop(writer, build(name, config, extra), case, steps, seed, eta=eta, strength=strength)
 
 
 def scheduler_cases(writer: Writer) -> list:

@@ -17,9 +17,8 @@ tensor's offset (in floats) and shape. Run: `python tools/reference/scheduler_fi
 """
 import json
 import pathlib
+import sys
 
-import numpy as np
-import torch
 from diffusers import (
     DDIMInverseScheduler,
     DDIMScheduler,
@@ -31,23 +30,10 @@ from diffusers import (
     PNDMScheduler,
 )
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "schedulers"
-SHAPE = (1, 4, 8, 8)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from scheduler_loop import SD15, SHAPE, Writer, run_loop  # noqa: E402
 
-# Stable Diffusion 1.5's scheduler_config.json, as shipped.
-SD15 = {
-    "_class_name": "PNDMScheduler",
-    "_diffusers_version": "0.6.0",
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-    "clip_sample": False,
-}
+OUT = pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "schedulers"
 
 # name -> (class, overrides), as Overpaint's factory maps recipe names.
 NAMES = {
@@ -66,24 +52,6 @@ NAMES = {
 }
 
 
-class Writer:
-    def __init__(self):
-        self.chunks = []
-        self.offset = 0
-
-    def add(self, tensor) -> dict:
-        array = np.ascontiguousarray(np.asarray(tensor, dtype=np.float32))
-        entry = {"offset": self.offset, "shape": list(array.shape)}
-        self.chunks.append(array.reshape(-1).astype("<f4").tobytes())
-        self.offset += array.size
-        return entry
-
-
-def fake_model(sample: torch.Tensor, t) -> torch.Tensor:
-    phase = np.sin(0.01 * float(t) + 0.1 * np.arange(sample.numel(), dtype=np.float64)).astype(np.float32)
-    return 0.1 * sample + 0.5 * torch.from_numpy(phase).reshape(sample.shape)
-
-
 def build(name: str, config: dict, extra: dict):
     cls, overrides = NAMES[name]
     source_cls = {"PNDMScheduler": PNDMScheduler, "DDIMScheduler": DDIMScheduler}.get(config.get("_class_name"))
@@ -97,64 +65,8 @@ def build(name: str, config: dict, extra: dict):
 def run_case(writer: Writer, name: str, config: dict, steps: int, seed: int, *, extra=None, eta=None,
              strength=None, label=None) -> dict:
     extra = extra or {}
-    scheduler = build(name, config, extra)
-    scheduler.set_timesteps(steps)
-    case = {
-        "name": label or name,
-        "scheduler": name,
-        "config": config,
-        "overrides": extra,
-        "steps": steps,
-        "seed": seed,
-        # For reading only; infinities as strings so the file stays strict JSON.
-        "resolved_config": {k: (str(v) if isinstance(v, float) and not np.isfinite(v) else v)
-                            for k, v in dict(scheduler.config).items() if not k.startswith("_")},
-        "timesteps": [float(t) for t in scheduler.timesteps],
-        "init_noise_sigma": float(scheduler.init_noise_sigma),
-        "order": scheduler.order,
-        "tensors": {},
-    }
-    if hasattr(scheduler, "sigmas"):
-        case["sigmas"] = [float(s) for s in scheduler.sigmas]
-    if eta is not None:
-        case["eta"] = eta
-    generator = torch.Generator("cpu").manual_seed(seed)
-    timesteps = scheduler.timesteps
-    if strength is None:
-        latents = torch.randn(SHAPE, generator=generator, dtype=torch.float32)
-        case["tensors"]["initial_noise"] = writer.add(latents)
-        latents = latents * scheduler.init_noise_sigma
-    else:
-        # StableDiffusionImg2ImgPipeline.get_timesteps + prepare_latents.
-        init_timestep = min(int(steps * strength), steps)
-        t_start = max(steps - init_timestep, 0)
-        timesteps = scheduler.timesteps[t_start * scheduler.order:]
-        if hasattr(scheduler, "set_begin_index"):
-            scheduler.set_begin_index(t_start * scheduler.order)
-        original = torch.from_numpy(np.linspace(-1.5, 1.5, int(np.prod(SHAPE)), dtype=np.float32)).reshape(SHAPE)
-        noise = torch.randn(SHAPE, generator=generator, dtype=torch.float32)
-        latents = scheduler.add_noise(original, noise, timesteps[:1].repeat(1))
-        case["strength"] = strength
-        case["start_index"] = t_start * scheduler.order
-        case["tensors"]["original"] = writer.add(original)
-        case["tensors"]["noise"] = writer.add(noise)
-        case["tensors"]["noised"] = writer.add(latents)
-    for index, t in enumerate(timesteps):
-        model_input = scheduler.scale_model_input(latents, t)
-        output = fake_model(model_input, t)
-        kwargs = {}
-        if "generator" in scheduler.step.__code__.co_varnames:
-            kwargs["generator"] = generator
-        if eta is not None:
-            kwargs["eta"] = eta
-        result = scheduler.step(output, t, latents, **kwargs)
-        latents = result.prev_sample
-        case["tensors"][f"prev_sample_{index}"] = writer.add(latents)
-        pred = getattr(result, "pred_original_sample", None)
-        if pred is not None and index % 3 == 0:
-            case["tensors"][f"pred_original_{index}"] = writer.add(pred)
-    case["loop_length"] = len(timesteps)
-    return case
+    case = {"name": label or name, "scheduler": name, "config": config, "overrides": extra}
+    return run_loop(writer, build(name, config, extra), case, steps, seed, eta=eta, strength=strength)
 
 
 def main() -> None:

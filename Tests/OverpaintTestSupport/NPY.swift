@@ -1,19 +1,19 @@
 import Foundation
-@testable import Imaging
+import Imaging
 
 /// Minimal reader for the `.npy` fixtures of tools/reference/vision_fixtures.py:
 /// version 1.0/2.0 headers, little-endian `uint8` or `float32`, C order.
-struct NPY {
-    enum Failure: Error, CustomStringConvertible {
+public struct NPY {
+    public enum Failure: Error, CustomStringConvertible {
         case malformed(String)
-        var description: String { switch self { case let .malformed(why): "npy: \(why)" } }
+        public var description: String { switch self { case let .malformed(why): "npy: \(why)" } }
     }
 
-    var shape: [Int]
-    var dtype: String
-    var payload: Data
+    public var shape: [Int]
+    public var dtype: String
+    public var payload: Data
 
-    init(contentsOf url: URL) throws {
+    public init(contentsOf url: URL) throws {
         let data = try Data(contentsOf: url)
         let bytes = [UInt8](data)
         guard bytes.count > 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
@@ -38,14 +38,14 @@ struct NPY {
         payload = data.subdata(in: (headerStart + headerLength)..<data.count)
     }
 
-    var count: Int { shape.reduce(1, *) }
+    public var count: Int { shape.reduce(1, *) }
 
-    func uint8() throws -> [UInt8] {
+    public func uint8() throws -> [UInt8] {
         guard dtype == "|u1" else { throw Failure.malformed("dtype \(dtype), expected |u1") }
         return [UInt8](payload.prefix(count))
     }
 
-    func float32() throws -> [Float] {
+    public func float32() throws -> [Float] {
         guard dtype == "<f4" else { throw Failure.malformed("dtype \(dtype), expected <f4") }
         return payload.withUnsafeBytes { raw in
             (0..<count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
@@ -68,22 +68,15 @@ struct NPY {
 }
 
 /// Fixtures written by tools/reference/vision_fixtures.py.
-enum VisionFixture {
-    static let directory: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
-        }
-        return url.appendingPathComponent("Tests/Fixtures/vision")
-    }()
+public enum VisionFixture {
+    public static let directory = Fixtures.root.appendingPathComponent("vision")
 
-    static func load(_ name: String) throws -> NPY {
+    public static func load(_ name: String) throws -> NPY {
         try NPY(contentsOf: directory.appendingPathComponent("\(name).npy"))
     }
 
     /// An 8-bit photo as an `Image` (shape (h, w) or (h, w, c)).
-    static func image(_ name: String) throws -> Image {
+    public static func image(_ name: String) throws -> Image {
         let npy = try load(name)
         let channels = npy.shape.count == 3 ? npy.shape[2] : 1
         return Image(width: npy.shape[1], height: npy.shape[0], channels: channels, bitDepth: 8,
@@ -91,7 +84,7 @@ enum VisionFixture {
     }
 
     /// A bit-packed binary map (np.packbits, MSB first) unpacked to 0/255 bytes.
-    static func bits(_ name: String, count: Int) throws -> [UInt8] {
+    public static func bits(_ name: String, count: Int) throws -> [UInt8] {
         let packed = try load(name).uint8()
         return (0..<count).map { i in (packed[i >> 3] >> (7 - UInt8(i & 7))) & 1 == 1 ? 255 : 0 }
     }
