@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -36,7 +37,10 @@ let package = Package(
         .target(name: "Adapters", dependencies: ["Tensors", "Weights"]),
         .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts", "Adapters"]),
         .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts", "Adapters", "Weights"]),
-        .target(name: "Batch", dependencies: ["Recipes", "Imaging", "Pipelines", "Adapters", "CMalloc"]),
+        .target(name: "Batch", dependencies: [
+            "Recipes", "Imaging", "Pipelines", "Weights", "Adapters", "FileAccess", "CMalloc",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .executableTarget(
             name: "overpaint",
             dependencies: [

@@ -12,9 +12,17 @@ public struct RunOptions: Sendable {
     /// Images claiming more pixels are refused before decoding.
     public var maxPixels: Int
     public var writeReport: Bool
+    /// The slice being run: one run at a time may write each slice of an output folder.
+    public var shard: Shard?
+    /// Asked to stop (by SIGINT / SIGTERM), the run finishes no further image, records what
+    /// finished and returns.
+    public var stop: StopRequest
 
-    public init(existing: Existing = .fail, json: Bool = false, maxPixels: Int = 100_000_000, writeReport: Bool = true) {
+    public init(existing: Existing = .fail, json: Bool = false, maxPixels: Int = 100_000_000, writeReport: Bool = true,
+                shard: Shard? = nil, stop: StopRequest = StopRequest()) {
         self.existing = existing
+        self.shard = shard
+        self.stop = stop
         self.json = json
         self.maxPixels = maxPixels
         self.writeReport = writeReport
@@ -25,6 +33,10 @@ public struct RunSummary: Sendable, Equatable {
     public var succeeded = 0
     public var failed = 0
     public var skipped = 0
+    /// Images not finished because the run was stopped.
+    public var left = 0
+    /// The signal that stopped the run early.
+    public var stoppedBy: Int32?
 }
 
 /// Carries out a plan image by image. A failing image is recorded and the batch goes on;
@@ -37,13 +49,25 @@ public struct BatchRunner {
     let output: OutputFolder
     let manifest: Manifest
     let editor: ImageEditor
+    let lock: ShardLock
+    /// What every output of this run shares, computed once (models are hashed then).
+    let fingerprint: Fingerprint
 
+    /// Loads every model the recipe uses before anything is written: one that does not load
+    /// is an error of the run (exit 2), not of each image.
     public init(plan: BatchPlan, options: RunOptions) throws(BatchError) {
+        let models = ModelCache()
+        try models.loadEveryModel(of: plan.recipe)
         self.plan = plan
         self.options = options
-        output = try OutputFolder(root: plan.outputRoot)
-        manifest = Manifest(outputRoot: plan.outputRoot)
-        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels)
+        output = try OutputFolder(root: plan.outputRoot, shard: options.shard)
+        manifest = Manifest(folder: output)
+        try manifest.checkWritable()
+        lock = try ShardLock(folder: output.resolvedRoot, shard: options.shard)
+        let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
+        fingerprint = Fingerprint(recipe: plan.recipe, hashes: hashes)
+        hashes.save()
+        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, models: models, stop: options.stop)
     }
 
     /// Images overlap in three stages: the next job's files are decoded, and the previous
@@ -52,31 +76,49 @@ public struct BatchRunner {
     /// leave cores idle (zlib alone was a quarter of a model-free removal batch's time). One job
     /// is read ahead and at most one result waits to be written, so memory grows by one input
     /// and one output at most; results are recorded in job order.
+    ///
+    /// Asked to stop, the image being edited ends at its next denoising step or tile and is
+    /// left for `--resume`; the result already made is written, then the manifest and report.
+    /// Asked again, the run removes its temporaries and exits at once (nothing partial stays:
+    /// outputs appear only by rename, records only by single appends).
     public func run() -> RunSummary {
-        output.removeStaleTemporaries()
-        // A failed attempt never touches an existing output, so the last success vouches for it.
-        let previous = options.existing == .resume ? manifest.latestEntries { $0.status == .ok } : [:]
+        // Holding the shard's lock, the temporaries its journal lists are a killed run's.
+        output.temporaries.removeAll()
+        options.stop.onAbort { [temporaries = output.temporaries] in temporaries.removeAll() }
         let finisher = Finisher(runner: self, progress: Progress(total: plan.jobs.count))
+        let recorded = manifest.read()
+        if let note = Manifest.unparseableNote(recorded.unparseableLines) { finisher.progress.note(note) }
+        // A failed attempt never touches an existing output, so the last success vouches for it.
+        var previous: [String: ManifestEntry] = [:]
+        if options.existing == .resume {
+            for entry in recorded.entries where entry.status == .ok { previous[entry.output] = entry }
+        }
         let reading = DispatchQueue(label: "overpaint.reading")
         let jobs = plan.jobs
         let readAhead = { (index: Int) in
             jobs.indices.contains(index) ? Eventually(on: reading) { prepare(jobs[index], previous: previous) } : nil
         }
         var ahead = readAhead(0)
-        for (index, job) in jobs.enumerated() {
-            guard let prepared = ahead?.wait() else { break }
+        jobs: for (index, job) in jobs.enumerated() {
+            guard !options.stop.isRequested, let prepared = ahead?.wait() else { break }
             ahead = readAhead(index + 1)
             let started = Date()
-            switch prepared {
+            if let reason = prepared.remaking { finisher.progress.note("remaking \(job.output): \(reason)") }
+            switch prepared.outcome {
             case .complete:
                 finisher.skip(job)
             case .failed(let error):
-                finisher.finish(job, .failure(error), started: started)
+                finisher.finish(job, .failure(error), fingerprint: prepared.fingerprint, started: started)
             case .loaded(let input):
-                finisher.finish(job, Result { try editor.edit(input, job: job) }, started: started)
+                let outcome = Result { try editor.edit(input, job: job) }
+                // An edit that ends while a stop is asked for was cut short, not failed.
+                if options.stop.isRequested, case .failure = outcome { break jobs }
+                finisher.finish(job, outcome, fingerprint: prepared.fingerprint, started: started)
             }
         }
-        let summary = finisher.drain()
+        var summary = finisher.drain()
+        summary.stoppedBy = options.stop.signal
+        summary.left = jobs.count - summary.succeeded - summary.failed - summary.skipped
         if options.writeReport {
             do {
                 try Report(output: output, manifest: manifest).write()
@@ -84,41 +126,60 @@ public struct BatchRunner {
                 finisher.progress.note("report.html not written: \(error.localizedDescription)")
             }
         }
+        output.temporaries.removeAll()
         return summary
     }
 
     /// What reading found for one job.
-    enum Prepared {
-        /// `--resume`, and the manifest vouches for the output.
-        case complete
-        case failed(Error)
-        case loaded(LoadedInput)
+    struct Prepared {
+        enum Outcome {
+            /// `--resume`, and the manifest vouches for the output.
+            case complete
+            case failed(Error)
+            case loaded(LoadedInput)
+        }
+
+        var outcome: Outcome
+        var fingerprint: [String: String]
+        /// Why `--resume` makes again an output the manifest has a record of.
+        var remaking: String?
     }
 
     private func prepare(_ job: Job, previous: [String: ManifestEntry]) -> Prepared {
-        if isComplete(job, previous: previous) { return .complete }
+        let parts = fingerprint.parts(for: job, recipe: plan.recipe, inputRoot: plan.inputRoot)
+        var remaking: String?
+        if let record = previous[job.output] {
+            remaking = remakeReason(job, record: record, fingerprint: parts)
+            if remaking == nil { return Prepared(outcome: .complete, fingerprint: parts) }
+        }
         do {
             if let problem = job.problem { throw BatchError.image(problem) }
             try checkExisting(job)
-            return .loaded(try editor.load(job))
+            return Prepared(outcome: .loaded(try editor.load(job)), fingerprint: parts, remaking: remaking)
         } catch {
-            return .failed(error)
+            return Prepared(outcome: .failed(error), fingerprint: parts, remaking: remaking)
         }
     }
 
-    /// `--resume` trusts an output only when the manifest recorded it as finished and the
-    /// file still has the recorded hash.
-    private func isComplete(_ job: Job, previous: [String: ManifestEntry]) -> Bool {
-        guard let expected = previous[job.output]?.sha256 else { return false }
-        return (try? SHA256.hex(ofFileAt: output.url(for: job.output))) == expected
+    /// `--resume` keeps an output only when the file still has the hash its record gives and
+    /// the record's fingerprint is this run's; otherwise, why it is made again.
+    private func remakeReason(_ job: Job, record: ManifestEntry, fingerprint: [String: String]) -> String? {
+        guard let actual = try? ContentHash.sha256(ofFileAt: output.url(for: job.output)) else {
+            return "the output is missing"
+        }
+        guard actual == record.sha256 else { return "the output is not the file its record describes" }
+        guard let recorded = record.fingerprint else { return "its record has no fingerprint (an older Overpaint made it)" }
+        return Fingerprint.differences(from: recorded, to: fingerprint)
     }
 
     /// Writes a successful result and describes the outcome; a failed write makes the entry a failure.
-    func entry(for job: Job, outcome: Result<EditResult, Error>, started: Date) -> ManifestEntry {
+    func entry(for job: Job, outcome: Result<EditResult, Error>, fingerprint: [String: String],
+               started: Date) -> ManifestEntry {
         var entry = ManifestEntry(
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
             edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.source.path,
-            model: plan.recipe.model, seconds: 0, sha256: nil, finished: "", version: Self.version)
+            model: plan.recipe.model, seconds: 0, sha256: nil, fingerprint: fingerprint, finished: "",
+            version: Self.version)
         do {
             let result = try outcome.get()
             let format = plan.recipe.output.format
@@ -126,7 +187,7 @@ public struct BatchRunner {
             try output.writeAtomically(job.output) { temporary in
                 try ImageFile.write(result.image, to: temporary, format: ImageFormat(format),
                                     quality: plan.recipe.output.quality, text: result.text)
-                entry.sha256 = try SHA256.hex(ofFileAt: temporary)
+                entry.sha256 = try ContentHash.sha256(ofFileAt: temporary)
             }
             if options.writeReport {
                 try? Report.writeThumbnails(for: job, result: result, output: output)

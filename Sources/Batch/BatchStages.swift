@@ -45,9 +45,9 @@ final class Finisher: @unchecked Sendable {
     }
 
     /// Writes the result (when there is one) and records the outcome.
-    func finish(_ job: Job, _ outcome: Result<EditResult, Error>, started: Date) {
+    func finish(_ job: Job, _ outcome: Result<EditResult, Error>, fingerprint: [String: String], started: Date) {
         enqueue { finisher in
-            let entry = finisher.runner.entry(for: job, outcome: outcome, started: started)
+            let entry = finisher.runner.entry(for: job, outcome: outcome, fingerprint: fingerprint, started: started)
             if entry.status == .ok { finisher.summary.succeeded += 1 } else { finisher.summary.failed += 1 }
             if let error = entry.error { finisher.progress.note("FAILED \(error)") }
             finisher.runner.record(entry)

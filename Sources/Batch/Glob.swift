@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +14,25 @@ struct Glob: Sendable {
     init(_ pattern: String) {
         self.pattern = pattern
         self.components = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    /// Why `pattern` can match no path the walk lists, or nil. The walk lists relative paths
+    /// without `.` or `..`; a last component with no wildcard and no extension matches only
+    /// a file of exactly that name (`images: 5` reads as the glob '5').
+    static func problem(_ pattern: String) -> String? {
+        let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
+        guard let last = parts.last else { return "an empty glob matches nothing" }
+        if pattern.hasPrefix("/") { return "globs are relative to --input; an absolute one matches nothing" }
+        if parts.contains(where: { $0 == "." || $0 == ".." }) {
+            return "'.' and '..' match nothing: globs are relative to --input and stay inside it"
+        }
+        if let part = parts.first(where: { $0.contains("[") && !$0.contains("]") }) {
+            return "'[' without ']' in '\(part)'"
+        }
+        if !last.contains(where: { "*?[".contains($0) }) && !last.contains(".") {
+            return "matches only a file named exactly '\(last)', with no extension; images are matched by patterns such as '*.png'"
+        }
+        return nil
     }
 
     func matches(_ relativePath: String) -> Bool {
@@ -38,26 +58,51 @@ struct Glob: Sendable {
     private static let gnuCaseFold: Int32 = 1 << 4
 }
 
-/// Lists regular files under `root` as sorted `/`-separated relative paths. Hidden entries
-/// and symlinked folders (which could loop) are skipped, and so is `excluding` (the output
-/// folder when it lies inside the input).
-func listFiles(under root: URL, excluding excluded: URL?) throws -> [String] {
+/// A file the walk found: a path relative to the root, and why it cannot be read as an
+/// image when it is not a regular file.
+struct ListedFile: Equatable {
+    var path: String
+    /// `RegularFile`'s reason: a dangling symbolic link, a link loop, a FIFO, a socket, a device.
+    var problem: String?
+}
+
+/// Lists the files under `root` as sorted `/`-separated relative paths. Hidden entries and
+/// symlinked folders (which could loop) are skipped, and so is `excluding` (the output folder
+/// when it lies inside the input). Entries that are not regular files once links are followed
+/// are listed with their problem, so that a glob matching one reports it instead of skipping
+/// it in silence.
+func listFiles(under root: URL, excluding excluded: URL?) throws -> [ListedFile] {
     let fileManager = FileManager.default
     let excludedPath = excluded?.resolvingSymlinksInPath().path
-    var found: [String] = []
+    var found: [ListedFile] = []
     var pending: [(url: URL, relative: String)] = [(root, "")]
     while let (folder, relative) = pending.popLast() {
         for name in try fileManager.contentsOfDirectory(atPath: folder.path) where !name.hasPrefix(".") {
             let url = folder.appendingPathComponent(name)
             let path = relative.isEmpty ? name : "\(relative)/\(name)"
-            let values = try? url.resourceValues(forKeys: [.isDirectoryKey, .isSymbolicLinkKey])
-            if values?.isDirectory == true {
-                guard values?.isSymbolicLink != true, url.resolvingSymlinksInPath().path != excludedPath else { continue }
+            var entry = stat(), target = stat()
+            guard lstat(url.path, &entry) == 0 else { continue }
+            let isLink = entry.st_mode & S_IFMT == S_IFLNK
+            let followed = isLink ? stat(url.path, &target) == 0 : true
+            let kind = (isLink ? target : entry).st_mode & S_IFMT
+            if followed && kind == S_IFDIR {
+                guard !isLink, url.resolvingSymlinksInPath().path != excludedPath else { continue }
                 pending.append((url, path))
-            } else if (try? url.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
-                found.append(path)
+            } else {
+                found.append(ListedFile(path: path, problem: followed && kind == S_IFREG ? nil : notRegularReason(url.path)))
             }
         }
     }
-    return found.sorted()
+    return found.sorted { $0.path < $1.path }
+}
+
+/// Why `RegularFile` refuses `path`, or nil when it is a regular file (it neither opens nor
+/// blocks on what it refuses).
+func notRegularReason(_ path: String) -> String? {
+    do {
+        close(try RegularFile.open(path))
+        return nil
+    } catch {
+        return error.reason
+    }
 }

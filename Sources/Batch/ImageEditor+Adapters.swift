@@ -13,18 +13,19 @@ struct GenerationLoRAs: Equatable {
     /// file stem for `loras:` entries.
     var names: [String]
 
-    init(prompt written: String, recipe: Recipe, job: Job) throws {
+    /// `source` names where the prompt comes from in errors (an image, its sidecar, the recipe).
+    init(prompt written: String, recipe: Recipe, source: String) throws {
         let tagged: PromptLoRAs
         do {
             tagged = try PromptLoRAs(written)
         } catch {
-            throw BatchError.image("\(job.prompt == nil ? job.input : "\(job.input)'s prompt"): \(error.localizedDescription)")
+            throw BatchError.image("\(source): \(error.localizedDescription)")
         }
         var loras = recipe.loras
         var names = recipe.loras.map { URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent }
         for reference in tagged.loras {
             guard let file = recipe.loraFolders.file(named: reference.name) else {
-                throw BatchError.image("\(job.input): no LoRA '\(reference.name)' (\(reference.name).safetensors) in \(recipe.loraFolders.searched)")
+                throw BatchError.image("\(source): no LoRA '\(reference.name)' (\(reference.name).safetensors) in \(recipe.loraFolders.searched)")
             }
             loras.append(Recipe.LoRA(path: file.path, weight: reference.weight))
             names.append(reference.name)
@@ -32,6 +33,19 @@ struct GenerationLoRAs: Equatable {
         prompt = tagged.text
         self.loras = loras
         self.names = names
+    }
+
+    init(prompt written: String, recipe: Recipe, job: Job) throws {
+        try self.init(prompt: written, recipe: recipe, source: job.prompt == nil ? job.input : "\(job.input)'s prompt")
+    }
+}
+
+extension ModelCache.Variant {
+    /// What a generation's model is loaded with: its LoRAs (the recipe's and its prompt's), the
+    /// recipe's VAE, and the embeddings its prompts write.
+    init(_ generation: Edit.Generation, loras: GenerationLoRAs, recipe: Recipe) {
+        let embeddings = GenerationEmbeddings(prompt: loras.prompt, negativePrompt: generation.negativePrompt, recipe: recipe)
+        self.init(loras: loras.loras, vae: recipe.vae, embeddings: embeddings.paths)
     }
 }
 
@@ -63,11 +77,9 @@ extension ImageEditor {
     /// when they change), and the options it runs with, the prompt's LoRA tags taken out.
     func prepared(_ generation: Edit.Generation, model: String, job: Job) throws -> (pipeline: StableDiffusion, options: GenerationOptions) {
         let loras = try GenerationLoRAs(prompt: job.prompt ?? generation.prompt, recipe: recipe, job: job)
-        let embeddings = GenerationEmbeddings(prompt: loras.prompt, negativePrompt: generation.negativePrompt, recipe: recipe)
         var options = options(generation, job: job)
         options.prompt = loras.prompt
-        let variant = ModelCache.Variant(loras: loras.loras, vae: recipe.vae, embeddings: embeddings.paths)
-        return (try models.stableDiffusion(at: model, variant: variant), options)
+        return (try models.stableDiffusion(at: model, variant: .init(generation, loras: loras, recipe: recipe)), options)
     }
 
     /// A1111's `TI hashes` field, `name: hash, ...`, for the embeddings a generation's prompts

@@ -19,12 +19,12 @@ extension ImageEditor {
         switch inpaint.area {
         case .whole:
             let generated = try pipeline.inpaint(image, mask: mask, options: options, fill: fill, controls: controls,
-                                                 pasteBack: false)
+                                                 pasteBack: false, progress: progress)
             return try StableDiffusion.pasteBack(generated, onto: image, mask: seam)
         case .masked:
             return try pipeline.inpaintMaskedArea(image, mask: mask, seam: seam, padding: inpaint.padding,
                                                   width: inpaint.width, height: inpaint.height, options: options,
-                                                  fill: fill, controls: controls)
+                                                  fill: fill, controls: controls, progress: progress)
         }
     }
 }

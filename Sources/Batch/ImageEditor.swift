@@ -23,7 +23,13 @@ struct ImageEditor {
     let recipe: Recipe
     let inputRoot: URL
     let maxPixels: Int
-    let models = ModelCache()
+    /// Loaded before the first image (`ModelCache.loadEveryModel`).
+    let models: ModelCache
+    /// Polled before each denoising step and upscaling tile: a stop request ends the edit there.
+    let stop: StopRequest
+
+    /// The pipelines' step callback: carry on unless a stop was requested.
+    var progress: StepCallback { { [stop] _, _ in !stop.isRequested } }
 
     /// The job's photo and mask, decoded. Touches no model, so it may run on another thread
     /// while an earlier image is edited.
@@ -68,7 +74,8 @@ struct ImageEditor {
             guard let model = inversion.generation.model else { throw BatchError.image("\(job.input): edit needs a model") }
             let (pipeline, options) = try prepared(inversion.generation, model: model, job: job)
             let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt, options: options,
-                                                    controls: controls(inversion.generation.control, for: image, job: job))
+                                                    controls: controls(inversion.generation.control, for: image, job: job),
+                                                    progress: progress)
             return edited.withAlpha(of: image)
         }
     }
@@ -79,7 +86,7 @@ struct ImageEditor {
         }
         let (pipeline, options) = try prepared(generation, model: model, job: job)
         let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
-                                                  options: options)
+                                                  options: options, progress: progress)
         return generated.withAlpha(of: image)
     }
 
@@ -125,7 +132,7 @@ struct ImageEditor {
             return try diffusionUpscale(image, upscale, folder: path, job: job)
         }
         return try models.realESRGAN(at: path).upscale(image, scale: upscale.scale, tileSize: upscale.tile,
-                                                       tileOverlap: upscale.tileOverlap)
+                                                       tileOverlap: upscale.tileOverlap, progress: progress)
     }
 
     func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {

@@ -32,7 +32,7 @@ final class ModelCache {
         let unet = URL(fileURLWithPath: path).appendingPathComponent(component.isEmpty ? "diffusion_pytorch_model.safetensors"
                                                                      : "\(component)/diffusion_pytorch_model.safetensors")
         let file = FileManager.default.fileExists(atPath: unet.path) ? unet : URL(fileURLWithPath: path)
-        guard let digest = try? SHA256.hex(ofFileAt: file) else { return nil }
+        guard let digest = try? ContentHash.sha256(ofFileAt: file) else { return nil }
         hashes[path] = String(digest.prefix(10))
         return hashes[path]
     }
@@ -67,7 +67,7 @@ final class ModelCache {
     func embeddingHash(at path: String) -> String? {
         let key = "embedding \(path)"
         if let known = hashes[key] { return known }
-        hashes[key] = (try? SHA256.hex(ofFileAt: URL(fileURLWithPath: path))).map { String($0.prefix(12)) }
+        hashes[key] = (try? ContentHash.sha256(ofFileAt: URL(fileURLWithPath: path))).map { String($0.prefix(12)) }
         return hashes[key]
     }
 
@@ -78,7 +78,7 @@ final class ModelCache {
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe), data.count >= 8 else { return nil }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8) else { return nil }
-        hashes[path] = String(SHA256.hex(of: data.dropFirst(8 + Int(headerLength))).prefix(12))
+        hashes[path] = String(ContentHash.sha256(of: data.dropFirst(8 + Int(headerLength))).prefix(12))
         return hashes[path]
     }
 

@@ -2,41 +2,72 @@ import Foundation
 
 /// Writes into `--output` safely: each file goes to a temporary name beside its final place
 /// and is renamed into place once complete and synced, so a killed run never leaves a
-/// partial image; folders reached through symlinks are refused.
+/// partial image; a folder that is a symlink leading outside `--output` is refused.
 struct OutputFolder {
-    static let temporaryMarker = ".overpaint-tmp-"
+    static let temporaryMarker = TemporaryFiles.marker
     let root: URL
-    private let resolvedRoot: String
+    /// `root` with its symlinks resolved once, when the run starts; every file is written
+    /// below it, through folders checked one by one.
+    let resolvedRoot: URL
+    /// This run's temporary files, listed so that only they are ever swept.
+    let temporaries: TemporaryFiles
 
-    init(root: URL) throws(BatchError) {
+    init(root: URL, shard: Shard?) throws(BatchError) {
         self.root = root
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         } catch {
             throw .unwritableOutput(path: root.path, reason: error.localizedDescription)
         }
-        resolvedRoot = root.resolvingSymlinksInPath().path
+        resolvedRoot = URL(fileURLWithPath: root.resolvingSymlinksInPath().path, isDirectory: true)
+        temporaries = TemporaryFiles(root: resolvedRoot, shard: shard)
     }
 
     func url(for relative: String) -> URL { root.appendingPathComponent(relative) }
 
-    /// Creates the folder for `relative` and checks that it really lies inside the root.
+    /// Creates the folders for `relative` one at a time, refusing before it creates anything
+    /// a folder that is a symlink leading outside the output folder (or not a folder at all).
     func prepareFolder(for relative: String) throws -> URL {
-        let destination = url(for: relative)
-        let folder = destination.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let resolved = folder.resolvingSymlinksInPath().path
-        guard resolved == resolvedRoot || resolved.hasPrefix(resolvedRoot + "/") else {
-            throw BatchError.image("output \(relative) would be written through a symlink to \(resolved), outside the output folder")
+        let parts = relative.split(separator: "/").map(String.init)
+        var folder = resolvedRoot.path
+        for part in parts.dropLast() {
+            folder = try enter(part, of: folder, relative: relative)
         }
-        return destination
+        return URL(fileURLWithPath: folder).appendingPathComponent(parts.last ?? relative)
+    }
+
+    /// The folder `part` of `folder`, created when missing; a symlink is followed only when
+    /// it stays inside the output folder.
+    private func enter(_ part: String, of folder: String, relative: String) throws -> String {
+        let path = folder + "/" + part
+        var status = stat()
+        if lstat(path, &status) != 0 {
+            guard errno == ENOENT, mkdir(path, 0o755) == 0 || errno == EEXIST, lstat(path, &status) == 0 else {
+                throw BatchError.unwritableOutput(path: path, reason: String(cString: strerror(errno)))
+            }
+        }
+        switch status.st_mode & S_IFMT {
+        case S_IFDIR:
+            return path
+        case S_IFLNK:
+            let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            var isFolder: ObjCBool = false
+            guard target == resolvedRoot.path || target.hasPrefix(resolvedRoot.path + "/") else {
+                throw BatchError.image("output \(relative) would be written through a symlink to \(target), outside the output folder")
+            }
+            guard FileManager.default.fileExists(atPath: target, isDirectory: &isFolder), isFolder.boolValue else {
+                throw BatchError.image("output \(relative): \(part) is a symlink to \(target), which is not a folder")
+            }
+            return target
+        default:
+            throw BatchError.image("output \(relative): \(path) exists and is not a folder")
+        }
     }
 
     /// Runs `produce` on a temporary path, then syncs and renames it to `relative`.
     func writeAtomically(_ relative: String, produce: (URL) throws -> Void) throws {
         let destination = try prepareFolder(for: relative)
-        let temporary = destination.deletingLastPathComponent().appendingPathComponent(
-            "\(Self.temporaryMarker)\(Self.ownerTag)-\(destination.lastPathComponent)")
+        let temporary = try temporaries.make(in: destination.deletingLastPathComponent())
         do {
             try produce(temporary)
             try Self.sync(temporary)
@@ -48,21 +79,6 @@ struct OutputFolder {
             throw error
         }
     }
-
-    /// Removes temporary files that a killed run of this host left behind; those of live
-    /// processes (another shard writing here) are left alone.
-    func removeStaleTemporaries() {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return }
-        let prefix = Self.temporaryMarker + Self.hostName + "."
-        for case let url as URL in walker where url.lastPathComponent.hasPrefix(prefix) {
-            let rest = url.lastPathComponent.dropFirst(prefix.count)
-            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }) else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: url) }
-        }
-    }
-
-    private static let hostName = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "-", with: "_")
-    private static var ownerTag: String { "\(hostName).\(getpid())" }
 
     private static func sync(_ url: URL) throws {
         let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)

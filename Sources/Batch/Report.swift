@@ -12,8 +12,19 @@ struct Report {
     let output: OutputFolder
     let manifest: Manifest
 
+    /// `report/<output, / as __>.<kind>.jpg`; a name too long for the file system keeps its
+    /// first 100 bytes and adds a hash of the whole, so outputs of up to 255 bytes get thumbnails.
     static func thumbnailName(for output: String, kind: String) -> String {
-        "\(thumbnailFolder)/" + output.replacingOccurrences(of: "/", with: "__") + ".\(kind).jpg"
+        var flat = output.replacingOccurrences(of: "/", with: "__")
+        if flat.utf8.count > 200 {
+            var kept = ""
+            for character in flat {
+                guard kept.utf8.count + character.utf8.count <= 100 else { break }
+                kept.append(character)
+            }
+            flat = kept + "-" + String(ContentHash.sha256(of: Data(output.utf8)).prefix(16))
+        }
+        return "\(thumbnailFolder)/\(flat).\(kind).jpg"
     }
 
     static func writeThumbnails(for job: Job, result: EditResult, output: OutputFolder) throws {

@@ -20,7 +20,7 @@ extension ImageEditor {
                                      steps: diffusion.steps, guidanceScale: Float(diffusion.guidance),
                                      noiseLevel: diffusion.noiseLevel, seed: job.seed, scheduler: diffusion.scheduler,
                                      eta: Float(diffusion.eta), tileSize: upscale.tile, tileOverlap: upscale.tileOverlap)
-        return try pipeline.upscale(image, options: options, outscale: upscale.scale)
+        return try pipeline.upscale(image, options: options, outscale: upscale.scale, progress: progress)
     }
 
     /// A1111's `parameters` when the recipe's last generating edit is an SD x4 upscale.

@@ -41,8 +41,23 @@ public struct RealESRGANUpscale: Sendable {
     /// a tile).
     public func upscale(_ image: Imaging.Image, scale: Double? = nil, tileSize: Int = 256,
                         tileOverlap: Int = 16) -> Imaging.Image {
+        upscale(image, scale: scale, tileSize: tileSize, tileOverlap: tileOverlap, beforeTile: { _, _ in })
+    }
+
+    /// The same, calling `progress` with the tile's index and count before each tile; when it
+    /// returns false the upscale stops there and throws `PipelinesError.cancelled`.
+    public func upscale(_ image: Imaging.Image, scale: Double? = nil, tileSize: Int = 256, tileOverlap: Int = 16,
+                        progress: StepCallback) throws -> Imaging.Image {
+        try upscale(image, scale: scale, tileSize: tileSize, tileOverlap: tileOverlap) { (tile, tiles) throws(PipelinesError) in
+            guard progress(tile, tiles) else { throw .cancelled(step: tile) }
+        }
+    }
+
+    private func upscale<Failure: Error>(_ image: Imaging.Image, scale: Double?, tileSize: Int, tileOverlap: Int,
+                                         beforeTile: (Int, Int) throws(Failure) -> Void) throws(Failure) -> Imaging.Image {
         let layout = tileLayout(width: image.width, height: image.height, tileSize: tileSize, tileOverlap: tileOverlap)
-        var rgb = upscaleRGB(colourPlanes(of: image), width: image.width, height: image.height, layout: layout)
+        var rgb = try upscaleRGB(colourPlanes(of: image), width: image.width, height: image.height, layout: layout,
+                                 beforeTile: beforeTile)
         clampToUnit(&rgb)
         let (width, height) = (image.width * network.scale, image.height * network.scale)
         // The accumulated RGB already is the image's samples: the output is held once.
@@ -64,7 +79,8 @@ public struct RealESRGANUpscale: Sendable {
     /// 1 across their overlap (tiles are at least twice the overlap), and so do their products
     /// at corners, so the weighted sum needs no normalising pass.
     // planes: [3, H, W] -> [sH, sW, 3], interleaved as Image stores it
-    private func upscaleRGB(_ planes: [Float], width: Int, height: Int, layout: TileLayout) -> [Float] {
+    private func upscaleRGB<Failure: Error>(_ planes: [Float], width: Int, height: Int, layout: TileLayout,
+                                            beforeTile: (Int, Int) throws(Failure) -> Void) throws(Failure) -> [Float] {
         let scale = network.scale
         let outWidth = width * scale
         var sum = [Float](repeating: 0, count: 3 * outWidth * height * scale)
@@ -72,6 +88,7 @@ public struct RealESRGANUpscale: Sendable {
         for (rowIndex, rows) in layout.rows.enumerated() {
             let weightsY = TileLayout.crossFade(output.rows, index: rowIndex)
             for (columnIndex, columns) in layout.columns.enumerated() {
+                try beforeTile(rowIndex * layout.columns.count + columnIndex, layout.rows.count * layout.columns.count)
                 let tile = runTile(planes, width: width, height: height, columns: columns, rows: rows)
                 let weightsX = TileLayout.crossFade(output.columns, index: columnIndex)
                 accumulate(tile, into: &sum, outWidth: outWidth, weightsX: weightsX, weightsY: weightsY)

@@ -5,7 +5,9 @@ import Recipes
 import Schedulers
 
 /// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
-/// 2 the recipe or the arguments are invalid (nothing written).
+/// 2 the recipe, the arguments or a model are invalid, no image matched, or another run holds
+/// the shard (nothing written): validate's checks (`Preflight`) run first; 130 / 143 stopped by
+/// SIGINT / SIGTERM (what finished is kept and recorded).
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a recipe over a folder of images.",
@@ -37,6 +39,10 @@ struct Run: ParsableCommand {
     @Option(help: "Process one slice: I/N (0-based), or N with the index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.")
     var shard: String?
 
+    @Option(help: ArgumentHelp("The images to process instead of match.images: a file (or - for standard input) with one path relative to --input per line.",
+                               valueName: "file|-"))
+    var filesFrom: String?
+
     @Flag(help: "Print the plan and write nothing.")
     var dryRun = false
 
@@ -61,11 +67,16 @@ struct Run: ParsableCommand {
     func run() throws {
         try precision.apply()
         let recipe = try loadRecipe(self.recipe, model: model)
+        let preflight = Preflight(recipe: recipe)
+        try refuse(preflight.problems())
         let plan: BatchPlan
+        let shard: Shard?
         do {
-            let shard = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)
+            shard = try Shard.resolve(flag: self.shard, environment: ProcessInfo.processInfo.environment)
             plan = try BatchPlan(recipe: recipe, input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
-                                 seed: seed ?? recipe.seed ?? 0, shard: shard)
+                                 seed: seed ?? recipe.seed ?? 0, shard: shard, list: filesFrom.map(FileList.read))
+            // The run loads them itself, before its first image.
+            if dryRun { try preflight.loadModels() }
         } catch {
             FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
             throw ExitCode(2)
@@ -75,13 +86,20 @@ struct Run: ParsableCommand {
             return
         }
         let options = RunOptions(existing: resume ? .resume : overwrite ? .overwrite : .fail,
-                                 json: json, maxPixels: maxMegapixels * 1_000_000)
+                                 json: json, maxPixels: maxMegapixels * 1_000_000, shard: shard,
+                                 stop: StopRequest.onSignals())
         let summary: RunSummary
         do {
             summary = try BatchRunner(plan: plan, options: options).run()
         } catch {
             FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
             throw ExitCode(2)
+        }
+        if let signal = summary.stoppedBy {
+            let failed = summary.failed > 0 ? "\(summary.failed) failed, " : ""
+            let line = "\(summary.succeeded + summary.skipped) done, \(failed)\(summary.left) left: rerun with --resume\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            throw ExitCode(128 + signal)
         }
         let line = "\(summary.succeeded) done, \(summary.failed) failed, \(summary.skipped) skipped; see \(plan.outputRoot.path)/report.html\n"
         FileHandle.standardError.write(Data(line.utf8))

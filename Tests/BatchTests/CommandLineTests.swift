@@ -116,7 +116,7 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
     for entry in entries {
         let image = try ImageFile.read(output.appendingPathComponent(entry.output))
         #expect(image.width == 128 && image.height == 128)
-        #expect(try SHA256.hex(ofFileAt: output.appendingPathComponent(entry.output)) == entry.sha256)
+        #expect(try ContentHash.sha256(ofFileAt: output.appendingPathComponent(entry.output)) == entry.sha256)
     }
     #expect(temporaryFiles(under: output).isEmpty)
 }

@@ -13,14 +13,6 @@ import Testing
 private let fixtures = Fixtures.root
 private let depthModel = fixtures.appendingPathComponent("depth/model")
 
-private func astronautInput(in folder: URL) throws -> URL {
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("pipelines/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
-    return input
-}
-
 private func depthEnvironment(model: URL, depthModel: String) -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path
@@ -59,9 +51,9 @@ private func depthEnvironment(model: URL, depthModel: String) -> [String: String
     #expect(result.stderr.contains("depth_model: no model at \(model.path)"), "\(result.stderr)")
 }
 
-/// A depth model that does not load fails each image with one line naming the image and the
-/// model, and the exit code says so.
-@Test func brokenDepthModelFailsTheImageWithOneLine() throws {
+/// A depth model that does not load stops the run before any image (exit 2), with one line
+/// naming the recipe key and the model.
+@Test func brokenDepthModelStopsTheRunWithOneLine() throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let input = try astronautInput(in: folder)
@@ -72,9 +64,9 @@ private func depthEnvironment(model: URL, depthModel: String) -> [String: String
     let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-depth.yaml").path
     let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", folder.appendingPathComponent("out").path],
                                   environment: environment)
-    #expect(result.status == 1)
+    #expect(result.status == 2)
     let lines = result.stderr.split(separator: "\n").filter { $0.contains("depth_model") }
     #expect(lines.count == 1, "\(result.stderr)")
-    #expect(lines.first?.contains(model.path) == true)
-    #expect(lines.first?.contains("astronaut.png") == true)
+    #expect(lines.first?.contains("edits[0].img2img.control[0].depth_model: depth_model '\(model.path)'") == true, "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("out").path))
 }

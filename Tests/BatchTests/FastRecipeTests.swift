@@ -12,10 +12,7 @@ import Testing
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder)
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path
@@ -54,10 +51,7 @@ import Testing
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder)
     let recipe = folder.appendingPathComponent("skip.yaml")
     let fast = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml"), encoding: .utf8)
     try ("clip_skip: 2\n" + fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: model.path))

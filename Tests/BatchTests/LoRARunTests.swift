@@ -2,6 +2,8 @@ import Foundation
 import Imaging
 import OverpaintTestSupport
 import Pipelines
+import Tensors
+import Weights
 import Testing
 @testable import Batch
 
@@ -180,4 +182,27 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let other = try cache.stableDiffusion(at: model, variant: .init(loras: [.init(path: kohya, weight: 0.5)]))
     #expect(other !== first)
     #expect(try cache.stableDiffusion(at: model, variant: .init(loras: [.init(path: kohya, weight: 0.5)])) === other)
+}
+
+/// A LoRA whose modules the model does not have stops the run before any image (preflight loads
+/// the model with it), naming the keys, rather than failing every image.
+@Test func aLoRAForAnotherModelStopsTheRunOnce() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: Fixtures.url("pipelines", "input.png"), to: input.appendingPathComponent("astronaut.png"))
+    let lora = folder.appendingPathComponent("other.safetensors")
+    try SafeTensorsWriter.write(["lora_unet_down_blocks_3_attentions_0_proj_in.lora_down.weight": Tensor(zeros: [2, 1280]),
+                                 "lora_unet_down_blocks_3_attentions_0_proj_in.lora_up.weight": Tensor(zeros: [1280, 2])], to: lora)
+    let recipeURL = folder.appendingPathComponent("other.yaml")
+    try "loras: [{path: other.safetensors}]\nedits:\n  - img2img: {prompt: a photo, steps: 2}\n"
+        .write(to: recipeURL, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("keys match no module of the model: 'lora_unet_down_blocks_3_attentions_0_proj_in.lora_down.weight'"),
+            "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("astronaut.png").path))
 }

@@ -14,20 +14,11 @@ private func peakSignalToNoise(_ squaredError: Double, count: Int) -> Double {
     squaredError == 0 ? .infinity : 10 * log10(Double(count) / squaredError)
 }
 
-/// input.png as astronaut.png with mask.png as its mask.
-private func astronautWithMask(in folder: URL) throws -> URL {
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
-    return input
-}
-
 private func run(_ recipe: String, model: URL, in folder: URL) throws -> Image {
     let recipeURL = folder.appendingPathComponent("recipe.yaml")
     try recipe.write(to: recipeURL, atomically: true, encoding: .utf8)
     let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipeURL.path, "--input", try astronautWithMask(in: folder).path,
+    let result = try runOverpaint(["run", recipeURL.path, "--input", try astronautInput(in: folder, withMask: true).path,
                                    "--output", output.path, "--model", model.path])
     #expect(result.status == 0, "\(result.stderr)")
     return try ImageFile.read(output.appendingPathComponent("astronaut.png"))
@@ -40,12 +31,7 @@ private func run(_ recipe: String, model: URL, in folder: URL) throws -> Image {
 func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strength: Double, _ inpaintingUNet: Bool) throws {
     let folder = try makeScratchFolder("\(#function)-\(reference)")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    if inpaintingUNet {
-        try FileManager.default.removeItem(at: model.appendingPathComponent("unet"))
-        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent("unet"),
-                                                   withDestinationURL: fixtures.appendingPathComponent("unet-inpaint"))
-    }
+    let model = try tinyPipelineFolder(in: folder, unet: inpaintingUNet ? "unet-inpaint" : nil)
     let ours = try run("""
         seed: 7
         match: {images: ["*.png"], mask: "masks/{stem}.png"}

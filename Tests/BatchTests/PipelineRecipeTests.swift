@@ -5,15 +5,6 @@ import Pipelines
 import Testing
 @testable import Batch
 
-private func pipelineInput(in folder: URL) throws -> URL {
-    let fixtures = Fixtures.root.appendingPathComponent("pipelines")
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
-    return input
-}
-
 /// RECIPES.md's parity promise, through `overpaint run`: the img2img edit reproduces
 /// diffusers' StableDiffusionImg2ImgPipeline with torch.Generator("cpu").manual_seed(42)
 /// (tools/reference/pipeline_fixtures.py, case img2img_pndm).
@@ -21,7 +12,7 @@ private func pipelineInput(in folder: URL) throws -> URL {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let recipeURL = folder.appendingPathComponent("img2img.yaml")
     try """
     seed: 42
@@ -50,7 +41,7 @@ func generationRecipesRunOnATinyModel(_ name: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let output = folder.appendingPathComponent("out")
     let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/\(name).yaml").path
     #expect(try runOverpaint(["validate", recipe, "--model", model.path]).status == 0)
@@ -92,7 +83,7 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
         try FileManager.default.createSymbolicLink(at: models.appendingPathComponent("realesrgan-x4plus.\(ext)"),
                                                    withDestinationURL: fixtures.appendingPathComponent("rrdb.\(ext)"))
     }
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("models").path
@@ -114,8 +105,9 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     try FileManager.default.copyItem(at: URL(fileURLWithPath: recipe), to: copied)
     let missing = try runOverpaint(["run", copied.path, "--input", input.path, "--output", folder.appendingPathComponent("out2").path],
                                    environment: environment, in: isolated)
-    #expect(missing.status == 1)
+    #expect(missing.status == 2)
     #expect(missing.stderr.contains("no upscaler model 'realesrgan-x4plus'"))
+    #expect(missing.stderr.contains("OVERPAINT_MODELS=\(folder.appendingPathComponent("nowhere").path) is not a folder"))
 }
 
 /// recipes/restyle-canny.yaml, whose settings are the reference case controlnet_canny of
@@ -125,7 +117,7 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = try pipelineInput(in: folder)
+    let input = try astronautInput(in: folder, withMask: true)
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODEL"] = model.path

@@ -38,7 +38,7 @@ private func runBatch(_ input: URL, _ output: URL, recipeIn folder: URL, yaml: S
     let entries = try manifestLines(output)
     #expect(entries.count == 1)
     #expect(entries[0].status == .ok && entries[0].input == "p.png" && entries[0].edits == ["fill"])
-    #expect(entries[0].sha256 == (try SHA256.hex(ofFileAt: output.appendingPathComponent("p.png"))))
+    #expect(entries[0].sha256 == (try ContentHash.sha256(ofFileAt: output.appendingPathComponent("p.png"))))
     #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("report.html").path))
     let text = try ImageFile.readTextChunks(output.appendingPathComponent("p.png"))
     #expect(text["parameters"]?.contains("edits: fill") == true)

@@ -38,8 +38,8 @@ import Testing
     #expect(parameters.contains("Model: x4-tiny"))
 }
 
-/// A folder that is a pipeline but not an upscaler fails the image with a reason, not the batch.
-@Test func aNonUpscalerFolderFailsTheImageWithAReason() throws {
+/// A folder that is a pipeline but not an upscaler stops the run before any image, with a reason.
+@Test func aNonUpscalerFolderIsRefusedWithAReason() throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let input = folder.appendingPathComponent("in")
@@ -53,7 +53,7 @@ import Testing
       - upscale: {model: \(sd.path)}
     """.write(to: recipeURL, atomically: true, encoding: .utf8)
     let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", folder.appendingPathComponent("out").path])
-    #expect(result.status == 1)
+    #expect(result.status == 2)
     #expect(result.stderr.contains("not an SD x4 upscaler"), "\(result.stderr)")
 }
 

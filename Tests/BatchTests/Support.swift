@@ -100,3 +100,18 @@ func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
                          stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
                          stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
 }
+
+/// `folder/in` holding the pipeline fixtures' input.png as astronaut.png and, `withMask`,
+/// their mask.png as masks/astronaut.png: the inputs of the parity cases.
+func astronautInput(in folder: URL, withMask: Bool = false) throws -> URL {
+    let fixtures = Fixtures.root.appendingPathComponent("pipelines")
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
+    if withMask {
+        try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"),
+                                         to: input.appendingPathComponent("masks/astronaut.png"))
+    }
+    return input
+}

@@ -42,23 +42,34 @@ import Weights
     /// SD 1.5's shape at a hundredth of the width: 2 levels of 32/64 channels, 8 heads, a
     /// 2-layer text encoder with the real vocabulary.
     static func tinyPipeline(sd2: Bool = false, inpainting: Bool = false) -> StableDiffusionArchitecture {
-        var pipeline = sd2 ? StableDiffusionArchitecture.sd2 : inpainting ? .sd15Inpaint : .sd15
-        pipeline.unet.blockOutChannels = [32, 64]
+        var pipeline = shrunk(sd2 ? .sd2 : inpainting ? .sd15Inpaint : .sd15, unetChannels: [32, 64],
+                              crossAttention: 32, headDim: sd2 ? .perBlock([2, 4]) : .shared(8),
+                              vaeChannels: [8, 16], textWidth: 32, textHeads: 2)
+        pipeline.unet.normNumGroups = 8
+        pipeline.vae.normNumGroups = 4
+        return pipeline
+    }
+
+    /// `base` at two UNet levels and two VAE levels of the given widths, with one layer a block,
+    /// and a 2-layer text encoder.
+    static func shrunk(_ base: StableDiffusionArchitecture, unetChannels: [Int], crossAttention: Int,
+                       headDim: UNet2DConditionConfig.PerBlock<Int>, vaeChannels: [Int], textWidth: Int,
+                       textHeads: Int) -> StableDiffusionArchitecture {
+        var pipeline = base
+        pipeline.unet.blockOutChannels = unetChannels
         pipeline.unet.downBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
         pipeline.unet.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"]
         pipeline.unet.layersPerBlock = .shared(1)
-        pipeline.unet.normNumGroups = 8
-        pipeline.unet.crossAttentionDim = .shared(32)
-        pipeline.unet.attentionHeadDim = sd2 ? .perBlock([2, 4]) : .shared(8)
-        pipeline.vae.blockOutChannels = [8, 16]
+        pipeline.unet.crossAttentionDim = .shared(crossAttention)
+        pipeline.unet.attentionHeadDim = headDim
+        pipeline.vae.blockOutChannels = vaeChannels
         pipeline.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
         pipeline.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
         pipeline.vae.layersPerBlock = 1
-        pipeline.vae.normNumGroups = 4
-        pipeline.textEncoder.hiddenSize = 32
-        pipeline.textEncoder.intermediateSize = 64
+        pipeline.textEncoder.hiddenSize = textWidth
+        pipeline.textEncoder.intermediateSize = 2 * textWidth
         pipeline.textEncoder.numHiddenLayers = 2
-        pipeline.textEncoder.numAttentionHeads = 2
+        pipeline.textEncoder.numAttentionHeads = textHeads
         return pipeline
     }
 
@@ -123,22 +134,8 @@ import Weights
     /// A tiny pipeline whose configs follow the single-file family rules (32 norm groups,
     /// SD 1 UNets 8 heads, SD 2 UNets and CLIP heads of width 64).
     static func ruleAbidingTinyPipeline(sd2: Bool) -> StableDiffusionArchitecture {
-        var pipeline = sd2 ? StableDiffusionArchitecture.sd2Single : .sd15
-        pipeline.unet.blockOutChannels = sd2 ? [64, 128] : [32, 64]
-        pipeline.unet.downBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
-        pipeline.unet.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"]
-        pipeline.unet.layersPerBlock = .shared(1)
-        pipeline.unet.crossAttentionDim = .shared(64)
-        pipeline.unet.attentionHeadDim = sd2 ? .perBlock([1, 2]) : .shared(8)
-        pipeline.vae.blockOutChannels = [32, 32]
-        pipeline.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
-        pipeline.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
-        pipeline.vae.layersPerBlock = 1
-        pipeline.textEncoder.hiddenSize = 64
-        pipeline.textEncoder.intermediateSize = 128
-        pipeline.textEncoder.numHiddenLayers = 2
-        pipeline.textEncoder.numAttentionHeads = 1
-        return pipeline
+        shrunk(sd2 ? .sd2Single : .sd15, unetChannels: sd2 ? [64, 128] : [32, 64], crossAttention: 64,
+               headDim: sd2 ? .perBlock([1, 2]) : .shared(8), vaeChannels: [32, 32], textWidth: 64, textHeads: 1)
     }
 
     @Test(arguments: [false, true]) func singleFileConfigsAreInferredFromShapes(sd2: Bool) throws {

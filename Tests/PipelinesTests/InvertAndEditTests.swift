@@ -67,13 +67,7 @@ struct InversionCase: NamedReferenceCase, Sendable, CustomTestStringConvertible 
         let output = try Self.pipeline.get().invertAndEdit(try PipelineFixtures.image("input.png"),
                                                            sourcePrompt: source, options: reference.options)
         let expected = try PipelineFixtures.image("inversion_\(reference.name).png")
-        #expect(output.width == expected.width && output.height == expected.height && output.channels == 3)
-        #expect(!output.samples.contains { $0.isNaN })
-        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
-        print("inversion_\(reference.name): PSNR \(psnr) dB against diffusers")
-        #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
-        let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0
-        #expect(levels <= 2.5, "\(reference.name): a sample differs by \(levels) levels")
+        expectMatchesReference(output, expected, "inversion_\(reference.name)")
     }
 
     /// reconstructionPSNR against the PSNR diffusers' reconstruction has against input.png.

@@ -1,0 +1,171 @@
+import Foundation
+import OverpaintTestSupport
+import Testing
+@testable import Batch
+
+/// A scratch folder with in/a.png and a recipe of `yaml` at recipe.yaml.
+private struct Case {
+    let folder: URL
+    let recipe: URL
+    var input: URL { folder.appendingPathComponent("in") }
+    var output: URL { folder.appendingPathComponent("out") }
+
+    init(_ yaml: String, name: String = #function) throws {
+        folder = try makeScratchFolder(name)
+        recipe = folder.appendingPathComponent("recipe.yaml")
+        try yaml.write(to: recipe, atomically: true, encoding: .utf8)
+        try write(testPhoto(width: 16, height: 16), folder.appendingPathComponent("in/a.png"))
+    }
+
+    /// `validate`, `run --dry-run` and `run` on this case (with `arguments` after the recipe):
+    /// each must refuse it with exit 2, naming the problem the same way, and run must write nothing.
+    func expectBothRefuse(_ message: String, arguments: [String] = [], environment: [String: String]? = nil,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let validate = try runOverpaint(["validate", recipe.path] + arguments, environment: environment)
+        #expect(validate.status == 2, "validate: \(validate.stderr)", sourceLocation: sourceLocation)
+        #expect(validate.stderr.contains(message), "validate: \(validate.stderr)", sourceLocation: sourceLocation)
+        for dryRun in [["--dry-run"], []] {
+            let run = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path] + dryRun + arguments,
+                                       environment: environment)
+            #expect(run.status == 2, "run \(dryRun): \(run.stderr)", sourceLocation: sourceLocation)
+            #expect(run.stderr.contains(message), "run \(dryRun): \(run.stderr)", sourceLocation: sourceLocation)
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path), "run wrote \(output.path)", sourceLocation: sourceLocation)
+    }
+}
+
+private let img2img = """
+match: {images: ["*.png"]}
+edits:
+  - img2img: {prompt: "a watercolor", steps: 2, strength: 0.5}
+"""
+
+/// The tiny SD pipeline with its UNet folder replaced by a copy that `change` alters.
+private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) throws -> URL {
+    let model = try tinyPipelineFolder(in: folder)
+    let unet = model.appendingPathComponent("unet")
+    try FileManager.default.removeItem(at: unet)
+    try FileManager.default.copyItem(at: Fixtures.url("pipelines", "sd-tiny/unet"), to: unet)
+    try change(unet)
+    return model
+}
+
+/// Each model problem `validate` once passed and `run` then met on every image (exit 1) is
+/// now refused by both, before any image, with one line naming the file.
+@Test func modelsThatDoNotLoadAreRefusedByValidateAndRunAlike() throws {
+    let unknownUpscaler = try Case("match: {images: [\"*.png\"]}\nedits:\n  - upscale: {model: realesrgan-x9}\n")
+    defer { try? FileManager.default.removeItem(at: unknownUpscaler.folder) }
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_MODELS"] = unknownUpscaler.folder.path
+    try unknownUpscaler.expectBothRefuse("edits[0].upscale.model: no upscaler model 'realesrgan-x9'", environment: environment)
+
+    let pickle = try Case(img2img)
+    defer { try? FileManager.default.removeItem(at: pickle.folder) }
+    let evil = pickle.folder.appendingPathComponent("evil.ckpt")
+    try Data([0x80, 0x02, 0x7D, 0x71, 0x00, 0x2E]).write(to: evil)
+    try pickle.expectBothRefuse("edits[0].img2img.model: \(evil.path): pickle checkpoints are never loaded",
+                                arguments: ["--model", evil.path])
+
+    let pickledUNet = try Case(img2img)
+    defer { try? FileManager.default.removeItem(at: pickledUNet.folder) }
+    let pickledModel = try pipelineWithUNet(in: pickledUNet.folder) { unet in
+        try FileManager.default.moveItem(at: unet.appendingPathComponent("diffusion_pytorch_model.safetensors"),
+                                         to: unet.appendingPathComponent("diffusion_pytorch_model.bin"))
+    }
+    try pickledUNet.expectBothRefuse("pickle", arguments: ["--model", pickledModel.path])
+
+    let truncated = try Case(img2img)
+    defer { try? FileManager.default.removeItem(at: truncated.folder) }
+    let truncatedModel = try pipelineWithUNet(in: truncated.folder) { unet in
+        let weights = unet.appendingPathComponent("diffusion_pytorch_model.safetensors")
+        let bytes = try Data(contentsOf: weights)
+        try bytes.prefix(bytes.count / 2).write(to: weights)
+    }
+    try truncated.expectBothRefuse("unet/diffusion_pytorch_model.safetensors: file is truncated",
+                                   arguments: ["--model", truncatedModel.path])
+}
+
+/// A model of a family this version cannot run is named as that family, in one line.
+@Test func anSDXLUNetIsRefusedByName() throws {
+    let sdxl = try Case(img2img)
+    defer { try? FileManager.default.removeItem(at: sdxl.folder) }
+    let model = try pipelineWithUNet(in: sdxl.folder) { unet in
+        let configURL = unet.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any] ?? [:]
+        config["addition_embed_type"] = "text_time"
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+    }
+    try sdxl.expectBothRefuse("\(model.path): SDXL is not supported yet (unet/config.json: addition_embed_type text_time)",
+                              arguments: ["--model", model.path])
+    let validate = try runOverpaint(["validate", sdxl.recipe.path, "--model", model.path])
+    #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
+}
+
+/// A single-file checkpoint is named by its tensors: SDXL's carry `conditioner.embedders`.
+@Test func anSDXLSingleFileIsRefusedByName() throws {
+    let sdxl = try Case(img2img)
+    defer { try? FileManager.default.removeItem(at: sdxl.folder) }
+    let file = sdxl.folder.appendingPathComponent("sdxl.safetensors")
+    let header = Data(#"{"conditioner.embedders.0.transformer.text_model.final_layer_norm.bias":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#.utf8)
+    var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) })
+    bytes += header + Data(count: 4)
+    try bytes.write(to: file)
+    try sdxl.expectBothRefuse("\(file.path): SDXL is not supported yet (its tensors include conditioner.embedders.*)",
+                              arguments: ["--model", file.path])
+}
+
+/// What the recipe and the environment alone say is wrong, validate and run both refuse.
+@Test func templatesGlobsAndEnvironmentAreCheckedBeforeAnyImage() throws {
+    let escaping = try Case("match: {images: [\"*.png\"]}\noutput: {path: \"../{stem}.png\"}\nedits:\n  - resize: {width: 8, height: 8}\n")
+    defer { try? FileManager.default.removeItem(at: escaping.folder) }
+    try escaping.expectBothRefuse("output.path '../{stem}.png': output path '../photo.png' would leave the output folder")
+
+    let number = try Case("match: {images: 5}\nedits:\n  - resize: {width: 8, height: 8}\n")
+    defer { try? FileManager.default.removeItem(at: number.folder) }
+    try number.expectBothRefuse("match.images[0] '5': matches only a file named exactly '5', with no extension")
+
+    let resize = try Case("match: {images: [\"*.png\"]}\nedits:\n  - resize: {width: 8, height: 8}\n")
+    defer { try? FileManager.default.removeItem(at: resize.folder) }
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_THREADS"] = "abc"
+    try resize.expectBothRefuse("OVERPAINT_THREADS=abc is not a thread count", environment: environment)
+    environment["OVERPAINT_THREADS"] = "2"
+    #expect(try runOverpaint(["validate", resize.recipe.path], environment: environment).status == 0)
+}
+
+@Test func globProblemsAreFoundWithoutAFolder() {
+    #expect(Glob.problem("*.png") == nil)
+    #expect(Glob.problem("**/IMG_[0-9]*") == nil)
+    #expect(Glob.problem("photo.*") == nil)
+    #expect(Glob.problem("/photos/*.png") != nil)
+    #expect(Glob.problem("../*.png") != nil)
+    #expect(Glob.problem("[ab.png") != nil)
+    #expect(Glob.problem("") != nil)
+    #expect(Glob.problem("5") != nil)
+}
+
+/// The input folder's own checks: a glob that matches nothing and a missing mask folder are
+/// errors of the run (exit 2, nothing written), and validate finds them given the folders.
+@Test func noMatchingImagesAndAMissingMaskFolderStopTheRun() throws {
+    let jpegs = try Case("match: {images: [\"*.jpg\"]}\nedits:\n  - resize: {width: 8, height: 8}\n")
+    defer { try? FileManager.default.removeItem(at: jpegs.folder) }
+    let run = try runOverpaint(["run", jpegs.recipe.path, "--input", jpegs.input.path, "--output", jpegs.output.path])
+    #expect(run.status == 2 && run.stderr == "\(jpegs.input.path): no images matched match.images '*.jpg'\n", "\(run.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: jpegs.output.path))
+    let validateJPEGs = try runOverpaint(["validate", jpegs.recipe.path, "--input", jpegs.input.path, "--output", jpegs.output.path])
+    #expect(validateJPEGs.status == 2 && validateJPEGs.stderr.contains("no images matched"), "\(validateJPEGs.stderr)")
+
+    let masks = try Case(fillRecipe)
+    defer { try? FileManager.default.removeItem(at: masks.folder) }
+    let noMasks = try runOverpaint(["run", masks.recipe.path, "--input", masks.input.path, "--output", masks.output.path])
+    #expect(noMasks.status == 2)
+    #expect(noMasks.stderr == "\(masks.input.path): no folder masks for match.mask 'masks/{stem}.png'\n", "\(noMasks.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: masks.output.path))
+    let validate = try runOverpaint(["validate", masks.recipe.path, "--input", masks.input.path, "--output", masks.output.path])
+    #expect(validate.status == 2 && validate.stderr.contains("no folder masks"))
+
+    try write(rectangleMask(width: 16, height: 16, x: 2..<6, y: 2..<6), masks.input.appendingPathComponent("masks/a.png"))
+    let ok = try runOverpaint(["validate", masks.recipe.path, "--input", masks.input.path, "--output", masks.output.path, "--json"])
+    #expect(ok.status == 0, "\(ok.stderr)")
+    #expect(ok.stdout.contains("\"images\":1") && ok.stdout.contains("\"ok\":true"), "\(ok.stdout)")
+}
