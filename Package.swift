@@ -34,16 +34,17 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Weights"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Prompts"),
-        .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts"]),
-        .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts"]),
+        .target(name: "Adapters", dependencies: ["Tensors", "Weights"]),
+        .target(name: "Pipelines", dependencies: ["Models", "Schedulers", "Tensors", "Weights", "Imaging", "Prompts", "Adapters"]),
+        .target(name: "Recipes", dependencies: ["Yams", "Schedulers", "Prompts", "Adapters", "Weights"]),
         .target(name: "Batch", dependencies: [
-            "Recipes", "Imaging", "Pipelines", "Weights", "FileAccess", "CMalloc",
+            "Recipes", "Imaging", "Pipelines", "Weights", "Adapters", "FileAccess", "CMalloc",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(
             name: "overpaint",
             dependencies: [
-                "Batch", "Recipes", "Models", "Pipelines", "Tensors",
+                "Batch", "Recipes", "Models", "Pipelines", "Tensors", "Adapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,7 +59,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "OverpaintTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "OverpaintTestSupport"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "OverpaintTestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "OverpaintTestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Adapters", "OverpaintTestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "overpaint", "OverpaintTestSupport"]),
     ]

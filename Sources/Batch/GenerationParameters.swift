@@ -32,6 +32,13 @@ struct GenerationParameters {
     var strength: Double?
     /// A1111's Clip skip (1, the last layer, is not written, as A1111 does).
     var clipSkip = 1
+    /// A1111's `Lora hashes`: `name: hash, ...` (quoted, since it holds commas).
+    var loraHashes: String?
+    /// A1111's `TI hashes`: `name: hash, ...` of the embeddings the prompts write.
+    var embeddingHashes: String?
+    /// A1111's `VAE hash` and `VAE` (the file or folder name) when `vae:` replaced the model's own.
+    var vaeHash: String?
+    var vaeName: String?
     /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
     /// nil for f32, which A1111's fields assume.
     var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
@@ -41,8 +48,12 @@ struct GenerationParameters {
                       "Size: \(width)x\(height)"]
         if let modelHash { fields.append("Model hash: \(modelHash)") }
         if let modelName { fields.append("Model: \(modelName)") }
+        if let vaeHash { fields.append("VAE hash: \(vaeHash)") }
+        if let vaeName { fields.append("VAE: \(vaeName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
         if clipSkip != 1 { fields.append("Clip skip: \(clipSkip)") }
+        if let embeddingHashes { fields.append("TI hashes: \"\(embeddingHashes)\"") }
+        if let loraHashes { fields.append("Lora hashes: \"\(loraHashes)\"") }
         if let precision { fields.append("Precision: \(precision)") }
         fields.append("Version: Overpaint \(BatchRunner.version)")
         var lines = [prompt]

@@ -12,8 +12,7 @@ extension ImageEditor {
     func inpaint(_ image: Image, _ inpaint: Edit.Inpaint, maskImage: Image?, job: Job) throws -> Image {
         guard let model = inpaint.generation.model else { throw BatchError.image("\(job.input): inpaint needs a model") }
         let mask = try loadMask(maskImage, job: job, fitting: image, resize: inpaint.resizeMask).grown(by: inpaint.maskGrow)
-        let pipeline = try models.stableDiffusion(at: model)
-        let options = options(inpaint.generation, job: job)
+        let (pipeline, options) = try prepared(inpaint.generation, model: model, job: job)
         let fill = InpaintFill(inpaint.fill)
         let controls = try controls(inpaint.generation.control, for: image, job: job)
         let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask

@@ -72,9 +72,8 @@ struct ImageEditor {
             return try self.upscale(image, upscale, job: job)
         case .edit(let inversion):
             guard let model = inversion.generation.model else { throw BatchError.image("\(job.input): edit needs a model") }
-            let pipeline = try models.stableDiffusion(at: model)
-            let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt,
-                                                    options: options(inversion.generation, job: job),
+            let (pipeline, options) = try prepared(inversion.generation, model: model, job: job)
+            let edited = try pipeline.invertAndEdit(image, sourcePrompt: inversion.sourcePrompt, options: options,
                                                     controls: controls(inversion.generation.control, for: image, job: job),
                                                     progress: progress)
             return edited.withAlpha(of: image)
@@ -85,8 +84,7 @@ struct ImageEditor {
         guard let model = generation.model else {
             throw BatchError.image("\(job.input): img2img needs a model")
         }
-        let pipeline = try models.stableDiffusion(at: model)
-        let options = options(generation, job: job)
+        let (pipeline, options) = try prepared(generation, model: model, job: job)
         let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
                                                   options: options, progress: progress)
         return generated.withAlpha(of: image)
@@ -183,12 +181,15 @@ struct ImageEditor {
         }
         let sampler = GenerationParameters.sampler(
             generation.scheduler, modelClassName: (try? models.stableDiffusion(at: model).schedulerConfig.className) ?? nil)
+        let hashes = loraHashes(generation, job: job)
         let parameters = GenerationParameters(
             prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
             steps: generation.steps, sampler: sampler, guidance: generation.guidance, seed: job.seed,
             width: result.width, height: result.height, modelHash: models.modelHash(at: model),
             modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength,
-            clipSkip: generation.clipSkip)
+            clipSkip: generation.clipSkip, loraHashes: hashes, embeddingHashes: embeddingHashes(generation, job: job),
+            vaeHash: recipe.vae.flatMap { models.modelHash(at: $0, component: "") },
+            vaeName: recipe.vae.map { URL(fileURLWithPath: $0).lastPathComponent })
         text.insert((key: "parameters", value: parameters.text), at: 0)
         return text
     }

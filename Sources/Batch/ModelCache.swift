@@ -1,5 +1,7 @@
+import Adapters
 import Foundation
 import Pipelines
+import Recipes
 
 /// Models loaded once per run and shared by every image: loading SD 1.5 costs seconds and
 /// gigabytes, an image should not pay it again.
@@ -7,6 +9,8 @@ final class ModelCache {
     /// Each loaded model by its kind and path.
     private var loaded: [String: Any] = [:]
     private var hashes: [String: String] = [:]
+    /// Each Stable Diffusion model by path, with the LoRAs fused into it.
+    private var pipelines: [String: (variant: Variant, pipeline: StableDiffusion)] = [:]
 
     /// The `Model` at `path`, loaded by `load` (from the path's URL) the first time it is asked for.
     func cached<Model>(_ path: String, load: (URL) throws -> Model) rethrows -> Model {
@@ -21,19 +25,61 @@ final class ModelCache {
         try cached(path, load: StableDiffusionUpscale.init(folder:))
     }
 
-    /// A1111's "Model hash": the first 10 hex digits of the SHA-256 of the checkpoint (for a
-    /// diffusers folder, of its UNet weights), computed once per run.
-    func modelHash(at path: String) -> String? {
+    /// A1111's "Model hash" (and "VAE hash"): the first 10 hex digits of the SHA-256 of the checkpoint
+    /// (for a diffusers folder, of its UNet weights; for a VAE folder, of its weights), computed once per run.
+    func modelHash(at path: String, component: String = "unet") -> String? {
         if let known = hashes[path] { return known }
-        let unet = URL(fileURLWithPath: path).appendingPathComponent("unet/diffusion_pytorch_model.safetensors")
+        let unet = URL(fileURLWithPath: path).appendingPathComponent(component.isEmpty ? "diffusion_pytorch_model.safetensors"
+                                                                     : "\(component)/diffusion_pytorch_model.safetensors")
         let file = FileManager.default.fileExists(atPath: unet.path) ? unet : URL(fileURLWithPath: path)
         guard let digest = try? ContentHash.sha256(ofFileAt: file) else { return nil }
         hashes[path] = String(digest.prefix(10))
         return hashes[path]
     }
 
-    func stableDiffusion(at path: String) throws -> StableDiffusion {
-        try cached(path, load: StableDiffusion.init(modelAt:))
+    /// What a Stable Diffusion model is loaded with besides its own weights.
+    struct Variant: Equatable {
+        var loras: [Recipe.LoRA] = []
+        /// A VAE replacing the model's own (`vae:`).
+        var vae: String?
+        /// Textual inversion files, added in order.
+        var embeddings: [String] = []
+    }
+
+    /// The pipeline at `path` with `variant`'s LoRAs fused in, in order, and its VAE. One variant is
+    /// kept per model: another (a sidecar prompt naming other LoRAs) drops the fused copy and loads
+    /// anew; without `variant`, whichever is loaded (for what does not depend on it).
+    func stableDiffusion(at path: String, variant: Variant? = nil) throws -> StableDiffusion {
+        if let (current, pipeline) = pipelines[path], variant == nil || variant == current { return pipeline }
+        pipelines[path] = nil
+        let chosen = variant ?? Variant()
+        let adapters = try chosen.loras.map { lora in
+            WeightedAdapter(file: try AdapterFile(url: URL(fileURLWithPath: lora.path)), weight: Float(lora.weight))
+        }
+        var pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
+        if let vae = chosen.vae { pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: vae)) }
+        pipeline = try pipeline.addingEmbeddings(chosen.embeddings.map { try TextualInversion(url: URL(fileURLWithPath: $0)) })
+        pipelines[path] = (chosen, pipeline)
+        return pipeline
+    }
+
+    /// A1111's embedding short hash: the first 12 hex digits of the whole file's SHA-256.
+    func embeddingHash(at path: String) -> String? {
+        let key = "embedding \(path)"
+        if let known = hashes[key] { return known }
+        hashes[key] = (try? ContentHash.sha256(ofFileAt: URL(fileURLWithPath: path))).map { String($0.prefix(12)) }
+        return hashes[key]
+    }
+
+    /// A1111's LoRA short hash: the first 12 hex digits of the SHA-256 of the file after its
+    /// safetensors header (kohya's `addnet_hash_safetensors`, which A1111 uses for `.safetensors`).
+    func loraHash(at path: String) -> String? {
+        if let known = hashes[path] { return known }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe), data.count >= 8 else { return nil }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else { return nil }
+        hashes[path] = String(ContentHash.sha256(of: data.dropFirst(8 + Int(headerLength))).prefix(12))
+        return hashes[path]
     }
 
     func realESRGAN(at path: String) throws -> RealESRGANUpscale {

@@ -87,7 +87,12 @@ extension ModelCache {
         }
         func generation(_ generation: Edit.Generation, key: String) {
             if let model = generation.model {
-                attempt("\(key).model", model) { _ = try stableDiffusion(at: model) }
+                // With the edit's LoRAs, VAE and embeddings, as its images will ask for it: a LoRA
+                // that does not fit the model stops the run here, once.
+                attempt("\(key).model", model) {
+                    let loras = try GenerationLoRAs(prompt: generation.prompt, recipe: recipe, source: "\(key).prompt")
+                    _ = try stableDiffusion(at: model, variant: .init(generation, loras: loras, recipe: recipe))
+                }
             }
             for (index, control) in generation.control.enumerated() {
                 let controlKey = "\(key).control[\(index)]"

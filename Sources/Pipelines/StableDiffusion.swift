@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Imaging
 import Models
@@ -34,8 +35,9 @@ public final class StableDiffusion: Sendable {
         self.schedulerConfig = schedulerConfig
     }
 
-    /// Loads every component of a diffusers pipeline folder (`model_index.json`).
-    public convenience init(folder: DiffusersPipelineFolder) throws {
+    /// Loads every component of a diffusers pipeline folder (`model_index.json`), with `adapters`
+    /// (LoRA, LyCORIS) fused into the UNet and text encoder weights first.
+    public convenience init(folder: DiffusersPipelineFolder, adapters: [WeightedAdapter] = []) throws {
         func component(_ name: String) throws -> URL {
             guard folder.components[name] != nil else {
                 throw PipelinesError.missingComponent(path: folder.url.path, component: name)
@@ -43,27 +45,33 @@ public final class StableDiffusion: Sendable {
             return folder.url.appendingPathComponent(name)
         }
         let schedulerFile = try component("scheduler").appendingPathComponent("scheduler_config.json")
+        let (unetFolder, textFolder) = (try component("unet"), try component("text_encoder"))
+        let sources = try AdaptedSources(unet: WeightStore(url: unetFolder), textEncoder: WeightStore(url: textFolder),
+                                         adapters: adapters)
         self.init(tokenizer: try CLIPTokenizer(folder: component("tokenizer")),
-                  textEncoder: try CLIPTextModel(folder: component("text_encoder")),
-                  unet: try UNet2DConditionModel(folder: component("unet")),
+                  textEncoder: try CLIPTextModel(config: .load(from: textFolder.appendingPathComponent("config.json")),
+                                                 source: sources.textEncoder),
+                  unet: try UNet2DConditionModel(config: .load(from: unetFolder.appendingPathComponent("config.json")),
+                                                 source: sources.unet),
                   vae: try AutoencoderKL(folder: component("vae")),
                   schedulerConfig: try SchedulerConfig.load(contentsOf: schedulerFile))
     }
 
     /// Loads the pipeline folder at `url`.
-    public convenience init(folder url: URL) throws {
-        try self.init(folder: DiffusersPipelineFolder(url: url))
+    public convenience init(folder url: URL, adapters: [WeightedAdapter] = []) throws {
+        try self.init(folder: DiffusersPipelineFolder(url: url), adapters: adapters)
     }
 
     /// Loads the model at `url`: a single-file LDM checkpoint when it is a file
-    /// (`init(singleFile:)`), a diffusers pipeline folder otherwise (RECIPES.md's `model`).
-    public convenience init(modelAt url: URL) throws {
+    /// (`init(singleFile:)`), a diffusers pipeline folder otherwise (RECIPES.md's `model`), with
+    /// `adapters` fused in.
+    public convenience init(modelAt url: URL, adapters: [WeightedAdapter] = []) throws {
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
         if exists && !isFolder.boolValue {
-            try self.init(singleFile: url)
+            try self.init(singleFile: url, adapters: adapters)
         } else {
-            try self.init(folder: url)
+            try self.init(folder: url, adapters: adapters)
         }
     }
 
@@ -72,9 +80,11 @@ public final class StableDiffusion: Sendable {
     /// diffusers pipeline folder) the configs, tokenizer and scheduler come from there, as
     /// `from_single_file(path, config=folder)`; without, they are inferred from the tensor shapes
     /// and the family (`StableDiffusionArchitecture.inferred`) and the bundled tokenizer is used.
-    public convenience init(singleFile url: URL, configFolder: URL? = nil) throws {
+    /// `adapters` are fused into the UNet and text encoder weights first.
+    public convenience init(singleFile url: URL, configFolder: URL? = nil, adapters: [WeightedAdapter] = []) throws {
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
-        let unetSource = try checkpoint.unet(), vaeSource = try checkpoint.vae(), textSource = try checkpoint.textEncoder()
+        let sources = try AdaptedSources(unet: checkpoint.unet(), textEncoder: checkpoint.textEncoder(), adapters: adapters)
+        let unetSource = sources.unet, vaeSource = try checkpoint.vae(), textSource = sources.textEncoder
         guard let configFolder else {
             let architecture = try StableDiffusionArchitecture.inferred(from: checkpoint)
             let schedulerConfig: SchedulerConfig

@@ -5,8 +5,8 @@ enum UnsupportedPromptSyntax {
     static func check(_ prompt: [Character]) throws(PromptSyntaxError) {
         if let (start, name, text) = extraNetwork(in: prompt) {
             let lowered = name.lowercased()
-            throw PromptSyntaxError(offset: start, message: lowered == "lora" || lowered == "lyco"
-                ? "'\(text)': LoRA is not supported yet"
+            throw PromptSyntaxError(offset: start, message: PromptLoRAs.networkNames.contains(lowered)
+                ? "'\(text)': LoRA tags are read from prompts only (not negative or source prompts)"
                 : "'\(text)' is an A1111 extra network (\(name)), which is not supported")
         }
         try checkScheduling(prompt)
@@ -35,8 +35,9 @@ enum UnsupportedPromptSyntax {
 
     // MARK: - Extra networks
 
-    private static func extraNetwork(in prompt: [Character]) -> (start: Int, name: String, text: String)? {
-        for start in prompt.indices where prompt[start] == "<" {
+    /// The first `<name:arguments>` tag at or after `from`.
+    static func extraNetwork(in prompt: [Character], from: Int = 0) -> (start: Int, name: String, text: String)? {
+        for start in prompt.indices.dropFirst(from) where prompt[start] == "<" {
             var index = start + 1
             while index < prompt.count && isWordCharacter(prompt, index) { index += 1 }
             guard index > start + 1, index < prompt.count, prompt[index] == ":" else { continue }

@@ -9,7 +9,8 @@
 ///
 /// Syntax A1111 reads as something else than weighted text is refused (`PromptSyntaxError`),
 /// never taken as text: prompt editing `[a:b:when]` and alternation `[a|b]` (the prompt
-/// changes during sampling), extra networks such as `<lora:name:w>`, BREAK inside brackets
+/// changes during sampling), extra networks such as `<lora:name:w>` (which `PromptLoRAs` takes out
+/// of a prompt first, where LoRAs are read), BREAK inside brackets
 /// (A1111 then encodes the word BREAK at a negative weight), and a weight that is not a
 /// number; for prompts (not negative prompts) also `checkPositive`'s composable diffusion.
 ///

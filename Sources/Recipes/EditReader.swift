@@ -56,7 +56,7 @@ struct EditReader {
             diagnostics.report("needs a model: set 'model' at the top of the recipe, on this edit, or pass --model",
                                at: reader.node, path: reader.path)
         }
-        let prompt = self.prompt(reader, "prompt")
+        let prompt = self.prompt(reader, "prompt", namesLoRAs: true)
         if prompt == nil && promptTemplate == nil {
             diagnostics.report("missing required key 'prompt' (or give match.prompt sidecars)", at: reader.node, path: reader.path)
         }
@@ -82,15 +82,30 @@ struct EditReader {
     /// The prompt text at `key` as written (the PNG parameters record it so), refused where
     /// it uses A1111 syntax that would not be applied (`WeightedPrompt`); a negative prompt is
     /// not read for composable diffusion, as A1111 does not read it there.
-    private func prompt(_ reader: MappingReader, _ key: String, negative: Bool = false) -> String? {
+    ///
+    /// A generation's `prompt` (`namesLoRAs`) may name LoRAs, `<lora:name:weight>`: each must be a
+    /// LoRA file in the recipe's LoRA folders (when files are checked).
+    private func prompt(_ reader: MappingReader, _ key: String, negative: Bool = false, namesLoRAs: Bool = false) -> String? {
         guard let text = reader.string(key) else { return nil }
         do {
-            _ = try WeightedPrompt(text)
-            if !negative { try WeightedPrompt.checkPositive(text) }
+            let loras = namesLoRAs ? try PromptLoRAs(text) : nil
+            _ = try WeightedPrompt(loras?.text ?? text)
+            if !negative { try WeightedPrompt.checkPositive(loras?.text ?? text) }
+            for lora in loras?.loras ?? [] { checkLoRA(named: lora.name, at: reader.value(key), path: reader.childPath(key)) }
         } catch {
             diagnostics.report("character \(error.offset + 1): \(error.message)", at: reader.value(key), path: reader.childPath(key))
         }
         return text
+    }
+
+    private func checkLoRA(named name: String, at node: Node?, path: String) {
+        guard recipe.loader.checkFiles else { return }
+        let folders = recipe.loraFolders
+        guard let file = folders.file(named: name) else {
+            diagnostics.report("no LoRA '\(name)' (\(name).safetensors) in \(folders.searched)", at: node, path: path)
+            return
+        }
+        recipe.checkAdapter(file.path, at: node, path: path)
     }
 
     /// `eta`, 0...1, defaulting to TCD's own gamma for `scheduler: tcd` and to 0 otherwise.

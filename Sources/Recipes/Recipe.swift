@@ -16,6 +16,29 @@ public struct Recipe: Sendable, Equatable {
     public var edits: [Edit]
     /// The file the recipe was read from.
     public var source: URL
+    /// A VAE that replaces every generation edit's model's own (`vae:`): a diffusers
+    /// `AutoencoderKL` folder or a single `.safetensors` VAE, absolute.
+    public var vae: String?
+    /// LoRA / LyCORIS files fused into every generation edit's model (`loras:`), before those the
+    /// prompt names.
+    public var loras: [LoRA] = []
+    /// Where the LoRAs prompts name (`<lora:name:weight>`) are found.
+    public var loraFolders: NamedFileFolders
+    /// Textual inversion files added to every generation edit's model (`embeddings:`), absolute;
+    /// those of `embeddingFolders` whose stem a prompt writes are added too.
+    public var embeddings: [String] = []
+    public var embeddingFolders: NamedFileFolders
+
+    /// One `loras:` entry: an adapter file (absolute) and its weight (`fuse_lora(lora_scale=)`).
+    public struct LoRA: Sendable, Equatable, Hashable {
+        public var path: String
+        public var weight: Double
+
+        public init(path: String, weight: Double) {
+            self.path = path
+            self.weight = weight
+        }
+    }
 
     public struct Match: Sendable, Equatable {
         public var images: [String]

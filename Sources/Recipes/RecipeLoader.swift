@@ -1,4 +1,6 @@
+import Adapters
 import Foundation
+import Weights
 import Yams
 
 /// Reads and validates recipe files (RECIPES.md), reporting every problem with its
@@ -75,6 +77,9 @@ struct RecipeReader {
             ?? recipeModel.flatMap { resolvePath($0, at: top.value("model"), path: "model") }
         let seed = top.int("seed", default: -1, in: 0...Int.max)
         let clipSkip = top.int("clip_skip", default: Edit.Generation().clipSkip, in: 1...Edit.Generation.maximumClipSkip)
+        let loras = readLoRAs(top)
+        let vae = readVAE(top)
+        let embeddings = readEmbeddings(top)
         let match = readMatch(top)
         let output = readOutput(top)
         let edits = readEdits(top, topLevelModel: model, topLevelClipSkip: clipSkip, promptTemplate: match?.prompt)
@@ -82,9 +87,85 @@ struct RecipeReader {
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
                             seed: seed >= 0 ? UInt64(seed) : nil, match: match, output: output,
-                            edits: edits, source: source)
+                            edits: edits, source: source, vae: vae, loras: loras, loraFolders: loraFolders,
+                            embeddings: embeddings,
+                            embeddingFolders: .embeddings(recipe: source, environment: loader.environment))
         checkSidecars(recipe, top: top)
         return recipe
+    }
+
+    var loraFolders: NamedFileFolders { .loras(recipe: source, environment: loader.environment) }
+
+    /// `loras: [{path, weight}]`: each path resolved as `model` is and, when files are checked,
+    /// opened as a LoRA / LyCORIS file (its keys read, no tensor data), so a file that is not one
+    /// fails `validate`, not every image.
+    private func readLoRAs(_ top: MappingReader) -> [Recipe.LoRA] {
+        guard let items = top.sequence("loras") else { return [] }
+        return items.enumerated().compactMap { index, item in
+            let path = "loras[\(index)]"
+            guard let entry = MappingReader(item, path: path, diagnostics: diagnostics) else { return nil }
+            defer { entry.finish() }
+            let weight = entry.double("weight", default: 1, in: -10...10)
+            guard entry.required("path") != nil, let text = entry.string("path"),
+                  let file = resolvePath(text, at: entry.value("path"), path: "\(path).path", what: "LoRA")
+            else { return nil }
+            checkAdapter(file, at: entry.value("path"), path: "\(path).path")
+            return Recipe.LoRA(path: file, weight: weight)
+        }
+    }
+
+    /// `embeddings: [paths]`: textual inversion files, each resolved as `model` is and, when files
+    /// are checked, read (one embedding each; its stem is the token).
+    private func readEmbeddings(_ top: MappingReader) -> [String] {
+        guard let paths = top.strings("embeddings") else { return [] }
+        return paths.enumerated().compactMap { index, text in
+            let path = "embeddings[\(index)]"
+            guard let file = resolvePath(text, at: top.value("embeddings"), path: path, what: "embedding") else { return nil }
+            if loader.checkFiles, FileManager.default.fileExists(atPath: file) {
+                do {
+                    _ = try TextualInversion(url: URL(fileURLWithPath: file))
+                } catch {
+                    diagnostics.report(error.localizedDescription, at: top.value("embeddings"), path: path)
+                }
+            }
+            return file
+        }
+    }
+
+    /// `vae:`: a diffusers VAE folder (with its config.json) or a single `.safetensors` VAE, checked
+    /// from its header when files are checked; the tiny autoencoders are not implemented yet.
+    private func readVAE(_ top: MappingReader) -> String? {
+        guard let text = top.string("vae") else { return nil }
+        if ["taesd", "taesdxl"].contains(text.lowercased()) {
+            diagnostics.report("the tiny autoencoder '\(text)' is not supported yet; give a VAE folder or file",
+                               at: top.value("vae"), path: "vae")
+            return nil
+        }
+        guard let path = resolvePath(text, at: top.value("vae"), path: "vae", what: "VAE") else { return nil }
+        var isFolder: ObjCBool = false
+        guard loader.checkFiles, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return path }
+        if isFolder.boolValue {
+            if !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) {
+                diagnostics.report("\(path) is a folder without config.json, not a diffusers VAE", at: top.value("vae"), path: "vae")
+            }
+        } else {
+            do {
+                _ = try SingleFileVAE.source(SafeTensorsFile(url: URL(fileURLWithPath: path)))
+            } catch {
+                diagnostics.report(error.localizedDescription, at: top.value("vae"), path: "vae")
+            }
+        }
+        return path
+    }
+
+    /// Reports `file` when files are checked and it is not a LoRA / LyCORIS file.
+    func checkAdapter(_ file: String, at node: Node?, path: String) {
+        guard loader.checkFiles, FileManager.default.fileExists(atPath: file) else { return }
+        do {
+            _ = try AdapterFile(url: URL(fileURLWithPath: file))
+        } catch {
+            diagnostics.report(error.localizedDescription, at: node, path: path)
+        }
     }
 
     private func readMatch(_ top: MappingReader) -> Recipe.Match? {
@@ -157,12 +238,12 @@ struct RecipeReader {
 
     /// Expands `${ENV}` and makes `text` absolute against the recipe's folder; reports an
     /// unset variable, and a missing file when files are checked.
-    func resolvePath(_ text: String, at node: Node?, path: String) -> String? {
+    func resolvePath(_ text: String, at node: Node?, path: String, what: String = "model") -> String? {
         guard let expanded = expandEnvironment(text, at: node, path: path) else { return nil }
         let absolute = expanded.hasPrefix("/") ? expanded
             : source.deletingLastPathComponent().appendingPathComponent(expanded).standardizedFileURL.path
         if loader.checkFiles && !FileManager.default.fileExists(atPath: absolute) {
-            diagnostics.report("no model at \(absolute)", at: node, path: path)
+            diagnostics.report("no \(what) at \(absolute)", at: node, path: path)
         }
         return absolute
     }

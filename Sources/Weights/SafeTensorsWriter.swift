@@ -153,7 +153,7 @@ public enum SafeTensorsWriter {
     }
 
     /// Rounds to the nearest bf16, ties to even; NaNs stay quiet NaNs.
-    static func bfloat16Bits(_ value: Float) -> UInt16 {
+    public static func bfloat16Bits(_ value: Float) -> UInt16 {
         if value.isNaN { return 0x7FC0 }
         let bits = value.bitPattern
         let rounding = UInt32(0x7FFF) + ((bits >> 16) & 1)

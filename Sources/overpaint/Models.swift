@@ -1,3 +1,4 @@
+import Adapters
 import ArgumentParser
 import Foundation
 import Models
@@ -12,13 +13,17 @@ struct ModelsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Report a model's family, components, dtypes and parameter counts (reads no tensor data).")
 
-        @Argument(help: "A diffusers pipeline or model folder, or a single-file .safetensors checkpoint.")
+        @Argument(help: "A diffusers pipeline or model folder, a single-file .safetensors checkpoint, or a LoRA / LyCORIS file.")
         var path: String
 
         @Flag(help: "Print the report as one JSON object.")
         var json = false
 
         func run() throws {
+            if let adapter = try? AdapterFile(url: URL(fileURLWithPath: path)) {
+                try inspect(adapter)
+                return
+            }
             let report: ModelReport
             do {
                 report = try ModelInspector.inspect(URL(fileURLWithPath: path))
@@ -35,6 +40,24 @@ struct ModelsCommand: ParsableCommand {
             } else {
                 print(report.summary)
                 if let randomNote { print("note:       \(randomNote)") }
+            }
+        }
+
+        /// A LoRA / LyCORIS file: its format, ranks, targets and base family.
+        private func inspect(_ adapter: AdapterFile) throws {
+            let report: AdapterReport
+            do {
+                report = try AdapterReport(adapter)
+            } catch {
+                FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
+                throw ExitCode(2)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(report.summary)
             }
         }
     }

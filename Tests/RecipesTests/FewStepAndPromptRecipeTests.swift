@@ -91,7 +91,7 @@ import Schedulers
                                            "edits[1].edit.source_prompt", "edits[1].edit.prompt"])
         #expect(refused.map(\.line) == [3, 3, 4, 4])
         #expect(refused[0].message.hasPrefix("character 3: '[cat:dog:5]' is A1111 prompt editing"))
-        #expect(refused[1].message == "character 1: '<lora:x:1>': LoRA is not supported yet")
+        #expect(refused[1].message == "character 1: '<lora:x:1>': LoRA tags are read from prompts only (not negative or source prompts)")
         #expect(refused[2].message.contains("alternation"))
         #expect(refused[3].message.hasPrefix("character 7: 'AND' is A1111's composable diffusion"))
     }

@@ -20,7 +20,7 @@ public struct CLIPTextModelOutput: Sendable {
 /// `position_ids` buffer aside), with exactly its shapes.
 public struct CLIPTextModel: PretrainedModel, Sendable {
     public let config: CLIPTextConfig
-    private let tokenEmbedding: Tensor
+    private var tokenEmbedding: Tensor
     private let positionEmbedding: Tensor
     private let layers: [CLIPEncoderLayer]
     private let finalLayerNorm: LayerNorm
@@ -45,6 +45,20 @@ public struct CLIPTextModel: PretrainedModel, Sendable {
         }
         finalLayerNorm = try LayerNorm(parameters.scoped("final_layer_norm"), width: width, eps: Float(config.layerNormEps))
         try root.checkAllUsed(ignoring: [parameters.key("embeddings.position_ids")])
+    }
+
+    /// How many token embeddings the model has: the id an added token's first vector gets.
+    public var tokenEmbeddingCount: Int { tokenEmbedding.shape[0] }
+
+    /// This model with `rows` appended to its token embeddings, for the ids a tokenizer's added
+    /// tokens get (textual inversion: transformers' `resize_token_embeddings` then the rows set).
+    // rows: [added, hidden]
+    public func addingTokenEmbeddings(_ rows: Tensor) -> CLIPTextModel {
+        precondition(rows.rank == 2 && rows.shape[1] == config.hiddenSize, "embeddings \(rows.shape) for width \(config.hiddenSize)")
+        var copy = self
+        copy.tokenEmbedding = Tensor(shape: [tokenEmbedding.shape[0] + rows.shape[0], config.hiddenSize],
+                                     scalars: tokenEmbedding.scalars + rows.scalars)
+        return copy
     }
 
     /// Runs the whole encoder on a batch of equally long id sequences (77 for SD tokenizers).
@@ -84,8 +98,9 @@ public struct CLIPTextModel: PretrainedModel, Sendable {
                      "CLIPTextModel needs a non-empty batch of equally long id sequences")
         precondition(length <= config.maxPositionEmbeddings,
                      "sequence length \(length) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
-        precondition(rows.allSatisfy { $0.allSatisfy { (0..<config.vocabSize).contains($0) } },
-                     "token id outside the vocabulary of \(config.vocabSize)")
+        let vocabulary = tokenEmbedding.shape[0]
+        precondition(rows.allSatisfy { $0.allSatisfy { (0..<vocabulary).contains($0) } },
+                     "token id outside the vocabulary of \(vocabulary)")
         return rows
     }
 

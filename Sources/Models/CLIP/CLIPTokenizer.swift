@@ -26,6 +26,25 @@ public struct CLIPTokenizer: Sendable {
 
     private let vocabulary: [String: Int]
     private let mergeRanks: [SymbolPair: Int]
+    /// Tokens added beyond the vocabulary (textual inversion embeddings), each with the ids it
+    /// stands for: one per vector, numbered from the vocabulary's size as transformers' `add_tokens` does.
+    private var addedTokens: [(text: String, ids: [Int])] = []
+
+    /// The id the next added token gets.
+    public var nextTokenID: Int { vocabulary.count + addedTokens.reduce(0) { $0 + $1.ids.count } }
+
+    /// This tokenizer with `token` added for an embedding of `vectors` vectors. As transformers'
+    /// non-special added tokens it is matched anywhere in the text, in any case, before byte-pair
+    /// encoding; it stands for all its vectors' ids (what diffusers' `maybe_convert_prompt` does
+    /// by writing `token token_1 ...` into the prompt). Nil for a token of the vocabulary (or one
+    /// added already), which diffusers' `load_textual_inversion` refuses.
+    public func adding(_ token: String, vectors: Int) -> CLIPTokenizer? {
+        guard vocabulary[token] == nil, !addedTokens.contains(where: { $0.text.lowercased() == token.lowercased() }),
+              !token.isEmpty, vectors >= 1 else { return nil }
+        var copy = self
+        copy.addedTokens.append((token, Array(nextTokenID ..< nextTokenID + vectors)))
+        return copy
+    }
 
     private struct SymbolPair: Hashable, Sendable {
         let left: String
@@ -87,12 +106,22 @@ public struct CLIPTokenizer: Sendable {
             case let .special(token):
                 ids.append(token == Self.startOfText ? bosTokenID : eosTokenID)
             case let .text(part):
-                for piece in Self.preTokenize(Self.normalize(part)) {
-                    ids += bytePairEncode(piece).map { vocabulary[$0] ?? eosTokenID }
-                }
+                ids += textIDs(part)
             }
         }
         return ids
+    }
+
+    /// The ids of text without special tokens: added tokens first, byte pairs between them.
+    private func textIDs(_ text: Substring) -> [Int] {
+        let earliest = addedTokens.compactMap { token in
+            text.range(of: token.text, options: .caseInsensitive).map { (range: $0, ids: token.ids) }
+        }.min { ($0.range.lowerBound, text.distance(from: $1.range.lowerBound, to: $1.range.upperBound))
+            < ($1.range.lowerBound, text.distance(from: $0.range.lowerBound, to: $0.range.upperBound)) }
+        guard let match = earliest else {
+            return Self.preTokenize(Self.normalize(text)).flatMap { bytePairEncode($0).map { vocabulary[$0] ?? eosTokenID } }
+        }
+        return textIDs(text[..<match.range.lowerBound]) + match.ids + textIDs(text[match.range.upperBound...])
     }
 
     // MARK: - 1. Special tokens
