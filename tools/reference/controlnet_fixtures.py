@@ -26,6 +26,7 @@ import os
 import torch
 from diffusers import ControlNetModel, UNet2DConditionModel
 from safetensors.torch import save_file
+from tiny_models import randomize_controlnet, round_to_half
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures")
 ROOT = os.path.join(FIXTURES, "controlnet")
@@ -34,32 +35,14 @@ SEED = 2000
 ZERO_INIT = ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")
 
 
-def randomize(model, generator):
-    """Perturb the norms (default weight 1, bias 0), give the zero convolutions weights, and
-    give the conditioning embedding He-scaled weights: with the default init its signal fades
-    over its eight layers and the control image would barely change the residuals."""
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                noise = torch.randn(parameter.shape, generator=generator) * 0.1
-                parameter.copy_(1 + noise if name.endswith("weight") else noise)
-            elif name.startswith("controlnet_cond_embedding") and name.endswith("weight"):
-                fan_in = parameter[0].numel()
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / fan_in) ** 0.5)
-            elif name.startswith(ZERO_INIT):
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-
-
 def build(unet):
     torch.manual_seed(SEED)
     model = ControlNetModel.from_unet(
         unet, conditioning_embedding_out_channels=(4, 4, 8, 8), load_weights_from_unet=False
     ).eval()
     generator = torch.Generator().manual_seed(SEED + 1)
-    randomize(model, generator)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(parameter.half().float())
+    randomize_controlnet(model, generator, ZERO_INIT)
+    round_to_half(model)
     os.makedirs(ROOT, exist_ok=True)
     model.half().save_pretrained(ROOT, safe_serialization=True)
     model.float()

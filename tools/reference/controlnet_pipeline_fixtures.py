@@ -26,20 +26,15 @@ import cv2
 import numpy as np
 import torch
 from diffusers import (
-    AutoencoderKL,
     ControlNetModel,
-    PNDMScheduler,
     StableDiffusionControlNetImg2ImgPipeline,
     StableDiffusionControlNetInpaintPipeline,
-    UNet2DConditionModel,
 )
 from PIL import Image
-from transformers import CLIPTextModel, CLIPTokenizer
+from tiny_models import randomize_controlnet, round_to_half, sd_tiny_components
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
-SD = OUT / "sd-tiny"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 PROMPT = "an astronaut in a garden, oil painting"
 SEED = 21
 
@@ -64,19 +59,8 @@ def build_controlnet(unet):
         unet, conditioning_embedding_out_channels=(8, 8, 16, 16), load_weights_from_unet=False
     ).eval()
     generator = torch.Generator().manual_seed(SEED + 1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                noise = torch.randn(parameter.shape, generator=generator) * 0.1
-                parameter.copy_(1 + noise if name.endswith("weight") else noise)
-            elif name.startswith("controlnet_cond_embedding") and name.endswith("weight"):
-                fan_in = parameter[0].numel()
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / fan_in) ** 0.5)
-            elif name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-        for parameter in model.parameters():
-            parameter.copy_(parameter.half().float())
-    return model
+    randomize_controlnet(model, generator, ("controlnet_down_blocks", "controlnet_mid_block"))
+    return round_to_half(model)
 
 
 def save_controlnet(model):
@@ -92,14 +76,8 @@ def save_controlnet(model):
 
 
 def main():
-    unet = UNet2DConditionModel.from_pretrained(SD / "unet", torch_dtype=torch.float32).eval()
-    parts = dict(
-        vae=AutoencoderKL.from_pretrained(SD / "vae", torch_dtype=torch.float32).eval(),
-        text_encoder=CLIPTextModel.from_pretrained(SD / "text_encoder", torch_dtype=torch.float32).eval(),
-        tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER),
-        scheduler=PNDMScheduler.from_pretrained(SD / "scheduler"),
-        unet=unet, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-    )
+    parts = sd_tiny_components()
+    unet = parts["unet"]
     controlnet = build_controlnet(unet)
     save_controlnet(controlnet)
 
@@ -127,8 +105,7 @@ def main():
         print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f}")
     mask = Image.open(OUT / "mask.png").convert("L")
     for name, case in INPAINT_CASES.items():
-        unet_folder = SD / "unet" if case["unet"] == "unet" else OUT / case["unet"]
-        inpaint_parts = dict(parts, unet=UNet2DConditionModel.from_pretrained(unet_folder, torch_dtype=torch.float32).eval())
+        inpaint_parts = dict(parts, unet=sd_tiny_components(case["unet"])["unet"])
         pipe = StableDiffusionControlNetInpaintPipeline(controlnet=controlnet, **inpaint_parts)
         with torch.no_grad():
             result = pipe(

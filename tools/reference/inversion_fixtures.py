@@ -30,22 +30,17 @@ import numpy as np
 import torch
 import cv2
 from diffusers import (
-    AutoencoderKL,
     ControlNetModel,
     DDIMInverseScheduler,
     DDIMScheduler,
-    PNDMScheduler,
     StableDiffusionControlNetPipeline,
     StableDiffusionPipeline,
-    UNet2DConditionModel,
 )
 from PIL import Image
-from transformers import CLIPTextModel, CLIPTokenizer
+from tiny_models import sd_tiny_components
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
-MODEL = OUT / "sd-tiny"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 
 SOURCE_PROMPT = "an astronaut"
 
@@ -61,15 +56,7 @@ CONTROL_CASE = dict(name="edit_canny", prompt="an astronaut in a garden, oil pai
 
 
 def load_pipeline():
-    f32 = dict(torch_dtype=torch.float32)
-    return StableDiffusionPipeline(
-        vae=AutoencoderKL.from_pretrained(MODEL / "vae", **f32).eval(),
-        text_encoder=CLIPTextModel.from_pretrained(MODEL / "text_encoder", **f32).eval(),
-        tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER),
-        unet=UNet2DConditionModel.from_pretrained(MODEL / "unet", **f32).eval(),
-        scheduler=PNDMScheduler.from_pretrained(MODEL / "scheduler"),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-    )
+    return StableDiffusionPipeline(**sd_tiny_components())
 
 
 @torch.no_grad()

@@ -21,7 +21,6 @@ Run: /work/refenv/bin/python tools/reference/pipeline_fixtures.py
 """
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -38,11 +37,11 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from PIL import Image
+from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 
 PROMPT = "an astronaut in a garden, oil painting"
 
@@ -82,27 +81,6 @@ CASES = {
     "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=1.0, steps=8,
                                 guidance=7.5, seed=13),
 }
-
-
-def round_to_half(model):
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(parameter.half().float())
-    return model
-
-
-def perturb_norms(model, generator):
-    """Default init leaves norms at weight 1, bias 0; perturb them so a wrong one shows."""
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                noise = torch.randn(parameter.shape, generator=generator) * 0.1
-                parameter.copy_(1 + noise if name.endswith("weight") else noise)
-
-
-def save_half(model, folder: Path):
-    model.half().save_pretrained(folder, safe_serialization=True)
-    model.float()
 
 
 def build_text_encoder():

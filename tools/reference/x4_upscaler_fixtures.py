@@ -37,11 +37,11 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from PIL import Image
+from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
 from transformers import CLIPTextModel, CLIPTokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "upscaler"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 TEXT_ENCODER = ROOT / "Tests" / "Fixtures" / "pipelines" / "sd-tiny" / "text_encoder"
 
 PROMPT = "a white cat"
@@ -81,27 +81,6 @@ CASES = {
     # 18x14 is floored to 16x12 with a PIL bicubic resize
     "resize": dict(steps=5, guidance=9.0, noise_level=20, seed=7, input="input_odd.png"),
 }
-
-
-def round_to_half(model):
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(parameter.half().float())
-    return model
-
-
-def perturb_norms(model, generator):
-    """Default init leaves norms at weight 1, bias 0; perturb them so a wrong one shows."""
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                noise = torch.randn(parameter.shape, generator=generator) * 0.1
-                parameter.copy_(1 + noise if name.endswith("weight") else noise)
-
-
-def save_half(model, folder: Path):
-    model.half().save_pretrained(folder, safe_serialization=True)
-    model.float()
 
 
 def build_vae():
