@@ -43,9 +43,14 @@ public final class StableDiffusion: Sendable {
             return folder.url.appendingPathComponent(name)
         }
         let schedulerFile = try component("scheduler").appendingPathComponent("scheduler_config.json")
+        let unet = try UNet2DConditionModel(folder: component("unet"))
+        if unet.addEmbedding != nil {
+            throw ModelsError.unsupportedConfig(path: folder.url.appendingPathComponent("unet").path,
+                                                detail: "SDXL pipelines (addition_embed_type text_time)")
+        }
         self.init(tokenizer: try CLIPTokenizer(folder: component("tokenizer")),
                   textEncoder: try CLIPTextModel(folder: component("text_encoder")),
-                  unet: try UNet2DConditionModel(folder: component("unet")),
+                  unet: unet,
                   vae: try AutoencoderKL(folder: component("vae")),
                   schedulerConfig: try SchedulerConfig.load(contentsOf: schedulerFile))
     }
