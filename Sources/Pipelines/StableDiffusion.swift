@@ -61,8 +61,10 @@ public final class StableDiffusion: Sendable {
     }
 
     /// Loads the model at `url`: a single-file LDM checkpoint when it is a file
-    /// (`init(singleFile:)`), a diffusers pipeline folder otherwise (RECIPES.md's `model`).
+    /// (`init(singleFile:)`), a diffusers pipeline folder otherwise (RECIPES.md's `model`); SD3
+    /// and Flux models are refused naming their family (`UnsupportedFamily`).
     public convenience init(modelAt url: URL) throws {
+        try UnsupportedFamily.refuse(url)
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
         if exists && !isFolder.boolValue {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import Recipes
 
 /// `overpaint validate RECIPE`: exit 0, or every problem located and exit 2.
@@ -13,7 +14,13 @@ struct Validate: ParsableCommand {
     var model: String?
 
     func run() throws {
-        _ = try loadRecipe(recipe, model: model)
+        let loaded = try loadRecipe(recipe, model: model)
+        // A model of a family not supported yet fails here rather than on every image.
+        if let path = loaded.model, let family = UnsupportedFamily.detect(at: URL(fileURLWithPath: path)) {
+            let error = ModelsError.unsupportedFamily(path: path, family: family.rawValue)
+            FileHandle.standardError.write(Data(((error.errorDescription ?? "\(error)") + "\n").utf8))
+            throw ExitCode(2)
+        }
         print("\(recipe): ok")
     }
 }
