@@ -7,7 +7,8 @@ extension StableDiffusion {
     /// diffusers' StableDiffusionImg2ImgPipeline with
     /// `generator=torch.Generator("cpu").manual_seed(options.seed)`; with `controls`,
     /// StableDiffusionControlNetImg2ImgPipeline, several controls acting as its
-    /// MultiControlNetModel (residuals summed in order).
+    /// MultiControlNetModel (residuals summed in order); with an SDXL model (and no controls),
+    /// StableDiffusionXLImg2ImgPipeline (`sdxlConditioning`), which draws in the same order.
     ///
     /// The image is worked on at its size floored to a multiple of 8 (Lanczos-resized when it
     /// is not one already) and the result has that size; each control map is resized to that
@@ -22,7 +23,8 @@ extension StableDiffusion {
                                                          channels: unet.config.inChannels)
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
-        let hiddenStates = try encoderHiddenStates(options)
+        if sdxl != nil && !controls.isEmpty { throw PipelinesError.unsupportedForSDXL(pipeline: "ControlNet img2img") }
+        let conditioning = try self.conditioning(options, width: size.width, height: size.height)
         try validate(controls)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)
@@ -32,7 +34,7 @@ extension StableDiffusion {
         let imageLatents = encodeSample(initImage, generator: &generator)
         let noise = generator.randn(imageLatents.shape)
         let latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: timesteps[0])
-        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, options: options)
+        var loop = DenoisingLoop(unet: unet, conditioning: conditioning, options: options)
         loop.controlNets = ControlNets(controls, width: size.width, height: size.height)
         let denoised = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
                                     progress: progress)

@@ -1,0 +1,132 @@
+import Foundation
+import Imaging
+import Schedulers
+import Testing
+@testable import Pipelines
+
+/// Fixtures written by tools/reference/sdxl_fixtures.py.
+enum SDXLFixtures {
+    static let folder = PipelineFixtures.root.appendingPathComponent("sdxl")
+    static let prompt = "an astronaut in a garden, oil painting"
+
+    /// A temporary copy of `sdxl-tiny` with the real CLIP vocabulary in tokenizer/ and tokenizer_2/
+    /// (tokenizer_2 keeps its own settings: pad token "!").
+    static func pipelineFolder() throws -> URL {
+        let manager = FileManager.default
+        let target = manager.temporaryDirectory.appendingPathComponent("overpaint-sdxl-\(UUID().uuidString)")
+        try manager.copyItem(at: folder.appendingPathComponent("sdxl-tiny"), to: target)
+        let vocabulary = PipelineFixtures.root.appendingPathComponent("clip-tokenizer")
+        try manager.copyItem(at: vocabulary, to: target.appendingPathComponent("tokenizer"))
+        for name in ["vocab.json", "merges.txt"] {
+            try manager.copyItem(at: vocabulary.appendingPathComponent(name),
+                                 to: target.appendingPathComponent("tokenizer_2/\(name)"))
+        }
+        return target
+    }
+
+    static func pipeline() throws -> StableDiffusion {
+        let url = try pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try StableDiffusion(folder: url)
+    }
+
+    static func image(_ name: String) throws -> Image { try ImageFile.read(folder.appendingPathComponent(name)) }
+}
+
+/// One case of sdxl_fixtures.py's CASES.
+struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
+    var name = ""
+    let scheduler: SchedulerName?
+    let strength: Double
+    let steps: Int
+    let guidance: Float
+    let seed: UInt64
+    let prompt_2: String?
+    let negative: String?
+    let negative_2: String?
+
+    var testDescription: String { name }
+
+    private enum CodingKeys: String, CodingKey { case scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2 }
+
+    /// As the script calls the pipeline: `negative_prompt=None` where the case has none.
+    var options: GenerationOptions {
+        GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: negative ?? "", steps: steps,
+                          guidanceScale: guidance, strength: strength, seed: seed, scheduler: scheduler,
+                          prompt2: prompt_2, negativePrompt2: negative_2, negativePromptGiven: negative != nil)
+    }
+
+    static let all: [SDXLReferenceCase] = {
+        struct File: Decodable { let cases: [String: SDXLReferenceCase] }
+        guard let data = try? Data(contentsOf: SDXLFixtures.folder.appendingPathComponent("cases.json")),
+              let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
+        return PipelineFixtures.named(file.cases)
+    }()
+}
+
+/// StableDiffusionXLImg2ImgPipeline on the tiny SDXL pipeline, with PROMPT, each case's
+/// parameters and `generator=torch.Generator("cpu").manual_seed(seed)`, against diffusers' PNG.
+@Suite struct SDXLImageToImageTests {
+    static let pipeline = Result { try SDXLFixtures.pipeline() }
+
+    @Test func everyReferenceCaseIsListed() {
+        #expect(SDXLReferenceCase.all.count == 3)
+    }
+
+    @Test func loadsBothEncodersAndTheSettings() throws {
+        let pipeline = try Self.pipeline.get()
+        let sdxl = try #require(pipeline.sdxl)
+        #expect(sdxl.forceZerosForEmptyPrompt)
+        #expect(!sdxl.requiresAestheticsScore)
+        #expect(sdxl.tokenizer2.padTokenID == 0)
+        #expect(pipeline.vae.config.scalingFactor == 0.13025)
+    }
+
+    @Test(arguments: SDXLReferenceCase.all)
+    func matchesDiffusers(_ reference: SDXLReferenceCase) throws {
+        let output = try Self.pipeline.get().imageToImage(try SDXLFixtures.image("input.png"), options: reference.options)
+        let expected = try SDXLFixtures.image("\(reference.name).png")
+        #expect(output.width == expected.width && output.height == expected.height)
+        #expect(!output.samples.contains { $0.isNaN })
+        let psnr = PipelineFixtures.psnr(output, expected)
+        print("\(reference.name): PSNR \(psnr) dB")
+        #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
+        let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0
+        #expect(levels <= 2.5, "\(reference.name): a sample differs by \(levels) levels")
+    }
+
+    // _get_add_time_ids((64, 64), (0, 0), (64, 64), ...) -> [64, 64, 0, 0, 64, 64] for both halves;
+    // with requires_aesthetics_score: [64, 48, 0, 0, 6.0] and the negative [64, 48, 0, 0, 2.5]
+    @Test func timeIDsAreDiffusersDefaults() throws {
+        let pipeline = try Self.pipeline.get()
+        let base = try #require(pipeline.sdxl).timeIDs(width: 64, height: 64)
+        #expect(base.positive.scalars == [64, 64, 0, 0, 64, 64])
+        #expect(base.negative.scalars == base.positive.scalars)
+        let refiner = SDXLTextConditioning(tokenizer2: try #require(pipeline.sdxl).tokenizer2,
+                                           textEncoder2: try #require(pipeline.sdxl).textEncoder2,
+                                           requiresAestheticsScore: true)
+        let ids = refiner.timeIDs(width: 48, height: 64)
+        #expect(ids.positive.scalars == [64, 48, 0, 0, 6])
+        #expect(ids.negative.scalars == [64, 48, 0, 0, 2.5])
+    }
+
+    @Test func aestheticTimeIDsDoNotFitABaseUNet() throws {
+        let pipeline = try Self.pipeline.get()
+        let xl = try #require(pipeline.sdxl)
+        let refinerSettings = SDXLTextConditioning(tokenizer2: xl.tokenizer2, textEncoder2: xl.textEncoder2,
+                                                   requiresAestheticsScore: true)
+        let mismatched = StableDiffusion(tokenizer: pipeline.tokenizer, textEncoder: pipeline.textEncoder,
+                                         unet: pipeline.unet, vae: pipeline.vae,
+                                         schedulerConfig: pipeline.schedulerConfig, sdxl: refinerSettings)
+        #expect(throws: PipelinesError.incompatibleAddedConditions(expected: 36, found: 32)) {
+            try mismatched.imageToImage(try SDXLFixtures.image("input.png"),
+                                        options: GenerationOptions(prompt: "a cat", steps: 2, strength: 0.5))
+        }
+    }
+
+    @Test func pipelinesNotYetWiredForSDXLSayWhich() throws {
+        #expect(throws: PipelinesError.unsupportedForSDXL(pipeline: "this pipeline")) {
+            try Self.pipeline.get().encoderHiddenStates(GenerationOptions(prompt: "a cat"))
+        }
+    }
+}
