@@ -61,7 +61,11 @@ struct EditReader {
             diagnostics.report("missing required key 'prompt' (or give match.prompt sidecars)", at: reader.node, path: reader.path)
         }
         generation.prompt = prompt ?? generation.prompt
-        generation.negativePrompt = self.prompt(reader, "negative_prompt", negative: true) ?? generation.negativePrompt
+        let negativePrompt = self.prompt(reader, "negative_prompt", negative: true)
+        generation.negativePrompt = negativePrompt ?? generation.negativePrompt
+        generation.negativePromptGiven = negativePrompt != nil
+        generation.prompt2 = self.prompt(reader, "prompt_2")
+        generation.negativePrompt2 = self.prompt(reader, "negative_prompt_2", negative: true)
         generation.steps = reader.int("steps", default: generation.steps, in: 1...1000)
         generation.guidance = reader.double("guidance", default: generation.guidance, in: 0...100)
         generation.clipSkip = reader.int("clip_skip", default: topLevelClipSkip, in: 1...Edit.Generation.maximumClipSkip)

@@ -18,6 +18,7 @@ Writes Tests/Fixtures/sdxl/:
   input.png        64x64 RGB: the SD fixtures' astronaut crop
   <case>.png       StableDiffusionXLImg2ImgPipeline's output for each case in CASES
   cases.json       the parameters of each case
+  restyle_sdxl.png recipes/restyle-sdxl.yaml's img2img edit on input.png, as diffusers runs it
 All weights are rounded to f16 before the reference runs (the models run in f32) and saved as
 f16, so the files hold exactly the weights that produced the outputs.
 Deterministic: re-running rewrites identical files.
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from diffusers import (
     AutoencoderKL,
     ControlNetModel,
@@ -235,6 +237,21 @@ def write_folder(folder, text_encoder, text_encoder_2, unet, vae):
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
+def restyle_sdxl_reference(make_pipe):
+    """recipes/restyle-sdxl.yaml's edit, its keys passed as the recipe contract maps them."""
+    recipe = yaml.safe_load((ROOT / "recipes" / "restyle-sdxl.yaml").read_text())
+    edit = recipe["edits"][0]["img2img"]
+    generator = torch.Generator("cpu").manual_seed(recipe["seed"])
+    with torch.no_grad():
+        result = make_pipe(EulerDiscreteScheduler)(
+            prompt=edit["prompt"], prompt_2=edit.get("prompt_2"), negative_prompt=edit.get("negative_prompt"),
+            negative_prompt_2=edit.get("negative_prompt_2"), image=Image.open(OUT / "input.png").convert("RGB"),
+            strength=edit["strength"], num_inference_steps=edit["steps"], guidance_scale=edit["guidance"],
+            generator=generator,
+        ).images[0]
+    result.save(OUT / "restyle_sdxl.png")
+
+
 def main():
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -252,12 +269,15 @@ def main():
     shutil.copy(PIPELINE_INPUT, OUT / "input.png")
     scheduler = EulerDiscreteScheduler.from_pretrained(folder / "scheduler")
     schedulers = {None: EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler}
-    for name, case in CASES.items():
-        pipe = StableDiffusionXLImg2ImgPipeline(
+    def make_pipe(scheduler_class):
+        return StableDiffusionXLImg2ImgPipeline(
             vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-            tokenizer_2=tokenizer_2, unet=unet, scheduler=schedulers[case["scheduler"]].from_config(scheduler.config),
+            tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler_class.from_config(scheduler.config),
             requires_aesthetics_score=False, force_zeros_for_empty_prompt=True, add_watermarker=False,
         )
+
+    for name, case in CASES.items():
+        pipe = make_pipe(schedulers[case["scheduler"]])
         generator = torch.Generator("cpu").manual_seed(case["seed"])
         with torch.no_grad():
             result = pipe(
@@ -271,6 +291,7 @@ def main():
         print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f} "
               f"saturated {(np.isin(pixels, (0, 255))).mean():.2f}")
     (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+    restyle_sdxl_reference(make_pipe)
 
 
 if __name__ == "__main__":

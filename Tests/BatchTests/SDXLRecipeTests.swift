@@ -1,0 +1,88 @@
+import Foundation
+import Imaging
+import Pipelines
+import Testing
+
+/// The tiny SDXL pipeline of Tests/Fixtures/sdxl assembled as a user's model folder: the real
+/// CLIP vocabulary in tokenizer/ and tokenizer_2/ (which keeps its own pad token, "!").
+func tinySDXLFolder(in folder: URL) throws -> URL {
+    let manager = FileManager.default
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+    let source = fixtures.appendingPathComponent("sdxl/sdxl-tiny")
+    let vocabulary = fixtures.appendingPathComponent("clip-tokenizer")
+    let model = folder.appendingPathComponent("sdxl-tiny")
+    try manager.createDirectory(at: model, withIntermediateDirectories: true)
+    for name in try manager.contentsOfDirectory(atPath: source.path) where name != "tokenizer_2" {
+        try manager.createSymbolicLink(at: model.appendingPathComponent(name), withDestinationURL: source.appendingPathComponent(name))
+    }
+    try manager.createSymbolicLink(at: model.appendingPathComponent("tokenizer"), withDestinationURL: vocabulary)
+    try manager.copyItem(at: source.appendingPathComponent("tokenizer_2"), to: model.appendingPathComponent("tokenizer_2"))
+    for name in ["vocab.json", "merges.txt"] {
+        try manager.createSymbolicLink(at: model.appendingPathComponent("tokenizer_2/\(name)"),
+                                       withDestinationURL: vocabulary.appendingPathComponent(name))
+    }
+    return model
+}
+
+/// recipes/restyle-sdxl.yaml through `overpaint run` reproduces diffusers'
+/// StableDiffusionXLImg2ImgPipeline with the recipe's keys (prompt_2, negative_prompt, strength
+/// 0.6, 30 steps, guidance 5) and torch.Generator("cpu").manual_seed(42)
+/// (tools/reference/sdxl_fixtures.py, `restyle_sdxl_reference`).
+@Test func restyleSDXLRecipeMatchesDiffusers() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/input.png"),
+                                     to: input.appendingPathComponent("astronaut.png"))
+    let output = folder.appendingPathComponent("out")
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_SDXL_MODEL"] = model.path
+    let recipe = packageRoot.appendingPathComponent("recipes/restyle-sdxl.yaml").path
+    #expect(try runOverpaint(["validate", recipe], environment: environment).status == 0)
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let written = output.appendingPathComponent("astronaut-watercolor-xl.png")
+    let ours = try ImageFile.read(written)
+    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/restyle_sdxl.png"))
+    #expect(ours.width == reference.width && ours.height == reference.height)
+    let psnr = ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true)
+    #expect(psnr >= 40, "PSNR \(psnr) dB")
+    let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
+    #expect(parameters.split(separator: "\n").first == "a watercolor painting, soft washes of colour")
+}
+
+/// Without `negative_prompt` an SDXL run guides against zeros (diffusers' negative_prompt=None
+/// with force_zeros_for_empty_prompt), which differs from guiding against the empty prompt.
+@Test func omittedNegativePromptIsNotTheEmptyOne() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/input.png"),
+                                     to: input.appendingPathComponent("astronaut.png"))
+    var images: [Image] = []
+    for negative in ["", "\n      negative_prompt: \"\""] {
+        let recipe = folder.appendingPathComponent("r\(images.count).yaml")
+        try """
+        seed: 42
+        edits:
+          - img2img:
+              prompt: "an astronaut in a garden, oil painting"\(negative)
+              strength: 0.6
+              steps: 10
+              guidance: 5.0
+        """.write(to: recipe, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("out\(images.count)")
+        let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path,
+                                       "--model", model.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        images.append(try ImageFile.read(output.appendingPathComponent("astronaut.png")))
+    }
+    // the first is sdxl_fixtures.py's img2img_euler case (negative_prompt=None)
+    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/img2img_euler.png"))
+    #expect(ImageFidelity.psnr(images[0].samples, reference.samples, eightBit: true) >= 40)
+    #expect(images[0] != images[1])
+}
