@@ -12,11 +12,14 @@ Writes Tests/Fixtures/sdxl/:
                    eos_token_id 2 as in SDXL's config), unet/ (text_time, transformer_layers_per_block
                    [1, 1, 2], per-block heads, linear projections, cross_attention_dim 8 + 16),
                    vae/ (scaling_factor 0.13025, force_upcast)
+  unet-inpaint/    a 9-channel UNet of the same layout (as the SDXL inpainting model)
+  mask.png         the SD fixtures' 64x64 disc mask (white = repaint)
   controlnet/      an SDXL ControlNetModel.from_unet(unet) (text_time), conditioning embedding shrunk
   components.safetensors
                    inputs and outputs of each component (see write_component_io)
   input.png        64x64 RGB: the SD fixtures' astronaut crop
-  <case>.png       StableDiffusionXLImg2ImgPipeline's output for each case in CASES
+  <case>.png       StableDiffusionXLImg2ImgPipeline's (or StableDiffusionXLInpaintPipeline's, with
+                   height=width=64 and the 9-channel UNet or the base one) output for each case in CASES
   cases.json       the parameters of each case
   restyle_sdxl.png recipes/restyle-sdxl.yaml's img2img edit on input.png, as diffusers runs it
 All weights are rounded to f16 before the reference runs (the models run in f32) and saved as
@@ -39,6 +42,7 @@ from diffusers import (
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     StableDiffusionXLImg2ImgPipeline,
+    StableDiffusionXLInpaintPipeline,
     UNet2DConditionModel,
 )
 from PIL import Image
@@ -49,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "sdxl"
 TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 PIPELINE_INPUT = ROOT / "Tests" / "Fixtures" / "pipelines" / "input.png"
+PIPELINE_MASK = ROOT / "Tests" / "Fixtures" / "pipelines" / "mask.png"
 
 PROMPT = "an astronaut in a garden, oil painting"
 
@@ -83,6 +88,10 @@ CASES = {
                                      negative_2="low quality"),
     # guidance <= 1: no classifier-free guidance batch
     "img2img_no_cfg": dict(scheduler=None, strength=0.5, steps=10, guidance=1.0, seed=3),
+    # the 9-channel inpainting UNet from pure noise; a 4-channel UNet with latent blending
+    "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=5.0, seed=7),
+    "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=0.75, steps=8,
+                                guidance=6.0, seed=13, negative="blurry"),
 }
 
 
@@ -143,10 +152,10 @@ def build_vae():
     return round_to_half(model)
 
 
-def build_unet():
-    torch.manual_seed(4)
-    model = UNet2DConditionModel(**UNET).eval()
-    perturb_norms(model, torch.Generator().manual_seed(14))
+def build_unet(in_channels=4, seed=4):
+    torch.manual_seed(seed)
+    model = UNet2DConditionModel(**dict(UNET, in_channels=in_channels)).eval()
+    perturb_norms(model, torch.Generator().manual_seed(seed + 10))
     return round_to_half(model)
 
 
@@ -258,29 +267,36 @@ def main():
     OUT.mkdir(parents=True)
     folder = OUT / "sdxl-tiny"
     text_encoder, text_encoder_2 = build_text_encoders()
-    vae, unet = build_vae(), build_unet()
+    vae, unet, unet_inpaint = build_vae(), build_unet(), build_unet(9, 6)
     controlnet = build_controlnet(unet)
     tokenizer = CLIPTokenizer.from_pretrained(TOKENIZER)
     tokenizer_2 = CLIPTokenizer.from_pretrained(TOKENIZER, pad_token="!")
     write_folder(folder, text_encoder, text_encoder_2, unet, vae)
     save_half(controlnet, OUT / "controlnet")
+    save_half(unet_inpaint, OUT / "unet-inpaint")
     write_component_io(text_encoder, text_encoder_2, unet, controlnet, tokenizer, tokenizer_2)
 
     shutil.copy(PIPELINE_INPUT, OUT / "input.png")
+    shutil.copy(PIPELINE_MASK, OUT / "mask.png")
     scheduler = EulerDiscreteScheduler.from_pretrained(folder / "scheduler")
     schedulers = {None: EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler}
-    def make_pipe(scheduler_class):
-        return StableDiffusionXLImg2ImgPipeline(
+    def make_pipe(scheduler_class, kind="img2img", unet_kind="base"):
+        pipeline_class = StableDiffusionXLImg2ImgPipeline if kind == "img2img" else StableDiffusionXLInpaintPipeline
+        return pipeline_class(
             vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-            tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler_class.from_config(scheduler.config),
+            tokenizer_2=tokenizer_2, unet=unet_inpaint if unet_kind == "inpaint" else unet,
+            scheduler=scheduler_class.from_config(scheduler.config),
             requires_aesthetics_score=False, force_zeros_for_empty_prompt=True, add_watermarker=False,
         )
 
     for name, case in CASES.items():
-        pipe = make_pipe(schedulers[case["scheduler"]])
+        kind = case.get("kind", "img2img")
+        pipe = make_pipe(schedulers[case["scheduler"]], kind, case.get("unet", "base"))
         generator = torch.Generator("cpu").manual_seed(case["seed"])
+        extra = {} if kind == "img2img" else dict(mask_image=Image.open(OUT / "mask.png"), height=64, width=64)
         with torch.no_grad():
             result = pipe(
+                **extra,
                 prompt=PROMPT, prompt_2=case.get("prompt_2"), negative_prompt=case.get("negative"),
                 negative_prompt_2=case.get("negative_2"), image=Image.open(OUT / "input.png").convert("RGB"),
                 strength=case["strength"], num_inference_steps=case["steps"], guidance_scale=case["guidance"],

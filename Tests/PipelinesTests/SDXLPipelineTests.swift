@@ -10,8 +10,9 @@ enum SDXLFixtures {
     static let prompt = "an astronaut in a garden, oil painting"
 
     /// A temporary copy of `sdxl-tiny` with the real CLIP vocabulary in tokenizer/ and tokenizer_2/
-    /// (tokenizer_2 keeps its own settings: pad token "!").
-    static func pipelineFolder() throws -> URL {
+    /// (tokenizer_2 keeps its own settings: pad token "!"), with `unet-inpaint` as its UNet when
+    /// `inpainting`.
+    static func pipelineFolder(inpainting: Bool = false) throws -> URL {
         let manager = FileManager.default
         let target = manager.temporaryDirectory.appendingPathComponent("overpaint-sdxl-\(UUID().uuidString)")
         try manager.copyItem(at: folder.appendingPathComponent("sdxl-tiny"), to: target)
@@ -21,11 +22,15 @@ enum SDXLFixtures {
             try manager.copyItem(at: vocabulary.appendingPathComponent(name),
                                  to: target.appendingPathComponent("tokenizer_2/\(name)"))
         }
+        if inpainting {
+            try manager.removeItem(at: target.appendingPathComponent("unet"))
+            try manager.copyItem(at: folder.appendingPathComponent("unet-inpaint"), to: target.appendingPathComponent("unet"))
+        }
         return target
     }
 
-    static func pipeline() throws -> StableDiffusion {
-        let url = try pipelineFolder()
+    static func pipeline(inpainting: Bool = false) throws -> StableDiffusion {
+        let url = try pipelineFolder(inpainting: inpainting)
         defer { try? FileManager.default.removeItem(at: url) }
         return try StableDiffusion(folder: url)
     }
@@ -36,6 +41,8 @@ enum SDXLFixtures {
 /// One case of sdxl_fixtures.py's CASES.
 struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
     var name = ""
+    let kind: String?
+    let unet: String?
     let scheduler: SchedulerName?
     let strength: Double
     let steps: Int
@@ -47,7 +54,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
 
     var testDescription: String { name }
 
-    private enum CodingKeys: String, CodingKey { case scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2 }
+    private enum CodingKeys: String, CodingKey { case kind, unet, scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2 }
 
     /// As the script calls the pipeline: `negative_prompt=None` where the case has none.
     var options: GenerationOptions {
@@ -64,13 +71,16 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     }()
 }
 
-/// StableDiffusionXLImg2ImgPipeline on the tiny SDXL pipeline, with PROMPT, each case's
-/// parameters and `generator=torch.Generator("cpu").manual_seed(seed)`, against diffusers' PNG.
-@Suite struct SDXLImageToImageTests {
+/// StableDiffusionXLImg2ImgPipeline and StableDiffusionXLInpaintPipeline (9-channel UNet, and the
+/// base one with latent blending; no paste-back, as diffusers returns the decoded image) on the
+/// tiny SDXL pipeline, with PROMPT, each case's parameters and
+/// `generator=torch.Generator("cpu").manual_seed(seed)`, against diffusers' PNG.
+@Suite struct SDXLPipelineTests {
     static let pipeline = Result { try SDXLFixtures.pipeline() }
+    static let inpaintingPipeline = Result { try SDXLFixtures.pipeline(inpainting: true) }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLReferenceCase.all.count == 3)
+        #expect(SDXLReferenceCase.all.count == 5)
     }
 
     @Test func loadsBothEncodersAndTheSettings() throws {
@@ -84,7 +94,15 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
 
     @Test(arguments: SDXLReferenceCase.all)
     func matchesDiffusers(_ reference: SDXLReferenceCase) throws {
-        let output = try Self.pipeline.get().imageToImage(try SDXLFixtures.image("input.png"), options: reference.options)
+        let image = try SDXLFixtures.image("input.png")
+        let output: Image
+        if reference.kind == "inpaint" {
+            let pipeline = try (reference.unet == "inpaint" ? Self.inpaintingPipeline : Self.pipeline).get()
+            output = try pipeline.inpaint(image, mask: Mask(try SDXLFixtures.image("mask.png")), options: reference.options,
+                                          pasteBack: false)
+        } else {
+            output = try Self.pipeline.get().imageToImage(image, options: reference.options)
+        }
         let expected = try SDXLFixtures.image("\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height)
         #expect(!output.samples.contains { $0.isNaN })
