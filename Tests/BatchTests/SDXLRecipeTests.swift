@@ -4,8 +4,9 @@ import Pipelines
 import Testing
 
 /// The tiny SDXL pipeline of Tests/Fixtures/sdxl assembled as a user's model folder: the real
-/// CLIP vocabulary in tokenizer/ and tokenizer_2/ (which keeps its own pad token, "!").
-func tinySDXLFolder(in folder: URL) throws -> URL {
+/// CLIP vocabulary in tokenizer/ and tokenizer_2/ (which keeps its own pad token, "!"); with
+/// the 9-channel `unet-inpaint` as its UNet when `inpainting`.
+func tinySDXLFolder(in folder: URL, inpainting: Bool = false) throws -> URL {
     let manager = FileManager.default
     let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
     let source = fixtures.appendingPathComponent("sdxl/sdxl-tiny")
@@ -13,7 +14,9 @@ func tinySDXLFolder(in folder: URL) throws -> URL {
     let model = folder.appendingPathComponent("sdxl-tiny")
     try manager.createDirectory(at: model, withIntermediateDirectories: true)
     for name in try manager.contentsOfDirectory(atPath: source.path) where name != "tokenizer_2" {
-        try manager.createSymbolicLink(at: model.appendingPathComponent(name), withDestinationURL: source.appendingPathComponent(name))
+        let target = inpainting && name == "unet" ? source.deletingLastPathComponent().appendingPathComponent("unet-inpaint")
+            : source.appendingPathComponent(name)
+        try manager.createSymbolicLink(at: model.appendingPathComponent(name), withDestinationURL: target)
     }
     try manager.createSymbolicLink(at: model.appendingPathComponent("tokenizer"), withDestinationURL: vocabulary)
     try manager.copyItem(at: source.appendingPathComponent("tokenizer_2"), to: model.appendingPathComponent("tokenizer_2"))
@@ -85,4 +88,44 @@ func tinySDXLFolder(in folder: URL) throws -> URL {
     let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/img2img_euler.png"))
     #expect(ImageFidelity.psnr(images[0].samples, reference.samples, eightBit: true) >= 40)
     #expect(images[0] != images[1])
+}
+
+/// recipes/bulk-inpaint-sdxl.yaml on the tiny SDXL pipeline, with its 9-channel UNet and with the
+/// base one: each repaints inside the mask and keeps every pixel farther than mask_grow plus
+/// the blur's reach from it exactly.
+@Test(arguments: [true, false])
+func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder, inpainting: inpaintingUNet)
+    let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/sdxl")
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
+    let output = folder.appendingPathComponent("out")
+    var environment = ProcessInfo.processInfo.environment
+    environment["OVERPAINT_SDXL_INPAINT_MODEL"] = model.path
+    let recipe = packageRoot.appendingPathComponent("recipes/bulk-inpaint-sdxl.yaml").path
+    #expect(try runOverpaint(["validate", recipe], environment: environment).status == 0)
+    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let image = try ImageFile.read(output.appendingPathComponent("astronaut-inpainted-xl.png"))
+    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
+    let mask = try ImageFile.read(input.appendingPathComponent("masks/astronaut.png"))
+    #expect(image.width == original.width && image.height == original.height)
+    // mask_grow 4 plus mask_blur 4 reach at most 4 + 3*4 pixels past the drawn mask.
+    let reach = 16
+    var changedFar = 0, changedInside = 0
+    for y in 0..<original.height {
+        for x in 0..<original.width {
+            let changed = (0..<3).contains { image[x, y, $0] != original[x, y, $0] }
+            if mask[x, y, 0] > 0.5 && changed { changedInside += 1 }
+            let near = (max(0, y - reach)...min(original.height - 1, y + reach)).contains { my in
+                (max(0, x - reach)...min(original.width - 1, x + reach)).contains { mx in mask[mx, my, 0] > 0.5 } }
+            if !near && changed { changedFar += 1 }
+        }
+    }
+    #expect(changedFar == 0)
+    #expect(changedInside > 100)
 }
