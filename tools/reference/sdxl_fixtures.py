@@ -21,6 +21,9 @@ Writes Tests/Fixtures/sdxl/:
   <case>.png       StableDiffusionXLImg2ImgPipeline's (or StableDiffusionXLInpaintPipeline's, with
                    height=width=64 and the 9-channel UNet or the base one) output for each case in CASES
   cases.json       the parameters of each case
+  architectures.json
+                   the full-size SDXL 1.0 base / inpainting components' state dicts on the meta
+                   device: {arch: {component: {"parameters": N, "tensors": {name: shape}}}}
   restyle_sdxl.png recipes/restyle-sdxl.yaml's img2img edit on input.png, as diffusers runs it
 All weights are rounded to f16 before the reference runs (the models run in f32) and saved as
 f16, so the files hold exactly the weights that produced the outputs.
@@ -246,6 +249,41 @@ def write_folder(folder, text_encoder, text_encoder_2, unet, vae):
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
+# stabilityai/stable-diffusion-xl-base-1.0's configs (unet, vae, text_encoder, text_encoder_2)
+SDXL_UNET = dict(
+    sample_size=128, addition_embed_type="text_time", addition_time_embed_dim=256, attention_head_dim=[5, 10, 20],
+    block_out_channels=[320, 640, 1280], cross_attention_dim=2048,
+    down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+    up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], layers_per_block=2,
+    projection_class_embeddings_input_dim=2816, transformer_layers_per_block=[1, 2, 10], use_linear_projection=True,
+)
+SDXL_VAE = dict(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
+                up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, sample_size=1024, scaling_factor=0.13025,
+                force_upcast=True)
+CLIP_L = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+              max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768, bos_token_id=0, eos_token_id=2)
+OPENCLIP_BIGG = dict(vocab_size=49408, hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
+                     num_attention_heads=20, max_position_embeddings=77, hidden_act="gelu", projection_dim=1280,
+                     bos_token_id=0, eos_token_id=2)
+
+
+def write_architectures():
+    def describe(model):
+        tensors = {k: list(v.shape) for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+        return {"parameters": sum(v.numel() for v in model.parameters()), "tensors": tensors}
+
+    with torch.device("meta"):
+        result = {
+            "sdxl": {"unet": describe(UNet2DConditionModel(**SDXL_UNET)), "vae": describe(AutoencoderKL(**SDXL_VAE)),
+                     "text_encoder": describe(CLIPTextModel(CLIPTextConfig(**CLIP_L))),
+                     "text_encoder_2": describe(CLIPTextModelWithProjection(CLIPTextConfig(**OPENCLIP_BIGG)))},
+            "sdxl-inpaint": {"unet": describe(UNet2DConditionModel(**dict(SDXL_UNET, in_channels=9)))},
+        }
+    (OUT / "architectures.json").write_text(json.dumps(result, sort_keys=True, separators=(",", ":")))
+    for arch, components in result.items():
+        print(arch, {c: v["parameters"] for c, v in components.items()})
+
+
 def restyle_sdxl_reference(make_pipe):
     """recipes/restyle-sdxl.yaml's edit, its keys passed as the recipe contract maps them."""
     recipe = yaml.safe_load((ROOT / "recipes" / "restyle-sdxl.yaml").read_text())
@@ -308,6 +346,7 @@ def main():
               f"saturated {(np.isin(pixels, (0, 255))).mean():.2f}")
     (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
     restyle_sdxl_reference(make_pipe)
+    write_architectures()
 
 
 if __name__ == "__main__":
