@@ -138,8 +138,7 @@ struct DenoisingLoop {
                                             encoderHiddenStates: controlConditioning.encoderHiddenStates,
                                             controlNetCond: map, conditioningScale: scale,
                                             guessMode: controlNets.guessMode,
-                                            addedConditions: control.model.addEmbedding == nil ? nil
-                                                : controlConditioning.addedConditions)
+                                            addedConditions: controlConditioning.addedConditions)
             if let previous = sum {
                 sum = ControlResiduals(down: zip(previous.down, down).map { $0 + $1 }, mid: previous.mid + mid)
             } else {

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Models
 import Schedulers
 import Testing
 @testable import Pipelines
@@ -51,10 +52,15 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     let prompt_2: String?
     let negative: String?
     let negative_2: String?
+    /// The ControlNet's scale and window, for the controlnet cases.
+    let scale: Float?
+    let start: Double?
+    let end: Double?
 
     var testDescription: String { name }
 
-    private enum CodingKeys: String, CodingKey { case kind, unet, scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2 }
+    private enum CodingKeys: String, CodingKey { case kind, unet, scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2, scale, start, end
+    }
 
     /// As the script calls the pipeline: `negative_prompt=None` where the case has none.
     var options: GenerationOptions {
@@ -71,16 +77,18 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     }()
 }
 
-/// StableDiffusionXLImg2ImgPipeline and StableDiffusionXLInpaintPipeline (9-channel UNet, and the
-/// base one with latent blending; no paste-back, as diffusers returns the decoded image) on the
-/// tiny SDXL pipeline, with PROMPT, each case's parameters and
+/// StableDiffusionXLImg2ImgPipeline, StableDiffusionXLInpaintPipeline (9-channel UNet, and the
+/// base one with latent blending; no paste-back, as diffusers returns the decoded image) and
+/// StableDiffusionXLControlNetImg2ImgPipeline (the text_time ControlNet on the Canny map of the
+/// input, cv2.Canny(image, 100, 200)) on the tiny SDXL pipeline, with PROMPT, each case's parameters and
 /// `generator=torch.Generator("cpu").manual_seed(seed)`, against diffusers' PNG.
 @Suite struct SDXLPipelineTests {
     static let pipeline = Result { try SDXLFixtures.pipeline() }
     static let inpaintingPipeline = Result { try SDXLFixtures.pipeline(inpainting: true) }
+    static let controlNet = Result { try ControlNetModel(folder: SDXLFixtures.folder.appendingPathComponent("controlnet")) }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLReferenceCase.all.count == 5)
+        #expect(SDXLReferenceCase.all.count == 7)
     }
 
     @Test func loadsBothEncodersAndTheSettings() throws {
@@ -100,6 +108,10 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
             let pipeline = try (reference.unet == "inpaint" ? Self.inpaintingPipeline : Self.pipeline).get()
             output = try pipeline.inpaint(image, mask: Mask(try SDXLFixtures.image("mask.png")), options: reference.options,
                                           pasteBack: false)
+        } else if reference.kind == "controlnet" {
+            let control = ControlInput(model: try Self.controlNet.get(), condition: try Canny.edges(of: image, low: 100, high: 200),
+                                       scale: reference.scale ?? 1, start: reference.start ?? 0, end: reference.end ?? 1)
+            output = try Self.pipeline.get().imageToImage(image, controls: [control], options: reference.options)
         } else {
             output = try Self.pipeline.get().imageToImage(image, options: reference.options)
         }
@@ -139,6 +151,15 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         #expect(throws: PipelinesError.incompatibleAddedConditions(expected: 36, found: 32)) {
             try mismatched.imageToImage(try SDXLFixtures.image("input.png"),
                                         options: GenerationOptions(prompt: "a cat", steps: 2, strength: 0.5))
+        }
+    }
+
+    @Test func anSDControlNetDoesNotFitAnSDXLUNet() throws {
+        let sdControlNet = try ControlNetModel(folder: PipelineFixtures.folder.appendingPathComponent("controlnet_tiny"))
+        let image = try SDXLFixtures.image("input.png")
+        #expect(throws: PipelinesError.self) {
+            try Self.pipeline.get().imageToImage(image, controls: [ControlInput(model: sdControlNet, condition: image)],
+                                                 options: GenerationOptions(prompt: "a cat", steps: 2, strength: 0.5))
         }
     }
 

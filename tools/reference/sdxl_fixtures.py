@@ -19,7 +19,9 @@ Writes Tests/Fixtures/sdxl/:
                    inputs and outputs of each component (see write_component_io)
   input.png        64x64 RGB: the SD fixtures' astronaut crop
   <case>.png       StableDiffusionXLImg2ImgPipeline's (or StableDiffusionXLInpaintPipeline's, with
-                   height=width=64 and the 9-channel UNet or the base one) output for each case in CASES
+                   height=width=64 and the 9-channel UNet or the base one; or
+                   StableDiffusionXLControlNetImg2ImgPipeline's with controlnet/ on the Canny map of
+                   input.png) output for each case in CASES
   cases.json       the parameters of each case
   architectures.json
                    the full-size SDXL 1.0 base / inpainting components' state dicts on the meta
@@ -44,6 +46,7 @@ from diffusers import (
     ControlNetModel,
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
+    StableDiffusionXLControlNetImg2ImgPipeline,
     StableDiffusionXLImg2ImgPipeline,
     StableDiffusionXLInpaintPipeline,
     UNet2DConditionModel,
@@ -57,6 +60,8 @@ OUT = ROOT / "Tests" / "Fixtures" / "sdxl"
 TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 PIPELINE_INPUT = ROOT / "Tests" / "Fixtures" / "pipelines" / "input.png"
 PIPELINE_MASK = ROOT / "Tests" / "Fixtures" / "pipelines" / "mask.png"
+# cv2.Canny(np.asarray(input.png RGB), 100, 200), written by controlnet_pipeline_fixtures.py
+CANNY_MAP = ROOT / "Tests" / "Fixtures" / "pipelines" / "controlnet_canny_map.png"
 
 PROMPT = "an astronaut in a garden, oil painting"
 
@@ -95,6 +100,11 @@ CASES = {
     "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=5.0, seed=7),
     "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=0.75, steps=8,
                                 guidance=6.0, seed=13, negative="blurry"),
+    # the text_time ControlNet on the Canny map; then acting over the first half of the steps only
+    "controlnet_canny": dict(kind="controlnet", scheduler=None, strength=0.75, steps=10, guidance=5.0, seed=42,
+                             scale=0.8, start=0.0, end=1.0),
+    "controlnet_canny_end_half": dict(kind="controlnet", scheduler=None, strength=0.75, steps=10, guidance=5.0,
+                                      seed=42, scale=0.8, start=0.0, end=0.5, negative="blurry"),
 }
 
 
@@ -319,8 +329,11 @@ def main():
     scheduler = EulerDiscreteScheduler.from_pretrained(folder / "scheduler")
     schedulers = {None: EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler}
     def make_pipe(scheduler_class, kind="img2img", unet_kind="base"):
-        pipeline_class = StableDiffusionXLImg2ImgPipeline if kind == "img2img" else StableDiffusionXLInpaintPipeline
+        pipeline_class = {"img2img": StableDiffusionXLImg2ImgPipeline, "inpaint": StableDiffusionXLInpaintPipeline,
+                          "controlnet": StableDiffusionXLControlNetImg2ImgPipeline}[kind]
+        extra = dict(controlnet=controlnet) if kind == "controlnet" else {}
         return pipeline_class(
+            **extra,
             vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
             tokenizer_2=tokenizer_2, unet=unet_inpaint if unet_kind == "inpaint" else unet,
             scheduler=scheduler_class.from_config(scheduler.config),
@@ -331,7 +344,12 @@ def main():
         kind = case.get("kind", "img2img")
         pipe = make_pipe(schedulers[case["scheduler"]], kind, case.get("unet", "base"))
         generator = torch.Generator("cpu").manual_seed(case["seed"])
-        extra = {} if kind == "img2img" else dict(mask_image=Image.open(OUT / "mask.png"), height=64, width=64)
+        extra = {}
+        if kind == "inpaint":
+            extra = dict(mask_image=Image.open(OUT / "mask.png"), height=64, width=64)
+        elif kind == "controlnet":
+            extra = dict(control_image=Image.open(CANNY_MAP).convert("RGB"), controlnet_conditioning_scale=case["scale"],
+                         control_guidance_start=case["start"], control_guidance_end=case["end"])
         with torch.no_grad():
             result = pipe(
                 **extra,
