@@ -56,10 +56,14 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     let scale: Float?
     let start: Double?
     let end: Double?
+    /// The scheduler config the model ships, where it differs from sdxl-tiny's (SDXL-Turbo's).
+    let scheduler_class: String?
+    let timestep_spacing: String?
 
     var testDescription: String { name }
 
     private enum CodingKeys: String, CodingKey { case kind, unet, scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2, scale, start, end
+        case scheduler_class, timestep_spacing
     }
 
     /// As the script calls the pipeline: `negative_prompt=None` where the case has none.
@@ -88,7 +92,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     static let controlNet = Result { try ControlNetModel(folder: SDXLFixtures.folder.appendingPathComponent("controlnet")) }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLReferenceCase.all.count == 7)
+        #expect(SDXLReferenceCase.all.count == 8)
     }
 
     @Test func loadsBothEncodersAndTheSettings() throws {
@@ -113,7 +117,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
                                        scale: reference.scale ?? 1, start: reference.start ?? 0, end: reference.end ?? 1)
             output = try Self.pipeline.get().imageToImage(image, controls: [control], options: reference.options)
         } else {
-            output = try Self.pipeline.get().imageToImage(image, options: reference.options)
+            output = try Self.pipeline(shipping: reference).imageToImage(image, options: reference.options)
         }
         let expected = try SDXLFixtures.image("\(reference.name).png")
         #expect(output.width == expected.width && output.height == expected.height)
@@ -123,6 +127,17 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
         let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0
         #expect(levels <= 2.5, "\(reference.name): a sample differs by \(levels) levels")
+    }
+
+    /// sdxl-tiny, or its components with the scheduler config the case's model ships.
+    static func pipeline(shipping reference: SDXLReferenceCase) throws -> StableDiffusion {
+        let pipeline = try Self.pipeline.get()
+        guard let className = reference.scheduler_class else { return pipeline }
+        var config = pipeline.schedulerConfig
+        config.className = className
+        config.timestepSpacing = reference.timestep_spacing
+        return StableDiffusion(tokenizer: pipeline.tokenizer, textEncoder: pipeline.textEncoder, unet: pipeline.unet,
+                               vae: pipeline.vae, schedulerConfig: config, sdxl: pipeline.sdxl)
     }
 
     // _get_add_time_ids((64, 64), (0, 0), (64, 64), ...) -> [64, 64, 0, 0, 64, 64] for both halves;

@@ -100,6 +100,10 @@ CASES = {
     "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=5.0, seed=7),
     "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=0.75, steps=8,
                                 guidance=6.0, seed=13, negative="blurry"),
+    # SDXL-Turbo's way: its shipped Euler ancestral with trailing spacing, guidance 0 (no CFG batch),
+    # 2 steps at strength 0.5 (steps x strength >= 1), the model's own scheduler (scheduler None)
+    "img2img_turbo": dict(scheduler=None, scheduler_class="EulerAncestralDiscreteScheduler",
+                          timestep_spacing="trailing", strength=0.5, steps=2, guidance=0.0, seed=5),
     # the text_time ControlNet on the Canny map; then acting over the first half of the steps only
     "controlnet_canny": dict(kind="controlnet", scheduler=None, strength=0.75, steps=10, guidance=5.0, seed=42,
                              scale=0.8, start=0.0, end=1.0),
@@ -343,6 +347,10 @@ def main():
     for name, case in CASES.items():
         kind = case.get("kind", "img2img")
         pipe = make_pipe(schedulers[case["scheduler"]], kind, case.get("unet", "base"))
+        if "scheduler_class" in case:
+            # a model that ships this scheduler config (as SDXL-Turbo does)
+            pipe.scheduler = {"EulerAncestralDiscreteScheduler": EulerAncestralDiscreteScheduler}[case["scheduler_class"]] \
+                .from_config(scheduler.config, timestep_spacing=case["timestep_spacing"])
         generator = torch.Generator("cpu").manual_seed(case["seed"])
         extra = {}
         if kind == "inpaint":
