@@ -50,7 +50,7 @@ public enum PipelinesError: LocalizedError, Equatable {
         case let .incompatibleAddedConditions(expected, found):
             return "the UNet's add_embedding takes \(expected) values but the pooled text embeddings and time ids make \(found) (check requires_aesthetics_score and text_encoder_2's projection_dim)"
         case let .unsupportedForSDXL(pipeline):
-            return "\(pipeline) does not run SDXL models yet (img2img does)"
+            return "\(pipeline) does not run SDXL models yet (img2img and inpaint do)"
         case let .incompatibleControlNet(control, reason):
             return "control \(control): ControlNet does not fit the UNet: \(reason)"
         }

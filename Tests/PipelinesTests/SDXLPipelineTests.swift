@@ -182,5 +182,9 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         #expect(throws: PipelinesError.unsupportedForSDXL(pipeline: "this pipeline")) {
             try Self.pipeline.get().encoderHiddenStates(GenerationOptions(prompt: "a cat"))
         }
+        #expect(throws: PipelinesError.unsupportedForSDXL(pipeline: "the DDIM inversion edit")) {
+            try Self.pipeline.get().invertAndEdit(try SDXLFixtures.image("input.png"), sourcePrompt: "a cat",
+                                                  options: GenerationOptions(prompt: "a dog", steps: 2))
+        }
     }
 }
