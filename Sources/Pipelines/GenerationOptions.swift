@@ -33,11 +33,14 @@ public struct GenerationOptions: Sendable, Equatable {
     /// against zero embeddings when it was not, as diffusers does for `negative_prompt=None`;
     /// SD 1.x / 2.x encode "" either way.
     public var negativePromptGiven: Bool
+    /// SDXL's `original_size`, `crops_coords_top_left`, `target_size`; defaults as diffusers'.
+    public var sdxlSize = SDXLSizeConditioning()
 
     public init(prompt: String, negativePrompt: String = "", steps: Int = 50, guidanceScale: Float = 7.5,
                 strength: Double = 0.8, seed: UInt64 = 0, scheduler: SchedulerName? = nil, eta: Float = 0,
                 clipSkip: Int? = nil, prompt2: String? = nil, negativePrompt2: String? = nil,
-                negativePromptGiven: Bool = false) {
+                negativePromptGiven: Bool = false, sdxlSize: SDXLSizeConditioning = SDXLSizeConditioning()) {
+        self.sdxlSize = sdxlSize
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.steps = steps

@@ -10,8 +10,7 @@ import Weights
 /// This implementation matches: diffusers 0.42.1 StableDiffusionXLImg2ImgPipeline's
 /// `encode_prompt` and `_get_add_time_ids` (pipeline_stable_diffusion_xl_img2img.py).
 ///
-/// Limitations: the refiner (no first text encoder) does not load yet; `original_size`,
-/// `crops_coords_top_left` and `target_size` are diffusers' defaults (the working size, no crop).
+/// Limitations: the refiner (no first text encoder) does not load yet.
 public struct SDXLTextConditioning: Sendable {
     public let tokenizer2: CLIPTokenizer
     public let textEncoder2: CLIPTextModelWithProjection
@@ -65,18 +64,39 @@ public struct SDXLTextConditioning: Sendable {
                   requiresAestheticsScore: settings.requiresAestheticsScore)
     }
 
-    /// `_get_add_time_ids` for an image worked on at `width` x `height`, with diffusers' defaults
-    /// (original and target size the working size, crop at 0, 0; the negative ids the same but
-    /// for the refiner's negative aesthetic score): (negative, positive), each [1, 6] (or [1, 5]).
-    func timeIDs(width: Int, height: Int) -> (negative: Tensor, positive: Tensor) {
-        let size = [Float(height), Float(width)]
-        let crop: [Float] = [0, 0]
-        func ids(aestheticScore: Double) -> Tensor {
-            let tail = requiresAestheticsScore ? [Float(aestheticScore)] : size
-            let values = size + crop + tail
+    /// `_get_add_time_ids` for an image worked on at `width` x `height`: original size, crop
+    /// top-left, then target size (or, for the refiner, the aesthetic score), with `sizes`
+    /// overriding diffusers' defaults. The negative ids share both sizes; as in diffusers they
+    /// share the crop too, except with aesthetic scores, where they keep
+    /// `negative_crops_coords_top_left`'s default (0, 0) and take the negative score:
+    /// (negative, positive), each [1, 6] (or [1, 5]).
+    func timeIDs(width: Int, height: Int, sizes: SDXLSizeConditioning = SDXLSizeConditioning())
+        -> (negative: Tensor, positive: Tensor) {
+        let working = [height, width]
+        let original = (sizes.originalSize ?? working).map(Float.init)
+        let target = (sizes.targetSize ?? working).map(Float.init)
+        func ids(crop: [Int], aestheticScore: Double) -> Tensor {
+            let tail = requiresAestheticsScore ? [Float(aestheticScore)] : target
+            let values = original + crop.map(Float.init) + tail
             return Tensor(shape: [1, values.count], scalars: values)
         }
-        return (ids(aestheticScore: negativeAestheticScore), ids(aestheticScore: aestheticScore))
+        let crop = sizes.cropTopLeft ?? [0, 0]
+        return (ids(crop: requiresAestheticsScore ? [0, 0] : crop, aestheticScore: negativeAestheticScore),
+                ids(crop: crop, aestheticScore: aestheticScore))
+    }
+}
+
+/// SDXL's size conditioning, in diffusers' (height, width) and (top, left) order; nil entries
+/// take diffusers' defaults: the working size for both sizes, (0, 0) for the crop.
+public struct SDXLSizeConditioning: Sendable, Equatable {
+    public var originalSize: [Int]?
+    public var cropTopLeft: [Int]?
+    public var targetSize: [Int]?
+
+    public init(originalSize: [Int]? = nil, cropTopLeft: [Int]? = nil, targetSize: [Int]? = nil) {
+        self.originalSize = originalSize
+        self.cropTopLeft = cropTopLeft
+        self.targetSize = targetSize
     }
 }
 
@@ -113,7 +133,7 @@ extension StableDiffusion {
         try WeightedPrompt.checkPositive(options.prompt)
         var positive = try sdxlEmbeddings(options.prompt, options.prompt2.nonEmpty ?? options.prompt,
                                           clipSkip: clipSkip, xl)
-        let timeIDs = xl.timeIDs(width: width, height: height)
+        let timeIDs = xl.timeIDs(width: width, height: height, sizes: options.sdxlSize)
         try checkAddedWidth(pooled: positive.pooled, timeIDs: timeIDs.positive)
         guard options.usesGuidance else {
             return UNetConditioning(encoderHiddenStates: positive.states,

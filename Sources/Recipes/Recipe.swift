@@ -102,6 +102,12 @@ public enum Edit: Sendable, Equatable {
         /// SDXL's second-encoder prompts (`prompt_2`, `negative_prompt_2`); nil: the first ones.
         public var prompt2: String?
         public var negativePrompt2: String?
+        /// SDXL's size conditioning in diffusers' order: `original_size` and `target_size` as
+        /// [height, width], `crops_coords_top_left` as [top, left]; nil: diffusers' defaults (the
+        /// working size, no crop).
+        public var originalSize: [Int]?
+        public var cropTopLeft: [Int]?
+        public var targetSize: [Int]?
         /// The share of the schedule that runs, with at least one step (`int(steps * strength)
         /// >= 1`). 1, the whole schedule, is inpaint's default (diffusers' inpaint pipeline
         /// starts the masked region from pure noise) and what edit always runs; img2img

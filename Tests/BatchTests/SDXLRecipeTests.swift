@@ -129,3 +129,46 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
     #expect(changedFar == 0)
     #expect(changedInside > 100)
 }
+
+/// `original_size`, `crop_top_left` and `target_size` on an img2img edit reach SDXL's time ids
+/// as diffusers' `original_size=(1024, 768), crops_coords_top_left=(16, 8), target_size=(96, 80)`
+/// (sdxl_fixtures.py, case img2img_sizes); a pair missing a key is a located error.
+@Test func sdxlSizeConditioningFromTheRecipe() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder)
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/input.png"),
+                                     to: input.appendingPathComponent("astronaut.png"))
+    let recipe = folder.appendingPathComponent("sizes.yaml")
+    try """
+    seed: 9
+    edits:
+      - img2img:
+          prompt: "an astronaut in a garden, oil painting"
+          strength: 0.6
+          steps: 6
+          guidance: 5.0
+          original_size: {height: 1024, width: 768}
+          crop_top_left: {top: 16, left: 8}
+          target_size: {height: 96, width: 80}
+    """.write(to: recipe, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path, "--model", model.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+    let reference = try ImageFile.read(packageRoot.appendingPathComponent("Tests/Fixtures/sdxl/img2img_sizes.png"))
+    #expect(ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true) >= 40)
+
+    let broken = folder.appendingPathComponent("broken.yaml")
+    try """
+    edits:
+      - img2img:
+          prompt: "a cat"
+          original_size: {height: 1024}
+    """.write(to: broken, atomically: true, encoding: .utf8)
+    let refused = try runOverpaint(["validate", broken.path, "--model", model.path])
+    #expect(refused.status == 2)
+    #expect(refused.stderr.contains("edits[0].img2img.original_size: missing required key 'width'"), "\(refused.stderr)")
+}

@@ -59,18 +59,23 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     /// The scheduler config the model ships, where it differs from sdxl-tiny's (SDXL-Turbo's).
     let scheduler_class: String?
     let timestep_spacing: String?
+    let original_size: [Int]?
+    let crops_coords_top_left: [Int]?
+    let target_size: [Int]?
 
     var testDescription: String { name }
 
     private enum CodingKeys: String, CodingKey { case kind, unet, scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2, scale, start, end
-        case scheduler_class, timestep_spacing
+        case scheduler_class, timestep_spacing, original_size, crops_coords_top_left, target_size
     }
 
     /// As the script calls the pipeline: `negative_prompt=None` where the case has none.
     var options: GenerationOptions {
         GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: negative ?? "", steps: steps,
                           guidanceScale: guidance, strength: strength, seed: seed, scheduler: scheduler,
-                          prompt2: prompt_2, negativePrompt2: negative_2, negativePromptGiven: negative != nil)
+                          prompt2: prompt_2, negativePrompt2: negative_2, negativePromptGiven: negative != nil,
+                          sdxlSize: SDXLSizeConditioning(originalSize: original_size, cropTopLeft: crops_coords_top_left,
+                                                         targetSize: target_size))
     }
 
     static let all: [SDXLReferenceCase] = {
@@ -92,7 +97,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     static let controlNet = Result { try ControlNetModel(folder: SDXLFixtures.folder.appendingPathComponent("controlnet")) }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLReferenceCase.all.count == 8)
+        #expect(SDXLReferenceCase.all.count == 9)
     }
 
     @Test func loadsBothEncodersAndTheSettings() throws {
@@ -153,6 +158,14 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         let ids = refiner.timeIDs(width: 48, height: 64)
         #expect(ids.positive.scalars == [64, 48, 0, 0, 6])
         #expect(ids.negative.scalars == [64, 48, 0, 0, 2.5])
+        // original_size=(1024, 768), crops_coords_top_left=(16, 8), target_size=(96, 80): the
+        // negative ids take crops_coords_top_left too (pipeline_stable_diffusion_xl_img2img.py:
+        // add_neg_time_ids = list(negative_original_size + crops_coords_top_left + negative_target_size))
+        let given = try #require(pipeline.sdxl).timeIDs(
+            width: 64, height: 64,
+            sizes: SDXLSizeConditioning(originalSize: [1024, 768], cropTopLeft: [16, 8], targetSize: [96, 80]))
+        #expect(given.positive.scalars == [1024, 768, 16, 8, 96, 80])
+        #expect(given.negative.scalars == [1024, 768, 16, 8, 96, 80])
     }
 
     @Test func aestheticTimeIDsDoNotFitABaseUNet() throws {

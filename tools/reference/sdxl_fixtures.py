@@ -100,6 +100,9 @@ CASES = {
     "inpaint_9ch": dict(kind="inpaint", unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=5.0, seed=7),
     "inpaint_4ch_euler_a": dict(kind="inpaint", unet="base", scheduler="euler_a", strength=0.75, steps=8,
                                 guidance=6.0, seed=13, negative="blurry"),
+    # size conditioning given (diffusers' (height, width) / (top, left) tuples), not the working size
+    "img2img_sizes": dict(scheduler=None, strength=0.6, steps=6, guidance=5.0, seed=9, original_size=[1024, 768],
+                          crops_coords_top_left=[16, 8], target_size=[96, 80]),
     # SDXL-Turbo's way: its shipped Euler ancestral with trailing spacing, guidance 0 (no CFG batch),
     # 2 steps at strength 0.5 (steps x strength >= 1), the model's own scheduler (scheduler None)
     "img2img_turbo": dict(scheduler=None, scheduler_class="EulerAncestralDiscreteScheduler",
@@ -352,11 +355,12 @@ def main():
             pipe.scheduler = {"EulerAncestralDiscreteScheduler": EulerAncestralDiscreteScheduler}[case["scheduler_class"]] \
                 .from_config(scheduler.config, timestep_spacing=case["timestep_spacing"])
         generator = torch.Generator("cpu").manual_seed(case["seed"])
-        extra = {}
+        extra = {key: tuple(case[key]) for key in ("original_size", "crops_coords_top_left", "target_size")
+                 if key in case}
         if kind == "inpaint":
-            extra = dict(mask_image=Image.open(OUT / "mask.png"), height=64, width=64)
+            extra.update(mask_image=Image.open(OUT / "mask.png"), height=64, width=64)
         elif kind == "controlnet":
-            extra = dict(control_image=Image.open(CANNY_MAP).convert("RGB"), controlnet_conditioning_scale=case["scale"],
+            extra.update(control_image=Image.open(CANNY_MAP).convert("RGB"), controlnet_conditioning_scale=case["scale"],
                          control_guidance_start=case["start"], control_guidance_end=case["end"])
         with torch.no_grad():
             result = pipe(
