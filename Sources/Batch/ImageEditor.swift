@@ -139,7 +139,12 @@ struct ImageEditor {
         GenerationOptions(prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
                           steps: generation.steps, guidanceScale: Float(generation.guidance),
                           strength: generation.strength, seed: job.seed, scheduler: generation.scheduler,
-                          eta: Float(generation.eta), clipSkip: generation.skippedCLIPLayers)
+                          eta: Float(generation.eta), clipSkip: generation.skippedCLIPLayers,
+                          prompt2: generation.prompt2, negativePrompt2: generation.negativePrompt2,
+                          negativePromptGiven: generation.negativePromptGiven,
+                          sdxlSize: SDXLSizeConditioning(originalSize: generation.originalSize,
+                                                         cropTopLeft: generation.cropTopLeft,
+                                                         targetSize: generation.targetSize))
     }
 
     /// The job's mask as a 0/1 mask of the image's size: a mask of another size is an error

@@ -157,25 +157,26 @@ enum ModelProblem {
         let message = ((error as? LocalizedError)?.errorDescription ?? "\(error)")
             .split(whereSeparator: \.isNewline).joined(separator: " ")
         if let family = unsupportedFamily(at: URL(fileURLWithPath: path)) {
-            return "\(path): \(family.name) is not supported yet (\(family.evidence)); this version runs Stable Diffusion 1.x and 2.x models"
+            return "\(path): \(family.name) is not supported yet (\(family.evidence)); this version runs Stable Diffusion 1.x, 2.x and SDXL diffusers folders"
         }
         return message.contains(path) ? message : "\(path): \(message)"
     }
 
-    /// Pipeline classes and model classes of families other than SD 1.x / 2.x, by prefix.
+    /// Pipeline classes and model classes of families other than SD 1.x / 2.x / SDXL, by prefix.
     private static let familiesByClass = [
-        ("StableDiffusionXL", "SDXL"), ("StableDiffusion3", "Stable Diffusion 3"), ("SD3", "Stable Diffusion 3"),
+        ("StableDiffusion3", "Stable Diffusion 3"), ("SD3", "Stable Diffusion 3"),
         ("Flux", "FLUX"), ("Kandinsky", "Kandinsky"), ("PixArt", "PixArt"), ("StableCascade", "Stable Cascade"),
     ]
 
-    /// Tensor name prefixes of single-file checkpoints of other families.
+    /// Tensor name prefixes of single-file checkpoints this version cannot load: SDXL runs
+    /// from diffusers folders only.
     private static let familiesByTensor = [
-        ("conditioner.embedders.", "SDXL"), ("model.diffusion_model.label_emb.", "SDXL"),
+        ("conditioner.embedders.", "SDXL as a single file"), ("model.diffusion_model.label_emb.", "SDXL as a single file"),
         ("model.diffusion_model.joint_blocks.", "Stable Diffusion 3"), ("double_blocks.", "FLUX"),
     ]
 
     /// The family a model that failed to load belongs to, where its configs or tensor names
-    /// say it is not SD 1.x / 2.x, with what says so.
+    /// say it is one this version cannot run, with what says so.
     static func unsupportedFamily(at url: URL) -> (name: String, evidence: String)? {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { return nil }
@@ -191,10 +192,6 @@ enum ModelProblem {
             if let className = object["_class_name"] as? String,
                let family = familiesByClass.first(where: { className.hasPrefix($0.0) })?.1 {
                 return (family, "\(config) names \(className)")
-            }
-            // SDXL's UNet and ControlNet take the pooled text embedding and the size conditions this way.
-            if object["addition_embed_type"] as? String == "text_time" {
-                return ("SDXL", "\(config): addition_embed_type text_time")
             }
         }
         return nil

@@ -64,6 +64,8 @@ public struct ControlInput: Sendable {
             : unetConfig.layersPerBlock.values(count: blocks) != [Int](repeating: config.layersPerBlock, count: blocks)
                 ? "\(config.layersPerBlock) layers per block, unlike the UNet"
             : config.crossAttentionDim != textDimension ? "cross-attention width \(config.crossAttentionDim), the text encoder \(textDimension)"
+            : (model.addEmbedding == nil) != (unet.addEmbedding == nil)
+                ? "text_time added embeddings (SDXL) on \(model.addEmbedding == nil ? "the UNet" : "the ControlNet") only"
             : config.conditioningChannels != 3 ? "\(config.conditioningChannels) conditioning channels, not RGB"
             : model.conditioningEmbedding.downscaleFactor != pixelsPerLatent
                 ? "a \(model.conditioningEmbedding.downscaleFactor)x control embedding, the VAE \(pixelsPerLatent)x"

@@ -12,10 +12,13 @@ struct UNetConditioning {
     /// The UNet's class label for every batch entry, for UNets with a class embedding (the x4
     /// upscaler's noise level).
     var classLabel: Int?
+    /// SDXL's pooled text embeddings and time ids, batched as `encoderHiddenStates` is.
+    var addedConditions: AddedConditions?
 
     /// The positive half alone, for ControlNets in guess mode.
     var conditionalHalf: UNetConditioning {
-        UNetConditioning(encoderHiddenStates: encoderHiddenStates.chunked(2, axis: 0)[1], classLabel: classLabel)
+        UNetConditioning(encoderHiddenStates: encoderHiddenStates.chunked(2, axis: 0)[1], classLabel: classLabel,
+                         addedConditions: addedConditions?.batchEntries(1 ..< 2))
     }
 }
 
@@ -70,8 +73,13 @@ struct DenoisingLoop {
 
     /// The loop of `options`' guidance, conditioned on `encoderHiddenStates` alone.
     init(unet: UNet2DConditionModel, encoderHiddenStates: Tensor, options: GenerationOptions) {
-        self.init(unet: unet, conditioning: UNetConditioning(encoderHiddenStates: encoderHiddenStates),
-                  guidanceScale: options.guidanceScale, usesGuidance: options.usesGuidance)
+        self.init(unet: unet, conditioning: UNetConditioning(encoderHiddenStates: encoderHiddenStates), options: options)
+    }
+
+    /// The loop of `options`' guidance with `conditioning`.
+    init(unet: UNet2DConditionModel, conditioning: UNetConditioning, options: GenerationOptions) {
+        self.init(unet: unet, conditioning: conditioning, guidanceScale: options.guidanceScale,
+                  usesGuidance: options.usesGuidance)
     }
 
     private var controlsConditionalHalfOnly: Bool { controlNets.guessMode && usesGuidance }
@@ -123,13 +131,14 @@ struct DenoisingLoop {
     // controlInput: [B, 4, h, w] -> down: one [2, C_i, h_i, w_i] per skip, mid: [2, C, h', w'] (B 1 without guidance)
     private func controlResiduals(controlInput: Tensor, timestep: Float, maps: [Tensor],
                                   scales: [Float]) -> ControlResiduals? {
-        let hiddenStates = controlsConditionalHalfOnly ? conditioning.conditionalHalf.encoderHiddenStates
-                                                       : conditioning.encoderHiddenStates
+        let controlConditioning = controlsConditionalHalfOnly ? conditioning.conditionalHalf : conditioning
         var sum: ControlResiduals?
         for (control, (map, scale)) in zip(controlNets.controls, zip(maps, scales)) where scale != 0 {
-            let (down, mid) = control.model(sample: controlInput, timestep: timestep, encoderHiddenStates: hiddenStates,
+            let (down, mid) = control.model(sample: controlInput, timestep: timestep,
+                                            encoderHiddenStates: controlConditioning.encoderHiddenStates,
                                             controlNetCond: map, conditioningScale: scale,
-                                            guessMode: controlNets.guessMode)
+                                            guessMode: controlNets.guessMode,
+                                            addedConditions: controlConditioning.addedConditions)
             if let previous = sum {
                 sum = ControlResiduals(down: zip(previous.down, down).map { $0 + $1 }, mid: previous.mid + mid)
             } else {
@@ -156,6 +165,7 @@ extension UNet2DConditionModel {
                         residuals: ControlResiduals?) -> Tensor {
         self(sample: sample, timestep: timestep, encoderHiddenStates: conditioning.encoderHiddenStates,
              classLabels: conditioning.classLabel.map { Array(repeating: $0, count: sample.shape[0]) },
+             addedConditions: conditioning.addedConditions,
              downBlockAdditionalResiduals: residuals?.down, midBlockAdditionalResidual: residuals?.mid)
     }
 }

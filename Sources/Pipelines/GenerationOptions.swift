@@ -25,10 +25,22 @@ public struct GenerationOptions: Sendable, Equatable {
     public var eta: Float
     /// Skip the last `clipSkip` CLIP layers (diffusers' `clip_skip`); nil or 0 skips none.
     public var clipSkip: Int?
+    /// SDXL: the second text encoder's prompt (diffusers' `prompt_2`); nil: `prompt`.
+    public var prompt2: String?
+    /// SDXL: the second text encoder's negative prompt (`negative_prompt_2`); nil: `negativePrompt`.
+    public var negativePrompt2: String?
+    /// Whether `negativePrompt` was given. SDXL models with `force_zeros_for_empty_prompt` guide
+    /// against zero embeddings when it was not, as diffusers does for `negative_prompt=None`;
+    /// SD 1.x / 2.x encode "" either way.
+    public var negativePromptGiven: Bool
+    /// SDXL's `original_size`, `crops_coords_top_left`, `target_size`; defaults as diffusers'.
+    public var sdxlSize = SDXLSizeConditioning()
 
     public init(prompt: String, negativePrompt: String = "", steps: Int = 50, guidanceScale: Float = 7.5,
                 strength: Double = 0.8, seed: UInt64 = 0, scheduler: SchedulerName? = nil, eta: Float = 0,
-                clipSkip: Int? = nil) {
+                clipSkip: Int? = nil, prompt2: String? = nil, negativePrompt2: String? = nil,
+                negativePromptGiven: Bool = false, sdxlSize: SDXLSizeConditioning = SDXLSizeConditioning()) {
+        self.sdxlSize = sdxlSize
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.steps = steps
@@ -38,6 +50,9 @@ public struct GenerationOptions: Sendable, Equatable {
         self.scheduler = scheduler
         self.eta = eta
         self.clipSkip = clipSkip
+        self.prompt2 = prompt2
+        self.negativePrompt2 = negativePrompt2
+        self.negativePromptGiven = negativePromptGiven
     }
 
     /// What the scheduler is built with beyond the model's config.

@@ -7,7 +7,9 @@ extension StableDiffusion {
     /// diffusers' StableDiffusionImg2ImgPipeline with
     /// `generator=torch.Generator("cpu").manual_seed(options.seed)`; with `controls`,
     /// StableDiffusionControlNetImg2ImgPipeline, several controls acting as its
-    /// MultiControlNetModel (residuals summed in order).
+    /// MultiControlNetModel (residuals summed in order); with an SDXL model,
+    /// StableDiffusionXLImg2ImgPipeline (`sdxlConditioning`) or, with controls,
+    /// StableDiffusionXLControlNetImg2ImgPipeline, which draw in the same order.
     ///
     /// The image is worked on at its size floored to a multiple of 8 (Lanczos-resized when it
     /// is not one already) and the result has that size; each control map is resized to that
@@ -22,7 +24,7 @@ extension StableDiffusion {
                                                          channels: unet.config.inChannels)
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
-        let hiddenStates = try encoderHiddenStates(options)
+        let conditioning = try self.conditioning(options, width: size.width, height: size.height)
         try validate(controls)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)
@@ -32,18 +34,21 @@ extension StableDiffusion {
         let imageLatents = encodeSample(initImage, generator: &generator)
         let noise = generator.randn(imageLatents.shape)
         let latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: timesteps[0])
-        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, options: options)
+        var loop = DenoisingLoop(unet: unet, conditioning: conditioning, options: options)
         loop.controlNets = ControlNets(controls, width: size.width, height: size.height)
         let denoised = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
                                     progress: progress)
         return decodeImage(denoised)
     }
 
+    /// The width of the text states the UNet and ControlNets attend to: both encoders' for SDXL.
+    var textDimension: Int { textEncoder.config.hiddenSize + (sdxl?.textEncoder2.config.hiddenSize ?? 0) }
+
     /// Each control's window and its fit to this pipeline's UNet, text encoder and VAE.
     /// `sampleChannels`: what the ControlNets are fed (`ControlInput.validate`).
     func validate(_ controls: [ControlInput], sampleChannels: Int? = nil) throws {
         for (index, control) in controls.enumerated() {
-            try control.validate(index: index, unet: unet, textDimension: textEncoder.config.hiddenSize,
+            try control.validate(index: index, unet: unet, textDimension: textDimension,
                                  pixelsPerLatent: vaeScaleFactor, sampleChannels: sampleChannels)
         }
     }

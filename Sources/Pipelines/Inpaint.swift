@@ -16,10 +16,13 @@ extension StableDiffusion {
     /// (`InpaintFill`). With `controls`, this is StableDiffusionControlNetInpaintPipeline (same
     /// random draws; the ControlNets see the noisy latents without the 9-channel extras). With
     /// `pasteBack`, the result is `pasteBack(_:onto:mask:)` of the generated image: the input's
-    /// size, and every pixel where `mask` is 0 exactly the input's.
+    /// size, and every pixel where `mask` is 0 exactly the input's. With an SDXL model (and no
+    /// controls) this is StableDiffusionXLInpaintPipeline, which draws in the same order and
+    /// differs only in its conditioning (`sdxlConditioning`).
     public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, fill: InpaintFill = .original,
                         controls: [ControlInput] = [], pasteBack: Bool = true,
                         progress: StepCallback? = nil) throws -> Imaging.Image {
+        if sdxl != nil && !controls.isEmpty { throw PipelinesError.unsupportedForSDXL(pipeline: "ControlNet inpaint") }
         try validate(controls, sampleChannels: vae.config.latentChannels)
         let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
         let generated = decodeImage(try denoise(run, controls: controls, progress: progress))
@@ -72,7 +75,7 @@ extension StableDiffusion {
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let latentShape = [1, latentChannels, size.height / vaeScaleFactor, size.width / vaeScaleFactor]
-        let hiddenStates = try encoderHiddenStates(options)
+        let conditioning = try self.conditioning(options, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)
         let source = fill.prefillsImage ? InpaintFill.prefilled(image, mask: mask) : image
@@ -84,7 +87,7 @@ extension StableDiffusion {
         let start = try prepareLatents(initImage, shape: latentShape, encodeImage: blending, options: options,
                                        fill: fill, latentMask: latentMask, firstTimestep: timesteps[0],
                                        scheduler: scheduler, generator: &generator)
-        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, options: options)
+        var loop = DenoisingLoop(unet: unet, conditioning: conditioning, options: options)
         if blending {
             // prepare_mask_latents encodes the masked image here too, for nothing: draw only its noise
             _ = generator.randn(latentShape)

@@ -56,6 +56,7 @@ extension StableDiffusion {
     // -> [1, latent_channels, H / 8, W / 8]
     func invertedLatents(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
                          progress: StepCallback?) throws -> Tensor {
+        if sdxl != nil { throw PipelinesError.unsupportedForSDXL(pipeline: "the DDIM inversion edit") }
         guard unet.config.inChannels == vae.config.latentChannels else {
             throw PipelinesError.unsupportedUNetChannels(pipeline: "edit", channels: unet.config.inChannels)
         }

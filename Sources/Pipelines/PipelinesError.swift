@@ -22,6 +22,10 @@ public enum PipelinesError: LocalizedError, Equatable {
     case incompatibleControlNet(control: Int, reason: String)
     /// The x4 upscaler's `noise_level` outside 0...`max_noise_level` (model_index.json).
     case invalidNoiseLevel(level: Int, maximum: Int)
+    /// An SDXL UNet whose add_embedding does not take the pooled embeddings plus the time ids.
+    case incompatibleAddedConditions(expected: Int, found: Int)
+    /// A pipeline that does not run SDXL models yet.
+    case unsupportedForSDXL(pipeline: String)
 
     public var errorDescription: String? {
         switch self {
@@ -43,6 +47,10 @@ public enum PipelinesError: LocalizedError, Equatable {
             return "control \(control): guidance window \(start)...\(end) is not within 0...1 with start < end"
         case let .invalidNoiseLevel(level, maximum):
             return "noise level \(level) is outside 0...\(maximum), the upscaler's max_noise_level"
+        case let .incompatibleAddedConditions(expected, found):
+            return "the UNet's add_embedding takes \(expected) values but the pooled text embeddings and time ids make \(found) (check requires_aesthetics_score and text_encoder_2's projection_dim)"
+        case let .unsupportedForSDXL(pipeline):
+            return "\(pipeline) does not run SDXL models yet (img2img and inpaint do)"
         case let .incompatibleControlNet(control, reason):
             return "control \(control): ControlNet does not fit the UNet: \(reason)"
         }

@@ -4,7 +4,7 @@ import Tensors
 /// Text embeddings already computed, by prompt and CLIP skip: a batch with one prompt
 /// encodes it once. Holds at most `capacity` prompts (the oldest go first), since a batch
 /// with a prompt per image would otherwise keep every embedding (236 KB each for SD 1.x).
-final class PromptCache: @unchecked Sendable {
+final class PromptCache<Value>: @unchecked Sendable {
     private struct Key: Hashable {
         let prompt: String
         let clipSkip: Int
@@ -13,14 +13,14 @@ final class PromptCache: @unchecked Sendable {
     private let capacity: Int
     // Guards `entries` and `insertionOrder`; pipelines may run images on several threads.
     private let lock = NSLock()
-    private var entries: [Key: Tensor] = [:]
+    private var entries: [Key: Value] = [:]
     private var insertionOrder: [Key] = []
 
     init(capacity: Int = 64) {
         self.capacity = capacity
     }
 
-    func embeddings(for prompt: String, clipSkip: Int?, compute: () -> Tensor) -> Tensor {
+    func embeddings(for prompt: String, clipSkip: Int?, compute: () -> Value) -> Value {
         let key = Key(prompt: prompt, clipSkip: clipSkip ?? 0)
         if let cached = lock.withLock({ entries[key] }) { return cached }
         let computed = compute()

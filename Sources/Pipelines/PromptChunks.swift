@@ -52,6 +52,16 @@ struct PromptChunker {
                   commaToken: comma.count == 1 ? comma[0] : nil)
     }
 
+    /// The chunks of a parsed prompt, each piece tokenized by `tokenizer`.
+    func chunks(_ prompt: WeightedPrompt, tokenizer: CLIPTokenizer) -> [Chunk] {
+        chunks(prompt.pieces.map { piece -> Run in
+            switch piece {
+            case .text(let text, let weight): .tokens(tokenizer.contentIDs(text), weight: weight)
+            case .chunkBreak: .chunkBreak
+            }
+        })
+    }
+
     /// The chunks of a prompt's runs; one padded chunk for at most 75 tokens and no break.
     func chunks(_ runs: [Run]) -> [Chunk] {
         var chunks: [Chunk] = []
@@ -118,13 +128,7 @@ extension StableDiffusion {
     /// (`PromptChunker`).
     // -> [1, 77 * chunks, hidden]
     func promptEmbeddings(_ prompt: WeightedPrompt, clipSkip: Int?) -> Tensor {
-        let runs = prompt.pieces.map { piece -> PromptChunker.Run in
-            switch piece {
-            case .text(let text, let weight): .tokens(tokenizer.contentIDs(text), weight: weight)
-            case .chunkBreak: .chunkBreak
-            }
-        }
-        let chunks = PromptChunker(tokenizer: tokenizer).chunks(runs)
+        let chunks = PromptChunker(tokenizer: tokenizer).chunks(prompt, tokenizer: tokenizer)
         return Tensor.concatenate(chunks.map { chunk in
             PromptChunker.emphasized(textEncoder.promptEmbeddings([chunk.ids], clipSkip: clipSkip), weights: chunk.weights)
         }, axis: 1)

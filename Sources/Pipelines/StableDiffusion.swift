@@ -7,8 +7,9 @@ import Schedulers
 import Tensors
 import Weights
 
-/// A Stable Diffusion (1.x / 2.x) pipeline folder, loaded once and reused for every image
-/// of a batch: tokenizer, text encoder, UNet, VAE and scheduler configuration.
+/// A Stable Diffusion (1.x / 2.x / SDXL) pipeline folder, loaded once and reused for every image
+/// of a batch: tokenizer, text encoder, UNet, VAE and scheduler configuration, and for SDXL the
+/// second tokenizer and text encoder (`sdxl`), which make the UNet's conditioning.
 ///
 /// The pipelines (`imageToImage`, `inpaint`) follow diffusers 0.42.1's
 /// StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline call for call,
@@ -24,10 +25,14 @@ public final class StableDiffusion: Sendable {
     public let vae: AutoencoderKL
     /// The model's `scheduler/scheduler_config.json`; schedulers are built from it per image.
     public let schedulerConfig: SchedulerConfig
-    private let promptCache = PromptCache()
+    /// SDXL's second text encoder and conditioning settings; nil for SD 1.x / 2.x.
+    public let sdxl: SDXLTextConditioning?
+    private let promptCache = PromptCache<Tensor>()
+    let sdxlPromptCache = PromptCache<SDXLPromptEmbeddings>()
 
     public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
-                vae: AutoencoderKL, schedulerConfig: SchedulerConfig) {
+                vae: AutoencoderKL, schedulerConfig: SchedulerConfig, sdxl: SDXLTextConditioning? = nil) {
+        self.sdxl = sdxl
         self.tokenizer = tokenizer
         self.textEncoder = textEncoder
         self.unet = unet
@@ -48,13 +53,20 @@ public final class StableDiffusion: Sendable {
         let (unetFolder, textFolder) = (try component("unet"), try component("text_encoder"))
         let sources = try AdaptedSources(unet: WeightStore(url: unetFolder), textEncoder: WeightStore(url: textFolder),
                                          adapters: adapters)
+        let unet = try UNet2DConditionModel(config: .load(from: unetFolder.appendingPathComponent("config.json")),
+                                            source: sources.unet)
+        let hasSecondEncoder = folder.components["text_encoder_2"] != nil
+        if unet.addEmbedding != nil && !hasSecondEncoder || hasSecondEncoder && folder.components["text_encoder"] == nil {
+            throw ModelsError.unsupportedConfig(
+                path: folder.url.path, detail: "SDXL needs text_encoder and text_encoder_2; refiners are not supported yet")
+        }
         self.init(tokenizer: try CLIPTokenizer(folder: component("tokenizer")),
                   textEncoder: try CLIPTextModel(config: .load(from: textFolder.appendingPathComponent("config.json")),
                                                  source: sources.textEncoder),
-                  unet: try UNet2DConditionModel(config: .load(from: unetFolder.appendingPathComponent("config.json")),
-                                                 source: sources.unet),
+                  unet: unet,
                   vae: try AutoencoderKL(folder: component("vae")),
-                  schedulerConfig: try SchedulerConfig.load(contentsOf: schedulerFile))
+                  schedulerConfig: try SchedulerConfig.load(contentsOf: schedulerFile),
+                  sdxl: hasSecondEncoder ? try SDXLTextConditioning(folder: folder) : nil)
     }
 
     /// Loads the pipeline folder at `url`.
@@ -64,8 +76,9 @@ public final class StableDiffusion: Sendable {
 
     /// Loads the model at `url`: a single-file LDM checkpoint when it is a file
     /// (`init(singleFile:)`), a diffusers pipeline folder otherwise (RECIPES.md's `model`), with
-    /// `adapters` fused in.
+    /// `adapters` fused in; SD3 and Flux models are refused naming their family (`UnsupportedFamily`).
     public convenience init(modelAt url: URL, adapters: [WeightedAdapter] = []) throws {
+        try UnsupportedFamily.refuse(url)
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
         if exists && !isFolder.boolValue {
@@ -128,6 +141,7 @@ public final class StableDiffusion: Sendable {
     /// Long prompts are chunked (`promptEmbeddings`), the shorter side extended to as many chunks.
     // -> [2, 77 * chunks, hidden] with guidance, else [1, 77 * chunks, hidden]
     public func encoderHiddenStates(_ options: GenerationOptions) throws -> Tensor {
+        if sdxl != nil { throw PipelinesError.unsupportedForSDXL(pipeline: "this pipeline") }
         let layers = textEncoder.config.numHiddenLayers
         if let clipSkip = options.clipSkip, !(0...layers).contains(clipSkip) {
             throw PipelinesError.invalidClipSkip(clipSkip: clipSkip, layers: layers)
@@ -138,6 +152,13 @@ public final class StableDiffusion: Sendable {
         let (negative, paddedPositive) = try equalChunkCounts(
             textEmbeddings(options.negativePrompt, clipSkip: options.clipSkip), positive, clipSkip: options.clipSkip)
         return Tensor.concatenate([negative, paddedPositive], axis: 0)
+    }
+
+    /// What the UNet is conditioned on for an image worked on at `width` x `height`: the text
+    /// states, and for SDXL the pooled embeddings and time ids (`sdxlConditioning`).
+    func conditioning(_ options: GenerationOptions, width: Int, height: Int) throws -> UNetConditioning {
+        if let sdxl { return try sdxlConditioning(sdxl, options: options, width: width, height: height) }
+        return UNetConditioning(encoderHiddenStates: try encoderHiddenStates(options))
     }
 
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.

@@ -61,7 +61,14 @@ struct EditReader {
             diagnostics.report("missing required key 'prompt' (or give match.prompt sidecars)", at: reader.node, path: reader.path)
         }
         generation.prompt = prompt ?? generation.prompt
-        generation.negativePrompt = self.prompt(reader, "negative_prompt", negative: true) ?? generation.negativePrompt
+        let negativePrompt = self.prompt(reader, "negative_prompt", negative: true)
+        generation.negativePrompt = negativePrompt ?? generation.negativePrompt
+        generation.negativePromptGiven = negativePrompt != nil
+        generation.prompt2 = self.prompt(reader, "prompt_2")
+        generation.negativePrompt2 = self.prompt(reader, "negative_prompt_2", negative: true)
+        generation.originalSize = pair(reader, "original_size", "height", "width")
+        generation.cropTopLeft = pair(reader, "crop_top_left", "top", "left")
+        generation.targetSize = pair(reader, "target_size", "height", "width")
         generation.steps = reader.int("steps", default: generation.steps, in: 1...1000)
         generation.guidance = reader.double("guidance", default: generation.guidance, in: 0...100)
         generation.clipSkip = reader.int("clip_skip", default: topLevelClipSkip, in: 1...Edit.Generation.maximumClipSkip)
@@ -77,6 +84,17 @@ struct EditReader {
         }
         generation.eta = eta(reader, scheduler: generation.scheduler)
         return generation
+    }
+
+    /// `{first: a, second: b}` at `key` as [a, b] (both required, 0...16384), nil when absent.
+    private func pair(_ reader: MappingReader, _ key: String, _ first: String, _ second: String) -> [Int]? {
+        guard let mapping = reader.mapping(key) else { return nil }
+        let values = [first, second].compactMap { name -> Int? in
+            guard mapping.required(name) != nil else { return nil }
+            return mapping.int(name, default: 0, in: 0...16384)
+        }
+        mapping.finish()
+        return values.count == 2 ? values : nil
     }
 
     /// The prompt text at `key` as written (the PNG parameters record it so), refused where

@@ -119,6 +119,18 @@ public enum Edit: Sendable, Equatable {
     public struct Generation: Sendable, Equatable {
         public var prompt = ""
         public var negativePrompt = ""
+        /// Whether the recipe gives `negative_prompt`: SDXL guides against zeros where it does not
+        /// (diffusers' `negative_prompt=None` with `force_zeros_for_empty_prompt`).
+        public var negativePromptGiven = false
+        /// SDXL's second-encoder prompts (`prompt_2`, `negative_prompt_2`); nil: the first ones.
+        public var prompt2: String?
+        public var negativePrompt2: String?
+        /// SDXL's size conditioning in diffusers' order: `original_size` and `target_size` as
+        /// [height, width], `crops_coords_top_left` as [top, left]; nil: diffusers' defaults (the
+        /// working size, no crop).
+        public var originalSize: [Int]?
+        public var cropTopLeft: [Int]?
+        public var targetSize: [Int]?
         /// The share of the schedule that runs, with at least one step (`int(steps * strength)
         /// >= 1`). 1, the whole schedule, is inpaint's default (diffusers' inpaint pipeline
         /// starts the masked region from pure noise) and what edit always runs; img2img

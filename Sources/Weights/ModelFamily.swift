@@ -3,10 +3,15 @@
 /// This matches the rules of diffusers' `infer_diffusers_model_type`: the cross-attention context
 /// width tells SD 1.x (768, CLIP ViT-L) from SD 2.x (1024, OpenCLIP ViT-H); `conv_in` with 9
 /// input channels is an inpainting UNet; 7 input channels with a class embedding (the noise level)
-/// is the x4 upscaler.
+/// is the x4 upscaler. SDXL UNets and ControlNets carry `add_embedding` (text_time); the refiner's
+/// context is OpenCLIP bigG's 1280 alone, the base's 2048 (CLIP-L and bigG concatenated).
 public struct ModelFamily: Equatable, Sendable, CustomStringConvertible {
     public enum Generation: Equatable, Sendable {
         case sd1, sd2
+        /// SDXL base (and its inpainting and ControlNet models).
+        case sdxl
+        /// The SDXL refiner: text_time conditioning on OpenCLIP bigG alone.
+        case sdxlRefiner
         /// A context width that is neither (tiny test models, or an architecture not supported).
         case other(contextDimension: Int?)
     }
@@ -33,6 +38,7 @@ public struct ModelFamily: Equatable, Sendable, CustomStringConvertible {
         let contextKey = keys.first { $0.hasSuffix("attn2.to_k.weight") }
         let context = try contextKey.map { try source.shape(of: $0).last ?? 0 }
         switch context {
+        case _ where keys.contains("add_embedding.linear_1.weight"): generation = context == 1280 ? .sdxlRefiner : .sdxl
         case 768: generation = .sd1
         case 1024: generation = .sd2
         default: generation = .other(contextDimension: context)
@@ -53,6 +59,8 @@ public struct ModelFamily: Equatable, Sendable, CustomStringConvertible {
         switch generation {
         case .sd1: base = "SD 1.x"
         case .sd2: base = "SD 2.x"
+        case .sdxl: base = "SDXL"
+        case .sdxlRefiner: base = "SDXL refiner"
         case let .other(dimension): base = "unknown (context \(dimension.map(String.init) ?? "none"))"
         }
         switch kind {

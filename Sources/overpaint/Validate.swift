@@ -1,6 +1,7 @@
 import ArgumentParser
 import Batch
 import Foundation
+import Models
 import Recipes
 
 /// `overpaint validate RECIPE`: exit 0, or every problem located and exit 2. It checks what

@@ -85,8 +85,9 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
                                    arguments: ["--model", truncatedModel.path])
 }
 
-/// A model of a family this version cannot run is named as that family, in one line.
-@Test func anSDXLUNetIsRefusedByName() throws {
+/// An SDXL UNet in a pipeline without SDXL's second text encoder (a refiner, or a broken
+/// folder) is refused in one line saying what is missing.
+@Test func anSDXLUNetWithoutItsSecondEncoderIsRefused() throws {
     let sdxl = try Case(img2img)
     defer { try? FileManager.default.removeItem(at: sdxl.folder) }
     let model = try pipelineWithUNet(in: sdxl.folder) { unet in
@@ -95,13 +96,14 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
         config["addition_embed_type"] = "text_time"
         try JSONSerialization.data(withJSONObject: config).write(to: configURL)
     }
-    try sdxl.expectBothRefuse("\(model.path): SDXL is not supported yet (unet/config.json: addition_embed_type text_time)",
+    try sdxl.expectBothRefuse("SDXL needs text_encoder and text_encoder_2; refiners are not supported yet",
                               arguments: ["--model", model.path])
     let validate = try runOverpaint(["validate", sdxl.recipe.path, "--model", model.path])
     #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
 }
 
-/// A single-file checkpoint is named by its tensors: SDXL's carry `conditioner.embedders`.
+/// A single-file checkpoint is named by its tensors: SDXL's carry `conditioner.embedders` and do
+/// not load yet.
 @Test func anSDXLSingleFileIsRefusedByName() throws {
     let sdxl = try Case(img2img)
     defer { try? FileManager.default.removeItem(at: sdxl.folder) }
@@ -110,7 +112,7 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
     var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) })
     bytes += header + Data(count: 4)
     try bytes.write(to: file)
-    try sdxl.expectBothRefuse("\(file.path): SDXL is not supported yet (its tensors include conditioner.embedders.*)",
+    try sdxl.expectBothRefuse("\(file.path): SDXL as a single file is not supported yet (its tensors include conditioner.embedders.*)",
                               arguments: ["--model", file.path])
 }
 

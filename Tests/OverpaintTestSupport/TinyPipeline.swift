@@ -33,3 +33,25 @@ public func tinyUpscalerFolder(in folder: URL) throws -> URL {
         "tokenizer": Fixtures.root.appendingPathComponent("clip-tokenizer"),
     ])
 }
+
+/// The tiny SDXL pipeline of Tests/Fixtures/sdxl (tools/reference/sdxl_fixtures.py) with the real
+/// CLIP vocabulary in tokenizer/ and tokenizer_2/, as `folder/sdxl-tiny`; `inpainting` takes
+/// the 9-channel `unet-inpaint` as its UNet.
+public func tinySDXLFolder(in folder: URL, inpainting: Bool = false) throws -> URL {
+    var replacements = [
+        "tokenizer": Fixtures.root.appendingPathComponent("clip-tokenizer"),
+        "tokenizer_2": try sdxlSecondTokenizerFolder(in: folder),
+    ]
+    if inpainting { replacements["unet"] = Fixtures.url("sdxl", "unet-inpaint") }
+    return try linkedModelFolder(in: folder, from: Fixtures.url("sdxl", "sdxl-tiny"), replacing: replacements)
+}
+
+/// The tiny SDXL pipeline's tokenizer_2 as `folder/tokenizer_2`: its own settings (pad token
+/// "!") with the shared CLIP vocabulary, which the fixtures store once.
+public func sdxlSecondTokenizerFolder(in folder: URL) throws -> URL {
+    let vocabulary = Fixtures.root.appendingPathComponent("clip-tokenizer")
+    return try linkedModelFolder(in: folder, from: Fixtures.url("sdxl", "sdxl-tiny/tokenizer_2"), replacing: [
+        "vocab.json": vocabulary.appendingPathComponent("vocab.json"),
+        "merges.txt": vocabulary.appendingPathComponent("merges.txt"),
+    ])
+}

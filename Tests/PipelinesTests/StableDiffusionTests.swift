@@ -86,7 +86,7 @@ import Testing
     }
 
     @Test func promptCacheKeepsTheNewestPrompts() {
-        let cache = PromptCache(capacity: 2)
+        let cache = PromptCache<Tensor>(capacity: 2)
         var computed: [String] = []
         func lookUp(_ prompt: String) {
             _ = cache.embeddings(for: prompt, clipSkip: nil) {

@@ -31,10 +31,16 @@ public struct CLIPTextModel: PretrainedModel, Sendable {
     /// Builds the model from weights with transformers' names (with or without the
     /// `text_model.` prefix), which must match `config` exactly.
     public init(config: CLIPTextConfig, source: any ParameterSource) throws {
-        try config.checkSupported(weightsPath: source.path)
         let root = Parameters(source)
-        let prefixed = source.keys.contains { $0.hasPrefix(Self.legacyModule + ".") }
-        let parameters = prefixed ? root.scoped(Self.legacyModule) : root
+        try self.init(config: config, root: root)
+        try root.checkAllUsed(ignoring: [positionIDsKey(root)])
+    }
+
+    /// Reads the text model's tensors from `root` (a model with more modules, such as
+    /// `CLIPTextModelWithProjection`, reads its own and checks that every tensor was used).
+    init(config: CLIPTextConfig, root: Parameters) throws {
+        try config.checkSupported(weightsPath: root.source.path)
+        let parameters = Self.textModelParameters(root)
         let width = config.hiddenSize
         self.config = config
         tokenEmbedding = try parameters.tensor("embeddings.token_embedding.weight", shape: [config.vocabSize, width])
@@ -44,7 +50,17 @@ public struct CLIPTextModel: PretrainedModel, Sendable {
             try CLIPEncoderLayer(parameters.scoped("encoder.layers.\(index)"), config: config)
         }
         finalLayerNorm = try LayerNorm(parameters.scoped("final_layer_norm"), width: width, eps: Float(config.layerNormEps))
-        try root.checkAllUsed(ignoring: [parameters.key("embeddings.position_ids")])
+    }
+
+    /// The text model's view of `root`: under `text_model.` when the checkpoint uses that prefix.
+    static func textModelParameters(_ root: Parameters) -> Parameters {
+        let prefixed = root.source.keys.contains { $0.hasPrefix(root.key(legacyModule) + ".") }
+        return prefixed ? root.scoped(legacyModule) : root
+    }
+
+    /// The `position_ids` buffer some checkpoints carry, which the model does not need.
+    func positionIDsKey(_ root: Parameters) -> String {
+        Self.textModelParameters(root).key("embeddings.position_ids")
     }
 
     /// How many token embeddings the model has: the id an added token's first vector gets.
@@ -88,6 +104,18 @@ public struct CLIPTextModel: PretrainedModel, Sendable {
         var hidden = embed(tokenRows(inputIDs))
         for layer in layers.dropLast(skip) { hidden = layer(hidden) }
         return finalLayerNorm(hidden)
+    }
+
+    /// transformers' `hidden_states[-(clipSkip + 2)]`: the output of layer
+    /// `numHiddenLayers - 1 - clipSkip`, without `final_layer_norm`, which is what SDXL's
+    /// `encode_prompt` takes (clipSkip 0 = the penultimate layer). Layers past it are not run.
+    // -> [B, L, D]
+    public func penultimateHiddenState<ID: BinaryInteger>(_ inputIDs: [[ID]], clipSkip: Int = 0) -> Tensor {
+        precondition((0..<config.numHiddenLayers).contains(clipSkip),
+                     "clipSkip \(clipSkip) is outside 0..<\(config.numHiddenLayers)")
+        var hidden = embed(tokenRows(inputIDs))
+        for layer in layers.dropLast(1 + clipSkip) { hidden = layer(hidden) }
+        return hidden
     }
 
     /// The ids as `Int` rows, checked against the vocabulary and the position table.

@@ -31,6 +31,8 @@ public struct ControlNetConfig: ModelConfig, Codable, Equatable {
     public var useLinearProjection = false
     public var classEmbedType: String?
     public var additionEmbedType: String?
+    public var additionTimeEmbedDim: Int?
+    public var projectionClassEmbeddingsInputDim: Int?
     public var numClassEmbeds: Int?
     /// Always f32 here, so upcasting changes nothing; read for completeness.
     public var upcastAttention = false
@@ -65,6 +67,8 @@ public struct ControlNetConfig: ModelConfig, Codable, Equatable {
         case useLinearProjection = "use_linear_projection"
         case classEmbedType = "class_embed_type"
         case additionEmbedType = "addition_embed_type"
+        case additionTimeEmbedDim = "addition_time_embed_dim"
+        case projectionClassEmbeddingsInputDim = "projection_class_embeddings_input_dim"
         case numClassEmbeds = "num_class_embeds"
         case upcastAttention = "upcast_attention"
         case resnetTimeScaleShift = "resnet_time_scale_shift"
@@ -101,6 +105,8 @@ public struct ControlNetConfig: ModelConfig, Codable, Equatable {
         useLinearProjection = try c.decode(.useLinearProjection, default: useLinearProjection)
         classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
+        additionTimeEmbedDim = try c.decodeIfPresent(Int.self, forKey: .additionTimeEmbedDim)
+        projectionClassEmbeddingsInputDim = try c.decodeIfPresent(Int.self, forKey: .projectionClassEmbeddingsInputDim)
         numClassEmbeds = try c.decodeIfPresent(Int.self, forKey: .numClassEmbeds)
         upcastAttention = try c.decode(.upcastAttention, default: upcastAttention)
         resnetTimeScaleShift = try c.decode(.resnetTimeScaleShift, default: resnetTimeScaleShift)
@@ -136,6 +142,8 @@ public struct ControlNetConfig: ModelConfig, Codable, Equatable {
         unet.useLinearProjection = useLinearProjection
         unet.classEmbedType = classEmbedType
         unet.additionEmbedType = additionEmbedType
+        unet.additionTimeEmbedDim = additionTimeEmbedDim
+        unet.projectionClassEmbeddingsInputDim = projectionClassEmbeddingsInputDim
         unet.upcastAttention = upcastAttention
         unet.resnetTimeScaleShift = resnetTimeScaleShift
         unet.encoderHidDimType = encoderHidDimType

@@ -6,14 +6,18 @@ import Weights
 /// depth...) and returns residuals for the UNet's skip connections and mid block.
 ///
 /// This implementation matches: [diffusers ControlNetModel](https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/controlnets/controlnet.py)
-/// for SD 1.x and 2.x ControlNets, guess mode and `global_pool_conditions` included.
+/// for SD 1.x, 2.x and SDXL ControlNets (SDXL's text_time added embeddings), guess mode and
+/// `global_pool_conditions` included.
 ///
-/// Limitations: no attention masks, class or added (SDXL) embeddings, `encoder_hid_dim`, or a
+/// Limitations: no attention masks, class embeddings, added embeddings other than text_time,
+/// `encoder_hid_dim`, or a
 /// `UNetMidBlock2D` mid block; see `ControlNetConfig.unsupportedFeature`.
 public struct ControlNetModel: PretrainedModel, Sendable {
     public let config: ControlNetConfig
     public let timeProjection: Timesteps
     public let timeEmbedding: TimestepEmbedding
+    /// SDXL's `add_time_proj` + `add_embedding`, when `addition_embed_type` is text_time.
+    public let addEmbedding: TextTimeEmbedding?
     public let convIn: Conv2D
     public let conditioningEmbedding: ControlNetConditioningEmbedding
     public let downBlocks: [any UNetDownBlock]
@@ -34,6 +38,7 @@ public struct ControlNetModel: PretrainedModel, Sendable {
                                    downscaleFreqShift: config.freqShift)
         timeEmbedding = try TimestepEmbedding(parameters.scoped("time_embedding"), inChannels: channels[0],
                                               timeEmbedDim: timeEmbedDim)
+        addEmbedding = try TextTimeEmbedding(parameters, config: config.unetConfig, timeEmbedDim: timeEmbedDim)
         convIn = try Conv2D(parameters.scoped("conv_in"), inChannels: config.inChannels, outChannels: channels[0],
                             kernelSize: 3, padding: 1)
         conditioningEmbedding = try ControlNetConditioningEmbedding(
@@ -69,16 +74,20 @@ public struct ControlNetModel: PretrainedModel, Sendable {
     ///
     /// `controlNetCond` is the control image in 0...1 at the pixel size (8x the latent). In guess
     /// mode the residuals are scaled from 0.1 (first skip) to 1 (mid block) on a log scale.
+    /// `addedConditions` (SDXL's pooled text embeddings and time ids) are needed by a text_time
+    /// ControlNet and taken by no other.
     // sample: [B, in, H, W], encoderHiddenStates: [B, L, D], controlNetCond: [B, cond, 8H, 8W]
     // -> downResiduals: one [B, C_i, H_i, W_i] per skip connection, midResidual: [B, C, H/2^k, W/2^k]
     // (each [B, C, 1, 1] with global_pool_conditions)
     public func callAsFunction(
         sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, controlNetCond: Tensor,
-        conditioningScale: Float = 1, guessMode: Bool = false
+        conditioningScale: Float = 1, guessMode: Bool = false, addedConditions: AddedConditions? = nil
     ) -> (downResiduals: [Tensor], midResidual: Tensor) {
-        checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, controlNetCond: controlNetCond)
+        checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, controlNetCond: controlNetCond,
+                    addedConditions: addedConditions)
         let batch = sample.shape[0]
-        let temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)))
+        var temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)))
+        if let addEmbedding, let addedConditions { temb += addEmbedding(addedConditions) }
         let condition = config.controlnetConditioningChannelOrder == "bgr" ? flipChannels(controlNetCond)
                                                                           : controlNetCond
         var hidden = convIn(sample)
@@ -138,7 +147,12 @@ public struct ControlNetModel: PretrainedModel, Sendable {
     }
 
     /// Wrong shapes here are the calling pipeline's bug, as with the tensor ops.
-    private func checkInputs(sample: Tensor, encoderHiddenStates: Tensor, controlNetCond: Tensor) {
+    private func checkInputs(sample: Tensor, encoderHiddenStates: Tensor, controlNetCond: Tensor,
+                             addedConditions: AddedConditions?) {
+        precondition((addEmbedding == nil) == (addedConditions == nil),
+                     addEmbedding == nil ? "ControlNet takes no added conditions" : "ControlNet needs text_embeds and time_ids")
+        precondition(addedConditions.map { $0.textEmbeds.shape[0] == sample.shape[0] } ?? true,
+                     "ControlNet added conditions do not match batch \(sample.shape[0])")
         precondition(sample.rank == 4 && sample.shape[1] == config.inChannels,
                      "ControlNet sample \(sample.shape) is not [B, \(config.inChannels), H, W]")
         precondition(encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],

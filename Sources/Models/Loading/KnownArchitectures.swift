@@ -5,13 +5,17 @@ import Foundation
 /// The values are those of the diffusers folders on the Hugging Face hub:
 /// `runwayml/stable-diffusion-v1-5` (`sd15`), `stabilityai/stable-diffusion-2-1-base` (`sd2`),
 /// `runwayml/stable-diffusion-inpainting` (`sd15-inpaint`), `lllyasviel/sd-controlnet-canny`
-/// (`controlnet`), and basicsr's RRDBNet as Real-ESRGAN x4plus uses it (`realesrgan-x4plus`).
+/// (`controlnet`), `stabilityai/stable-diffusion-xl-base-1.0` (`sdxl`) and
+/// `diffusers/stable-diffusion-xl-1.0-inpainting-0.1` (`sdxl-inpaint`), and basicsr's RRDBNet
+/// as Real-ESRGAN x4plus uses it (`realesrgan-x4plus`).
 /// They let `models random` write the real architecture, and single-file checkpoints (which
 /// carry no configs) borrow the scheduler and tokenizer settings of their family.
 public enum KnownArchitecture: String, CaseIterable, Sendable {
     case sd15
     case sd2
     case sd15Inpaint = "sd15-inpaint"
+    case sdxl
+    case sdxlInpaint = "sdxl-inpaint"
     case controlNet = "controlnet"
     case realESRGANx4plus = "realesrgan-x4plus"
 
@@ -21,6 +25,8 @@ public enum KnownArchitecture: String, CaseIterable, Sendable {
         case .sd15: return .sd15
         case .sd2: return .sd2
         case .sd15Inpaint: return .sd15Inpaint
+        case .sdxl: return .sdxl
+        case .sdxlInpaint: return .sdxlInpaint
         case .controlNet, .realESRGANx4plus: return nil
         }
     }
@@ -47,9 +53,13 @@ public struct StableDiffusionArchitecture: Sendable, Equatable {
     public var padToken: String
     /// `scheduler/scheduler_config.json` exactly as the reference folder ships it.
     public var schedulerConfigJSON: String
+    /// SDXL's `text_encoder_2` (a `CLIPTextModelWithProjection`, whose tokenizer_2 pads with "!").
+    public var textEncoder2: CLIPTextConfig?
 
     public init(pipelineClass: String, unet: UNet2DConditionConfig, vae: AutoencoderKLConfig,
-                textEncoder: CLIPTextConfig, padToken: String, schedulerConfigJSON: String) {
+                textEncoder: CLIPTextConfig, padToken: String, schedulerConfigJSON: String,
+                textEncoder2: CLIPTextConfig? = nil) {
+        self.textEncoder2 = textEncoder2
         self.pipelineClass = pipelineClass
         self.unet = unet
         self.vae = vae
@@ -77,6 +87,41 @@ public struct StableDiffusionArchitecture: Sendable, Equatable {
             pipelineClass: "StableDiffusionInpaintPipeline", unet: unet, vae: .stableDiffusion(),
             textEncoder: .clipViTL14, padToken: "<|endoftext|>", schedulerConfigJSON: sd1DDIMScheduler)
     }()
+
+    /// stabilityai/stable-diffusion-xl-base-1.0.
+    public static let sdxl = StableDiffusionArchitecture(
+        pipelineClass: "StableDiffusionXLPipeline", unet: .sdxlBase, vae: .stableDiffusion(sampleSize: 1024, scalingFactor: 0.13025),
+        textEncoder: .clipViTL14, padToken: "<|endoftext|>", schedulerConfigJSON: sdxlEulerScheduler,
+        textEncoder2: .openCLIPViTBigG14)
+
+    /// diffusers/stable-diffusion-xl-1.0-inpainting-0.1: the SDXL base UNet with 9 input channels.
+    public static let sdxlInpaint: StableDiffusionArchitecture = {
+        var architecture = StableDiffusionArchitecture.sdxl
+        architecture.pipelineClass = "StableDiffusionXLInpaintPipeline"
+        architecture.unet.inChannels = 9
+        return architecture
+    }()
+
+    static let sdxlEulerScheduler = """
+    {
+      "_class_name": "EulerDiscreteScheduler",
+      "_diffusers_version": "0.19.0.dev0",
+      "beta_end": 0.012,
+      "beta_schedule": "scaled_linear",
+      "beta_start": 0.00085,
+      "clip_sample": false,
+      "interpolation_type": "linear",
+      "num_train_timesteps": 1000,
+      "prediction_type": "epsilon",
+      "sample_max_value": 1.0,
+      "set_alpha_to_one": false,
+      "skip_prk_steps": true,
+      "steps_offset": 1,
+      "timestep_spacing": "leading",
+      "trained_betas": null,
+      "use_karras_sigmas": false
+    }
+    """
 
     static let sd1PNDMScheduler = """
     {
@@ -176,6 +221,27 @@ extension UNet2DConditionConfig {
     }()
 }
 
+extension UNet2DConditionConfig {
+    /// The SDXL 1.0 base UNet: three levels, no attention in the first, 1 / 2 / 10 transformer
+    /// layers, heads of width 64, a 2048-wide context (CLIP-L and bigG side by side) and text_time
+    /// conditioning on bigG's pooled 1280 plus six 256-wide time ids.
+    public static let sdxlBase: UNet2DConditionConfig = {
+        var config = UNet2DConditionConfig()
+        config.sampleSize = 128
+        config.blockOutChannels = [320, 640, 1280]
+        config.downBlockTypes = ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"]
+        config.upBlockTypes = ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"]
+        config.transformerLayersPerBlock = .perBlock([1, 2, 10])
+        config.attentionHeadDim = .perBlock([5, 10, 20])
+        config.crossAttentionDim = .shared(2048)
+        config.useLinearProjection = true
+        config.additionEmbedType = "text_time"
+        config.additionTimeEmbedDim = 256
+        config.projectionClassEmbeddingsInputDim = 2816
+        return config
+    }()
+}
+
 extension CLIPTextConfig {
     /// OpenAI CLIP ViT-L/14's text tower (SD 1.x `text_encoder/config.json`).
     public static let clipViTL14 = CLIPTextConfig(
@@ -188,6 +254,14 @@ extension CLIPTextConfig {
     public static let openCLIPViTH14 = CLIPTextConfig(
         vocabSize: 49408, hiddenSize: 1024, intermediateSize: 4096, numHiddenLayers: 23, numAttentionHeads: 16,
         maxPositionEmbeddings: 77, hiddenAct: .gelu, layerNormEps: 1e-5, projectionDim: 512,
+        padTokenId: 1, bosTokenId: 0, eosTokenId: 2)
+}
+
+extension CLIPTextConfig {
+    /// OpenCLIP ViT-bigG/14's text tower with its projection (SDXL `text_encoder_2/config.json`).
+    public static let openCLIPViTBigG14 = CLIPTextConfig(
+        vocabSize: 49408, hiddenSize: 1280, intermediateSize: 5120, numHiddenLayers: 32, numAttentionHeads: 20,
+        maxPositionEmbeddings: 77, hiddenAct: .gelu, layerNormEps: 1e-5, projectionDim: 1280,
         padTokenId: 1, bosTokenId: 0, eosTokenId: 2)
 }
 

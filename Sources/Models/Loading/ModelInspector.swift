@@ -9,8 +9,15 @@ public enum ModelInspector {
     /// The components a diffusers Stable Diffusion pipeline needs.
     public static let requiredComponents = ["unet", "vae", "text_encoder", "tokenizer", "scheduler"]
 
-    /// Inspects a diffusers pipeline folder, a diffusers model folder or a single-file checkpoint.
+    /// What an SDXL base pipeline needs; the refiner has no `text_encoder` / `tokenizer`.
+    public static let sdxlComponents = ["unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2",
+                                        "scheduler"]
+    public static let sdxlRefinerComponents = ["unet", "vae", "text_encoder_2", "tokenizer_2", "scheduler"]
+
+    /// Inspects a diffusers pipeline folder, a diffusers model folder or a single-file checkpoint;
+    /// an SD3 or Flux model is a one-line `ModelsError.unsupportedFamily`.
     public static func inspect(_ url: URL) throws -> ModelReport {
+        try UnsupportedFamily.refuse(url)
         switch try ModelLocation.detect(url) {
         case let .diffusersPipeline(pipeline): return inspectPipeline(pipeline)
         case let .diffusersModel(folder, className): return try inspectModelFolder(folder, className: className)
@@ -24,11 +31,20 @@ public enum ModelInspector {
                             folder: pipeline.url.appendingPathComponent(name))
         }
         let unet = try? pipeline.weights(of: "unet")
-        let classification = unet.map { classify($0) }
+        var classification = unet.map { classify($0) }
             ?? Classification(family: .unknown, generation: nil, basis: "no readable unet weights")
+        // A refiner pipeline is the one SDXL pipeline without the CLIP-L text encoder.
+        let isRefiner = classification.generation == .sdxl && pipeline.components["text_encoder"] == nil
+            && pipeline.components["text_encoder_2"] != nil
+        if isRefiner {
+            classification = Classification(family: .sdxlRefiner, generation: .sdxlRefiner,
+                                             basis: classification.basis + ", text_encoder_2 alone")
+        }
+        let required = isRefiner || classification.generation == .sdxlRefiner ? sdxlRefinerComponents
+            : classification.generation == .sdxl ? sdxlComponents : requiredComponents
         return ModelReport(path: pipeline.url.path, layout: .diffusersPipeline, classification: classification,
                            className: pipeline.pipelineClass, components: components,
-                           missing: requiredComponents.filter { pipeline.components[$0] == nil })
+                           missing: required.filter { pipeline.components[$0] == nil })
     }
 
     private static func inspectModelFolder(_ folder: URL, className: String?) throws -> ModelReport {
@@ -45,10 +61,12 @@ public enum ModelInspector {
 
     private static func inspectSingleFile(_ checkpoint: SingleFileCheckpoint) -> ModelReport {
         let entries = Array(checkpoint.file.header.entries.values)
+        let sdxl = SDXLSingleFile(checkpoint.file)
         let prefixes: [(name: String, prefix: String?)] = [
             ("unet", checkpoint.hasUNet ? "model.diffusion_model." : nil),
             ("vae", checkpoint.hasVAE ? "first_stage_model." : nil),
-            ("text_encoder", checkpoint.textEncoderLayout == nil ? nil : "cond_stage_model."),
+            ("text_encoder", checkpoint.textEncoderLayout == nil ? sdxl?.clipPrefix : "cond_stage_model."),
+            ("text_encoder_2", sdxl?.openCLIPPrefix),
             ("controlnet", checkpoint.controlNetPrefix),
         ]
         var components = prefixes.compactMap { name, prefix in
@@ -61,10 +79,12 @@ public enum ModelInspector {
         let others = entries.filter { entry in !known.contains { entry.name.hasPrefix($0) } }
         if !others.isEmpty { components.append(ComponentReport(name: "other", className: nil, entries: others)) }
         let source: (any ParameterSource)? = checkpoint.hasUNet ? try? checkpoint.unet() : try? checkpoint.controlNet()
-        let classification = source.map { classify($0) }
+        let classification = sdxl.map(\.classification) ?? source.map { classify($0) }
             ?? Classification(family: .unknown, generation: nil, basis: "no UNet or ControlNet tensors")
         // A single file carries no tokenizer or scheduler: those come with the architecture.
-        let expected = checkpoint.controlNetPrefix == nil || checkpoint.hasUNet ? ["unet", "vae", "text_encoder"] : []
+        let textEncoders = sdxl.map { $0.clipPrefix == nil ? ["text_encoder_2"] : ["text_encoder", "text_encoder_2"] }
+            ?? ["text_encoder"]
+        let expected = checkpoint.controlNetPrefix == nil || checkpoint.hasUNet ? ["unet", "vae"] + textEncoders : []
         return ModelReport(path: checkpoint.file.path, layout: .singleFile, classification: classification,
                            className: nil, components: components,
                            missing: expected.filter { name in !components.contains { $0.name == name } })
@@ -106,6 +126,11 @@ public enum ModelInspector {
         switch family.generation {
         case .sd1: (generation, basis) = (.sd1, "cross-attention width 768")
         case .sd2: (generation, basis) = (.sd2, "cross-attention width 1024")
+        case .sdxl, .sdxlRefiner:
+            let context = source.keys.first { $0.hasSuffix("attn2.to_k.weight") }.flatMap { try? source.shape(of: $0).last }
+            let width = context.map { ", cross-attention width \($0)" } ?? ""
+            generation = family.generation == .sdxl ? .sdxl : .sdxlRefiner
+            basis = "text_time added embeddings\(width)"
         case let .other(width):
             let projection = source.keys.first { $0.hasSuffix("proj_in.weight") && $0.contains("attentions.") }
             let rank = projection.flatMap { try? source.shape(of: $0).count }
@@ -140,13 +165,18 @@ public struct ModelReport: Codable, Sendable, Equatable {
         case singleFile = "single-file"
     }
 
-    public enum Generation: String, Codable, Sendable { case sd1 = "SD1", sd2 = "SD2" }
+    public enum Generation: String, Codable, Sendable {
+        case sd1 = "SD1", sd2 = "SD2", sdxl = "SDXL", sdxlRefiner = "SDXL-refiner"
+    }
 
     public enum Family: String, Codable, Sendable {
         case sd1 = "SD1"
         case sd2 = "SD2"
         case sd1Inpainting = "SD1-inpainting"
         case sd2Inpainting = "SD2-inpainting"
+        case sdxl = "SDXL"
+        case sdxlRefiner = "SDXL-refiner"
+        case sdxlInpainting = "SDXL-inpainting"
         case controlNet = "ControlNet"
         case x4Upscaler = "x4 upscaler"
         case unknown
@@ -159,6 +189,9 @@ public struct ModelReport: Codable, Sendable, Equatable {
             case (.textToImage, .sd2?): self = .sd2
             case (.inpainting, .sd1?): self = .sd1Inpainting
             case (.inpainting, .sd2?): self = .sd2Inpainting
+            case (.textToImage, .sdxl?): self = .sdxl
+            case (.textToImage, .sdxlRefiner?), (.inpainting, .sdxlRefiner?): self = .sdxlRefiner
+            case (.inpainting, .sdxl?): self = .sdxlInpainting
             case (_, nil): self = .unknown
             }
         }
@@ -167,7 +200,7 @@ public struct ModelReport: Codable, Sendable, Equatable {
     public var path: String
     public var layout: Layout
     public var family: Family
-    /// SD 1.x or 2.x, where known; for a ControlNet or an upscaler, the UNet generation it belongs with.
+    /// SD 1.x, 2.x, SDXL or the SDXL refiner, where known; for a ControlNet or an upscaler, the UNet generation it belongs with.
     public var generation: Generation?
     /// What the family was read from ("cross-attention width 768").
     public var familyBasis: String

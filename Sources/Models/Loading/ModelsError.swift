@@ -17,6 +17,8 @@ public enum ModelsError: LocalizedError, Equatable {
     case badConfig(path: String, detail: String)
     /// The config asks for a variant this implementation does not provide.
     case unsupportedConfig(path: String, detail: String)
+    /// The model belongs to a family recognised but not supported yet (SD3, Flux).
+    case unsupportedFamily(path: String, family: String)
 
     public var errorDescription: String? {
         switch self {
@@ -33,6 +35,8 @@ public enum ModelsError: LocalizedError, Equatable {
             return "\(path): invalid config (\(detail))"
         case let .unsupportedConfig(path, detail):
             return "\(path): unsupported config (\(detail))"
+        case let .unsupportedFamily(path, family):
+            return "\(path): a \(family) model; \(family) is not supported yet (SD 1.x, SD 2.x and SDXL are)"
         }
     }
 }

@@ -9,6 +9,7 @@ public enum ParameterLayout {
         let channels = config.blockOutChannels
         let temb = config.timeEmbeddingDim ?? channels[0] * 4
         var entries = timeEmbedding(channels[0], temb) + conv("conv_in", config.inChannels, channels[0], config.convInKernel)
+        entries += addEmbedding(config, temb: temb)
         entries += downBlocks(config, temb: temb)
         entries += midBlock(config, temb: temb)
         entries += upBlocks(config, temb: temb)
@@ -23,6 +24,7 @@ public enum ParameterLayout {
         let temb = channels[0] * 4
         let embedding = config.conditioningEmbeddingOutChannels ?? []
         var entries = timeEmbedding(channels[0], temb) + conv("conv_in", config.inChannels, channels[0], 3)
+        entries += addEmbedding(unetConfig, temb: temb)
         entries += conv("controlnet_cond_embedding.conv_in", config.conditioningChannels, embedding.first ?? 0, 3)
         for index in 0 ..< max(0, embedding.count - 1) {
             entries += conv("controlnet_cond_embedding.blocks.\(2 * index)", embedding[index], embedding[index], 3)
@@ -90,6 +92,13 @@ public enum ParameterLayout {
                 + linearLayer("\(layer).mlp.fc2", config.intermediateSize, width)
         }
         return (entries + norm("final_layer_norm", width)).sorted { $0.name < $1.name }
+    }
+
+    /// transformers' `CLIPTextModelWithProjection` state dict (the text model under `text_model.`).
+    public static func textEncoderWithProjection(_ config: CLIPTextConfig) -> [Entry] {
+        textEncoder(config).map { ("\(CLIPTextModel.legacyModule).\($0.name)", $0.shape) }
+            + [("text_projection.weight", [config.projectionDim ?? CLIPTextModelWithProjection.defaultProjectionDim,
+                                           config.hiddenSize])]
     }
 
     /// basicsr's `RRDBNet` state dict.
@@ -185,6 +194,12 @@ public enum ParameterLayout {
             entries += linearLayer("\(block).ff.net.0.proj", width, 8 * width) + linearLayer("\(block).ff.net.2", 4 * width, width)
         }
         return entries + [("\(prefix).proj_out.weight", projection), ("\(prefix).proj_out.bias", [width])]
+    }
+
+    /// SDXL's text_time `add_embedding` MLP, when the config has one.
+    private static func addEmbedding(_ config: UNet2DConditionConfig, temb: Int) -> [Entry] {
+        guard config.additionEmbedType == "text_time", let input = config.projectionClassEmbeddingsInputDim else { return [] }
+        return linearLayer("add_embedding.linear_1", input, temb) + linearLayer("add_embedding.linear_2", temb, temb)
     }
 
     private static func timeEmbedding(_ channels: Int, _ temb: Int) -> [Entry] {

@@ -38,6 +38,8 @@ public enum RandomModel {
         switch (architecture, format) {
         case let (.stableDiffusion(pipeline), .diffusers):
             try writeDiffusersPipeline(pipeline, to: url, generator: generator, dtype: dtype, metadata: metadata)
+        case let (.stableDiffusion(pipeline), .singleFile) where pipeline.textEncoder2 != nil:
+            throw ModelsError.unsupportedConfig(path: url.path, detail: "SDXL single files are not written yet; use --format diffusers")
         case let (.stableDiffusion(pipeline), .singleFile):
             let tensors = singleFilePipeline(pipeline, generator: generator)
             try SafeTensorsWriter.write(streaming: tensors, dtype: dtype, metadata: metadata, to: url)
@@ -70,7 +72,7 @@ public enum RandomModel {
         switch architecture {
         case let .stableDiffusion(pipeline):
             problem = pipeline.vae.unsupportedFeature ?? pipeline.unet.unsupportedFeature
-                ?? pipeline.textEncoder.unsupportedFeature
+                ?? pipeline.textEncoder.unsupportedFeature ?? pipeline.textEncoder2?.unsupportedFeature
         case let .controlNet(config):
             problem = config.unsupportedFeature
         case let .rrdbNet(network):
@@ -122,11 +124,26 @@ public enum RandomModel {
             .map { renamed($0, "\(CLIPTextModel.legacyModule).\($0.name)") }
         try SafeTensorsWriter.write(streaming: text, dtype: dtype, metadata: metadata,
                                     to: url.appendingPathComponent("text_encoder/model.safetensors"))
+        if let textEncoder2 = pipeline.textEncoder2 {
+            try writeSecondTextEncoder(textEncoder2, to: url, generator: generator, dtype: dtype, metadata: metadata)
+        }
         try writeNote(in: url, name: metadata["overpaint_like"] ?? "", seed: generator.seed)
     }
 
+    /// SDXL's text_encoder_2 (with its projection) and tokenizer_2 (padding with "!").
+    private static func writeSecondTextEncoder(_ config: CLIPTextConfig, to url: URL, generator: WeightGenerator,
+                                               dtype: SafeTensorsWriter.StorageType, metadata: [String: String]) throws {
+        for component in ["text_encoder_2", "tokenizer_2"] { try createFolder(url.appendingPathComponent(component)) }
+        try diffusersConfigJSON(config, className: "CLIPTextModelWithProjection", library: "transformers_version",
+                                version: "5.24.0").write(to: url.appendingPathComponent("text_encoder_2/config.json"))
+        try writeTokenizer(padToken: "!", to: url.appendingPathComponent("tokenizer_2"))
+        try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.textEncoderWithProjection(config)),
+                                    dtype: dtype, metadata: metadata,
+                                    to: url.appendingPathComponent("text_encoder_2/model.safetensors"))
+    }
+
     private static func modelIndex(_ pipeline: StableDiffusionArchitecture) throws -> Data {
-        let index: [String: Any] = [
+        var index: [String: Any] = [
             "_class_name": pipeline.pipelineClass, "_diffusers_version": "0.42.1",
             "feature_extractor": [NSNull(), NSNull()], "safety_checker": [NSNull(), NSNull()],
             "requires_safety_checker": false,
@@ -134,6 +151,12 @@ public enum RandomModel {
             "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
             "vae": ["diffusers", "AutoencoderKL"],
         ]
+        if pipeline.textEncoder2 != nil {
+            index["text_encoder_2"] = ["transformers", "CLIPTextModelWithProjection"]
+            index["tokenizer_2"] = ["transformers", "CLIPTokenizer"]
+            index["force_zeros_for_empty_prompt"] = true
+            for key in ["feature_extractor", "safety_checker", "requires_safety_checker"] { index[key] = nil }
+        }
         return try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 

@@ -64,7 +64,13 @@ public struct UNet2DConditionConfig: ModelConfig, Codable, Equatable {
     public var useLinearProjection = false
     public var classEmbedType: String?
     public var numClassEmbeds: Int?
+    /// "text_time" (SDXL): pooled text embeddings and size/crop conditioning added to the
+    /// time embedding (`TextTimeEmbedding`).
     public var additionEmbedType: String?
+    /// The Fourier width of each `time_ids` entry (256 in SDXL).
+    public var additionTimeEmbedDim: Int?
+    /// `add_embedding`'s input: the pooled text width plus time_ids count x `additionTimeEmbedDim`.
+    public var projectionClassEmbeddingsInputDim: Int?
     /// Always f32 here, so upcasting changes nothing; read for completeness.
     public var upcastAttention = false
     public var resnetTimeScaleShift = ResnetBlock2D.TimeEmbeddingNorm.default
@@ -106,6 +112,8 @@ public struct UNet2DConditionConfig: ModelConfig, Codable, Equatable {
         case classEmbedType = "class_embed_type"
         case numClassEmbeds = "num_class_embeds"
         case additionEmbedType = "addition_embed_type"
+        case additionTimeEmbedDim = "addition_time_embed_dim"
+        case projectionClassEmbeddingsInputDim = "projection_class_embeddings_input_dim"
         case upcastAttention = "upcast_attention"
         case resnetTimeScaleShift = "resnet_time_scale_shift"
         case timeEmbeddingType = "time_embedding_type"
@@ -151,6 +159,8 @@ public struct UNet2DConditionConfig: ModelConfig, Codable, Equatable {
         classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
         numClassEmbeds = try c.decodeIfPresent(Int.self, forKey: .numClassEmbeds)
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
+        additionTimeEmbedDim = try c.decodeIfPresent(Int.self, forKey: .additionTimeEmbedDim)
+        projectionClassEmbeddingsInputDim = try c.decodeIfPresent(Int.self, forKey: .projectionClassEmbeddingsInputDim)
         upcastAttention = try c.decode(.upcastAttention, default: upcastAttention)
         resnetTimeScaleShift = try c.decode(.resnetTimeScaleShift, default: resnetTimeScaleShift)
         timeEmbeddingType = try c.decode(.timeEmbeddingType, default: timeEmbeddingType)
@@ -189,7 +199,11 @@ public struct UNet2DConditionConfig: ModelConfig, Codable, Equatable {
             (onlyCrossAttention.values(count: blocks) != nil, "only_cross_attention needs one value per block"),
             (!dualCrossAttention, "dual_cross_attention"),
             (classEmbedType == nil, "class_embed_type \(classEmbedType ?? "")"),
-            (additionEmbedType == nil, "addition_embed_type \(additionEmbedType ?? "")"),
+            (additionEmbedType == nil || additionEmbedType == "text_time",
+             "addition_embed_type \(additionEmbedType ?? "")"),
+            (additionEmbedType != "text_time"
+                || (additionTimeEmbedDim ?? 0) > 0 && (projectionClassEmbeddingsInputDim ?? 0) > 0,
+             "addition_embed_type text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim"),
             (timeEmbeddingType == "positional", "time_embedding_type \(timeEmbeddingType)"),
             (timeEmbeddingActFn == nil && timestepPostAct == nil && timeCondProjDim == nil,
              "extra time-embedding layers"),

@@ -4,11 +4,12 @@ import Weights
 /// The Stable Diffusion denoiser.
 ///
 /// This implementation matches: [diffusers UNet2DConditionModel](https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/unets/unet_2d_condition.py)
-/// for SD 1.x and 2.x checkpoints (including 9-channel inpainting UNets and the x4
-/// upscaler's class-embedding table), with ControlNet residuals added where diffusers adds them.
+/// for SD 1.x, 2.x and SDXL checkpoints (including 9-channel inpainting UNets, the x4
+/// upscaler's class-embedding table and SDXL's text_time added embeddings), with ControlNet
+/// residuals added where diffusers adds them.
 ///
-/// Limitations: no attention masks, T2I-Adapter residuals, added (SDXL) embeddings, class
-/// embedding types other than the plain table, or `timestep_cond`; see
+/// Limitations: no attention masks, T2I-Adapter residuals, added embeddings other than
+/// text_time, class embedding types other than the plain table, or `timestep_cond`; see
 /// `UNet2DConditionConfig.unsupportedFeature`.
 public struct UNet2DConditionModel: PretrainedModel, Sendable {
     public let config: UNet2DConditionConfig
@@ -16,6 +17,8 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
     public let timeEmbedding: TimestepEmbedding
     /// `class_embedding.weight` [num_class_embeds, time_embed_dim], when the config has one.
     public let classEmbedding: Tensor?
+    /// SDXL's `add_time_proj` + `add_embedding`, when `addition_embed_type` is text_time.
+    public let addEmbedding: TextTimeEmbedding?
     public let convIn: Conv2D
     public let downBlocks: [any UNetDownBlock]
     public let midBlock: UNetMidBlock2DCrossAttn?
@@ -38,6 +41,7 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
         classEmbedding = try config.numClassEmbeds.map {
             try parameters.tensor("class_embedding.weight", shape: [$0, timeEmbedDim])
         }
+        addEmbedding = try TextTimeEmbedding(parameters, config: config, timeEmbedDim: timeEmbedDim)
         convIn = try Conv2D(parameters.scoped("conv_in"), inChannels: config.inChannels, outChannels: channels[0],
                             kernelSize: config.convInKernel, padding: (config.convInKernel - 1) / 2)
         downBlocks = try layout.downBlocks(parameters, tembChannels: timeEmbedDim)
@@ -54,19 +58,23 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
     /// The predicted noise (or v) for `sample` at `timestep`.
     ///
     /// `classLabels` index the class-embedding table (the x4 upscaler's noise level), one per
-    /// image. `downBlockAdditionalResiduals` (one per skip connection) and
+    /// image. `addedConditions` are SDXL's pooled text embeddings and time ids, which a text_time
+    /// UNet needs and no other takes. `downBlockAdditionalResiduals` (one per skip connection) and
     /// `midBlockAdditionalResidual` are a ControlNet's outputs; both or neither must be given.
     // sample: [B, in, H, W], encoderHiddenStates: [B, L, cross_attention_dim] -> [B, out, H, W]
     public func callAsFunction(
         sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, classLabels: [Int]? = nil,
+        addedConditions: AddedConditions? = nil,
         downBlockAdditionalResiduals: [Tensor]? = nil, midBlockAdditionalResidual: Tensor? = nil
     ) -> Tensor {
         checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, classLabels: classLabels,
+                    addedConditions: addedConditions,
                     downResiduals: downBlockAdditionalResiduals, midResidual: midBlockAdditionalResidual)
         let batch = sample.shape[0]
         // 1. time (and class) embedding
         var temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)))
         if let table = classEmbedding, let classLabels { temb += embeddingRows(table, classLabels) }
+        if let addEmbedding, let addedConditions { temb += addEmbedding(addedConditions) }
         // 2. pre-process
         let input = config.centerInputSample ? 2 * sample - 1 : sample
         var hidden = convIn(input)
@@ -123,7 +131,7 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
 
     /// Wrong shapes here are the calling pipeline's bug, as with the tensor ops.
     private func checkInputs(sample: Tensor, encoderHiddenStates: Tensor, classLabels: [Int]?,
-                             downResiduals: [Tensor]?, midResidual: Tensor?) {
+                             addedConditions: AddedConditions?, downResiduals: [Tensor]?, midResidual: Tensor?) {
         precondition(sample.rank == 4 && sample.shape[1] == config.inChannels,
                      "UNet sample \(sample.shape) is not [B, \(config.inChannels), H, W]")
         precondition(encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],
@@ -133,6 +141,10 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
                          && (classLabels ?? []).allSatisfy { (0..<table.shape[0]).contains($0) },
                          "UNet needs one class label in 0..<\(table.shape[0]) per image")
         }
+        precondition((addEmbedding == nil) == (addedConditions == nil),
+                     addEmbedding == nil ? "UNet takes no added conditions" : "UNet needs text_embeds and time_ids")
+        precondition(addedConditions.map { $0.textEmbeds.shape[0] == sample.shape[0] } ?? true,
+                     "UNet added conditions do not match batch \(sample.shape[0])")
         precondition((downResiduals == nil) == (midResidual == nil),
                      "ControlNet residuals need both the down and the mid residuals")
         precondition(downResiduals.map { $0.count == skipCount } ?? true,

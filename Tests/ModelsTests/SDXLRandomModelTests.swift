@@ -1,0 +1,114 @@
+import Foundation
+import OverpaintTestSupport
+import Testing
+import Tensors
+import Weights
+@testable import Models
+
+/// `models random --like sdxl | sdxl-inpaint`: the layouts against diffusers' / transformers' own
+/// state dicts of stabilityai/stable-diffusion-xl-base-1.0's configs on the meta device
+/// (Tests/Fixtures/sdxl/architectures.json, tools/reference/sdxl_fixtures.py `write_architectures`),
+/// and a tiny variant written, then loaded by the real loaders with a finite forward pass.
+@Suite struct SDXLRandomModelTests {
+    static func reference() throws -> [String: [String: [String: Any]]] {
+        let data = try Data(contentsOf: Fixtures.url("sdxl", "architectures.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: [String: Any]]])
+    }
+
+    static func expectLayout(_ layout: [ParameterLayout.Entry], arch: String, component: String,
+                             parameters: Int) throws {
+        let entry = try #require(try reference()[arch]?[component])
+        let expected = try #require(entry["tensors"] as? [String: [Int]])
+        let actual = Dictionary(layout.map { ($0.name, $0.shape) }, uniquingKeysWith: { $1 })
+        #expect(actual.count == layout.count, "duplicate names in \(arch) \(component)")
+        #expect(Set(actual.keys).symmetricDifference(expected.keys).sorted().prefix(5) == [], "\(arch) \(component)")
+        for (name, shape) in expected where actual[name] != shape {
+            Issue.record("\(arch) \(component) \(name): \(actual[name] ?? []) != \(shape)")
+        }
+        let count = layout.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        #expect(count == entry["parameters"] as? Int)
+        #expect(count == parameters)
+    }
+
+    // sum(p.numel() for p in Model(**config).parameters()) on the meta device
+    @Test func layoutsEqualDiffusersStateDicts() throws {
+        let sdxl = StableDiffusionArchitecture.sdxl
+        try Self.expectLayout(ParameterLayout.unet(sdxl.unet), arch: "sdxl", component: "unet", parameters: 2_567_463_684)
+        try Self.expectLayout(ParameterLayout.vae(sdxl.vae), arch: "sdxl", component: "vae", parameters: 83_653_863)
+        // transformers 5 names CLIPTextModel's tensors without `text_model.`, CLIPTextModelWithProjection's with it
+        try Self.expectLayout(ParameterLayout.textEncoder(sdxl.textEncoder), arch: "sdxl", component: "text_encoder", parameters: 123_060_480)
+        let bigG = try #require(sdxl.textEncoder2)
+        try Self.expectLayout(ParameterLayout.textEncoderWithProjection(bigG), arch: "sdxl", component: "text_encoder_2",
+                              parameters: 694_659_840)
+        try Self.expectLayout(ParameterLayout.unet(StableDiffusionArchitecture.sdxlInpaint.unet), arch: "sdxl-inpaint",
+                              component: "unet", parameters: 2_567_478_084)
+        #expect(sdxl.vae.scalingFactor == 0.13025 && sdxl.vae.forceUpcast)
+    }
+
+    /// SDXL's shape at toy widths: three levels, text_time, both encoders with the real vocabulary.
+    static func tinySDXL() -> StableDiffusionArchitecture {
+        var pipeline = StableDiffusionArchitecture.sdxl
+        pipeline.unet.blockOutChannels = [32, 64, 64]
+        pipeline.unet.layersPerBlock = .shared(1)
+        pipeline.unet.normNumGroups = 8
+        pipeline.unet.transformerLayersPerBlock = .perBlock([1, 1, 2])
+        pipeline.unet.attentionHeadDim = .perBlock([1, 2, 2])
+        pipeline.unet.crossAttentionDim = .shared(32 + 48)
+        pipeline.unet.additionTimeEmbedDim = 8
+        pipeline.unet.projectionClassEmbeddingsInputDim = 16 + 6 * 8
+        pipeline.vae.blockOutChannels = [8, 16]
+        pipeline.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
+        pipeline.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
+        pipeline.vae.layersPerBlock = 1
+        pipeline.vae.normNumGroups = 4
+        pipeline.textEncoder.hiddenSize = 32
+        pipeline.textEncoder.intermediateSize = 64
+        pipeline.textEncoder.numHiddenLayers = 2
+        pipeline.textEncoder.numAttentionHeads = 2
+        var bigG = pipeline.textEncoder2 ?? .openCLIPViTBigG14
+        bigG.hiddenSize = 48
+        bigG.intermediateSize = 96
+        bigG.numHiddenLayers = 3
+        bigG.numAttentionHeads = 2
+        bigG.projectionDim = 16
+        pipeline.textEncoder2 = bigG
+        return pipeline
+    }
+
+    @Test func tinySDXLLoadsAndRunsFinite() throws {
+        let folder = RandomModelTests.temporaryURL("sdxl")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RandomModel.write(.stableDiffusion(Self.tinySDXL()), name: "sdxl", to: folder, format: .diffusers,
+                              seed: 7, dtype: .f16)
+        let tokenizer2 = try CLIPTokenizer(folder: folder.appendingPathComponent("tokenizer_2"))
+        #expect(tokenizer2.padTokenID == 0)
+        let text2 = try CLIPTextModelWithProjection(folder: folder.appendingPathComponent("text_encoder_2"))
+        let output = text2([tokenizer2.encode("a photo of a cat")])
+        #expect(output.textEmbeds.shape == [1, 16] && RandomModelTests.isFinite(output.textEmbeds))
+        let text = try CLIPTextModel(folder: folder.appendingPathComponent("text_encoder"))
+        let tokenizer = try CLIPTokenizer(folder: folder.appendingPathComponent("tokenizer"))
+        let context = Tensor.concatenate([text.penultimateHiddenState([tokenizer.encode("a photo of a cat")]),
+                                          output.hiddenStates[output.hiddenStates.count - 2]], axis: 2)
+        let unet = try UNet2DConditionModel(folder: folder.appendingPathComponent("unet"))
+        let latents = Tensor(shape: [1, 4, 8, 8]) { values in
+            for index in values.indices { values[index] = Float(index % 7) / 7 - 0.5 }
+        }
+        let added = AddedConditions(textEmbeds: output.textEmbeds,
+                                    timeIds: Tensor(shape: [1, 6], scalars: [64, 64, 0, 0, 64, 64]))
+        let noise = unet(sample: latents, timestep: 500, encoderHiddenStates: context, addedConditions: added)
+        #expect(noise.shape == [1, 4, 8, 8] && RandomModelTests.isFinite(noise))
+        _ = try AutoencoderKL(folder: folder.appendingPathComponent("vae"))
+        let report = try ModelInspector.inspect(folder)
+        #expect(report.family == .sdxl)
+        #expect(report.missing.isEmpty)
+    }
+
+    @Test func singleFileSDXLIsRefusedBeforeWriting() throws {
+        let url = RandomModelTests.temporaryURL("sdxl.safetensors")
+        #expect(throws: ModelsError.self) {
+            try RandomModel.write(.stableDiffusion(Self.tinySDXL()), name: "sdxl", to: url, format: .singleFile,
+                                  seed: 7, dtype: .f16)
+        }
+        #expect(!FileManager.default.fileExists(atPath: url.path))
+    }
+}
