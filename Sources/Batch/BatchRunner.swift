@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Recipes
+import Tensors
 
 public struct RunOptions: Sendable {
     /// What to do when an output already exists.
@@ -118,7 +119,8 @@ public struct BatchRunner {
         var entry = ManifestEntry(
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
             edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.source.path,
-            model: plan.recipe.model, seconds: 0, sha256: nil, finished: "", version: Self.version)
+            model: plan.recipe.model, seconds: 0, sha256: nil, finished: "", version: Self.version,
+            precision: GEMMBackend.productsDescription)
         do {
             let result = try outcome.get()
             let format = plan.recipe.output.format

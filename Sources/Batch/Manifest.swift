@@ -18,6 +18,8 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var sha256: String?
     public var finished: String
     public var version: String
+    /// The products' arithmetic and backends, and OpenBLAS's core (`GEMMBackend.productsDescription`).
+    public var precision: String? = nil
 }
 
 /// The append-only manifest of an output folder. Each entry is one `write(2)` of one line

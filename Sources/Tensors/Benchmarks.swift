@@ -22,16 +22,18 @@ public struct BenchResult: Sendable, Equatable {
 /// classifier-free guidance batch 2), timed as `overpaint bench` reports them.
 public enum TensorBenchmarks {
     /// Runs every kernel `repetitions` times after one warm-up and returns the best times.
-    /// The first result is the reference sgemm on OpenBLAS (the BLAS the environment provides),
+    /// The first result is the reference sgemm on the f32 backend chosen for this CPU (OpenBLAS,
+    /// the BLAS the environment provides, unless it runs a generic core or the CPU has AVX-512),
     /// which every fraction is measured against; the GEMM shapes then run on every backend this
     /// CPU runs at speed, the other kernels on the active one. Each name ends with its backend
     /// in brackets.
     public static func run(repetitions: Int = 3) -> [BenchResult] {
         let backend = GEMMBackend.active
         let reference = GEMMShape(m: 4096, n: 320, k: 2880)
-        let referenceSeconds = GEMMBackend.withBackend(.openBLAS) { reference.bestTime(repetitions) }
+        let referenceBackend = GEMMBackend.automaticFloat32
+        let referenceSeconds = GEMMBackend.withBackend(referenceBackend) { reference.bestTime(repetitions) }
         let timing = Timing(repetitions: repetitions, referenceSeconds: referenceSeconds, referenceFlops: reference.flops)
-        var results = [timing.result("sgemm reference \(reference)", reference.flops, referenceSeconds, .openBLAS)]
+        var results = [timing.result("sgemm reference \(reference)", reference.flops, referenceSeconds, referenceBackend)]
         // conv2d's own GEMM (weights x columns), then the UNet's linear and attention shapes.
         let shapes = [reference, GEMMShape(m: 320, n: 4096, k: 2880), GEMMShape(m: 4096, n: 320, k: 320),
                       GEMMShape(m: 4096, n: 2560, k: 320), GEMMShape(m: 4096, n: 320, k: 1280),

@@ -1,12 +1,14 @@
 import CDNNL
+import COpenBLAS
 import Foundation
 
 /// The library behind every f32 matrix product (linear, matmul, conv2d and attention all call
 /// `sgemm` here and nowhere else).
 ///
 /// oneDNN is chosen where the CPU has AVX-512 (its AVX-512 kernels ran 1.6-2x OpenBLAS's Haswell
-/// kernels there), OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM`
-/// overrides the choice; an unknown value falls back to the automatic choice, and
+/// kernels there) or where OpenBLAS does not know the CPU and falls back to a generic SSE core
+/// (`openblas_get_corename()` "Prescott" on a Sapphire Rapids class Xeon with Debian's 0.3.21),
+/// OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM` overrides the choice; an unknown value falls back to the automatic choice, and
 /// `validateEnvironment()` lets a front end refuse it instead. `onednn-bf16` is the opt-in
 /// reduced precision: operands rounded to bf16, products accumulated in f32.
 public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -63,8 +65,24 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 
     @TaskLocal static var override: GEMMBackend?
 
+    /// The f32 backend chosen for this CPU whatever `OVERPAINT_GEMM` says: the one f32 references
+    /// (bf16 parity, the benchmarks' reference sgemm) run on.
+    public static let automaticFloat32 = automatic(hasAVX512: cpuHasAVX512, openBLASCore: openBLASCoreName)
+
+    /// The kernel set OpenBLAS picked for this CPU (`OPENBLAS_CORETYPE` forces one).
+    public static let openBLASCoreName: String = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+
+    /// What every product runs on, and OpenBLAS's core, in one line for `bench` and the manifest:
+    /// "f32 on onednn (OpenBLAS core Prescott, generic: unused)".
+    public static var productsDescription: String {
+        let precision = active.isFloat32 ? "f32" : "bf16"
+        let products = active.isFloat32 ? "\(active)" : "\(active), f32 parts on \(active.float32Counterpart)"
+        let core = isGenericOpenBLASCore(openBLASCoreName) ? "\(openBLASCoreName), generic: unused" : openBLASCoreName
+        return "\(precision) on \(products) (OpenBLAS core \(core))"
+    }
+
     private static let processDefault = LockedBackend(
-        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automatic(hasAVX512: cpuHasAVX512))
+        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automaticFloat32)
 
     /// The backend `OVERPAINT_GEMM` names in `environment`, nil when it is unset or empty.
     static func requested(in environment: [String: String]) throws -> GEMMBackend? {
@@ -74,9 +92,20 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         return backend
     }
 
-    static func automatic(hasAVX512: Bool) -> GEMMBackend {
-        hasAVX512 ? .oneDNN : .openBLAS
+    static func automatic(hasAVX512: Bool, openBLASCore: String) -> GEMMBackend {
+        hasAVX512 || isGenericOpenBLASCore(openBLASCore) ? .oneDNN : .openBLAS
     }
+
+    /// OpenBLAS cores with SSE kernels only, which it falls back to on a CPU newer than it knows:
+    /// a product there ran at a fraction of oneDNN's rate on the same machine.
+    static func isGenericOpenBLASCore(_ name: String) -> Bool {
+        genericOpenBLASCores.contains(name.lowercased())
+    }
+
+    private static let genericOpenBLASCores: Set<String> = [
+        "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine", "northwood",
+        "banias", "athlon", "opteron", "opteron_sse3", "barcelona", "bobcat", "generic", "unknown",
+    ]
 
     /// oneDNN's ISA values are bit sets: a level includes every bit of the levels below it.
     private static func effectiveISA(includes level: dnnl_cpu_isa_t) -> Bool {
