@@ -58,7 +58,7 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
     }
 
     /// Whether the CPU runs oneDNN's AVX-512 kernels.
-    public static var cpuHasAVX512: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core) }
+    public static let cpuHasAVX512 = effectiveISA(includes: dnnl_cpu_isa_avx512_core)
 
     /// Whether the CPU has AVX-512 with bf16 dot products (`avx512_bf16`).
     public static var cpuHasAVX512BF16: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core_bf16) }
@@ -112,7 +112,8 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         dnnl_get_effective_cpu_isa().rawValue & level.rawValue == level.rawValue
     }
 
-    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on `Parallel.blasThreadCount` threads.
+    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on `Parallel.blasThreadCount` threads,
+    /// as single-threaded slices (`SlicedProduct`) on every backend.
     /// Empty products are handled here, as both libraries may reject their leading dimensions.
     func sgemm(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -134,17 +135,24 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
                                   threads: Parallel.blasThreadCount)
         case .oneDNN:
             let (plain, transposed) = (CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")))
-            // The OpenMP thread count belongs to the calling thread, so it is set on every call.
-            omp_set_num_threads(Int32(Parallel.blasThreadCount))
-            let status = dnnl_sgemm(transposeA ? transposed : plain, transposeB ? transposed : plain, Int64(m), Int64(n), Int64(k), alpha,
-                                    a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
-            precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
+            SlicedProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
+                              b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
+                // The OpenMP thread count belongs to the calling thread, so it is set on every call.
+                omp_set_num_threads(1)
+                let status = dnnl_sgemm(transposeA ? transposed : plain, transposeB ? transposed : plain, Int64(m),
+                                        Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+                precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
+            }
         case .oneDNNMatmul, .oneDNNBF16:
             guard let a, let b else { return }
-            OneDNNMatmul.shared.multiply(
-                precision: self == .oneDNNBF16 ? .bf16 : .f32, threads: Parallel.blasThreadCount,
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            SlicedProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
+                              b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
+                guard let a, let b else { return }
+                OneDNNMatmul.shared.multiply(
+                    precision: self == .oneDNNBF16 ? .bf16 : .f32, threads: 1,
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            }
         }
     }
 }
