@@ -36,4 +36,7 @@ void ck_attention_query_blocks(const float *query, int query_count, int row_stri
                                const float *packed_keys, const float *packed_values, int key_count, float scale,
                                int first_block, int block_count, float *out, float *scratch);
 
+/* f16 bit patterns (unaligned) as f32, with AVX-512's conversion instruction. */
+void ck_widen_f16(const void *source, float *destination, size_t count);
+
 #endif
