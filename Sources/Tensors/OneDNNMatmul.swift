@@ -4,10 +4,8 @@ import Foundation
 /// Row-major matrix products through oneDNN's matmul primitive, in f32 or in bf16.
 ///
 /// bf16 rounds both operands to bf16 (to nearest even, as torch's `.to(torch.bfloat16)`) with
-/// oneDNN reorders into scratch, the left one plain, the right one in the blocked layout the
-/// matmul asks for (`format_tag_any`: with plain bf16 weights oneDNN 2.6 ran its slower
-/// gemm:jit kernel, with blocked ones its brgemm kernel), multiplies with f32 accumulation (AMX
-/// or avx512_bf16 kernels) and writes f32. Primitives are JIT-compiled, so each is built once per shape and
+/// oneDNN reorders into packed scratch, multiplies with f32 accumulation (AMX or avx512_bf16
+/// kernels) and writes f32. Primitives are JIT-compiled, so each is built once per shape and
 /// cached. Every execution brings its own scratchpad and stream: the banded convolution runs
 /// the same shape from several threads at once.
 final class OneDNNMatmul: @unchecked Sendable {
@@ -50,18 +48,17 @@ final class OneDNNMatmul: @unchecked Sendable {
                 pointers: [UnsafeMutableRawPointer(mutating: a), UnsafeMutableRawPointer(mutating: b),
                            UnsafeMutableRawPointer(c)])
         case .bf16:
-            let packedLeft = left.packed
-            let product = matmul(packedLeft, right, ldc: ldc, alpha: alpha, beta: beta, type: dnnl_bf16, threads: threads)
-            let blocking = weightsReorder(right, into: product, threads: threads)
+            let (packedLeft, packedRight) = (left.packed, right.packed)
             let leftBuffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * packedLeft.storedCount, alignment: 64)
-            let rightBuffer = UnsafeMutableRawPointer.allocate(byteCount: product.weightsBytes, alignment: 64)
+            let rightBuffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * packedRight.storedCount, alignment: 64)
             defer {
                 leftBuffer.deallocate()
                 rightBuffer.deallocate()
             }
             run(narrowing(left, threads: threads), pointers: [UnsafeMutableRawPointer(mutating: a), leftBuffer])
-            run(blocking, pointers: [UnsafeMutableRawPointer(mutating: b), rightBuffer])
-            run(product, pointers: [leftBuffer, rightBuffer, UnsafeMutableRawPointer(c)])
+            run(narrowing(right, threads: threads), pointers: [UnsafeMutableRawPointer(mutating: b), rightBuffer])
+            run(matmul(packedLeft, packedRight, ldc: ldc, alpha: alpha, beta: beta, type: dnnl_bf16, threads: threads),
+                pointers: [leftBuffer, rightBuffer, UnsafeMutableRawPointer(c)])
         }
     }
 
@@ -87,28 +84,10 @@ final class OneDNNMatmul: @unchecked Sendable {
         }
     }
 
-    /// The right operand rounded to bf16 into the layout `product` chose for its weights.
-    private func weightsReorder(_ matrix: StoredMatrix, into product: Primitive, threads: Int) -> Primitive {
-        cached(.blocking(matrix, LayoutBytes(product.descriptors[1]), threads: threads)) {
-            var source = matrix.logicalDescriptor(type: dnnl_f32)
-            var target = product.descriptors[1]
-            let attributes = try Attributes()
-            var descriptor: dnnl_primitive_desc_t?
-            try check(dnnl_reorder_primitive_desc_create(&descriptor, &source, engine, &target, engine,
-                                                         attributes.handle), "reorder f32 -> blocked bf16 \(matrix)")
-            return try Primitive(descriptor: descriptor, arguments: [DNNL_ARG_FROM, DNNL_ARG_TO],
-                                 descriptors: [source, target], engine: engine)
-        }
-    }
-
     private func makeMatmul(_ left: StoredMatrix, _ right: StoredMatrix, ldc: Int, alpha: Float, beta: Float,
                             type: dnnl_data_type_t) throws -> Primitive {
         var source = left.logicalDescriptor(type: type)
         var weights = right.logicalDescriptor(type: type)
-        if type == dnnl_bf16 {
-            try check(dnnl_memory_desc_init_by_tag(&weights, 2, [Int64(right.rows), Int64(right.columns)], type,
-                                                   dnnl_format_tag_any), "matmul weights \(right)")
-        }
         var destination = dnnl_memory_desc_t()
         try check(dnnl_memory_desc_init_by_strides(&destination, 2, [Int64(left.rows), Int64(right.columns)],
                                                    dnnl_f32, [Int64(ldc), 1]), "matmul output")
@@ -118,9 +97,6 @@ final class OneDNNMatmul: @unchecked Sendable {
         var descriptor: dnnl_primitive_desc_t?
         try check(dnnl_primitive_desc_create(&descriptor, &operation, attributes.handle, engine, nil),
                   "matmul \(left) x \(right)")
-        if type == dnnl_bf16, let chosen = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0) {
-            weights = chosen.pointee
-        }
         return try Primitive(descriptor: descriptor, arguments: [DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST],
                              descriptors: [source, weights, destination], engine: engine)
     }
@@ -212,18 +188,6 @@ struct StoredMatrix: Hashable, CustomStringConvertible {
 private enum PrimitiveKey: Hashable {
     case matmul(StoredMatrix, StoredMatrix, ldc: Int, alpha: Float, beta: Float, bf16: Bool, threads: Int)
     case narrowing(StoredMatrix, threads: Int)
-    /// Into a matmul's weights layout, named by its descriptor's bytes.
-    case blocking(StoredMatrix, LayoutBytes, threads: Int)
-}
-
-/// A memory descriptor's bytes, so that two descriptors compare equal when oneDNN made them alike.
-private struct LayoutBytes: Hashable {
-    let bytes: [UInt8]
-
-    init(_ descriptor: dnnl_memory_desc_t) {
-        var descriptor = descriptor
-        bytes = withUnsafeBytes(of: &descriptor) { Array($0) }
-    }
 }
 
 /// A compiled primitive, the memory layouts of its arguments and its scratchpad's size.
@@ -235,11 +199,6 @@ private final class Primitive: @unchecked Sendable {
     let descriptors: [dnnl_memory_desc_t]
     let scratchpadDescriptor: dnnl_memory_desc_t
     let scratchpadBytes: Int
-    /// Bytes of the second argument as laid out (a matmul's weights).
-    var weightsBytes: Int {
-        var descriptor = descriptors[1]
-        return dnnl_memory_desc_get_size(&descriptor)
-    }
 
     init(descriptor: dnnl_primitive_desc_t?, arguments: [Int32], descriptors: [dnnl_memory_desc_t],
          engine: dnnl_engine_t) throws {
