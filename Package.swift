@@ -28,8 +28,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
         ),
         .target(name: "FileAccess"),
+        .target(name: "CKernels"),
         .target(name: "Imaging", dependencies: ["CCodecs", "FileAccess"]),
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL", "CKernels"]),
         .target(name: "Weights", dependencies: ["Tensors", "FileAccess"]),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], resources: [.copy("CLIP/Resources/clip-tokenizer")]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Recipes
+import Tensors
 
 public struct RunOptions: Sendable {
     /// What to do when an output already exists.
@@ -180,7 +181,7 @@ public struct BatchRunner {
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
             edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.source.path,
             model: plan.recipe.model, seconds: 0, sha256: nil, fingerprint: fingerprint, finished: "",
-            version: Self.version)
+            version: Self.version, precision: GEMMBackend.productsDescription)
         do {
             let result = try outcome.get()
             let format = plan.recipe.output.format

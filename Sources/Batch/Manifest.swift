@@ -21,6 +21,8 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var fingerprint: [String: String]?
     public var finished: String
     public var version: String
+    /// The products' arithmetic and backends, and OpenBLAS's core (`GEMMBackend.productsDescription`).
+    public var precision: String? = nil
 }
 
 /// What `manifest.jsonl` holds: its records in file order, and the lines that are none.

@@ -1,9 +1,12 @@
+import CKernels
 import Foundation
 
 /// Scaled dot-product attention over heads packed in the last axis, as diffusers'
 /// `AttnProcessor2_0` sees them (before `head_to_batch_dim`): softmax(q k^T / sqrt(D)) v per head.
 ///
-/// Query rows go in chunks of `queryChunk` and keys in blocks of `keyBlock` with a running
+/// Where the CPU has AVX-512 and the head width has a microkernel (40, 64, 80, 160), the fused
+/// kernel of `CKernels` runs (see `AttentionKernel.fused`); otherwise, two products per block:
+/// query rows go in chunks of `queryChunk` and keys in blocks of `keyBlock` with a running
 /// softmax, so only a `queryChunk x keyBlock` block of scores exists per thread (1 MB; whole
 /// rows of keys are 4 MB per chunk at 4096 tokens and 64 MB at 2048x2048's 65,536). Against
 /// whole rows of 4096 keys the blocks ran 5% faster (2 threads, AVX2).
@@ -15,6 +18,30 @@ import Foundation
 public func attention(
     _ query: Tensor, _ key: Tensor, _ value: Tensor, heads: Int, queryChunk: Int = 256, keyBlock: Int = 1024
 ) -> Tensor {
+    let headWidth = heads > 0 ? (query.shape.last ?? 0) / heads : 0
+    return attention(query, key, value, heads: heads, queryChunk: queryChunk, keyBlock: keyBlock,
+                     kernel: .preferred(headWidth: headWidth))
+}
+
+/// How attention runs.
+enum AttentionKernel {
+    /// `CKernels`' AVX-512 kernel: per head the keys and values are packed once, then each block
+    /// of 48 queries runs Q K^T, the running softmax and the product with V in one pass over key
+    /// blocks of 256, its scores and output rows in cache, all in f32.
+    case fused
+    /// Two BLAS products per block of queries and keys, the softmax between them.
+    case blockedProducts
+
+    static func preferred(headWidth: Int) -> AttentionKernel {
+        GEMMBackend.cpuHasAVX512 && ck_attention_supports(Int32(clamping: headWidth)) != 0 ? .fused : .blockedProducts
+    }
+}
+
+// query: [B, Lq, H*D], key: [B, Lk, H*D], value: [B, Lk, H*D] -> [B, Lq, H*D]
+func attention(
+    _ query: Tensor, _ key: Tensor, _ value: Tensor, heads: Int, queryChunk: Int = 256, keyBlock: Int = 1024,
+    kernel: AttentionKernel
+) -> Tensor {
     let problem = AttentionProblem(query: query.shape, key: key.shape, value: value.shape, heads: heads,
                                    queryChunk: queryChunk, keyBlock: keyBlock)
     let backend = GEMMBackend.active.float32Counterpart
@@ -24,7 +51,11 @@ public func attention(
                 value.withUnsafeBufferPointer { v in
                     guard let qBase = q.baseAddress, let kBase = k.baseAddress, let vBase = v.baseAddress,
                           let outBase = out.baseAddress else { return }
-                    problem.solve(query: qBase, key: kBase, value: vBase, into: outBase, backend: backend)
+                    switch kernel {
+                    case .fused: problem.solveFused(query: qBase, key: kBase, value: vBase, into: outBase)
+                    case .blockedProducts:
+                        problem.solve(query: qBase, key: kBase, value: vBase, into: outBase, backend: backend)
+                    }
                 }
             }
         }
@@ -125,6 +156,40 @@ struct AttentionProblem {
                           c: outRows, ldc: width)
         }
         for row in 0..<rows { scaleRow(outRows + row * width, by: 1 / sums[row]) }
+    }
+
+    /// The fused kernel, one head after another: the head's keys and values are packed once on
+    /// this thread, then its query blocks are spread over the threads.
+    func solveFused(
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        precondition(ck_attention_supports(Int32(headDimension)) != 0, "no fused attention kernel for heads of \(headDimension)")
+        FlopCounter.add(4 * batch * heads * queryLength * keyLength * headDimension)
+        let (keys, rowStride, headWidth) = (Int32(keyLength), Int32(width), Int32(headDimension))
+        let packedKeys = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_packed_keys_count(keys, headWidth))
+        let packedValues = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_packed_values_count(keys, headWidth))
+        defer {
+            packedKeys.deallocate()
+            packedValues.deallocate()
+        }
+        let blockRows = Int(CK_ATTENTION_QUERY_BLOCK)
+        let blocks = (queryLength + blockRows - 1) / blockRows
+        // log2(e) folded into the scale: the kernel exponentiates in base 2.
+        let scale = Float(M_LOG2E) / Float(headDimension).squareRoot()
+        for unit in 0..<batch * heads {
+            let (image, head) = (unit / heads, unit % heads)
+            let keyOffset = image * keyLength * width + head * headDimension
+            let queryOffset = image * queryLength * width + head * headDimension
+            ck_attention_pack(key + keyOffset, value + keyOffset, keys, rowStride, headWidth, packedKeys, packedValues)
+            Parallel.forEachRange(count: blocks, minimumBlock: 1) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_scratch_count(headWidth))
+                defer { scratch.deallocate() }
+                ck_attention_query_blocks(query + queryOffset, Int32(queryLength), rowStride, headWidth, packedKeys,
+                                          packedValues, keys, scale, Int32(range.lowerBound), Int32(range.count),
+                                          out + queryOffset, scratch)
+            }
+        }
     }
 
     @inline(__always)

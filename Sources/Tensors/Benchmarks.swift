@@ -22,16 +22,18 @@ public struct BenchResult: Sendable, Equatable {
 /// classifier-free guidance batch 2), timed as `overpaint bench` reports them.
 public enum TensorBenchmarks {
     /// Runs every kernel `repetitions` times after one warm-up and returns the best times.
-    /// The first result is the reference sgemm on OpenBLAS (the BLAS the environment provides),
+    /// The first result is the reference sgemm on the f32 backend chosen for this CPU (OpenBLAS,
+    /// the BLAS the environment provides, unless it runs a generic core or the CPU has AVX-512),
     /// which every fraction is measured against; the GEMM shapes then run on every backend this
     /// CPU runs at speed, the other kernels on the active one. Each name ends with its backend
     /// in brackets.
     public static func run(repetitions: Int = 3) -> [BenchResult] {
         let backend = GEMMBackend.active
         let reference = GEMMShape(m: 4096, n: 320, k: 2880)
-        let referenceSeconds = GEMMBackend.withBackend(.openBLAS) { reference.bestTime(repetitions) }
+        let referenceBackend = GEMMBackend.automaticFloat32
+        let referenceSeconds = GEMMBackend.withBackend(referenceBackend) { reference.bestTime(repetitions) }
         let timing = Timing(repetitions: repetitions, referenceSeconds: referenceSeconds, referenceFlops: reference.flops)
-        var results = [timing.result("sgemm reference \(reference)", reference.flops, referenceSeconds, .openBLAS)]
+        var results = [timing.result("sgemm reference \(reference)", reference.flops, referenceSeconds, referenceBackend)]
         // conv2d's own GEMM (weights x columns), then the UNet's linear and attention shapes.
         let shapes = [reference, GEMMShape(m: 320, n: 4096, k: 2880), GEMMShape(m: 4096, n: 320, k: 320),
                       GEMMShape(m: 4096, n: 2560, k: 320), GEMMShape(m: 4096, n: 320, k: 1280),
@@ -44,7 +46,7 @@ public enum TensorBenchmarks {
         }
         results.append(convolution(timing, backend: backend))
         results.append(contentsOf: upscalerAndVAEConvolutions(timing, backend: backend))
-        results.append(selfAttention(timing, backend: backend))
+        results.append(contentsOf: attentions(timing, backend: backend))
         results.append(contentsOf: halfWeightLinears(timing, backend: backend))
         return results
     }
@@ -95,14 +97,23 @@ public enum TensorBenchmarks {
         }
     }
 
-    /// Self-attention over 4096 tokens, 8 heads of 40, batch 2 (the first UNet transformer).
-    private static func selfAttention(_ timing: Timing, backend: GEMMBackend) -> BenchResult {
+    /// Self-attention over 4096 tokens, 8 heads of 40, batch 2 (the first UNet transformer), and
+    /// its cross-attention over 77 text tokens, on each attention kernel this CPU runs.
+    private static func attentions(_ timing: Timing, backend: GEMMBackend) -> [BenchResult] {
         let q = filled([2, 4096, 320])
         let k = filled([2, 4096, 320])
         let v = filled([2, 4096, 320])
-        let flops = 4.0 * 2 * 8 * 4096 * 4096 * 40
-        let seconds = bestTime(timing.repetitions) { _ = attention(q, k, v, heads: 8) }
-        return timing.result("attention [2, 4096, 8x40]", flops, seconds, backend)
+        let textK = filled([2, 77, 320])
+        let textV = filled([2, 77, 320])
+        let kernels: [AttentionKernel] = AttentionKernel.preferred(headWidth: 40) == .fused ? [.fused, .blockedProducts] : [.blockedProducts]
+        return kernels.flatMap { kernel in
+            let name = kernel == .fused ? "fused" : "blocked products"
+            let selfSeconds = bestTime(timing.repetitions) { _ = attention(q, k, v, heads: 8, kernel: kernel) }
+            let crossSeconds = bestTime(timing.repetitions) { _ = attention(q, textK, textV, heads: 8, kernel: kernel) }
+            return [timing.result("attention [2, 4096, 8x40], \(name)", 4.0 * 2 * 8 * 4096 * 4096 * 40, selfSeconds, backend),
+                    timing.result("cross-attention [2, 4096 x 77, 8x40], \(name)", 4.0 * 2 * 8 * 4096 * 77 * 40,
+                                  crossSeconds, backend)]
+        }
     }
 
     static func bestTime(_ repetitions: Int, _ body: () -> Void) -> Double {

@@ -1,12 +1,14 @@
 import CDNNL
+import COpenBLAS
 import Foundation
 
 /// The library behind every f32 matrix product (linear, matmul, conv2d and attention all call
 /// `sgemm` here and nowhere else).
 ///
 /// oneDNN is chosen where the CPU has AVX-512 (its AVX-512 kernels ran 1.6-2x OpenBLAS's Haswell
-/// kernels there), OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM`
-/// overrides the choice; an unknown value falls back to the automatic choice, and
+/// kernels there) or where OpenBLAS does not know the CPU and falls back to a generic SSE core
+/// (`openblas_get_corename()` "Prescott" on a Sapphire Rapids class Xeon with Debian's 0.3.21),
+/// OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM` overrides the choice; an unknown value falls back to the automatic choice, and
 /// `validateEnvironment()` lets a front end refuse it instead. `onednn-bf16` is the opt-in
 /// reduced precision: operands rounded to bf16, products accumulated in f32.
 public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -56,15 +58,31 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
     }
 
     /// Whether the CPU runs oneDNN's AVX-512 kernels.
-    public static var cpuHasAVX512: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core) }
+    public static let cpuHasAVX512 = effectiveISA(includes: dnnl_cpu_isa_avx512_core)
 
     /// Whether the CPU has AVX-512 with bf16 dot products (`avx512_bf16`).
     public static var cpuHasAVX512BF16: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core_bf16) }
 
     @TaskLocal static var override: GEMMBackend?
 
+    /// The f32 backend chosen for this CPU whatever `OVERPAINT_GEMM` says: the one f32 references
+    /// (bf16 parity, the benchmarks' reference sgemm) run on.
+    public static let automaticFloat32 = automatic(hasAVX512: cpuHasAVX512, openBLASCore: openBLASCoreName)
+
+    /// The kernel set OpenBLAS picked for this CPU (`OPENBLAS_CORETYPE` forces one).
+    public static let openBLASCoreName: String = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+
+    /// What every product runs on, and OpenBLAS's core, in one line for `bench` and the manifest:
+    /// "f32 on onednn (OpenBLAS core Prescott, generic: unused)".
+    public static var productsDescription: String {
+        let precision = active.isFloat32 ? "f32" : "bf16"
+        let products = active.isFloat32 ? "\(active)" : "\(active), f32 parts on \(active.float32Counterpart)"
+        let core = isGenericOpenBLASCore(openBLASCoreName) ? "\(openBLASCoreName), generic: unused" : openBLASCoreName
+        return "\(precision) on \(products) (OpenBLAS core \(core))"
+    }
+
     private static let processDefault = LockedBackend(
-        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automatic(hasAVX512: cpuHasAVX512))
+        ((try? requested(in: ProcessInfo.processInfo.environment)) ?? nil) ?? automaticFloat32)
 
     /// The backend `OVERPAINT_GEMM` names in `environment`, nil when it is unset or empty.
     static func requested(in environment: [String: String]) throws -> GEMMBackend? {
@@ -74,16 +92,28 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         return backend
     }
 
-    static func automatic(hasAVX512: Bool) -> GEMMBackend {
-        hasAVX512 ? .oneDNN : .openBLAS
+    static func automatic(hasAVX512: Bool, openBLASCore: String) -> GEMMBackend {
+        hasAVX512 || isGenericOpenBLASCore(openBLASCore) ? .oneDNN : .openBLAS
     }
+
+    /// OpenBLAS cores with SSE kernels only, which it falls back to on a CPU newer than it knows:
+    /// a product there ran at a fraction of oneDNN's rate on the same machine.
+    static func isGenericOpenBLASCore(_ name: String) -> Bool {
+        genericOpenBLASCores.contains(name.lowercased())
+    }
+
+    private static let genericOpenBLASCores: Set<String> = [
+        "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine", "northwood",
+        "banias", "athlon", "opteron", "opteron_sse3", "barcelona", "bobcat", "generic", "unknown",
+    ]
 
     /// oneDNN's ISA values are bit sets: a level includes every bit of the levels below it.
     private static func effectiveISA(includes level: dnnl_cpu_isa_t) -> Bool {
         dnnl_get_effective_cpu_isa().rawValue & level.rawValue == level.rawValue
     }
 
-    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on `Parallel.blasThreadCount` threads.
+    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on `Parallel.blasThreadCount` threads,
+    /// as single-threaded slices (`SlicedProduct`) on every backend.
     /// Empty products are handled here, as both libraries may reject their leading dimensions.
     func sgemm(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -105,17 +135,24 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
                                   threads: Parallel.blasThreadCount)
         case .oneDNN:
             let (plain, transposed) = (CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")))
-            // The OpenMP thread count belongs to the calling thread, so it is set on every call.
-            omp_set_num_threads(Int32(Parallel.blasThreadCount))
-            let status = dnnl_sgemm(transposeA ? transposed : plain, transposeB ? transposed : plain, Int64(m), Int64(n), Int64(k), alpha,
-                                    a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
-            precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
+            SlicedProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
+                              b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
+                // The OpenMP thread count belongs to the calling thread, so it is set on every call.
+                omp_set_num_threads(1)
+                let status = dnnl_sgemm(transposeA ? transposed : plain, transposeB ? transposed : plain, Int64(m),
+                                        Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+                precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
+            }
         case .oneDNNMatmul, .oneDNNBF16:
             guard let a, let b else { return }
-            OneDNNMatmul.shared.multiply(
-                precision: self == .oneDNNBF16 ? .bf16 : .f32, threads: Parallel.blasThreadCount,
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            SlicedProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
+                              b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
+                guard let a, let b else { return }
+                OneDNNMatmul.shared.multiply(
+                    precision: self == .oneDNNBF16 ? .bf16 : .f32, threads: 1,
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            }
         }
     }
 }

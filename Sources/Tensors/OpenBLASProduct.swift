@@ -1,14 +1,10 @@
 import COpenBLAS
 import Glibc
 
-/// OpenBLAS products, with the threading done here rather than by OpenBLAS.
-///
-/// OpenBLAS runs single-threaded, and a product is split into slices of its longer output side,
-/// one per thread, each a single-threaded `cblas_sgemm`. OpenBLAS's own threads spin between
-/// calls (sched_yield was 7% of a UNet evaluation's CPU samples), taking a core from whatever
-/// runs between products; GCD's threads sleep. Measured on 2 cores, three runs of each build
-/// alternating: UNet evaluation 26.5 s against 27.8 s with OpenBLAS's threads, VAE decode
-/// 37.9 s against 38.5 s, the same-run reference product unchanged (70-73 GFLOP/s).
+/// OpenBLAS products, single-threaded, with the threading done by `SlicedProduct`. Measured on
+/// 2 cores, three runs of each build alternating, against OpenBLAS's own threads: UNet
+/// evaluation 26.5 s against 27.8 s, VAE decode 37.9 s against 38.5 s, the same-run reference
+/// product unchanged (70-73 GFLOP/s).
 enum OpenBLASProduct {
     /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on up to `threads` threads.
     static func sgemm(
@@ -16,40 +12,11 @@ enum OpenBLASProduct {
         a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
-        let slices = sliceCount(m: m, n: n, k: k, threads: threads)
-        guard slices > 1 else {
+        SlicedProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b,
+                          ldb: ldb, c: c, ldc: ldc, threads: threads) { m, n, a, b, c in
             call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-            return
-        }
-        let splitsRows = m >= n
-        let length = splitsRows ? m : n
-        let units = (length + sliceAlignment - 1) / sliceAlignment
-        Parallel.forEachRange(count: units, blocks: slices) { range in
-            let first = range.lowerBound * sliceAlignment
-            let count = Swift.min(range.upperBound * sliceAlignment, length) - first
-            if splitsRows {
-                call(transposeA, transposeB, count, n, k, alpha, a.map { transposeA ? $0 + first : $0 + first * lda }, lda,
-                     b, ldb, beta, c + first * ldc, ldc)
-            } else {
-                call(transposeA, transposeB, m, count, k, alpha, a, lda,
-                     b.map { transposeB ? $0 + first * ldb : $0 + first }, ldb, beta, c + first, ldc)
-            }
         }
     }
-
-    /// Slices start on multiples of the Haswell kernels' 16-wide unroll, so no slice but the
-    /// last runs a ragged edge.
-    static let sliceAlignment = 16
-
-    /// One slice per thread, but none under ~100 µs of work, where waking a thread costs
-    /// more than it saves.
-    static func sliceCount(m: Int, n: Int, k: Int, threads: Int) -> Int {
-        let units = (Swift.max(m, n) + sliceAlignment - 1) / sliceAlignment
-        let flops = 2 * m * n * k
-        return Swift.max(1, Swift.min(threads, units, flops / minimumSliceFlops))
-    }
-
-    private static let minimumSliceFlops = 4_000_000
 
     private static func call(
         _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,

@@ -128,7 +128,7 @@ struct Bench: ParsableCommand {
 
     private var environmentLine: String {
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
-        return "threads: \(Parallel.threadCount), GEMM: \(GEMMBackend.active), OPENBLAS_CORETYPE=\(coretype)"
+        return "threads: \(Parallel.threadCount), GEMM: \(GEMMBackend.active), products: \(GEMMBackend.productsDescription), OPENBLAS_CORETYPE=\(coretype)"
     }
 
     private func printTable(kernels: [KernelRow], stages: [StageResult], sgemmRate: Double, notes: [String]) {
@@ -160,6 +160,8 @@ struct Bench: ParsableCommand {
             "threads": Parallel.threadCount,
             "gemm_backend": GEMMBackend.active.rawValue,
             "openblas_coretype": environment["OPENBLAS_CORETYPE"] ?? NSNull(),
+            "openblas_core": GEMMBackend.openBLASCoreName,
+            "products": GEMMBackend.productsDescription,
             "sgemm_gflops": sgemmRate,
             "kernels": kernels.map { ["name": $0.name, "seconds": $0.seconds, "gflops": $0.gflops,
                                       "fraction_of_sgemm": $0.fractionOfSGEMM] as [String: Any] },

@@ -4,6 +4,7 @@ import OverpaintTestSupport
 import Testing
 @testable import Batch
 @testable import Recipes
+import Tensors
 
 private func runBatch(_ input: URL, _ output: URL, recipeIn folder: URL, yaml: String = fillRecipe,
                       existing: RunOptions.Existing = .fail, maxPixels: Int = 100_000_000) throws -> RunSummary {
@@ -39,6 +40,7 @@ private func runBatch(_ input: URL, _ output: URL, recipeIn folder: URL, yaml: S
     #expect(entries.count == 1)
     #expect(entries[0].status == .ok && entries[0].input == "p.png" && entries[0].edits == ["fill"])
     #expect(entries[0].sha256 == (try ContentHash.sha256(ofFileAt: output.appendingPathComponent("p.png"))))
+    #expect(entries[0].precision == GEMMBackend.productsDescription)
     #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("report.html").path))
     let text = try ImageFile.readTextChunks(output.appendingPathComponent("p.png"))
     #expect(text["parameters"]?.contains("edits: fill") == true)

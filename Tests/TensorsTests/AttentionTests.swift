@@ -34,4 +34,28 @@ import Testing
         }
         expectClose(out, try OpFixtures.tensor("attention_cross.out"))
     }
+
+    /// The fused kernel against the two-product path, at every head width it has a microkernel
+    /// for: one query, a ragged last query block (77, 100), cross-attention over 77 and 154 tokens,
+    /// and 300 keys (a second, short key block). Keys are scaled by 4 so that later key blocks
+    /// hold larger scores and rescale the rows already accumulated.
+    @Test(.enabled(if: GEMMBackend.cpuHasAVX512, "the fused kernel needs AVX-512"),
+          arguments: [40, 64, 80, 160], [(1, 77), (77, 154), (100, 300), (49, 1)])
+    func fusedKernelMatchesTheBlockedProducts(headWidth: Int, lengths: (queries: Int, keys: Int)) {
+        let heads = 2
+        let query = TensorBenchmarks.filled([2, lengths.queries, heads * headWidth])
+        let key = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth], scale: 4)
+        let value = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth]) + 0.25
+        #expect(AttentionKernel.preferred(headWidth: headWidth) == .fused)
+        let fused = attention(query, key, value, heads: heads, kernel: .fused)
+        let products = GEMMBackend.withBackend(.oneDNN) {
+            attention(query, key, value, heads: heads, kernel: .blockedProducts)
+        }
+        expectClose(fused, products, relative: 1e-5, absolute: 2e-6)
+    }
+
+    @Test func headWidthsWithoutAMicrokernelTakeTheProducts() {
+        #expect(AttentionKernel.preferred(headWidth: 8) == .blockedProducts)
+        #expect(AttentionKernel.preferred(headWidth: 512) == .blockedProducts)
+    }
 }

@@ -17,9 +17,21 @@ import Testing
         #expect(message.contains("OVERPAINT_GEMM=mkl") && message.contains("openblas") && message.contains("onednn"))
     }
 
-    @Test func oneDNNIsChosenOnlyWithAVX512() {
-        #expect(GEMMBackend.automatic(hasAVX512: true) == .oneDNN)
-        #expect(GEMMBackend.automatic(hasAVX512: false) == .openBLAS)
+    @Test func oneDNNIsChosenWithAVX512OrWhereOpenBLASRunsAGenericCore() {
+        #expect(GEMMBackend.automatic(hasAVX512: true, openBLASCore: "Haswell") == .oneDNN)
+        #expect(GEMMBackend.automatic(hasAVX512: false, openBLASCore: "Haswell") == .openBLAS)
+        #expect(GEMMBackend.automatic(hasAVX512: false, openBLASCore: "Zen") == .openBLAS)
+        #expect(GEMMBackend.automatic(hasAVX512: false, openBLASCore: "Prescott") == .oneDNN)
+        #expect(GEMMBackend.automatic(hasAVX512: true, openBLASCore: "Prescott") == .oneDNN)
+    }
+
+    /// The line `bench` prints and the manifest records names OpenBLAS's core as OpenBLAS itself
+    /// reports it, and says when that core is left unused.
+    @Test func productsDescriptionNamesTheBackendAndOpenBLASCore() {
+        let line = GEMMBackend.withBackend(.oneDNN) { GEMMBackend.productsDescription }
+        #expect(line.hasPrefix("f32 on onednn (OpenBLAS core \(GEMMBackend.openBLASCoreName)"))
+        #expect(line.contains("generic: unused") == GEMMBackend.isGenericOpenBLASCore(GEMMBackend.openBLASCoreName))
+        #expect(GEMMBackend.isGenericOpenBLASCore("Prescott") && !GEMMBackend.isGenericOpenBLASCore("SkylakeX"))
     }
 
     @Test func bf16IsRefusedExactlyWhereTheCPULacksAVX512BF16() {

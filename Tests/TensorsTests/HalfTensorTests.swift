@@ -15,6 +15,24 @@ import Testing
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
     }
 
+    /// The bulk widening (AVX-512's conversion where the CPU has it) against the same reference,
+    /// every pattern, from an odd byte offset and with a ragged tail of 7 values.
+    @Test func bulkWideningMatchesSwiftsConversion() {
+        let patterns = (0...Int(UInt16.max) + 7).map { UInt16(truncatingIfNeeded: $0) }
+        let bytes = [UInt8(0)] + patterns.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        var widened = [Float](repeating: 0, count: patterns.count)
+        bytes.withUnsafeBytes { raw in
+            widened.withUnsafeMutableBufferPointer { out in
+                HalfConversion.widenF16(raw.baseAddress! + 1, into: out.baseAddress!, count: patterns.count)
+            }
+        }
+        let mismatches = zip(patterns, widened).filter { bits, actual in
+            let expected = Float(Float16(bitPattern: bits))
+            return expected.isNaN ? !actual.isNaN : actual.bitPattern != expected.bitPattern
+        }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
+    }
+
     @Test func bf16IsTheTopHalfOfAFloat() {
         // torch.tensor([1.0, -2.0, 0.15625, 3.0e38], dtype=torch.bfloat16).view(torch.int16)
         let half = HalfTensor(shape: [4], format: .bf16, bitPatterns: [0x3F80, 0xC000, 0x3E20, 0x7F62])

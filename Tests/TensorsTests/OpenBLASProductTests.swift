@@ -7,17 +7,17 @@ import Testing
     @Test(arguments: [(200, 37, 600), (37, 300, 500), (250, 90, 300), (97, 97, 800)])
     func slicedProductsMatchTheDefinition(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
-        #expect(OpenBLASProduct.sliceCount(m: m, n: n, k: k, threads: 3) > 1, "the shape must split")
+        #expect(SlicedProduct.sliceCount(m: m, n: n, k: k, threads: 3) > 1, "the shape must split")
         for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
             expectSlicedProduct(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
         }
     }
 
     @Test func sliceCountFollowsThreadsSizeAndWork() {
-        #expect(OpenBLASProduct.sliceCount(m: 4096, n: 320, k: 2880, threads: 2) == 2)
-        #expect(OpenBLASProduct.sliceCount(m: 4096, n: 320, k: 2880, threads: 1) == 1)
-        #expect(OpenBLASProduct.sliceCount(m: 20, n: 20, k: 100_000, threads: 8) == 2, "20 rows make two 16-row slices")
-        #expect(OpenBLASProduct.sliceCount(m: 64, n: 64, k: 64, threads: 8) == 1, "half a MFLOP is not worth a thread")
+        #expect(SlicedProduct.sliceCount(m: 4096, n: 320, k: 2880, threads: 2) == 2)
+        #expect(SlicedProduct.sliceCount(m: 4096, n: 320, k: 2880, threads: 1) == 1)
+        #expect(SlicedProduct.sliceCount(m: 20, n: 20, k: 100_000, threads: 8) == 2, "20 rows make two 16-row slices")
+        #expect(SlicedProduct.sliceCount(m: 64, n: 64, k: 64, threads: 8) == 1, "half a MFLOP is not worth a thread")
     }
 
     private func expectSlicedProduct(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {

@@ -1,12 +1,15 @@
-"""Times `overpaint bench` against diffusers + PyTorch f32 on this machine, alternating the two
-so that the machine's drift falls on both, and prints each stage's time ratio (ours / torch;
-below 1 means faster than torch) for every round.
+"""Times `overpaint bench` against diffusers + PyTorch and against OpenVINO on this machine,
+alternating the three within each round so that the machine's drift falls on all of them, and
+prints each stage's time ratios (ours / torch, ours / OpenVINO; below 1 means we are faster) for
+every round, then their medians.
 
-Run from the repository root, with the reference venv's python:
+Run from the repository root, with the reference venv's python (OpenVINO: `pip install openvino`;
+without it, or with --no-openvino, only torch is compared):
   /path/to/venv/bin/python tools/reference/compare_torch.py --overpaint .build/release/overpaint \
-      --model /tmp/sd15 --rounds 2
+      --model /tmp/sd15 --rounds 2 [--precision bf16]
 """
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -15,6 +18,7 @@ import subprocess
 import sys
 
 STAGES = ["UNet, batch 2 (guidance), 64x64 latents", "VAE encode 512x512", "VAE decode 512x512"]
+HERE = pathlib.Path(__file__).parent
 
 
 def run_json(command, environment=None):
@@ -33,27 +37,37 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    parser.add_argument("--no-openvino", action="store_true", help="compare with torch only")
     arguments = parser.parse_args()
-    torch_bench = [sys.executable, str(pathlib.Path(__file__).with_name("bench_torch.py")),
-                   "--threads", str(arguments.threads), "--repetitions", str(arguments.repetitions)]
+    common = ["--threads", str(arguments.threads), "--repetitions", str(arguments.repetitions)]
+    peers = {"torch": [sys.executable, str(HERE / "bench_torch.py"), *common,
+                       "--dtype", "bfloat16" if arguments.precision == "bf16" else "float32"]}
+    if not arguments.no_openvino and importlib.util.find_spec("openvino") is not None:
+        peers["OpenVINO"] = [sys.executable, str(HERE / "bench_openvino.py"), *common, "--precision", arguments.precision]
     ours_bench = [arguments.overpaint, "bench", "--json", "--no-kernels", "--model", arguments.model,
-                  "--stages", "unet,vae-encode,vae-decode", "--repetitions", str(arguments.repetitions)]
-
+                  "--stages", "unet,vae-encode,vae-decode", "--repetitions", str(arguments.repetitions),
+                  "--precision", arguments.precision]
     ours_environment = dict(os.environ, OVERPAINT_THREADS=str(arguments.threads))
 
-    ratios = {stage: [] for stage in STAGES}
-    print("| round | stage | torch s | ours s | ours / torch |")
-    print("| --- | --- | --- | --- | --- |")
+    ratios = {(peer, stage): [] for peer in peers for stage in STAGES}
+    names = list(peers)
+    print(f"precision {arguments.precision}, {arguments.threads} threads")
+    print("| round | stage | " + " | ".join(f"{name} s" for name in names) + " | ours s | "
+          + " | ".join(f"ours / {name}" for name in names) + " |")
+    print("|" + " --- |" * (3 + 2 * len(names)))
     for round_number in range(1, arguments.rounds + 1):
-        torch_seconds = seconds_by_stage(run_json(torch_bench))
+        peer_seconds = {name: seconds_by_stage(run_json(command)) for name, command in peers.items()}
         ours_seconds = seconds_by_stage(run_json(ours_bench, ours_environment))
         for stage in STAGES:
-            ratio = ours_seconds[stage] / torch_seconds[stage]
-            ratios[stage].append(ratio)
-            print(f"| {round_number} | {stage} | {torch_seconds[stage]:.2f} | {ours_seconds[stage]:.2f} | {ratio:.3f} |",
-                  flush=True)
+            row = [ours_seconds[stage] / peer_seconds[name][stage] for name in names]
+            for name, ratio in zip(names, row):
+                ratios[(name, stage)].append(ratio)
+            print(f"| {round_number} | {stage} | " + " | ".join(f"{peer_seconds[name][stage]:.2f}" for name in names)
+                  + f" | {ours_seconds[stage]:.2f} | " + " | ".join(f"{ratio:.3f}" for ratio in row) + " |", flush=True)
     for stage in STAGES:
-        print(f"{stage}: median ratio {statistics.median(ratios[stage]):.3f} over {arguments.rounds} rounds")
+        medians = ", ".join(f"ours / {name} {statistics.median(ratios[(name, stage)]):.3f}" for name in names)
+        print(f"{stage}: median {medians} over {arguments.rounds} rounds")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,248 @@
+#include "CKernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+/* Every function that uses AVX-512 says so itself; the rest of the build targets baseline x86-64. */
+#define CK_AVX512 __attribute__((target("avx512f,fma")))
+
+enum {
+    LANES = 16,
+    /* Keys per pass of the running softmax: a block's scores (48 x 256 floats, 48 KB) and its
+       packed keys and values (256 keys) stay in L2 while the block's three steps run. */
+    KEY_BLOCK = 256,
+    QUERY_BLOCK = CK_ATTENTION_QUERY_BLOCK,
+    /* Query rows per score tile: 8 rows x 32 keys is 16 accumulators, fed by 2 key loads and
+       8 broadcasts per step of the head width. */
+    SCORE_ROWS = 8,
+};
+
+/* exp2(x) of scores at or below this is taken as 0: it is below 2^-100 of the row's largest
+   term, and flushing it keeps the products with V clear of denormals. */
+static const float flushBelow = -100.0f;
+
+static int vectors_for(int head_width) { return (head_width + LANES - 1) / LANES; }
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+int ck_attention_supports(int head_width) {
+    if (head_width <= 0) return 0;
+    int vectors = vectors_for(head_width);
+    return vectors == 3 || vectors == 4 || vectors == 5 || vectors == 10;
+}
+
+static int panels_for(int key_count) { return (key_count + LANES - 1) / LANES; }
+
+size_t ck_attention_packed_keys_count(int key_count, int head_width) {
+    return (size_t)panels_for(key_count) * LANES * head_width;
+}
+
+size_t ck_attention_packed_values_count(int key_count, int head_width) {
+    return (size_t)panels_for(key_count) * LANES * vectors_for(head_width) * LANES;
+}
+
+/* Staged queries, scores, output rows, and per row the running maximum, sum and rescale. */
+size_t ck_attention_scratch_count(int head_width) {
+    return (size_t)QUERY_BLOCK * (head_width + KEY_BLOCK + vectors_for(head_width) * LANES + 3);
+}
+
+/* Keys go into panels of 16, each [head_width][16] (a score tile loads one key width-slice of
+   16 keys per step); values into rows padded with zeros to whole vectors. Keys and values past
+   key_count are zeros. */
+void ck_attention_pack(const float *key, const float *value, int key_count, int row_stride, int head_width,
+                       float *packed_keys, float *packed_values) {
+    int panels = panels_for(key_count);
+    int padded_width = vectors_for(head_width) * LANES;
+    for (int panel = 0; panel < panels; panel++) {
+        float *to = packed_keys + (size_t)panel * head_width * LANES;
+        for (int lane = 0; lane < LANES; lane++) {
+            int row = panel * LANES + lane;
+            const float *from = key + (size_t)row * row_stride;
+            for (int d = 0; d < head_width; d++) to[d * LANES + lane] = row < key_count ? from[d] : 0.0f;
+        }
+    }
+    for (int row = 0; row < panels * LANES; row++) {
+        float *to = packed_values + (size_t)row * padded_width;
+        if (row < key_count) {
+            memcpy(to, value + (size_t)row * row_stride, sizeof(float) * head_width);
+            memset(to + head_width, 0, sizeof(float) * (padded_width - head_width));
+        } else {
+            memset(to, 0, sizeof(float) * padded_width);
+        }
+    }
+}
+
+/* scores[8][32] (row pitch KEY_BLOCK) = queries[8][head_width] x two key panels. */
+CK_AVX512 static void scores_8x32(const float *queries, int head_width, const float *panel, float *scores) {
+    __m512 sum[SCORE_ROWS][2];
+    for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
+    const float *next = panel + (size_t)head_width * LANES;
+    for (int d = 0; d < head_width; d++) {
+        __m512 k0 = _mm512_loadu_ps(panel + d * LANES);
+        __m512 k1 = _mm512_loadu_ps(next + d * LANES);
+        for (int i = 0; i < SCORE_ROWS; i++) {
+            __m512 q = _mm512_set1_ps(queries[i * head_width + d]);
+            sum[i][0] = _mm512_fmadd_ps(q, k0, sum[i][0]);
+            sum[i][1] = _mm512_fmadd_ps(q, k1, sum[i][1]);
+        }
+    }
+    for (int i = 0; i < SCORE_ROWS; i++) {
+        _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i][0]);
+        _mm512_storeu_ps(scores + i * KEY_BLOCK + LANES, sum[i][1]);
+    }
+}
+
+/* The same for a last, odd panel. */
+CK_AVX512 static void scores_8x16(const float *queries, int head_width, const float *panel, float *scores) {
+    __m512 sum[SCORE_ROWS];
+    for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ps();
+    for (int d = 0; d < head_width; d++) {
+        __m512 k = _mm512_loadu_ps(panel + d * LANES);
+        for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_fmadd_ps(_mm512_set1_ps(queries[i * head_width + d]), k, sum[i]);
+    }
+    for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i]);
+}
+
+/* 2^x for x <= 0: round to the nearest integer n, 2^(x - n) from the degree-6 fit on
+   [-0.5, 0.5] that Tensors' vectorExp2OfNonPositive uses (9.6e-8 relative), scaled by 2^n. */
+CK_AVX512 static __m512 exp2_nonpositive(__m512 x) {
+    __mmask16 kept = _mm512_cmp_ps_mask(x, _mm512_set1_ps(flushBelow), _CMP_GT_OQ);
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_fmadd_ps(f, _mm512_set1_ps(1.5345770e-4f), _mm512_set1_ps(1.3399931e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184891e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503286e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022646e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_scalef_ps(kept, p, n);
+}
+
+CK_AVX512 static float row_maximum(const float *row, int count) {
+    __m512 maximum = _mm512_loadu_ps(row);
+    for (int j = LANES; j < count; j += LANES) maximum = _mm512_max_ps(maximum, _mm512_loadu_ps(row + j));
+    return _mm512_reduce_max_ps(maximum);
+}
+
+/* row[j] = 2^(row[j] - shift) in place; returns their sum. */
+CK_AVX512 static float exponentiate_row(float *row, int count, float shift) {
+    __m512 by = _mm512_set1_ps(shift);
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < count; j += LANES) {
+        __m512 e = exp2_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), by));
+        _mm512_storeu_ps(row + j, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
+/* out[R][16 NV] = rescale[i] * out[i] + weights[R][keys] (row pitch KEY_BLOCK) x values[keys][16 NV]:
+   the whole R x NV tile of output stays in registers over the key block. */
+#define VALUE_TILE(R, NV)                                                                                       \
+    CK_AVX512 static void values_##R##x##NV(const float *weights, const float *values, int keys, float *out,   \
+                                            const float *rescale) {                                           \
+        __m512 sum[R][NV];                                                                                    \
+        for (int i = 0; i < R; i++) {                                                                         \
+            __m512 by = _mm512_set1_ps(rescale[i]);                                                           \
+            for (int c = 0; c < NV; c++) sum[i][c] = _mm512_mul_ps(by, _mm512_loadu_ps(out + i * NV * LANES + c * LANES)); \
+        }                                                                                                     \
+        for (int j = 0; j < keys; j++) {                                                                      \
+            __m512 v[NV];                                                                                     \
+            for (int c = 0; c < NV; c++) v[c] = _mm512_loadu_ps(values + (size_t)j * NV * LANES + c * LANES);  \
+            for (int i = 0; i < R; i++) {                                                                     \
+                __m512 w = _mm512_set1_ps(weights[i * KEY_BLOCK + j]);                                        \
+                for (int c = 0; c < NV; c++) sum[i][c] = _mm512_fmadd_ps(w, v[c], sum[i][c]);                 \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int i = 0; i < R; i++)                                                                           \
+            for (int c = 0; c < NV; c++) _mm512_storeu_ps(out + i * NV * LANES + c * LANES, sum[i][c]);       \
+    }
+
+/* Rows x vectors: up to 24 accumulators, leaving registers for NV values and a broadcast. */
+VALUE_TILE(8, 3)
+VALUE_TILE(6, 4)
+VALUE_TILE(4, 5)
+VALUE_TILE(2, 10)
+
+/* out rows (QUERY_BLOCK, padded) += weights x values for one key block, per head width. */
+CK_AVX512 static void accumulate_values(int vectors, const float *weights, const float *values, int keys, float *out,
+                                        const float *rescale) {
+    int pitch = vectors * LANES;
+    switch (vectors) {
+    case 3:
+        for (int r = 0; r < QUERY_BLOCK; r += 8) values_8x3(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
+        break;
+    case 4:
+        for (int r = 0; r < QUERY_BLOCK; r += 6) values_6x4(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
+        break;
+    case 5:
+        for (int r = 0; r < QUERY_BLOCK; r += 4) values_4x5(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
+        break;
+    default:
+        for (int r = 0; r < QUERY_BLOCK; r += 2) values_2x10(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
+        break;
+    }
+}
+
+/* One block of queries over every key block: scores, running softmax, products with V. Rows
+   past query_count are zeros and computed but not stored. */
+CK_AVX512 static void query_block(const float *query, int query_count, int row_stride, int head_width,
+                                  const float *packed_keys, const float *packed_values, int key_count, float scale,
+                                  int block, float *out, float *scratch) {
+    int vectors = vectors_for(head_width);
+    int pitch = vectors * LANES;
+    float *queries = scratch;
+    float *scores = queries + QUERY_BLOCK * head_width;
+    float *rows = scores + QUERY_BLOCK * KEY_BLOCK;
+    float *maxima = rows + QUERY_BLOCK * pitch;
+    float *sums = maxima + QUERY_BLOCK;
+    float *rescale = sums + QUERY_BLOCK;
+    int first = block * QUERY_BLOCK;
+    int count = min_int(QUERY_BLOCK, query_count - first);
+    for (int r = 0; r < QUERY_BLOCK; r++) {
+        const float *from = query + (size_t)(first + r) * row_stride;
+        for (int d = 0; d < head_width; d++) queries[r * head_width + d] = r < count ? from[d] * scale : 0.0f;
+        maxima[r] = -INFINITY;
+        sums[r] = 0;
+    }
+    memset(rows, 0, sizeof(float) * QUERY_BLOCK * pitch);
+    for (int first_key = 0; first_key < key_count; first_key += KEY_BLOCK) {
+        int keys = min_int(KEY_BLOCK, key_count - first_key);
+        int panels = panels_for(keys);
+        int width = panels * LANES;
+        const float *block_keys = packed_keys + (size_t)first_key * head_width;
+        for (int r = 0; r < QUERY_BLOCK; r += SCORE_ROWS) {
+            int panel = 0;
+            for (; panel + 2 <= panels; panel += 2)
+                scores_8x32(queries + r * head_width, head_width, block_keys + (size_t)panel * head_width * LANES,
+                            scores + r * KEY_BLOCK + panel * LANES);
+            if (panel < panels)
+                scores_8x16(queries + r * head_width, head_width, block_keys + (size_t)panel * head_width * LANES,
+                            scores + r * KEY_BLOCK + panel * LANES);
+        }
+        for (int r = 0; r < QUERY_BLOCK; r++) {
+            float *row = scores + r * KEY_BLOCK;
+            for (int j = keys; j < width; j++) row[j] = -INFINITY;
+            float maximum = fmaxf(maxima[r], row_maximum(row, width));
+            float shift = maxima[r] - maximum;
+            rescale[r] = shift > flushBelow ? exp2f(shift) : 0.0f;
+            sums[r] = sums[r] * rescale[r] + exponentiate_row(row, width, maximum);
+            maxima[r] = maximum;
+        }
+        accumulate_values(vectors, scores, packed_values + (size_t)first_key * pitch, keys, rows, rescale);
+    }
+    for (int r = 0; r < count; r++) {
+        float *to = out + (size_t)(first + r) * row_stride;
+        float normaliser = 1.0f / sums[r];
+        for (int d = 0; d < head_width; d++) to[d] = rows[r * pitch + d] * normaliser;
+    }
+}
+
+void ck_attention_query_blocks(const float *query, int query_count, int row_stride, int head_width,
+                               const float *packed_keys, const float *packed_values, int key_count, float scale,
+                               int first_block, int block_count, float *out, float *scratch) {
+    for (int block = first_block; block < first_block + block_count; block++)
+        query_block(query, query_count, row_stride, head_width, packed_keys, packed_values, key_count, scale, block,
+                    out, scratch);
+}

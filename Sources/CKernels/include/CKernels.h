@@ -1,0 +1,42 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+
+/* Kernels Swift cannot express: AVX-512 code compiled with per-function target attributes, so
+   the library builds for any x86-64 and the caller picks these only where the CPU runs them
+   (Tensors asks oneDNN for the effective ISA). */
+
+/* Fused attention, one head at a time: the keys and values of the head are packed once with
+   ck_attention_pack, then each block of CK_ATTENTION_QUERY_BLOCK queries runs Q K^T, the running
+   softmax and the product with V in one pass over the packed keys, its scores and output rows
+   staying in cache. Head widths whose padded width is 48, 64, 80 or 160 floats (40, 64, 80 and
+   160 in Stable Diffusion) are supported. */
+
+enum { CK_ATTENTION_QUERY_BLOCK = 48 };
+
+/* Whether the kernel has a microkernel for heads `head_width` wide. */
+int ck_attention_supports(int head_width);
+
+/* Floats of packed keys and of packed values for `key_count` keys. */
+size_t ck_attention_packed_keys_count(int key_count, int head_width);
+size_t ck_attention_packed_values_count(int key_count, int head_width);
+
+/* Floats of scratch one thread needs for ck_attention_query_blocks. */
+size_t ck_attention_scratch_count(int head_width);
+
+/* Packs one head: key row j is key[j * row_stride ..< + head_width], as is value row j. */
+void ck_attention_pack(const float *key, const float *value, int key_count, int row_stride, int head_width,
+                       float *packed_keys, float *packed_values);
+
+/* Query blocks first_block ..< first_block + block_count of one head: query row i is
+   query[i * row_stride ..< + head_width] (query_count rows), output row i goes to
+   out[i * row_stride ..< + head_width]. `scale` multiplies the scores before the softmax. */
+void ck_attention_query_blocks(const float *query, int query_count, int row_stride, int head_width,
+                               const float *packed_keys, const float *packed_values, int key_count, float scale,
+                               int first_block, int block_count, float *out, float *scratch);
+
+/* f16 bit patterns (unaligned) as f32, with AVX-512's conversion instruction. */
+void ck_widen_f16(const void *source, float *destination, size_t count);
+
+#endif
