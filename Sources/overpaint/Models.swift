@@ -33,14 +33,7 @@ struct ModelsCommand: ParsableCommand {
                 throw ExitCode(2)
             }
             let randomNote = RandomModel.note(at: URL(fileURLWithPath: path))
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            } else {
-                print(report.summary)
-                if let randomNote { print("note:       \(randomNote)") }
-            }
+            try print(report, summary: report.summary + (randomNote.map { "\nnote:       \($0)" } ?? ""))
         }
 
         /// A LoRA / LyCORIS file: its format, ranks, targets and base family.
@@ -52,13 +45,15 @@ struct ModelsCommand: ParsableCommand {
                 FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
                 throw ExitCode(2)
             }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            } else {
-                print(report.summary)
-            }
+            try print(report, summary: report.summary)
+        }
+
+        /// The report as one JSON object with `--json`, else its summary.
+        private func print(_ report: some Encodable, summary: String) throws {
+            guard json else { return Swift.print(summary) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            Swift.print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
 

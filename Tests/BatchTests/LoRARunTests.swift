@@ -103,10 +103,7 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder)
     let fixtures = Fixtures.root.appendingPathComponent("vae-override")
     let recipeURL = folder.appendingPathComponent("vae.yaml")
     try """
@@ -133,10 +130,7 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder)
     let fixtures = Fixtures.root.appendingPathComponent("textual-inversion")
     let embeddings = folder.appendingPathComponent("embeddings")
     try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)

@@ -85,9 +85,9 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
                                    arguments: ["--model", truncatedModel.path])
 }
 
-/// An SDXL UNet in a pipeline without SDXL's second text encoder (a refiner, or a broken
-/// folder) is refused in one line saying what is missing.
-@Test func anSDXLUNetWithoutItsSecondEncoderIsRefused() throws {
+/// A UNet config that asks for SDXL's text_time embedding without its sizes (a broken SDXL
+/// folder) is refused before any image, in one line saying what is missing.
+@Test func aBrokenSDXLUNetIsRefusedInOneLine() throws {
     let sdxl = try Case(img2img)
     defer { try? FileManager.default.removeItem(at: sdxl.folder) }
     let model = try pipelineWithUNet(in: sdxl.folder) { unet in
@@ -96,7 +96,7 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
         config["addition_embed_type"] = "text_time"
         try JSONSerialization.data(withJSONObject: config).write(to: configURL)
     }
-    try sdxl.expectBothRefuse("SDXL needs text_encoder and text_encoder_2; refiners are not supported yet",
+    try sdxl.expectBothRefuse("unsupported config (addition_embed_type text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim)",
                               arguments: ["--model", model.path])
     let validate = try runOverpaint(["validate", sdxl.recipe.path, "--model", model.path])
     #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")

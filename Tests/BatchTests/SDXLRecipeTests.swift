@@ -12,10 +12,7 @@ import Testing
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinySDXLFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("sdxl/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder, area: "sdxl")
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_SDXL_MODEL"] = model.path
@@ -39,10 +36,7 @@ import Testing
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinySDXLFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("sdxl/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder, area: "sdxl")
     var images: [Image] = []
     for negative in ["", "\n      negative_prompt: \"\""] {
         let recipe = folder.appendingPathComponent("r\(images.count).yaml")
@@ -76,10 +70,7 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinySDXLFolder(in: folder, inpainting: inpaintingUNet)
     let fixtures = Fixtures.root.appendingPathComponent("sdxl")
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("mask.png"), to: input.appendingPathComponent("masks/astronaut.png"))
+    let input = try astronautInput(in: folder, withMask: true, area: "sdxl")
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_SDXL_INPAINT_MODEL"] = model.path
@@ -114,10 +105,7 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinySDXLFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("sdxl/input.png"),
-                                     to: input.appendingPathComponent("astronaut.png"))
+    let input = try astronautInput(in: folder, area: "sdxl")
     let recipe = folder.appendingPathComponent("sizes.yaml")
     try """
     seed: 9

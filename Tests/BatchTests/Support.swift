@@ -101,10 +101,11 @@ func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
                          stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
 }
 
-/// `folder/in` holding the pipeline fixtures' input.png as astronaut.png and, `withMask`,
-/// their mask.png as masks/astronaut.png: the inputs of the parity cases.
-func astronautInput(in folder: URL, withMask: Bool = false) throws -> URL {
-    let fixtures = Fixtures.root.appendingPathComponent("pipelines")
+/// `folder/in` holding the input.png of the fixture `area` (the SD pipeline's by default) as
+/// astronaut.png and, `withMask`, its mask.png as masks/astronaut.png: the inputs of the
+/// parity cases.
+func astronautInput(in folder: URL, withMask: Bool = false, area: String = "pipelines") throws -> URL {
+    let fixtures = Fixtures.root.appendingPathComponent(area)
     let input = folder.appendingPathComponent("in")
     try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("astronaut.png"))

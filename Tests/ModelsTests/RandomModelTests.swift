@@ -9,14 +9,18 @@ import Weights
 /// (Tests/Fixtures/singlefile/architectures.json, tools/reference/architecture_fixtures.py), and
 /// tiny variants written, then loaded by the real loaders with a finite forward pass.
 @Suite struct RandomModelTests {
-    /// `{arch: {component: {"parameters": N, "tensors": {name: shape}}}}` from the meta-device models.
-    static func reference() throws -> [String: [String: [String: Any]]] {
-        let data = try Data(contentsOf: Fixtures.url("singlefile", "architectures.json"))
+    /// `{arch: {component: {"parameters": N, "tensors": {name: shape}}}}` from the meta-device
+    /// models, in Tests/Fixtures/<area>/architectures.json.
+    static func reference(_ area: String = "singlefile") throws -> [String: [String: [String: Any]]] {
+        let data = try Data(contentsOf: Fixtures.url(area, "architectures.json"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: [String: Any]]])
     }
 
-    static func expectLayout(_ layout: [ParameterLayout.Entry], arch: String, component: String) throws {
-        let entry = try #require(try reference()[arch]?[component])
+    /// Every tensor name and shape of `layout` is the reference's, and so is the parameter count
+    /// (and `parameters`, where given: the count diffusers' own classes report).
+    static func expectLayout(_ layout: [ParameterLayout.Entry], arch: String, component: String,
+                             area: String = "singlefile", parameters: Int? = nil) throws {
+        let entry = try #require(try reference(area)[arch]?[component])
         let expected = try #require(entry["tensors"] as? [String: [Int]])
         let actual = Dictionary(layout.map { ($0.name, $0.shape) }, uniquingKeysWith: { $1 })
         #expect(actual.count == layout.count, "duplicate names in \(arch) \(component)")
@@ -24,7 +28,9 @@ import Weights
         for (name, shape) in expected where actual[name] != shape {
             Issue.record("\(arch) \(component) \(name): \(actual[name] ?? []) != \(shape)")
         }
-        #expect(layout.reduce(0) { $0 + $1.shape.reduce(1, *) } == (entry["parameters"] as? Int))
+        let count = layout.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        #expect(count == entry["parameters"] as? Int)
+        if let parameters { #expect(count == parameters) }
     }
 
     @Test func knownLayoutsEqualDiffusersStateDicts() throws {

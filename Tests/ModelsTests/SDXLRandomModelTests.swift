@@ -10,38 +10,18 @@ import Weights
 /// (Tests/Fixtures/sdxl/architectures.json, tools/reference/sdxl_fixtures.py `write_architectures`),
 /// and a tiny variant written, then loaded by the real loaders with a finite forward pass.
 @Suite struct SDXLRandomModelTests {
-    static func reference() throws -> [String: [String: [String: Any]]] {
-        let data = try Data(contentsOf: Fixtures.url("sdxl", "architectures.json"))
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: [String: Any]]])
-    }
-
-    static func expectLayout(_ layout: [ParameterLayout.Entry], arch: String, component: String,
-                             parameters: Int) throws {
-        let entry = try #require(try reference()[arch]?[component])
-        let expected = try #require(entry["tensors"] as? [String: [Int]])
-        let actual = Dictionary(layout.map { ($0.name, $0.shape) }, uniquingKeysWith: { $1 })
-        #expect(actual.count == layout.count, "duplicate names in \(arch) \(component)")
-        #expect(Set(actual.keys).symmetricDifference(expected.keys).sorted().prefix(5) == [], "\(arch) \(component)")
-        for (name, shape) in expected where actual[name] != shape {
-            Issue.record("\(arch) \(component) \(name): \(actual[name] ?? []) != \(shape)")
-        }
-        let count = layout.reduce(0) { $0 + $1.shape.reduce(1, *) }
-        #expect(count == entry["parameters"] as? Int)
-        #expect(count == parameters)
-    }
-
     // sum(p.numel() for p in Model(**config).parameters()) on the meta device
     @Test func layoutsEqualDiffusersStateDicts() throws {
         let sdxl = StableDiffusionArchitecture.sdxl
-        try Self.expectLayout(ParameterLayout.unet(sdxl.unet), arch: "sdxl", component: "unet", parameters: 2_567_463_684)
-        try Self.expectLayout(ParameterLayout.vae(sdxl.vae), arch: "sdxl", component: "vae", parameters: 83_653_863)
+        try RandomModelTests.expectLayout(ParameterLayout.unet(sdxl.unet), arch: "sdxl", component: "unet", area: "sdxl", parameters: 2_567_463_684)
+        try RandomModelTests.expectLayout(ParameterLayout.vae(sdxl.vae), arch: "sdxl", component: "vae", area: "sdxl", parameters: 83_653_863)
         // transformers 5 names CLIPTextModel's tensors without `text_model.`, CLIPTextModelWithProjection's with it
-        try Self.expectLayout(ParameterLayout.textEncoder(sdxl.textEncoder), arch: "sdxl", component: "text_encoder", parameters: 123_060_480)
+        try RandomModelTests.expectLayout(ParameterLayout.textEncoder(sdxl.textEncoder), arch: "sdxl", component: "text_encoder", area: "sdxl", parameters: 123_060_480)
         let bigG = try #require(sdxl.textEncoder2)
-        try Self.expectLayout(ParameterLayout.textEncoderWithProjection(bigG), arch: "sdxl", component: "text_encoder_2",
-                              parameters: 694_659_840)
-        try Self.expectLayout(ParameterLayout.unet(StableDiffusionArchitecture.sdxlInpaint.unet), arch: "sdxl-inpaint",
-                              component: "unet", parameters: 2_567_478_084)
+        try RandomModelTests.expectLayout(ParameterLayout.textEncoderWithProjection(bigG), arch: "sdxl",
+                                          component: "text_encoder_2", area: "sdxl", parameters: 694_659_840)
+        try RandomModelTests.expectLayout(ParameterLayout.unet(StableDiffusionArchitecture.sdxlInpaint.unet), arch: "sdxl-inpaint",
+                                          component: "unet", area: "sdxl", parameters: 2_567_478_084)
         #expect(sdxl.vae.scalingFactor == 0.13025 && sdxl.vae.forceUpcast)
     }
 

@@ -53,11 +53,11 @@ from diffusers import (
 )
 from PIL import Image
 from safetensors.torch import save_file
+from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "sdxl"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
 PIPELINE_INPUT = ROOT / "Tests" / "Fixtures" / "pipelines" / "input.png"
 PIPELINE_MASK = ROOT / "Tests" / "Fixtures" / "pipelines" / "mask.png"
 # cv2.Canny(np.asarray(input.png RGB), 100, 200), written by controlnet_pipeline_fixtures.py
@@ -113,27 +113,6 @@ CASES = {
     "controlnet_canny_end_half": dict(kind="controlnet", scheduler=None, strength=0.75, steps=10, guidance=5.0,
                                       seed=42, scale=0.8, start=0.0, end=0.5, negative="blurry"),
 }
-
-
-def round_to_half(model):
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(parameter.half().float())
-    return model
-
-
-def perturb_norms(model, generator):
-    """Default init leaves norms at weight 1, bias 0; perturb them so a wrong one shows."""
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                noise = torch.randn(parameter.shape, generator=generator) * 0.1
-                parameter.copy_(1 + noise if name.endswith("weight") else noise)
-
-
-def save_half(model, folder: Path):
-    model.half().save_pretrained(folder, safe_serialization=True)
-    model.float()
 
 
 def build_text_encoders():
