@@ -40,7 +40,7 @@ public struct RecipeLoader: Sendable {
         } catch let error as RecipeError {
             throw error
         } catch {
-            throw .invalid(path: source.path, issues: [Self.issue(fromYAMLError: error)])
+            throw .invalid(path: source.path, issues: [Self.issue(fromYAMLError: error, in: text)])
         }
         let diagnostics = Diagnostics()
         let reader = RecipeReader(source: source, loader: self, diagnostics: diagnostics)
@@ -51,14 +51,33 @@ public struct RecipeLoader: Sendable {
         return recipe
     }
 
-    private static func issue(fromYAMLError error: Error) -> RecipeIssue {
+    /// One located line for what libyaml or Yams refused; their own descriptions quote the
+    /// whole document over several lines, which a batch log or `validate` cannot show.
+    private static func issue(fromYAMLError error: Error, in text: String) -> RecipeIssue {
         switch error as? YamlError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
              .composer(_, let problem, let mark, _):
             return RecipeIssue(line: mark.line, column: mark.column, keyPath: "", message: "YAML syntax: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().joined(separator: ", ")
+            return RecipeIssue(line: context.mark.line, column: context.mark.column, keyPath: "",
+                               message: "YAML syntax: a key given twice in this mapping: \(keys)")
+        case .reader(let problem, let offset, _, _):
+            let (line, column) = location(ofByte: offset ?? 0, in: text)
+            return RecipeIssue(line: line, column: column, keyPath: "", message: "YAML syntax: \(problem)")
         default:
-            return RecipeIssue(line: 1, column: 1, keyPath: "", message: "YAML syntax: \(error)")
+            let firstLine = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            return RecipeIssue(line: 1, column: 1, keyPath: "", message: "YAML syntax: \(firstLine)")
         }
+    }
+
+    /// The 1-based line and column of the UTF-8 byte at `offset`.
+    private static func location(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
+        let before = Array(text.utf8.prefix(offset))
+        let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+        let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        let column = before.count - lineStart + 1
+        return (line, column)
     }
 }
 
