@@ -4,8 +4,8 @@ import Tensors
 
 /// Everything that decides an output, as named parts: the content hashes of the image, its
 /// mask, control map and prompt file, the seed, every edit setting with its default filled in
-/// (model paths replaced by their files' identity), the precision and the output format and
-/// quality. `--resume` keeps an output only when every part is as recorded, and otherwise says
+/// (model paths replaced by their files' identity), the recipe's VAE, LoRAs and embeddings, the
+/// precision and the output format and quality. `--resume` keeps an output only when every part is as recorded, and otherwise says
 /// which parts changed.
 struct Fingerprint {
     /// Parts whose values are content hashes: a change is told as "changed", not by value.
@@ -24,9 +24,25 @@ struct Fingerprint {
         for (index, edit) in recipe.edits.enumerated() {
             Self.flatten(edit, at: "edits.\(index)", into: &parts, model: identity)
         }
+        Self.addModelChoices(of: recipe, to: &parts, hashes: hashes)
         parts["precision"] = GEMMBackend.active.isFloat32 ? "f32" : "bf16"
         parts["output quality"] = "\(recipe.output.quality)"
         shared = parts
+    }
+
+    /// What the recipe adds to every generation's model: its VAE, LoRAs (with weights) and
+    /// embeddings, by their files' identity.
+    private static func addModelChoices(of recipe: Recipe, to parts: inout [String: String], hashes: FileHashCache) {
+        if let vae = recipe.vae {
+            parts["vae"] = ModelCache.resolveVAE(vae, recipe: recipe.source).map { identity(ofModelAt: $0, hashes: hashes) }
+                ?? "missing \(vae)"
+        }
+        for (index, lora) in recipe.loras.enumerated() {
+            parts["loras.\(index)"] = "\(identity(ofModelAt: lora.path, hashes: hashes)) x \(lora.weight)"
+        }
+        for (index, embedding) in recipe.embeddings.enumerated() {
+            parts["embeddings.\(index)"] = identity(ofModelAt: embedding, hashes: hashes)
+        }
     }
 
     /// `shared` with the parts of `job`: its files' content hashes, its seed, its output format.

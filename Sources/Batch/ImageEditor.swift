@@ -193,7 +193,8 @@ struct ImageEditor {
             width: result.width, height: result.height, modelHash: models.modelHash(at: model),
             modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength,
             clipSkip: generation.clipSkip, loraHashes: hashes, embeddingHashes: embeddingHashes(generation, job: job),
-            vaeHash: recipe.vae.flatMap { models.modelHash(at: $0, component: "") },
+            vaeHash: recipe.vae.flatMap { ModelCache.resolveVAE($0, recipe: recipe.source) }
+                .flatMap { models.modelHash(at: $0, component: "") },
             vaeName: recipe.vae.map { URL(fileURLWithPath: $0).lastPathComponent })
         text.insert((key: "parameters", value: parameters.text), at: 0)
         return text

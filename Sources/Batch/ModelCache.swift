@@ -42,6 +42,8 @@ final class ModelCache {
         var loras: [Recipe.LoRA] = []
         /// A VAE replacing the model's own (`vae:`).
         var vae: String?
+        /// The recipe file, whose folder is one of the places a tiny autoencoder's name is looked up.
+        var recipe = URL(fileURLWithPath: "/")
         /// Textual inversion files, added in order.
         var embeddings: [String] = []
     }
@@ -57,7 +59,10 @@ final class ModelCache {
             WeightedAdapter(file: try AdapterFile(url: URL(fileURLWithPath: lora.path)), weight: Float(lora.weight))
         }
         var pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
-        if let vae = chosen.vae { pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: vae)) }
+        if let vae = chosen.vae {
+            guard let folder = Self.resolveVAE(vae, recipe: chosen.recipe) else { throw BatchError.image(Self.missingTinyVAE(vae)) }
+            pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: folder))
+        }
         pipeline = try pipeline.addingEmbeddings(chosen.embeddings.map { try TextualInversion(url: URL(fileURLWithPath: $0)) })
         pipelines[path] = (chosen, pipeline)
         return pipeline
@@ -102,18 +107,30 @@ final class ModelCache {
         }
     }
 
-    /// Where a bare model name (`upscale: {model: realesrgan-x4plus}`) is looked for, in
-    /// order: $OVERPAINT_MODELS, ./models, and models/ beside or above the recipe's folder
-    /// (where scripts/fetch-realesrgan puts them). In each, a Real-ESRGAN file (under
-    /// realesrgan/ or not), else a diffusers folder of that name (an SD x4 upscaler).
+    /// Where a bare model name (`upscale: {model: realesrgan-x4plus}`, `vae: taesd`) is looked
+    /// for, in order: $OVERPAINT_MODELS, ./models, and models/ beside or above the recipe's
+    /// folder (where scripts/fetch-realesrgan puts them).
+    static func modelFolders(recipe: URL) -> [URL] {
+        let recipeFolder = recipe.deletingLastPathComponent()
+        return [ProcessInfo.processInfo.environment["OVERPAINT_MODELS"].map { URL(fileURLWithPath: $0) },
+                URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models"),
+                recipeFolder.appendingPathComponent("models"),
+                recipeFolder.deletingLastPathComponent().appendingPathComponent("models")].compactMap { $0 }
+    }
+
+    /// `vae:` as a path to load: a tiny autoencoder's name (`taesd`) is its folder in the first of
+    /// `modelFolders` that has one, nil when none has; any other value is a path already.
+    static func resolveVAE(_ vae: String, recipe: URL) -> String? {
+        guard Recipe.tinyAutoencoderNames.contains(vae) else { return vae }
+        return modelFolders(recipe: recipe).map { $0.appendingPathComponent(vae) }
+            .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }?.path
+    }
+
+    /// A Real-ESRGAN file (under realesrgan/ or not) of that name in `modelFolders`, else a
+    /// diffusers folder of that name (an SD x4 upscaler).
     static func resolveUpscaler(_ name: String, recipe: URL) -> String? {
         guard !name.hasPrefix("/") else { return name }
-        let environment = ProcessInfo.processInfo.environment
-        let recipeFolder = recipe.deletingLastPathComponent()
-        let roots = [environment["OVERPAINT_MODELS"].map { URL(fileURLWithPath: $0) },
-                     URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models"),
-                     recipeFolder.appendingPathComponent("models"),
-                     recipeFolder.deletingLastPathComponent().appendingPathComponent("models")].compactMap { $0 }
+        let roots = modelFolders(recipe: recipe)
         for root in roots {
             for file in ["realesrgan/\(name).param", "realesrgan/\(name).safetensors", "\(name).param", "\(name).safetensors"] {
                 let candidate = root.appendingPathComponent(file).path
@@ -125,5 +142,11 @@ final class ModelCache {
             }
         }
         return nil
+    }
+
+    /// Why `vae: taesd` found no folder, naming where it looked.
+    static func missingTinyVAE(_ name: String) -> String {
+        "no tiny autoencoder folder '\(name)' (a diffusers AutoencoderTiny folder, such as madebyollin/\(name), "
+            + "in $OVERPAINT_MODELS, ./models or models/ beside the recipe)"
     }
 }

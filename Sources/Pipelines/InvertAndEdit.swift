@@ -62,8 +62,7 @@ extension StableDiffusion {
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let pixels = ImageConversion.vaeInput(image, width: size.width, height: size.height)
-        let vae = self.vae(forHeight: pixels.shape[2], width: pixels.shape[3])
-        let latents = vae.config.scalingFactor * vae.encode(pixels).mean
+        let latents = encodeMean(pixels)
         var sourceOptions = options
         sourceOptions.prompt = sourcePrompt
         sourceOptions.guidanceScale = 1

@@ -23,6 +23,9 @@ public final class StableDiffusion: Sendable {
     public let textEncoder: CLIPTextModel
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
+    /// A tiny autoencoder (TAESD, `vae: taesd`) that encodes and decodes in `vae`'s place when set;
+    /// `vae` still gives the latent shape and sizes.
+    public let tinyVAE: AutoencoderTiny?
     /// The model's `scheduler/scheduler_config.json`; schedulers are built from it per image.
     public let schedulerConfig: SchedulerConfig
     /// SDXL's second text encoder and conditioning settings; nil for SD 1.x / 2.x.
@@ -31,8 +34,10 @@ public final class StableDiffusion: Sendable {
     let sdxlPromptCache = PromptCache<SDXLPromptEmbeddings>()
 
     public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
-                vae: AutoencoderKL, schedulerConfig: SchedulerConfig, sdxl: SDXLTextConditioning? = nil) {
+                vae: AutoencoderKL, schedulerConfig: SchedulerConfig, sdxl: SDXLTextConditioning? = nil,
+                tinyVAE: AutoencoderTiny? = nil) {
         self.sdxl = sdxl
+        self.tinyVAE = tinyVAE
         self.tokenizer = tokenizer
         self.textEncoder = textEncoder
         self.unet = unet
@@ -180,17 +185,38 @@ public final class StableDiffusion: Sendable {
         return scheduler.timestepsForStrength(options.strength, steps: options.steps)
     }
 
-    /// `vae.encode(x).latent_dist.sample(generator) * scaling_factor`.
+    /// diffusers' `retrieve_latents(vae.encode(x), generator) * scaling_factor`: a sample of the
+    /// posterior, or with a tiny autoencoder its latents, drawing nothing from the generator.
     // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
     func encodeSample(_ image: Tensor, generator: inout TorchGenerator) -> Tensor {
+        if let tinyVAE { return tinyVAE.config.scalingFactor * tinyVAE.encode(image) }
         let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
         return vae.config.scalingFactor * vae.encode(image).sample(generator: &generator)
     }
 
+    /// `vae.encode(x).latent_dist.mean * scaling_factor` (a tiny autoencoder's latents).
+    // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
+    func encodeMean(_ image: Tensor) -> Tensor {
+        if let tinyVAE { return tinyVAE.config.scalingFactor * tinyVAE.encode(image) }
+        let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
+        return vae.config.scalingFactor * vae.encode(image).mean
+    }
+
     /// `vae.decode(latents / scaling_factor)` and diffusers' postprocess to 8 bits.
     func decodeImage(_ latents: Tensor) -> Imaging.Image {
+        if let tinyVAE {
+            return ImageConversion.image(fromDecoded: tinyVAE.decode(latents / tinyVAE.config.scalingFactor))
+        }
         let vae = self.vae(forHeight: latents.shape[2] * vaeScaleFactor, width: latents.shape[3] * vaeScaleFactor)
         return ImageConversion.image(fromDecoded: vae.decode(latents / vae.config.scalingFactor))
+    }
+
+    /// This pipeline with the given components in place of its own; the rest are shared.
+    func replacing(tokenizer: CLIPTokenizer? = nil, textEncoder: CLIPTextModel? = nil, vae: AutoencoderKL? = nil,
+                   tinyVAE: AutoencoderTiny? = nil) -> StableDiffusion {
+        StableDiffusion(tokenizer: tokenizer ?? self.tokenizer, textEncoder: textEncoder ?? self.textEncoder, unet: unet,
+                        vae: vae ?? self.vae, schedulerConfig: schedulerConfig, sdxl: sdxl,
+                        tinyVAE: vae == nil ? tinyVAE ?? self.tinyVAE : tinyVAE)
     }
 
     /// Images of more pixels than this go through the VAE in diffusers' blended tiles

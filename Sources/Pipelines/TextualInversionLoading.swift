@@ -28,6 +28,6 @@ extension StableDiffusion {
             tokenizer = extended
             textEncoder = textEncoder.addingTokenEmbeddings(embedding.vectors)
         }
-        return StableDiffusion(tokenizer: tokenizer, textEncoder: textEncoder, unet: unet, vae: vae, schedulerConfig: schedulerConfig)
+        return replacing(tokenizer: tokenizer, textEncoder: textEncoder)
     }
 }

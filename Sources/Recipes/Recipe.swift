@@ -17,8 +17,12 @@ public struct Recipe: Sendable, Equatable {
     /// The file the recipe was read from.
     public var source: URL
     /// A VAE that replaces every generation edit's model's own (`vae:`): a diffusers
-    /// `AutoencoderKL` folder or a single `.safetensors` VAE, absolute.
+    /// `AutoencoderKL` or `AutoencoderTiny` folder or a single `.safetensors` VAE, absolute; or
+    /// one of `tinyAutoencoderNames`, found in the model folders when the run starts.
     public var vae: String?
+    /// The names `vae:` may give instead of a path: madebyollin's TAESD for SD 1.x / 2.x and
+    /// TAESDXL for SDXL, as diffusers `AutoencoderTiny` folders of those names.
+    public static let tinyAutoencoderNames: Set<String> = ["taesd", "taesdxl"]
     /// LoRA / LyCORIS files fused into every generation edit's model (`loras:`), before those the
     /// prompt names.
     public var loras: [LoRA] = []

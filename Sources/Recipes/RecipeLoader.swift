@@ -152,14 +152,11 @@ struct RecipeReader {
     }
 
     /// `vae:`: a diffusers VAE folder (with its config.json) or a single `.safetensors` VAE, checked
-    /// from its header when files are checked; the tiny autoencoders are not implemented yet.
+    /// from its header when files are checked; or `taesd` / `taesdxl`, kept as the bare name that
+    /// the run looks up in its model folders (`Recipe.tinyAutoencoderNames`).
     private func readVAE(_ top: MappingReader) -> String? {
         guard let text = top.string("vae") else { return nil }
-        if ["taesd", "taesdxl"].contains(text.lowercased()) {
-            diagnostics.report("the tiny autoencoder '\(text)' is not supported yet; give a VAE folder or file",
-                               at: top.value("vae"), path: "vae")
-            return nil
-        }
+        if Recipe.tinyAutoencoderNames.contains(text.lowercased()) { return text.lowercased() }
         guard let path = resolvePath(text, at: top.value("vae"), path: "vae", what: "VAE") else { return nil }
         var isFolder: ObjCBool = false
         guard loader.checkFiles, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return path }

@@ -123,6 +123,69 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     #expect(parameters.contains("VAE hash: "))
 }
 
+/// `vae: taesd` through `overpaint run`: the tiny autoencoder folder found by name in models/
+/// beside the recipe, against diffusers' img2img with AutoencoderTiny as its VAE
+/// (tools/reference/taesd_fixtures.py); without that folder, validate and run refuse the recipe
+/// before any image, naming where they looked.
+@Test func theTinyAutoencoderIsFoundByNameAndMatchesDiffusers() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = try astronautInput(in: folder)
+    let fixtures = Fixtures.root.appendingPathComponent("taesd")
+    let recipeURL = folder.appendingPathComponent("taesd.yaml")
+    try """
+    seed: 42
+    vae: taesd
+    edits:
+      - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 6, guidance: 7.5}
+    """.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let run = ["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path]
+    let missing = try runOverpaint(run)
+    #expect(missing.status == 2 && missing.stderr.contains("no tiny autoencoder folder 'taesd'"), "\(missing.stderr)")
+    #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 2)
+
+    let models = folder.appendingPathComponent("models")
+    try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("taesd"), to: models.appendingPathComponent("taesd"))
+    #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
+    let result = try runOverpaint(run)
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+    #expect(ImageFidelity.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent("img2img_taesd.png")), eightBit: true) >= 40)
+    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+    #expect(parameters.contains("VAE hash: ") && parameters.contains(", VAE: taesd, "), "\(parameters)")
+}
+
+/// The recipe's VAE, LoRAs and embeddings are part of what `--resume` checks: another VAE file
+/// remakes the image and says so.
+@Test func resumeRemakesAnImageWhoseVAEChanged() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = try astronautInput(in: folder)
+    let vae = folder.appendingPathComponent("myvae")
+    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("vae-override/vae"), to: vae)
+    let recipeURL = folder.appendingPathComponent("vae.yaml")
+    try """
+    seed: 42
+    vae: myvae
+    edits:
+      - img2img: {prompt: "an astronaut", strength: 0.5, steps: 2}
+    """.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let run = ["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path, "--resume"]
+    #expect(try runOverpaint(run).status == 0)
+    let unchanged = try runOverpaint(run)
+    #expect(unchanged.status == 0 && !unchanged.stderr.contains("remak"), "\(unchanged.stderr)")
+    let weights = vae.appendingPathComponent("diffusion_pytorch_model.safetensors")
+    try FileManager.default.removeItem(at: weights)
+    try FileManager.default.copyItem(at: model.appendingPathComponent("vae/diffusion_pytorch_model.safetensors"), to: weights)
+    let changed = try runOverpaint(run)
+    #expect(changed.status == 0 && changed.stderr.contains("vae changed"), "\(changed.stderr)")
+}
+
 /// Textual inversion through `overpaint run`: one embedding from `embeddings:`, one found in
 /// `embeddings/` beside the recipe because the prompt writes its stem; both change the image and
 /// are recorded as A1111's `TI hashes` (their parity is PipelinesTests' TextualInversionTests).

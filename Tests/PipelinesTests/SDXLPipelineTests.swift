@@ -126,6 +126,16 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
                                vae: pipeline.vae, schedulerConfig: config, sdxl: pipeline.sdxl)
     }
 
+    /// Replacing the VAE (`vae:`, a tiny autoencoder included) keeps the SDXL text conditioning;
+    /// the SDXL UNet cannot run without it.
+    @Test func aVAEOverrideKeepsTheSDXLConditioning() throws {
+        let pipeline = try Self.pipeline.get()
+        let replaced = try pipeline.replacingVAE(with: SDXLFixtures.folder.appendingPathComponent("sdxl-tiny/vae"))
+        #expect(replaced.sdxl != nil && replaced.tinyVAE == nil)
+        let tiny = try pipeline.replacingVAE(with: Fixtures.url("taesd", "taesd"))
+        #expect(tiny.sdxl != nil && tiny.tinyVAE != nil)
+    }
+
     // _get_add_time_ids((64, 64), (0, 0), (64, 64), ...) -> [64, 64, 0, 0, 64, 64] for both halves;
     // with requires_aesthetics_score: [64, 48, 0, 0, 6.0] and the negative [64, 48, 0, 0, 2.5]
     @Test func timeIDsAreDiffusersDefaults() throws {

@@ -107,8 +107,16 @@ import Testing
         #expect(issues("vae").isEmpty)
     }
 
+    @Test func theTinyAutoencodersAreKeptByName() throws {
+        for name in ["taesd", "TAESDXL"] {
+            let recipe = try RecipeLoader().parse("model: /\nvae: \(name)\nedits:\n  - img2img: {prompt: a}\n", source: Self.fixtures)
+            #expect(recipe.vae == name.lowercased())
+            #expect(issues(name).isEmpty)
+        }
+    }
+
     @Test func whatIsNoVAEIsReported() {
-        #expect(issues("taesd").first?.message.contains("tiny autoencoder 'taesd' is not supported yet") == true)
+        #expect(issues("taesd2").first?.message.hasPrefix("no VAE at ") == true)
         #expect(issues("none.safetensors").first?.message.hasPrefix("no VAE at ") == true)
         #expect(issues("../lora/kohya.safetensors").first?.message.contains("not a VAE") == true)
         #expect(issues("../lora").first?.message.contains("without config.json") == true)

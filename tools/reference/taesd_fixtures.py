@@ -1,0 +1,62 @@
+"""Fixtures for `vae: taesd`: a tiny random diffusers AutoencoderTiny (TAESD's architecture,
+madebyollin/taesd, with fewer channels and blocks) and diffusers with it.
+
+Writes Tests/Fixtures/taesd/:
+  taesd/               an AutoencoderTiny folder: 16 channels, one block a level (seeded weights,
+                       rounded to f16); its config keeps TAESD's four levels (8x) and 4 latents
+  io.safetensors       `input`: pipelines/input.png resized to 64x64 as VaeImageProcessor prepares
+                       it ([-1, 1]); `encoded`: AutoencoderTiny.encode(input).latents; `decoded`:
+                       AutoencoderTiny.decode(encoded).sample
+  img2img_taesd.png    StableDiffusionImg2ImgPipeline on sd-tiny with vae=AutoencoderTiny (CASE):
+                       the encoder's latents are used as they are (retrieve_latents takes `.latents`,
+                       drawing nothing from the generator) and scaling_factor is 1
+Deterministic: re-running rewrites identical files.
+
+Run: /work/venv-ref/bin/python tools/reference/taesd_fixtures.py
+"""
+import shutil
+
+import torch
+from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
+from diffusers.image_processor import VaeImageProcessor
+from PIL import Image
+from safetensors.torch import save_file
+
+from tiny_models import FIXTURES, PIPELINES, round_to_half, save_half, sd_tiny_components
+
+OUT = FIXTURES / "taesd"
+CASE = dict(prompt="an astronaut in a garden, oil painting", strength=0.75, num_inference_steps=6,
+            guidance_scale=7.5, seed=42)
+
+
+def tiny_autoencoder():
+    torch.manual_seed(11)
+    model = AutoencoderTiny(encoder_block_out_channels=(16, 16, 16, 16), decoder_block_out_channels=(16, 16, 16, 16),
+                            num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1), latent_channels=4)
+    return round_to_half(model.eval())
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    model = tiny_autoencoder()
+    save_half(model, OUT / "taesd")
+
+    image = Image.open(PIPELINES / "input.png").convert("RGB")
+    pixels = VaeImageProcessor(vae_scale_factor=8).preprocess(image, height=64, width=64)
+    with torch.no_grad():
+        encoded = model.encode(pixels).latents
+        decoded = model.decode(encoded).sample
+    save_file({"input": pixels.contiguous(), "encoded": encoded.contiguous(), "decoded": decoded.contiguous()},
+              OUT / "io.safetensors")
+
+    pipe = StableDiffusionImg2ImgPipeline(**{**sd_tiny_components(), "vae": model})
+    result = pipe(prompt=CASE["prompt"], image=image, strength=CASE["strength"],
+                  num_inference_steps=CASE["num_inference_steps"], guidance_scale=CASE["guidance_scale"],
+                  generator=torch.Generator("cpu").manual_seed(CASE["seed"])).images[0]
+    result.save(OUT / "img2img_taesd.png")
+
+
+if __name__ == "__main__":
+    main()
