@@ -64,6 +64,56 @@ func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strengt
     #expect(peakSignalToNoise(squaredError, count: repainted) >= 40)
 }
 
+/// recipes/bulk-inpaint-fast.yaml (LCM, 4 steps, guidance 1, `vae: taesd` found in models/
+/// beside the recipe) on the 9-channel tiny UNet: as shipped it runs and keeps what lies far
+/// from the mask; with `mask_blur: 0` and `mask_grow: 0` its repainted pixels match diffusers'
+/// StableDiffusionInpaintPipeline with LCMScheduler and AutoencoderTiny (taesd_fixtures.py).
+@Test func bulkInpaintFastRecipeMatchesDiffusersLCMWithTheTinyAutoencoder() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder, unet: "unet-inpaint")
+    let input = try astronautInput(in: folder, withMask: true)
+    let models = folder.appendingPathComponent("models")
+    try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: Fixtures.url("taesd", "taesd"), to: models.appendingPathComponent("taesd"))
+    let shipped = try String(contentsOf: Fixtures.recipe("bulk-inpaint-fast"), encoding: .utf8)
+    func run(_ recipe: String, _ name: String) throws -> Image {
+        let recipeURL = folder.appendingPathComponent("\(name).yaml")
+        try recipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent(name)
+        #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
+        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let written = output.appendingPathComponent("astronaut-inpainted-fast.png")
+        let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
+        #expect(parameters.contains("Steps: 4, Sampler: LCM, CFG scale: 1.0, Seed: 7, ") && parameters.contains(", VAE: taesd, "),
+                "\(parameters)")
+        return try ImageFile.read(written)
+    }
+    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
+    #expect(try run(shipped, "shipped") != original)
+    let sharp = shipped.replacingOccurrences(of: "mask_blur: 4", with: "mask_blur: 0")
+        .replacingOccurrences(of: "mask_grow: 4", with: "mask_grow: 0")
+    let ours = try run(sharp, "sharp")
+    let mask = try ImageFile.read(fixtures.appendingPathComponent("mask.png"))
+    let expected = try ImageFile.read(Fixtures.root.appendingPathComponent("taesd/inpaint_fast.png"))
+    var (keptDiffering, repainted, squaredError) = (0, 0, 0.0)
+    for y in 0..<ours.height {
+        for x in 0..<ours.width {
+            for channel in 0..<3 where mask[x, y, 0] < 0.5 {
+                if ours[x, y, channel] != original[x, y, channel] { keptDiffering += 1 }
+            }
+            for channel in 0..<3 where mask[x, y, 0] >= 0.5 {
+                let difference = Double(ours[x, y, channel] - expected[x, y, channel])
+                squaredError += difference * difference
+                repainted += 1
+            }
+        }
+    }
+    #expect(repainted > 0 && keptDiffering == 0)
+    #expect(peakSignalToNoise(squaredError, count: repainted) >= 40)
+}
+
 /// The edit row: DDIM inversion with the source prompt at guidance 1, then
 /// StableDiffusionPipeline with DDIM from those latents (inversion_fixtures.py, case edit).
 @Test func editThroughTheCommandLineMatchesDiffusers() throws {

@@ -10,6 +10,9 @@ Writes Tests/Fixtures/taesd/:
   img2img_taesd.png    StableDiffusionImg2ImgPipeline on sd-tiny with vae=AutoencoderTiny (CASE):
                        the encoder's latents are used as they are (retrieve_latents takes `.latents`,
                        drawing nothing from the generator) and scaling_factor is 1
+  inpaint_fast.png     StableDiffusionInpaintPipeline on sd-tiny's 9-channel UNet (pipelines/unet-inpaint)
+                       with vae=AutoencoderTiny and LCMScheduler.from_config: recipes/bulk-inpaint-fast.yaml's
+                       settings (FAST_INPAINT) on pipelines/input.png and mask.png
 Deterministic: re-running rewrites identical files.
 
 Run: /work/venv-ref/bin/python tools/reference/taesd_fixtures.py
@@ -17,7 +20,7 @@ Run: /work/venv-ref/bin/python tools/reference/taesd_fixtures.py
 import shutil
 
 import torch
-from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
+from diffusers import AutoencoderTiny, LCMScheduler, StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline
 from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 from safetensors.torch import save_file
@@ -27,6 +30,8 @@ from tiny_models import FIXTURES, PIPELINES, round_to_half, save_half, sd_tiny_c
 OUT = FIXTURES / "taesd"
 CASE = dict(prompt="an astronaut in a garden, oil painting", strength=0.75, num_inference_steps=6,
             guidance_scale=7.5, seed=42)
+FAST_INPAINT = dict(prompt="empty background, natural light, photo", strength=1.0, num_inference_steps=4,
+                    guidance_scale=1.0, seed=7)
 
 
 def tiny_autoencoder():
@@ -56,6 +61,15 @@ def main():
                   num_inference_steps=CASE["num_inference_steps"], guidance_scale=CASE["guidance_scale"],
                   generator=torch.Generator("cpu").manual_seed(CASE["seed"])).images[0]
     result.save(OUT / "img2img_taesd.png")
+
+    parts = {**sd_tiny_components("unet-inpaint"), "vae": model}
+    parts["scheduler"] = LCMScheduler.from_config(parts["scheduler"].config)
+    mask = Image.open(PIPELINES / "mask.png").convert("L")
+    result = StableDiffusionInpaintPipeline(**parts)(
+        prompt=FAST_INPAINT["prompt"], image=image, mask_image=mask, strength=FAST_INPAINT["strength"],
+        num_inference_steps=FAST_INPAINT["num_inference_steps"], guidance_scale=FAST_INPAINT["guidance_scale"],
+        generator=torch.Generator("cpu").manual_seed(FAST_INPAINT["seed"])).images[0]
+    result.save(OUT / "inpaint_fast.png")
 
 
 if __name__ == "__main__":
