@@ -23,6 +23,9 @@ struct Bench: ParsableCommand {
     @Option(help: "A Stable Diffusion pipeline folder: time CLIP, UNet, VAE and a whole img2img.")
     var model: String?
 
+    @Option(help: "A tiny autoencoder folder (AutoencoderTiny, e.g. `models random --like taesd`): the img2img-fast stage also runs with it.")
+    var tinyVae: String?
+
     @Option(help: "A Real-ESRGAN model (.param or .safetensors): time it on one tile.")
     var upscaler: String?
 
@@ -77,8 +80,8 @@ struct Bench: ParsableCommand {
                                 megabytes(ProcessMemory.residentBytes)))
             figures["model_load_seconds"] = loadSeconds
             stages += try benchmarks.stableDiffusion(pipeline, side: size, stages: selectedStages(),
-                                                     pipelineRuns: pipelineRuns)
-            notes += vaeShare(stages)
+                                                     pipelineRuns: pipelineRuns, tinyVAE: tinyVae.map { URL(fileURLWithPath: $0) })
+            notes += vaeShare(stages) + fewStepSpeedups(stages)
             if precision == .bf16, try selectedStages().contains(.img2img) {
                 let parity = try benchmarks.bf16Parity(pipeline, side: size)
                 figures.merge(parity) { current, _ in current }
@@ -179,8 +182,16 @@ struct Bench: ParsableCommand {
     /// How much of the whole img2img the VAE takes (one encode and one decode per image).
     private func vaeShare(_ stages: [StageResult]) -> [String] {
         let vae = stages.filter { $0.name.hasPrefix("VAE") }.map(\.seconds).reduce(0, +)
-        guard let whole = stages.first(where: { $0.name.hasPrefix("img2img") }), whole.seconds > 0 else { return [] }
+        guard let whole = stages.first(where: { $0.name.contains("20 steps") }), whole.seconds > 0 else { return [] }
         return [String(format: "VAE encode + decode: %.0f%% of the whole img2img", 100 * vae / whole.seconds)]
+    }
+
+    /// How many times faster per image each few-step row is than the 20-step guided img2img.
+    private func fewStepSpeedups(_ stages: [StageResult]) -> [String] {
+        guard let guided = stages.first(where: { $0.name.contains("20 steps") }) else { return [] }
+        return stages.filter { $0.name.contains("LCM steps") && $0.seconds > 0 }.map { fast in
+            String(format: "%@: %.1fx faster than the 20-step img2img", fast.name, guided.seconds / fast.seconds)
+        }
     }
 
     private func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {

@@ -91,13 +91,16 @@ struct ModelBenchmarks {
         case vaeEncode = "vae-encode"
         case vaeDecode = "vae-decode"
         case img2img
+        case fastImg2img = "img2img-fast"
     }
 
     /// CLIP, one UNet evaluation with guidance (batch 2), VAE encode and decode, then a whole
-    /// img2img (20 steps at strength 0.75, timed `pipelineRuns` times: its parts are warm);
-    /// those of them in `stages`.
+    /// img2img (20 steps at strength 0.75, timed `pipelineRuns` times: its parts are warm) and
+    /// the few-step one (4 LCM steps at strength 1 and guidance 1, one UNet evaluation at batch
+    /// 1 a step), with the full VAE and, given `tinyVAE`, with that tiny autoencoder; those of
+    /// them in `stages`.
     func stableDiffusion(_ pipeline: StableDiffusion, side: Int, stages: Set<Stage>,
-                         pipelineRuns: Int) throws -> [StageResult] {
+                         pipelineRuns: Int, tinyVAE: URL? = nil) throws -> [StageResult] {
         let latentSide = side / pipeline.vaeScaleFactor
         let latentChannels = pipeline.vae.config.latentChannels
         let prompt = "a photograph of an astronaut riding a horse"
@@ -131,7 +134,26 @@ struct ModelBenchmarks {
                 _ = try pipeline.imageToImage(photo, options: options)
             })
         }
+        if stages.contains(.fastImg2img) {
+            results += try fewStepImageToImage(pipeline, side: side, prompt: prompt, pipelineRuns: pipelineRuns, tinyVAE: tinyVAE)
+        }
         return results
+    }
+
+    /// The few-step rows: LCM, 4 steps, strength 1, guidance 1, with the model's VAE and with
+    /// `tinyVAE` (encoding and decoding) when given.
+    private func fewStepImageToImage(_ pipeline: StableDiffusion, side: Int, prompt: String, pipelineRuns: Int,
+                                     tinyVAE: URL?) throws -> [StageResult] {
+        let photo = Imaging.Image(width: side, height: side, channels: 3,
+                                  samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
+        var options = GenerationOptions(prompt: prompt, steps: 4, guidanceScale: 1, strength: 1, seed: 0)
+        options.scheduler = .lcm
+        let name = "img2img \(side)x\(side), 4 LCM steps, strength 1, guidance 1"
+        var variants = [(name + ", full VAE", pipeline)]
+        if let tinyVAE { variants.append((name + ", tiny autoencoder", try pipeline.replacingVAE(with: tinyVAE))) }
+        return try variants.map { name, variant in
+            try stage(name, runs: pipelineRuns) { _ = try variant.imageToImage(photo, options: options) }
+        }
     }
 
     /// How far bf16 products move the results from f32 (the CPU's f32 backend) on the same inputs: one

@@ -104,6 +104,8 @@ struct ModelsCommand: ParsableCommand {
                 architecture = .controlNet(controlNet)
             } else if let network = known.rrdbNet {
                 architecture = .rrdbNet(network)
+            } else if let autoencoder = known.autoencoderTiny {
+                architecture = .autoencoderTiny(autoencoder)
             } else {
                 throw ExitCode(2)
             }

@@ -8,7 +8,8 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinyPipelineFolder(in: folder)
     let result = try runOverpaint(["bench", "--model", model.path, "--size", "64", "--repetitions", "1",
-                                   "--no-kernels", "--leak-images", "3", "--json"])
+                                   "--no-kernels", "--leak-images", "3", "--json",
+                                   "--tiny-vae", Fixtures.url("taesd", "taesd").path])
     #expect(result.status == 0, "\(result.stderr)")
     let document = try #require(
         try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -17,7 +18,9 @@ import Testing
     let stages = try #require(document["stages"] as? [[String: Any]])
     let names = stages.compactMap { $0["name"] as? String }
     #expect(names == ["CLIP text encoder, 1 prompt", "UNet, batch 2 (guidance), 8x8 latents", "VAE encode 64x64",
-                      "VAE decode 64x64", "img2img 64x64, 20 steps, strength 0.75"])
+                      "VAE decode 64x64", "img2img 64x64, 20 steps, strength 0.75",
+                      "img2img 64x64, 4 LCM steps, strength 1, guidance 1, full VAE",
+                      "img2img 64x64, 4 LCM steps, strength 1, guidance 1, tiny autoencoder"])
     for stage in stages {
         let seconds = try #require(stage["seconds"] as? Double)
         let gflop = try #require(stage["gflop"] as? Double)
@@ -35,6 +38,12 @@ import Testing
     let unetWork = try #require(stages[1]["gflop"] as? Double)
     let img2imgWork = try #require(stages[4]["gflop"] as? Double)
     #expect(img2imgWork > 15 * unetWork)
+    // The few-step rows: 4 unguided (batch 1) evaluations, a fraction of the 20-step row's work;
+    // the second row runs the other autoencoder (at full size the lighter one; not so in the fixtures).
+    let fastWork = try #require(stages[5]["gflop"] as? Double)
+    let tinyWork = try #require(stages[6]["gflop"] as? Double)
+    #expect(fastWork > 1.5 * unetWork && fastWork < img2imgWork / 4)
+    #expect(tinyWork > 0 && tinyWork != fastWork)
 }
 
 @Test func peakResidentMemoryFollowsAnAllocation() throws {

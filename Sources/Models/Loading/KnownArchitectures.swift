@@ -6,8 +6,9 @@ import Foundation
 /// `runwayml/stable-diffusion-v1-5` (`sd15`), `stabilityai/stable-diffusion-2-1-base` (`sd2`),
 /// `runwayml/stable-diffusion-inpainting` (`sd15-inpaint`), `lllyasviel/sd-controlnet-canny`
 /// (`controlnet`), `stabilityai/stable-diffusion-xl-base-1.0` (`sdxl`) and
-/// `diffusers/stable-diffusion-xl-1.0-inpainting-0.1` (`sdxl-inpaint`), and basicsr's RRDBNet
-/// as Real-ESRGAN x4plus uses it (`realesrgan-x4plus`).
+/// `diffusers/stable-diffusion-xl-1.0-inpainting-0.1` (`sdxl-inpaint`), basicsr's RRDBNet
+/// as Real-ESRGAN x4plus uses it (`realesrgan-x4plus`), and `madebyollin/taesd` / `taesdxl`
+/// (`taesd`, `taesdxl`: one architecture, diffusers' AutoencoderTiny defaults).
 /// They let `models random` write the real architecture, and single-file checkpoints (which
 /// carry no configs) borrow the scheduler and tokenizer settings of their family.
 public enum KnownArchitecture: String, CaseIterable, Sendable {
@@ -18,6 +19,8 @@ public enum KnownArchitecture: String, CaseIterable, Sendable {
     case sdxlInpaint = "sdxl-inpaint"
     case controlNet = "controlnet"
     case realESRGANx4plus = "realesrgan-x4plus"
+    case taesd
+    case taesdxl
 
     /// The whole text-to-image (or inpainting) pipeline, for the Stable Diffusion names.
     public var pipeline: StableDiffusionArchitecture? {
@@ -27,8 +30,13 @@ public enum KnownArchitecture: String, CaseIterable, Sendable {
         case .sd15Inpaint: return .sd15Inpaint
         case .sdxl: return .sdxl
         case .sdxlInpaint: return .sdxlInpaint
-        case .controlNet, .realESRGANx4plus: return nil
+        case .controlNet, .realESRGANx4plus, .taesd, .taesdxl: return nil
         }
+    }
+
+    /// The tiny autoencoder's config, for `taesd` and `taesdxl`.
+    public var autoencoderTiny: AutoencoderTinyConfig? {
+        self == .taesd || self == .taesdxl ? AutoencoderTinyConfig() : nil
     }
 
     /// The ControlNet config, for `controlnet`.

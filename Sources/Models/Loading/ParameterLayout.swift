@@ -77,6 +77,43 @@ public enum ParameterLayout {
         return entries
     }
 
+    /// `AutoencoderTiny`'s state dict: the `layers.N` of its encoder and decoder, numbered as
+    /// their nn.Sequential numbers them (ReLU and upsampling layers take an index, no weights).
+    public static func autoencoderTiny(_ config: AutoencoderTinyConfig) -> [Entry] {
+        func block(_ prefix: String, _ width: Int) -> [Entry] {
+            [0, 2, 4].flatMap { conv("\(prefix).conv.\($0)", width, width, 3) }
+        }
+        var entries: [Entry] = []
+        var index = 0
+        for (level, count) in config.numEncoderBlocks.enumerated() {
+            let width = config.encoderBlockOutChannels[level]
+            entries += level == 0 ? conv("encoder.layers.0", config.inChannels, width, 3)
+                : [("encoder.layers.\(index).weight", [width, width, 3, 3])]
+            index += 1
+            for _ in 0 ..< count {
+                entries += block("encoder.layers.\(index)", width)
+                index += 1
+            }
+        }
+        entries += conv("encoder.layers.\(index)", config.encoderBlockOutChannels.last ?? 0, config.latentChannels, 3)
+        let widths = config.decoderBlockOutChannels
+        entries += conv("decoder.layers.0", config.latentChannels, widths[0], 3)
+        index = 2
+        for (level, count) in config.numDecoderBlocks.enumerated() {
+            let isLast = level == widths.count - 1
+            for _ in 0 ..< count {
+                entries += block("decoder.layers.\(index)", widths[level])
+                index += 1
+            }
+            if !isLast { index += 1 }
+            let output = isLast ? config.outChannels : widths[level]
+            entries += isLast ? conv("decoder.layers.\(index)", widths[level], output, 3)
+                : [("decoder.layers.\(index).weight", [output, widths[level], 3, 3])]
+            index += 1
+        }
+        return entries
+    }
+
     /// transformers' `CLIPTextModel` state dict (without the `text_model.` prefix), sorted by name.
     public static func textEncoder(_ config: CLIPTextConfig) -> [Entry] {
         let width = config.hiddenSize

@@ -15,6 +15,7 @@ public enum RandomModel {
         case stableDiffusion(StableDiffusionArchitecture)
         case controlNet(ControlNetConfig)
         case rrdbNet(RRDBNetArchitecture)
+        case autoencoderTiny(AutoencoderTinyConfig)
     }
 
     public enum Format: String, Sendable, CaseIterable {
@@ -60,6 +61,14 @@ public enum RandomModel {
             try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.rrdbNet(network)), dtype: dtype,
                                         metadata: metadata, to: url.appendingPathComponent("\(name).safetensors"))
             try writeNote(in: url, name: name, seed: seed)
+        case let (.autoencoderTiny(config), .diffusers):
+            try createFolder(url)
+            try diffusersConfigJSON(config, className: "AutoencoderTiny").write(to: url.appendingPathComponent("config.json"))
+            try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.autoencoderTiny(config)), dtype: dtype,
+                                        metadata: metadata, to: url.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+            try writeNote(in: url, name: name, seed: seed)
+        case (.autoencoderTiny, .singleFile):
+            throw ModelsError.unsupportedConfig(path: url.path, detail: "a tiny autoencoder is a diffusers folder; use --format diffusers")
         case let (.rrdbNet(network), .singleFile):
             try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.rrdbNet(network)), dtype: dtype,
                                         metadata: metadata, to: url)
@@ -74,6 +83,8 @@ public enum RandomModel {
             problem = pipeline.vae.unsupportedFeature ?? pipeline.unet.unsupportedFeature
                 ?? pipeline.textEncoder.unsupportedFeature ?? pipeline.textEncoder2?.unsupportedFeature
         case let .controlNet(config):
+            problem = config.unsupportedFeature
+        case let .autoencoderTiny(config):
             problem = config.unsupportedFeature
         case let .rrdbNet(network):
             problem = network.blocks > 0 && network.features > 0 && network.growth > 0 && [1, 2, 4].contains(network.scale)
