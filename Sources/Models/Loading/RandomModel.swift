@@ -45,11 +45,8 @@ public enum RandomModel {
             let tensors = singleFilePipeline(pipeline, generator: generator)
             try SafeTensorsWriter.write(streaming: tensors, dtype: dtype, metadata: metadata, to: url)
         case let (.controlNet(config), .diffusers):
-            try createFolder(url)
-            try diffusersConfigJSON(config, className: "ControlNetModel").write(to: url.appendingPathComponent("config.json"))
-            try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.controlNet(config)), dtype: dtype,
-                                        metadata: metadata, to: url.appendingPathComponent("diffusion_pytorch_model.safetensors"))
-            try writeNote(in: url, name: name, seed: seed)
+            try writeModelFolder(config, className: "ControlNetModel", layout: ParameterLayout.controlNet(config), to: url,
+                                 generator: generator, dtype: dtype, metadata: metadata, name: name)
         case let (.controlNet(config), .singleFile):
             let layersPerBlock = config.layersPerBlock
             let tensors = generator.tensors(ParameterLayout.controlNet(config)).map { tensor in
@@ -62,11 +59,8 @@ public enum RandomModel {
                                         metadata: metadata, to: url.appendingPathComponent("\(name).safetensors"))
             try writeNote(in: url, name: name, seed: seed)
         case let (.autoencoderTiny(config), .diffusers):
-            try createFolder(url)
-            try diffusersConfigJSON(config, className: "AutoencoderTiny").write(to: url.appendingPathComponent("config.json"))
-            try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.autoencoderTiny(config)), dtype: dtype,
-                                        metadata: metadata, to: url.appendingPathComponent("diffusion_pytorch_model.safetensors"))
-            try writeNote(in: url, name: name, seed: seed)
+            try writeModelFolder(config, className: "AutoencoderTiny", layout: ParameterLayout.autoencoderTiny(config), to: url,
+                                 generator: generator, dtype: dtype, metadata: metadata, name: name)
         case (.autoencoderTiny, .singleFile):
             throw ModelsError.unsupportedConfig(path: url.path, detail: "a tiny autoencoder is a diffusers folder; use --format diffusers")
         case let (.rrdbNet(network), .singleFile):
@@ -189,6 +183,17 @@ public enum RandomModel {
         ]
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             .write(to: folder.appendingPathComponent("tokenizer_config.json"))
+    }
+
+    /// A lone diffusers model: `config.json` naming `className`, the weights and the note.
+    private static func writeModelFolder(_ config: some Encodable, className: String, layout: [ParameterLayout.Entry],
+                                         to url: URL, generator: WeightGenerator, dtype: SafeTensorsWriter.StorageType,
+                                         metadata: [String: String], name: String) throws {
+        try createFolder(url)
+        try diffusersConfigJSON(config, className: className).write(to: url.appendingPathComponent("config.json"))
+        try SafeTensorsWriter.write(streaming: generator.tensors(layout), dtype: dtype, metadata: metadata,
+                                    to: url.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try writeNote(in: url, name: name, seed: generator.seed)
     }
 
     private static func writeNote(in folder: URL, name: String, seed: UInt64) throws {
