@@ -74,7 +74,7 @@ struct AutoencoderKLTests {
     }
 
     @Test func extraTensorIsRefused() throws {
-        let store = try ModelFixtures.store("vae", "blocks.safetensors")
+        let store = try Fixtures.store("vae", "blocks.safetensors")
         let error = #expect(throws: ModelsError.self) {
             try AutoencoderKL(config: vae.config, source: store)
         }
@@ -116,7 +116,7 @@ struct AutoencoderKLLoadingTests {
     @Test func unsupportedBlockTypeIsNamed() throws {
         var config = AutoencoderKLConfig()
         config.downBlockTypes = ["AttnDownEncoderBlock2D"]
-        let store = try ModelFixtures.store("vae", "diffusion_pytorch_model.safetensors")
+        let store = try Fixtures.store("vae", "diffusion_pytorch_model.safetensors")
         let error = #expect(throws: ModelsError.self) { try AutoencoderKL(config: config, source: store) }
         #expect(error?.errorDescription?.contains("AttnDownEncoderBlock2D") == true)
     }

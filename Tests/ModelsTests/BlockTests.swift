@@ -12,7 +12,7 @@ struct BlockTests {
     let io: [String: Tensor]
 
     init() throws {
-        weights = Parameters(try ModelFixtures.store("vae", "blocks.safetensors"))
+        weights = Parameters(try Fixtures.store("vae", "blocks.safetensors"))
         io = try Fixtures.tensors("vae", "block_io.safetensors")
     }
 

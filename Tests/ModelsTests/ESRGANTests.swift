@@ -12,7 +12,7 @@ import Weights
     static let level: Float = 1 / 255
 
     private func io(_ name: String) throws -> Tensor {
-        try ModelFixtures.store("esrgan", "io.safetensors").tensor(named: name)
+        try Fixtures.store("esrgan", "io.safetensors").tensor(named: name)
     }
 
     private func network(_ file: String) throws -> any SuperResolutionNetwork {
@@ -43,7 +43,7 @@ import Weights
     @Test(.enabled(if: FileManager.default.fileExists(atPath: realModel("realesr-animevideov3-x4.param").path)))
     func realAnimeVideoV3MatchesPyTorchOnChelsea() throws {
         let net = try loadSuperResolutionNetwork(at: realModel("realesr-animevideov3-x4.param"))
-        let store = try ModelFixtures.store("esrgan", "animevideov3_chelsea.safetensors")
+        let store = try Fixtures.store("esrgan", "animevideov3_chelsea.safetensors")
         let output = net(try store.tensor(named: "input"))
         let expected = try store.tensor(named: "output")
         #expect(output.shape == [1, 3, 128, 128])

@@ -39,6 +39,11 @@ public enum Fixtures {
         return tensors
     }
 
+    /// A safetensors fixture file as a parameter source.
+    public static func store(_ area: String, _ name: String) throws -> WeightStore {
+        try WeightStore(url: url(area, name))
+    }
+
     /// One recipe of recipes/, by its name without `.yaml`.
     public static func recipe(_ name: String) -> URL {
         packageRoot.appendingPathComponent("recipes/\(name).yaml")

@@ -35,7 +35,7 @@ import Weights
         var pairs: [Pair]
     }
 
-    static let folder = PipelineFixtures.root.appendingPathComponent("prompts")
+    static let folder = Fixtures.root.appendingPathComponent("prompts")
     static let pipeline = Result { try PipelineFixtures.pipeline(inpainting: false) }
     static let fixture = Result {
         let decoder = JSONDecoder()

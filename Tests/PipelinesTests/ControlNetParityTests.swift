@@ -113,7 +113,7 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
     /// The Models fixture's ControlNet (Tests/Fixtures/controlnet, from a UNet with block channels
     /// [8, 16]) cannot feed sd-tiny's UNet ([16, 32]): a typed error, not a precondition failure.
     @Test func rejectsAControlNetOfAnotherUNet() throws {
-        let other = try ControlNetModel(folder: PipelineFixtures.root.appendingPathComponent("controlnet"))
+        let other = try ControlNetModel(folder: Fixtures.root.appendingPathComponent("controlnet"))
         let control = ControlInput(model: other, condition: try Self.condition("canny"))
         let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 2, strength: 0.5)
         #expect(throws: PipelinesError.incompatibleControlNet(

@@ -10,7 +10,7 @@ import Weights
 // Fixtures: tools/reference/depth_fixtures.py (a tiny random transformers
 // DepthAnythingForDepthEstimation, its image processor and depth-estimation pipeline).
 private enum DepthFixtures {
-    static let folder = PipelineFixtures.root.appendingPathComponent("depth")
+    static let folder = Fixtures.root.appendingPathComponent("depth")
 
     static func tensors(_ name: String) throws -> [String: Tensor] {
         let store = try WeightStore(url: folder.appendingPathComponent(name))

@@ -6,9 +6,7 @@ import Testing
 
 /// Fixtures written by tools/reference/pipeline_fixtures.py.
 enum PipelineFixtures {
-    static let root = Fixtures.root
-
-    static let folder = root.appendingPathComponent("pipelines")
+    static let folder = Fixtures.root.appendingPathComponent("pipelines")
     static let prompt = "an astronaut in a garden, oil painting"
 
     static func image(_ name: String) throws -> Image {

@@ -14,11 +14,11 @@ import Weights
     static let level: Float = 1 / 255
 
     private func io(_ name: String) throws -> Tensor {
-        try WeightStore(url: PipelineFixtures.root.appendingPathComponent("esrgan/io.safetensors")).tensor(named: name)
+        try WeightStore(url: Fixtures.root.appendingPathComponent("esrgan/io.safetensors")).tensor(named: name)
     }
 
     private func network(_ file: String) throws -> any SuperResolutionNetwork {
-        try loadSuperResolutionNetwork(at: PipelineFixtures.root.appendingPathComponent("esrgan/\(file)"))
+        try loadSuperResolutionNetwork(at: Fixtures.root.appendingPathComponent("esrgan/\(file)"))
     }
 
     @Test(arguments: ["rrdb.param", "srvgg.param"])

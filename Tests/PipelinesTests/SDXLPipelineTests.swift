@@ -8,7 +8,7 @@ import Testing
 
 /// Fixtures written by tools/reference/sdxl_fixtures.py.
 enum SDXLFixtures {
-    static let folder = PipelineFixtures.root.appendingPathComponent("sdxl")
+    static let folder = Fixtures.root.appendingPathComponent("sdxl")
     static let prompt = "an astronaut in a garden, oil painting"
 
     static func pipeline(inpainting: Bool = false) throws -> StableDiffusion {

@@ -21,7 +21,7 @@ import Weights
     /// sd-tiny's UNet and VAE as diffusers' conversion reads them back
     /// (tools/reference/singlefile_fixtures.py), plus sd-tiny's text encoder under the SD 1 prefix.
     static func sdTinySingleFile() throws -> URL {
-        let ldm = try WeightStore(url: PipelineFixtures.root.appendingPathComponent("singlefile/sd-tiny-unet-vae.safetensors"))
+        let ldm = try WeightStore(url: Fixtures.root.appendingPathComponent("singlefile/sd-tiny-unet-vae.safetensors"))
         let text = try WeightStore(url: PipelineFixtures.folder.appendingPathComponent("sd-tiny/text_encoder"))
         var tensors: [String: Tensor] = [:]
         for key in ldm.keys { tensors[key] = try ldm.tensor(named: key) }

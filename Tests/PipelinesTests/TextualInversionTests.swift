@@ -1,5 +1,6 @@
 import Adapters
 import Foundation
+import OverpaintTestSupport
 import Testing
 import Weights
 @testable import Pipelines
@@ -8,7 +9,7 @@ import Weights
 /// `load_textual_inversion(file, token=stem)` of each (tools/reference/textual_inversion_fixtures.py):
 /// a single-vector diffusers file and a three-vector `emb_params` one, matched in any case and inside words.
 @Suite struct TextualInversionTests {
-    static let folder = PipelineFixtures.root.appendingPathComponent("textual-inversion")
+    static let folder = Fixtures.root.appendingPathComponent("textual-inversion")
 
     static func embeddings() throws -> [TextualInversion] {
         try ["shiny", "painterly"].map { try TextualInversion(url: folder.appendingPathComponent("\($0).safetensors")) }
@@ -43,7 +44,7 @@ import Weights
         let pipeline = try PipelineFixtures.pipeline(inpainting: false)
         #expect(throws: AdapterError.self) { try pipeline.addingEmbeddings([TextualInversion(url: url)]) }
         #expect(throws: AdapterError.self) {
-            try pipeline.addingEmbeddings([TextualInversion(url: PipelineFixtures.root.appendingPathComponent("lora/kohya.safetensors"))])
+            try pipeline.addingEmbeddings([TextualInversion(url: Fixtures.root.appendingPathComponent("lora/kohya.safetensors"))])
         }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 
 /// Fixtures written by tools/reference/x4_upscaler_fixtures.py.
 enum UpscalerFixtures {
-    static let folder = PipelineFixtures.root.appendingPathComponent("upscaler")
+    static let folder = Fixtures.root.appendingPathComponent("upscaler")
     static let prompt = "a white cat"
 
     static func image(_ name: String) throws -> Image {
