@@ -18,10 +18,13 @@ public struct RunOptions: Sendable {
     /// Asked to stop (by SIGINT / SIGTERM), the run finishes no further image, records what
     /// finished and returns.
     public var stop: StopRequest
+    /// No progress on stderr (failures and notes still print).
+    public var quiet: Bool
 
     public init(existing: Existing = .fail, json: Bool = false, maxPixels: Int = 100_000_000, writeReport: Bool = true,
-                shard: Shard? = nil, stop: StopRequest = StopRequest()) {
+                shard: Shard? = nil, stop: StopRequest = StopRequest(), quiet: Bool = false) {
         self.existing = existing
+        self.quiet = quiet
         self.shard = shard
         self.stop = stop
         self.json = json
@@ -53,6 +56,13 @@ public struct BatchRunner {
     let lock: ShardLock
     /// What every output of this run shares, computed once (models are hashed then).
     let fingerprint: Fingerprint
+    let progress: Progress
+    /// This run's start (to the millisecond, so two quick runs differ), recorded in each of its entries.
+    let runID: String = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }()
 
     /// Loads every model the recipe uses before anything is written: one that does not load
     /// is an error of the run (exit 2), not of each image.
@@ -68,7 +78,9 @@ public struct BatchRunner {
         let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
         fingerprint = Fingerprint(recipe: plan.recipe, hashes: hashes)
         hashes.save()
-        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, models: models, stop: options.stop)
+        progress = Progress(total: plan.jobs.count, mode: Progress.mode(quiet: options.quiet))
+        editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, models: models,
+                             stop: options.stop, display: progress)
     }
 
     /// Images overlap in three stages: the next job's files are decoded, and the previous
@@ -87,7 +99,7 @@ public struct BatchRunner {
         // Holding the shard's lock, the temporaries its journal lists are a killed run's.
         output.temporaries.removeAll()
         options.stop.onAbort { [temporaries = output.temporaries] in temporaries.removeAll() }
-        let finisher = Finisher(runner: self, progress: Progress(total: plan.jobs.count))
+        let finisher = Finisher(runner: self, progress: progress)
         let recorded = manifest.read()
         if let note = Manifest.unparseableNote(recorded.unparseableLines) { finisher.progress.note(note) }
         // A failed attempt never touches an existing output, so the last success vouches for it.
@@ -112,7 +124,9 @@ public struct BatchRunner {
             case .failed(let error):
                 finisher.finish(job, .failure(error), fingerprint: prepared.fingerprint, started: started)
             case .loaded(let input):
+                progress.started(index, input: job.input)
                 let outcome = Result { try editor.edit(input, job: job) }
+                progress.edited(seconds: Date().timeIntervalSince(started))
                 // An edit that ends while a stop is asked for was cut short, not failed.
                 if options.stop.isRequested, case .failure = outcome { break jobs }
                 finisher.finish(job, outcome, fingerprint: prepared.fingerprint, started: started)
@@ -123,7 +137,7 @@ public struct BatchRunner {
         summary.left = jobs.count - summary.succeeded - summary.failed - summary.skipped
         if options.writeReport {
             do {
-                try Report(output: output, manifest: manifest).write()
+                try Report(output: output, manifest: manifest, latestRun: runID, thisRun: summary).write()
             } catch {
                 finisher.progress.note("report.html not written: \(error.localizedDescription)")
             }
@@ -181,7 +195,7 @@ public struct BatchRunner {
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
             edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.source.path,
             model: plan.recipe.model, seconds: 0, sha256: nil, fingerprint: fingerprint, finished: "",
-            version: Self.version, precision: GEMMBackend.productsDescription)
+            version: Self.version, precision: GEMMBackend.productsDescription, run: runID)
         do {
             let result = try outcome.get()
             let format = plan.recipe.output.format
@@ -194,6 +208,7 @@ public struct BatchRunner {
             if options.writeReport {
                 try? Report.writeThumbnails(for: job, result: result, output: output)
             }
+            entry.parameters = result.text.first { $0.key == "parameters" }?.value
             entry.status = .ok
         } catch {
             entry.error = Self.oneLine(error, naming: job.input)

@@ -27,9 +27,19 @@ struct ImageEditor {
     let models: ModelCache
     /// Polled before each denoising step and upscaling tile: a stop request ends the edit there.
     let stop: StopRequest
+    /// Shown each step and tile.
+    let display: Progress
 
-    /// The pipelines' step callback: carry on unless a stop was requested.
-    var progress: StepCallback { { [stop] _, _ in !stop.isRequested } }
+    /// The pipelines' step callback: shows the step, and carries on unless a stop was requested.
+    var progress: StepCallback { progress(unit: "step") }
+
+    /// The same for loops over `unit`s ("tile" for Real-ESRGAN).
+    func progress(unit: String) -> StepCallback {
+        { [stop, display] step, steps in
+            display.step(step, of: steps, unit: unit)
+            return !stop.isRequested
+        }
+    }
 
     /// The job's photo and mask, decoded. Touches no model, so it may run on another thread
     /// while an earlier image is edited.
@@ -132,7 +142,7 @@ struct ImageEditor {
             return try diffusionUpscale(image, upscale, folder: path, job: job)
         }
         return try models.realESRGAN(at: path).upscale(image, scale: upscale.scale, tileSize: upscale.tile,
-                                                       tileOverlap: upscale.tileOverlap, progress: progress)
+                                                       tileOverlap: upscale.tileOverlap, progress: progress(unit: "tile"))
     }
 
     func options(_ generation: Edit.Generation, job: Job) -> GenerationOptions {

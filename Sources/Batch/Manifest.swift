@@ -23,6 +23,11 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var version: String
     /// The products' arithmetic and backends, and OpenBLAS's core (`GEMMBackend.productsDescription`).
     public var precision: String? = nil
+    /// The A1111 `parameters` text written into the output (prompt, seed, sampler, model...), for the report.
+    public var parameters: String? = nil
+    /// When the run that wrote this entry started (ISO 8601), so the report tells earlier runs' rows apart;
+    /// nil in manifests older Overpaints wrote.
+    public var run: String? = nil
 }
 
 /// What `manifest.jsonl` holds: its records in file order, and the lines that are none.

@@ -1,9 +1,12 @@
 import Foundation
 import Imaging
 
-/// `report.html` in the output folder: before / mask / after thumbnails side by side for
-/// every image in the manifest, failures with their reason. Rebuilt from the manifest at
-/// the end of each run, so resumed and sharded runs report everything done so far.
+/// `report.html` in the output folder: a summary, the failures with their reasons, then every
+/// image with its before and after compared in place (a slider), the mask overlaid on demand
+/// and the parameters that made it. Rebuilt from the manifest at the end of each run (the
+/// latest entry per output, so a rerun never duplicates a row), so resumed and sharded runs
+/// report everything done so far; rows another run wrote are marked with that run's start.
+/// Self-contained: inline CSS and JS, thumbnails as relative files under `report/`.
 struct Report {
     static let fileName = "report.html"
     static let thumbnailFolder = "report"
@@ -11,6 +14,10 @@ struct Report {
 
     let output: OutputFolder
     let manifest: Manifest
+    /// This run's id (`ManifestEntry.run`); rows of any other run are marked as earlier.
+    var latestRun: String?
+    /// The counts of the run writing the report, shown in its summary.
+    var thisRun: RunSummary?
 
     /// `report/<output, / as __>.<kind>.jpg`; a name too long for the file system keeps its
     /// first 100 bytes and adds a hash of the whole, so outputs of up to 255 bytes get thumbnails.
@@ -39,47 +46,29 @@ struct Report {
 
     func write() throws {
         let entries = manifest.latestEntries().values.sorted { $0.input < $1.input }
-        let rows = entries.map(row).joined(separator: "\n")
-        let failed = entries.filter { $0.status == .failed }.count
-        let html = """
-        <!DOCTYPE html>
-        <html><head><meta charset="utf-8"><title>Overpaint report</title>
-        <style>
-        body { font-family: system-ui, sans-serif; margin: 1.5em; background: #fafafa; }
-        table { border-collapse: collapse; }
-        td, th { padding: 6px 10px; border-bottom: 1px solid #ddd; vertical-align: top; text-align: left; }
-        img { max-width: \(Self.thumbnailSize)px; max-height: \(Self.thumbnailSize)px; display: block; }
-        .failed { color: #b00020; }
-        </style></head><body>
-        <h1>Overpaint report</h1>
-        <p>\(entries.count) images, \(entries.count - failed) done, \(failed) failed.</p>
-        <table>
-        <tr><th>image</th><th>before</th><th>mask</th><th>after</th><th>seconds</th></tr>
-        \(rows)
-        </table></body></html>
-        """
+        let page = ReportPage(entries: entries, latestRun: latestRun, thisRun: thisRun) { thumbnail in
+            FileManager.default.fileExists(atPath: output.url(for: thumbnail).path)
+        }
         try output.writeAtomically(Self.fileName) { temporary in
-            try Data(html.utf8).write(to: temporary)
+            try Data(page.html.utf8).write(to: temporary)
         }
     }
 
-    private func row(_ entry: ManifestEntry) -> String {
-        let name = Self.escape(entry.input)
-        guard entry.status == .ok else {
-            return "<tr class=\"failed\"><td>\(name)</td><td colspan=\"4\">\(Self.escape(entry.error ?? "failed"))</td></tr>"
-        }
-        let cells = ["before", "mask", "after"].map { kind -> String in
-            let thumbnail = Self.thumbnailName(for: entry.output, kind: kind)
-            guard FileManager.default.fileExists(atPath: output.url(for: thumbnail).path) else { return "<td></td>" }
-            let link = kind == "after" ? Self.escape(entry.output) : thumbnail
-            return "<td><a href=\"\(link)\"><img src=\"\(Self.escape(thumbnail))\" alt=\"\(kind)\"></a></td>"
-        }
-        return "<tr><td>\(name)<br><small>\(Self.escape(entry.edits.joined(separator: " → ")))</small></td>"
-            + cells.joined() + "<td>\(entry.seconds)</td></tr>"
-    }
-
-    private static func escape(_ text: String) -> String {
+    /// `text` safe inside HTML text and double-quoted attributes.
+    static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "'", with: "&#39;")
+    }
+
+    /// A relative path as a URL: each segment percent-encoded (`#`, `?`, `%`, spaces, non-ASCII),
+    /// the slashes kept, then HTML-escaped for an attribute.
+    static func link(_ relativePath: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        allowed.insert(charactersIn: "-._~")
+        let segments = relativePath.split(separator: "/", omittingEmptySubsequences: false).map {
+            $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        }
+        return escape(segments.joined(separator: "/"))
     }
 }

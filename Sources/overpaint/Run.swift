@@ -49,6 +49,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Print each finished image's manifest line (JSON) on stdout.")
     var json = false
 
+    @Flag(help: "Print no progress on stderr (failures and the closing summary still print).")
+    var quiet = false
+
     @Option(help: "Refuse images larger than this many megapixels, before decoding them.")
     var maxMegapixels = 100
 
@@ -87,7 +90,7 @@ struct Run: ParsableCommand {
         }
         let options = RunOptions(existing: resume ? .resume : overwrite ? .overwrite : .fail,
                                  json: json, maxPixels: maxMegapixels * 1_000_000, shard: shard,
-                                 stop: StopRequest.onSignals())
+                                 stop: StopRequest.onSignals(), quiet: quiet)
         let summary: RunSummary
         do {
             summary = try BatchRunner(plan: plan, options: options).run()
