@@ -25,7 +25,8 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .target(
             name: "CCodecs",
-            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff"),
+                             .linkedLibrary("webp"), .linkedLibrary("webpmux")]
         ),
         .target(name: "FileAccess"),
         .target(name: "CKernels"),

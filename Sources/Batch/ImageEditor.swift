@@ -254,6 +254,7 @@ extension ImageFormat {
         case .png: self = .png
         case .jpeg: self = .jpeg
         case .tiff: self = .tiff
+        case .webp: self = .webp
         }
     }
 }

@@ -54,6 +54,9 @@ struct ccodecs_decoder {
     uint16_t tiff_photometric;
     uint16_t tiff_planar;
     uint16_t tiff_samples;
+
+    /* WebP: the whole file, in scratch. */
+    size_t webp_size;
 };
 
 void ccodecs_note(ccodecs_jump *jump, const char *format, ...)
@@ -91,5 +94,9 @@ void ccodecs_jpeg_close(ccodecs_decoder *decoder);
 ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *name);
 ccodecs_status ccodecs_tiff_read(ccodecs_decoder *decoder, float *samples);
 void ccodecs_tiff_close(ccodecs_decoder *decoder);
+
+/* Reads the whole file (held to the budget) once the header is accepted; nothing to close. */
+ccodecs_status ccodecs_webp_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_webp_read(ccodecs_decoder *decoder, float *samples);
 
 #endif

@@ -171,9 +171,42 @@ void ccodecs_jpeg_close(ccodecs_decoder *decoder) {
     if (decoder->jpeg_created) jpeg_destroy_decompress(&decoder->jpeg);
 }
 
+static const char exif_signature[6] = {'E', 'x', 'i', 'f', 0, 0};
+static const char xmp_signature[] = "http://ns.adobe.com/xap/1.0/"; /* written with its NUL */
+
+/* A marker holds at most 65533 bytes after its length field. */
+static int metadata_fits(const ccodecs_metadata *metadata, char *message, size_t capacity) {
+    if (metadata->exif_length > 65533 - sizeof exif_signature) {
+        snprintf(message, capacity, "EXIF of %zu bytes does not fit in a JPEG APP1 segment", metadata->exif_length);
+        return 0;
+    }
+    if (metadata->xmp_length > 65533 - sizeof xmp_signature) {
+        snprintf(message, capacity, "XMP of %zu bytes does not fit in a JPEG APP1 segment", metadata->xmp_length);
+        return 0;
+    }
+    return 1;
+}
+
+static void write_segment(struct jpeg_compress_struct *jpeg, const char *signature, size_t signature_length,
+                          const uint8_t *bytes, size_t length) {
+    jpeg_write_m_header(jpeg, JPEG_APP0 + 1, (unsigned int)(signature_length + length));
+    for (size_t i = 0; i < signature_length; i++) jpeg_write_m_byte(jpeg, (uint8_t)signature[i]);
+    for (size_t i = 0; i < length; i++) jpeg_write_m_byte(jpeg, bytes[i]);
+}
+
+/* Exif first: readers expect it as the first APP1 segment after SOI/JFIF. */
+static void write_metadata(struct jpeg_compress_struct *jpeg, const ccodecs_metadata *metadata) {
+    if (metadata->exif_length > 0)
+        write_segment(jpeg, exif_signature, sizeof exif_signature, metadata->exif, metadata->exif_length);
+    if (metadata->xmp_length > 0)
+        write_segment(jpeg, xmp_signature, sizeof xmp_signature, metadata->xmp, metadata->xmp_length);
+    if (metadata->icc_length > 0) jpeg_write_icc_profile(jpeg, metadata->icc, (unsigned int)metadata->icc_length);
+}
+
 ccodecs_status ccodecs_jpeg_write(const char *path, const uint8_t *pixels, int32_t width,
                                   int32_t height, int32_t channels, int32_t quality,
-                                  char *message, size_t capacity) {
+                                  const ccodecs_metadata *metadata, char *message, size_t capacity) {
+    if (metadata != NULL && !metadata_fits(metadata, message, capacity)) return CCODECS_ERROR_WRITE;
     if (width <= 0 || height <= 0 || (channels != 1 && channels != 3)) {
         snprintf(message, capacity, "invalid image layout");
         return CCODECS_ERROR_WRITE;
@@ -205,6 +238,7 @@ ccodecs_status ccodecs_jpeg_write(const char *path, const uint8_t *pixels, int32
     jpeg_set_defaults(&jpeg);
     jpeg_set_quality(&jpeg, quality < 1 ? 1 : (quality > 100 ? 100 : quality), TRUE);
     jpeg_start_compress(&jpeg, TRUE);
+    if (metadata != NULL) write_metadata(&jpeg, metadata);
     size_t row_bytes = (size_t)width * (size_t)channels;
     while (jpeg.next_scanline < jpeg.image_height) {
         /* libjpeg takes non-const rows but never writes to them. */

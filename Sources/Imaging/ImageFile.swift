@@ -2,7 +2,7 @@ import CCodecs
 import FileAccess
 import Foundation
 
-/// Reads and writes PNG, JPEG and TIFF files through libpng, libjpeg-turbo and libtiff.
+/// Reads and writes PNG, JPEG, TIFF and WebP files through libpng, libjpeg-turbo, libtiff and libwebp.
 ///
 /// Reading picks the decoder from the file's magic bytes (never its extension), refuses
 /// an image whose header claims more than `maxPixels` before allocating pixel memory, and
@@ -82,16 +82,17 @@ public enum ImageFile {
     /// Encodes `image` to `url` as `format`, replacing any file there; a failed write
     /// removes what it had written.
     ///
-    /// - `quality`: JPEG quality 1...100.
+    /// - `quality`: JPEG and WebP quality 1...100; WebP at 100 is lossless.
     /// - `bitDepth`: 8 or 16 for PNG and TIFF (default: the image's own); JPEG is always 8.
     /// - `text`: PNG text chunks, written before the image data as tEXt when the value is
-    ///   Latin-1 and as iTXt (UTF-8) otherwise; JPEG and TIFF files carry no text.
+    ///   Latin-1 and as iTXt (UTF-8) otherwise. JPEG and WebP carry the `parameters` entry
+    ///   as EXIF UserComment, as A1111 does; TIFF files carry no text.
     /// Samples are stored as `round(v * 255)` or `round(v * 65535)`, clamped, so 8- and
     /// 16-bit images decoded by `read` are written back byte for byte. JPEG drops alpha.
     public static func write(_ image: Image, to url: URL, format: ImageFormat, quality: Int = 95,
                              bitDepth: Int? = nil, text: [(key: String, value: String)] = []) throws {
         let path = url.path
-        let depth = format == .jpeg ? 8 : (bitDepth ?? image.bitDepth)
+        let depth = format == .jpeg || format == .webp ? 8 : (bitDepth ?? image.bitDepth)
         guard depth == 8 || depth == 16 else {
             throw ImagingError.writeFailed(path: path, reason: "bit depth \(depth) is not 8 or 16")
         }
@@ -114,10 +115,23 @@ public enum ImageFile {
                 }
             }
         case .jpeg:
-            status = withSamples(image, depth: 8, channels: image.colorChannels) { pixels in
-                ccodecs_jpeg_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(image.width),
-                                   Int32(image.height), Int32(image.colorChannels), Int32(quality),
-                                   &message, capacity)
+            let exif = ExifUserComment.exif(parameters(text))
+            status = withMetadata(exif: exif) { metadata in
+                withSamples(image, depth: 8, channels: image.colorChannels) { pixels in
+                    ccodecs_jpeg_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(image.width),
+                                       Int32(image.height), Int32(image.colorChannels), Int32(quality),
+                                       metadata, &message, capacity)
+                }
+            }
+        case .webp:
+            let exif = ExifUserComment.exif(parameters(text))
+            let color = image.colorChannels == 1 ? image.expandingGrayToRGB() : image
+            status = withMetadata(exif: exif) { metadata in
+                withSamples(color, depth: 8, channels: color.channels) { pixels in
+                    ccodecs_webp_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(color.width),
+                                       Int32(color.height), Int32(color.channels), Int32(quality),
+                                       quality == 100 ? 1 : 0, metadata, &message, capacity)
+                }
             }
         case .tiff:
             status = withSamples(image, depth: depth, channels: image.channels) { pixels in
@@ -202,6 +216,22 @@ public enum ImageFile {
     }
 
     // MARK: - Encoding helpers
+
+    /// The `parameters` text, which JPEG and WebP carry as EXIF UserComment.
+    private static func parameters(_ text: [(key: String, value: String)]) -> String? {
+        text.last { $0.key == "parameters" }?.value
+    }
+
+    /// Calls `body` with C views of the metadata blocks (nil when there are none).
+    private static func withMetadata(exif: [UInt8]?,
+                                     _ body: (UnsafePointer<ccodecs_metadata>?) -> ccodecs_status) -> ccodecs_status {
+        guard let exif else { return body(nil) }
+        return exif.withUnsafeBufferPointer { bytes in
+            var metadata = ccodecs_metadata(exif: bytes.baseAddress, exif_length: bytes.count, icc: nil, icc_length: 0,
+                                            xmp: nil, xmp_length: 0)
+            return body(&metadata)
+        }
+    }
 
     /// A text chunk as the C encoder wants it: NUL-terminated key and value bytes.
     private struct EncodedText {

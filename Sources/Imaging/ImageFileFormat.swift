@@ -3,7 +3,7 @@ import Foundation
 
 /// The file formats `ImageFile` reads and writes.
 public enum ImageFormat: String, Sendable, CaseIterable {
-    case png, jpeg, tiff
+    case png, jpeg, tiff, webp
 
     /// The format a file name's extension names (`png`, `jpg`, `jpeg`, `tif`, `tiff`, any case).
     public init?(pathExtension: String) {
@@ -11,13 +11,14 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case "png": self = .png
         case "jpg", "jpeg": self = .jpeg
         case "tif", "tiff": self = .tiff
+        case "webp": self = .webp
         default: return nil
         }
     }
 
     /// The format the leading bytes of a file identify, or nil when none matches.
     public init?<Bytes: Collection>(magic bytes: Bytes) where Bytes.Element == UInt8 {
-        let head = Array(bytes.prefix(8))
+        let head = Array(bytes.prefix(12))
         func starts(with prefix: [UInt8]) -> Bool { head.starts(with: prefix) }
         if starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
             self = .png
@@ -26,6 +27,8 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         } else if starts(with: [0x49, 0x49, 0x2A, 0x00]) || starts(with: [0x4D, 0x4D, 0x00, 0x2A])
             || starts(with: [0x49, 0x49, 0x2B, 0x00]) || starts(with: [0x4D, 0x4D, 0x00, 0x2B]) {
             self = .tiff  // classic and BigTIFF, both byte orders
+        } else if starts(with: Array("RIFF".utf8)), head.count == 12, Array(head[8..<12]) == Array("WEBP".utf8) {
+            self = .webp
         } else {
             return nil
         }
@@ -37,6 +40,7 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case .png: "PNG"
         case .jpeg: "JPEG"
         case .tiff: "TIFF"
+        case .webp: "WebP"
         }
     }
 
@@ -45,6 +49,7 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case .png: CCODECS_PNG
         case .jpeg: CCODECS_JPEG
         case .tiff: CCODECS_TIFF
+        case .webp: CCODECS_WEBP
         }
     }
 
@@ -52,7 +57,7 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     /// the file offset); `url`'s extension only shapes the message.
     static func sniff(_ descriptor: Int32, url: URL) throws -> ImageFormat {
         let path = url.path
-        var head = [UInt8](repeating: 0, count: 8)
+        var head = [UInt8](repeating: 0, count: 12)
         let count = pread(descriptor, &head, head.count, 0)
         if count < 0 {
             throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno)))
@@ -64,6 +69,6 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         if let claimed = ImageFormat(pathExtension: url.pathExtension) {
             throw ImagingError.unreadable(path: path, reason: "not a \(claimed.displayName) file (unrecognised content)")
         }
-        throw ImagingError.unreadable(path: path, reason: "not a PNG, JPEG or TIFF file (unrecognised content)")
+        throw ImagingError.unreadable(path: path, reason: "not a PNG, JPEG, TIFF or WebP file (unrecognised content)")
     }
 }

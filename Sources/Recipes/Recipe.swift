@@ -65,13 +65,14 @@ public struct Recipe: Sendable, Equatable {
 }
 
 public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
-    case png, jpeg, tiff
+    case png, jpeg, tiff, webp
 
     public init?(extension ext: String) {
         switch ext.lowercased() {
         case "png": self = .png
         case "jpg", "jpeg": self = .jpeg
         case "tif", "tiff": self = .tiff
+        case "webp": self = .webp
         default: return nil
         }
     }

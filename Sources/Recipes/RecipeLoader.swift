@@ -210,7 +210,7 @@ struct RecipeReader {
         output?.finish()
         guard let path else { return nil }
         if format == nil, OutputFormat(extension: (path.description as NSString).pathExtension) == nil {
-            diagnostics.report("cannot tell the image format from '\(path)'; end it in .png, .jpg or .tiff or set output.format",
+            diagnostics.report("cannot tell the image format from '\(path)'; end it in .png, .jpg, .tiff or .webp or set output.format",
                                at: output?.value("path"), path: "output.path")
         }
         return Recipe.Output(path: path, format: format, quality: quality)

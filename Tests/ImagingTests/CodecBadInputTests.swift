@@ -45,7 +45,7 @@ import Testing
         let url = try Self.write(Array("just some notes\n".utf8), "notes.png", in: folder)
         #expect(Self.expectFailure(url)?.localizedDescription.contains("not a PNG file") == true)
         let other = try Self.write(Array("just some notes\n".utf8), "notes.txt", in: folder)
-        #expect(Self.expectFailure(other)?.localizedDescription.contains("not a PNG, JPEG or TIFF file") == true)
+        #expect(Self.expectFailure(other)?.localizedDescription.contains("not a PNG, JPEG, TIFF or WebP file") == true)
         #expect(throws: ImagingError.self) { try ImageFile.readTextChunks(url) }
     }
 

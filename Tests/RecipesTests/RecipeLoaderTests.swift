@@ -131,6 +131,6 @@ private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml
 }
 
 @Test func outputFormatMustBeKnowable() {
-    let found = issues("output: {path: \"{stem}.webp\"}\nedits:\n  - canny: {}\n")
+    let found = issues("output: {path: \"{stem}.gif\"}\nedits:\n  - canny: {}\n")
     #expect(found.first?.keyPath == "output.path")
 }

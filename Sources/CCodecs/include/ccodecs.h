@@ -2,7 +2,7 @@
 #define CCODECS_H
 
 /*
- * A small typed shim over libpng16, libjpeg(-turbo) and libtiff.
+ * A small typed shim over libpng16, libjpeg(-turbo), libtiff and libwebp.
  *
  * Why C: libpng and libjpeg report errors by calling a function that must not return
  * (setjmp/longjmp), which Swift cannot express. Every function here catches those jumps
@@ -26,7 +26,8 @@
 typedef enum {
     CCODECS_PNG = 0,
     CCODECS_JPEG = 1,
-    CCODECS_TIFF = 2
+    CCODECS_TIFF = 2,
+    CCODECS_WEBP = 3
 } ccodecs_format;
 
 typedef enum {
@@ -116,10 +117,35 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
                                  const ccodecs_text *texts, int32_t text_count,
                                  char *message, size_t capacity);
 
-/* channels 1 or 3, 8-bit samples; quality 1...100. */
+/*
+ * Metadata blocks an encoder embeds as they are; any may be NULL with length 0.
+ * exif: a TIFF-structured EXIF payload (starting "II*\0" or "MM\0*"); icc: an ICC
+ * profile; xmp: an XMP packet (UTF-8).
+ */
+typedef struct {
+    const uint8_t *exif;
+    size_t exif_length;
+    const uint8_t *icc;
+    size_t icc_length;
+    const uint8_t *xmp;
+    size_t xmp_length;
+} ccodecs_metadata;
+
+/*
+ * channels 1 or 3, 8-bit samples; quality 1...100. Metadata goes in APP1 (Exif, at most
+ * 65527 bytes), APP1 (XMP, at most 65502 bytes) and APP2 (ICC, split as the ICC spec says).
+ */
 ccodecs_status ccodecs_jpeg_write(const char *path, const uint8_t *pixels, int32_t width,
                                   int32_t height, int32_t channels, int32_t quality,
-                                  char *message, size_t capacity);
+                                  const ccodecs_metadata *metadata, char *message, size_t capacity);
+
+/*
+ * channels 3 or 4, 8-bit samples; lossless != 0 encodes losslessly, otherwise lossy at
+ * `quality` 1...100. Metadata becomes ICCP, EXIF and XMP chunks of a VP8X container.
+ */
+ccodecs_status ccodecs_webp_write(const char *path, const uint8_t *pixels, int32_t width, int32_t height,
+                                  int32_t channels, int32_t quality, int32_t lossless,
+                                  const ccodecs_metadata *metadata, char *message, size_t capacity);
 
 /* Deflate-compressed with horizontal differencing; alpha written as unassociated. */
 ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t width,
