@@ -193,7 +193,7 @@ public struct BatchRunner {
                started: Date) -> ManifestEntry {
         var entry = ManifestEntry(
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
-            edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.source.path,
+            edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.sourceName,
             model: plan.recipe.model, seconds: 0, sha256: nil, fingerprint: fingerprint, finished: "",
             version: Self.version, precision: GEMMBackend.productsDescription, run: runID)
         do {

@@ -50,12 +50,12 @@ public struct Preflight {
         var problems: [String] = []
         for image in ["photo.png", "folder/photo.png"] {
             if let reason = BatchPlan.unsafeOutputReason(recipe.output.path.expand(forImageAt: image)) {
-                problems.append("\(recipe.source.path): output.path '\(recipe.output.path)': \(reason)")
+                problems.append("\(recipe.sourceName): output.path '\(recipe.output.path)': \(reason)")
             }
             do {
                 _ = try Sidecar.all(of: image, recipe: recipe)
             } catch {
-                problems.append("\(recipe.source.path): \(error.errorDescription ?? "")")
+                problems.append("\(recipe.sourceName): \(error.errorDescription ?? "")")
             }
         }
         // Both sample images usually show the same problem: say it once.
@@ -66,7 +66,7 @@ public struct Preflight {
     /// `.` or `..`, whose last component is a file name (and an image's has an extension).
     func globProblems() -> [String] {
         recipe.match.images.enumerated().compactMap { index, pattern in
-            Glob.problem(pattern).map { "\(recipe.source.path): match.images[\(index)] '\(pattern)': \($0)" }
+            Glob.problem(pattern).map { "\(recipe.sourceName): match.images[\(index)] '\(pattern)': \($0)" }
         }
     }
 }
@@ -82,7 +82,7 @@ extension ModelCache {
                 try ModelProblem.refusePickle(path)
                 try load()
             } catch {
-                problems.append("\(recipe.source.path): \(key): \(ModelProblem.describe(error, loading: path))")
+                problems.append("\(recipe.sourceName): \(key): \(ModelProblem.describe(error, loading: path))")
             }
         }
         func generation(_ generation: Edit.Generation, key: String) {
@@ -112,7 +112,7 @@ extension ModelCache {
             case .edit(let inversion): generation(inversion.generation, key: key)
             case .upscale(let upscale):
                 guard let path = Self.resolveUpscaler(upscale.model, recipe: recipe.source) else {
-                    problems.append("\(recipe.source.path): \(key).model: no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path or an SD x4 upscaler folder)"
+                    problems.append("\(recipe.sourceName): \(key).model: no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path or an SD x4 upscaler folder)"
                                     + Self.modelsFolderNote())
                     continue
                 }

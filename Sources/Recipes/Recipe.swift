@@ -14,8 +14,15 @@ public struct Recipe: Sendable, Equatable {
     public var match: Match
     public var output: Output
     public var edits: [Edit]
-    /// The file the recipe was read from.
+    /// The file the recipe was read from; for standard input, `-` in the working directory.
     public var source: URL
+    /// How messages name the recipe: its path, or "standard input".
+    public var sourceName: String { Self.name(of: source) }
+    static let standardInputName = "standard input"
+
+    static func name(of source: URL) -> String {
+        source.lastPathComponent == RecipeLoader.standardInput ? standardInputName : source.path
+    }
     /// A VAE that replaces every generation edit's model's own (`vae:`): a diffusers
     /// `AutoencoderKL` or `AutoencoderTiny` folder or a single `.safetensors` VAE, absolute; or
     /// one of `tinyAutoencoderNames`, found in the model folders when the run starts.

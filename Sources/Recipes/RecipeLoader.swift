@@ -19,6 +19,21 @@ public struct RecipeLoader: Sendable {
         self.checkFiles = checkFiles
     }
 
+    /// The `RECIPE` argument that reads the recipe from standard input; its relative paths
+    /// resolve against the working directory, as a file's resolve against its folder.
+    public static let standardInput = "-"
+
+    /// The recipe a command-line argument names: a file, or standard input for `-`.
+    public func load(argument: String) throws(RecipeError) -> Recipe {
+        guard argument == Self.standardInput else { return try load(URL(fileURLWithPath: argument)) }
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .unreadable(path: Recipe.standardInputName, reason: "cannot read recipe: it is not UTF-8 text")
+        }
+        let workingDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        return try parse(text, source: workingDirectory.appendingPathComponent(Self.standardInput))
+    }
+
     public func load(_ url: URL) throws(RecipeError) -> Recipe {
         let text: String
         do {
@@ -30,23 +45,24 @@ public struct RecipeLoader: Sendable {
     }
 
     public func parse(_ text: String, source: URL) throws(RecipeError) -> Recipe {
+        let name = Recipe.name(of: source)
         let root: Node
         do {
             guard let composed = try Yams.compose(yaml: text) else {
-                throw RecipeError.invalid(path: source.path, issues: [
+                throw RecipeError.invalid(path: name, issues: [
                     RecipeIssue(line: 1, column: 1, keyPath: "", message: "the recipe is empty")])
             }
             root = composed
         } catch let error as RecipeError {
             throw error
         } catch {
-            throw .invalid(path: source.path, issues: [Self.issue(fromYAMLError: error, in: text)])
+            throw .invalid(path: name, issues: [Self.issue(fromYAMLError: error, in: text)])
         }
         let diagnostics = Diagnostics()
         let reader = RecipeReader(source: source, loader: self, diagnostics: diagnostics)
         let recipe = reader.read(root)
         guard diagnostics.issues.isEmpty, let recipe else {
-            throw .invalid(path: source.path, issues: diagnostics.issues)
+            throw .invalid(path: name, issues: diagnostics.issues)
         }
         return recipe
     }

@@ -15,7 +15,7 @@ struct Run: ParsableCommand {
             + SchedulerName.allCases.map { "\($0.rawValue) (\($0.displayName))" }.joined(separator: ", ")
             + ". Without one, the model's own scheduler config is used.")
 
-    @Argument(help: "The recipe file (YAML).")
+    @Argument(help: "The recipe file (YAML), or - to read it from standard input.")
     var recipe: String
 
     @Option(help: "Folder of input images.")
@@ -60,6 +60,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         try precision.validate()
+        try refuseTwoReadersOfStandardInput(recipe: recipe, filesFrom: filesFrom)
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
         if maxMegapixels.multipliedReportingOverflow(by: 1_000_000).overflow {

@@ -11,7 +11,7 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a recipe without running it: its keys, the environment, and that every model loads.")
 
-    @Argument(help: "The recipe file (YAML).")
+    @Argument(help: "The recipe file (YAML), or - to read it from standard input.")
     var recipe: String
 
     @Option(help: "Model to check the recipe with (as run's --model).")
@@ -32,13 +32,14 @@ struct Validate: ParsableCommand {
     func validate() throws {
         if (input == nil) != (output == nil) { throw ValidationError("--input and --output go together") }
         if filesFrom != nil && input == nil { throw ValidationError("--files-from needs --input and --output") }
+        try refuseTwoReadersOfStandardInput(recipe: recipe, filesFrom: filesFrom)
     }
 
     func run() throws {
         var problems: [String] = []
         var images: Int?
         do {
-            let recipe = try RecipeLoader(modelOverride: model).load(URL(fileURLWithPath: self.recipe))
+            let recipe = try RecipeLoader(modelOverride: model).load(argument: self.recipe)
             let preflight = Preflight(recipe: recipe)
             problems = preflight.problems()
             do { try preflight.loadModels() } catch { problems += error.errorDescription.map { [$0] } ?? [] }
@@ -61,7 +62,7 @@ struct Validate: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else if lines.isEmpty {
-            print("\(recipe): ok" + (images.map { ", \($0) images" } ?? ""))
+            print("\(recipe == RecipeLoader.standardInput ? "standard input" : recipe): ok" + (images.map { ", \($0) images" } ?? ""))
         } else {
             FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
         }
@@ -72,10 +73,17 @@ struct Validate: ParsableCommand {
 /// Loads a recipe or exits 2 with its problems on stderr, one per line.
 func loadRecipe(_ path: String, model: String?) throws -> Recipe {
     do {
-        return try RecipeLoader(modelOverride: model).load(URL(fileURLWithPath: path))
+        return try RecipeLoader(modelOverride: model).load(argument: path)
     } catch {
         FileHandle.standardError.write(Data(((error.errorDescription ?? "\(error)") + "\n").utf8))
         throw ExitCode(2)
+    }
+}
+
+/// Standard input holds one stream: the recipe or the --files-from list, not both.
+func refuseTwoReadersOfStandardInput(recipe: String, filesFrom: String?) throws {
+    if recipe == RecipeLoader.standardInput && filesFrom == "-" {
+        throw ValidationError("the recipe and --files-from cannot both be read from standard input (-)")
     }
 }
 

@@ -3,26 +3,6 @@ import OverpaintTestSupport
 import Testing
 @testable import Batch
 
-/// The overpaint executable with `stdin` as its standard input; stdout and stderr as in `runOverpaint`.
-private func runOverpaint(_ arguments: [String], stdin: URL) throws -> CommandResult {
-    let capture = try makeScratchFolder("capture")
-    defer { try? FileManager.default.removeItem(at: capture) }
-    let (outURL, errURL) = (capture.appendingPathComponent("stdout"), capture.appendingPathComponent("stderr"))
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let process = Process()
-    process.executableURL = overpaintExecutable()
-    process.arguments = arguments
-    process.standardInput = try FileHandle(forReadingFrom: stdin)
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus,
-                         stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                         stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
-}
-
 /// in/ with a.png, sub/b.png and c.png, each with its mask, and the fill recipe.
 private func listCase(_ folder: URL) throws -> (input: URL, recipe: URL) {
     let input = folder.appendingPathComponent("in")

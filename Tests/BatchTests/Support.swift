@@ -73,12 +73,14 @@ struct CommandResult {
 
 /// Runs the overpaint executable to completion. Its output goes to files rather than pipes:
 /// a blocking pipe read fails with EINTR when a signal (a child's SIGCHLD) lands mid-read,
-/// and reading one pipe to its end while the other fills would deadlock.
+/// and reading one pipe to its end while the other fills would deadlock. `stdin`: a file
+/// given as its standard input.
 @discardableResult
 func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
-                  in directory: URL? = nil) throws -> CommandResult {
+                  in directory: URL? = nil, stdin: URL? = nil) throws -> CommandResult {
     let process = Process()
     if let directory { process.currentDirectoryURL = directory }
+    if let stdin { process.standardInput = try FileHandle(forReadingFrom: stdin) }
     process.executableURL = overpaintExecutable()
     process.arguments = arguments
     if let environment { process.environment = environment }
