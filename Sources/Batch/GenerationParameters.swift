@@ -39,9 +39,21 @@ struct GenerationParameters {
     /// A1111's `VAE hash` and `VAE` (the file or folder name) when `vae:` replaced the model's own.
     var vaeHash: String?
     var vaeName: String?
+    /// A1111's `Refiner` (`name [hash]`) and `Refiner switch at`.
+    var refiner: Refiner?
     /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
     /// nil for f32, which A1111's fields assume.
     var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
+
+    struct Refiner {
+        var name: String
+        var hash: String?
+        var switchAt: Double
+
+        var fields: [String] {
+            ["Refiner: \(name)" + (hash.map { " [\($0)]" } ?? ""), "Refiner switch at: \(switchAt)"]
+        }
+    }
 
     var text: String {
         var fields = ["Steps: \(steps)", "Sampler: \(sampler)", "CFG scale: \(guidance)", "Seed: \(seed)",
@@ -51,6 +63,7 @@ struct GenerationParameters {
         if let vaeHash { fields.append("VAE hash: \(vaeHash)") }
         if let vaeName { fields.append("VAE: \(vaeName)") }
         if let strength { fields.append("Denoising strength: \(strength)") }
+        if let refiner { fields += refiner.fields }
         if clipSkip != 1 { fields.append("Clip skip: \(clipSkip)") }
         if let embeddingHashes { fields.append("TI hashes: \"\(embeddingHashes)\"") }
         if let loraHashes { fields.append("Lora hashes: \"\(loraHashes)\"") }

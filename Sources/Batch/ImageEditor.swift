@@ -95,8 +95,11 @@ struct ImageEditor {
             throw BatchError.image("\(job.input): img2img needs a model")
         }
         let (pipeline, options) = try prepared(generation, model: model, job: job)
+        let handOver = try generation.refiner.map { refiner in
+            RefinerHandOver(refiner: try models.sdxlRefiner(at: refiner.model), switchAt: refiner.switchAt)
+        }
         let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
-                                                  options: options, progress: progress)
+                                                  refiner: handOver, options: options, progress: progress)
         return generated.withAlpha(of: image)
     }
 
@@ -205,7 +208,11 @@ struct ImageEditor {
             clipSkip: generation.clipSkip, loraHashes: hashes, embeddingHashes: embeddingHashes(generation, job: job),
             vaeHash: recipe.vae.flatMap { ModelCache.resolveVAE($0, recipe: recipe.source) }
                 .flatMap { models.modelHash(at: $0, component: "") },
-            vaeName: recipe.vae.map { URL(fileURLWithPath: $0).lastPathComponent })
+            vaeName: recipe.vae.map { URL(fileURLWithPath: $0).lastPathComponent },
+            refiner: generation.refiner.map { refiner in
+                GenerationParameters.Refiner(name: URL(fileURLWithPath: refiner.model).lastPathComponent,
+                                             hash: models.modelHash(at: refiner.model), switchAt: refiner.switchAt)
+            })
         text.insert((key: "parameters", value: parameters.text), at: 0)
         return text
     }

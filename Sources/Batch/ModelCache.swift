@@ -87,6 +87,10 @@ final class ModelCache {
         return hashes[path]
     }
 
+    func sdxlRefiner(at path: String) throws -> SDXLRefiner {
+        try cached(path, load: SDXLRefiner.init(folder:))
+    }
+
     func realESRGAN(at path: String) throws -> RealESRGANUpscale {
         try cached(path, load: RealESRGANUpscale.init(file:))
     }

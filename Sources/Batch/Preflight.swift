@@ -85,14 +85,22 @@ extension ModelCache {
                 problems.append("\(recipe.sourceName): \(key): \(ModelProblem.describe(error, loading: path))")
             }
         }
-        func generation(_ generation: Edit.Generation, key: String) {
+        /// `sdxlPipeline`: the pipeline that does not run SDXL models yet, when this edit is one.
+        func generation(_ generation: Edit.Generation, key: String, sdxlPipeline: String? = nil) {
             if let model = generation.model {
                 // With the edit's LoRAs, VAE and embeddings, as its images will ask for it: a LoRA
                 // that does not fit the model stops the run here, once.
                 attempt("\(key).model", model) {
                     let loras = try GenerationLoRAs(prompt: generation.prompt, recipe: recipe, source: "\(key).prompt")
-                    _ = try stableDiffusion(at: model, variant: .init(generation, loras: loras, recipe: recipe))
+                    let pipeline = try stableDiffusion(at: model, variant: .init(generation, loras: loras, recipe: recipe))
+                    if generation.refiner != nil && pipeline.sdxl == nil {
+                        throw PipelinesError.refinerNeedsSDXLBase(reason: "the model is not SDXL")
+                    }
+                    if let sdxlPipeline, pipeline.sdxl != nil { throw PipelinesError.unsupportedForSDXL(pipeline: sdxlPipeline) }
                 }
+            }
+            if let refiner = generation.refiner {
+                attempt("refiner", refiner.model) { _ = try sdxlRefiner(at: refiner.model) }
             }
             for (index, control) in generation.control.enumerated() {
                 let controlKey = "\(key).control[\(index)]"
@@ -108,8 +116,10 @@ extension ModelCache {
             let key = "edits[\(index)].\(edit.name)"
             switch edit {
             case .img2img(let settings): generation(settings, key: key)
-            case .inpaint(let inpaint): generation(inpaint.generation, key: key)
-            case .edit(let inversion): generation(inversion.generation, key: key)
+            case .inpaint(let inpaint):
+                generation(inpaint.generation, key: key,
+                           sdxlPipeline: inpaint.generation.control.isEmpty ? nil : "ControlNet inpaint")
+            case .edit(let inversion): generation(inversion.generation, key: key, sdxlPipeline: "the DDIM inversion edit")
             case .upscale(let upscale):
                 guard let path = Self.resolveUpscaler(upscale.model, recipe: recipe.source) else {
                     problems.append("\(recipe.sourceName): \(key).model: no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path or an SD x4 upscaler folder)"

@@ -17,28 +17,65 @@ extension StableDiffusion {
     /// the encoded image is still noised at the first timestep, as diffusers does (with a
     /// `leading` schedule that first timestep is below the training maximum, so a trace of
     /// the image remains).
-    public func imageToImage(_ image: Imaging.Image, controls: [ControlInput] = [], options: GenerationOptions,
-                             progress: StepCallback? = nil) throws -> Imaging.Image {
+    ///
+    /// With `refiner` (an SDXL base only, without controls), diffusers' base + refiner hand-over:
+    /// the base runs its strength timesteps down to the switch (`denoising_end`, its latents
+    /// handed over undecoded), the refiner the model schedule's timesteps below it
+    /// (`denoising_start`: no new noise, strength no longer counts), drawing on from the same
+    /// generator; the base's VAE decodes.
+    public func imageToImage(_ image: Imaging.Image, controls: [ControlInput] = [], refiner: RefinerHandOver? = nil,
+                             options: GenerationOptions, progress: StepCallback? = nil) throws -> Imaging.Image {
         guard unet.config.inChannels == vae.config.latentChannels else {
             throw PipelinesError.unsupportedUNetChannels(pipeline: controls.isEmpty ? "img2img" : "ControlNet img2img",
                                                          channels: unet.config.inChannels)
         }
+        try checkHandOver(to: refiner, controls: controls)
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let conditioning = try self.conditioning(options, width: size.width, height: size.height)
         try validate(controls)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)
-        let timesteps = try strengthTimesteps(&scheduler, options: options)
+        let scheduled = try strengthTimesteps(&scheduler, options: options)
+        var timesteps = scheduled
+        var refinement: (scheduler: any Scheduler, timesteps: [Double], conditioning: UNetConditioning)?
+        if let refiner {
+            timesteps = SDXLRefiner.baseTimesteps(timesteps, switchAt: refiner.switchAt,
+                                                  trainTimesteps: scheduler.config.numTrainTimesteps ?? 1000)
+            let (refinerScheduler, refinerTimesteps) = try refiner.refiner.scheduler(options, switchAt: refiner.switchAt)
+            refinement = (refinerScheduler, refinerTimesteps,
+                          try refiner.refiner.unetConditioning(options, width: size.width, height: size.height))
+        }
+        let totalSteps = timesteps.count + (refinement?.timesteps.count ?? 0)
         // prepare_latents: the posterior sample draws first, then the noise
         var generator = TorchGenerator(seed: options.seed)
         let imageLatents = encodeSample(initImage, generator: &generator)
         let noise = generator.randn(imageLatents.shape)
-        let latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: timesteps[0])
+        // noised at the strength's first timestep even where the hand-over leaves the base none
+        var latents = try scheduler.addNoise(original: imageLatents, noise: noise, timestep: scheduled[0])
         var loop = DenoisingLoop(unet: unet, conditioning: conditioning, options: options)
         loop.controlNets = ControlNets(controls, width: size.width, height: size.height)
-        let denoised = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
-                                    progress: progress)
-        return decodeImage(denoised)
+        latents = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                               progress: progress.map { callback in { step, _ in callback(step, totalSteps) } })
+        if let refiner, var refinement {
+            let refinerLoop = DenoisingLoop(unet: refiner.refiner.unet, conditioning: refinement.conditioning, options: options)
+            let offset = timesteps.count
+            latents = try refinerLoop.run(latents, timesteps: refinement.timesteps, scheduler: &refinement.scheduler,
+                                          generator: &generator,
+                                          progress: progress.map { callback in { step, _ in callback(offset + step, totalSteps) } })
+        }
+        return decodeImage(latents)
+    }
+
+    /// diffusers hands over only from its SDXL img2img pipeline, to a refiner whose UNet takes
+    /// the base's latents.
+    private func checkHandOver(to refiner: RefinerHandOver?, controls: [ControlInput]) throws {
+        guard let refiner else { return }
+        if sdxl == nil { throw PipelinesError.refinerNeedsSDXLBase(reason: "the model is not SDXL") }
+        if !controls.isEmpty { throw PipelinesError.refinerNeedsSDXLBase(reason: "ControlNet img2img does not hand over to a refiner") }
+        let channels = refiner.refiner.unet.config.inChannels
+        if channels != vae.config.latentChannels {
+            throw PipelinesError.refinerNeedsSDXLBase(reason: "the refiner's UNet takes \(channels) channels, the base's latents have \(vae.config.latentChannels)")
+        }
     }
 
     /// The width of the text states the UNet and ControlNets attend to: both encoders' for SDXL.

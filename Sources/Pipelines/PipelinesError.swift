@@ -26,6 +26,8 @@ public enum PipelinesError: LocalizedError, Equatable {
     case incompatibleAddedConditions(expected: Int, found: Int)
     /// A pipeline that does not run SDXL models yet.
     case unsupportedForSDXL(pipeline: String)
+    /// A refiner given where diffusers would not hand over to it.
+    case refinerNeedsSDXLBase(reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -51,6 +53,8 @@ public enum PipelinesError: LocalizedError, Equatable {
             return "the UNet's add_embedding takes \(expected) values but the pooled text embeddings and time ids make \(found) (check requires_aesthetics_score and text_encoder_2's projection_dim)"
         case let .unsupportedForSDXL(pipeline):
             return "\(pipeline) does not run SDXL models yet (img2img and inpaint do)"
+        case let .refinerNeedsSDXLBase(reason):
+            return "refiner: \(reason) (a refiner finishes an SDXL base's img2img)"
         case let .incompatibleControlNet(control, reason):
             return "control \(control): ControlNet does not fit the UNet: \(reason)"
         }

@@ -54,6 +54,11 @@ public final class StableDiffusion: Sendable {
             }
             return folder.url.appendingPathComponent(name)
         }
+        if folder.components["text_encoder_2"] != nil && folder.components["text_encoder"] == nil {
+            throw ModelsError.unsupportedConfig(
+                path: folder.url.path,
+                detail: "an SDXL refiner (no text_encoder) finishes an SDXL base's img2img: give it as the recipe's refiner, the base as model")
+        }
         let schedulerFile = try component("scheduler").appendingPathComponent("scheduler_config.json")
         let (unetFolder, textFolder) = (try component("unet"), try component("text_encoder"))
         let sources = try AdaptedSources(unet: WeightStore(url: unetFolder), textEncoder: WeightStore(url: textFolder),
@@ -61,9 +66,8 @@ public final class StableDiffusion: Sendable {
         let unet = try UNet2DConditionModel(config: .load(from: unetFolder.appendingPathComponent("config.json")),
                                             source: sources.unet)
         let hasSecondEncoder = folder.components["text_encoder_2"] != nil
-        if unet.addEmbedding != nil && !hasSecondEncoder || hasSecondEncoder && folder.components["text_encoder"] == nil {
-            throw ModelsError.unsupportedConfig(
-                path: folder.url.path, detail: "SDXL needs text_encoder and text_encoder_2; refiners are not supported yet")
+        if unet.addEmbedding != nil && !hasSecondEncoder {
+            throw ModelsError.unsupportedConfig(path: folder.url.path, detail: "SDXL needs text_encoder and text_encoder_2")
         }
         self.init(tokenizer: try CLIPTokenizer(folder: component("tokenizer")),
                   textEncoder: try CLIPTextModel(config: .load(from: textFolder.appendingPathComponent("config.json")),
@@ -168,9 +172,14 @@ public final class StableDiffusion: Sendable {
 
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.
     func makeScheduler(_ options: GenerationOptions) throws -> any Scheduler {
+        try Self.makeScheduler(options, config: schedulerConfig)
+    }
+
+    /// The scheduler `options` ask for, built from a model's `config`, with its timesteps set.
+    static func makeScheduler(_ options: GenerationOptions, config: SchedulerConfig) throws -> any Scheduler {
         var scheduler = try options.scheduler.map {
-            try SchedulerFactory.make($0, config: schedulerConfig, options: options.schedulerOptions)
-        } ?? SchedulerFactory.make(config: schedulerConfig, options: options.schedulerOptions)
+            try SchedulerFactory.make($0, config: config, options: options.schedulerOptions)
+        } ?? SchedulerFactory.make(config: config, options: options.schedulerOptions)
         try scheduler.setTimesteps(options.steps)
         return scheduler
     }

@@ -10,7 +10,7 @@ import Weights
 /// This implementation matches: diffusers 0.42.1 StableDiffusionXLImg2ImgPipeline's
 /// `encode_prompt` and `_get_add_time_ids` (pipeline_stable_diffusion_xl_img2img.py).
 ///
-/// Limitations: the refiner (no first text encoder) does not load yet.
+/// The refiner, which has no first text encoder, is `SDXLRefiner`.
 public struct SDXLTextConditioning: Sendable {
     public let tokenizer2: CLIPTokenizer
     public let textEncoder2: CLIPTextModelWithProjection
@@ -126,40 +126,8 @@ extension StableDiffusion {
     func sdxlConditioning(_ xl: SDXLTextConditioning, options: GenerationOptions, width: Int,
                           height: Int) throws -> UNetConditioning {
         let layers = min(textEncoder.config.numHiddenLayers, xl.textEncoder2.config.numHiddenLayers)
-        let clipSkip = options.clipSkip ?? 0
-        guard (0..<layers).contains(clipSkip) else {
-            throw PipelinesError.invalidClipSkip(clipSkip: clipSkip, layers: layers - 1)
-        }
-        try WeightedPrompt.checkPositive(options.prompt)
-        var positive = try sdxlEmbeddings(options.prompt, options.prompt2.nonEmpty ?? options.prompt,
-                                          clipSkip: clipSkip, xl)
-        let timeIDs = xl.timeIDs(width: width, height: height, sizes: options.sdxlSize)
-        try checkAddedWidth(pooled: positive.pooled, timeIDs: timeIDs.positive)
-        guard options.usesGuidance else {
-            return UNetConditioning(encoderHiddenStates: positive.states,
-                                    addedConditions: AddedConditions(textEmbeds: positive.pooled,
-                                                                     timeIds: timeIDs.positive))
-        }
-        var negative: SDXLPromptEmbeddings
-        if !options.negativePromptGiven && xl.forceZerosForEmptyPrompt {
-            negative = positive.zeros
-        } else {
-            negative = try sdxlEmbeddings(options.negativePrompt,
-                                          options.negativePrompt2.nonEmpty ?? options.negativePrompt, clipSkip: 0, xl)
-            (negative, positive) = try equalSDXLChunkCounts(negative, positive, xl)
-        }
-        return UNetConditioning(
-            encoderHiddenStates: Tensor.concatenate([negative.states, positive.states], axis: 0),
-            addedConditions: AddedConditions(textEmbeds: Tensor.concatenate([negative.pooled, positive.pooled], axis: 0),
-                                             timeIds: Tensor.concatenate([timeIDs.negative, timeIDs.positive], axis: 0)))
-    }
-
-    /// diffusers refuses a UNet whose add_embedding does not take the pooled width plus the time ids.
-    private func checkAddedWidth(pooled: Tensor, timeIDs: Tensor) throws {
-        guard let embedding = unet.addEmbedding else { return }
-        let width = pooled.shape[1] + timeIDs.shape[1] * embedding.addTimeProjection.channels
-        guard width == embedding.inputWidth else {
-            throw PipelinesError.incompatibleAddedConditions(expected: embedding.inputWidth, found: width)
+        return try xl.unetConditioning(options, width: width, height: height, layers: layers, unet: unet) { prompt, prompt2, clipSkip in
+            try sdxlEmbeddings(prompt, prompt2, clipSkip: clipSkip, xl)
         }
     }
 
@@ -176,24 +144,73 @@ extension StableDiffusion {
             while chunks2.count < chunks.count { chunks2 += chunker2.chunks(empty, tokenizer: xl.tokenizer2) }
             let encoded = zip(chunks, chunks2).map { chunk, chunk2 -> (states: Tensor, pooled: Tensor) in
                 let states1 = textEncoder.penultimateHiddenState([chunk.ids], clipSkip: clipSkip)
-                let output2 = xl.textEncoder2([chunk2.ids])
-                let states2 = output2.hiddenStates[output2.hiddenStates.count - 2 - clipSkip]
-                return (Tensor.concatenate([PromptChunker.emphasized(states1, weights: chunk.weights),
-                                            PromptChunker.emphasized(states2, weights: chunk2.weights)], axis: 2),
-                        output2.textEmbeds)
+                let second = xl.secondEncoderEmbeddings(chunk2, clipSkip: clipSkip)
+                return (Tensor.concatenate([PromptChunker.emphasized(states1, weights: chunk.weights), second.states], axis: 2),
+                        second.pooled)
             }
             // The chunker always gives at least one chunk; the first one's pooled output is used.
             return SDXLPromptEmbeddings(states: Tensor.concatenate(encoded.map(\.states), axis: 1),
                                         pooled: encoded[0].pooled)
         }
     }
+}
 
-    /// A1111's `pad_cond` for SDXL: the side with fewer chunks is extended by the empty prompt's.
-    private func equalSDXLChunkCounts(_ negative: SDXLPromptEmbeddings, _ positive: SDXLPromptEmbeddings,
-                                      _ xl: SDXLTextConditioning) throws -> (SDXLPromptEmbeddings, SDXLPromptEmbeddings) {
+extension SDXLTextConditioning {
+    /// `encode_prompt` and the added conditions as StableDiffusionXLImg2ImgPipeline batches them
+    /// for `unet`: with guidance (negative, positive), else the positive alone, each prompt pair
+    /// encoded by `embed(prompt, prompt_2, clip skip)`; `layers`: how many clip skip can skip.
+    func unetConditioning(_ options: GenerationOptions, width: Int, height: Int, layers: Int, unet: UNet2DConditionModel,
+                          embed: (String, String, Int) throws -> SDXLPromptEmbeddings) throws -> UNetConditioning {
+        let clipSkip = options.clipSkip ?? 0
+        guard (0..<layers).contains(clipSkip) else {
+            throw PipelinesError.invalidClipSkip(clipSkip: clipSkip, layers: layers - 1)
+        }
+        try WeightedPrompt.checkPositive(options.prompt)
+        var positive = try embed(options.prompt, options.prompt2.nonEmpty ?? options.prompt, clipSkip)
+        let timeIDs = self.timeIDs(width: width, height: height, sizes: options.sdxlSize)
+        try Self.checkAddedWidth(of: unet, pooled: positive.pooled, timeIDs: timeIDs.positive)
+        guard options.usesGuidance else {
+            return UNetConditioning(encoderHiddenStates: positive.states,
+                                    addedConditions: AddedConditions(textEmbeds: positive.pooled,
+                                                                     timeIds: timeIDs.positive))
+        }
+        var negative: SDXLPromptEmbeddings
+        if !options.negativePromptGiven && forceZerosForEmptyPrompt {
+            negative = positive.zeros
+        } else {
+            negative = try embed(options.negativePrompt, options.negativePrompt2.nonEmpty ?? options.negativePrompt, 0)
+            if negative.states.shape[1] != positive.states.shape[1] {
+                (negative, positive) = Self.equalChunkCounts(negative, positive, empty: try embed("", "", 0).states)
+            }
+        }
+        return UNetConditioning(
+            encoderHiddenStates: Tensor.concatenate([negative.states, positive.states], axis: 0),
+            addedConditions: AddedConditions(textEmbeds: Tensor.concatenate([negative.pooled, positive.pooled], axis: 0),
+                                             timeIds: Tensor.concatenate([timeIDs.negative, timeIDs.positive], axis: 0)))
+    }
+
+    /// One chunk through the second encoder: its `hidden_states[-(clip_skip + 2)]`, emphasized,
+    /// and its projected pooled output.
+    func secondEncoderEmbeddings(_ chunk: PromptChunker.Chunk, clipSkip: Int) -> (states: Tensor, pooled: Tensor) {
+        let output = textEncoder2([chunk.ids])
+        let states = output.hiddenStates[output.hiddenStates.count - 2 - clipSkip]
+        return (PromptChunker.emphasized(states, weights: chunk.weights), output.textEmbeds)
+    }
+
+    /// diffusers refuses a UNet whose add_embedding does not take the pooled width plus the time ids.
+    private static func checkAddedWidth(of unet: UNet2DConditionModel, pooled: Tensor, timeIDs: Tensor) throws {
+        guard let embedding = unet.addEmbedding else { return }
+        let width = pooled.shape[1] + timeIDs.shape[1] * embedding.addTimeProjection.channels
+        guard width == embedding.inputWidth else {
+            throw PipelinesError.incompatibleAddedConditions(expected: embedding.inputWidth, found: width)
+        }
+    }
+
+    /// A1111's `pad_cond` for SDXL: the side with fewer chunks is extended by the empty prompt's
+    /// states (`empty`, one chunk).
+    private static func equalChunkCounts(_ negative: SDXLPromptEmbeddings, _ positive: SDXLPromptEmbeddings,
+                                         empty: Tensor) -> (SDXLPromptEmbeddings, SDXLPromptEmbeddings) {
         let length = max(negative.states.shape[1], positive.states.shape[1])
-        guard negative.states.shape[1] != positive.states.shape[1] else { return (negative, positive) }
-        let empty = try sdxlEmbeddings("", "", clipSkip: 0, xl).states
         func extended(_ embeddings: SDXLPromptEmbeddings) -> SDXLPromptEmbeddings {
             let missing = (length - embeddings.states.shape[1]) / empty.shape[1]
             return SDXLPromptEmbeddings(

@@ -160,6 +160,8 @@ public enum Edit: Sendable, Equatable {
         public var clipSkip = 1
         public var model: String?
         public var control: [Control] = []
+        /// The SDXL refiner that finishes this img2img edit (the recipe's `refiner:`), nil for none.
+        public var refiner: Refiner?
 
         /// img2img's strength where the recipe gives none: A1111's default denoising strength.
         public static let img2imgStrength = 0.75
@@ -172,6 +174,23 @@ public enum Edit: Sendable, Equatable {
         /// `clipSkip` in diffusers' meaning (`clip_skip`: how many final layers are skipped),
         /// nil for none.
         public var skippedCLIPLayers: Int? { clipSkip > 1 ? clipSkip - 1 : nil }
+    }
+
+    /// diffusers' base -> refiner hand-over: the base denoises the timesteps at or above the
+    /// `switchAt` share of the schedule (`denoising_end`), the refiner, a diffusers SDXL refiner
+    /// folder, the rest (`denoising_start`), from the base's latents, with one generator.
+    public struct Refiner: Sendable, Equatable {
+        public var model: String
+        /// `refiner_switch`, strictly between 0 and 1.
+        public var switchAt: Double
+
+        /// `refiner_switch` where the recipe gives none: diffusers' documented `high_noise_frac`.
+        public static let defaultSwitch = 0.8
+
+        public init(model: String, switchAt: Double = defaultSwitch) {
+            self.model = model
+            self.switchAt = switchAt
+        }
     }
 
     public struct Control: Sendable, Equatable {

@@ -117,7 +117,8 @@ struct RecipeReader {
         let embeddings = readEmbeddings(top)
         let match = readMatch(top)
         let output = readOutput(top)
-        let edits = readEdits(top, topLevelModel: model, topLevelClipSkip: clipSkip, promptTemplate: match?.prompt)
+        let edits = handingOver(readEdits(top, topLevelModel: model, topLevelClipSkip: clipSkip, promptTemplate: match?.prompt),
+                                to: readRefiner(top), top: top)
         top.finish()
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
@@ -253,6 +254,50 @@ struct RecipeReader {
             EditReader(recipe: self, path: "edits[\(index)]", topLevelModel: topLevelModel,
                        topLevelClipSkip: topLevelClipSkip, promptTemplate: promptTemplate).read(item)
         }
+    }
+
+    /// `refiner:` and `refiner_switch:`; a switch without a refiner is reported.
+    private func readRefiner(_ top: MappingReader) -> Edit.Refiner? {
+        let switchAt = top.double("refiner_switch", default: Edit.Refiner.defaultSwitch, in: 0...1) { share in
+            share > 0 && share < 1 ? nil : "must be strictly between 0 and 1 (the share of the schedule the base runs)"
+        }
+        guard let text = top.string("refiner") else {
+            if top.value("refiner_switch") != nil {
+                diagnostics.report("refiner_switch needs refiner", at: top.value("refiner_switch"), path: "refiner_switch")
+            }
+            return nil
+        }
+        guard let path = resolvePath(text, at: top.value("refiner"), path: "refiner", what: "refiner") else { return nil }
+        return Edit.Refiner(model: path, switchAt: switchAt)
+    }
+
+    /// `edits` with the refiner on every img2img edit; diffusers hands over only from its SDXL
+    /// img2img pipeline, so inpaint, edit and ControlNet edits beside a refiner are reported.
+    private func handingOver(_ edits: [Edit], to refiner: Edit.Refiner?, top: MappingReader) -> [Edit] {
+        guard let refiner else { return edits }
+        var handsOver = false, refused = false
+        let result = edits.enumerated().map { index, edit -> Edit in
+            let problem: String?
+            switch edit {
+            case .img2img(var generation) where generation.control.isEmpty:
+                generation.refiner = refiner
+                handsOver = true
+                return .img2img(generation)
+            case .img2img: problem = "an img2img edit with control"
+            case .inpaint, .edit: problem = "an \(edit.name) edit"
+            default: problem = nil
+            }
+            if let problem {
+                refused = true
+                diagnostics.report("edits[\(index)] is \(problem); only img2img edits without control hand over to a refiner",
+                                   at: top.value("refiner"), path: "refiner")
+            }
+            return edit
+        }
+        if !handsOver && !refused {
+            diagnostics.report("no img2img edit to hand over to the refiner", at: top.value("refiner"), path: "refiner")
+        }
+        return result
     }
 
     private func checkSidecars(_ recipe: Recipe, top: MappingReader) {

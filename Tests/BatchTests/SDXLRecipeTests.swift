@@ -137,3 +137,20 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
     #expect(refused.status == 2)
     #expect(refused.stderr.contains("edits[0].img2img.original_size: missing required key 'width'"), "\(refused.stderr)")
 }
+
+/// An SDXL model on an edit whose SDXL pipeline is not there yet stops `validate` (and so `run`)
+/// before any image, rather than failing every image.
+@Test func validateRefusesSDXLWhereNoPipelineRunsIt() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder)
+    let recipe = folder.appendingPathComponent("edit.yaml")
+    try """
+    edits:
+      - edit: {source_prompt: "a photo", prompt: "a painting", steps: 4}
+    """.write(to: recipe, atomically: true, encoding: .utf8)
+    let result = try runOverpaint(["validate", recipe.path, "--model", model.path])
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("edits[0].edit.model: ") && result.stderr.contains("the DDIM inversion edit does not run SDXL models yet"),
+            "\(result.stderr)")
+}

@@ -55,3 +55,16 @@ public func sdxlSecondTokenizerFolder(in folder: URL) throws -> URL {
         "merges.txt": vocabulary.appendingPathComponent("merges.txt"),
     ])
 }
+
+/// The tiny SDXL refiner of Tests/Fixtures/sdxl-refiner (tools/reference/sdxl_refiner_fixtures.py)
+/// with the shared CLIP vocabulary in tokenizer_2/, as `folder/refiner-tiny` (its tokenizer_2
+/// links kept apart from `tinySDXLFolder`'s).
+public func tinySDXLRefinerFolder(in folder: URL) throws -> URL {
+    let vocabulary = Fixtures.root.appendingPathComponent("clip-tokenizer")
+    let tokenizer = try linkedModelFolder(in: folder.appendingPathComponent("refiner-tokenizer"), from: Fixtures.url("sdxl-refiner", "refiner-tiny/tokenizer_2"), replacing: [
+        "vocab.json": vocabulary.appendingPathComponent("vocab.json"),
+        "merges.txt": vocabulary.appendingPathComponent("merges.txt"),
+    ])
+    return try linkedModelFolder(in: folder, from: Fixtures.url("sdxl-refiner", "refiner-tiny"),
+                                 replacing: ["tokenizer_2": tokenizer])
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Imaging
+import OverpaintTestSupport
+import Schedulers
+import Testing
+@testable import Pipelines
+
+/// One case of sdxl_refiner_fixtures.py's CASES.
+struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
+    var name = ""
+    let scheduler: SchedulerName?
+    let strength: Double
+    let steps: Int
+    let guidance: Float
+    let seed: UInt64
+    let switchAt: Double
+    let prompt_2: String?
+    let negative: String?
+
+    var testDescription: String { name }
+
+    private enum CodingKeys: String, CodingKey {
+        case scheduler, strength, steps, guidance, seed, prompt_2, negative
+        case switchAt = "switch"
+    }
+
+    var options: GenerationOptions {
+        GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: negative ?? "", steps: steps,
+                          guidanceScale: guidance, strength: strength, seed: seed, scheduler: scheduler,
+                          prompt2: prompt_2, negativePromptGiven: negative != nil)
+    }
+
+    static let all: [SDXLRefinerCase] = {
+        struct File: Decodable { let cases: [String: SDXLRefinerCase] }
+        guard let data = try? Data(contentsOf: Fixtures.url("sdxl-refiner", "cases.json")),
+              let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
+        return PipelineFixtures.named(file.cases)
+    }()
+}
+
+/// diffusers' base -> refiner hand-over: sdxl-tiny's StableDiffusionXLImg2ImgPipeline with
+/// `denoising_end`, its latents refined by the tiny refiner with `denoising_start`, one generator.
+@Suite struct SDXLRefinerTests {
+    static let refiner = Result {
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        return try SDXLRefiner(folder: tinySDXLRefinerFolder(in: scratch))
+    }
+
+    @Test func everyReferenceCaseIsListed() {
+        #expect(SDXLRefinerCase.all.count == 3)
+    }
+
+    @Test func loadsTheRefinersSettings() throws {
+        let refiner = try Self.refiner.get()
+        #expect(refiner.conditioning.requiresAestheticsScore)
+        #expect(!refiner.conditioning.forceZerosForEmptyPrompt)
+        #expect(refiner.unet.config.crossAttentionDim == .shared(16))
+    }
+
+    @Test(arguments: SDXLRefinerCase.all)
+    func matchesDiffusers(_ reference: SDXLRefinerCase) throws {
+        let handOver = RefinerHandOver(refiner: try Self.refiner.get(), switchAt: reference.switchAt)
+        var steps: [Int] = []
+        let output = try SDXLPipelineTests.pipeline.get().imageToImage(
+            try SDXLFixtures.image("input.png"), refiner: handOver, options: reference.options,
+            progress: { step, total in steps.append(total); return step < total })
+        let expected = try ImageFile.read(Fixtures.url("sdxl-refiner", "\(reference.name).png"))
+        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
+        print("\(reference.name): PSNR \(psnr) dB")
+        #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
+        // the base's and the refiner's steps are counted as one run
+        #expect(Set(steps).count == 1 && steps.count == steps.first)
+    }
+
+    // 10 leading steps at strength 0.6: [501, 401, 301, 201, 101, 1]; a switch at 0.8 cuts at 200:
+    // the base runs 501...201, the refiner the schedule's 101 and 1 (from step index 8).
+    @Test func theSwitchSplitsTheScheduleAsDiffusersDoes() throws {
+        let base = SDXLRefiner.baseTimesteps([501, 401, 301, 201, 101, 1], switchAt: 0.8, trainTimesteps: 1000)
+        #expect(base == [501, 401, 301, 201])
+        let refiner = try Self.refiner.get()
+        let options = GenerationOptions(prompt: "", steps: 10)
+        let (_, timesteps) = try refiner.scheduler(options, switchAt: 0.8)
+        #expect(timesteps == [101, 1])
+        // int(round(1000 - 0.75 * 1000)) = 250; round half to even at 0.7505: 249.5 -> 250
+        #expect(SDXLRefiner.timestepCutoff(0.7505, trainTimesteps: 1000) == 250)
+    }
+
+    @Test func aBaseThatIsNotSDXLIsRefused() throws {
+        let handOver = RefinerHandOver(refiner: try Self.refiner.get(), switchAt: 0.8)
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let sd = try StableDiffusion(folder: tinyPipelineFolder(in: scratch))
+        #expect(throws: PipelinesError.refinerNeedsSDXLBase(reason: "the model is not SDXL")) {
+            try sd.imageToImage(try SDXLFixtures.image("input.png"), refiner: handOver,
+                                options: GenerationOptions(prompt: "x", steps: 4, strength: 0.5))
+        }
+    }
+
+    @Test func aRefinerFolderIsNotABase() throws {
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let folder = try tinySDXLRefinerFolder(in: scratch)
+        #expect { try StableDiffusion(folder: folder) } throws: { error in
+            "\(error.localizedDescription)".contains("give it as the recipe's refiner")
+        }
+    }
+}
