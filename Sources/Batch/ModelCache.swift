@@ -88,7 +88,7 @@ final class ModelCache {
     }
 
     func sdxlRefiner(at path: String) throws -> SDXLRefiner {
-        try cached(path, load: SDXLRefiner.init(folder:))
+        try cached(path, load: SDXLRefiner.init(modelAt:))
     }
 
     func realESRGAN(at path: String) throws -> RealESRGANUpscale {

@@ -167,7 +167,7 @@ enum ModelProblem {
         let message = ((error as? LocalizedError)?.errorDescription ?? "\(error)")
             .split(whereSeparator: \.isNewline).joined(separator: " ")
         if let family = unsupportedFamily(at: URL(fileURLWithPath: path)) {
-            return "\(path): \(family.name) is not supported yet (\(family.evidence)); this version runs Stable Diffusion 1.x, 2.x and SDXL diffusers folders"
+            return "\(path): \(family.name) is not supported yet (\(family.evidence)); this version runs Stable Diffusion 1.x, 2.x and SDXL (diffusers folders and single files)"
         }
         return message.contains(path) ? message : "\(path): \(message)"
     }
@@ -178,10 +178,8 @@ enum ModelProblem {
         ("Flux", "FLUX"), ("Kandinsky", "Kandinsky"), ("PixArt", "PixArt"), ("StableCascade", "Stable Cascade"),
     ]
 
-    /// Tensor name prefixes of single-file checkpoints this version cannot load: SDXL runs
-    /// from diffusers folders only.
+    /// Tensor name prefixes of single-file checkpoints of families this version cannot load.
     private static let familiesByTensor = [
-        ("conditioner.embedders.", "SDXL as a single file"), ("model.diffusion_model.label_emb.", "SDXL as a single file"),
         ("model.diffusion_model.joint_blocks.", "Stable Diffusion 3"), ("double_blocks.", "FLUX"),
     ]
 

@@ -44,6 +44,45 @@ public final class SDXLRefiner: Sendable {
                       contentsOf: folder.folder(of: "scheduler").appendingPathComponent("scheduler_config.json")))
     }
 
+    /// Loads an SDXL refiner single file (A1111 / Civitai `sd_xl_refiner_1.0.safetensors`:
+    /// bigG as `conditioner.embedders.0.model.`); with `configFolder` (a refiner diffusers folder)
+    /// the configs and tokenizer come from there, without it from the shapes and the 1.0
+    /// refiner's settings with the bundled tokenizer.
+    public convenience init(singleFile url: URL, configFolder: URL? = nil) throws {
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
+        guard checkpoint.textEncoderLayout == .sdxlRefiner, checkpoint.hasUNet else {
+            throw ModelsError.unsupportedConfig(
+                path: url.path, detail: "not an SDXL refiner single file (a UNet and OpenCLIP bigG alone as conditioner.embedders.0.model.*)")
+        }
+        let (unetSource, textSource) = (try checkpoint.unet(), try checkpoint.textEncoder2())
+        if let configFolder {
+            let folder = try DiffusersPipelineFolder(url: configFolder)
+            self.init(conditioning: try SDXLTextConditioning(folder: folder, textEncoder2: textSource),
+                      unet: try UNet2DConditionModel(config: .load(from: folder.folder(of: "unet").appendingPathComponent("config.json")),
+                                                     source: unetSource),
+                      schedulerConfig: try SchedulerConfig.load(
+                          contentsOf: folder.folder(of: "scheduler").appendingPathComponent("scheduler_config.json")))
+            return
+        }
+        let architecture = try StableDiffusionArchitecture.inferredRefiner(from: checkpoint)
+        let conditioning = SDXLTextConditioning(
+            tokenizer2: try CLIPTokenizer.bundled(padToken: SDXLTextConditioning.secondPadToken),
+            textEncoder2: try CLIPTextModelWithProjection(config: architecture.textEncoder2, source: textSource),
+            forceZerosForEmptyPrompt: false, requiresAestheticsScore: true)
+        self.init(conditioning: conditioning, unet: try UNet2DConditionModel(config: architecture.unet, source: unetSource),
+                  schedulerConfig: try JSONDecoder().decode(SchedulerConfig.self, from: Data(architecture.schedulerConfigJSON.utf8)))
+    }
+
+    /// The refiner at `url`: a single file when it is a file, a diffusers folder otherwise.
+    public convenience init(modelAt url: URL) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), !isFolder.boolValue {
+            try self.init(singleFile: url)
+        } else {
+            try self.init(folder: url)
+        }
+    }
+
     /// A refiner's scheduler for `options` with the timesteps below the switch
     /// (`get_timesteps(denoising_start=)`): strength plays no part.
     func scheduler(_ options: GenerationOptions, switchAt: Double) throws -> (scheduler: any Scheduler, timesteps: [Double]) {

@@ -105,6 +105,10 @@ public final class StableDiffusion: Sendable {
     /// `adapters` are fused into the UNet and text encoder weights first.
     public convenience init(singleFile url: URL, configFolder: URL? = nil, adapters: [WeightedAdapter] = []) throws {
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
+        if checkpoint.textEncoderLayout == .sdxlRefiner {
+            throw ModelsError.unsupportedConfig(
+                path: url.path, detail: "an SDXL refiner (OpenCLIP bigG alone) finishes an SDXL base's img2img: give it as the recipe's refiner, the base as model")
+        }
         let sources = try AdaptedSources(unet: checkpoint.unet(), textEncoder: checkpoint.textEncoder(), adapters: adapters)
         let unetSource = sources.unet, vaeSource = try checkpoint.vae(), textSource = sources.textEncoder
         guard let configFolder else {
@@ -115,22 +119,28 @@ public final class StableDiffusion: Sendable {
             } catch {
                 throw PipelinesError.missingComponent(path: url.path, component: "scheduler")
             }
+            let sdxl = try architecture.textEncoder2.map { config in
+                SDXLTextConditioning(tokenizer2: try CLIPTokenizer.bundled(padToken: SDXLTextConditioning.secondPadToken),
+                                     textEncoder2: try CLIPTextModelWithProjection(config: config, source: checkpoint.textEncoder2()))
+            }
             self.init(tokenizer: try CLIPTokenizer.bundled(padToken: architecture.padToken),
                       textEncoder: try CLIPTextModel(config: architecture.textEncoder, source: textSource),
                       unet: try UNet2DConditionModel(config: architecture.unet, source: unetSource),
                       vae: try AutoencoderKL(config: architecture.vae, source: vaeSource),
-                      schedulerConfig: schedulerConfig)
+                      schedulerConfig: schedulerConfig, sdxl: sdxl)
             return
         }
         let folder = try DiffusersPipelineFolder(url: configFolder)
         func config(_ component: String) throws -> URL {
             try folder.folder(of: component).appendingPathComponent(component == "scheduler" ? "scheduler_config.json" : "config.json")
         }
+        let sdxl = checkpoint.textEncoderLayout == .sdxl
+            ? try SDXLTextConditioning(folder: folder, textEncoder2: checkpoint.textEncoder2()) : nil
         self.init(tokenizer: try CLIPTokenizer(folder: folder.folder(of: "tokenizer")),
                   textEncoder: try CLIPTextModel(config: CLIPTextConfig.load(from: config("text_encoder")), source: textSource),
                   unet: try UNet2DConditionModel(config: UNet2DConditionConfig.load(from: config("unet")), source: unetSource),
                   vae: try AutoencoderKL(config: AutoencoderKLConfig.load(from: config("vae")), source: vaeSource),
-                  schedulerConfig: try SchedulerConfig.load(contentsOf: config("scheduler")))
+                  schedulerConfig: try SchedulerConfig.load(contentsOf: config("scheduler")), sdxl: sdxl)
     }
 
     /// diffusers' `vae_scale_factor`: pixels per latent along each side.

@@ -49,8 +49,13 @@ public struct SDXLTextConditioning: Sendable {
         }
     }
 
-    /// Loads `tokenizer_2`, `text_encoder_2` and the settings of an SDXL pipeline folder.
-    init(folder: DiffusersPipelineFolder) throws {
+    /// tokenizer_2's `pad_token` in SDXL 1.0 (tokenizer's is `<|endoftext|>`).
+    static let secondPadToken = "!"
+
+    /// Loads `tokenizer_2`, `text_encoder_2` and the settings of an SDXL pipeline folder;
+    /// `textEncoder2`: text_encoder_2's weights from elsewhere (a single file), with the
+    /// folder's config.
+    init(folder: DiffusersPipelineFolder, textEncoder2 weights: (any ParameterSource)? = nil) throws {
         let index = folder.url.appendingPathComponent("model_index.json")
         let settings: PipelineSettings
         do {
@@ -59,9 +64,14 @@ public struct SDXLTextConditioning: Sendable {
             throw ModelsError.badConfig(path: index.path, detail: "force_zeros_for_empty_prompt / requires_aesthetics_score")
         }
         self.init(tokenizer2: try CLIPTokenizer(folder: folder.folder(of: "tokenizer_2")),
-                  textEncoder2: try CLIPTextModelWithProjection(folder: folder.folder(of: "text_encoder_2")),
+                  textEncoder2: try Self.secondEncoder(folder.folder(of: "text_encoder_2"), weights: weights),
                   forceZerosForEmptyPrompt: settings.forceZerosForEmptyPrompt,
                   requiresAestheticsScore: settings.requiresAestheticsScore)
+    }
+
+    private static func secondEncoder(_ folder: URL, weights: (any ParameterSource)?) throws -> CLIPTextModelWithProjection {
+        guard let weights else { return try CLIPTextModelWithProjection(folder: folder) }
+        return try CLIPTextModelWithProjection(config: .load(from: folder.appendingPathComponent("config.json")), source: weights)
     }
 
     /// `_get_add_time_ids` for an image worked on at `width` x `height`: original size, crop

@@ -3,15 +3,18 @@
 ///
 /// This implementation matches diffusers' `convert_ldm_unet_checkpoint`,
 /// `convert_controlnet_checkpoint`, `convert_ldm_vae_checkpoint`, `convert_ldm_clip_checkpoint` and
-/// `convert_open_clip_checkpoint` (diffusers/loaders/single_file_utils.py) for SD 1.x / 2.x.
+/// `convert_open_clip_checkpoint` (diffusers/loaders/single_file_utils.py) for SD 1.x / 2.x and
+/// SDXL (`label_emb` as `add_embedding`, OpenCLIP bigG with every layer and its projection).
 /// Keys arrive with their component prefix (`model.diffusion_model.`, `first_stage_model.`, ...)
 /// already removed. Text-encoder names are those transformers 5 uses for `CLIPTextModel`, i.e.
 /// without the `text_model.` prefix older checkpoints carry.
 ///
-/// Limitations: no SDXL, no EMA extraction, no `label_emb` as SDXL `add_embedding`.
+/// Limitations: no EMA extraction.
 public enum LDMKeyMap {
-    /// UNet key (after `model.diffusion_model.`). `layersPerBlock` is the diffusers config value.
-    public static func unet(_ key: String, layersPerBlock: Int) -> KeyRename {
+    /// UNet key (after `model.diffusion_model.`). `layersPerBlock` is the diffusers config value;
+    /// `textTime`: SDXL's UNet, whose `label_emb` is the added (text_time) embedding.
+    public static func unet(_ key: String, layersPerBlock: Int, textTime: Bool = false) -> KeyRename {
+        if textTime, let renamed = renamePrefix(key, textTimeEmbedding) { return .tensors([RenamedTensor(renamed)]) }
         if let renamed = renamePrefix(key, unetTopLevel) ?? (key == "label_emb.weight" ? "class_embedding.weight" : nil) {
             return .tensors([RenamedTensor(renamed)])
         }
@@ -62,15 +65,23 @@ public enum LDMKeyMap {
     }
 
     /// SD 2.x OpenCLIP text-encoder key (after `cond_stage_model.model.`).
-    public static func openCLIP(_ key: String) -> KeyRename {
+    public static func openCLIP(_ key: String) -> KeyRename { openCLIP(key, withProjection: false) }
+
+    /// SDXL's OpenCLIP bigG key (after `conditioner.embedders.1.model.`, or `.0.` in a refiner):
+    /// every layer kept (SDXL reads the penultimate hidden state and the final pooled output)
+    /// and `text_projection` transposed into `CLIPTextModelWithProjection`'s linear weight.
+    public static func openCLIPWithProjection(_ key: String) -> KeyRename { openCLIP(key, withProjection: true) }
+
+    private static func openCLIP(_ key: String, withProjection: Bool) -> KeyRename {
         if let renamed = openCLIPTopLevel[key] { return .tensors([RenamedTensor(renamed)]) }
+        if withProjection && key == "text_projection" { return .tensors([RenamedTensor("text_projection.weight", .transposed)]) }
         if openCLIPIgnored.contains(key) { return .ignored }
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 4, parts[0] == "transformer", parts[1] == "resblocks", let layer = Int(parts[2]) else {
             return .unknown
         }
         // diffusers drops the last of SD 2's 24 blocks: the pipeline uses the penultimate layer.
-        if layer == 23 { return .ignored }
+        if !withProjection && layer == 23 { return .ignored }
         let base = "encoder.layers.\(layer)."
         let rest = parts[3...].joined(separator: ".")
         if rest == "attn.in_proj_weight" || rest == "attn.in_proj_bias" {
@@ -197,6 +208,8 @@ public enum LDMKeyMap {
         ("input_blocks.0.0", "conv_in"), ("out.0", "conv_norm_out"), ("out.2", "conv_out"),
         ("label_emb.0.0", "class_embedding.linear_1"), ("label_emb.0.2", "class_embedding.linear_2"),
     ]
+
+    private static let textTimeEmbedding = [("label_emb.0.0", "add_embedding.linear_1"), ("label_emb.0.2", "add_embedding.linear_2")]
 
     private static let controlNetTopLevel = [
         ("time_embed.0", "time_embedding.linear_1"), ("time_embed.2", "time_embedding.linear_2"),

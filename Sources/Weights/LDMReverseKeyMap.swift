@@ -12,11 +12,14 @@ public enum LDMReverseKeyMap {
         public let shape: [Int]?
         /// For OpenCLIP's fused `in_proj`: this tensor is rows `part` (0 q, 1 k, 2 v) of three.
         public let fusedPart: Int?
+        /// Stored transposed (OpenCLIP's `text_projection`, applied as `x @ P`).
+        public let transposed: Bool
 
-        init(_ name: String, shape: [Int]? = nil, fusedPart: Int? = nil) {
+        init(_ name: String, shape: [Int]? = nil, fusedPart: Int? = nil, transposed: Bool = false) {
             self.name = name
             self.shape = shape
             self.fusedPart = fusedPart
+            self.transposed = transposed
         }
     }
 
@@ -97,9 +100,14 @@ public enum LDMReverseKeyMap {
     /// An SD 1.x CLIP tensor (LDM names after `cond_stage_model.transformer.`).
     public static func clip(_ name: String) -> String { "text_model." + name }
 
-    /// An SD 2.x OpenCLIP tensor (LDM names after `cond_stage_model.model.`).
-    public static func openCLIP(_ name: String) -> Target? {
+    /// An OpenCLIP tensor (LDM names after SD 2.x's `cond_stage_model.model.` or SDXL's
+    /// `conditioner.embedders.1.model.`); SDXL's `text_projection.weight` (`[projection, width]`)
+    /// is stored transposed.
+    public static func openCLIP(_ name: String, shape: [Int] = []) -> Target? {
         if let renamed = openCLIPTopLevel[name] { return Target(renamed) }
+        if name == "text_projection.weight" {
+            return Target("text_projection", shape: shape.count == 2 ? [shape[1], shape[0]] : nil, transposed: true)
+        }
         let parts = name.split(separator: ".").map(String.init)
         guard parts.count >= 5, parts[0] == "encoder", parts[1] == "layers", let layer = Int(parts[2]) else { return nil }
         let base = "transformer.resblocks.\(layer)."
@@ -153,6 +161,7 @@ public enum LDMReverseKeyMap {
     private static let topLevel = [
         ("time_embedding.linear_1", "time_embed.0"), ("time_embedding.linear_2", "time_embed.2"),
         ("conv_in", "input_blocks.0.0"), ("conv_norm_out", "out.0"), ("conv_out", "out.2"),
+        ("add_embedding.linear_1", "label_emb.0.0"), ("add_embedding.linear_2", "label_emb.0.2"),
     ]
 
     private static let controlNetTopLevel = [

@@ -27,6 +27,9 @@ public enum TensorTransform: Sendable, Equatable {
     /// Rows `index * n / count ..< (index + 1) * n / count` of a `[n, ...]` tensor, e.g. q, k or v of
     /// OpenCLIP's fused `in_proj_weight`.
     case rowChunk(index: Int, count: Int)
+    /// A `[a, b]` matrix as `[b, a]`: OpenCLIP's `text_projection` (applied as `x @ P`) as a
+    /// linear weight.
+    case transposed
 
     func shape(from shape: [Int]) -> [Int] {
         switch self {
@@ -39,8 +42,13 @@ public enum TensorTransform: Sendable, Equatable {
         case let .rowChunk(_, count):
             guard let rows = shape.first else { return shape }
             return [rows / count] + shape.dropFirst()
+        case .transposed:
+            return shape.count == 2 ? [shape[1], shape[0]] : shape
         }
     }
+
+    /// Whether a half-precision tensor can be transformed in place; a transposed one is widened.
+    var keepsHalfPrecision: Bool { self != .transposed }
 
     func apply(_ tensor: HalfTensor) -> HalfTensor {
         let newShape = shape(from: tensor.shape)
@@ -49,6 +57,8 @@ public enum TensorTransform: Sendable, Equatable {
             return tensor.reshaped(newShape)
         case let .rowChunk(index, _):
             return tensor.rows(index * newShape[0] ..< (index + 1) * newShape[0])
+        case .transposed:
+            preconditionFailure("a transposed tensor is widened (keepsHalfPrecision)")
         }
     }
 
@@ -60,6 +70,8 @@ public enum TensorTransform: Sendable, Equatable {
         case let .rowChunk(index, _):
             let length = newShape.reduce(1, *)
             return Tensor(shape: newShape, scalars: Array(tensor.scalars[index * length ..< (index + 1) * length]))
+        case .transposed:
+            return tensor.shape.count == 2 ? tensor.transposed(0, 1) : tensor
         }
     }
 }
@@ -122,6 +134,7 @@ public struct RenamedParameterSource: ParameterSource {
 
     public func halfTensor(named name: String) throws -> HalfTensor? {
         let origin = try self.origin(of: name)
+        guard origin.transform.keepsHalfPrecision else { return nil }
         return try base.halfTensor(named: origin.source).map(origin.transform.apply)
     }
 

@@ -5,9 +5,20 @@ import Foundation
 ///
 /// Recognised prefixes: `model.diffusion_model.` (UNet), `first_stage_model.` (VAE),
 /// `cond_stage_model.transformer.` (SD 1.x CLIP), `cond_stage_model.model.` (SD 2.x OpenCLIP),
-/// `control_model.` (ControlNet), and bare ControlNet files (`input_blocks...`, `input_hint_block...`).
+/// SDXL's `conditioner.embedders.0.transformer.` (CLIP-L) and `conditioner.embedders.1.model.`
+/// (OpenCLIP bigG; `.0.model.` alone in the refiner), `control_model.` (ControlNet), and bare
+/// ControlNet files (`input_blocks...`, `input_hint_block...`).
 public struct SingleFileCheckpoint: Sendable {
-    public enum TextEncoderLayout: Sendable, Equatable { case clip, openCLIP }
+    public enum TextEncoderLayout: Sendable, Equatable {
+        case clip, openCLIP
+        /// SDXL base: CLIP-L and OpenCLIP bigG.
+        case sdxl
+        /// SDXL refiner: OpenCLIP bigG alone.
+        case sdxlRefiner
+
+        /// SDXL's encoders, whose UNet takes the text_time embedding.
+        public var isSDXL: Bool { self == .sdxl || self == .sdxlRefiner }
+    }
 
     public let file: SafeTensorsFile
     public let hasUNet: Bool
@@ -21,13 +32,17 @@ public struct SingleFileCheckpoint: Sendable {
     static let clipPrefix = "cond_stage_model.transformer."
     static let openCLIPPrefix = "cond_stage_model.model."
     static let controlNetPrefixed = "control_model."
+    static let sdxlCLIPPrefix = "conditioner.embedders.0.transformer."
+    static let sdxlOpenCLIPPrefix = "conditioner.embedders.1.model."
+    static let refinerOpenCLIPPrefix = "conditioner.embedders.0.model."
 
     public init(file: SafeTensorsFile) throws {
         let keys = file.keys
         func any(_ prefix: String) -> Bool { keys.contains { $0.hasPrefix(prefix) } }
         hasUNet = any(Self.unetPrefix)
         hasVAE = any(Self.vaePrefix)
-        textEncoderLayout = any(Self.clipPrefix) ? .clip : any(Self.openCLIPPrefix) ? .openCLIP : nil
+        textEncoderLayout = any(Self.clipPrefix) ? .clip : any(Self.openCLIPPrefix) ? .openCLIP
+            : any(Self.sdxlOpenCLIPPrefix) ? .sdxl : any(Self.refinerOpenCLIPPrefix) ? .sdxlRefiner : nil
         if any(Self.controlNetPrefixed) {
             controlNetPrefix = Self.controlNetPrefixed
         } else if any("input_hint_block."), any("input_blocks.") {
@@ -46,7 +61,8 @@ public struct SingleFileCheckpoint: Sendable {
     public func unet() throws -> RenamedParameterSource {
         let stripped = try component(Self.unetPrefix, present: hasUNet, what: "UNet")
         let layersPerBlock = Self.layersPerBlock(stripped)
-        return RenamedParameterSource(stripped) { LDMKeyMap.unet($0, layersPerBlock: layersPerBlock) }
+        let textTime = textEncoderLayout?.isSDXL ?? false
+        return RenamedParameterSource(stripped) { LDMKeyMap.unet($0, layersPerBlock: layersPerBlock, textTime: textTime) }
     }
 
     /// The VAE under diffusers names (attention projections as linear weights).
@@ -56,16 +72,33 @@ public struct SingleFileCheckpoint: Sendable {
         return RenamedParameterSource(stripped) { LDMKeyMap.vae($0, upBlockCount: upBlocks) }
     }
 
-    /// The text encoder under transformers 5 `CLIPTextModel` names (q/k/v split for OpenCLIP).
+    /// The (first) text encoder under transformers 5 `CLIPTextModel` names (q/k/v split for OpenCLIP).
     public func textEncoder() throws -> RenamedParameterSource {
         switch textEncoderLayout {
         case .clip:
             return RenamedParameterSource(try component(Self.clipPrefix, present: true, what: "text encoder"), rename: LDMKeyMap.clip)
         case .openCLIP:
             return RenamedParameterSource(try component(Self.openCLIPPrefix, present: true, what: "text encoder"), rename: LDMKeyMap.openCLIP)
+        case .sdxl:
+            return RenamedParameterSource(try component(Self.sdxlCLIPPrefix, present: true, what: "CLIP-L text encoder"),
+                                          rename: LDMKeyMap.clip)
+        case .sdxlRefiner:
+            throw WeightsError.unrecognizedLayout(path: file.path, detail: "an SDXL refiner has no first text encoder")
         case nil:
-            throw WeightsError.unrecognizedLayout(path: file.path, detail: "no text encoder (cond_stage_model.*) in the file")
+            throw WeightsError.unrecognizedLayout(path: file.path, detail: "no text encoder (cond_stage_model.* or conditioner.*) in the file")
         }
+    }
+
+    /// SDXL's OpenCLIP bigG under transformers 5 `CLIPTextModelWithProjection` names.
+    public func textEncoder2() throws -> RenamedParameterSource {
+        let prefix: String
+        switch textEncoderLayout {
+        case .sdxl: prefix = Self.sdxlOpenCLIPPrefix
+        case .sdxlRefiner: prefix = Self.refinerOpenCLIPPrefix
+        default: throw WeightsError.unrecognizedLayout(path: file.path, detail: "no SDXL OpenCLIP bigG (conditioner.embedders.*.model.*) in the file")
+        }
+        return RenamedParameterSource(try component(prefix, present: true, what: "OpenCLIP bigG"),
+                                      rename: LDMKeyMap.openCLIPWithProjection)
     }
 
     /// The ControlNet under diffusers names.

@@ -102,9 +102,9 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
     #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
 }
 
-/// A single-file checkpoint is named by its tensors: SDXL's carry `conditioner.embedders` and do
-/// not load yet.
-@Test func anSDXLSingleFileIsRefusedByName() throws {
+/// An SDXL single file loads (SingleFilePipelineTests); one holding only a CLIP-L tensor is
+/// refused before any image, in one line naming the file.
+@Test func anIncompleteSDXLSingleFileIsRefusedNamingIt() throws {
     let sdxl = try Case(img2img)
     defer { try? FileManager.default.removeItem(at: sdxl.folder) }
     let file = sdxl.folder.appendingPathComponent("sdxl.safetensors")
@@ -112,8 +112,7 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
     var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) })
     bytes += header + Data(count: 4)
     try bytes.write(to: file)
-    try sdxl.expectBothRefuse("\(file.path): SDXL as a single file is not supported yet (its tensors include conditioner.embedders.*)",
-                              arguments: ["--model", file.path])
+    try sdxl.expectBothRefuse("\(file.path): not a diffusers folder or single-file checkpoint (no LDM key prefix found", arguments: ["--model", file.path])
 }
 
 /// What the recipe and the environment alone say is wrong, validate and run both refuse.

@@ -83,12 +83,30 @@ import Weights
         #expect(report.missing.isEmpty)
     }
 
-    @Test func singleFileSDXLIsRefusedBeforeWriting() throws {
+    /// The A1111 / Civitai layout: every tensor of the diffusers layout comes back under its own
+    /// name and shape through the single-file loader's renaming, and `models inspect` calls it SDXL.
+    @Test func singleFileSDXLHoldsEveryDiffusersTensor() throws {
+        let pipeline = Self.tinySDXL()
         let url = RandomModelTests.temporaryURL("sdxl.safetensors")
-        #expect(throws: ModelsError.self) {
-            try RandomModel.write(.stableDiffusion(Self.tinySDXL()), name: "sdxl", to: url, format: .singleFile,
-                                  seed: 7, dtype: .f16)
+        defer { try? FileManager.default.removeItem(at: url) }
+        try RandomModel.write(.stableDiffusion(pipeline), name: "sdxl", to: url, format: .singleFile, seed: 7, dtype: .f16)
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
+        #expect(checkpoint.textEncoderLayout == .sdxl)
+        let textEncoder2 = try #require(pipeline.textEncoder2)
+        let components: [(any ParameterSource, [ParameterLayout.Entry])] = [
+            (try checkpoint.unet(), ParameterLayout.unet(pipeline.unet)),
+            (try checkpoint.vae(), ParameterLayout.vae(pipeline.vae)),
+            (try checkpoint.textEncoder(), ParameterLayout.textEncoder(pipeline.textEncoder)),
+            (try checkpoint.textEncoder2(), ParameterLayout.textEncoderWithProjection(textEncoder2).map { entry in
+                (entry.name.hasPrefix("text_model.") ? String(entry.name.dropFirst("text_model.".count)) : entry.name, entry.shape)
+            }),
+        ]
+        for (source, layout) in components {
+            #expect(source.keys == layout.map(\.name).sorted(), "\(source.path)")
+            for entry in layout { #expect(try source.shape(of: entry.name) == entry.shape, "\(entry.name)") }
         }
-        #expect(!FileManager.default.fileExists(atPath: url.path))
+        let report = try ModelInspector.inspect(url)
+        #expect(report.family == .sdxl)
+        #expect(report.missing.isEmpty)
     }
 }

@@ -3,6 +3,8 @@ import Imaging
 import OverpaintTestSupport
 import Schedulers
 import Testing
+import Weights
+@testable import Models
 @testable import Pipelines
 
 /// One case of sdxl_refiner_fixtures.py's CASES.
@@ -104,5 +106,34 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
         #expect { try StableDiffusion(folder: folder) } throws: { error in
             "\(error.localizedDescription)".contains("give it as the recipe's refiner")
         }
+    }
+
+    /// The refiner as one A1111 / Civitai file (sdxl_singlefile_fixtures.py, read back tensor for
+    /// tensor by diffusers' from_single_file) with the refiner folder's configs refines as diffusers does.
+    @Test func aRefinerSingleFileWithItsConfigsMatchesDiffusers() throws {
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let refiner = try SDXLRefiner(singleFile: Fixtures.url("singlefile", "sdxl-refiner-tiny.safetensors"),
+                                      configFolder: tinySDXLRefinerFolder(in: scratch))
+        let reference = try #require(SDXLRefinerCase.all.first { $0.name == "refine_euler_a" })
+        let output = try SDXLPipelineTests.pipeline.get().imageToImage(
+            try SDXLFixtures.image("input.png"), refiner: RefinerHandOver(refiner: refiner, switchAt: reference.switchAt),
+            options: reference.options)
+        let psnr = ImageFidelity.psnr(output, try ImageFile.read(Fixtures.url("sdxl-refiner", "refine_euler_a.png")), eightBit: true)
+        #expect(psnr >= 40, "PSNR \(psnr) dB")
+    }
+
+    /// Without configs, the refiner's sizes come from its shapes and the rest from the 1.0 refiner.
+    @Test func aRefinerSingleFilesArchitectureIsReadFromItsShapes() throws {
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: Fixtures.url("singlefile", "sdxl-refiner-tiny.safetensors")))
+        #expect(checkpoint.textEncoderLayout == .sdxlRefiner)
+        let architecture = try StableDiffusionArchitecture.inferredRefiner(from: checkpoint)
+        #expect(architecture.unet.blockOutChannels == [8, 16, 16])
+        #expect(architecture.unet.crossAttentionDim == .shared(16))
+        #expect(architecture.unet.projectionClassEmbeddingsInputDim == 12 + 5 * 4)
+        #expect(architecture.unet.transformerLayersPerBlock == .perBlock([1, 1, 2]))
+        #expect(architecture.textEncoder2.hiddenSize == 16 && architecture.textEncoder2.projectionDim == 12)
+        #expect(architecture.textEncoder2.numHiddenLayers == 3 && architecture.textEncoder2.hiddenAct == .gelu)
+        #expect(SDXLRefinerArchitecture.sdxlRefiner.unet.projectionClassEmbeddingsInputDim == 1280 + 5 * 256)
     }
 }

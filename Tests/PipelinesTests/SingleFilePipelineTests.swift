@@ -82,4 +82,57 @@ import Weights
         #expect(single.schedulerConfig.className == "PNDMScheduler")
         #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: Self.options()), expected) <= 1)
     }
+
+    /// Tests/Fixtures/singlefile/sdxl-tiny.safetensors (sdxl-tiny in the A1111 / Civitai layout,
+    /// which diffusers' from_single_file reads back tensor for tensor: sdxl_singlefile_fixtures.py)
+    /// with sdxl-tiny's configs gives diffusers' StableDiffusionXLImg2ImgPipeline's image.
+    @Test func sdxlTinySingleFileWithItsConfigsMatchesDiffusers() throws {
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let single = try StableDiffusion(singleFile: Fixtures.url("singlefile", "sdxl-tiny.safetensors"),
+                                         configFolder: tinySDXLFolder(in: scratch))
+        let reference = try #require(SDXLReferenceCase.all.first { $0.name == "img2img_prompt_2_euler_a" })
+        let output = try single.imageToImage(try SDXLFixtures.image("input.png"), options: reference.options)
+        let psnr = ImageFidelity.psnr(output, try SDXLFixtures.image("img2img_prompt_2_euler_a.png"), eightBit: true)
+        #expect(psnr >= 40, "PSNR \(psnr) dB")
+    }
+
+    /// An SDXL file with no configs: SDXL 1.0's layout at small widths (heads of width 64, 32
+    /// groups), written by `models random` in both layouts, loads with the architecture inferred
+    /// from its shapes and gives the folder's image; the refiner's file is refused as a base.
+    @Test func inferredSDXLSingleFileMatchesTheFolderPipeline() throws {
+        var pipeline = StableDiffusionArchitecture.sdxl
+        pipeline.unet.blockOutChannels = [64, 128]
+        pipeline.unet.downBlockTypes = ["DownBlock2D", "CrossAttnDownBlock2D"]
+        pipeline.unet.upBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D"]
+        pipeline.unet.layersPerBlock = .shared(1)
+        pipeline.unet.transformerLayersPerBlock = .perBlock([1, 2])
+        pipeline.unet.attentionHeadDim = .perBlock([1, 2])
+        pipeline.unet.crossAttentionDim = .shared(64 + 64)
+        pipeline.unet.projectionClassEmbeddingsInputDim = 32 + 6 * 256
+        pipeline.vae.blockOutChannels = [32, 32, 32, 32]
+        pipeline.vae.layersPerBlock = 1
+        func shrunk(_ config: CLIPTextConfig) -> CLIPTextConfig {
+            var config = config
+            (config.hiddenSize, config.intermediateSize, config.numHiddenLayers, config.numAttentionHeads) = (64, 128, 2, 1)
+            return config
+        }
+        pipeline.textEncoder = shrunk(pipeline.textEncoder)
+        pipeline.textEncoder2 = pipeline.textEncoder2.map(shrunk)
+        pipeline.textEncoder2?.projectionDim = 32
+        let folder = Self.temporaryURL("sdxl"), file = Self.temporaryURL("sdxl.safetensors")
+        defer {
+            try? FileManager.default.removeItem(at: folder)
+            try? FileManager.default.removeItem(at: file)
+        }
+        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: folder, format: .diffusers, seed: 11, dtype: .f16)
+        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 11, dtype: .f16)
+        let image = try PipelineFixtures.image("input.png")
+        let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 4, guidanceScale: 5, strength: 0.75, seed: 42)
+        let expected = try StableDiffusion(folder: folder).imageToImage(image, options: options)
+        let single = try StableDiffusion(singleFile: file)
+        #expect(single.sdxl != nil && single.schedulerConfig.className == "EulerDiscreteScheduler")
+        #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: options), expected) <= 1)
+        #expect(throws: (any Error).self) { try StableDiffusion(singleFile: Fixtures.url("singlefile", "sdxl-refiner-tiny.safetensors")) }
+    }
 }

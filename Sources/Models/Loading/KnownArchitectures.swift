@@ -229,7 +229,34 @@ extension UNet2DConditionConfig {
     }()
 }
 
+/// stabilityai/stable-diffusion-xl-refiner-1.0 without its VAE (the base's decodes): OpenCLIP
+/// bigG alone and a UNet conditioned on it with aesthetic-score time ids.
+public struct SDXLRefinerArchitecture: Sendable, Equatable {
+    public var unet: UNet2DConditionConfig
+    public var textEncoder2: CLIPTextConfig
+    /// `scheduler/scheduler_config.json` as the refiner ships it (SDXL's Euler).
+    public var schedulerConfigJSON: String
+
+    public static let sdxlRefiner = SDXLRefinerArchitecture(
+        unet: .sdxlRefiner, textEncoder2: .openCLIPViTBigG14, schedulerConfigJSON: StableDiffusionArchitecture.sdxlEulerScheduler)
+}
+
 extension UNet2DConditionConfig {
+    /// The SDXL 1.0 refiner UNet: four levels with attention in the middle two, 4 transformer
+    /// layers, heads of width 64, a 1280-wide context (bigG alone) and text_time conditioning on
+    /// bigG's pooled 1280 plus five 256-wide time ids (the aesthetic score in place of the target size).
+    public static let sdxlRefiner: UNet2DConditionConfig = {
+        var config = UNet2DConditionConfig.sdxlBase
+        config.blockOutChannels = [384, 768, 1536, 1536]
+        config.downBlockTypes = ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
+        config.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"]
+        config.transformerLayersPerBlock = .shared(4)
+        config.attentionHeadDim = .perBlock([6, 12, 24, 24])
+        config.crossAttentionDim = .shared(1280)
+        config.projectionClassEmbeddingsInputDim = 2560
+        return config
+    }()
+
     /// The SDXL 1.0 base UNet: three levels, no attention in the first, 1 / 2 / 10 transformer
     /// layers, heads of width 64, a 2048-wide context (CLIP-L and bigG side by side) and text_time
     /// conditioning on bigG's pooled 1280 plus six 256-wide time ids.

@@ -65,7 +65,7 @@ public enum ModelInspector {
         let prefixes: [(name: String, prefix: String?)] = [
             ("unet", checkpoint.hasUNet ? "model.diffusion_model." : nil),
             ("vae", checkpoint.hasVAE ? "first_stage_model." : nil),
-            ("text_encoder", checkpoint.textEncoderLayout == nil ? sdxl?.clipPrefix : "cond_stage_model."),
+            ("text_encoder", checkpoint.textEncoderLayout.flatMap { $0.isSDXL ? sdxl?.clipPrefix : "cond_stage_model." }),
             ("text_encoder_2", sdxl?.openCLIPPrefix),
             ("controlnet", checkpoint.controlNetPrefix),
         ]

@@ -39,8 +39,6 @@ public enum RandomModel {
         switch (architecture, format) {
         case let (.stableDiffusion(pipeline), .diffusers):
             try writeDiffusersPipeline(pipeline, to: url, generator: generator, dtype: dtype, metadata: metadata)
-        case let (.stableDiffusion(pipeline), .singleFile) where pipeline.textEncoder2 != nil:
-            throw ModelsError.unsupportedConfig(path: url.path, detail: "SDXL single files are not written yet; use --format diffusers")
         case let (.stableDiffusion(pipeline), .singleFile):
             let tensors = singleFilePipeline(pipeline, generator: generator)
             try SafeTensorsWriter.write(streaming: tensors, dtype: dtype, metadata: metadata, to: url)
@@ -227,7 +225,18 @@ public enum RandomModel {
             tensors.append(StreamedTensor(name: "first_stage_model." + (target?.name ?? tensor.name),
                                           shape: target?.shape ?? tensor.shape, fill: tensor.fill))
         }
-        return tensors + singleFileTextEncoder(pipeline.textEncoder, generator: generator)
+        guard let textEncoder2 = pipeline.textEncoder2 else {
+            return tensors + singleFileTextEncoder(pipeline.textEncoder, generator: generator)
+        }
+        // SDXL, as A1111 / Civitai files: CLIP-L, then OpenCLIP bigG generated under the diffusers
+        // folder's names (so both layouts hold the same weights)
+        let clip = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder)).map {
+            renamed($0, "conditioner.embedders.0.transformer." + LDMReverseKeyMap.clip($0.name))
+        }
+        let bigG = generator.tensors(ParameterLayout.textEncoderWithProjection(textEncoder2)).map {
+            renamed($0, $0.name.hasPrefix(CLIPTextModel.legacyModule + ".") ? String($0.name.dropFirst(CLIPTextModel.legacyModule.count + 1)) : $0.name)
+        }
+        return tensors + clip + openCLIPTensors(bigG, prefix: "conditioner.embedders.1.model.")
     }
 
     /// SD 1.x: transformers names under `cond_stage_model.transformer.text_model.`. SD 2.x (exact
@@ -241,12 +250,22 @@ public enum RandomModel {
         // OpenCLIP-H has 24 layers; diffusers keeps 23 and LDMKeyMap skips layer 23 on load.
         var full = config
         if full.numHiddenLayers == 23 { full.numHiddenLayers = 24 }
+        return openCLIPTensors(generator.tensors(ParameterLayout.textEncoder(full)), prefix: "cond_stage_model.model.")
+    }
+
+    /// Text-encoder tensors under OpenCLIP names after `prefix`: q, k and v fused into `in_proj`,
+    /// a projection transposed.
+    private static func openCLIPTensors(_ source: [StreamedTensor], prefix: String) -> [StreamedTensor] {
         var fused: [String: [StreamedTensor?]] = [:]
         var shapes: [String: [Int]] = [:]
         var tensors: [StreamedTensor] = []
-        for tensor in generator.tensors(ParameterLayout.textEncoder(full)) {
-            guard let target = LDMReverseKeyMap.openCLIP(tensor.name) else { continue }
-            let name = "cond_stage_model.model." + target.name
+        for tensor in source {
+            guard let target = LDMReverseKeyMap.openCLIP(tensor.name, shape: tensor.shape) else { continue }
+            let name = prefix + target.name
+            if target.transposed {
+                tensors.append(transposed(tensor, name: name))
+                continue
+            }
             guard let part = target.fusedPart else {
                 tensors.append(renamed(tensor, name))
                 continue
@@ -264,6 +283,19 @@ public enum RandomModel {
 
     private static func renamed(_ tensor: StreamedTensor, _ name: String) -> StreamedTensor {
         StreamedTensor(name: name, shape: tensor.shape, fill: tensor.fill)
+    }
+
+    /// A `[rows, columns]` tensor as `[columns, rows]` (small: the source is made whole per call).
+    private static func transposed(_ tensor: StreamedTensor, name: String) -> StreamedTensor {
+        let (rows, columns) = (tensor.shape[0], tensor.shape[1])
+        return StreamedTensor(name: name, shape: [columns, rows]) { start, values in
+            var source = [Float](repeating: 0, count: rows * columns)
+            source.withUnsafeMutableBufferPointer { tensor.fill(0, $0) }
+            for index in 0..<values.count {
+                let (row, column) = ((start + index) / rows, (start + index) % rows)
+                values[index] = source[column * columns + row]
+            }
+        }
     }
 
     /// Equal-sized tensors stacked along the first axis.

@@ -17,12 +17,46 @@ extension StableDiffusionArchitecture {
     public static func inferred(from checkpoint: SingleFileCheckpoint) throws -> StableDiffusionArchitecture {
         let unetSource = try checkpoint.unet()
         let family = try ModelFamily(diffusersNamed: unetSource)
+        if checkpoint.textEncoderLayout == .sdxl { return try inferredSDXL(from: checkpoint, unet: unetSource, family: family) }
         let isSD2 = checkpoint.textEncoderLayout == .openCLIP || family.generation == .sd2
         let inpainting = family.kind == .inpainting
         var architecture = isSD2 ? (inpainting ? sd2 : sd2Single) : (inpainting ? sd15Inpaint : sd15)
         architecture.unet = try inferUNet(unetSource, base: architecture.unet, generation: family.generation)
         architecture.vae = try inferVAE(checkpoint.vae(), base: architecture.vae)
         architecture.textEncoder = try inferTextEncoder(checkpoint.textEncoder(), base: architecture.textEncoder)
+        return architecture
+    }
+
+    /// An SDXL refiner single file (OpenCLIP bigG alone, as `conditioner.embedders.0.model.`):
+    /// the 1.0 refiner's settings with the sizes read from the shapes.
+    public static func inferredRefiner(from checkpoint: SingleFileCheckpoint) throws -> SDXLRefinerArchitecture {
+        let unet = try checkpoint.unet()
+        var architecture = SDXLRefinerArchitecture.sdxlRefiner
+        architecture.unet = try inferUNet(unet, base: architecture.unet, generation: .sdxlRefiner)
+        architecture.unet.projectionClassEmbeddingsInputDim = try shape(unet, "add_embedding.linear_1.weight", 1)
+        architecture.textEncoder2 = try inferProjectedTextEncoder(checkpoint.textEncoder2(), base: architecture.textEncoder2)
+        return architecture
+    }
+
+    /// OpenCLIP bigG's sizes, its projection width from `text_projection`.
+    private static func inferProjectedTextEncoder(_ source: any ParameterSource, base: CLIPTextConfig) throws -> CLIPTextConfig {
+        var config = try inferTextEncoder(source, base: base)
+        config.projectionDim = try shape(source, "text_projection.weight", 0)
+        return config
+    }
+
+    /// An SDXL base or inpainting single file: SDXL 1.0's settings (Euler, heads of width 64,
+    /// 256-wide time ids, the SDXL VAE) with the sizes read from the shapes; bigG's projection
+    /// width from its `text_projection`.
+    private static func inferredSDXL(from checkpoint: SingleFileCheckpoint, unet: any ParameterSource,
+                                     family: ModelFamily) throws -> StableDiffusionArchitecture {
+        var architecture = family.kind == .inpainting ? sdxlInpaint : sdxl
+        architecture.unet = try inferUNet(unet, base: architecture.unet, generation: family.generation)
+        architecture.unet.projectionClassEmbeddingsInputDim = try shape(unet, "add_embedding.linear_1.weight", 1)
+        architecture.vae = try inferVAE(checkpoint.vae(), base: architecture.vae)
+        architecture.textEncoder = try inferTextEncoder(checkpoint.textEncoder(), base: architecture.textEncoder)
+        architecture.textEncoder2 = try inferProjectedTextEncoder(checkpoint.textEncoder2(),
+                                                                  base: architecture.textEncoder2 ?? .openCLIPViTBigG14)
         return architecture
     }
 
