@@ -5,21 +5,76 @@ import Glibc
 #endif
 
 /// A shell-style glob over `/`-separated relative paths: `*`, `?` and `[...]` within a
-/// component, `**` for any number of folders. Matching ignores case, since cameras write
-/// `IMG_0001.JPG` and recipes say `*.jpg`.
+/// component, `**` for any number of folders, and bash's braces (`*.{png,jpg}`, nested too).
+/// Matching ignores case, since cameras write `IMG_0001.JPG` and recipes say `*.jpg`.
 struct Glob: Sendable {
     let pattern: String
-    private let components: [String]
+    /// The components of each brace alternative.
+    private let alternatives: [[String]]
+
+    /// More alternatives than this are refused (`{a,b}` repeated doubles them each time).
+    static let maximumAlternatives = 256
 
     init(_ pattern: String) {
         self.pattern = pattern
-        self.components = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        alternatives = Self.expandingBraces(pattern).map {
+            $0.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        }
     }
 
-    /// Why `pattern` can match no path the walk lists, or nil. The walk lists relative paths
-    /// without `.` or `..`; a last component with no wildcard and no extension matches only
-    /// a file of exactly that name (`images: 5` reads as the glob '5').
+    /// Why `pattern` can match no path the walk lists, or nil: for the first of its brace
+    /// alternatives that cannot (`problem(alternative:)`), or when it has too many of them.
     static func problem(_ pattern: String) -> String? {
+        let alternatives = expandingBraces(pattern)
+        if alternatives.count > maximumAlternatives {
+            return "its braces expand to more than \(maximumAlternatives) patterns"
+        }
+        for alternative in alternatives {
+            if let problem = problem(alternative: alternative) {
+                return alternatives.count == 1 ? problem : "'\(alternative)': \(problem)"
+            }
+        }
+        return nil
+    }
+
+    /// bash's brace expansion: the first `{...}` holding a comma at its own depth becomes one
+    /// pattern per alternative, each expanded again; braces with no comma stay as written.
+    /// Stops growing past `maximumAlternatives` (the count still shows it went over).
+    static func expandingBraces(_ pattern: String) -> [String] {
+        let characters = Array(pattern)
+        var start = 0
+        while let open = characters[start...].firstIndex(of: "{") {
+            var depth = 0, commas: [Int] = [], close: Int?
+            for index in open..<characters.count {
+                switch characters[index] {
+                case "{": depth += 1
+                case "}": depth -= 1
+                case "," where depth == 1: commas.append(index)
+                default: break
+                }
+                if depth == 0 { close = index; break }
+            }
+            guard let close else { return [pattern] }
+            guard !commas.isEmpty else {
+                start = open + 1
+                continue
+            }
+            let (prefix, suffix) = (String(characters[..<open]), String(characters[(close + 1)...]))
+            let bounds = [open] + commas + [close]
+            var expanded: [String] = []
+            for (from, to) in zip(bounds, bounds.dropFirst()) {
+                guard expanded.count <= maximumAlternatives else { break }
+                expanded += expandingBraces(prefix + String(characters[(from + 1)..<to]) + suffix)
+            }
+            return expanded
+        }
+        return [pattern]
+    }
+
+    /// Why one brace-free pattern can match no path the walk lists, or nil. The walk lists
+    /// relative paths without `.` or `..`; a last component with no wildcard and no extension
+    /// matches only a file of exactly that name (`images: 5` reads as the glob '5').
+    private static func problem(alternative pattern: String) -> String? {
         let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
         guard let last = parts.last else { return "an empty glob matches nothing" }
         if pattern.hasPrefix("/") { return "globs are relative to --input; an absolute one matches nothing" }
@@ -37,7 +92,7 @@ struct Glob: Sendable {
 
     func matches(_ relativePath: String) -> Bool {
         let parts = relativePath.split(separator: "/").map(String.init)
-        return match(components[...], parts[...])
+        return alternatives.contains { match($0[...], parts[...]) }
     }
 
     private func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<String>) -> Bool {

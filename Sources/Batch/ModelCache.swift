@@ -111,30 +111,19 @@ final class ModelCache {
         }
     }
 
-    /// Where a bare model name (`upscale: {model: realesrgan-x4plus}`, `vae: taesd`) is looked
-    /// for, in order: $OVERPAINT_MODELS, ./models, and models/ beside or above the recipe's
-    /// folder (where scripts/fetch-realesrgan puts them).
-    static func modelFolders(recipe: URL) -> [URL] {
-        let recipeFolder = recipe.deletingLastPathComponent()
-        return [ProcessInfo.processInfo.environment["OVERPAINT_MODELS"].map { URL(fileURLWithPath: $0) },
-                URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models"),
-                recipeFolder.appendingPathComponent("models"),
-                recipeFolder.deletingLastPathComponent().appendingPathComponent("models")].compactMap { $0 }
-    }
-
     /// `vae:` as a path to load: a tiny autoencoder's name (`taesd`) is its folder in the first of
-    /// `modelFolders` that has one, nil when none has; any other value is a path already.
+    /// `ModelSearchPath.folders` that has one, nil when none has; any other value is a path already.
     static func resolveVAE(_ vae: String, recipe: URL) -> String? {
         guard Recipe.tinyAutoencoderNames.contains(vae) else { return vae }
-        return modelFolders(recipe: recipe).map { $0.appendingPathComponent(vae) }
+        return ModelSearchPath.folders(recipe: recipe).map { $0.appendingPathComponent(vae) }
             .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }?.path
     }
 
-    /// A Real-ESRGAN file (under realesrgan/ or not) of that name in `modelFolders`, else a
+    /// A Real-ESRGAN file (under realesrgan/ or not) of that name in `ModelSearchPath.folders`, else a
     /// diffusers folder of that name (an SD x4 upscaler).
     static func resolveUpscaler(_ name: String, recipe: URL) -> String? {
         guard !name.hasPrefix("/") else { return name }
-        let roots = modelFolders(recipe: recipe)
+        let roots = ModelSearchPath.folders(recipe: recipe)
         for root in roots {
             for file in ["realesrgan/\(name).param", "realesrgan/\(name).safetensors", "\(name).param", "\(name).safetensors"] {
                 let candidate = root.appendingPathComponent(file).path

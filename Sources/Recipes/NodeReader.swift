@@ -165,10 +165,35 @@ final class MappingReader {
 
 /// ` (did you mean 'x'?)` when a candidate is within a small edit distance, else empty.
 func didYouMean(_ word: String, among candidates: [String]) -> String {
+    if let foreign = foreignKeyNames[word.lowercased()], candidates.contains(foreign.key) {
+        let possessive = foreign.tool.hasSuffix("s") ? foreign.tool + "'" : foreign.tool + "'s"
+        return " (\(possessive) name; here it is '\(foreign.key)')"
+    }
     let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, best.0.count / 3) else { return "" }
     return " (did you mean '\(best.0)'?)"
 }
+
+/// Other tools' names for recipe keys, lowercased: AUTOMATIC1111's UI and API, ComfyUI's
+/// KSampler, diffusers' pipeline arguments. A suggestion is made only where the key exists.
+let foreignKeyNames: [String: (key: String, tool: String)] = [
+    "sampler": ("scheduler", "A1111"), "sampler_name": ("scheduler", "A1111 / ComfyUI"),
+    "sampler_index": ("scheduler", "A1111"),
+    "cfg": ("guidance", "ComfyUI"), "cfg_scale": ("guidance", "A1111"), "cfg scale": ("guidance", "A1111"),
+    "guidance_scale": ("guidance", "diffusers"),
+    "denoise": ("strength", "ComfyUI"), "denoising_strength": ("strength", "A1111"),
+    "denoising strength": ("strength", "A1111"),
+    "num_inference_steps": ("steps", "diffusers"), "sampling steps": ("steps", "A1111"),
+    "negative": ("negative_prompt", "ComfyUI"), "clip skip": ("clip_skip", "A1111"),
+    "clip_stop_at_last_layers": ("clip_skip", "A1111"),
+    "inpainting_fill": ("fill", "A1111"), "masked content": ("fill", "A1111"),
+    "inpaint_full_res": ("area", "A1111"), "inpaint area": ("area", "A1111"),
+    "inpaint_full_res_padding": ("padding", "A1111"), "only masked padding, pixels": ("padding", "A1111"),
+    "controlnet_conditioning_scale": ("scale", "diffusers"), "control_guidance_start": ("start", "diffusers"),
+    "control_guidance_end": ("end", "diffusers"), "denoising_end": ("refiner_switch", "diffusers"),
+    "lora": ("loras", "A1111"), "ckpt_name": ("model", "ComfyUI"), "sd_model_checkpoint": ("model", "A1111"),
+    "vae_name": ("vae", "ComfyUI"), "sd_vae": ("vae", "A1111"),
+]
 
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)

@@ -11,6 +11,8 @@ public struct Recipe: Sendable, Equatable {
     /// Diffusers folder or single-file checkpoint, absolute.
     public var model: String?
     public var seed: UInt64?
+    /// `seed: -1` (A1111's "random"): the run draws a seed, says which, and records it.
+    public var seedIsRandom = false
     public var match: Match
     public var output: Output
     public var edits: [Edit]

@@ -103,6 +103,9 @@ struct RecipeReader {
     let loader: RecipeLoader
     let diagnostics: Diagnostics
 
+    /// What `seed` reads as when the recipe gives none (then 0 or `--seed`), below -1 (random).
+    private static let unsetSeed = -2
+
     func read(_ root: Node) -> Recipe? {
         guard let top = MappingReader(root, path: "", diagnostics: diagnostics) else { return nil }
         let version = top.int("version", default: 1, in: 1...1)
@@ -110,7 +113,7 @@ struct RecipeReader {
         let recipeModel = top.string("model")
         let model = loader.modelOverride.map { resolveOverride($0) }
             ?? recipeModel.flatMap { resolvePath($0, at: top.value("model"), path: "model") }
-        let seed = top.int("seed", default: -1, in: 0...Int.max)
+        let seed = top.int("seed", default: Self.unsetSeed, in: -1...Int.max)
         let clipSkip = top.int("clip_skip", default: Edit.Generation().clipSkip, in: 1...Edit.Generation.maximumClipSkip)
         let loras = readLoRAs(top)
         let vae = readVAE(top)
@@ -122,7 +125,7 @@ struct RecipeReader {
         top.finish()
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
-                            seed: seed >= 0 ? UInt64(seed) : nil, match: match, output: output,
+                            seed: seed >= 0 ? UInt64(seed) : nil, seedIsRandom: seed == -1, match: match, output: output,
                             edits: edits, source: source, vae: vae, loras: loras, loraFolders: loraFolders,
                             embeddings: embeddings,
                             embeddingFolders: .embeddings(recipe: source, environment: loader.environment))

@@ -1,12 +1,52 @@
 import Adapters
 import ArgumentParser
+import Batch
 import Foundation
 import Models
 
 /// `overpaint models inspect PATH [--json]`: what a model path holds, from headers only.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "Look at model folders and checkpoints.", subcommands: [Inspect.self, Random.self])
+        commandName: "models", abstract: "Look at model folders and checkpoints.",
+        subcommands: [Inspect.self, List.self, Random.self])
+
+    /// `overpaint models list [--recipe R]`: each folder bare model names are looked up in, and
+    /// what each entry is, from headers only.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what the folders searched for bare model names (vae: taesd, upscale: realesrgan-x4plus) hold.")
+
+        @Option(help: "A recipe, whose folder's models/ (and its parent's) is searched too.", completion: .file(extensions: ["yaml", "yml"]))
+        var recipe: String?
+
+        func run() {
+            let recipe = URL(fileURLWithPath: self.recipe ?? FileManager.default.currentDirectoryPath + "/recipe.yaml")
+            for folder in ModelSearchPath.folders(recipe: recipe) {
+                let entries = ModelSearchPath.entries(of: folder)
+                var isFolder: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+                    print("\(folder.path): absent")
+                    continue
+                }
+                print("\(folder.path):" + (entries.isEmpty ? " empty" : ""))
+                let width = entries.map(\.count).max() ?? 0
+                for entry in entries {
+                    print("  " + entry.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                          + Self.describe(folder.appendingPathComponent(entry)))
+                }
+            }
+        }
+
+        /// One line on what `url` is, as `models inspect` would find it.
+        static func describe(_ url: URL) -> String {
+            if url.pathExtension == "param" { return "Real-ESRGAN (ncnn), upscale: {model: \(url.deletingPathExtension().lastPathComponent)}" }
+            if (try? AdapterFile(url: url)) != nil { return "LoRA / LyCORIS (<lora:\(url.deletingPathExtension().lastPathComponent):1>)" }
+            guard let report = try? ModelInspector.inspect(url) else { return "not a model Overpaint reads" }
+            let kind = report.family == .unknown ? report.className ?? "unknown" : report.family.rawValue
+            let note = RandomModel.note(at: url).map { "; \($0)" } ?? ""
+            return "\(kind), \(report.layout.rawValue)\(note)"
+        }
+    }
 
     /// Exit 0 with the report, or one line naming the path and the problem and exit 2.
     struct Inspect: ParsableCommand {

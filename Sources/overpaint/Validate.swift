@@ -11,16 +11,19 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a recipe without running it: its keys, the environment, and that every model loads.")
 
-    @Argument(help: "The recipe file (YAML), or - to read it from standard input.")
+    @Argument(help: "The recipe file (YAML), or - to read it from standard input.",
+              completion: .file(extensions: ["yaml", "yml"]))
     var recipe: String
 
-    @Option(help: "Model to check the recipe with (as run's --model).")
+    @Option(help: "Model to check the recipe with (as run's --model).", completion: .file())
     var model: String?
 
-    @Option(help: "Also check this input folder (as run's --input): the globs match images, mask and control folders exist.")
+    @Option(help: "Also check this input folder (as run's --input): the globs match images, mask and control folders exist.",
+            completion: .directory)
     var input: String?
 
-    @Option(help: "With --input: the output folder (as run's --output); no output may land on an input.")
+    @Option(help: "With --input: the output folder (as run's --output); no output may land on an input.",
+            completion: .directory)
     var output: String?
 
     @Option(help: ArgumentHelp("With --input: the images to plan instead of match.images (as run's --files-from).", valueName: "file|-"))

@@ -14,6 +14,20 @@ import Testing
     #expect(Glob("[ab]*.tif").matches("b1.tif") && !Glob("[ab]*.tif").matches("c1.tif"))
 }
 
+/// bash's braces: `*.{png,jpg}`, nested and beside other wildcards; a brace with no comma is a
+/// literal; a pattern whose braces would expand past the limit is a problem, not a hang.
+@Test func braceGlobsExpandAsBashDoes() {
+    #expect(Glob.expandingBraces("*.{png,jpg}") == ["*.png", "*.jpg"])
+    #expect(Glob.expandingBraces("{a,b{1,2}}/*.{x,y}") == ["a/*.x", "a/*.y", "b1/*.x", "b1/*.y", "b2/*.x", "b2/*.y"])
+    #expect(Glob.expandingBraces("{only}.png") == ["{only}.png"])
+    #expect(Glob.expandingBraces("{a,b") == ["{a,b"])
+    #expect(Glob("**/*.{png,JPG}").matches("x/IMG_1.jpg") && Glob("**/*.{png,JPG}").matches("a.png"))
+    #expect(!Glob("*.{png,jpg}").matches("a.tif"))
+    #expect(Glob.problem("*.{png,jpg}") == nil)
+    #expect(Glob.problem("{*.png,../*.jpg}")?.hasPrefix("'../*.jpg': ") == true)
+    #expect(Glob.problem(String(repeating: "{a,b}", count: 12) + ".png")?.contains("more than 256") == true)
+}
+
 @Test func sha256MatchesKnownVectors() {
     #expect(ContentHash.sha256(of: Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     #expect(ContentHash.sha256(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

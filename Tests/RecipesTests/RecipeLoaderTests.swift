@@ -65,6 +65,24 @@ private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml
     #expect(recipe.needsMask && recipe.needsControlFile)
 }
 
+/// Keys under the names A1111, ComfyUI or diffusers give them are pointed at ours.
+@Test func otherToolsKeyNamesGetOurs() {
+    let found = issues("""
+    edits:
+      - img2img:
+          prompt: "a cat"
+          cfg: 7
+          denoising_strength: 0.5
+          sampler_name: euler
+          num_inference_steps: 20
+    """)
+    let messages = found.map(\.message)
+    #expect(messages.contains("unknown key 'cfg' (ComfyUI's name; here it is 'guidance')"), "\(messages)")
+    #expect(messages.contains { $0.contains("'denoising_strength' (A1111's name; here it is 'strength')") })
+    #expect(messages.contains { $0.contains("here it is 'scheduler'") })
+    #expect(messages.contains { $0.contains("(diffusers' name; here it is 'steps')") })
+}
+
 @Test func everyErrorIsReportedWithLineColumnAndKeyPath() {
     let found = issues("""
     version: 1
