@@ -119,7 +119,7 @@ extension ModelCache {
             case .inpaint(let inpaint):
                 generation(inpaint.generation, key: key,
                            sdxlPipeline: inpaint.generation.control.isEmpty ? nil : "ControlNet inpaint")
-            case .edit(let inversion): generation(inversion.generation, key: key, sdxlPipeline: "the DDIM inversion edit")
+            case .edit(let inversion): generation(inversion.generation, key: key)
             case .upscale(let upscale):
                 guard let path = Self.resolveUpscaler(upscale.model, recipe: recipe.source) else {
                     problems.append("\(recipe.sourceName): \(key).model: no upscaler model '\(upscale.model)' (run scripts/fetch-realesrgan, or give a .param/.safetensors path or an SD x4 upscaler folder)"

@@ -16,6 +16,10 @@ extension StableDiffusion {
     ///    inverted latents and `generator=torch.Generator("cpu").manual_seed(options.seed)`
     ///    (drawn from only when eta > 0).
     ///
+    /// With an SDXL model the UNet is conditioned as SDXL's pipelines condition it (both encoders,
+    /// pooled embeddings, time ids of the working size, `force_zeros_for_empty_prompt`) and step 3
+    /// is StableDiffusionXLPipeline (tools/reference/sdxl_inversion_fixtures.py).
+    ///
     /// With `controls`, step 3 is StableDiffusionControlNetPipeline (ControlNets act during the
     /// regeneration only, as in `imageToImage`: maps resized to the working size,
     /// guidance windows over the regeneration steps, residuals summed); the inversion stays
@@ -56,7 +60,6 @@ extension StableDiffusion {
     // -> [1, latent_channels, H / 8, W / 8]
     func invertedLatents(_ image: Imaging.Image, sourcePrompt: String, options: GenerationOptions,
                          progress: StepCallback?) throws -> Tensor {
-        if sdxl != nil { throw PipelinesError.unsupportedForSDXL(pipeline: "the DDIM inversion edit") }
         guard unet.config.inChannels == vae.config.latentChannels else {
             throw PipelinesError.unsupportedUNetChannels(pipeline: "edit", channels: unet.config.inChannels)
         }
@@ -66,7 +69,7 @@ extension StableDiffusion {
         var sourceOptions = options
         sourceOptions.prompt = sourcePrompt
         sourceOptions.guidanceScale = 1
-        let loop = DenoisingLoop(unet: unet, encoderHiddenStates: try encoderHiddenStates(sourceOptions),
+        let loop = DenoisingLoop(unet: unet, conditioning: try conditioning(sourceOptions, width: size.width, height: size.height),
                                  options: sourceOptions)
         var scheduler: any Scheduler = try DDIMInverseScheduler(config: schedulerConfig)
         try scheduler.setTimesteps(options.steps)
@@ -76,7 +79,7 @@ extension StableDiffusion {
                             progress: progress)
     }
 
-    /// Step 3: StableDiffusionPipeline's (with `controls`, StableDiffusionControlNetPipeline's)
+    /// Step 3: StableDiffusion(XL)Pipeline's (with `controls`, the ControlNet pipeline's)
     /// denoising loop from given latents, with DDIM.
     // latents: [1, 4, h, w] -> [1, 4, h, w]
     func regenerate(from latents: Tensor, options: GenerationOptions, controls: [ControlInput] = [],
@@ -85,12 +88,11 @@ extension StableDiffusion {
         ddim.eta = options.eta
         var scheduler: any Scheduler = ddim
         try scheduler.setTimesteps(options.steps)
-        let hiddenStates = try encoderHiddenStates(options)
+        let (width, height) = (latents.shape[3] * vaeScaleFactor, latents.shape[2] * vaeScaleFactor)
         var generator = TorchGenerator(seed: options.seed)
         let start = scheduler.initNoiseSigma * latents
-        var loop = DenoisingLoop(unet: unet, encoderHiddenStates: hiddenStates, options: options)
-        loop.controlNets = ControlNets(controls, width: latents.shape[3] * vaeScaleFactor,
-                                       height: latents.shape[2] * vaeScaleFactor)
+        var loop = DenoisingLoop(unet: unet, conditioning: try conditioning(options, width: width, height: height), options: options)
+        loop.controlNets = ControlNets(controls, width: width, height: height)
         return try loop.run(start, timesteps: scheduler.timesteps, scheduler: &scheduler, generator: &generator,
                             progress: progress)
     }

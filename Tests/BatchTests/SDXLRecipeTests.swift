@@ -144,13 +144,38 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinySDXLFolder(in: folder)
-    let recipe = folder.appendingPathComponent("edit.yaml")
+    let recipe = folder.appendingPathComponent("inpaint.yaml")
     try """
+    match: {mask: "masks/{stem}.png"}
     edits:
-      - edit: {source_prompt: "a photo", prompt: "a painting", steps: 4}
+      - inpaint:
+          prompt: "a painting"
+          control: [{type: canny, model: "\(Fixtures.url("sdxl", "controlnet").path)"}]
     """.write(to: recipe, atomically: true, encoding: .utf8)
     let result = try runOverpaint(["validate", recipe.path, "--model", model.path])
     #expect(result.status == 2)
-    #expect(result.stderr.contains("edits[0].edit.model: ") && result.stderr.contains("the DDIM inversion edit does not run SDXL models yet"),
+    #expect(result.stderr.contains("edits[0].inpaint.model: ") && result.stderr.contains("ControlNet inpaint does not run SDXL models yet"),
             "\(result.stderr)")
+}
+
+/// recipes/edit-invert.yaml's edit on an SDXL model through `overpaint run`: the DDIM
+/// inversion edit's reference (sdxl_inversion_fixtures.py, case edit) with the recipe's keys.
+@Test func theEditRunsOnSDXL() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder)
+    let input = try astronautInput(in: folder, area: "sdxl")
+    let recipe = folder.appendingPathComponent("edit.yaml")
+    try """
+    seed: 42
+    edits:
+      - edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting", steps: 10, guidance: 5.0}
+    """.write(to: recipe, atomically: true, encoding: .utf8)
+    let output = folder.appendingPathComponent("out")
+    let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path, "--model", model.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+    let reference = try ImageFile.read(Fixtures.url("sdxl", "inversion_edit.png"))
+    let psnr = ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true)
+    #expect(psnr >= 40, "PSNR \(psnr) dB")
 }

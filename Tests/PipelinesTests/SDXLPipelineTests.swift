@@ -186,9 +186,20 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         #expect(throws: PipelinesError.unsupportedForSDXL(pipeline: "this pipeline")) {
             try Self.pipeline.get().encoderHiddenStates(GenerationOptions(prompt: "a cat"))
         }
-        #expect(throws: PipelinesError.unsupportedForSDXL(pipeline: "the DDIM inversion edit")) {
-            try Self.pipeline.get().invertAndEdit(try SDXLFixtures.image("input.png"), sourcePrompt: "a cat",
-                                                  options: GenerationOptions(prompt: "a dog", steps: 2))
-        }
+    }
+
+    /// The `edit` on SDXL: DDIM inversion under the source prompt with SDXL's conditioning, then
+    /// StableDiffusionXLPipeline (with a ControlNet, StableDiffusionXLControlNetPipeline) from the
+    /// inverted latents (tools/reference/sdxl_inversion_fixtures.py).
+    @Test(arguments: ["edit", "edit_canny"])
+    func theDDIMInversionEditMatchesItsReference(_ name: String) throws {
+        let image = try SDXLFixtures.image("input.png")
+        let options = GenerationOptions(prompt: SDXLFixtures.prompt, steps: 10, guidanceScale: 5, seed: 42)
+        let controls = name == "edit_canny"
+            ? [ControlInput(model: try Self.controlNet.get(), condition: try Canny.edges(of: image, low: 100, high: 200), scale: 0.8)]
+            : []
+        let output = try Self.pipeline.get().invertAndEdit(image, sourcePrompt: "an astronaut", options: options, controls: controls)
+        let psnr = ImageFidelity.psnr(output, try SDXLFixtures.image("inversion_\(name).png"), eightBit: true)
+        #expect(psnr >= 40, "\(name): PSNR \(psnr) dB")
     }
 }
