@@ -85,8 +85,7 @@ extension ModelCache {
                 problems.append("\(recipe.sourceName): \(key): \(ModelProblem.describe(error, loading: path))")
             }
         }
-        /// `sdxlPipeline`: the pipeline that does not run SDXL models yet, when this edit is one.
-        func generation(_ generation: Edit.Generation, key: String, sdxlPipeline: String? = nil) {
+        func generation(_ generation: Edit.Generation, key: String) {
             if let model = generation.model {
                 // With the edit's LoRAs, VAE and embeddings, as its images will ask for it: a LoRA
                 // that does not fit the model stops the run here, once.
@@ -96,7 +95,6 @@ extension ModelCache {
                     if generation.refiner != nil && pipeline.sdxl == nil {
                         throw PipelinesError.refinerNeedsSDXLBase(reason: "the model is not SDXL")
                     }
-                    if let sdxlPipeline, pipeline.sdxl != nil { throw PipelinesError.unsupportedForSDXL(pipeline: sdxlPipeline) }
                 }
             }
             if let refiner = generation.refiner {
@@ -116,9 +114,7 @@ extension ModelCache {
             let key = "edits[\(index)].\(edit.name)"
             switch edit {
             case .img2img(let settings): generation(settings, key: key)
-            case .inpaint(let inpaint):
-                generation(inpaint.generation, key: key,
-                           sdxlPipeline: inpaint.generation.control.isEmpty ? nil : "ControlNet inpaint")
+            case .inpaint(let inpaint): generation(inpaint.generation, key: key)
             case .edit(let inversion): generation(inversion.generation, key: key)
             case .upscale(let upscale):
                 guard let path = Self.resolveUpscaler(upscale.model, recipe: recipe.source) else {

@@ -16,13 +16,12 @@ extension StableDiffusion {
     /// (`InpaintFill`). With `controls`, this is StableDiffusionControlNetInpaintPipeline (same
     /// random draws; the ControlNets see the noisy latents without the 9-channel extras). With
     /// `pasteBack`, the result is `pasteBack(_:onto:mask:)` of the generated image: the input's
-    /// size, and every pixel where `mask` is 0 exactly the input's. With an SDXL model (and no
-    /// controls) this is StableDiffusionXLInpaintPipeline, which draws in the same order and
-    /// differs only in its conditioning (`sdxlConditioning`).
+    /// size, and every pixel where `mask` is 0 exactly the input's. With an SDXL model this is
+    /// StableDiffusionXLInpaintPipeline (with controls, StableDiffusionXLControlNetInpaintPipeline),
+    /// which draws in the same order and differs only in its conditioning (`sdxlConditioning`).
     public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, fill: InpaintFill = .original,
                         controls: [ControlInput] = [], pasteBack: Bool = true,
                         progress: StepCallback? = nil) throws -> Imaging.Image {
-        if sdxl != nil && !controls.isEmpty { throw PipelinesError.unsupportedForSDXL(pipeline: "ControlNet inpaint") }
         try validate(controls, sampleChannels: vae.config.latentChannels)
         let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
         let generated = decodeImage(try denoise(run, controls: controls, progress: progress))

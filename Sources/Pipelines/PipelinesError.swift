@@ -52,7 +52,7 @@ public enum PipelinesError: LocalizedError, Equatable {
         case let .incompatibleAddedConditions(expected, found):
             return "the UNet's add_embedding takes \(expected) values but the pooled text embeddings and time ids make \(found) (check requires_aesthetics_score and text_encoder_2's projection_dim)"
         case let .unsupportedForSDXL(pipeline):
-            return "\(pipeline) does not run SDXL models yet (img2img and inpaint do)"
+            return "\(pipeline) does not run SDXL models yet (img2img, inpaint and edit do)"
         case let .refinerNeedsSDXLBase(reason):
             return "refiner: \(reason) (a refiner finishes an SDXL base's img2img)"
         case let .incompatibleControlNet(control, reason):

@@ -138,9 +138,9 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
     #expect(refused.stderr.contains("edits[0].img2img.original_size: missing required key 'width'"), "\(refused.stderr)")
 }
 
-/// An SDXL model on an edit whose SDXL pipeline is not there yet stops `validate` (and so `run`)
-/// before any image, rather than failing every image.
-@Test func validateRefusesSDXLWhereNoPipelineRunsIt() throws {
+/// Every edit with a model runs on SDXL now: an inpaint with a ControlNet validates
+/// (StableDiffusionXLControlNetInpaintPipeline; parity in SDXLPipelineTests).
+@Test func validateTakesSDXLControlNetInpaint() throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try tinySDXLFolder(in: folder)
@@ -153,9 +153,7 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
           control: [{type: canny, model: "\(Fixtures.url("sdxl", "controlnet").path)"}]
     """.write(to: recipe, atomically: true, encoding: .utf8)
     let result = try runOverpaint(["validate", recipe.path, "--model", model.path])
-    #expect(result.status == 2)
-    #expect(result.stderr.contains("edits[0].inpaint.model: ") && result.stderr.contains("ControlNet inpaint does not run SDXL models yet"),
-            "\(result.stderr)")
+    #expect(result.status == 0, "\(result.stderr)")
 }
 
 /// recipes/edit-invert.yaml's edit on an SDXL model through `overpaint run`: the DDIM

@@ -203,3 +203,28 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         #expect(psnr >= 40, "\(name): PSNR \(psnr) dB")
     }
 }
+
+/// StableDiffusionXLControlNetInpaintPipeline on the tiny SDXL pipeline, its 9-channel UNet and
+/// its base one, with the text_time ControlNet on the Canny map of the input
+/// (tools/reference/sdxl_controlnet_inpaint_fixtures.py), unpasted as diffusers returns it.
+@Test(arguments: ["9ch", "4ch_euler_a"])
+func sdxlControlNetInpaintMatchesDiffusers(_ name: String) throws {
+    struct Case: Decodable {
+        let unet: String, scheduler: SchedulerName?, strength: Double, steps: Int, guidance: Float, seed: UInt64
+        let scale: Float, negative: String?
+    }
+    struct File: Decodable { let cases: [String: Case] }
+    let data = try Data(contentsOf: SDXLFixtures.folder.appendingPathComponent("controlnet_inpaint_cases.json"))
+    let reference = try #require(try JSONDecoder().decode(File.self, from: data).cases[name])
+    let pipeline = try (reference.unet == "inpaint" ? SDXLPipelineTests.inpaintingPipeline : SDXLPipelineTests.pipeline).get()
+    let image = try SDXLFixtures.image("input.png")
+    let control = ControlInput(model: try SDXLPipelineTests.controlNet.get(),
+                               condition: try Canny.edges(of: image, low: 100, high: 200), scale: reference.scale)
+    let options = GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: reference.negative ?? "", steps: reference.steps,
+                                    guidanceScale: reference.guidance, strength: reference.strength, seed: reference.seed,
+                                    scheduler: reference.scheduler, negativePromptGiven: reference.negative != nil)
+    let output = try pipeline.inpaint(image, mask: Mask(try SDXLFixtures.image("mask.png")), options: options,
+                                      controls: [control], pasteBack: false)
+    let psnr = ImageFidelity.psnr(output, try SDXLFixtures.image("controlnet_inpaint_\(name).png"), eightBit: true)
+    #expect(psnr >= 40, "\(name): PSNR \(psnr) dB")
+}
