@@ -12,6 +12,8 @@ public final class StopRequest: @unchecked Sendable {
     // only keeps the sources alive; the rest is atomic or behind a mutex.
     private let received = Atomic<Int32>(0)
     private let abortAction = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Said before exiting at the first signal, while nothing polls the request yet.
+    private let immediateExitMessage = Mutex<String?>(nil)
     private var sources: [DispatchSourceSignal] = []
 
     public init() {}
@@ -33,6 +35,17 @@ public final class StopRequest: @unchecked Sendable {
         return request
     }
 
+    /// Until `pollingStarts`, the first signal ends the process at once, saying `message`: while
+    /// a run checks its recipe and loads its models nothing polls, and nothing needs cleaning.
+    public func exitsAtOnce(saying message: String) {
+        immediateExitMessage.withLock { $0 = message }
+    }
+
+    /// From here a first signal is a request the run polls.
+    public func pollingStarts() {
+        immediateExitMessage.withLock { $0 = nil }
+    }
+
     /// The signal that asked to stop, if one has.
     public var signal: Int32? {
         let number = received.load(ordering: .acquiring)
@@ -48,6 +61,10 @@ public final class StopRequest: @unchecked Sendable {
 
     /// Records `number` (the first) or aborts (any later one).
     func receive(_ number: Int32) {
+        if let message = immediateExitMessage.withLock({ $0 }) {
+            FileHandle.standardError.write(Data("\n\(message)\n".utf8))
+            _exit(128 + number)
+        }
         let (first, _) = received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
         if first {
             FileHandle.standardError.write(Data("\nstopping after the current step (signal again to stop at once)\n".utf8))

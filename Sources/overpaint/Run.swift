@@ -90,6 +90,8 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        let stop = StopRequest.onSignals()
+        stop.exitsAtOnce(saying: "stopped before the first image: nothing was written")
         try precision.apply()
         let recipe = try loadRecipe(self.recipe, model: model)
         let preflight = Preflight(recipe: recipe)
@@ -112,10 +114,12 @@ struct Run: ParsableCommand {
         }
         let options = RunOptions(existing: resume ? .resume : overwrite ? .overwrite : .fail,
                                  json: json, maxPixels: maxMegapixels * 1_000_000, shard: shard,
-                                 stop: StopRequest.onSignals(), quiet: quiet)
+                                 stop: stop, quiet: quiet)
         let summary: RunSummary
         do {
-            summary = try BatchRunner(plan: plan, options: options).run()
+            let runner = try BatchRunner(plan: plan, options: options)
+            stop.pollingStarts()
+            summary = runner.run()
         } catch {
             FileHandle.standardError.write(Data("\(error.localizedDescription)\n".utf8))
             throw ExitCode(2)

@@ -99,3 +99,31 @@ func aSignalStopsAtTheNextStepAndRecordsWhatFinished(_ signal: Int32, _ status: 
     #expect(!aborted.stderr.contains("left: rerun"), "\(aborted.stderr)")
     try expectNothingPartial(output)
 }
+
+/// A signal before the first image (here while the recipe is still being read from a pipe)
+/// ends the run at once with the stop's exit code and one line; nothing is written.
+@Test func aSignalBeforeTheFirstImageSaysNothingWasWritten() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let output = folder.appendingPathComponent("out")
+    let capture = folder.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: capture.path, contents: nil)
+    let err = try FileHandle(forWritingTo: capture)
+    defer { try? err.close() }
+    let recipe = Pipe()
+    let process = Process()
+    process.executableURL = overpaintExecutable()
+    process.arguments = ["run", "-", "--input", folder.path, "--output", output.path]
+    process.standardInput = recipe
+    process.standardError = err
+    try process.run()
+    // long past start-up: the run is waiting for its recipe
+    sleep(3)
+    kill(process.processIdentifier, SIGTERM)
+    process.waitUntilExit()
+    try? recipe.fileHandleForWriting.close()
+    #expect(process.terminationReason == .exit && process.terminationStatus == 143)
+    let stderr = String(decoding: try Data(contentsOf: capture), as: UTF8.self)
+    #expect(stderr.contains("stopped before the first image: nothing was written"), "\(stderr)")
+    #expect(!FileManager.default.fileExists(atPath: output.path))
+}
