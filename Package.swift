@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "CCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff"),
-                             .linkedLibrary("webp"), .linkedLibrary("webpmux")]
+                             .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("exif")]
         ),
         .target(name: "FileAccess"),
         .target(name: "CKernels"),

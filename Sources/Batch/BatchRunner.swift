@@ -202,7 +202,8 @@ public struct BatchRunner {
                 ?? OutputFormat(extension: (job.output as NSString).pathExtension) ?? .png
             try output.writeAtomically(job.output) { temporary in
                 try ImageFile.write(result.image, to: temporary, format: ImageFormat(format),
-                                    quality: plan.recipe.output.quality, text: result.text)
+                                    quality: plan.recipe.output.quality, text: result.text,
+                                    metadata: plan.recipe.output.metadata == .keep ? result.metadata : .none)
                 entry.sha256 = try ContentHash.sha256(ofFileAt: temporary)
             }
             if options.writeReport {

@@ -5,7 +5,7 @@ import Tensors
 /// Everything that decides an output, as named parts: the content hashes of the image, its
 /// mask, control map and prompt file, the seed, every edit setting with its default filled in
 /// (model paths replaced by their files' identity), the recipe's VAE, LoRAs and embeddings, the
-/// precision and the output format and quality. `--resume` keeps an output only when every part is as recorded, and otherwise says
+/// precision and the output format, quality and metadata. `--resume` keeps an output only when every part is as recorded, and otherwise says
 /// which parts changed.
 struct Fingerprint {
     /// Parts whose values are content hashes: a change is told as "changed", not by value.
@@ -27,6 +27,7 @@ struct Fingerprint {
         Self.addModelChoices(of: recipe, to: &parts, hashes: hashes)
         parts["precision"] = GEMMBackend.active.isFloat32 ? "f32" : "bf16"
         parts["output quality"] = "\(recipe.output.quality)"
+        parts["output metadata"] = recipe.output.metadata.rawValue
         shared = parts
     }
 

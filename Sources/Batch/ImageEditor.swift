@@ -10,11 +10,15 @@ struct EditResult {
     var mask: Image?
     /// PNG text chunks: A1111's `parameters` plus Overpaint's own record.
     var text: [(key: String, value: String)]
+    /// The input's EXIF and ICC profile, for `output.metadata: keep`.
+    var metadata: ImageMetadata
 }
 
 /// A job's files as decoded images.
 struct LoadedInput: Sendable {
     var image: Image
+    /// Read with the image, from the same decoding.
+    var metadata: ImageMetadata
     var mask: Image?
 }
 
@@ -44,8 +48,10 @@ struct ImageEditor {
     /// The job's photo and mask, decoded. Touches no model, so it may run on another thread
     /// while an earlier image is edited.
     func load(_ job: Job) throws -> LoadedInput {
-        LoadedInput(
-            image: try ImageFile.read(inputRoot.appendingPathComponent(job.input), maxPixels: maxPixels),
+        let (image, metadata) = try ImageFile.readWithMetadata(inputRoot.appendingPathComponent(job.input),
+                                                               maxPixels: maxPixels)
+        return LoadedInput(
+            image: image, metadata: metadata,
             mask: try job.mask.map { try ImageFile.read(inputRoot.appendingPathComponent($0), maxPixels: maxPixels) })
     }
 
@@ -54,7 +60,8 @@ struct ImageEditor {
         for edit in recipe.edits {
             image = try apply(edit, to: image, maskImage: input.mask, job: job)
         }
-        return EditResult(image: image, before: input.image, mask: input.mask, text: parameters(job, result: image))
+        return EditResult(image: image, before: input.image, mask: input.mask, text: parameters(job, result: image),
+                          metadata: input.metadata)
     }
 
     private func apply(_ edit: Edit, to image: Image, maskImage: Image?, job: Job) throws -> Image {

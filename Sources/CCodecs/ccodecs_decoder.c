@@ -63,6 +63,25 @@ int ccodecs_open_file(ccodecs_decoder *decoder) {
     return 1;
 }
 
+void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
+    static const uint8_t prefix[6] = {'E', 'x', 'i', 'f', 0, 0};
+    if (bytes == NULL) return;
+    if (length >= sizeof prefix && memcmp(bytes, prefix, sizeof prefix) == 0) {
+        bytes += sizeof prefix;
+        length -= sizeof prefix;
+    }
+    int tiff_structured = length >= 8 && (memcmp(bytes, "II*\0", 4) == 0 || memcmp(bytes, "MM\0*", 4) == 0);
+    if (!tiff_structured || length > CCODECS_METADATA_LIMIT) return;
+    decoder->exif = bytes;
+    decoder->exif_length = length;
+}
+
+void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
+    if (bytes == NULL || length == 0 || length > CCODECS_METADATA_LIMIT) return;
+    decoder->icc = bytes;
+    decoder->icc_length = length;
+}
+
 void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth) {
     const uint8_t *bytes = raw;
     if (bit_depth == 16) {
@@ -133,6 +152,11 @@ ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples, in
 const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *length) {
     *length = decoder->exif_length;
     return decoder->exif;
+}
+
+const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *length) {
+    *length = decoder->icc_length;
+    return decoder->icc;
 }
 
 void ccodecs_decoder_close(ccodecs_decoder *decoder) {

@@ -37,6 +37,11 @@ struct ccodecs_decoder {
     size_t memory_limit;
     /* Buffers owned by the decoder so that a longjmp cannot leak them. */
     void *scratch;
+    /* Metadata blocks (see ccodecs_keep_exif), inside memory the codec library or scratch holds. */
+    const uint8_t *exif;
+    size_t exif_length;
+    const uint8_t *icc;
+    size_t icc_length;
 
     png_structp png;
     png_infop png_info;
@@ -46,8 +51,8 @@ struct ccodecs_decoder {
     ccodecs_jpeg_errors jpeg_errors;
     struct jpeg_progress_mgr jpeg_progress;
     int jpeg_created;
-    const uint8_t *exif;
-    size_t exif_length;
+    /* The ICC profile joined from its APP2 segments (malloc'ed by libjpeg-turbo). */
+    uint8_t *jpeg_icc;
 
     TIFF *tiff;
     int tiff_direct;
@@ -75,6 +80,14 @@ void ccodecs_return_memory(ccodecs_decoder *decoder, size_t size);
 void ccodecs_note_budget(ccodecs_decoder *decoder);
 /* A FILE over the decoder's descriptor, from its start; 0 with a note on failure. */
 int ccodecs_open_file(ccodecs_decoder *decoder);
+
+/*
+ * Records the image's EXIF (an "Exif\0\0" prefix, which some writers put in PNG and WebP
+ * chunks too, is skipped) or ICC profile; a block over CCODECS_METADATA_LIMIT, or EXIF
+ * without a TIFF byte-order mark, is dropped. The bytes must live as long as the decoder.
+ */
+void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length);
+void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length);
 
 /*
  * Widens `count` samples of `bit_depth` at `raw` to floats at `samples`. `raw` may be the

@@ -60,11 +60,19 @@ static void find_exif(ccodecs_decoder *decoder) {
     for (jpeg_saved_marker_ptr marker = decoder->jpeg.marker_list; marker != NULL; marker = marker->next) {
         if (marker->marker == JPEG_APP0 + 1 && marker->data_length > sizeof signature &&
             memcmp(marker->data, signature, sizeof signature) == 0) {
-            decoder->exif = marker->data + sizeof signature;
-            decoder->exif_length = marker->data_length - sizeof signature;
+            ccodecs_keep_exif(decoder, marker->data, marker->data_length);
             return;
         }
     }
+}
+
+/* libjpeg-turbo joins the APP2 segments in their sequence order; a bogus set is a warning and no profile. */
+static void find_icc(ccodecs_decoder *decoder) {
+    JOCTET *profile = NULL;
+    unsigned int length = 0;
+    if (!jpeg_read_icc_profile(&decoder->jpeg, &profile, &length)) return;
+    decoder->jpeg_icc = profile;
+    ccodecs_keep_icc(decoder, profile, length);
 }
 
 ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name) {
@@ -86,6 +94,7 @@ ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name) {
     jpeg->progress = &decoder->jpeg_progress;
     jpeg_stdio_src(jpeg, decoder->file);
     jpeg_save_markers(jpeg, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_save_markers(jpeg, JPEG_APP0 + 2, 0xFFFF);
     jpeg_read_header(jpeg, TRUE);
     ccodecs_status status = ccodecs_check_size(decoder, jpeg->image_width, jpeg->image_height);
     if (status != CCODECS_OK) return status;
@@ -111,6 +120,7 @@ ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name) {
     ccodecs_set_budget(decoder);
     jpeg->mem->max_memory_to_use = (long)decoder->memory_limit;
     find_exif(decoder);
+    find_icc(decoder);
     return CCODECS_OK;
 }
 
@@ -169,6 +179,7 @@ ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, float *samples, int32
 
 void ccodecs_jpeg_close(ccodecs_decoder *decoder) {
     if (decoder->jpeg_created) jpeg_destroy_decompress(&decoder->jpeg);
+    free(decoder->jpeg_icc);
 }
 
 static const char exif_signature[6] = {'E', 'x', 'i', 'f', 0, 0};

@@ -99,6 +99,20 @@ static int32_t output_channels(png_structp png, png_infop info) {
  */
 static const png_alloc_size_t chunk_byte_limit = (png_alloc_size_t)8 << 20;
 
+/* iCCP and eXIf, as far as png_read_info has read (up to the image data); libpng owns the bytes. */
+static void find_metadata(ccodecs_decoder *decoder) {
+    png_charp name;
+    int compression;
+    png_bytep profile;
+    png_uint_32 profile_length;
+    if (png_get_iCCP(decoder->png, decoder->png_info, &name, &compression, &profile, &profile_length))
+        ccodecs_keep_icc(decoder, profile, profile_length);
+    png_bytep exif;
+    png_uint_32 exif_length;
+    if (png_get_eXIf_1(decoder->png, decoder->png_info, &exif_length, &exif))
+        ccodecs_keep_exif(decoder, exif, exif_length);
+}
+
 ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *name) {
     (void)name;
     ccodecs_status claimed = check_header_chunk(decoder);
@@ -122,6 +136,7 @@ ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *name) {
     png_set_user_limits(png, dimension_limit, dimension_limit);
     png_set_chunk_malloc_max(png, chunk_byte_limit);
     png_read_info(png, info);
+    find_metadata(decoder);
     ccodecs_status status = ccodecs_check_size(decoder, png_get_image_width(png, info), png_get_image_height(png, info));
     if (status != CCODECS_OK) return status;
 
@@ -250,14 +265,32 @@ static int png_color_type(int32_t channels) {
     }
 }
 
+/*
+ * After png_set_IHDR: libpng checks the profile against the colour type. Its check against
+ * the known sRGB profiles would fail the write for one it knows to be flawed (the old
+ * HP / Microsoft sRGB, common in photos); a carried profile goes out as it came in.
+ */
+static void set_metadata(png_structp png, png_infop info, const ccodecs_metadata *metadata) {
+    png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
+    if (metadata->icc_length > 0)
+        png_set_iCCP(png, info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, metadata->icc,
+                     (png_uint_32)metadata->icc_length);
+    if (metadata->exif_length > 0)
+        png_set_eXIf_1(png, info, (png_uint_32)metadata->exif_length, (png_bytep)metadata->exif);
+}
+
 ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t width,
                                  int32_t height, int32_t channels, int32_t bit_depth,
                                  const ccodecs_text *texts, int32_t text_count,
-                                 char *message, size_t capacity) {
+                                 const ccodecs_metadata *metadata, char *message, size_t capacity) {
     ccodecs_jump jump;
     memset(&jump, 0, sizeof jump);
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
         snprintf(message, capacity, "invalid image layout");
+        return CCODECS_ERROR_WRITE;
+    }
+    if (metadata != NULL && (metadata->exif_length > PNG_UINT_31_MAX || metadata->icc_length > PNG_UINT_31_MAX)) {
+        snprintf(message, capacity, "metadata does not fit in a PNG chunk");
         return CCODECS_ERROR_WRITE;
     }
     png_textp entries = calloc((size_t)(text_count > 0 ? text_count : 1), sizeof(png_text));
@@ -292,6 +325,7 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, bit_depth, png_color_type(channels),
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (text_count > 0) png_set_text(png, info, entries, text_count);
+    if (metadata != NULL) set_metadata(png, info, metadata);
     png_write_info(png, info);
     if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
     size_t row_bytes = (size_t)width * (size_t)channels * (size_t)(bit_depth / 8);

@@ -111,6 +111,17 @@ static ccodecs_status read_layout(ccodecs_decoder *decoder, TIFF *tiff) {
 }
 
 /*
+ * libtiff read the tag with the directory, under the decoder's allocation limit, and owns
+ * it. EXIF is not taken: a TIFF keeps it in a sub-directory of tags interleaved with the
+ * image's own (offsets into the file), not as one block to carry over.
+ */
+static void find_icc(ccodecs_decoder *decoder) {
+    uint32_t length = 0;
+    void *profile = NULL;
+    if (TIFFGetField(decoder->tiff, TIFFTAG_ICCPROFILE, &length, &profile)) ccodecs_keep_icc(decoder, profile, length);
+}
+
+/*
  * libtiff's limit on one allocation is fixed when a file is opened, so the directory is
  * read twice: first under the header's allowance, to learn the size, then under the
  * image's budget for decoding. Reading a directory is cheap.
@@ -134,6 +145,7 @@ ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *name) {
     decoder->tiff = tiff_open_descriptor(decoder->fd, name, decoder->memory_limit, &decoder->jump);
     if (decoder->tiff == NULL) return CCODECS_ERROR_CORRUPT;
     decoder->fd = -1;
+    find_icc(decoder);
     return CCODECS_OK;
 }
 
@@ -225,9 +237,14 @@ void ccodecs_tiff_close(ccodecs_decoder *decoder) {
 
 ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t width,
                                   int32_t height, int32_t channels, int32_t bit_depth,
-                                  char *message, size_t capacity) {
+                                  const ccodecs_metadata *metadata, char *message, size_t capacity) {
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
         snprintf(message, capacity, "invalid image layout");
+        return CCODECS_ERROR_WRITE;
+    }
+    size_t icc_length = metadata != NULL ? metadata->icc_length : 0;
+    if (icc_length > UINT32_MAX) {
+        snprintf(message, capacity, "an ICC profile of %zu bytes does not fit in a TIFF tag", icc_length);
         return CCODECS_ERROR_WRITE;
     }
     ccodecs_jump jump;
@@ -254,6 +271,7 @@ ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t 
     ok = ok && TIFFSetField(tiff, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
     ok = ok && TIFFSetField(tiff, TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize(tiff, 0));
     if (ok && (channels == 2 || channels == 4)) ok = TIFFSetField(tiff, TIFFTAG_EXTRASAMPLES, 1, &alpha);
+    if (ok && icc_length > 0) ok = TIFFSetField(tiff, TIFFTAG_ICCPROFILE, (uint32_t)icc_length, metadata->icc);
     for (int32_t y = 0; ok && y < height; y++) {
         /* Horizontal differencing rewrites the row in place, so hand libtiff a copy. */
         memcpy(row, (const uint8_t *)pixels + (size_t)y * row_bytes, row_bytes);

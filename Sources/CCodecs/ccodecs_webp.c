@@ -37,6 +37,37 @@ static int read_fully(int fd, uint8_t *buffer, size_t length) {
     return 1;
 }
 
+static uint32_t little_endian_32(const uint8_t *bytes) {
+    return (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 | (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 24;
+}
+
+/*
+ * The first EXIF and ICCP chunks of an extended (VP8X) file, where the container format puts
+ * metadata; the bytes stay in the file's buffer. The chunks are walked here rather than by
+ * libwebpdemux, which allocates a record for every chunk: a file of tiny chunks would make
+ * it claim several times the file's size, outside the decoder's budget.
+ */
+static void find_metadata(ccodecs_decoder *decoder) {
+    const uint8_t *file = decoder->scratch;
+    size_t size = decoder->webp_size, offset = 12;
+    if (size < 20 || memcmp(file + 12, "VP8X", 4) != 0) return;
+    int found_exif = 0, found_icc = 0;
+    while (size - offset >= 8 && !(found_exif && found_icc)) {
+        const uint8_t *chunk = file + offset;
+        size_t length = little_endian_32(chunk + 4);
+        if (length > size - offset - 8) return; /* truncated: libwebp judges the pixels */
+        if (!found_exif && memcmp(chunk, "EXIF", 4) == 0) {
+            ccodecs_keep_exif(decoder, chunk + 8, length);
+            found_exif = 1;
+        } else if (!found_icc && memcmp(chunk, "ICCP", 4) == 0) {
+            ccodecs_keep_icc(decoder, chunk + 8, length);
+            found_icc = 1;
+        }
+        offset += 8 + length + (length & 1);
+        if (offset > size) return;
+    }
+}
+
 ccodecs_status ccodecs_webp_open(ccodecs_decoder *decoder, const char *name) {
     (void)name;
     struct stat status;
@@ -78,6 +109,7 @@ ccodecs_status ccodecs_webp_open(ccodecs_decoder *decoder, const char *name) {
         return CCODECS_ERROR_IO;
     }
     decoder->webp_size = file_size;
+    find_metadata(decoder);
     return CCODECS_OK;
 }
 

@@ -12,7 +12,8 @@ import Foundation
 /// alpha), interlaced; JPEG baseline and progressive, gray and RGB, EXIF orientation
 /// applied (CMYK/YCCK refused); TIFF 8/16-bit gray, gray+alpha, RGB, RGBA in strips,
 /// anything else libtiff can render as 8-bit RGBA (palette, bilevel, YCbCr, tiles), first
-/// page only. Samples are not colour-managed: gamma and ICC profiles are ignored.
+/// page only. Samples are not colour-managed: gamma and ICC profiles are not applied (a profile
+/// is carried to outputs as it is, see `readWithMetadata` and `write`).
 public enum ImageFile {
     /// Decodes the image at `url`, which must be a regular file (or a link to one).
     ///
@@ -20,6 +21,13 @@ public enum ImageFile {
     /// with its size; an accepted image takes at most 1.5 times its decoded samples in
     /// memory while it decodes (plus a fixed allowance, see `CCODECS_MEMORY_SLACK`).
     public static func read(_ url: URL, maxPixels: Int = 100_000_000) throws -> Image {
+        try readWithMetadata(url, maxPixels: maxPixels).image
+    }
+
+    /// `read`, with the file's EXIF and ICC profile (each dropped when over
+    /// `CCODECS_METADATA_LIMIT`; TIFF's EXIF is not read, see `ccodecs_decoder_exif`).
+    public static func readWithMetadata(_ url: URL, maxPixels: Int = 100_000_000) throws
+        -> (image: Image, metadata: ImageMetadata) {
         let path = url.path
         let (descriptor, format) = try open(url)
         var message = messageBuffer()
@@ -39,7 +47,8 @@ public enum ImageFile {
         guard !pixelsOverflow, !countOverflow, count <= Int.max / MemoryLayout<Float>.stride else {
             throw ImagingError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
         }
-        let orientation = format == .jpeg ? exifOrientation(decoder) ?? 1 : 1
+        let exif = bytes(ccodecs_decoder_exif, of: decoder)
+        let orientation = format == .jpeg ? exif.flatMap(ExifOrientation.parse) ?? 1 : 1
         var readStatus = CCODECS_OK
         let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             readStatus = ccodecs_decoder_read(decoder, buffer.baseAddress, Int32(orientation), &message, capacity)
@@ -49,8 +58,12 @@ public enum ImageFile {
             throw decodeError(readStatus, format: format, path: path, message: message, info: info, maxPixels: maxPixels)
         }
         let upright = orientation < 5 ? (width, height) : (height, width)
-        return Image(width: upright.0, height: upright.1, channels: channels, bitDepth: Int(info.bit_depth),
-                     samples: samples)
+        let image = Image(width: upright.0, height: upright.1, channels: channels, bitDepth: Int(info.bit_depth),
+                          samples: samples)
+        // Only the JPEG decoder turns pixels by the EXIF orientation (see `ccodecs_decoder_read`).
+        let metadata = ImageMetadata(exif: exif, iccProfile: bytes(ccodecs_decoder_icc, of: decoder),
+                                     orientationApplied: format == .jpeg && exif != nil)
+        return (image, metadata)
     }
 
     /// The PNG text chunks (tEXt, zTXt, iTXt) of the file at `url`, keyed by keyword; a
@@ -87,10 +100,16 @@ public enum ImageFile {
     /// - `text`: PNG text chunks, written before the image data as tEXt when the value is
     ///   Latin-1 and as iTXt (UTF-8) otherwise. JPEG and WebP carry the `parameters` entry
     ///   as EXIF UserComment, as A1111 does; TIFF files carry no text.
+    /// - `metadata`: what the output carries over from its input. The ICC profile goes into
+    ///   every format (when its colour space is the output's, see `ImageMetadata`); the
+    ///   EXIF, rewritten for the output (`ccodecs_exif_rewrite`: `parameters` as its
+    ///   UserComment, Orientation 1 where reading turned the pixels, the output's size, no
+    ///   thumbnail), into PNG (eXIf, beside the text chunks), JPEG and WebP; not into TIFF.
     /// Samples are stored as `round(v * 255)` or `round(v * 65535)`, clamped, so 8- and
     /// 16-bit images decoded by `read` are written back byte for byte. JPEG drops alpha.
     public static func write(_ image: Image, to url: URL, format: ImageFormat, quality: Int = 95,
-                             bitDepth: Int? = nil, text: [(key: String, value: String)] = []) throws {
+                             bitDepth: Int? = nil, text: [(key: String, value: String)] = [],
+                             metadata: ImageMetadata = .none) throws {
         let path = url.path
         let depth = format == .jpeg || format == .webp ? 8 : (bitDepth ?? image.bitDepth)
         guard depth == 8 || depth == 16 else {
@@ -104,39 +123,50 @@ public enum ImageFile {
                 path: path, reason: "cannot encode a \(image.width)x\(image.height) image with \(image.channels) channels")
         }
         var message = messageBuffer()
+        let parameters = parameters(text)
+        let inputEXIF = try rewrittenEXIF(metadata, width: image.width, height: image.height, parameters: parameters,
+                                          path: path)
         let status: ccodecs_status
         switch format {
         case .png:
             let chunks = try encodeTexts(text, path: path)
+            let icc = metadata.iccProfile(forColorChannels: image.colorChannels)
             status = withTextArray(chunks) { texts in
-                withSamples(image, depth: depth, channels: image.channels) { pixels in
-                    ccodecs_png_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
-                                      Int32(depth), texts.baseAddress, Int32(texts.count), &message, capacity)
+                withMetadata(exif: inputEXIF, icc: icc) { blocks in
+                    withSamples(image, depth: depth, channels: image.channels) { pixels in
+                        ccodecs_png_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
+                                          Int32(depth), texts.baseAddress, Int32(texts.count), blocks, &message, capacity)
+                    }
                 }
             }
         case .jpeg:
-            let exif = ExifUserComment.exif(parameters(text))
-            status = withMetadata(exif: exif) { metadata in
+            let exif = inputEXIF ?? ExifUserComment.exif(parameters)
+            let icc = metadata.iccProfile(forColorChannels: image.colorChannels)
+            status = withMetadata(exif: exif, icc: icc) { blocks in
                 withSamples(image, depth: 8, channels: image.colorChannels) { pixels in
                     ccodecs_jpeg_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(image.width),
                                        Int32(image.height), Int32(image.colorChannels), Int32(quality),
-                                       metadata, &message, capacity)
+                                       blocks, &message, capacity)
                 }
             }
         case .webp:
-            let exif = ExifUserComment.exif(parameters(text))
+            let exif = inputEXIF ?? ExifUserComment.exif(parameters)
             let color = image.colorChannels == 1 ? image.expandingGrayToRGB() : image
-            status = withMetadata(exif: exif) { metadata in
+            let icc = metadata.iccProfile(forColorChannels: color.colorChannels)
+            status = withMetadata(exif: exif, icc: icc) { blocks in
                 withSamples(color, depth: 8, channels: color.channels) { pixels in
                     ccodecs_webp_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(color.width),
                                        Int32(color.height), Int32(color.channels), Int32(quality),
-                                       quality == 100 ? 1 : 0, metadata, &message, capacity)
+                                       quality == 100 ? 1 : 0, blocks, &message, capacity)
                 }
             }
         case .tiff:
-            status = withSamples(image, depth: depth, channels: image.channels) { pixels in
-                ccodecs_tiff_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
-                                   Int32(depth), &message, capacity)
+            let icc = metadata.iccProfile(forColorChannels: image.colorChannels)
+            status = withMetadata(exif: nil, icc: icc) { blocks in
+                withSamples(image, depth: depth, channels: image.channels) { pixels in
+                    ccodecs_tiff_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
+                                       Int32(depth), blocks, &message, capacity)
+                }
             }
         }
         guard status == CCODECS_OK else {
@@ -202,10 +232,12 @@ public enum ImageFile {
         }
     }
 
-    private static func exifOrientation(_ decoder: OpaquePointer) -> Int? {
+    /// A copy of the metadata block `accessor` finds in the decoder, or nil when there is none.
+    private static func bytes(_ accessor: (OpaquePointer, UnsafeMutablePointer<Int>) -> UnsafePointer<UInt8>?,
+                              of decoder: OpaquePointer) -> [UInt8]? {
         var length = 0
-        guard let bytes = ccodecs_decoder_exif(decoder, &length) else { return nil }
-        return ExifOrientation.parse(UnsafeBufferPointer(start: bytes, count: length))
+        guard let bytes = accessor(decoder, &length), length > 0 else { return nil }
+        return Array(UnsafeBufferPointer(start: bytes, count: length))
     }
 
     private static func latin1String(_ pointer: UnsafePointer<CChar>?) -> String? {
@@ -222,15 +254,46 @@ public enum ImageFile {
         text.last { $0.key == "parameters" }?.value
     }
 
-    /// Calls `body` with C views of the metadata blocks (nil when there are none).
-    private static func withMetadata(exif: [UInt8]?,
-                                     _ body: (UnsafePointer<ccodecs_metadata>?) -> ccodecs_status) -> ccodecs_status {
-        guard let exif else { return body(nil) }
-        return exif.withUnsafeBufferPointer { bytes in
-            var metadata = ccodecs_metadata(exif: bytes.baseAddress, exif_length: bytes.count, icc: nil, icc_length: 0,
-                                            xmp: nil, xmp_length: 0)
-            return body(&metadata)
+    /// The input's EXIF as the output carries it (see `ccodecs_exif_rewrite`), or nil when
+    /// there is none to carry.
+    private static func rewrittenEXIF(_ metadata: ImageMetadata, width: Int, height: Int, parameters: String?,
+                                      path: String) throws -> [UInt8]? {
+        guard let exif = metadata.exif else { return nil }
+        let comment = parameters.map(ExifUserComment.comment)
+        var message = messageBuffer()
+        var rewritten: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let status = withOptionalBytes(comment) { commentBytes in
+            var changes = ccodecs_exif_changes(
+                width: UInt32(clamping: width), height: UInt32(clamping: height),
+                reset_orientation: metadata.orientationApplied ? 1 : 0,
+                comment: commentBytes?.baseAddress, comment_length: commentBytes?.count ?? 0)
+            return exif.withUnsafeBufferPointer { input in
+                ccodecs_exif_rewrite(input.baseAddress, input.count, &changes, &rewritten, &length, &message, capacity)
+            }
         }
+        defer { free(rewritten) }
+        guard status == CCODECS_OK else { throw ImagingError.writeFailed(path: path, reason: string(message)) }
+        return rewritten.map { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    /// Calls `body` with C views of the metadata blocks (nil when there are none).
+    private static func withMetadata(exif: [UInt8]?, icc: [UInt8]?,
+                                     _ body: (UnsafePointer<ccodecs_metadata>?) -> ccodecs_status) -> ccodecs_status {
+        guard exif != nil || icc != nil else { return body(nil) }
+        return withOptionalBytes(exif) { exifBytes in
+            withOptionalBytes(icc) { iccBytes in
+                var metadata = ccodecs_metadata(exif: exifBytes?.baseAddress, exif_length: exifBytes?.count ?? 0,
+                                                icc: iccBytes?.baseAddress, icc_length: iccBytes?.count ?? 0,
+                                                xmp: nil, xmp_length: 0)
+                return body(&metadata)
+            }
+        }
+    }
+
+    private static func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard let bytes else { return body(nil) }
+        return bytes.withUnsafeBufferPointer(body)
     }
 
     /// A text chunk as the C encoder wants it: NUL-terminated key and value bytes.

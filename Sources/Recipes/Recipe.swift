@@ -65,6 +65,7 @@ public struct Recipe: Sendable, Equatable {
         /// `nil`: chosen from the output path's extension.
         public var format: OutputFormat?
         public var quality: Int
+        public var metadata: OutputMetadata
     }
 
     /// Whether any edit needs a mask file per image.
@@ -85,6 +86,14 @@ public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
         default: return nil
         }
     }
+}
+
+/// What an output carries besides the A1111 parameters (`output.metadata`).
+public enum OutputMetadata: String, Sendable, Equatable, CaseIterable {
+    /// The input's EXIF and ICC profile, as photo users expect an edit to keep them.
+    case keep
+    /// Nothing of the input's.
+    case strip
 }
 
 /// One step of a recipe; each edit's output feeds the next.

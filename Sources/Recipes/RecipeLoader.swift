@@ -227,13 +227,14 @@ struct RecipeReader {
             reader.value("format") == nil ? nil : reader.choice("format", default: OutputFormat.png)
         }
         let quality = output?.int("quality", default: 95, in: 1...100) ?? 95
+        let metadata = output?.choice("metadata", default: OutputMetadata.keep) ?? .keep
         output?.finish()
         guard let path else { return nil }
         if format == nil, OutputFormat(extension: (path.description as NSString).pathExtension) == nil {
             diagnostics.report("cannot tell the image format from '\(path)'; end it in .png, .jpg, .tiff or .webp or set output.format",
                                at: output?.value("path"), path: "output.path")
         }
-        return Recipe.Output(path: path, format: format, quality: quality)
+        return Recipe.Output(path: path, format: format, quality: quality, metadata: metadata)
     }
 
     private func template(_ reader: MappingReader, _ key: String) -> Template? {

@@ -152,3 +152,16 @@ private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml
     let found = issues("output: {path: \"{stem}.gif\"}\nedits:\n  - canny: {}\n")
     #expect(found.first?.keyPath == "output.path")
 }
+
+@Test func outputMetadataIsKeptUnlessStripped() throws {
+    #expect(try parse("edits:\n  - canny: {}\n").output.metadata == .keep)
+    #expect(try parse("output: {path: \"{stem}.jpg\", metadata: keep}\nedits:\n  - canny: {}\n").output.metadata == .keep)
+    #expect(try parse("output: {path: \"{stem}.jpg\", metadata: strip}\nedits:\n  - canny: {}\n").output.metadata == .strip)
+}
+
+@Test func unknownOutputMetadataIsALocatedError() {
+    let found = issues("output:\n  path: \"{stem}.jpg\"\n  metadata: strp\nedits:\n  - canny: {}\n")
+    #expect(found.count == 1)
+    #expect(found.first?.line == 3 && found.first?.keyPath == "output.metadata")
+    #expect(found.first?.message == "'strp' is not one of keep, strip (did you mean 'strip'?)")
+}

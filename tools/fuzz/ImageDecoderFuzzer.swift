@@ -21,7 +21,10 @@ private let maxPixels = 1_000_000
 private let reencoded = URL(fileURLWithPath: ScratchFile.url.path + ".\(format.rawValue)")
 
 /// Decodes the input; an image that decodes must hold exactly its samples, all in 0...1,
-/// and (PNG, TIFF) come back unchanged from being written and read again.
+/// and (PNG, TIFF) come back unchanged from being written and read again. The rewrite
+/// carries the file's EXIF and ICC profile, so libexif parses and rewrites what the input
+/// holds; a write the metadata alone makes fail (an EXIF block too large for a JPEG
+/// segment) must succeed without it.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = UnsafeBufferPointer(start: data, count: size)
@@ -30,11 +33,15 @@ public func fuzzImageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     #if FUZZ_PNG
     _ = try? ImageFile.readTextChunks(url, maxPixels: maxPixels)
     #endif
-    guard let image = try? ImageFile.read(url, maxPixels: maxPixels) else { return 0 }
+    guard let (image, metadata) = try? ImageFile.readWithMetadata(url, maxPixels: maxPixels) else { return 0 }
     precondition(image.samples.count == image.width * image.height * image.channels)
     precondition(image.samples.allSatisfy { (0...1).contains($0) }, "a sample outside 0...1")
     do {
-        try ImageFile.write(image, to: reencoded, format: format)
+        do {
+            try ImageFile.write(image, to: reencoded, format: format, text: [("parameters", "fuzz")], metadata: metadata)
+        } catch {
+            try ImageFile.write(image, to: reencoded, format: format)
+        }
         let again = try ImageFile.read(reencoded, maxPixels: maxPixels)
         precondition(format == .jpeg || again == image, "a lossless image changed when written and read again")
     } catch {

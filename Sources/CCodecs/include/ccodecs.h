@@ -2,7 +2,7 @@
 #define CCODECS_H
 
 /*
- * A small typed shim over libpng16, libjpeg(-turbo), libtiff and libwebp.
+ * A small typed shim over libpng16, libjpeg(-turbo), libtiff, libwebp and libexif.
  *
  * Why C: libpng and libjpeg report errors by calling a function that must not return
  * (setjmp/longjmp), which Swift cannot express. Every function here catches those jumps
@@ -85,10 +85,28 @@ ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples,
                                     int32_t orientation, char *message, size_t capacity);
 
 /*
- * JPEG only: the TIFF-structured payload of the Exif APP1 segment (after "Exif\0\0"), or
- * NULL when there is none. Valid until the decoder is closed.
+ * Metadata blocks a decoder keeps at most this long; a longer one is dropped (the pixels
+ * still decode): no camera writes such a block, and a copy of it would follow every output.
+ * They come from memory the budget already holds (libpng's chunks, libtiff's tags, the
+ * WebP file), except JPEG's profile, which libjpeg-turbo joins from the APP2 segments into
+ * a block no larger than they are in the file.
+ */
+#define CCODECS_METADATA_LIMIT ((size_t)16 << 20)
+
+/*
+ * The image's TIFF-structured EXIF payload (starting "II*\0" or "MM\0*"), or NULL when it
+ * has none: JPEG's Exif APP1 segment, PNG's eXIf chunk (before the image data, where the
+ * PNG spec puts it), WebP's EXIF chunk. TIFF files keep EXIF in a sub-directory of the
+ * image's own, which is not read. Valid from ccodecs_decoder_open until the decoder is closed.
  */
 const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *length);
+
+/*
+ * The image's ICC profile, or NULL when it has none: JPEG's APP2 ICC_PROFILE segments
+ * joined, PNG's iCCP chunk inflated, TIFF's ICCProfile tag, WebP's ICCP chunk. Valid as
+ * ccodecs_decoder_exif's.
+ */
+const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *length);
 
 void ccodecs_decoder_close(ccodecs_decoder *decoder);
 
@@ -112,11 +130,6 @@ ccodecs_status ccodecs_png_read_text(int fd, uint64_t max_pixels, ccodecs_text_l
                                      char *message, size_t capacity);
 void ccodecs_text_list_free(ccodecs_text_list *list);
 
-ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t width,
-                                 int32_t height, int32_t channels, int32_t bit_depth,
-                                 const ccodecs_text *texts, int32_t text_count,
-                                 char *message, size_t capacity);
-
 /*
  * Metadata blocks an encoder embeds as they are; any may be NULL with length 0.
  * exif: a TIFF-structured EXIF payload (starting "II*\0" or "MM\0*"); icc: an ICC
@@ -130,6 +143,15 @@ typedef struct {
     const uint8_t *xmp;
     size_t xmp_length;
 } ccodecs_metadata;
+
+/*
+ * Text chunks go before the image data; metadata (may be NULL) adds iCCP (libpng drops a
+ * profile whose colour space does not match the image) and eXIf; XMP is not written.
+ */
+ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t width,
+                                 int32_t height, int32_t channels, int32_t bit_depth,
+                                 const ccodecs_text *texts, int32_t text_count,
+                                 const ccodecs_metadata *metadata, char *message, size_t capacity);
 
 /*
  * channels 1 or 3, 8-bit samples; quality 1...100. Metadata goes in APP1 (Exif, at most
@@ -147,9 +169,35 @@ ccodecs_status ccodecs_webp_write(const char *path, const uint8_t *pixels, int32
                                   int32_t channels, int32_t quality, int32_t lossless,
                                   const ccodecs_metadata *metadata, char *message, size_t capacity);
 
-/* Deflate-compressed with horizontal differencing; alpha written as unassociated. */
+/*
+ * Deflate-compressed with horizontal differencing; alpha written as unassociated. Of the
+ * metadata (may be NULL) only the ICC profile is written (the ICCProfile tag).
+ */
 ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t width,
                                   int32_t height, int32_t channels, int32_t bit_depth,
-                                  char *message, size_t capacity);
+                                  const ccodecs_metadata *metadata, char *message, size_t capacity);
+
+/* What ccodecs_exif_rewrite changes in an input's EXIF for the output it goes with. */
+typedef struct {
+    /* The output's size, recorded as PixelXDimension and PixelYDimension. */
+    uint32_t width;
+    uint32_t height;
+    /* Nonzero: the pixels were turned upright on reading, so Orientation becomes 1. */
+    int32_t reset_orientation;
+    /* A UserComment to replace the input's (charset prefix included), or NULL to keep it. */
+    const uint8_t *comment;
+    size_t comment_length;
+} ccodecs_exif_changes;
+
+/*
+ * Rewrites a TIFF-structured EXIF payload through libexif for an edited image: `changes`
+ * applied, the thumbnail (IFD1, a picture of the unedited image) removed, every other tag
+ * kept, the byte order kept. libexif reads at most the first 64 KiB, as a JPEG segment holds.
+ * On success *rewritten is a malloc'ed payload for free(), or NULL when libexif found no tag
+ * in `exif` (nothing of the input to carry).
+ */
+ccodecs_status ccodecs_exif_rewrite(const uint8_t *exif, size_t length, const ccodecs_exif_changes *changes,
+                                    uint8_t **rewritten, size_t *rewritten_length,
+                                    char *message, size_t capacity);
 
 #endif
