@@ -16,15 +16,16 @@ extension ImageEditor {
         let fill = InpaintFill(inpaint.fill)
         let controls = try controls(inpaint.generation.control, for: image, job: job)
         let seam = inpaint.maskBlur > 0 ? mask.blurred(radius: Double(inpaint.maskBlur)) : mask
+        let handOver = try refinerHandOver(inpaint.generation)
         switch inpaint.area {
         case .whole:
             let generated = try pipeline.inpaint(image, mask: mask, options: options, fill: fill, controls: controls,
-                                                 pasteBack: false, progress: progress)
+                                                 refiner: handOver, pasteBack: false, progress: progress)
             return try StableDiffusion.pasteBack(generated, onto: image, mask: seam)
         case .masked:
             return try pipeline.inpaintMaskedArea(image, mask: mask, seam: seam, padding: inpaint.padding,
                                                   width: inpaint.width, height: inpaint.height, options: options,
-                                                  fill: fill, controls: controls, progress: progress)
+                                                  fill: fill, controls: controls, refiner: handOver, progress: progress)
         }
     }
 }

@@ -102,12 +102,16 @@ struct ImageEditor {
             throw BatchError.image("\(job.input): img2img needs a model")
         }
         let (pipeline, options) = try prepared(generation, model: model, job: job)
-        let handOver = try generation.refiner.map { refiner in
+        let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
+                                                  refiner: refinerHandOver(generation), options: options, progress: progress)
+        return generated.withAlpha(of: image)
+    }
+
+    /// The refiner a generation edit hands over to, loaded once per run.
+    func refinerHandOver(_ generation: Edit.Generation) throws -> RefinerHandOver? {
+        try generation.refiner.map { refiner in
             RefinerHandOver(refiner: try models.sdxlRefiner(at: refiner.model), switchAt: refiner.switchAt)
         }
-        let generated = try pipeline.imageToImage(image, controls: controls(generation.control, for: image, job: job),
-                                                  refiner: handOver, options: options, progress: progress)
-        return generated.withAlpha(of: image)
     }
 
     /// Each `control:` entry as the pipeline takes it: Canny maps are computed here from the

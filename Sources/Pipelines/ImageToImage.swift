@@ -66,12 +66,12 @@ extension StableDiffusion {
         return decodeImage(latents)
     }
 
-    /// diffusers hands over only from its SDXL img2img pipeline, to a refiner whose UNet takes
-    /// the base's latents.
-    private func checkHandOver(to refiner: RefinerHandOver?, controls: [ControlInput]) throws {
+    /// diffusers hands over only from its SDXL img2img and inpaint pipelines, to a refiner whose
+    /// UNet takes the base's latents.
+    func checkHandOver(to refiner: RefinerHandOver?, controls: [ControlInput]) throws {
         guard let refiner else { return }
         if sdxl == nil { throw PipelinesError.refinerNeedsSDXLBase(reason: "the model is not SDXL") }
-        if !controls.isEmpty { throw PipelinesError.refinerNeedsSDXLBase(reason: "ControlNet img2img does not hand over to a refiner") }
+        if !controls.isEmpty { throw PipelinesError.refinerNeedsSDXLBase(reason: "ControlNet pipelines do not hand over to a refiner") }
         let channels = refiner.refiner.unet.config.inChannels
         if channels != vae.config.latentChannels {
             throw PipelinesError.refinerNeedsSDXLBase(reason: "the refiner's UNet takes \(channels) channels, the base's latents have \(vae.config.latentChannels)")

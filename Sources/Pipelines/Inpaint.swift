@@ -19,19 +19,41 @@ extension StableDiffusion {
     /// size, and every pixel where `mask` is 0 exactly the input's. With an SDXL model this is
     /// StableDiffusionXLInpaintPipeline (with controls, StableDiffusionXLControlNetInpaintPipeline),
     /// which draws in the same order and differs only in its conditioning (`sdxlConditioning`).
+    ///
+    /// With `refiner` (an SDXL base, no controls), diffusers' hand-over between two
+    /// StableDiffusionXLInpaintPipeline calls: the base runs to the switch (`denoising_end`)
+    /// and hands its latents over undecoded; the refiner (`denoising_start`) draws fresh noise,
+    /// starts from those latents and blends its known region toward them, as diffusers does
+    /// with latents for `image`.
     public func inpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, fill: InpaintFill = .original,
-                        controls: [ControlInput] = [], pasteBack: Bool = true,
+                        controls: [ControlInput] = [], refiner: RefinerHandOver? = nil, pasteBack: Bool = true,
                         progress: StepCallback? = nil) throws -> Imaging.Image {
+        try checkHandOver(to: refiner, controls: controls)
         try validate(controls, sampleChannels: vae.config.latentChannels)
-        let run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
-        let generated = decodeImage(try denoise(run, controls: controls, progress: progress))
+        var run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
+        var refinement: RefinerRun?
+        if let refiner {
+            run.timesteps = SDXLRefiner.baseTimesteps(run.timesteps, switchAt: refiner.switchAt,
+                                                      trainTimesteps: run.scheduler.config.numTrainTimesteps ?? 1000)
+            refinement = try RefinerRun(refiner, options: options, width: run.initImage.shape[3], height: run.initImage.shape[2])
+        }
+        let (offset, total) = (run.timesteps.count, run.timesteps.count + (refinement?.timesteps.count ?? 0))
+        var (latents, generator) = try denoise(run, controls: controls,
+                                               progress: progress.map { report in { step, _ in report(step, total) } })
+        if var refinement {
+            latents = try refinement.inpaint(latents, latentMask: run.latentMask, generator: &generator,
+                                             progress: progress.map { report in { step, _ in report(offset + step, total) } })
+        }
+        let generated = decodeImage(latents)
         return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
     }
 
     /// The denoising loop from `run`'s start (with the ControlNets' residuals when there are
-    /// controls), blending the known region back after each step for a 4-channel UNet.
+    /// controls), blending the known region back after each step for a 4-channel UNet; the
+    /// generator as the loop leaves it.
     // -> [1, 4, h, w]
-    private func denoise(_ run: InpaintRun, controls: [ControlInput], progress: StepCallback?) throws -> Tensor {
+    private func denoise(_ run: InpaintRun, controls: [ControlInput],
+                         progress: StepCallback?) throws -> (latents: Tensor, generator: TorchGenerator) {
         let (start, timesteps, latentMask, blending) = (run.start, run.timesteps, run.latentMask, run.blending)
         var scheduler = run.scheduler, generator = run.generator
         let blend: (Int, Tensor, any Scheduler) throws -> Tensor = { index, latents, scheduler in
@@ -42,8 +64,38 @@ extension StableDiffusion {
         }
         var loop = run.loop
         loop.controlNets = ControlNets(controls, width: run.initImage.shape[3], height: run.initImage.shape[2])
-        return try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
-                            progress: progress, afterStep: blend)
+        let latents = try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                                   progress: progress, afterStep: blend)
+        return (latents, generator)
+    }
+
+    /// The refiner's half of an inpainting hand-over: its scheduler from the switch on and its
+    /// conditioning.
+    struct RefinerRun {
+        let loop: DenoisingLoop
+        var scheduler: any Scheduler
+        let timesteps: [Double]
+
+        init(_ handOver: RefinerHandOver, options: GenerationOptions, width: Int, height: Int) throws {
+            (scheduler, timesteps) = try handOver.refiner.scheduler(options, switchAt: handOver.switchAt)
+            loop = DenoisingLoop(unet: handOver.refiner.unet,
+                                 conditioning: try handOver.refiner.unetConditioning(options, width: width, height: height),
+                                 options: options)
+        }
+
+        /// `prepare_latents` with the base's latents as `image` and no noise added (a fresh draw
+        /// kept for the blending), then the 4-channel loop blending toward those latents.
+        mutating func inpaint(_ baseLatents: Tensor, latentMask: Tensor, generator: inout TorchGenerator,
+                              progress: StepCallback?) throws -> Tensor {
+            let noise = generator.randn(baseLatents.shape)
+            let timesteps = self.timesteps
+            return try loop.run(baseLatents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                                progress: progress) { index, latents, scheduler in
+                try StableDiffusion.blendKnownRegion(latents, imageLatents: baseLatents, noise: noise, mask: latentMask,
+                                                     nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
+                                                     scheduler: scheduler)
+            }
+        }
     }
 
     /// Everything the inpainting loop starts from, with the generator after the draws that
@@ -130,7 +182,7 @@ extension StableDiffusion {
 
     /// The 4-channel step: `(1 - mask) * original + mask * latents`, the original noised to
     /// the next timestep (not noised after the last step).
-    private static func blendKnownRegion(_ latents: Tensor, imageLatents: Tensor, noise: Tensor, mask: Tensor,
+    static func blendKnownRegion(_ latents: Tensor, imageLatents: Tensor, noise: Tensor, mask: Tensor,
                                          nextTimestep: Double?, scheduler: any Scheduler) throws -> Tensor {
         let original = try nextTimestep.map { try scheduler.addNoise(original: imageLatents, noise: noise, timestep: $0) }
             ?? imageLatents

@@ -65,7 +65,7 @@ extension StableDiffusion {
     public func inpaintMaskedArea(_ image: Imaging.Image, mask: Mask, seam: Mask, padding: Int,
                                   width: Int? = nil, height: Int? = nil, options: GenerationOptions,
                                   fill: InpaintFill = .original, controls: [ControlInput] = [],
-                                  progress: StepCallback? = nil) throws -> Imaging.Image {
+                                  refiner: RefinerHandOver? = nil, progress: StepCallback? = nil) throws -> Imaging.Image {
         for other in [mask, seam] where other.width != image.width || other.height != image.height {
             throw PipelinesError.maskSizeMismatch(image: [image.width, image.height], mask: [other.width, other.height])
         }
@@ -81,7 +81,7 @@ extension StableDiffusion {
             return cropped
         }
         let generated = try inpaint(crop, mask: cropMask, options: options, fill: fill, controls: croppedControls,
-                                    pasteBack: false, progress: progress)
+                                    refiner: refiner, pasteBack: false, progress: progress)
         let patch = generated.resized(width: box.width, height: box.height, filter: .lanczos3)
         return try Self.pasteBack(image.replacing(box, with: patch), onto: image, mask: seam)
     }

@@ -275,8 +275,9 @@ struct RecipeReader {
         return Edit.Refiner(model: path, switchAt: switchAt)
     }
 
-    /// `edits` with the refiner on every img2img edit; diffusers hands over only from its SDXL
-    /// img2img pipeline, so inpaint, edit and ControlNet edits beside a refiner are reported.
+    /// `edits` with the refiner on every img2img and inpaint edit; diffusers hands over only from
+    /// its SDXL img2img and inpaint pipelines, so edit and ControlNet edits beside a refiner are
+    /// reported.
     private func handingOver(_ edits: [Edit], to refiner: Edit.Refiner?, top: MappingReader) -> [Edit] {
         guard let refiner else { return edits }
         var handsOver = false, refused = false
@@ -287,19 +288,23 @@ struct RecipeReader {
                 generation.refiner = refiner
                 handsOver = true
                 return .img2img(generation)
-            case .img2img: problem = "an img2img edit with control"
-            case .inpaint, .edit: problem = "an \(edit.name) edit"
+            case .inpaint(var inpaint) where inpaint.generation.control.isEmpty:
+                inpaint.generation.refiner = refiner
+                handsOver = true
+                return .inpaint(inpaint)
+            case .img2img, .inpaint: problem = "an \(edit.name) edit with control"
+            case .edit: problem = "an edit (DDIM inversion)"
             default: problem = nil
             }
             if let problem {
                 refused = true
-                diagnostics.report("edits[\(index)] is \(problem); only img2img edits without control hand over to a refiner",
+                diagnostics.report("edits[\(index)] is \(problem); only img2img and inpaint edits without control hand over to a refiner",
                                    at: top.value("refiner"), path: "refiner")
             }
             return edit
         }
         if !handsOver && !refused {
-            diagnostics.report("no img2img edit to hand over to the refiner", at: top.value("refiner"), path: "refiner")
+            diagnostics.report("no img2img or inpaint edit to hand over to the refiner", at: top.value("refiner"), path: "refiner")
         }
         return result
     }

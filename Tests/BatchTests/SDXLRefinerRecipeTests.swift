@@ -38,8 +38,9 @@ import Testing
     @Test(arguments: [
         ("refiner: REFINER\nrefiner_switch: 1.0\n", "IMG2IMG", "refiner_switch: must be strictly between 0 and 1"),
         ("refiner_switch: 0.5\n", "IMG2IMG", "refiner_switch needs refiner"),
-        ("refiner: REFINER\n", "  - inpaint: {prompt: \"x\"}\n", "edits[0] is an inpaint edit; only img2img edits"),
-        ("refiner: REFINER\n", "  - resize: {width: 32, height: 32}\n", "no img2img edit to hand over to the refiner"),
+        ("refiner: REFINER\n", "  - edit: {source_prompt: \"x\", prompt: \"y\"}\n",
+         "edits[0] is an edit (DDIM inversion); only img2img and inpaint edits without control hand over"),
+        ("refiner: REFINER\n", "  - resize: {width: 32, height: 32}\n", "no img2img or inpaint edit to hand over to the refiner"),
         ("refiner: BASE\n", "IMG2IMG", "refiner: BASE: unsupported config (not an SDXL refiner"),
         ("model: SD\nrefiner: REFINER\n", "IMG2IMG", "refiner: the model is not SDXL"),
     ])

@@ -136,4 +136,30 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
         #expect(architecture.textEncoder2.numHiddenLayers == 3 && architecture.textEncoder2.hiddenAct == .gelu)
         #expect(SDXLRefinerArchitecture.sdxlRefiner.unet.projectionClassEmbeddingsInputDim == 1280 + 5 * 256)
     }
+
+    /// The inpainting hand-over: StableDiffusionXLInpaintPipeline to the switch, then the
+    /// refiner's from the base's latents (sdxl_refiner_fixtures.py INPAINT_CASES), unpasted.
+    @Test(arguments: ["9ch", "4ch_euler_a"])
+    func inpaintingHandsOverAsDiffusersDoes(_ name: String) throws {
+        struct Case: Decodable {
+            let unet: String, scheduler: SchedulerName?, strength: Double, steps: Int, guidance: Float, seed: UInt64
+            let switchAt: Double, negative: String?
+            enum CodingKeys: String, CodingKey { case unet, scheduler, strength, steps, guidance, seed, negative, switchAt = "switch" }
+        }
+        struct File: Decodable { let cases: [String: Case] }
+        let data = try Data(contentsOf: Fixtures.url("sdxl-refiner", "inpaint_cases.json"))
+        let reference = try #require(try JSONDecoder().decode(File.self, from: data).cases[name])
+        let base = try (reference.unet == "inpaint" ? SDXLPipelineTests.inpaintingPipeline : SDXLPipelineTests.pipeline).get()
+        let options = GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: reference.negative ?? "", steps: reference.steps,
+                                        guidanceScale: reference.guidance, strength: reference.strength, seed: reference.seed,
+                                        scheduler: reference.scheduler, negativePromptGiven: reference.negative != nil)
+        var totals: Set<Int> = []
+        let output = try base.inpaint(try SDXLFixtures.image("input.png"), mask: Mask(try SDXLFixtures.image("mask.png")),
+                                      options: options,
+                                      refiner: RefinerHandOver(refiner: try Self.refiner.get(), switchAt: reference.switchAt),
+                                      pasteBack: false, progress: { _, total in totals.insert(total); return true })
+        let psnr = ImageFidelity.psnr(output, try ImageFile.read(Fixtures.url("sdxl-refiner", "inpaint_\(name).png")), eightBit: true)
+        #expect(psnr >= 40, "\(name): PSNR \(psnr) dB")
+        #expect(totals.count == 1)
+    }
 }

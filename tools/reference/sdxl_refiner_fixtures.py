@@ -15,6 +15,10 @@ Writes Tests/Fixtures/sdxl-refiner/:
                   output_type="latent") then the refiner's StableDiffusionXLImg2ImgPipeline(
                   image=those latents, denoising_start=switch), one generator for both
   cases.json      the parameters of each case
+  inpaint_<case>.png
+                  the same hand-over from StableDiffusionXLInpaintPipeline (height=width=64) with
+                  sdxl-tiny's 9-channel inpainting UNet or its base one, to the refiner's inpaint
+                  pipeline (which draws fresh noise and blends toward the base's latents)
   restyle_sdxl_refined.png
                   recipes/restyle-sdxl-refined.yaml's edit on input.png, as diffusers runs it
 Deterministic: re-running rewrites identical files.
@@ -29,6 +33,7 @@ from pathlib import Path
 import torch
 import yaml
 from diffusers import (
+    StableDiffusionXLInpaintPipeline,
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     StableDiffusionXLImg2ImgPipeline,
@@ -55,6 +60,12 @@ CASES = {
                            prompt_2="a watercolor of a spaceman", negative="blurry"),
     # strength 1 from the full schedule, no classifier-free guidance
     "refine_full_no_cfg": dict(scheduler=None, strength=1.0, steps=6, guidance=1.0, seed=3, switch=0.5),
+}
+
+INPAINT_CASES = {
+    "9ch": dict(unet="inpaint", scheduler=None, strength=1.0, steps=10, guidance=5.0, seed=7, switch=0.8),
+    "4ch_euler_a": dict(unet="base", scheduler="euler_a", strength=0.75, steps=8, guidance=6.0, seed=13, switch=0.7,
+                        negative="blurry"),
 }
 
 
@@ -147,6 +158,27 @@ def main():
         result.save(OUT / f"{name}.png")
         print(name, result.size)
     restyle_refined_reference(make_pipes)
+    unet_inpaint = build_unet(9, 6)
+    image, mask = Image.open(BASE_INPUT).convert("RGB"), Image.open(BASE_INPUT.parent / "mask.png")
+    for name, case in INPAINT_CASES.items():
+        scheduler_class = schedulers[case["scheduler"]]
+        parts = dict(vae=vae, text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2, add_watermarker=False)
+        base = StableDiffusionXLInpaintPipeline(
+            **parts, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet_inpaint if case["unet"] == "inpaint" else unet,
+            scheduler=scheduler_class.from_config(config), requires_aesthetics_score=False, force_zeros_for_empty_prompt=True)
+        refiner = StableDiffusionXLInpaintPipeline(
+            **parts, text_encoder=None, tokenizer=None, unet=refiner_unet, scheduler=scheduler_class.from_config(config),
+            requires_aesthetics_score=True, force_zeros_for_empty_prompt=False)
+        generator = torch.Generator("cpu").manual_seed(case["seed"])
+        prompts = dict(prompt=PROMPT, negative_prompt=case.get("negative"), num_inference_steps=case["steps"],
+                       guidance_scale=case["guidance"], generator=generator, mask_image=mask, height=64, width=64,
+                       strength=case["strength"])
+        with torch.no_grad():
+            latents = base(**prompts, image=image, denoising_end=case["switch"], output_type="latent").images
+            result = refiner(**prompts, image=latents, denoising_start=case["switch"]).images[0]
+        result.save(OUT / f"inpaint_{name}.png")
+        print("inpaint", name, result.size)
+    (OUT / "inpaint_cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=INPAINT_CASES), indent=2, sort_keys=True) + "\n")
     (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
 
 
