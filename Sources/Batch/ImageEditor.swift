@@ -110,7 +110,8 @@ struct ImageEditor {
     /// The refiner a generation edit hands over to, loaded once per run.
     func refinerHandOver(_ generation: Edit.Generation) throws -> RefinerHandOver? {
         try generation.refiner.map { refiner in
-            RefinerHandOver(refiner: try models.sdxlRefiner(at: refiner.model), switchAt: refiner.switchAt)
+            RefinerHandOver(refiner: try models.sdxlRefiner(at: refiner.model), switchAt: refiner.switchAt,
+                            aestheticScore: refiner.aestheticScore, negativeAestheticScore: refiner.negativeAestheticScore)
         }
     }
 

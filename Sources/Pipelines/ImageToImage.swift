@@ -43,7 +43,7 @@ extension StableDiffusion {
                                                   trainTimesteps: scheduler.config.numTrainTimesteps ?? 1000)
             let (refinerScheduler, refinerTimesteps) = try refiner.refiner.scheduler(options, switchAt: refiner.switchAt)
             refinement = (refinerScheduler, refinerTimesteps,
-                          try refiner.refiner.unetConditioning(options, width: size.width, height: size.height))
+                          try refiner.unetConditioning(options, width: size.width, height: size.height))
         }
         let totalSteps = timesteps.count + (refinement?.timesteps.count ?? 0)
         // prepare_latents: the posterior sample draws first, then the noise

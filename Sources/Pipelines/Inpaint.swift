@@ -79,7 +79,7 @@ extension StableDiffusion {
         init(_ handOver: RefinerHandOver, options: GenerationOptions, width: Int, height: Int) throws {
             (scheduler, timesteps) = try handOver.refiner.scheduler(options, switchAt: handOver.switchAt)
             loop = DenoisingLoop(unet: handOver.refiner.unet,
-                                 conditioning: try handOver.refiner.unetConditioning(options, width: width, height: height),
+                                 conditioning: try handOver.unetConditioning(options, width: width, height: height),
                                  options: options)
         }
 

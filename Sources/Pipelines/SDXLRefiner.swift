@@ -110,10 +110,13 @@ public final class SDXLRefiner: Sendable {
 
     /// What the refiner's UNet is conditioned on: bigG's states of `prompt` (the refiner's
     /// `encode_prompt` zips its one encoder with the first prompts, so `prompt_2` and
-    /// `negative_prompt_2` play no part), and the aesthetic-score time ids.
-    func unetConditioning(_ options: GenerationOptions, width: Int, height: Int) throws -> UNetConditioning {
-        try conditioning.unetConditioning(options, width: width, height: height,
-                                          layers: conditioning.textEncoder2.config.numHiddenLayers, unet: unet) { prompt, _, clipSkip in
+    /// `negative_prompt_2` play no part), and time ids ending with the aesthetic `scores`.
+    func unetConditioning(_ options: GenerationOptions, width: Int, height: Int,
+                          scores: (positive: Double, negative: Double)) throws -> UNetConditioning {
+        var scored = conditioning
+        (scored.aestheticScore, scored.negativeAestheticScore) = scores
+        return try scored.unetConditioning(options, width: width, height: height,
+                                           layers: conditioning.textEncoder2.config.numHiddenLayers, unet: unet) { prompt, _, clipSkip in
             try embeddings(prompt, clipSkip: clipSkip)
         }
     }
@@ -131,13 +134,25 @@ public final class SDXLRefiner: Sendable {
     }
 }
 
-/// An SDXL base's img2img handing over to a refiner at `switchAt` (the recipe's `refiner_switch`).
+/// An SDXL base's img2img or inpaint handing over to a refiner at `switchAt` (the recipe's
+/// `refiner_switch`), which conditions on the aesthetic scores (diffusers' `aesthetic_score`,
+/// `negative_aesthetic_score`).
 public struct RefinerHandOver: Sendable {
     public let refiner: SDXLRefiner
     public let switchAt: Double
+    public let aestheticScore: Double
+    public let negativeAestheticScore: Double
 
-    public init(refiner: SDXLRefiner, switchAt: Double) {
+    public init(refiner: SDXLRefiner, switchAt: Double, aestheticScore: Double = 6, negativeAestheticScore: Double = 2.5) {
         self.refiner = refiner
         self.switchAt = switchAt
+        self.aestheticScore = aestheticScore
+        self.negativeAestheticScore = negativeAestheticScore
+    }
+
+    /// The refiner's UNet conditioning for `options` at the working size, with these scores.
+    func unetConditioning(_ options: GenerationOptions, width: Int, height: Int) throws -> UNetConditioning {
+        try refiner.unetConditioning(options, width: width, height: height,
+                                     scores: (aestheticScore, negativeAestheticScore))
     }
 }

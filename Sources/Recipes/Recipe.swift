@@ -194,13 +194,21 @@ public enum Edit: Sendable, Equatable {
         public var model: String
         /// `refiner_switch`, strictly between 0 and 1.
         public var switchAt: Double
+        /// `aesthetic_score` and `negative_aesthetic_score`: what the refiner's time ids end with.
+        public var aestheticScore: Double
+        public var negativeAestheticScore: Double
 
         /// `refiner_switch` where the recipe gives none: diffusers' documented `high_noise_frac`.
         public static let defaultSwitch = 0.8
+        /// diffusers' defaults for the aesthetic scores.
+        public static let defaultScores = (positive: 6.0, negative: 2.5)
 
-        public init(model: String, switchAt: Double = defaultSwitch) {
+        public init(model: String, switchAt: Double = defaultSwitch, aestheticScore: Double = defaultScores.positive,
+                    negativeAestheticScore: Double = defaultScores.negative) {
             self.model = model
             self.switchAt = switchAt
+            self.aestheticScore = aestheticScore
+            self.negativeAestheticScore = negativeAestheticScore
         }
     }
 

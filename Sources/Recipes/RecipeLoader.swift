@@ -260,19 +260,23 @@ struct RecipeReader {
         }
     }
 
-    /// `refiner:` and `refiner_switch:`; a switch without a refiner is reported.
+    /// `refiner:`, `refiner_switch:` and the refiner's aesthetic scores; any of those without a
+    /// refiner is reported.
     private func readRefiner(_ top: MappingReader) -> Edit.Refiner? {
         let switchAt = top.double("refiner_switch", default: Edit.Refiner.defaultSwitch, in: 0...1) { share in
             share > 0 && share < 1 ? nil : "must be strictly between 0 and 1 (the share of the schedule the base runs)"
         }
+        let scores = (positive: top.double("aesthetic_score", default: Edit.Refiner.defaultScores.positive, in: 0...10),
+                      negative: top.double("negative_aesthetic_score", default: Edit.Refiner.defaultScores.negative, in: 0...10))
         guard let text = top.string("refiner") else {
-            if top.value("refiner_switch") != nil {
-                diagnostics.report("refiner_switch needs refiner", at: top.value("refiner_switch"), path: "refiner_switch")
+            for key in ["refiner_switch", "aesthetic_score", "negative_aesthetic_score"] where top.value(key) != nil {
+                diagnostics.report("\(key) needs refiner", at: top.value(key), path: key)
             }
             return nil
         }
         guard let path = resolvePath(text, at: top.value("refiner"), path: "refiner", what: "refiner") else { return nil }
-        return Edit.Refiner(model: path, switchAt: switchAt)
+        return Edit.Refiner(model: path, switchAt: switchAt, aestheticScore: scores.positive,
+                            negativeAestheticScore: scores.negative)
     }
 
     /// `edits` with the refiner on every img2img and inpaint edit; diffusers hands over only from

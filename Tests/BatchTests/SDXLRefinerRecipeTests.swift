@@ -38,6 +38,8 @@ import Testing
     @Test(arguments: [
         ("refiner: REFINER\nrefiner_switch: 1.0\n", "IMG2IMG", "refiner_switch: must be strictly between 0 and 1"),
         ("refiner_switch: 0.5\n", "IMG2IMG", "refiner_switch needs refiner"),
+        ("aesthetic_score: 7\n", "IMG2IMG", "aesthetic_score needs refiner"),
+        ("refiner: REFINER\nnegative_aesthetic_score: 11\n", "IMG2IMG", "negative_aesthetic_score: 11.0 is out of range 0.0...10.0"),
         ("refiner: REFINER\n", "  - edit: {source_prompt: \"x\", prompt: \"y\"}\n",
          "edits[0] is an edit (DDIM inversion); only img2img and inpaint edits without control hand over"),
         ("refiner: REFINER\n", "  - resize: {width: 32, height: 32}\n", "no img2img or inpaint edit to hand over to the refiner"),

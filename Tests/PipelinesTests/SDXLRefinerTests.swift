@@ -18,11 +18,13 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
     let switchAt: Double
     let prompt_2: String?
     let negative: String?
+    let aesthetic_score: Double?
+    let negative_aesthetic_score: Double?
 
     var testDescription: String { name }
 
     private enum CodingKeys: String, CodingKey {
-        case scheduler, strength, steps, guidance, seed, prompt_2, negative
+        case scheduler, strength, steps, guidance, seed, prompt_2, negative, aesthetic_score, negative_aesthetic_score
         case switchAt = "switch"
     }
 
@@ -50,7 +52,7 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
     }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLRefinerCase.all.count == 3)
+        #expect(SDXLRefinerCase.all.count == 4)
     }
 
     @Test func loadsTheRefinersSettings() throws {
@@ -62,7 +64,9 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
 
     @Test(arguments: SDXLRefinerCase.all)
     func matchesDiffusers(_ reference: SDXLRefinerCase) throws {
-        let handOver = RefinerHandOver(refiner: try Self.refiner.get(), switchAt: reference.switchAt)
+        let handOver = RefinerHandOver(refiner: try Self.refiner.get(), switchAt: reference.switchAt,
+                                       aestheticScore: reference.aesthetic_score ?? 6,
+                                       negativeAestheticScore: reference.negative_aesthetic_score ?? 2.5)
         var steps: [Int] = []
         let output = try SDXLPipelineTests.pipeline.get().imageToImage(
             try SDXLFixtures.image("input.png"), refiner: handOver, options: reference.options,

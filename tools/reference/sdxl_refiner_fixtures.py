@@ -60,6 +60,9 @@ CASES = {
                            prompt_2="a watercolor of a spaceman", negative="blurry"),
     # strength 1 from the full schedule, no classifier-free guidance
     "refine_full_no_cfg": dict(scheduler=None, strength=1.0, steps=6, guidance=1.0, seed=3, switch=0.5),
+    # the refiner's aesthetic scores, in place of diffusers' 6.0 / 2.5
+    "refine_scores": dict(scheduler=None, strength=0.6, steps=10, guidance=5.0, seed=42, switch=0.8, aesthetic_score=8.0,
+                          negative_aesthetic_score=1.0),
 }
 
 INPAINT_CASES = {
@@ -107,14 +110,16 @@ def write_refiner_folder(folder, text_encoder_2, unet):
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
-def refined(base, refiner, image, switch, strength, steps, guidance, seed, prompt, prompt_2=None, negative=None):
-    """The base's latents at `switch`, finished by the refiner; one generator for both."""
+def refined(base, refiner, image, switch, strength, steps, guidance, seed, prompt, prompt_2=None, negative=None,
+            scores=None):
+    """The base's latents at `switch`, finished by the refiner (with `scores`, its aesthetic
+    score arguments); one generator for both."""
     generator = torch.Generator("cpu").manual_seed(seed)
     prompts = dict(prompt=prompt, prompt_2=prompt_2, negative_prompt=negative, num_inference_steps=steps,
                    guidance_scale=guidance, generator=generator)
     with torch.no_grad():
         latents = base(**prompts, image=image, strength=strength, denoising_end=switch, output_type="latent").images
-        return refiner(**prompts, image=latents, strength=strength, denoising_start=switch).images[0]
+        return refiner(**prompts, image=latents, strength=strength, denoising_start=switch, **(scores or {})).images[0]
 
 
 def restyle_refined_reference(make_pipes):
@@ -153,8 +158,10 @@ def main():
 
     for name, case in CASES.items():
         base, refiner = make_pipes(schedulers[case["scheduler"]])
+        scores = {key: case[key] for key in ("aesthetic_score", "negative_aesthetic_score") if key in case}
         result = refined(base, refiner, Image.open(BASE_INPUT).convert("RGB"), case["switch"], case["strength"],
-                         case["steps"], case["guidance"], case["seed"], PROMPT, case.get("prompt_2"), case.get("negative"))
+                         case["steps"], case["guidance"], case["seed"], PROMPT, case.get("prompt_2"), case.get("negative"),
+                         scores)
         result.save(OUT / f"{name}.png")
         print(name, result.size)
     restyle_refined_reference(make_pipes)
