@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions per stage after one warm-up; the median is reported.")
     var repetitions = 3
 
-    @Option(help: "A Stable Diffusion pipeline folder: time CLIP, UNet, VAE and a whole img2img.")
+    @Option(help: "A Stable Diffusion (1.x, 2.x or SDXL) pipeline folder or single file: time its text encoders, UNet, VAE and a whole img2img.")
     var model: String?
 
     @Option(help: "A tiny autoencoder folder (AutoencoderTiny, e.g. `models random --like taesd`): the img2img-fast stage also runs with it.")
@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
         var notes: [String] = []
         var figures: [String: Double] = [:]
         if let model {
-            let (pipeline, loadSeconds) = try timed { try StableDiffusion(folder: URL(fileURLWithPath: model)) }
+            let (pipeline, loadSeconds) = try timed { try StableDiffusion(modelAt: URL(fileURLWithPath: model)) }
             notes.append(String(format: "model loaded in %.1f s, resident %@", loadSeconds,
                                 megabytes(ProcessMemory.residentBytes)))
             figures["model_load_seconds"] = loadSeconds

@@ -104,19 +104,18 @@ struct ModelBenchmarks {
         let latentSide = side / pipeline.vaeScaleFactor
         let latentChannels = pipeline.vae.config.latentChannels
         let prompt = "a photograph of an astronaut riding a horse"
-        let tokens = [pipeline.tokenizer.encode(prompt)]
-        let hiddenStates = Tensor.concatenate(
-            [pipeline.textEncoder.promptEmbeddings(tokens), pipeline.textEncoder.promptEmbeddings(tokens)], axis: 0)
-        let latents = TensorBenchmarks.filled([2, pipeline.unet.config.inChannels, latentSide, latentSide])
         let pixels = TensorBenchmarks.filled([1, 3, side, side])
         let oneLatent = TensorBenchmarks.filled([1, latentChannels, latentSide, latentSide])
+        let unetInput = TensorBenchmarks.filled([1, pipeline.unet.config.inChannels, latentSide, latentSide])
         var results: [StageResult] = []
         if stages.contains(.clip) {
-            results.append(stage("CLIP text encoder, 1 prompt") { _ = pipeline.textEncoder.promptEmbeddings(tokens) })
+            let name = pipeline.sdxl == nil ? "CLIP text encoder, 1 prompt" : "text encoders (CLIP-L, OpenCLIP bigG), 1 prompt"
+            results.append(stage(name) { pipeline.encodePromptUncached(prompt) })
         }
         if stages.contains(.unet) {
-            results.append(stage("UNet, batch 2 (guidance), \(latentSide)x\(latentSide) latents") {
-                _ = pipeline.unet(sample: latents, timestep: 999, encoderHiddenStates: hiddenStates)
+            let options = GenerationOptions(prompt: prompt, negativePrompt: "", negativePromptGiven: true)
+            results.append(try stage("UNet, batch 2 (guidance), \(latentSide)x\(latentSide) latents") {
+                _ = try pipeline.evaluateUNet(unetInput, timestep: 999, options: options)
             })
         }
         if stages.contains(.vaeEncode) {
@@ -128,8 +127,10 @@ struct ModelBenchmarks {
         if stages.contains(.img2img) {
             let photo = Imaging.Image(width: side, height: side, channels: 3,
                                       samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
-            let options = GenerationOptions(prompt: prompt, steps: 20, strength: 0.75, seed: 0)
-            results.append(try stage("img2img \(side)x\(side), 20 steps, strength 0.75", warmUp: false,
+            // SDXL at its issue's strength (0.6), SD at A1111's default
+            let strength = pipeline.sdxl == nil ? 0.75 : 0.6
+            let options = GenerationOptions(prompt: prompt, steps: 20, strength: strength, seed: 0)
+            results.append(try stage("img2img \(side)x\(side), 20 steps, strength \(strength)", warmUp: false,
                                      runs: pipelineRuns) {
                 _ = try pipeline.imageToImage(photo, options: options)
             })
@@ -161,17 +162,15 @@ struct ModelBenchmarks {
     /// short img2img (PSNR of the 8-bit images).
     func bf16Parity(_ pipeline: StableDiffusion, side: Int) throws -> [String: Double] {
         let latentSide = side / pipeline.vaeScaleFactor
-        let tokens = [pipeline.tokenizer.encode("a photograph of an astronaut riding a horse")]
-        let latents = TensorBenchmarks.filled([2, pipeline.unet.config.inChannels, latentSide, latentSide])
+        let unetInput = TensorBenchmarks.filled([1, pipeline.unet.config.inChannels, latentSide, latentSide])
         let oneLatent = TensorBenchmarks.filled([1, pipeline.vae.config.latentChannels, latentSide, latentSide])
         let photo = Imaging.Image(width: side, height: side, channels: 3,
                                   samples: (0..<side * side * 3).map { Float(($0 * 7919) % 256) / 255 })
         let options = GenerationOptions(prompt: "a photograph of an astronaut riding a horse", steps: 4,
                                         strength: 0.75, seed: 0)
         func outputs() throws -> (unet: Tensor, decoded: Tensor, edited: Imaging.Image) {
-            let states = pipeline.textEncoder.promptEmbeddings(tokens)
-            let hiddenStates = Tensor.concatenate([states, states], axis: 0)
-            let unet = pipeline.unet(sample: latents, timestep: 999, encoderHiddenStates: hiddenStates)
+            let unet = try pipeline.evaluateUNet(unetInput, timestep: 999,
+                                                 options: GenerationOptions(prompt: options.prompt, negativePromptGiven: true))
             let decoded = pipeline.vae.decode(oneLatent)
             return (unet, decoded, try pipeline.imageToImage(photo, options: options))
         }

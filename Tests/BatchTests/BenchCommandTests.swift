@@ -106,3 +106,20 @@ private func threadMinorFaults() throws -> Int {
     #expect(refused.status != 0)
     #expect(refused.stderr.contains("--upscaler-image: expected WIDTHxHEIGHT"))
 }
+
+/// `bench --model` on an SDXL model times both text encoders, a UNet evaluation conditioned as
+/// SDXL's pipelines condition it (pooled embeddings, time ids) and an img2img at strength 0.6.
+@Test func benchTimesAnSDXLModel() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinySDXLFolder(in: folder)
+    let result = try runOverpaint(["bench", "--model", model.path, "--size", "64", "--repetitions", "1", "--no-kernels", "--json",
+                                   "--stages", "clip,unet,vae-decode,img2img"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let stages = try #require(document["stages"] as? [[String: Any]])
+    #expect(stages.compactMap { $0["name"] as? String } == [
+        "text encoders (CLIP-L, OpenCLIP bigG), 1 prompt", "UNet, batch 2 (guidance), 8x8 latents", "VAE decode 64x64",
+        "img2img 64x64, 20 steps, strength 0.6"])
+    #expect(stages.allSatisfy { ($0["seconds"] as? Double ?? 0) > 0 && ($0["gflop"] as? Double ?? 0) > 0 })
+}
