@@ -1,5 +1,7 @@
 """The same-machine reference for `overpaint bench`: diffusers + PyTorch f32 (and bf16 where
-the CPU has fast bf16) on SD 1.5's real architecture with random weights, at 512x512.
+the CPU has fast bf16) on SD 1.5's real architecture with random weights, at 512x512, or with
+--family sdxl on SDXL 1.0 base's (sdxl_fixtures.py's configs), at 1024x1024: the UNet with its
+added conditions (pooled embeddings, time ids), the SDXL VAE.
 
 Prints seconds (median of --repetitions after a warm-up), GFLOP/s and the fraction of the
 same-run torch sgemm rate at the shape `overpaint bench` uses as its reference
@@ -27,6 +29,16 @@ def sd15_vae():
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
 
 
+def sdxl_unet():
+    from sdxl_fixtures import SDXL_UNET
+    return UNet2DConditionModel(**SDXL_UNET)
+
+
+def sdxl_vae():
+    from sdxl_fixtures import SDXL_VAE
+    return AutoencoderKL(**SDXL_VAE)
+
+
 def timed(body, repetitions):
     body()
     times = []
@@ -49,6 +61,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--family", choices=["sd15", "sdxl"], default="sd15")
+    parser.add_argument("--stages", default="", help="comma-separated name prefixes (UNet, VAE encode, VAE decode); all by default")
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     torch.manual_seed(0)
@@ -59,18 +73,25 @@ def main():
     sgemm_seconds = timed(lambda: a @ b, 10)
     sgemm_rate = 2 * 4096 * 2880 * 320 / sgemm_seconds / 1e9
 
+    sdxl = arguments.family == "sdxl"
+    side = 1024 if sdxl else 512
+    latent_side = side // 8
     results = []
     with torch.inference_mode():
-        unet = sd15_unet().to(dtype).eval()
-        latents = torch.randn(2, 4, 64, 64, dtype=dtype)
-        states = torch.randn(2, 77, 768, dtype=dtype)
-        step = lambda: unet(latents, 999, encoder_hidden_states=states)
-        results.append(("UNet, batch 2 (guidance), 64x64 latents", step))
-        vae = sd15_vae().to(dtype).eval()
-        pixels = torch.randn(1, 3, 512, 512, dtype=dtype)
-        latent = torch.randn(1, 4, 64, 64, dtype=dtype)
-        results.append(("VAE encode 512x512", lambda: vae.encode(pixels).latent_dist.mean))
-        results.append(("VAE decode 512x512", lambda: vae.decode(latent).sample))
+        unet = (sdxl_unet() if sdxl else sd15_unet()).to(dtype).eval()
+        latents = torch.randn(2, 4, latent_side, latent_side, dtype=dtype)
+        states = torch.randn(2, 77, 2048 if sdxl else 768, dtype=dtype)
+        added = {"text_embeds": torch.randn(2, 1280, dtype=dtype),
+                 "time_ids": torch.tensor([[side, side, 0, 0, side, side]] * 2, dtype=dtype)} if sdxl else None
+        step = lambda: unet(latents, 999, encoder_hidden_states=states, added_cond_kwargs=added)
+        results.append((f"UNet, batch 2 (guidance), {latent_side}x{latent_side} latents", step))
+        vae = (sdxl_vae() if sdxl else sd15_vae()).to(dtype).eval()
+        pixels = torch.randn(1, 3, side, side, dtype=dtype)
+        latent = torch.randn(1, 4, latent_side, latent_side, dtype=dtype)
+        results.append((f"VAE encode {side}x{side}", lambda: vae.encode(pixels).latent_dist.mean))
+        results.append((f"VAE decode {side}x{side}", lambda: vae.decode(latent).sample))
+        results = [(name, body) for name, body in results if not arguments.stages or any(
+            name.startswith(prefix) for prefix in arguments.stages.split(","))]
         report = {"torch": torch.__version__, "threads": arguments.threads, "dtype": arguments.dtype,
                   "sgemm_gflops": sgemm_rate, "stages": []}
         for name, body in results:

@@ -7,6 +7,8 @@ Run from the repository root, with the reference venv's python (OpenVINO: `pip i
 without it, or with --no-openvino, only torch is compared):
   /path/to/venv/bin/python tools/reference/compare_torch.py --overpaint .build/release/overpaint \
       --model /tmp/sd15 --rounds 2 [--precision bf16]
+SDXL at 1024x1024 (torch only; `overpaint models random --like sdxl --out /tmp/sdxl`):
+  ... compare_torch.py --overpaint .build/release/overpaint --model /tmp/sdxl --family sdxl --no-openvino
 """
 import argparse
 import importlib.util
@@ -17,7 +19,9 @@ import statistics
 import subprocess
 import sys
 
-STAGES = ["UNet, batch 2 (guidance), 64x64 latents", "VAE encode 512x512", "VAE decode 512x512"]
+def stage_names(side):
+    return [f"UNet, batch 2 (guidance), {side // 8}x{side // 8} latents", f"VAE encode {side}x{side}",
+            f"VAE decode {side}x{side}"]
 HERE = pathlib.Path(__file__).parent
 
 
@@ -39,14 +43,22 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     parser.add_argument("--no-openvino", action="store_true", help="compare with torch only")
+    parser.add_argument("--family", choices=["sd15", "sdxl"], default="sd15", help="sdxl: SDXL 1.0 at 1024x1024")
+    parser.add_argument("--stages", default="unet,vae-encode,vae-decode", help="overpaint bench's stage names")
     arguments = parser.parse_args()
+    side = 1024 if arguments.family == "sdxl" else 512
+    prefixes = {"unet": "UNet", "vae-encode": "VAE encode", "vae-decode": "VAE decode"}
+    chosen = [prefixes[stage] for stage in arguments.stages.split(",")]
+    STAGES = [name for name in stage_names(side) if any(name.startswith(prefix) for prefix in chosen)]
     common = ["--threads", str(arguments.threads), "--repetitions", str(arguments.repetitions)]
-    peers = {"torch": [sys.executable, str(HERE / "bench_torch.py"), *common,
+    peers = {"torch": [sys.executable, str(HERE / "bench_torch.py"), *common, "--family", arguments.family,
+                       "--stages", ",".join(chosen),
                        "--dtype", "bfloat16" if arguments.precision == "bf16" else "float32"]}
-    if not arguments.no_openvino and importlib.util.find_spec("openvino") is not None:
+    # bench_openvino.py has SD 1.5's stages only
+    if arguments.family == "sd15" and not arguments.no_openvino and importlib.util.find_spec("openvino") is not None:
         peers["OpenVINO"] = [sys.executable, str(HERE / "bench_openvino.py"), *common, "--precision", arguments.precision]
     ours_bench = [arguments.overpaint, "bench", "--json", "--no-kernels", "--model", arguments.model,
-                  "--stages", "unet,vae-encode,vae-decode", "--repetitions", str(arguments.repetitions),
+                  "--stages", arguments.stages, "--size", str(side), "--repetitions", str(arguments.repetitions),
                   "--precision", arguments.precision]
     ours_environment = dict(os.environ, OVERPAINT_THREADS=str(arguments.threads))
 
