@@ -151,7 +151,7 @@ public enum ImageFile {
             }
         case .webp:
             let exif = inputEXIF ?? ExifUserComment.exif(parameters)
-            let color = image.colorChannels == 1 ? image.expandingGrayToRGB() : image
+            let color = image.expandingGrayToRGB()
             let icc = metadata.iccProfile(forColorChannels: color.colorChannels)
             status = withMetadata(exif: exif, icc: icc) { blocks in
                 withSamples(color, depth: 8, channels: color.channels) { pixels in

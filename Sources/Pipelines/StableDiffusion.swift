@@ -231,11 +231,13 @@ public final class StableDiffusion: Sendable {
     }
 
     /// This pipeline with the given components in place of its own; the rest are shared.
-    func replacing(tokenizer: CLIPTokenizer? = nil, textEncoder: CLIPTextModel? = nil, vae: AutoencoderKL? = nil,
-                   tinyVAE: AutoencoderTiny? = nil) -> StableDiffusion {
+    /// `autoencoders` replaces both: the VAE, and the tiny autoencoder that works in its place
+    /// (nil for none).
+    func replacing(tokenizer: CLIPTokenizer? = nil, textEncoder: CLIPTextModel? = nil,
+                   autoencoders: (vae: AutoencoderKL, tiny: AutoencoderTiny?)? = nil) -> StableDiffusion {
         StableDiffusion(tokenizer: tokenizer ?? self.tokenizer, textEncoder: textEncoder ?? self.textEncoder, unet: unet,
-                        vae: vae ?? self.vae, schedulerConfig: schedulerConfig, sdxl: sdxl,
-                        tinyVAE: vae == nil ? tinyVAE ?? self.tinyVAE : tinyVAE)
+                        vae: autoencoders?.vae ?? vae, schedulerConfig: schedulerConfig, sdxl: sdxl,
+                        tinyVAE: autoencoders.map(\.tiny) ?? tinyVAE)
     }
 
     /// Images of more pixels than this go through the VAE in diffusers' blended tiles

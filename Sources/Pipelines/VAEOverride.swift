@@ -12,15 +12,18 @@ extension StableDiffusion {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue else {
             let replacement = try AutoencoderKL(config: vae.config, source: SingleFileVAE.source(SafeTensorsFile(url: url)))
-            return replacing(vae: replacement)
+            return replacing(autoencoders: (replacement, nil))
         }
-        guard Self.isTinyAutoencoder(url) else { return replacing(vae: try checkedLatents(AutoencoderKL(folder: url), at: url)) }
+        guard Self.isTinyAutoencoder(url) else {
+            return replacing(autoencoders: (try checkedLatents(AutoencoderKL(folder: url), at: url), nil))
+        }
         let tiny = try AutoencoderTiny(folder: url)
         guard tiny.config.latentChannels == vae.config.latentChannels, tiny.downscaleFactor == vaeScaleFactor else {
             throw ModelsError.unsupportedConfig(path: url.path, detail: "a tiny autoencoder of \(tiny.config.latentChannels) "
                 + "latent channels at 1/\(tiny.downscaleFactor) scale; this model's latents have \(vae.config.latentChannels) at 1/\(vaeScaleFactor)")
         }
-        return replacing(tinyVAE: tiny)
+        // the model's VAE still gives the latent shape and sizes
+        return replacing(autoencoders: (vae, tiny))
     }
 
     /// `replacement` when its latents have this model's channels.
