@@ -17,7 +17,11 @@
 /* libheif's default per-side limit (MAX_IMAGE_WIDTH in its heif_limits.h), never loosened here. */
 enum { libheif_side_limit = 32768 };
 
-/* The file is read through the decoder's descriptor, on demand: libheif asks for boxes, not the file. */
+/*
+ * The file is read through the decoder's descriptor, on demand: libheif asks for boxes and
+ * items, not the whole file. It serialises its reads (even when it decodes a grid's tiles on
+ * several threads), so the position needs no lock.
+ */
 static int64_t reader_position(void *userdata) { return ((ccodecs_decoder *)userdata)->heif_position; }
 
 static int reader_read(void *data, size_t size, void *userdata) {

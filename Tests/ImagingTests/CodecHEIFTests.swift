@@ -157,6 +157,18 @@ import Testing
         #expect(CodecBadInputTests.expectFailure(url, maxPixels: 1000) == .tooLarge(path: url.path, width: 64, height: 48,
                                                                                   limit: 1000))
     }
+
+    /// The coded stream, not the ispe box, decides what libheif delivers: a stream larger than
+    /// the container declares is refused after decoding, never copied into a buffer of the
+    /// declared size.
+    @Test(arguments: ["heif_large.heic", "avif_large.avif"]) func aStreamLargerThanItsContainerFails(name: String) throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bytes = try HEIFBytes.claiming(width: 64, height: 48, from: name)
+        let url = try CodecBadInputTests.write(bytes, "small-claim-\(name)", in: folder)
+        let message = CodecBadInputTests.expectFailure(url)?.localizedDescription ?? ""
+        #expect(message.contains("decoded 1200x1000 8-bit pixels, not the 64x48 the container declares"), "\(message)")
+    }
 }
 
 /// HEIF fixtures with their image spatial extents rewritten.
