@@ -26,7 +26,8 @@ let package = Package(
         .target(
             name: "CCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff"),
-                             .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("exif")]
+                             .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("exif"),
+                             .linkedLibrary("heif")]
         ),
         .target(name: "FileAccess"),
         .target(name: "CKernels"),

@@ -115,6 +115,7 @@ ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *n
     case CCODECS_JPEG: status = ccodecs_jpeg_open(opened, name); break;
     case CCODECS_TIFF: status = ccodecs_tiff_open(opened, name); break;
     case CCODECS_WEBP: status = ccodecs_webp_open(opened, name); break;
+    case CCODECS_HEIF: status = ccodecs_heif_open(opened, name); break;
     default: ccodecs_note(&opened->jump, "unknown format"); status = CCODECS_ERROR_UNSUPPORTED;
     }
     *info = opened->info;
@@ -142,6 +143,7 @@ ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples, in
         case CCODECS_JPEG: status = ccodecs_jpeg_read(decoder, samples, orientation); break;
         case CCODECS_TIFF: status = ccodecs_tiff_read(decoder, samples); break;
         case CCODECS_WEBP: status = ccodecs_webp_read(decoder, samples); break;
+        case CCODECS_HEIF: status = ccodecs_heif_read(decoder, samples); break;
         default: status = CCODECS_ERROR_UNSUPPORTED;
         }
     }
@@ -166,6 +168,7 @@ void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     case CCODECS_JPEG: ccodecs_jpeg_close(decoder); break;
     case CCODECS_TIFF: ccodecs_tiff_close(decoder); break;
     case CCODECS_WEBP: break;
+    case CCODECS_HEIF: ccodecs_heif_close(decoder); break;
     }
     if (decoder->file != NULL) fclose(decoder->file);
     if (decoder->fd >= 0) close(decoder->fd);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 
+#include <libheif/heif.h>
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
@@ -62,6 +63,15 @@ struct ccodecs_decoder {
 
     /* WebP: the whole file, in scratch. */
     size_t webp_size;
+
+    struct heif_context *heif;
+    struct heif_image_handle *heif_handle;
+    /* libheif reads the file through the descriptor: where it is, and where the file ends. */
+    int64_t heif_position;
+    int64_t heif_file_size;
+    /* Copies of the Exif item and the ICC profile (libheif hands out copies only). */
+    uint8_t *heif_exif;
+    uint8_t *heif_icc;
 };
 
 void ccodecs_note(ccodecs_jump *jump, const char *format, ...)
@@ -111,5 +121,10 @@ void ccodecs_tiff_close(ccodecs_decoder *decoder);
 /* Reads the whole file (held to the budget) once the header is accepted; nothing to close. */
 ccodecs_status ccodecs_webp_open(ccodecs_decoder *decoder, const char *name);
 ccodecs_status ccodecs_webp_read(ccodecs_decoder *decoder, float *samples);
+
+/* HEIC and AVIF: the primary image, upright (libheif applies irot / imir / clap). */
+ccodecs_status ccodecs_heif_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_heif_read(ccodecs_decoder *decoder, float *samples);
+void ccodecs_heif_close(ccodecs_decoder *decoder);
 
 #endif

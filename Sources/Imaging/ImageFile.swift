@@ -2,7 +2,8 @@ import CCodecs
 import FileAccess
 import Foundation
 
-/// Reads and writes PNG, JPEG, TIFF and WebP files through libpng, libjpeg-turbo, libtiff and libwebp.
+/// Reads and writes PNG, JPEG, TIFF and WebP files through libpng, libjpeg-turbo, libtiff and
+/// libwebp, and reads HEIC / HEIF and AVIF files through libheif.
 ///
 /// Reading picks the decoder from the file's magic bytes (never its extension), refuses
 /// an image whose header claims more than `maxPixels` before allocating pixel memory, and
@@ -12,8 +13,10 @@ import Foundation
 /// alpha), interlaced; JPEG baseline and progressive, gray and RGB, EXIF orientation
 /// applied (CMYK/YCCK refused); TIFF 8/16-bit gray, gray+alpha, RGB, RGBA in strips,
 /// anything else libtiff can render as 8-bit RGBA (palette, bilevel, YCbCr, tiles), first
-/// page only. Samples are not colour-managed: gamma and ICC profiles are not applied (a profile
-/// is carried to outputs as it is, see `readWithMetadata` and `write`).
+/// page only; HEIF and AVIF the primary image, RGB or RGBA (gray as RGB), 8-bit, or 16-bit
+/// samples for 10- and 12-bit images, irot / imir / clap applied. Samples are not
+/// colour-managed: gamma and ICC profiles are not applied (a profile is carried to outputs as
+/// it is, see `readWithMetadata` and `write`).
 public enum ImageFile {
     /// Decodes the image at `url`, which must be a regular file (or a link to one).
     ///
@@ -48,6 +51,7 @@ public enum ImageFile {
             throw ImagingError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
         }
         let exif = bytes(ccodecs_decoder_exif, of: decoder)
+        // Only JPEG's decoder turns rows by the EXIF Orientation (see `ccodecs_decoder_read`).
         let orientation = format == .jpeg ? exif.flatMap(ExifOrientation.parse) ?? 1 : 1
         var readStatus = CCODECS_OK
         let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -60,9 +64,8 @@ public enum ImageFile {
         let upright = orientation < 5 ? (width, height) : (height, width)
         let image = Image(width: upright.0, height: upright.1, channels: channels, bitDepth: Int(info.bit_depth),
                           samples: samples)
-        // Only the JPEG decoder turns pixels by the EXIF orientation (see `ccodecs_decoder_read`).
         let metadata = ImageMetadata(exif: exif, iccProfile: bytes(ccodecs_decoder_icc, of: decoder),
-                                     orientationApplied: format == .jpeg && exif != nil)
+                                     orientationApplied: format.readsUpright && exif != nil)
         return (image, metadata)
     }
 
@@ -93,7 +96,7 @@ public enum ImageFile {
     }
 
     /// Encodes `image` to `url` as `format`, replacing any file there; a failed write
-    /// removes what it had written.
+    /// removes what it had written. HEIF and AVIF are refused: they are read, not written.
     ///
     /// - `quality`: JPEG and WebP quality 1...100; WebP at 100 is lossless.
     /// - `bitDepth`: 8 or 16 for PNG and TIFF (default: the image's own); JPEG is always 8.
@@ -168,6 +171,9 @@ public enum ImageFile {
                                        Int32(depth), blocks, &message, capacity)
                 }
             }
+        case .heif, .avif:
+            throw ImagingError.writeFailed(
+                path: path, reason: "\(format.displayName) images are read, not written (write PNG, JPEG, TIFF or WebP)")
         }
         guard status == CCODECS_OK else {
             if status != CCODECS_ERROR_IO { try? FileManager.default.removeItem(at: url) }

@@ -1,20 +1,30 @@
 import CCodecs
 import Foundation
 
-/// The file formats `ImageFile` reads and writes.
+/// The file formats `ImageFile` reads; all but HEIF and AVIF are written too.
 public enum ImageFormat: String, Sendable, CaseIterable {
     case png, jpeg, tiff, webp
+    /// HEIC and the other HEIF images phones write, and AVIF: read, never written.
+    case heif, avif
 
-    /// The format a file name's extension names (`png`, `jpg`, `jpeg`, `tif`, `tiff`, any case).
+    /// The format a file name's extension names (`png`, `jpg`, `jpeg`, `tif`, `tiff`, `webp`,
+    /// `heic`, `heif`, `hif`, `avif`, any case).
     public init?(pathExtension: String) {
         switch pathExtension.lowercased() {
         case "png": self = .png
         case "jpg", "jpeg": self = .jpeg
         case "tif", "tiff": self = .tiff
         case "webp": self = .webp
+        case "heic", "heif", "hif": self = .heif
+        case "avif": self = .avif
         default: return nil
         }
     }
+
+    /// ISO-BMFF major brands (the `ftyp` box's first) of still images and sequences in HEVC,
+    /// or in any codec (`mif1`, `msf1`), and of AV1 ones; libheif decodes the primary image of each.
+    private static let heifBrands: Set<String> = ["heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"]
+    private static let avifBrands: Set<String> = ["avif", "avis"]
 
     /// The format the leading bytes of a file identify, or nil when none matches.
     public init?<Bytes: Collection>(magic bytes: Bytes) where Bytes.Element == UInt8 {
@@ -29,6 +39,15 @@ public enum ImageFormat: String, Sendable, CaseIterable {
             self = .tiff  // classic and BigTIFF, both byte orders
         } else if starts(with: Array("RIFF".utf8)), head.count == 12, Array(head[8..<12]) == Array("WEBP".utf8) {
             self = .webp
+        } else if head.count == 12, Array(head[4..<8]) == Array("ftyp".utf8) {
+            let brand = String(decoding: head[8..<12], as: UTF8.self)
+            if Self.heifBrands.contains(brand) {
+                self = .heif
+            } else if Self.avifBrands.contains(brand) {
+                self = .avif
+            } else {
+                return nil  // an MP4 video, a QuickTime movie, a JPEG 2000 file...
+            }
         } else {
             return nil
         }
@@ -41,6 +60,19 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case .jpeg: "JPEG"
         case .tiff: "TIFF"
         case .webp: "WebP"
+        case .heif: "HEIF"
+        case .avif: "AVIF"
+        }
+    }
+
+    /// Whether reading turns the pixels upright, so that the EXIF Orientation written with them
+    /// must be 1: JPEG's decoder applies the EXIF Orientation, and libheif HEIF's irot / imir
+    /// transforms, which are what orient a HEIF image (its EXIF Orientation, where a camera
+    /// writes one, repeats them). Other formats' pixels come as stored.
+    var readsUpright: Bool {
+        switch self {
+        case .jpeg, .heif, .avif: true
+        case .png, .tiff, .webp: false
         }
     }
 
@@ -50,6 +82,7 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case .jpeg: CCODECS_JPEG
         case .tiff: CCODECS_TIFF
         case .webp: CCODECS_WEBP
+        case .heif, .avif: CCODECS_HEIF
         }
     }
 
@@ -67,8 +100,11 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         }
         if let format = ImageFormat(magic: head.prefix(count)) { return format }
         if let claimed = ImageFormat(pathExtension: url.pathExtension) {
-            throw ImagingError.unreadable(path: path, reason: "not a \(claimed.displayName) file (unrecognised content)")
+            let article = claimed == .avif ? "an" : "a"
+            throw ImagingError.unreadable(path: path,
+                                          reason: "not \(article) \(claimed.displayName) file (unrecognised content)")
         }
-        throw ImagingError.unreadable(path: path, reason: "not a PNG, JPEG, TIFF or WebP file (unrecognised content)")
+        throw ImagingError.unreadable(path: path,
+                                      reason: "not a PNG, JPEG, TIFF, WebP, HEIF or AVIF file (unrecognised content)")
     }
 }

@@ -6,9 +6,9 @@ public struct ImageMetadata: Sendable, Equatable {
     public var exif: [UInt8]?
     /// The ICC profile as the file held it.
     public var iccProfile: [UInt8]?
-    /// Whether reading turned the pixels upright as the EXIF Orientation asked (JPEG), so
-    /// that the Orientation written with them must be 1; other formats keep their pixels as
-    /// stored, and their Orientation still holds.
+    /// Whether reading turned the pixels upright (JPEG by its EXIF Orientation, HEIF and AVIF
+    /// by their irot / imir transforms), so that the Orientation written with them must be 1;
+    /// other formats keep their pixels as stored, and their Orientation still holds.
     public var orientationApplied: Bool
 
     public init(exif: [UInt8]? = nil, iccProfile: [UInt8]? = nil, orientationApplied: Bool = false) {

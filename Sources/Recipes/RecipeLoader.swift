@@ -204,11 +204,14 @@ struct RecipeReader {
         }
     }
 
+    /// `match.images` when the recipe names none: photos as cameras and phones write them.
+    static let defaultImageGlobs = ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.heic", "*.heif", "*.avif"]
+
     private func readMatch(_ top: MappingReader) -> Recipe.Match? {
         guard let match = top.mapping("match") else {
-            return Recipe.Match(images: ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff"])
+            return Recipe.Match(images: Self.defaultImageGlobs)
         }
-        let images = match.strings("images") ?? ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff"]
+        let images = match.strings("images") ?? Self.defaultImageGlobs
         if images.isEmpty {
             diagnostics.report("needs at least one glob", at: match.value("images"), path: "match.images")
         }

@@ -45,7 +45,7 @@ import Testing
         let url = try Self.write(Array("just some notes\n".utf8), "notes.png", in: folder)
         #expect(Self.expectFailure(url)?.localizedDescription.contains("not a PNG file") == true)
         let other = try Self.write(Array("just some notes\n".utf8), "notes.txt", in: folder)
-        #expect(Self.expectFailure(other)?.localizedDescription.contains("not a PNG, JPEG, TIFF or WebP file") == true)
+        #expect(Self.expectFailure(other)?.localizedDescription.contains("not a PNG, JPEG, TIFF, WebP, HEIF or AVIF file") == true)
         #expect(throws: ImagingError.self) { try ImageFile.readTextChunks(url) }
     }
 
@@ -114,7 +114,7 @@ import Testing
         let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 2, height: 2, channels: 3, bitDepth: 8)
-        for format in ImageFormat.allCases {
+        for format in CodecFixtures.writableFormats {
             let url = folder.appendingPathComponent("missing/out.\(format.rawValue)")
             do {
                 try ImageFile.write(image, to: url, format: format)

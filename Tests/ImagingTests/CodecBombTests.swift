@@ -56,11 +56,23 @@ import Testing
         }
     }
 
+    /// HEIF and AVIF fixtures whose ispe boxes claim more: over libheif's per-side limit, at it,
+    /// and within it but over the pixel limit.
+    static var heifBombs: [Bomb] {
+        get throws {
+            try [("heif_rgb.heic", 40_000, 40_000), ("heif_rgb.heic", 20_000, 10_000), ("avif_rgb.avif", 32768, 32768),
+                 ("avif_rgb.avif", 100_000, 1)].map { fixture, width, height in
+                Bomb(name: "\(width)x\(height)-\(fixture)",
+                     bytes: try HEIFBytes.claiming(width: UInt32(width), height: UInt32(height), from: fixture))
+            }
+        }
+    }
+
     /// Runs the read path, failing and succeeding, on small files: in this process before
     /// a fork, for the Swift runtime's type metadata, and in the child before measuring
     /// (see CodecChildProcess.run).
     static func warmUp(_ folder: URL) {
-        for name in ["png_rgb8.png", "jpeg_rgb.jpg", "tiff_rgb8.tif", "tiff_bilevel.tif"] {
+        for name in ["png_rgb8.png", "jpeg_rgb.jpg", "tiff_rgb8.tif", "tiff_bilevel.tif", "heif_rgb.heic", "avif_rgb.avif"] {
             _ = CodecChildProcess.readOutcome(CodecFixtures.url(name))
         }
         _ = CodecChildProcess.readOutcome(folder.appendingPathComponent("absent.png"))
@@ -99,6 +111,12 @@ import Testing
         let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         for bomb in try Self.jpegBombs { try Self.expectRefusedCheaply(bomb, in: folder) }
+    }
+
+    @Test func heifBombsAreRefusedCheaply() throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for bomb in try Self.heifBombs { try Self.expectRefusedCheaply(bomb, in: folder) }
     }
 
     @Test func headerOverTheLimitIsTooLargeEvenWithoutImageData() throws {
@@ -140,6 +158,13 @@ import Testing
         try ImageFile.write(CodecFixtures.gradient(width: 1200, height: 1000, channels: channels), to: url,
                             format: format, bitDepth: bitDepth)
         Self.expectDecodedWithinBudget(url, width: 1200, height: 1000, channels: channels, in: folder)
+    }
+
+    /// libheif allocates outside the decoders' budget; what it takes must follow the image all the same.
+    @Test(arguments: ["heif_large.heic", "avif_large.avif"]) func acceptedHEIFDecodesWithinOneAndAHalfTimesItsSize(name: String) throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        Self.expectDecodedWithinBudget(CodecFixtures.url(name), width: 1200, height: 1000, channels: 3, in: folder)
     }
 
     /// libtiff renders a bilevel image as RGBA words, which used to take a raster of their own.

@@ -10,6 +10,9 @@ enum CodecFixtures {
 
     static func data(_ name: String) throws -> Data { try Data(contentsOf: url(name)) }
 
+    /// The formats `ImageFile.write` encodes (HEIF and AVIF are read only).
+    static let writableFormats: [ImageFormat] = [.png, .jpeg, .tiff, .webp]
+
     /// One entry of decode.json: a file and the samples a decoder must deliver.
     struct DecodeCase: Decodable, Sendable, CustomStringConvertible {
         var file: String

@@ -153,6 +153,19 @@ private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml
     #expect(found.first?.keyPath == "output.path")
 }
 
+/// Phones' photos are matched by default; they are read, never written, so an output cannot be one.
+@Test func heicAndAVIFAreMatchedByDefaultButNeverOutputs() throws {
+    let defaults = try parse("edits:\n  - canny: {}\n").match.images
+    #expect(["*.heic", "*.heif", "*.avif"].allSatisfy(defaults.contains))
+    #expect(try parse("match: {mask: \"m/{stem}.png\"}\nedits:\n  - canny: {}\n").match.images == defaults)
+    for output in ["{path: \"{stem}.heic\"}", "{path: \"{stem}.avif\"}", "{path: \"{stem}.png\", format: heic}",
+                   "{path: \"{stem}.png\", format: avif}"] {
+        let found = issues("output: \(output)\nedits:\n  - canny: {}\n")
+        #expect(found.count == 1 && found.first.map { ["output.path", "output.format"].contains($0.keyPath) } == true,
+                "\(output): \(found)")
+    }
+}
+
 @Test func outputMetadataIsKeptUnlessStripped() throws {
     #expect(try parse("edits:\n  - canny: {}\n").output.metadata == .keep)
     #expect(try parse("output: {path: \"{stem}.jpg\", metadata: keep}\nedits:\n  - canny: {}\n").output.metadata == .keep)

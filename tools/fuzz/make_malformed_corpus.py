@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Writes Tests/Fixtures/malformed: broken images, masks, recipes and model files.
 
-Python's standard library only, deterministic (one seeded generator), so rerunning it
+Python's standard library only, deterministic (seeded generators), so rerunning it
 reproduces the committed corpus byte for byte. Every case is derived from a small valid
 seed (the fuzzers' seeds and the codec fixtures) by one named damage:
 
 - images/: each seed image truncated at eight places, with single bytes flipped, with a
   run of bytes scrambled; plus crafted headers (PNG IHDR / JPEG SOF / TIFF tags claiming
   huge, zero or odd sizes, with valid CRCs so libpng gets as far as its size checks),
-  empty files, text files and other formats under an image's extension.
+  empty files, text files and other formats under an image's extension; HEIC and AVIF
+  fixtures damaged the same ways and with ispe boxes claiming huge or zero sizes.
 - masks/: good photos in masks-images/ whose masks are broken the same ways.
 - recipes/: the repo's recipes with a line deleted, a value's type changed, bytes that
   are not UTF-8, an alias bomb ("billion laughs"), deep nesting and huge numbers.
@@ -30,7 +31,8 @@ RNG = random.Random(20261202)
 
 
 def seed_images():
-    return sorted(p for p in CODECS.iterdir() if p.suffix in (".png", ".jpg", ".tif"))
+    """The codec fixtures, but for the HEIF fixtures' sources (the HEIF cases come last, see heif_cases)."""
+    return sorted(p for p in CODECS.iterdir() if p.suffix in (".png", ".jpg", ".tif") and not p.name.startswith("heif_"))
 
 
 def truncations(data):
@@ -38,28 +40,28 @@ def truncations(data):
     return {f"cut{cut}": data[:cut] for cut in cuts if cut < len(data)}
 
 
-def flips(data, count):
+def flips(data, count, rng=RNG):
     cases = {}
     for index in range(count):
         damaged = bytearray(data)
-        offset = RNG.randrange(len(data))
-        damaged[offset] ^= 1 << RNG.randrange(8)
+        offset = rng.randrange(len(data))
+        damaged[offset] ^= 1 << rng.randrange(8)
         cases[f"flip{index}-at{offset}"] = bytes(damaged)
     return cases
 
 
-def scrambled(data):
+def scrambled(data, rng=RNG):
     damaged = bytearray(data)
-    start = RNG.randrange(max(1, len(data) - 16))
+    start = rng.randrange(max(1, len(data) - 16))
     for offset in range(start, min(len(data), start + 16)):
-        damaged[offset] = RNG.randrange(256)
+        damaged[offset] = rng.randrange(256)
     return {f"scramble-at{start}": bytes(damaged)}
 
 
-def damaged_versions(data):
+def damaged_versions(data, rng=RNG):
     cases = truncations(data)
-    cases.update(flips(data, 3))
-    cases.update(scrambled(data))
+    cases.update(flips(data, 3, rng))
+    cases.update(scrambled(data, rng))
     return cases
 
 
@@ -142,6 +144,38 @@ def crafted_tiffs():
     }
 
 
+def with_ispe(data, width, height):
+    """Every ispe box (size, "ispe", version and flags, width, height) claiming width x height."""
+    damaged = bytearray(data)
+    at = damaged.find(b"ispe")
+    while at >= 0:
+        struct.pack_into(">II", damaged, at + 8, width, height)
+        at = damaged.find(b"ispe", at + 4)
+    return bytes(damaged)
+
+
+def heif_cases():
+    """HEIC and AVIF fixtures damaged, and crafted. Their own generator: adding them left every
+    earlier case as it was."""
+    rng = random.Random(20261203)
+    cases = {}
+    for seed in ("heif_rgb.heic", "heif_camera.heic", "avif_rgb.avif"):
+        path = CODECS / seed
+        for name, data in damaged_versions(path.read_bytes(), rng).items():
+            cases[f"{path.stem}.{name}{path.suffix}"] = data
+    heic = (CODECS / "heif_rgb.heic").read_bytes()
+    avif = (CODECS / "avif_rgb.avif").read_bytes()
+    cases.update({
+        "huge-40000x40000.heic": with_ispe(heic, 40_000, 40_000),
+        "huge-20000x10000.heic": with_ispe(heic, 20_000, 10_000),
+        "huge-32768x32768.avif": with_ispe(avif, 32_768, 32_768),
+        "zero-size.avif": with_ispe(avif, 0, 0),
+        "ftyp-only.heic": heic[:struct.unpack(">I", heic[:4])[0]],
+        "mp4-named-heic.heic": b"\0\0\0\x18ftypisom\0\0\x02\0isommp41" + b"\0" * 64,
+    })
+    return cases
+
+
 def disguised():
     return {
         "empty.png": b"",
@@ -162,7 +196,7 @@ def write_images():
     for seed in seed_images():
         for name, data in damaged_versions(seed.read_bytes()).items():
             (folder / f"{seed.stem}.{name}{seed.suffix}").write_bytes(data)
-    for name, data in {**crafted_pngs(), **crafted_jpegs(), **crafted_tiffs(), **disguised()}.items():
+    for name, data in {**crafted_pngs(), **crafted_jpegs(), **crafted_tiffs(), **disguised(), **heif_cases()}.items():
         (folder / name).write_bytes(data)
 
 

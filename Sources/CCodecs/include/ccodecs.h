@@ -2,7 +2,7 @@
 #define CCODECS_H
 
 /*
- * A small typed shim over libpng16, libjpeg(-turbo), libtiff, libwebp and libexif.
+ * A small typed shim over libpng16, libjpeg(-turbo), libtiff, libwebp, libheif and libexif.
  *
  * Why C: libpng and libjpeg report errors by calling a function that must not return
  * (setjmp/longjmp), which Swift cannot express. Every function here catches those jumps
@@ -17,7 +17,9 @@
  * Decoding is bounded before it allocates: ccodecs_decoder_open refuses a header claiming
  * more than `max_pixels`, and every allocation the codec libraries make afterwards is held
  * to a budget of half the decoded image (in floats) plus CCODECS_MEMORY_SLACK, so a small
- * file cannot make a decoder claim much more memory than the image it produces.
+ * file cannot make a decoder claim much more memory than the image it produces. libheif
+ * (HEIC, AVIF; read only) takes no allocator, so it is bounded by the size check alone, which
+ * also tightens libheif's own per-side limit: what it allocates follows the accepted size.
  */
 
 #include <stddef.h>
@@ -27,7 +29,9 @@ typedef enum {
     CCODECS_PNG = 0,
     CCODECS_JPEG = 1,
     CCODECS_TIFF = 2,
-    CCODECS_WEBP = 3
+    CCODECS_WEBP = 3,
+    /* HEIC and AVIF alike: libheif tells them apart from the file. */
+    CCODECS_HEIF = 4
 } ccodecs_format;
 
 typedef enum {
@@ -79,7 +83,9 @@ ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *n
 /*
  * Decodes all pixels into `samples` (height * width * channels floats). `orientation`
  * is an EXIF orientation (1...8) that the rows are stored under, so that the result is
- * upright (width and height swap for 5...8); only JPEG carries one, other formats take 1.
+ * upright (width and height swap for 5...8); only JPEG carries one, other formats take 1
+ * (HEIF's pixels come out upright from its own irot / imir transforms, which its EXIF
+ * Orientation only repeats).
  */
 ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples,
                                     int32_t orientation, char *message, size_t capacity);
@@ -89,22 +95,24 @@ ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples,
  * still decode): no camera writes such a block, and a copy of it would follow every output.
  * They come from memory the budget already holds (libpng's chunks, libtiff's tags, the
  * WebP file), except JPEG's profile, which libjpeg-turbo joins from the APP2 segments into
- * a block no larger than they are in the file.
+ * a block no larger than they are in the file, and HEIF's, copied from libheif's reading of
+ * the file.
  */
 #define CCODECS_METADATA_LIMIT ((size_t)16 << 20)
 
 /*
  * The image's TIFF-structured EXIF payload (starting "II*\0" or "MM\0*"), or NULL when it
  * has none: JPEG's Exif APP1 segment, PNG's eXIf chunk (before the image data, where the
- * PNG spec puts it), WebP's EXIF chunk. TIFF files keep EXIF in a sub-directory of the
- * image's own, which is not read. Valid from ccodecs_decoder_open until the decoder is closed.
+ * PNG spec puts it), WebP's EXIF chunk, HEIF's Exif item (past its TIFF header offset).
+ * TIFF files keep EXIF in a sub-directory of the image's own, which is not read. Valid from
+ * ccodecs_decoder_open until the decoder is closed.
  */
 const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *length);
 
 /*
  * The image's ICC profile, or NULL when it has none: JPEG's APP2 ICC_PROFILE segments
- * joined, PNG's iCCP chunk inflated, TIFF's ICCProfile tag, WebP's ICCP chunk. Valid as
- * ccodecs_decoder_exif's.
+ * joined, PNG's iCCP chunk inflated, TIFF's ICCProfile tag, WebP's ICCP chunk, HEIF's colr
+ * box of type prof or rICC. Valid as ccodecs_decoder_exif's.
  */
 const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *length);
 
