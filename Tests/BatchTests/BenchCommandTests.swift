@@ -75,7 +75,10 @@ import Testing
         return try threadMinorFaults() - before
     }
     _ = try touchFreshBlock()
-    #expect(try touchFreshBlock() < pages / 8)
+    // A test on another thread sharing this arena may take the freed block in between: the
+    // best of three shows whether reuse works.
+    let faults = try (0..<3).map { _ in try touchFreshBlock() }
+    #expect(faults.min() ?? pages < pages / 8, "\(faults)")
 }
 
 /// Minor page faults of the calling thread (`/proc/thread-self/stat`, field 10).
