@@ -128,27 +128,82 @@ ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *n
     return CCODECS_OK;
 }
 
+/* The pixels as the file stores them, row-major. */
+static ccodecs_status read_stored(ccodecs_decoder *decoder, float *samples) {
+    switch (decoder->format) {
+    case CCODECS_PNG: return ccodecs_png_read(decoder, samples);
+    case CCODECS_TIFF: return ccodecs_tiff_read(decoder, samples);
+    case CCODECS_WEBP: return ccodecs_webp_read(decoder, samples);
+    case CCODECS_HEIF: return ccodecs_heif_read(decoder, samples);
+    default: return CCODECS_ERROR_UNSUPPORTED;
+    }
+}
+
+/*
+ * PNG and WebP pixels turned as EXIF `orientation` asks, as Pillow's ImageOps.exif_transpose
+ * turns them (what diffusers' load_image does): decoded as stored into a scratch copy, then
+ * each source pixel (x, y) placed where the JPEG reader places it. Only oriented files pay
+ * for the copy.
+ */
+static ccodecs_status read_oriented(ccodecs_decoder *decoder, float *samples, int32_t orientation) {
+    ptrdiff_t w = decoder->info.width, h = decoder->info.height, channels = decoder->info.channels;
+    float *stored = malloc((size_t)(w * h * channels) * sizeof(float));
+    if (stored == NULL) {
+        ccodecs_note(&decoder->jump, "out of memory");
+        return CCODECS_ERROR_IO;
+    }
+    ccodecs_status status = read_stored(decoder, stored);
+    if (status == CCODECS_OK) {
+        for (ptrdiff_t y = 0; y < h; y++) ccodecs_store_oriented_row(&decoder->info, samples, orientation, y, stored + y * w * channels);
+    }
+    free(stored);
+    return status;
+}
+
 ccodecs_status ccodecs_decoder_read(ccodecs_decoder *decoder, float *samples, int32_t orientation,
                                     char *message, size_t capacity) {
     ccodecs_status status;
-    if (orientation != 1 && decoder->format != CCODECS_JPEG) {
-        ccodecs_note(&decoder->jump, "only JPEG images carry an EXIF orientation");
+    int turns = decoder->format == CCODECS_JPEG || decoder->format == CCODECS_PNG || decoder->format == CCODECS_WEBP;
+    if (orientation != 1 && !turns) {
+        ccodecs_note(&decoder->jump, "only JPEG, PNG and WebP images are turned by an EXIF orientation");
         status = CCODECS_ERROR_UNSUPPORTED;
     } else if (orientation < 1 || orientation > 8) {
         ccodecs_note(&decoder->jump, "EXIF orientation %d is not 1...8", orientation);
         status = CCODECS_ERROR_UNSUPPORTED;
+    } else if (decoder->format == CCODECS_JPEG) {
+        status = ccodecs_jpeg_read(decoder, samples, orientation);
+    } else if (orientation != 1) {
+        status = read_oriented(decoder, samples, orientation);
     } else {
-        switch (decoder->format) {
-        case CCODECS_PNG: status = ccodecs_png_read(decoder, samples); break;
-        case CCODECS_JPEG: status = ccodecs_jpeg_read(decoder, samples, orientation); break;
-        case CCODECS_TIFF: status = ccodecs_tiff_read(decoder, samples); break;
-        case CCODECS_WEBP: status = ccodecs_webp_read(decoder, samples); break;
-        case CCODECS_HEIF: status = ccodecs_heif_read(decoder, samples); break;
-        default: status = CCODECS_ERROR_UNSUPPORTED;
-        }
+        status = read_stored(decoder, samples);
     }
     if (status != CCODECS_OK) ccodecs_copy_message(&decoder->jump, "cannot decode the pixels", message, capacity);
     return status;
+}
+
+/*
+ * Stores row `y` of stored samples (`row`, `channels` floats a pixel) as EXIF `orientation`
+ * asks: the source pixel (x, y) lands where Pillow's ImageOps.exif_transpose puts it.
+ */
+void ccodecs_store_oriented_row(const ccodecs_info *info, float *samples, int32_t orientation, ptrdiff_t y,
+                                const float *row) {
+    ptrdiff_t w = info->width, h = info->height, channels = info->channels;
+    ptrdiff_t out_width = orientation >= 5 ? h : w;
+    ptrdiff_t x0, y0, dx = 0, dy = 0; /* where source x = 0 lands, and the step per source pixel */
+    switch (orientation) {
+    case 2: x0 = w - 1, y0 = y, dx = -1; break;         /* mirror left-right */
+    case 3: x0 = w - 1, y0 = h - 1 - y, dx = -1; break; /* rotate 180 */
+    case 4: x0 = 0, y0 = h - 1 - y, dx = 1; break;      /* mirror top-bottom */
+    case 5: x0 = y, y0 = 0, dy = 1; break;              /* transpose */
+    case 6: x0 = h - 1 - y, y0 = 0, dy = 1; break;      /* rotate 90 clockwise */
+    case 7: x0 = h - 1 - y, y0 = w - 1, dy = -1; break; /* transverse */
+    case 8: x0 = y, y0 = w - 1, dy = -1; break;         /* rotate 90 counter-clockwise */
+    default: x0 = 0, y0 = y, dx = 1;
+    }
+    float *out = samples + (y0 * out_width + x0) * channels;
+    ptrdiff_t step = (dy * out_width + dx) * channels;
+    for (ptrdiff_t x = 0; x < w; x++, out += step)
+        for (ptrdiff_t c = 0; c < channels; c++) out[c] = row[x * channels + c];
 }
 
 const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *length) {

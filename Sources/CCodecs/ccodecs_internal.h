@@ -74,6 +74,8 @@ struct ccodecs_decoder {
     uint8_t *heif_icc;
 };
 
+void ccodecs_store_oriented_row(const ccodecs_info *info, float *samples, int32_t orientation, ptrdiff_t y,
+                                const float *row);
 void ccodecs_note(ccodecs_jump *jump, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 void ccodecs_copy_message(const ccodecs_jump *jump, const char *fallback, char *message,

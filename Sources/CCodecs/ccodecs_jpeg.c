@@ -124,35 +124,12 @@ ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name) {
     return CCODECS_OK;
 }
 
-/*
- * Stores decoded row `y` as EXIF `orientation` asks: the source pixel (x, y) lands where
- * Pillow's ImageOps.exif_transpose puts it, so the image comes out upright.
- */
-static void store_oriented_row(const ccodecs_info *info, float *samples, int32_t orientation, ptrdiff_t y,
-                               const JSAMPLE *row) {
-    ptrdiff_t w = info->width, h = info->height, channels = info->channels;
-    ptrdiff_t out_width = orientation >= 5 ? h : w;
-    ptrdiff_t x0, y0, dx = 0, dy = 0; /* where source x = 0 lands, and the step per source pixel */
-    switch (orientation) {
-    case 2: x0 = w - 1, y0 = y, dx = -1; break;         /* mirror left-right */
-    case 3: x0 = w - 1, y0 = h - 1 - y, dx = -1; break; /* rotate 180 */
-    case 4: x0 = 0, y0 = h - 1 - y, dx = 1; break;      /* mirror top-bottom */
-    case 5: x0 = y, y0 = 0, dy = 1; break;              /* transpose */
-    case 6: x0 = h - 1 - y, y0 = 0, dy = 1; break;      /* rotate 90 clockwise */
-    case 7: x0 = h - 1 - y, y0 = w - 1, dy = -1; break; /* transverse */
-    case 8: x0 = y, y0 = w - 1, dy = -1; break;         /* rotate 90 counter-clockwise */
-    default: x0 = 0, y0 = y, dx = 1;
-    }
-    float *out = samples + (y0 * out_width + x0) * channels;
-    ptrdiff_t step = (dy * out_width + dx) * channels;
-    for (ptrdiff_t x = 0; x < w; x++, out += step)
-        for (ptrdiff_t c = 0; c < channels; c++) out[c] = (float)row[x * channels + c] / 255.0f;
-}
-
 ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, float *samples, int32_t orientation) {
     struct jpeg_decompress_struct *jpeg = &decoder->jpeg;
     size_t row_bytes = (size_t)decoder->info.width * (size_t)decoder->info.channels;
-    decoder->scratch = malloc(row_bytes);
+    /* one row widened to floats, then the same row as libjpeg writes it; freed by close, so a
+       longjmp out of libjpeg leaks nothing */
+    decoder->scratch = malloc(row_bytes * (sizeof(float) + 1));
     if (decoder->scratch == NULL) {
         ccodecs_note(&decoder->jump, "out of memory");
         return CCODECS_ERROR_IO;
@@ -165,14 +142,16 @@ ccodecs_status ccodecs_jpeg_read(ccodecs_decoder *decoder, float *samples, int32
         ccodecs_note(&decoder->jump, "unexpected output layout");
         return CCODECS_ERROR_CORRUPT;
     }
-    JSAMPROW row = decoder->scratch;
+    float *widened = (float *)decoder->scratch;
+    JSAMPROW row = (JSAMPROW)(widened + row_bytes);
     while (jpeg->output_scanline < jpeg->output_height) {
         ptrdiff_t y = jpeg->output_scanline;
         if (jpeg_read_scanlines(jpeg, &row, 1) != 1) {
             ccodecs_note(&decoder->jump, "no scanline %td", y);
             return CCODECS_ERROR_CORRUPT;
         }
-        store_oriented_row(&decoder->info, samples, orientation, y, row);
+        for (size_t i = 0; i < row_bytes; i++) widened[i] = (float)row[i] / 255.0f;
+        ccodecs_store_oriented_row(&decoder->info, samples, orientation, y, widened);
     }
     return CCODECS_OK;
 }

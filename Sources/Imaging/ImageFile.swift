@@ -51,8 +51,7 @@ public enum ImageFile {
             throw ImagingError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
         }
         let exif = bytes(ccodecs_decoder_exif, of: decoder)
-        // Only JPEG's decoder turns rows by the EXIF Orientation (see `ccodecs_decoder_read`).
-        let orientation = format == .jpeg ? exif.flatMap(ExifOrientation.parse) ?? 1 : 1
+        let orientation = format.turnsByEXIFOrientation ? exif.flatMap(ExifOrientation.parse) ?? 1 : 1
         var readStatus = CCODECS_OK
         let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             readStatus = ccodecs_decoder_read(decoder, buffer.baseAddress, Int32(orientation), &message, capacity)

@@ -65,16 +65,21 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         }
     }
 
-    /// Whether reading turns the pixels upright, so that the EXIF Orientation written with them
-    /// must be 1: JPEG's decoder applies the EXIF Orientation, and libheif HEIF's irot / imir
-    /// transforms, which are what orient a HEIF image (its EXIF Orientation, where a camera
-    /// writes one, repeats them). Other formats' pixels come as stored.
-    var readsUpright: Bool {
+    /// Whether the decoder turns the pixels by the file's EXIF Orientation, as Pillow's
+    /// `ImageOps.exif_transpose` (diffusers' `load_image`) does: JPEG, PNG (eXIf) and WebP.
+    /// TIFF's EXIF is not read; HEIF and AVIF are oriented by their own transforms.
+    var turnsByEXIFOrientation: Bool {
         switch self {
-        case .jpeg, .heif, .avif: true
-        case .png, .tiff, .webp: false
+        case .jpeg, .png, .webp: true
+        case .tiff, .heif, .avif: false
         }
     }
+
+    /// Whether reading turns the pixels upright, so that the EXIF Orientation written with them
+    /// must be 1: the formats turned by their EXIF Orientation, and HEIF / AVIF, whose irot /
+    /// imir transforms libheif applies (their EXIF Orientation, where a camera writes one,
+    /// repeats them). TIFF's pixels come as stored.
+    var readsUpright: Bool { self != .tiff }
 
     var codec: ccodecs_format {
         switch self {
