@@ -69,18 +69,26 @@ import Weights
         pipeline.textEncoder.intermediateSize = 128
         pipeline.textEncoder.numHiddenLayers = 2
         pipeline.textEncoder.numAttentionHeads = 1
-        let folder = Self.temporaryURL("sd"), file = Self.temporaryURL("sd.safetensors")
+        try Self.inBothLayouts(pipeline) { folder, single in
+            let image = try PipelineFixtures.image("input.png")
+            #expect(single.schedulerConfig.className == "PNDMScheduler")
+            #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: Self.options()),
+                                                try folder.imageToImage(image, options: Self.options())) <= 1)
+        }
+    }
+
+    /// `architecture` with seeded random weights as a diffusers folder and as a single file, both
+    /// loaded (the file with no configs), handed to `check`, then removed.
+    static func inBothLayouts(_ architecture: StableDiffusionArchitecture,
+                              _ check: (_ folder: StableDiffusion, _ singleFile: StableDiffusion) throws -> Void) throws {
+        let folder = temporaryURL("model"), file = temporaryURL("model.safetensors")
         defer {
             try? FileManager.default.removeItem(at: folder)
             try? FileManager.default.removeItem(at: file)
         }
-        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: folder, format: .diffusers, seed: 11, dtype: .f16)
-        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 11, dtype: .f16)
-        let image = try PipelineFixtures.image("input.png")
-        let expected = try StableDiffusion(folder: folder).imageToImage(image, options: Self.options())
-        let single = try StableDiffusion(singleFile: file)
-        #expect(single.schedulerConfig.className == "PNDMScheduler")
-        #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: Self.options()), expected) <= 1)
+        try RandomModel.write(.stableDiffusion(architecture), name: "tiny", to: folder, format: .diffusers, seed: 11, dtype: .f16)
+        try RandomModel.write(.stableDiffusion(architecture), name: "tiny", to: file, format: .singleFile, seed: 11, dtype: .f16)
+        try check(StableDiffusion(folder: folder), StableDiffusion(singleFile: file))
     }
 
     /// Tests/Fixtures/singlefile/sdxl-tiny.safetensors (sdxl-tiny in the A1111 / Civitai layout,
@@ -120,19 +128,13 @@ import Weights
         pipeline.textEncoder = shrunk(pipeline.textEncoder)
         pipeline.textEncoder2 = pipeline.textEncoder2.map(shrunk)
         pipeline.textEncoder2?.projectionDim = 32
-        let folder = Self.temporaryURL("sdxl"), file = Self.temporaryURL("sdxl.safetensors")
-        defer {
-            try? FileManager.default.removeItem(at: folder)
-            try? FileManager.default.removeItem(at: file)
+        try Self.inBothLayouts(pipeline) { folder, single in
+            let image = try PipelineFixtures.image("input.png")
+            let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 4, guidanceScale: 5, strength: 0.75, seed: 42)
+            #expect(single.sdxl != nil && single.schedulerConfig.className == "EulerDiscreteScheduler")
+            #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: options),
+                                                try folder.imageToImage(image, options: options)) <= 1)
         }
-        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: folder, format: .diffusers, seed: 11, dtype: .f16)
-        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 11, dtype: .f16)
-        let image = try PipelineFixtures.image("input.png")
-        let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: 4, guidanceScale: 5, strength: 0.75, seed: 42)
-        let expected = try StableDiffusion(folder: folder).imageToImage(image, options: options)
-        let single = try StableDiffusion(singleFile: file)
-        #expect(single.sdxl != nil && single.schedulerConfig.className == "EulerDiscreteScheduler")
-        #expect(Self.maximumLevelDifference(try single.imageToImage(image, options: options), expected) <= 1)
         #expect(throws: (any Error).self) { try StableDiffusion(singleFile: Fixtures.url("singlefile", "sdxl-refiner-tiny.safetensors")) }
     }
 }
