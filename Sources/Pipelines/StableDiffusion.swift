@@ -209,6 +209,7 @@ public final class StableDiffusion: Sendable {
     // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
     func encodeSample(_ image: Tensor, generator: inout TorchGenerator) -> Tensor {
         if let tinyVAE { return tinyVAE.config.scalingFactor * tinyVAE.encode(image) }
+        Self.releaseWeightPages(before: image.shape[2] * image.shape[3])
         let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
         return vae.config.scalingFactor * vae.encode(image).sample(generator: &generator)
     }
@@ -217,6 +218,7 @@ public final class StableDiffusion: Sendable {
     // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
     func encodeMean(_ image: Tensor) -> Tensor {
         if let tinyVAE { return tinyVAE.config.scalingFactor * tinyVAE.encode(image) }
+        Self.releaseWeightPages(before: image.shape[2] * image.shape[3])
         let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
         return vae.config.scalingFactor * vae.encode(image).mean
     }
@@ -226,8 +228,18 @@ public final class StableDiffusion: Sendable {
         if let tinyVAE {
             return ImageConversion.image(fromDecoded: tinyVAE.decode(latents / tinyVAE.config.scalingFactor))
         }
+        Self.releaseWeightPages(before: latents.shape[2] * latents.shape[3] * vaeScaleFactor * vaeScaleFactor)
         let vae = self.vae(forHeight: latents.shape[2] * vaeScaleFactor, width: latents.shape[3] * vaeScaleFactor)
         return ImageConversion.image(fromDecoded: vae.decode(latents / vae.config.scalingFactor))
+    }
+
+    /// Before a full VAE run over `pixels` of a megapixel or more, whose activations reach
+    /// gigabytes (4 GB decoding 1024x1024), the weights' file pages leave the process
+    /// (`SafeTensorsFile.releaseResidentPages`): the UNet's are not needed until the next step,
+    /// which faults them back in from the page cache. Smaller images keep them (re-faulting SD
+    /// 1.5's 1.7 GB would cost more than it saves).
+    static func releaseWeightPages(before pixels: Int) {
+        if pixels >= vaeTilingPixelThreshold { SafeTensorsFile.releaseResidentPages() }
     }
 
     /// This pipeline with the given components in place of its own; the rest are shared.
