@@ -2,10 +2,12 @@ import Foundation
 
 /// One writer per shard of an output folder: an exclusive `flock` on `.overpaint-lock`
 /// (`.overpaint-lock-IofN` for a shard) inside `--output`, held for the whole run and
-/// released by the kernel however the process ends. The holder writes its pid and host into
-/// the file, so a second run of the same shard can say who holds it.
+/// released by the kernel however the process ends. A shard also holds `.overpaint-lock`
+/// shared, so shards run side by side while a whole-folder run, which would write their
+/// images too, excludes them all. The holder of an exclusive lock writes its pid and host into
+/// the file, so a second run can say who holds it.
 final class ShardLock {
-    private let descriptor: Int32
+    private let descriptors: [Int32]
 
     static func fileName(for shard: Shard?) -> String { ".overpaint-lock" + suffix(for: shard) }
 
@@ -13,28 +15,53 @@ final class ShardLock {
     static func suffix(for shard: Shard?) -> String { shard.map { "-\($0.index)of\($0.count)" } ?? "" }
 
     init(folder: URL, shard: Shard?) throws(BatchError) {
-        let url = folder.appendingPathComponent(Self.fileName(for: shard))
-        descriptor = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+        let slice = shard.map { "shard \($0)" } ?? "this output folder"
+        var held: [Int32] = []
+        do {
+            if shard != nil {
+                held.append(try Self.lock(folder.appendingPathComponent(Self.fileName(for: nil)), shared: true) { holder in
+                    "\(folder.path): \(slice) cannot start while a run of the whole folder writes it (\(holder), lock \(Self.fileName(for: nil))); wait for it to finish or stop it"
+                })
+            }
+            let url = folder.appendingPathComponent(Self.fileName(for: shard))
+            held.append(try Self.lock(url, shared: false) { holder in
+                "\(folder.path): \(slice) is being written by another run (\(holder), lock \(url.lastPathComponent)); wait for it to finish or stop it"
+            })
+        } catch {
+            held.forEach { close($0) }
+            throw error
+        }
+        descriptors = held
+        let owner = Data("pid \(getpid()) on \(ProcessInfo.processInfo.hostName)\n".utf8)
+        if let own = descriptors.last {
+            _ = ftruncate(own, 0)
+            _ = owner.withUnsafeBytes { pwrite(own, $0.baseAddress, $0.count, 0) }
+        }
+    }
+
+    /// `url` opened (never through a link) and locked, exclusively or shared, without waiting;
+    /// `busy` says who holds it when it is taken.
+    private static func lock(_ url: URL, shared: Bool, busy: (String) -> String) throws(BatchError) -> Int32 {
+        let descriptor = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw .unwritableOutput(path: url.path, reason: String(cString: strerror(errno)))
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = Self.holder(descriptor)
+        guard flock(descriptor, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 else {
+            // a shared hold that would be granted means shards hold it, not one run that wrote its pid
+            let heldByShards = !shared && flock(descriptor, LOCK_SH | LOCK_NB) == 0
+            let holder = heldByShards ? "shards of it are being written" : Self.holder(descriptor)
             close(descriptor)
-            let slice = shard.map { "shard \($0)" } ?? "this output folder"
-            throw .busy("\(folder.path): \(slice) is being written by another run (\(holder), lock \(url.lastPathComponent)); wait for it to finish or stop it")
+            throw .busy(busy(holder))
         }
-        let owner = Data("pid \(getpid()) on \(ProcessInfo.processInfo.hostName)\n".utf8)
-        _ = ftruncate(descriptor, 0)
-        _ = owner.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        return descriptor
     }
 
     /// Ends the run's hold on the shard. The run calls it when it returns rather than leaving it
     /// to `deinit`: work still queued on its reading thread may keep the runner alive a moment
     /// longer, and the next run of the shard (in this process or another) must not see it busy.
-    func release() { flock(descriptor, LOCK_UN) }
+    func release() { descriptors.forEach { flock($0, LOCK_UN) } }
 
-    deinit { close(descriptor) }
+    deinit { descriptors.forEach { close($0) } }
 
     private static func holder(_ descriptor: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 256)

@@ -32,6 +32,34 @@ private func plan(_ input: URL, _ output: URL, shard: Shard?) throws -> BatchPla
     #expect(try manifestLines(output).count == 6)
 }
 
+/// A run of the whole folder and shard runs would write the same images: while shards run, a
+/// whole-folder run exits 2 saying so, and while a whole-folder run holds the folder, a shard does.
+@Test func aWholeFolderRunAndShardRunsExcludeEachOther() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = try photosWithMasks(["a", "b", "c", "d"], in: folder)
+    let output = folder.appendingPathComponent("out")
+    let shard = try Shard(index: 0, count: 2)
+    do {
+        let holder = try BatchRunner(plan: try plan(input, output, shard: shard), options: RunOptions(shard: shard))
+        try withExtendedLifetime(holder) {
+            let whole = try runRecipe(fillRecipe, input, output, [])
+            #expect(whole.status == 2, "\(whole.stderr)")
+            #expect(whole.stderr.contains("shards of it are being written"), "\(whole.stderr)")
+        }
+    }
+    do {
+        let holder = try BatchRunner(plan: try plan(input, output, shard: nil), options: RunOptions())
+        try withExtendedLifetime(holder) {
+            let sharded = try runRecipe(fillRecipe, input, output, ["--shard", "1/2"])
+            #expect(sharded.status == 2, "\(sharded.stderr)")
+            #expect(sharded.stderr.contains("cannot start while a run of the whole folder writes it")
+                    && sharded.stderr.contains("pid \(getpid())"), "\(sharded.stderr)")
+        }
+    }
+    #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("manifest.jsonl").path))
+}
+
 /// The sweeper removes the temporaries its shard's journal lists (a killed run's) and nothing
 /// else: not a user's file named like an old temporary, not another shard's.
 @Test func theSweeperRemovesOnlyTheTemporariesItRecorded() throws {
