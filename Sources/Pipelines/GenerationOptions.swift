@@ -65,3 +65,9 @@ public struct GenerationOptions: Sendable, Equatable {
 /// Called before each denoising step with the step's index (from 0) and the step count;
 /// returning false stops the pipeline, which then throws `PipelinesError.cancelled`.
 public typealias StepCallback = (_ step: Int, _ total: Int) -> Bool
+
+/// `progress` for one loop of several counted as one run: its steps numbered from `offset` of
+/// `total` (a refiner's after the base's, regeneration after inversion).
+func counted(_ progress: StepCallback?, from offset: Int, of total: Int) -> StepCallback? {
+    progress.map { report in { step, _ in report(offset + step, total) } }
+}

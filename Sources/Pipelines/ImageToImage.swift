@@ -37,15 +37,12 @@ extension StableDiffusion {
         var scheduler = try makeScheduler(options)
         let scheduled = try strengthTimesteps(&scheduler, options: options)
         var timesteps = scheduled
-        var refinement: (scheduler: any Scheduler, timesteps: [Double], conditioning: UNetConditioning)?
+        var refinement: RefinerRun?
         if let refiner {
-            timesteps = SDXLRefiner.baseTimesteps(timesteps, switchAt: refiner.switchAt,
-                                                  trainTimesteps: scheduler.config.numTrainTimesteps ?? 1000)
-            let (refinerScheduler, refinerTimesteps) = try refiner.refiner.scheduler(options, switchAt: refiner.switchAt)
-            refinement = (refinerScheduler, refinerTimesteps,
-                          try refiner.unetConditioning(options, width: size.width, height: size.height))
+            timesteps = refiner.baseTimesteps(timesteps, scheduler: scheduler)
+            refinement = try RefinerRun(refiner, options: options, width: size.width, height: size.height)
         }
-        let totalSteps = timesteps.count + (refinement?.timesteps.count ?? 0)
+        let total = timesteps.count + (refinement?.timesteps.count ?? 0)
         // prepare_latents: the posterior sample draws first, then the noise
         var generator = TorchGenerator(seed: options.seed)
         let imageLatents = encodeSample(initImage, generator: &generator)
@@ -55,13 +52,9 @@ extension StableDiffusion {
         var loop = DenoisingLoop(unet: unet, conditioning: conditioning, options: options)
         loop.controlNets = ControlNets(controls, width: size.width, height: size.height)
         latents = try loop.run(latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
-                               progress: progress.map { callback in { step, _ in callback(step, totalSteps) } })
-        if let refiner, var refinement {
-            let refinerLoop = DenoisingLoop(unet: refiner.refiner.unet, conditioning: refinement.conditioning, options: options)
-            let offset = timesteps.count
-            latents = try refinerLoop.run(latents, timesteps: refinement.timesteps, scheduler: &refinement.scheduler,
-                                          generator: &generator,
-                                          progress: progress.map { callback in { step, _ in callback(offset + step, totalSteps) } })
+                               progress: counted(progress, from: 0, of: total))
+        if var refinement {
+            latents = try refinement.refine(latents, generator: &generator, progress: counted(progress, from: timesteps.count, of: total))
         }
         return decodeImage(latents)
     }

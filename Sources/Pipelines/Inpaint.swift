@@ -33,16 +33,14 @@ extension StableDiffusion {
         var run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
         var refinement: RefinerRun?
         if let refiner {
-            run.timesteps = SDXLRefiner.baseTimesteps(run.timesteps, switchAt: refiner.switchAt,
-                                                      trainTimesteps: run.scheduler.config.numTrainTimesteps ?? 1000)
+            run.timesteps = refiner.baseTimesteps(run.timesteps, scheduler: run.scheduler)
             refinement = try RefinerRun(refiner, options: options, width: run.initImage.shape[3], height: run.initImage.shape[2])
         }
-        let (offset, total) = (run.timesteps.count, run.timesteps.count + (refinement?.timesteps.count ?? 0))
-        var (latents, generator) = try denoise(run, controls: controls,
-                                               progress: progress.map { report in { step, _ in report(step, total) } })
+        let total = run.timesteps.count + (refinement?.timesteps.count ?? 0)
+        var (latents, generator) = try denoise(run, controls: controls, progress: counted(progress, from: 0, of: total))
         if var refinement {
             latents = try refinement.inpaint(latents, latentMask: run.latentMask, generator: &generator,
-                                             progress: progress.map { report in { step, _ in report(offset + step, total) } })
+                                             progress: counted(progress, from: run.timesteps.count, of: total))
         }
         let generated = decodeImage(latents)
         return pasteBack ? try Self.pasteBack(generated, onto: image, mask: mask) : generated
@@ -67,35 +65,6 @@ extension StableDiffusion {
         let latents = try loop.run(start.latents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
                                    progress: progress, afterStep: blend)
         return (latents, generator)
-    }
-
-    /// The refiner's half of an inpainting hand-over: its scheduler from the switch on and its
-    /// conditioning.
-    struct RefinerRun {
-        let loop: DenoisingLoop
-        var scheduler: any Scheduler
-        let timesteps: [Double]
-
-        init(_ handOver: RefinerHandOver, options: GenerationOptions, width: Int, height: Int) throws {
-            (scheduler, timesteps) = try handOver.refiner.scheduler(options, switchAt: handOver.switchAt)
-            loop = DenoisingLoop(unet: handOver.refiner.unet,
-                                 conditioning: try handOver.unetConditioning(options, width: width, height: height),
-                                 options: options)
-        }
-
-        /// `prepare_latents` with the base's latents as `image` and no noise added (a fresh draw
-        /// kept for the blending), then the 4-channel loop blending toward those latents.
-        mutating func inpaint(_ baseLatents: Tensor, latentMask: Tensor, generator: inout TorchGenerator,
-                              progress: StepCallback?) throws -> Tensor {
-            let noise = generator.randn(baseLatents.shape)
-            let timesteps = self.timesteps
-            return try loop.run(baseLatents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
-                                progress: progress) { index, latents, scheduler in
-                try StableDiffusion.blendKnownRegion(latents, imageLatents: baseLatents, noise: noise, mask: latentMask,
-                                                     nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
-                                                     scheduler: scheduler)
-            }
-        }
     }
 
     /// Everything the inpainting loop starts from, with the generator after the draws that

@@ -35,9 +35,9 @@ extension StableDiffusion {
                               controls: [ControlInput] = [], progress: StepCallback? = nil) throws -> Imaging.Image {
         try validate(controls)
         let inverted = try invertedLatents(image, sourcePrompt: sourcePrompt, options: options,
-                                           progress: progress.map { report in { report($0, 2 * $1) } })
+                                           progress: counted(progress, from: 0, of: 2 * options.steps))
         let regenerated = try regenerate(from: inverted, options: options, controls: controls,
-                                         progress: progress.map { report in { report($1 + $0, 2 * $1) } })
+                                         progress: counted(progress, from: options.steps, of: 2 * options.steps))
         return decodeImage(regenerated)
     }
 

@@ -150,9 +150,47 @@ public struct RefinerHandOver: Sendable {
         self.negativeAestheticScore = negativeAestheticScore
     }
 
+    /// The base's `timesteps` that run before the switch, on its `scheduler`'s training schedule.
+    func baseTimesteps(_ timesteps: [Double], scheduler: any Scheduler) -> [Double] {
+        SDXLRefiner.baseTimesteps(timesteps, switchAt: switchAt, trainTimesteps: scheduler.config.numTrainTimesteps ?? 1000)
+    }
+
     /// The refiner's UNet conditioning for `options` at the working size, with these scores.
     func unetConditioning(_ options: GenerationOptions, width: Int, height: Int) throws -> UNetConditioning {
         try refiner.unetConditioning(options, width: width, height: height,
                                      scores: (aestheticScore, negativeAestheticScore))
+    }
+}
+
+/// The refiner's half of a hand-over: its scheduler from the switch on, and its loop.
+struct RefinerRun {
+    let loop: DenoisingLoop
+    var scheduler: any Scheduler
+    let timesteps: [Double]
+
+    init(_ handOver: RefinerHandOver, options: GenerationOptions, width: Int, height: Int) throws {
+        (scheduler, timesteps) = try handOver.refiner.scheduler(options, switchAt: handOver.switchAt)
+        loop = DenoisingLoop(unet: handOver.refiner.unet,
+                             conditioning: try handOver.unetConditioning(options, width: width, height: height),
+                             options: options)
+    }
+
+    /// img2img's half: the base's latents denoised on, with no new noise.
+    mutating func refine(_ baseLatents: Tensor, generator: inout TorchGenerator, progress: StepCallback?) throws -> Tensor {
+        try loop.run(baseLatents, timesteps: timesteps, scheduler: &scheduler, generator: &generator, progress: progress)
+    }
+
+    /// Inpainting's half: `prepare_latents` with the base's latents as `image` and no noise added
+    /// (a fresh draw kept for the blending), then the 4-channel loop blending toward those latents.
+    mutating func inpaint(_ baseLatents: Tensor, latentMask: Tensor, generator: inout TorchGenerator,
+                          progress: StepCallback?) throws -> Tensor {
+        let noise = generator.randn(baseLatents.shape)
+        let timesteps = self.timesteps
+        return try loop.run(baseLatents, timesteps: timesteps, scheduler: &scheduler, generator: &generator,
+                            progress: progress) { index, latents, scheduler in
+            try StableDiffusion.blendKnownRegion(latents, imageLatents: baseLatents, noise: noise, mask: latentMask,
+                                                 nextTimestep: index + 1 < timesteps.count ? timesteps[index + 1] : nil,
+                                                 scheduler: scheduler)
+        }
     }
 }

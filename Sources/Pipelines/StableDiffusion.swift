@@ -57,7 +57,7 @@ public final class StableDiffusion: Sendable {
         if folder.components["text_encoder_2"] != nil && folder.components["text_encoder"] == nil {
             throw ModelsError.unsupportedConfig(
                 path: folder.url.path,
-                detail: "an SDXL refiner (no text_encoder) finishes an SDXL base's img2img: give it as the recipe's refiner, the base as model")
+                detail: Self.refinerAsBase)
         }
         let schedulerFile = try component("scheduler").appendingPathComponent("scheduler_config.json")
         let (unetFolder, textFolder) = (try component("unet"), try component("text_encoder"))
@@ -107,7 +107,7 @@ public final class StableDiffusion: Sendable {
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
         if checkpoint.textEncoderLayout == .sdxlRefiner {
             throw ModelsError.unsupportedConfig(
-                path: url.path, detail: "an SDXL refiner (OpenCLIP bigG alone) finishes an SDXL base's img2img: give it as the recipe's refiner, the base as model")
+                path: url.path, detail: Self.refinerAsBase)
         }
         let sources = try AdaptedSources(unet: checkpoint.unet(), textEncoder: checkpoint.textEncoder(), adapters: adapters)
         let unetSource = sources.unet, vaeSource = try checkpoint.vae(), textSource = sources.textEncoder
@@ -142,6 +142,10 @@ public final class StableDiffusion: Sendable {
                   vae: try AutoencoderKL(config: AutoencoderKLConfig.load(from: config("vae")), source: vaeSource),
                   schedulerConfig: try SchedulerConfig.load(contentsOf: config("scheduler")), sdxl: sdxl)
     }
+
+    /// Why a refiner (no first text encoder, as a folder or a single file) does not load as a model.
+    static let refinerAsBase = "an SDXL refiner (OpenCLIP bigG alone) finishes an SDXL base's img2img or inpaint: "
+        + "give it as the recipe's refiner, the base as model"
 
     /// diffusers' `vae_scale_factor`: pixels per latent along each side.
     public var vaeScaleFactor: Int { vae.downscaleFactor }

@@ -32,6 +32,8 @@ f16, so the files hold exactly the weights that produced the outputs.
 Deterministic: re-running rewrites identical files.
 
 Run: /work/venv-ref/bin/python tools/reference/sdxl_fixtures.py
+It clears Tests/Fixtures/sdxl first: run sdxl_inversion_fixtures.py and
+sdxl_controlnet_inpaint_fixtures.py after it, which write their cases there too.
 """
 
 import json
@@ -214,6 +216,16 @@ def write_component_io(text_encoder, text_encoder_2, unet, controlnet, tokenizer
     save_file({k: v.contiguous().float() for k, v in tensors.items()}, OUT / "components.safetensors")
 
 
+def write_second_tokenizer(folder):
+    """tokenizer_2's settings as SDXL ships them; the vocabulary is copied in by the tests."""
+    (folder / "tokenizer_2").mkdir()
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!",
+               "unk_token": "<|endoftext|>"}
+    (folder / "tokenizer_2" / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
+    settings = dict(special, model_max_length=77, do_lower_case=True, tokenizer_class="CLIPTokenizer")
+    (folder / "tokenizer_2" / "tokenizer_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+
+
 def write_folder(folder, text_encoder, text_encoder_2, unet, vae):
     (folder / "scheduler").mkdir(parents=True)
     scheduler_file = dict(SCHEDULER, _class_name="EulerDiscreteScheduler", _diffusers_version="0.42.1")
@@ -222,13 +234,7 @@ def write_folder(folder, text_encoder, text_encoder_2, unet, vae):
     save_half(text_encoder_2, folder / "text_encoder_2")
     save_half(unet, folder / "unet")
     save_half(vae, folder / "vae")
-    # tokenizer_2's settings as SDXL ships them; the vocabulary is copied in by the tests
-    (folder / "tokenizer_2").mkdir()
-    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!",
-               "unk_token": "<|endoftext|>"}
-    (folder / "tokenizer_2" / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
-    settings = dict(special, model_max_length=77, do_lower_case=True, tokenizer_class="CLIPTokenizer")
-    (folder / "tokenizer_2" / "tokenizer_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    write_second_tokenizer(folder)
     index = {
         "_class_name": "StableDiffusionXLImg2ImgPipeline",
         "_diffusers_version": "0.42.1",

@@ -41,7 +41,7 @@ from diffusers import (
 )
 from PIL import Image
 from sdxl_fixtures import (
-    PROMPT, SCHEDULER, TIME_ID_WIDTH, UNET, POOLED, build_text_encoders, build_unet, build_vae,
+    PROMPT, SCHEDULER, TIME_ID_WIDTH, UNET, POOLED, build_text_encoders, build_unet, build_vae, write_second_tokenizer,
 )
 from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
 from transformers import CLIPTokenizer
@@ -87,12 +87,7 @@ def write_refiner_folder(folder, text_encoder_2, unet):
     (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_file, indent=2, sort_keys=True) + "\n")
     save_half(text_encoder_2, folder / "text_encoder_2")
     save_half(unet, folder / "unet")
-    (folder / "tokenizer_2").mkdir()
-    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!",
-               "unk_token": "<|endoftext|>"}
-    (folder / "tokenizer_2" / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
-    settings = dict(special, model_max_length=77, do_lower_case=True, tokenizer_class="CLIPTokenizer")
-    (folder / "tokenizer_2" / "tokenizer_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    write_second_tokenizer(folder)
     # stable-diffusion-xl-refiner-1.0's model_index.json, less the VAE the base lends it
     index = {
         "_class_name": "StableDiffusionXLImg2ImgPipeline",
