@@ -56,6 +56,8 @@ public struct BatchRunner {
     let lock: ShardLock
     /// What every output of this run shares, computed once (models are hashed then).
     let fingerprint: Fingerprint
+    /// The XMP packet every output carries, nil when no edit used a trained model.
+    let provenance: ProvenancePacket?
     let progress: Progress
     /// This run's start (to the millisecond, so two quick runs differ), recorded in each of its entries.
     let runID: String = {
@@ -78,6 +80,7 @@ public struct BatchRunner {
         let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
         fingerprint = Fingerprint(recipe: plan.recipe, hashes: hashes)
         hashes.save()
+        provenance = plan.recipe.provenance(version: Self.version)
         progress = Progress(total: plan.jobs.count, mode: Progress.mode(quiet: options.quiet))
         editor = ImageEditor(recipe: plan.recipe, inputRoot: plan.inputRoot, maxPixels: options.maxPixels, models: models,
                              stop: options.stop, display: progress)
@@ -203,7 +206,8 @@ public struct BatchRunner {
             try output.writeAtomically(job.output) { temporary in
                 try ImageFile.write(result.image, to: temporary, format: ImageFormat(format),
                                     quality: plan.recipe.output.quality, text: result.text,
-                                    metadata: plan.recipe.output.metadata == .keep ? result.metadata : .none)
+                                    metadata: plan.recipe.output.metadata == .keep ? result.metadata : .none,
+                                    provenance: provenance)
                 entry.sha256 = try ContentHash.sha256(ofFileAt: temporary)
             }
             if options.writeReport {

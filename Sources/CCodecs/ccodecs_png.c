@@ -279,6 +279,36 @@ static void set_metadata(png_structp png, png_infop info, const ccodecs_metadata
         png_set_eXIf_1(png, info, (png_uint_32)metadata->exif_length, (png_bytep)metadata->exif);
 }
 
+/*
+ * XMP part 3 puts a PNG's packet in an uncompressed iTXt chunk with this keyword and empty
+ * language and translated keyword. libpng measures iTXt text with strlen, so the packet goes
+ * as a NUL-terminated copy; a packet holding a NUL could not be written whole, and is refused.
+ */
+static const char xmp_keyword[] = "XML:com.adobe.xmp";
+
+static int xmp_fits(const ccodecs_metadata *metadata, char *message, size_t capacity) {
+    if (metadata == NULL || metadata->xmp_length == 0) return 1;
+    if (metadata->xmp_length > PNG_UINT_31_MAX - sizeof xmp_keyword - 4) {
+        snprintf(message, capacity, "XMP of %zu bytes does not fit in a PNG chunk", metadata->xmp_length);
+        return 0;
+    }
+    if (memchr(metadata->xmp, 0, metadata->xmp_length) != NULL) {
+        snprintf(message, capacity, "XMP holding a NUL byte cannot go in a PNG iTXt chunk");
+        return 0;
+    }
+    return 1;
+}
+
+/* A NUL-terminated copy of the XMP packet, or NULL when there is none or no memory. */
+static char *terminated_xmp(const ccodecs_metadata *metadata) {
+    if (metadata == NULL || metadata->xmp_length == 0) return NULL;
+    char *copy = malloc(metadata->xmp_length + 1);
+    if (copy == NULL) return NULL;
+    memcpy(copy, metadata->xmp, metadata->xmp_length);
+    copy[metadata->xmp_length] = 0;
+    return copy;
+}
+
 ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t width,
                                  int32_t height, int32_t channels, int32_t bit_depth,
                                  const ccodecs_text *texts, int32_t text_count,
@@ -293,11 +323,16 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
         snprintf(message, capacity, "metadata does not fit in a PNG chunk");
         return CCODECS_ERROR_WRITE;
     }
-    png_textp entries = calloc((size_t)(text_count > 0 ? text_count : 1), sizeof(png_text));
-    FILE *file = entries != NULL ? fopen(path, "wb") : NULL;
+    if (!xmp_fits(metadata, message, capacity)) return CCODECS_ERROR_WRITE;
+    int has_xmp = metadata != NULL && metadata->xmp_length > 0;
+    char *xmp = terminated_xmp(metadata);
+    png_textp entries = calloc((size_t)text_count + 1, sizeof(png_text));
+    int allocated = entries != NULL && (xmp != NULL || !has_xmp);
+    FILE *file = allocated ? fopen(path, "wb") : NULL;
     if (file == NULL) {
-        snprintf(message, capacity, "%s", entries == NULL ? "out of memory" : strerror(errno));
+        snprintf(message, capacity, "%s", allocated ? strerror(errno) : "out of memory");
         free(entries);
+        free(xmp);
         return CCODECS_ERROR_IO;
     }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &jump, png_fail, png_ignore_warning);
@@ -307,6 +342,7 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
         png_destroy_write_struct(&png, &info);
         fclose(file);
         free(entries);
+        free(xmp);
         return CCODECS_ERROR_WRITE;
     }
 
@@ -321,10 +357,17 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
         }
         entries[i].text = (png_charp)texts[i].value;
     }
+    if (has_xmp) {
+        entries[text_count].key = (png_charp)xmp_keyword;
+        entries[text_count].compression = PNG_ITXT_COMPRESSION_NONE;
+        entries[text_count].text = xmp;
+        entries[text_count].itxt_length = metadata->xmp_length;
+    }
+    int32_t entry_count = text_count + (has_xmp ? 1 : 0);
     png_set_write_fn(png, file, png_write_file, png_flush_file);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, bit_depth, png_color_type(channels),
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (text_count > 0) png_set_text(png, info, entries, text_count);
+    if (entry_count > 0) png_set_text(png, info, entries, entry_count);
     if (metadata != NULL) set_metadata(png, info, metadata);
     png_write_info(png, info);
     if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
@@ -334,6 +377,7 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
 
     png_destroy_write_struct(&png, &info);
     free(entries);
+    free(xmp);
     if (fclose(file) != 0) {
         snprintf(message, capacity, "%s", strerror(errno));
         return CCODECS_ERROR_WRITE;

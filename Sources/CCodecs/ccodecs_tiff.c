@@ -243,8 +243,10 @@ ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t 
         return CCODECS_ERROR_WRITE;
     }
     size_t icc_length = metadata != NULL ? metadata->icc_length : 0;
-    if (icc_length > UINT32_MAX) {
-        snprintf(message, capacity, "an ICC profile of %zu bytes does not fit in a TIFF tag", icc_length);
+    size_t xmp_length = metadata != NULL ? metadata->xmp_length : 0;
+    if (icc_length > UINT32_MAX || xmp_length > UINT32_MAX) {
+        snprintf(message, capacity, "an ICC profile of %zu bytes or XMP of %zu does not fit in a TIFF tag",
+                 icc_length, xmp_length);
         return CCODECS_ERROR_WRITE;
     }
     ccodecs_jump jump;
@@ -272,6 +274,8 @@ ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t 
     ok = ok && TIFFSetField(tiff, TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize(tiff, 0));
     if (ok && (channels == 2 || channels == 4)) ok = TIFFSetField(tiff, TIFFTAG_EXTRASAMPLES, 1, &alpha);
     if (ok && icc_length > 0) ok = TIFFSetField(tiff, TIFFTAG_ICCPROFILE, (uint32_t)icc_length, metadata->icc);
+    /* XMLPacket (700), type BYTE, as XMP part 3 puts a TIFF's packet. */
+    if (ok && xmp_length > 0) ok = TIFFSetField(tiff, TIFFTAG_XMLPACKET, (uint32_t)xmp_length, metadata->xmp);
     for (int32_t y = 0; ok && y < height; y++) {
         /* Horizontal differencing rewrites the row in place, so hand libtiff a copy. */
         memcpy(row, (const uint8_t *)pixels + (size_t)y * row_bytes, row_bytes);

@@ -107,11 +107,16 @@ public enum ImageFile {
     ///   EXIF, rewritten for the output (`ccodecs_exif_rewrite`: `parameters` as its
     ///   UserComment, Orientation 1 where reading turned the pixels, the output's size, no
     ///   thumbnail), into PNG (eXIf, beside the text chunks), JPEG and WebP; not into TIFF.
+    ///   The input's XMP is not read, so it is never carried.
+    /// - `provenance`: an XMP packet where each format's XMP goes: PNG's `iTXt` chunk
+    ///   `XML:com.adobe.xmp` (uncompressed, as XMP part 3 says), JPEG's APP1 segment
+    ///   `http://ns.adobe.com/xap/1.0/` after the Exif one, WebP's `XMP ` chunk (with the
+    ///   VP8X XMP flag), TIFF's XMLPacket tag (700).
     /// Samples are stored as `round(v * 255)` or `round(v * 65535)`, clamped, so 8- and
     /// 16-bit images decoded by `read` are written back byte for byte. JPEG drops alpha.
     public static func write(_ image: Image, to url: URL, format: ImageFormat, quality: Int = 95,
                              bitDepth: Int? = nil, text: [(key: String, value: String)] = [],
-                             metadata: ImageMetadata = .none) throws {
+                             metadata: ImageMetadata = .none, provenance: ProvenancePacket? = nil) throws {
         let path = url.path
         let depth = format == .jpeg || format == .webp ? 8 : (bitDepth ?? image.bitDepth)
         guard depth == 8 || depth == 16 else {
@@ -126,6 +131,7 @@ public enum ImageFile {
         }
         var message = messageBuffer()
         let parameters = parameters(text)
+        let xmp = provenance.map { Array($0.xml.utf8) }
         let inputEXIF = try rewrittenEXIF(metadata, width: image.width, height: image.height, parameters: parameters,
                                           path: path)
         let status: ccodecs_status
@@ -134,7 +140,7 @@ public enum ImageFile {
             let chunks = try encodeTexts(text, path: path)
             let icc = metadata.iccProfile(forColorChannels: image.colorChannels)
             status = withTextArray(chunks) { texts in
-                withMetadata(exif: inputEXIF, icc: icc) { blocks in
+                withMetadata(exif: inputEXIF, icc: icc, xmp: xmp) { blocks in
                     withSamples(image, depth: depth, channels: image.channels) { pixels in
                         ccodecs_png_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
                                           Int32(depth), texts.baseAddress, Int32(texts.count), blocks, &message, capacity)
@@ -144,7 +150,7 @@ public enum ImageFile {
         case .jpeg:
             let exif = inputEXIF ?? ExifUserComment.exif(parameters)
             let icc = metadata.iccProfile(forColorChannels: image.colorChannels)
-            status = withMetadata(exif: exif, icc: icc) { blocks in
+            status = withMetadata(exif: exif, icc: icc, xmp: xmp) { blocks in
                 withSamples(image, depth: 8, channels: image.colorChannels) { pixels in
                     ccodecs_jpeg_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(image.width),
                                        Int32(image.height), Int32(image.colorChannels), Int32(quality),
@@ -155,7 +161,7 @@ public enum ImageFile {
             let exif = inputEXIF ?? ExifUserComment.exif(parameters)
             let color = image.expandingGrayToRGB()
             let icc = metadata.iccProfile(forColorChannels: color.colorChannels)
-            status = withMetadata(exif: exif, icc: icc) { blocks in
+            status = withMetadata(exif: exif, icc: icc, xmp: xmp) { blocks in
                 withSamples(color, depth: 8, channels: color.channels) { pixels in
                     ccodecs_webp_write(path, pixels.assumingMemoryBound(to: UInt8.self), Int32(color.width),
                                        Int32(color.height), Int32(color.channels), Int32(quality),
@@ -164,7 +170,7 @@ public enum ImageFile {
             }
         case .tiff:
             let icc = metadata.iccProfile(forColorChannels: image.colorChannels)
-            status = withMetadata(exif: nil, icc: icc) { blocks in
+            status = withMetadata(exif: nil, icc: icc, xmp: xmp) { blocks in
                 withSamples(image, depth: depth, channels: image.channels) { pixels in
                     ccodecs_tiff_write(path, pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
                                        Int32(depth), blocks, &message, capacity)
@@ -283,15 +289,17 @@ public enum ImageFile {
     }
 
     /// Calls `body` with C views of the metadata blocks (nil when there are none).
-    private static func withMetadata(exif: [UInt8]?, icc: [UInt8]?,
+    private static func withMetadata(exif: [UInt8]?, icc: [UInt8]?, xmp: [UInt8]?,
                                      _ body: (UnsafePointer<ccodecs_metadata>?) -> ccodecs_status) -> ccodecs_status {
-        guard exif != nil || icc != nil else { return body(nil) }
+        guard exif != nil || icc != nil || xmp != nil else { return body(nil) }
         return withOptionalBytes(exif) { exifBytes in
             withOptionalBytes(icc) { iccBytes in
-                var metadata = ccodecs_metadata(exif: exifBytes?.baseAddress, exif_length: exifBytes?.count ?? 0,
-                                                icc: iccBytes?.baseAddress, icc_length: iccBytes?.count ?? 0,
-                                                xmp: nil, xmp_length: 0)
-                return body(&metadata)
+                withOptionalBytes(xmp) { xmpBytes in
+                    var metadata = ccodecs_metadata(exif: exifBytes?.baseAddress, exif_length: exifBytes?.count ?? 0,
+                                                    icc: iccBytes?.baseAddress, icc_length: iccBytes?.count ?? 0,
+                                                    xmp: xmpBytes?.baseAddress, xmp_length: xmpBytes?.count ?? 0)
+                    return body(&metadata)
+                }
             }
         }
     }

@@ -96,6 +96,8 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
     let image = try ImageFile.read(output.appendingPathComponent(produced[0]))
     #expect(image.width == 2 * original.width && image.height == 2 * original.height)
     #expect(!image.samples.contains { $0.isNaN })
+    let packet = try #require(try XMPReading.packet(inFileAt: output.appendingPathComponent(produced[0])))
+    #expect(packet.contains("digitalsourcetype/algorithmicallyEnhanced<"), "Real-ESRGAN, found by name, enhances")
 
     // Away from any fetched weights: the recipe copied out of the repository, run elsewhere.
     environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("nowhere").path

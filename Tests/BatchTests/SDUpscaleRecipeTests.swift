@@ -36,6 +36,8 @@ import Testing
     #expect(lines.first == "a white cat")
     #expect(lines.last?.hasPrefix("Steps: 6, Sampler: DDIM, CFG scale: 9.0, Seed: 0, Size: 64x64, Model hash: ") == true)
     #expect(parameters.contains("Model: x4-tiny"))
+    let packet = try #require(try XMPReading.packet(inFileAt: output.appendingPathComponent("cat.png")))
+    #expect(packet.contains("digitalsourcetype/compositeWithTrainedAlgorithmicMedia<"), "diffusion adds detail")
 }
 
 /// A folder that is a pipeline but not an upscaler stops the run before any image, with a reason.

@@ -154,7 +154,9 @@ typedef struct {
 
 /*
  * Text chunks go before the image data; metadata (may be NULL) adds iCCP (libpng drops a
- * profile whose colour space does not match the image) and eXIf; XMP is not written.
+ * profile whose colour space does not match the image), eXIf, and the XMP packet as an
+ * uncompressed iTXt chunk with keyword XML:com.adobe.xmp, also before the image data (a
+ * packet holding a NUL byte is refused: iTXt text cannot hold one).
  */
 ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t width,
                                  int32_t height, int32_t channels, int32_t bit_depth,
@@ -179,7 +181,8 @@ ccodecs_status ccodecs_webp_write(const char *path, const uint8_t *pixels, int32
 
 /*
  * Deflate-compressed with horizontal differencing; alpha written as unassociated. Of the
- * metadata (may be NULL) only the ICC profile is written (the ICCProfile tag).
+ * metadata (may be NULL) the ICC profile (the ICCProfile tag) and the XMP packet (the
+ * XMLPacket tag, 700) are written; EXIF is not.
  */
 ccodecs_status ccodecs_tiff_write(const char *path, const void *pixels, int32_t width,
                                   int32_t height, int32_t channels, int32_t bit_depth,

@@ -1,0 +1,74 @@
+import Foundation
+import Imaging
+import OverpaintTestSupport
+import Testing
+@testable import Batch
+
+private let composite = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+
+/// The digital source type and creator tool of the provenance packet in the file at `url`.
+private func provenance(of url: URL) throws -> (type: String?, tool: String?)? {
+    guard let packet = try XMPReading.packet(inFileAt: url) else { return nil }
+    let properties = try #require(XMPReading.properties(of: packet), "well-formed XMP")
+    return (properties[ProvenancePacket.iptcExtensionNamespace + "DigitalSourceType"],
+            properties[ProvenancePacket.xmpBasicNamespace + "CreatorTool"])
+}
+
+/// Each edit kind's term: generation and diffusion upscaling are edits with generative AI,
+/// Real-ESRGAN an enhancement, the classical edits none; a mix takes the strongest.
+@Test func eachEditKindGetsItsDigitalSourceType() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (model, upscaler) = (folder.appendingPathComponent("sd15"), folder.appendingPathComponent("sd-x4-upscaler"))
+    for created in [model, upscaler] { try FileManager.default.createDirectory(at: created, withIntermediateDirectories: true) }
+    let realESRGAN = folder.appendingPathComponent("realesrgan-x4plus.param")
+    #expect(FileManager.default.createFile(atPath: realESRGAN.path, contents: Data()))
+    let cases: [(edits: String, expected: DigitalSourceType?)] = [
+        ("- img2img: {prompt: a watercolor}", .compositeWithTrainedAlgorithmicMedia),
+        ("- inpaint: {prompt: a garden}", .compositeWithTrainedAlgorithmicMedia),
+        ("- edit: {prompt: a cat, source_prompt: a dog}", .compositeWithTrainedAlgorithmicMedia),
+        ("- upscale: {model: \(upscaler.path)}", .compositeWithTrainedAlgorithmicMedia),
+        ("- upscale: {model: \(realESRGAN.path)}", .algorithmicallyEnhanced),
+        ("- upscale: {model: \(realESRGAN.path)}\n  - img2img: {prompt: a watercolor}",
+         .compositeWithTrainedAlgorithmicMedia),
+        ("- fill: {method: telea}\n  - fill: {method: patchmatch}", nil),
+        ("- resize: {width: 32, height: 32}\n  - canny: {}", nil),
+    ]
+    for (edits, expected) in cases {
+        let yaml = "model: \(model.path)\nmatch: {images: [\"*.png\"], mask: \"masks/{stem}.png\"}\nedits:\n  \(edits)\n"
+        let loaded = try recipe(yaml, in: folder)
+        #expect(loaded.digitalSourceType == expected, "\(edits)")
+        #expect(loaded.provenance(version: "9.9")?.creatorTool == expected.map { _ in "Overpaint 9.9" }, "\(edits)")
+    }
+}
+
+/// restyle-fast.yaml's img2img through `overpaint run` with the tiny pipeline, written as a
+/// JPEG with `metadata: strip`: the output is marked, stripping or not.
+@Test func anImg2ImgOutputIsMarkedAsEditedWithGenerativeAI() throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try tinyPipelineFolder(in: folder)
+    let input = try astronautInput(in: folder)
+    let output = folder.appendingPathComponent("out")
+    let fast = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml"), encoding: .utf8)
+    let yaml = fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: model.path)
+        .replacingOccurrences(of: "path: \"{stem}-watercolor-fast.png\"", with: "path: \"{stem}.jpg\"\n  metadata: strip")
+    let result = try runRecipe(yaml, input, output)
+    #expect(result.status == 0, "\(result.stderr)")
+    let mark = try #require(try provenance(of: output.appendingPathComponent("astronaut.jpg")))
+    #expect(mark.type == composite)
+    #expect(mark.tool == "Overpaint \(BatchRunner.version)")
+}
+
+/// A model-free removal (Telea fill) and a resize write no XMP at all.
+@Test(arguments: ["png", "jpg"]) func aModelFreeRecipesOutputCarriesNoMark(_ ext: String) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = try photosWithMasks(["a"], in: folder)
+    let output = folder.appendingPathComponent("out")
+    let yaml = fillRecipe.replacingOccurrences(of: "{dir}/{stem}.png", with: "{stem}.\(ext)")
+        + "\n  - resize: {width: 8, height: 8}\n"
+    let result = try runRecipe(yaml, input, output)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(try provenance(of: output.appendingPathComponent("a.\(ext)")) == nil)
+}
