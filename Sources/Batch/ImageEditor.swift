@@ -193,40 +193,59 @@ struct ImageEditor {
     private func parameters(_ job: Job, result: Image) -> [(key: String, value: String)] {
         let edits = recipe.edits.map(\.name).joined(separator: ", ")
         let summary = "edits: \(edits), seed: \(job.seed), recipe: \(recipe.source.lastPathComponent)"
-        let generation = recipe.edits.reversed().lazy.compactMap { edit -> Edit.Generation? in
-            switch edit {
-            case .img2img(let generation): generation
-            case .inpaint(let inpaint): inpaint.generation
-            case .edit(let inversion): inversion.generation
-            default: nil
-            }
-        }.first
-        var text: [(key: String, value: String)] = [(key: "overpaint", value: summary),
+        let text: [(key: String, value: String)] = [(key: "overpaint", value: summary),
                                                    (key: "Software", value: "Overpaint \(BatchRunner.version)")]
         if let upscaled = diffusionUpscaleParameters(job, result: result) {
             return [(key: "parameters", value: upscaled.text)] + text
         }
-        guard let generation, let model = generation.model else {
+        guard let last = recipe.edits.last(where: { $0.generation != nil }), let generation = last.generation,
+              let model = generation.model else {
             return [(key: "parameters", value: "Overpaint \(BatchRunner.version), " + summary)] + text
         }
+        var parameters = generationParameters(generation, model: model, job: job, result: result)
+        if case .inpaint(let inpaint) = last {
+            parameters.inpainting = GenerationParameters.Inpainting(inpaint)
+            parameters.usesInpaintingModel = (try? models.stableDiffusion(at: model).unet.config.inChannels) == 9
+        }
+        return [(key: "parameters", value: parameters.text)] + text
+    }
+
+    /// A1111's fields for one img2img, inpaint or edit generation that made `result`.
+    private func generationParameters(_ generation: Edit.Generation, model: String, job: Job,
+                                      result: Image) -> GenerationParameters {
         let sampler = GenerationParameters.sampler(
             generation.scheduler, modelClassName: (try? models.stableDiffusion(at: model).schedulerConfig.className) ?? nil)
-        let hashes = loraHashes(generation, job: job)
-        let parameters = GenerationParameters(
+        return GenerationParameters(
             prompt: job.prompt ?? generation.prompt, negativePrompt: generation.negativePrompt,
             steps: generation.steps, sampler: sampler, guidance: generation.guidance, seed: job.seed,
             width: result.width, height: result.height, modelHash: models.modelHash(at: model),
-            modelName: URL(fileURLWithPath: model).lastPathComponent, strength: generation.strength,
-            clipSkip: generation.clipSkip, loraHashes: hashes, embeddingHashes: embeddingHashes(generation, job: job),
+            modelName: GenerationParameters.checkpointName(model), strength: generation.strength,
+            clipSkip: generation.clipSkip,
+            // Control maps are made at the size of the image the edit reads, which is the result's.
+            controlNets: generation.control.map { control in
+                GenerationParameters.ControlNetUnit(control, modelHash: models.controlNetHash(at: control.model),
+                                                    mapResolution: min(result.width, result.height))
+            },
+            loraHashes: loraHashes(generation, job: job), embeddingHashes: embeddingHashes(generation, job: job),
             vaeHash: recipe.vae.flatMap { ModelCache.resolveVAE($0, recipe: recipe.source) }
                 .flatMap { models.modelHash(at: $0, component: "") },
             vaeName: recipe.vae.map { URL(fileURLWithPath: $0).lastPathComponent },
             refiner: generation.refiner.map { refiner in
-                GenerationParameters.Refiner(name: URL(fileURLWithPath: refiner.model).lastPathComponent,
+                GenerationParameters.Refiner(name: GenerationParameters.checkpointName(refiner.model),
                                              hash: models.modelHash(at: refiner.model), switchAt: refiner.switchAt)
             })
-        text.insert((key: "parameters", value: parameters.text), at: 0)
-        return text
+    }
+}
+
+extension Edit {
+    /// What an img2img, inpaint or edit generates with; nil for the model-free edits and upscale.
+    var generation: Generation? {
+        switch self {
+        case .img2img(let generation): generation
+        case .inpaint(let inpaint): inpaint.generation
+        case .edit(let inversion): inversion.generation
+        default: nil
+        }
     }
 }
 

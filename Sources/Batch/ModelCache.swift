@@ -1,4 +1,5 @@
 import Adapters
+import FileAccess
 import Foundation
 import Pipelines
 import Recipes
@@ -35,6 +36,24 @@ final class ModelCache {
         guard let digest = try? ContentHash.sha256(ofFileAt: file) else { return nil }
         hashes[path] = String(digest.prefix(10))
         return hashes[path]
+    }
+
+    /// The hash sd-webui-controlnet titles a ControlNet model with, A1111's old `model_hash`:
+    /// the first 8 hex digits of the SHA-256 of the 64 KiB at 1 MiB into the weights file (the
+    /// folder's diffusion_pytorch_model.safetensors), of nothing for a smaller file; "NOFILE",
+    /// as A1111, when it cannot be read.
+    func controlNetHash(at path: String) -> String {
+        let key = "controlnet \(path)"
+        if let known = hashes[key] { return known }
+        let weights = URL(fileURLWithPath: path).appendingPathComponent("diffusion_pytorch_model.safetensors")
+        let file = FileManager.default.fileExists(atPath: weights.path) ? weights : URL(fileURLWithPath: path)
+        guard let descriptor = try? RegularFile.open(file.path) else { return "NOFILE" }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        try? handle.seek(toOffset: 0x100000)
+        let window = (try? handle.read(upToCount: 0x10000)) ?? Data()
+        let hash = String(ContentHash.sha256(of: window).prefix(8))
+        hashes[key] = hash
+        return hash
     }
 
     /// What a Stable Diffusion model is loaded with besides its own weights.

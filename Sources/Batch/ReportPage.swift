@@ -194,7 +194,8 @@ struct A1111Parameters {
                 guard let key = Range(match.range(at: 1), in: last), let value = Range(match.range(at: 2), in: last) else { return nil }
                 var text = String(last[value])
                 if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 {
-                    text = String(text.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"")
+                    // A1111's `unquote`: the JSON string `quote` wrote, else the text as it is.
+                    text = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) as? String ?? text
                 }
                 return (String(last[key]), text)
             }

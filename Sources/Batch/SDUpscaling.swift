@@ -38,7 +38,7 @@ extension ImageEditor {
             prompt: job.prompt ?? diffusion.prompt, negativePrompt: diffusion.negativePrompt, steps: diffusion.steps,
             sampler: sampler, guidance: diffusion.guidance, seed: job.seed, width: result.width,
             height: result.height, modelHash: models.modelHash(at: upscale.model),
-            modelName: URL(fileURLWithPath: upscale.model).lastPathComponent, strength: nil)
+            modelName: GenerationParameters.checkpointName(upscale.model), strength: nil)
     }
 }
 

@@ -28,7 +28,7 @@ import Testing
     let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "a watercolor painting, (soft washes of colour:1.2), [photo], paper texture")
-    #expect(lines.last?.hasPrefix("Steps: 8, Sampler: LCM, CFG scale: 1.0, Seed: 42, Size: 64x64, ") == true)
+    #expect(lines.last?.hasPrefix("Steps: 8, Sampler: LCM, Schedule type: Automatic, CFG scale: 1.0, Seed: 42, Size: 64x64, ") == true)
     #expect(parameters.contains("Denoising strength: 0.5, Version:"))
 }
 

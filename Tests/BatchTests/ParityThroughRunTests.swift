@@ -86,7 +86,7 @@ func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strengt
         #expect(result.status == 0, "\(result.stderr)")
         let written = output.appendingPathComponent("astronaut-inpainted-fast.png")
         let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
-        #expect(parameters.contains("Steps: 4, Sampler: LCM, CFG scale: 1.0, Seed: 7, ") && parameters.contains(", VAE: taesd, "),
+        #expect(parameters.contains("Steps: 4, Sampler: LCM, Schedule type: Automatic, CFG scale: 1.0, Seed: 7, ") && parameters.contains(", VAE: taesd, "),
                 "\(parameters)")
         return try ImageFile.read(written)
     }

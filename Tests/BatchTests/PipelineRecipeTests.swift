@@ -30,7 +30,7 @@ import Testing
     let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "an astronaut in a garden, oil painting")
-    #expect(lines.last?.hasPrefix("Steps: 10, Sampler: PLMS, CFG scale: 7.5, Seed: 42, Size: 64x64, Model hash: ") == true)
+    #expect(lines.last?.hasPrefix("Steps: 10, Sampler: PLMS, Schedule type: Automatic, CFG scale: 7.5, Seed: 42, Size: 64x64, Model hash: ") == true)
     #expect(parameters.contains("Model: sd-tiny, Denoising strength: 0.75"))
 }
 

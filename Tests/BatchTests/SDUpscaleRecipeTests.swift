@@ -34,7 +34,7 @@ import Testing
     let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("cat.png"))["parameters"] ?? ""
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "a white cat")
-    #expect(lines.last?.hasPrefix("Steps: 6, Sampler: DDIM, CFG scale: 9.0, Seed: 0, Size: 64x64, Model hash: ") == true)
+    #expect(lines.last?.hasPrefix("Steps: 6, Sampler: DDIM, Schedule type: Automatic, CFG scale: 9.0, Seed: 0, Size: 64x64, Model hash: ") == true)
     #expect(parameters.contains("Model: x4-tiny"))
     let packet = try #require(try XMPReading.packet(inFileAt: output.appendingPathComponent("cat.png")))
     #expect(packet.contains("digitalsourcetype/compositeWithTrainedAlgorithmicMedia<"), "diffusion adds detail")
