@@ -9,6 +9,9 @@ public enum BatchError: LocalizedError, Equatable {
     case unwritableOutput(path: String, reason: String)
     /// Another run holds the lock of this shard of the output folder; the message names it.
     case busy(String)
+    /// Shards of another count are writing this output folder, or made the outputs its manifest
+    /// records; the message names the count and how to go on. Nothing runs.
+    case otherShardCount(String)
     /// A per-image failure: the message names the file and the problem.
     case image(String)
     /// A planned output would replace an input, or be taken for one by the next run; the
@@ -30,8 +33,9 @@ public enum BatchError: LocalizedError, Equatable {
 
     public var errorDescription: String? {
         switch self {
-        case .invalidShard(let message), .busy(let message), .image(let message), .outputOverInput(let message), .outsideInput(let message),
-             .noImages(let message), .missingSidecarFolder(let message), .badFileList(let message):
+        case .invalidShard(let message), .busy(let message), .otherShardCount(let message), .image(let message),
+             .outputOverInput(let message), .outsideInput(let message), .noImages(let message),
+             .missingSidecarFolder(let message), .badFileList(let message):
             message
         case .unusableModels(let problems): problems.joined(separator: "\n")
         case .unreadableInput(let path, let reason): "\(path): cannot read input folder: \(reason)"

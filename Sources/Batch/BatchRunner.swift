@@ -54,6 +54,8 @@ public struct BatchRunner {
     let manifest: Manifest
     let editor: ImageEditor
     let lock: ShardLock
+    /// The manifest as the run found it, read once its lock was held.
+    let recorded: ManifestContents
     /// What every output of this run shares, computed once (models are hashed then).
     let fingerprint: Fingerprint
     /// The XMP packet every output carries, nil when no edit used a trained model.
@@ -77,6 +79,8 @@ public struct BatchRunner {
         manifest = Manifest(folder: output)
         try manifest.checkWritable()
         lock = try ShardLock(folder: output.resolvedRoot, shard: options.shard)
+        recorded = manifest.read()
+        if let shard = options.shard { try recorded.refuseOtherShardCount(than: shard, folder: output.resolvedRoot) }
         let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
         fingerprint = Fingerprint(recipe: plan.recipe, hashes: hashes)
         hashes.save()
@@ -103,7 +107,6 @@ public struct BatchRunner {
         output.temporaries.removeAll()
         options.stop.onAbort { [temporaries = output.temporaries] in temporaries.removeAll() }
         let finisher = Finisher(runner: self, progress: progress)
-        let recorded = manifest.read()
         if let note = Manifest.unparseableNote(recorded.unparseableLines) { finisher.progress.note(note) }
         // A failed attempt never touches an existing output, so the last success vouches for it.
         var previous: [String: ManifestEntry] = [:]
@@ -198,7 +201,8 @@ public struct BatchRunner {
             input: job.input, output: job.output, mask: job.mask, status: .failed, error: nil,
             edits: plan.recipe.edits.map(\.name), seed: job.seed, recipe: plan.recipe.sourceName,
             model: plan.recipe.model, seconds: 0, sha256: nil, fingerprint: fingerprint, finished: "",
-            version: Self.version, precision: GEMMBackend.productsDescription, run: runID)
+            version: Self.version, precision: GEMMBackend.productsDescription, run: runID,
+            shard: options.shard?.description)
         do {
             let result = try outcome.get()
             let format = plan.recipe.output.format

@@ -28,6 +28,12 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     /// When the run that wrote this entry started (ISO 8601), so the report tells earlier runs' rows apart;
     /// nil in manifests older Overpaints wrote.
     public var run: String? = nil
+    /// The shard (`I/N`) of the run that wrote this entry, nil for a run of the whole folder
+    /// (and in manifests older Overpaints wrote).
+    public var shard: String? = nil
+
+    /// N of `shard`: how many shards the folder was split into when this entry was written.
+    var shardCount: Int? { shard?.split(separator: "/").last.flatMap { Int($0) } }
 }
 
 /// What `manifest.jsonl` holds: its records in file order, and the lines that are none.
@@ -36,6 +42,18 @@ struct ManifestContents {
     /// 1-based numbers of lines that do not parse as a record (a line torn by a killed
     /// run, or edited by hand); blank lines are not counted.
     var unparseableLines: [Int] = []
+}
+
+extension ManifestContents {
+    /// Refuses `shard` when the outputs as they stand (each one's latest record) were made by
+    /// shards of another count: its slices would cut across theirs.
+    func refuseOtherShardCount(than shard: Shard, folder: URL) throws(BatchError) {
+        var latest: [String: ManifestEntry] = [:]
+        for entry in entries { latest[entry.output] = entry }
+        let others = Set(latest.values.compactMap(\.shardCount)).subtracting([shard.count])
+        guard let inUse = others.min() else { return }
+        throw .otherShardCount("\(folder.path): shard \(shard) cannot start: \(Manifest.fileName) records outputs made by shards of \(inUse) (--shard I/\(inUse)); go on with --shard I/\(inUse), or without --shard for the whole folder (--resume keeps finished outputs), or use another --output")
+    }
 }
 
 /// The append-only manifest of an output folder. Each entry is one `write(2)` of one line

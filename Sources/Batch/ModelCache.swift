@@ -12,11 +12,15 @@ final class ModelCache {
     private var hashes: [String: String] = [:]
     /// Each Stable Diffusion model by path, with the LoRAs fused into it.
     private var pipelines: [String: (variant: Variant, pipeline: StableDiffusion)] = [:]
+    /// How often `cached` went to the files of each path, failed loads included (a load that
+    /// fails is not kept, so asking again reads the files again).
+    private(set) var loadAttempts: [String: Int] = [:]
 
     /// The `Model` at `path`, loaded by `load` (from the path's URL) the first time it is asked for.
     func cached<Model>(_ path: String, load: (URL) throws -> Model) rethrows -> Model {
         let key = "\(Model.self) \(path)"
         if let model = loaded[key] as? Model { return model }
+        loadAttempts[path, default: 0] += 1
         let model = try load(URL(fileURLWithPath: path))
         loaded[key] = model
         return model

@@ -77,6 +77,8 @@ extension ModelCache {
     /// instead of failing every one. Throws every model that does not load.
     func loadEveryModel(of recipe: Recipe) throws(BatchError) {
         var problems: [String] = []
+        // Every img2img and inpaint edit carries the recipe's one `refiner:`: checked once, said once.
+        var checkedRefiners: Set<String> = []
         func attempt(_ key: String, _ path: String, _ load: () throws -> Void) {
             do {
                 try ModelProblem.refusePickle(path)
@@ -97,7 +99,7 @@ extension ModelCache {
                     }
                 }
             }
-            if let refiner = generation.refiner {
+            if let refiner = generation.refiner, checkedRefiners.insert(refiner.model).inserted {
                 attempt("refiner", refiner.model) { _ = try sdxlRefiner(at: refiner.model) }
             }
             for (index, control) in generation.control.enumerated() {

@@ -5,8 +5,9 @@ import Recipes
 import Schedulers
 
 /// `overpaint run RECIPE --input DIR --output DIR`: exit 0 all done, 1 some images failed,
-/// 2 the recipe, the arguments or a model are invalid, no image matched, or another run holds
-/// the shard (nothing written): validate's checks (`Preflight`) run first; 130 / 143 stopped by
+/// 2 the recipe, the arguments or a model are invalid, no image matched, another run holds
+/// the shard, or shards of another count write or wrote the folder (nothing written):
+/// validate's checks (`Preflight`) run first; 130 / 143 stopped by
 /// SIGINT / SIGTERM (what finished is kept and recorded).
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(

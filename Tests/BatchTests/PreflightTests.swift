@@ -1,5 +1,6 @@
 import Foundation
 import OverpaintTestSupport
+import Recipes
 import Testing
 @testable import Batch
 
@@ -100,6 +101,44 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
                               arguments: ["--model", model.path])
     let validate = try runOverpaint(["validate", sdxl.recipe.path, "--model", model.path])
     #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
+}
+
+/// The problems `loadEveryModel` finds in `recipe`, none when every model loads.
+private func modelProblems(_ recipe: Recipe, models: ModelCache = ModelCache()) throws -> [String] {
+    do {
+        try models.loadEveryModel(of: recipe)
+        return []
+    } catch .unusableModels(let problems) {
+        return problems
+    }
+}
+
+/// Every img2img and inpaint edit carries the recipe's one `refiner:`: preflight loads it once
+/// however many edits hand over to it, and a folder that is no refiner is reported once, by
+/// name, in the line a recipe of one edit gets.
+@Test(arguments: [false, true])
+func aRefinerTwoEditsHandOverToIsLoadedOnce(broken: Bool) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let base = try tinySDXLFolder(in: folder).path
+    let refiner = broken ? base : try tinySDXLRefinerFolder(in: folder).path
+    let oneEdit = """
+        model: \(base)
+        refiner: \(refiner)
+        match: {images: ["*.png"]}
+        edits:
+          - img2img: {prompt: "a watercolor", strength: 0.5, steps: 4}
+        """
+    let models = ModelCache()
+    let problems = try modelProblems(try recipe(oneEdit + "\n  - img2img: {prompt: \"a sketch\", strength: 0.5, steps: 4}\n", in: folder),
+                                     models: models)
+    #expect(models.loadAttempts[refiner] == 1, "\(models.loadAttempts)")
+    if broken {
+        #expect(problems.count == 1 && problems[0].contains("refiner: \(base): unsupported config"), "\(problems)")
+        #expect(problems == (try modelProblems(try recipe(oneEdit, in: folder))))
+    } else {
+        #expect(problems.isEmpty, "\(problems)")
+    }
 }
 
 /// An SDXL single file loads (SingleFilePipelineTests); one holding only a CLIP-L tensor is
