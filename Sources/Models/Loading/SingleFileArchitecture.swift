@@ -99,10 +99,7 @@ extension StableDiffusionArchitecture {
         config.downBlockTypes = (0 ..< blocks).map { hasAttention("down_blocks.\($0)") ? "CrossAttnDownBlock2D" : "DownBlock2D" }
         config.upBlockTypes = (0 ..< blocks).map { hasAttention("up_blocks.\($0)") ? "CrossAttnUpBlock2D" : "UpBlock2D" }
         config.midBlockType = hasAttention("mid_block") ? "UNetMidBlock2DCrossAttn" : nil
-        let depths = (0 ..< blocks).map { block in
-            max(1, indices(after: "down_blocks.\(block).attentions.0.transformer_blocks.", in: keys).count)
-        }
-        config.transformerLayersPerBlock = Set(depths).count == 1 ? .shared(depths[0]) : .perBlock(depths)
+        config.transformerLayersPerBlock = transformerDepths(keys, blocks: blocks)
         if let context = keys.sorted().first(where: { $0.hasSuffix("attn2.to_k.weight") }) {
             config.crossAttentionDim = .shared(try shape(source, context, 1))
         }
@@ -113,6 +110,23 @@ extension StableDiffusionArchitecture {
         config.attentionHeadDim = generation == .sd1 || (generation != .sd2 && !config.useLinearProjection)
             ? .shared(8) : .perBlock(config.blockOutChannels.map { max(1, $0 / 64) })
         return config
+    }
+
+    /// `transformer_layers_per_block`: each attention level's depth. diffusers gives the mid block
+    /// the last level's, so where the last level has no attention (the SDXL refiner's) the mid
+    /// block's depth stands there; other levels without attention take 1. One depth throughout
+    /// is written as one value, as the reference configs write it.
+    static func transformerDepths(_ keys: Set<String>, blocks: Int) -> UNet2DConditionConfig.PerBlock<Int> {
+        func depth(_ block: String) -> Int? {
+            let count = indices(after: "\(block).attentions.0.transformer_blocks.", in: keys).count
+            return count > 0 ? count : nil
+        }
+        let attention = (0 ..< blocks).map { depth("down_blocks.\($0)") }
+        let mid = depth("mid_block")
+        var depths = attention.map { $0 ?? 1 }
+        if let mid, blocks > 0, attention[blocks - 1] == nil { depths[blocks - 1] = mid }
+        let distinct = Set(attention.compactMap { $0 } + (mid.map { [$0] } ?? []))
+        return distinct.count <= 1 ? .shared(distinct.first ?? 1) : .perBlock(depths)
     }
 
     static func inferVAE(_ source: any ParameterSource, base: AutoencoderKLConfig) throws -> AutoencoderKLConfig {
