@@ -28,12 +28,13 @@ extension StableDiffusionArchitecture {
     }
 
     /// An SDXL refiner single file (OpenCLIP bigG alone, as `conditioner.embedders.0.model.`):
-    /// the 1.0 refiner's settings with the sizes read from the shapes.
+    /// the 1.0 refiner's settings with the sizes read from the shapes (the VAE's where the file has one).
     public static func inferredRefiner(from checkpoint: SingleFileCheckpoint) throws -> SDXLRefinerArchitecture {
         let unet = try checkpoint.unet()
         var architecture = SDXLRefinerArchitecture.sdxlRefiner
         architecture.unet = try inferUNet(unet, base: architecture.unet, generation: .sdxlRefiner)
         architecture.unet.projectionClassEmbeddingsInputDim = try shape(unet, "add_embedding.linear_1.weight", 1)
+        if checkpoint.hasVAE { architecture.vae = try inferVAE(checkpoint.vae(), base: architecture.vae) }
         architecture.textEncoder2 = try inferProjectedTextEncoder(checkpoint.textEncoder2(), base: architecture.textEncoder2)
         return architecture
     }
