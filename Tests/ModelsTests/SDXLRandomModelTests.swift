@@ -157,6 +157,8 @@ import Weights
         let url = RandomModelTests.temporaryURL("sdxl-refiner.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         let tensors = try RandomModel.singleFileTensors(.sdxlRefiner(.sdxlRefiner), generator: WeightGenerator(seed: 0), path: url.path)
+        // LDM names throughout: a diffusers name would pass the loader's renaming unchanged
+        #expect(tensors.filter { RandomModelTests.hasDiffusersBlockName($0.name) }.map(\.name).prefix(3) == [])
         try Self.writeHeaderOnly(tensors, to: url)
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
         #expect(checkpoint.textEncoderLayout == .sdxlRefiner)
