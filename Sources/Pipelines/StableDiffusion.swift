@@ -46,7 +46,7 @@ public final class StableDiffusion: Sendable {
     }
 
     /// Loads every component of a diffusers pipeline folder (`model_index.json`), with `adapters`
-    /// (LoRA, LyCORIS) fused into the UNet and text encoder weights first.
+    /// (LoRA, LyCORIS) fused into the UNet and text encoder weights (both of SDXL's) first.
     public convenience init(folder: DiffusersPipelineFolder, adapters: [WeightedAdapter] = []) throws {
         func component(_ name: String) throws -> URL {
             guard folder.components[name] != nil else {
@@ -61,11 +61,12 @@ public final class StableDiffusion: Sendable {
         }
         let schedulerFile = try component("scheduler").appendingPathComponent("scheduler_config.json")
         let (unetFolder, textFolder) = (try component("unet"), try component("text_encoder"))
+        let hasSecondEncoder = folder.components["text_encoder_2"] != nil
         let sources = try AdaptedSources(unet: WeightStore(url: unetFolder), textEncoder: WeightStore(url: textFolder),
+                                         textEncoder2: hasSecondEncoder ? WeightStore(url: component("text_encoder_2")) : nil,
                                          adapters: adapters)
         let unet = try UNet2DConditionModel(config: .load(from: unetFolder.appendingPathComponent("config.json")),
                                             source: sources.unet)
-        let hasSecondEncoder = folder.components["text_encoder_2"] != nil
         if unet.addEmbedding != nil && !hasSecondEncoder {
             throw ModelsError.unsupportedConfig(path: folder.url.path, detail: "SDXL needs text_encoder and text_encoder_2")
         }
@@ -75,7 +76,7 @@ public final class StableDiffusion: Sendable {
                   unet: unet,
                   vae: try AutoencoderKL(folder: component("vae")),
                   schedulerConfig: try SchedulerConfig.load(contentsOf: schedulerFile),
-                  sdxl: hasSecondEncoder ? try SDXLTextConditioning(folder: folder) : nil)
+                  sdxl: hasSecondEncoder ? try SDXLTextConditioning(folder: folder, textEncoder2: sources.textEncoder2) : nil)
     }
 
     /// Loads the pipeline folder at `url`.
@@ -102,14 +103,16 @@ public final class StableDiffusion: Sendable {
     /// diffusers pipeline folder) the configs, tokenizer and scheduler come from there, as
     /// `from_single_file(path, config=folder)`; without, they are inferred from the tensor shapes
     /// and the family (`StableDiffusionArchitecture.inferred`) and the bundled tokenizer is used.
-    /// `adapters` are fused into the UNet and text encoder weights first.
+    /// `adapters` are fused into the UNet and text encoder weights (both of SDXL's) first.
     public convenience init(singleFile url: URL, configFolder: URL? = nil, adapters: [WeightedAdapter] = []) throws {
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
         if checkpoint.textEncoderLayout == .sdxlRefiner {
             throw ModelsError.unsupportedConfig(
                 path: url.path, detail: Self.refinerAsBase)
         }
-        let sources = try AdaptedSources(unet: checkpoint.unet(), textEncoder: checkpoint.textEncoder(), adapters: adapters)
+        let sources = try AdaptedSources(unet: checkpoint.unet(), textEncoder: checkpoint.textEncoder(),
+                                         textEncoder2: checkpoint.textEncoderLayout == .sdxl ? checkpoint.textEncoder2() : nil,
+                                         adapters: adapters)
         let unetSource = sources.unet, vaeSource = try checkpoint.vae(), textSource = sources.textEncoder
         guard let configFolder else {
             let architecture = try StableDiffusionArchitecture.inferred(from: checkpoint)
@@ -121,7 +124,8 @@ public final class StableDiffusion: Sendable {
             }
             let sdxl = try architecture.textEncoder2.map { config in
                 SDXLTextConditioning(tokenizer2: try CLIPTokenizer.bundled(padToken: SDXLTextConditioning.secondPadToken),
-                                     textEncoder2: try CLIPTextModelWithProjection(config: config, source: checkpoint.textEncoder2()))
+                                     textEncoder2: try CLIPTextModelWithProjection(
+                                         config: config, source: sources.textEncoder2 ?? checkpoint.textEncoder2()))
             }
             self.init(tokenizer: try CLIPTokenizer.bundled(padToken: architecture.padToken),
                       textEncoder: try CLIPTextModel(config: architecture.textEncoder, source: textSource),
@@ -135,7 +139,7 @@ public final class StableDiffusion: Sendable {
             try folder.folder(of: component).appendingPathComponent(component == "scheduler" ? "scheduler_config.json" : "config.json")
         }
         let sdxl = checkpoint.textEncoderLayout == .sdxl
-            ? try SDXLTextConditioning(folder: folder, textEncoder2: checkpoint.textEncoder2()) : nil
+            ? try SDXLTextConditioning(folder: folder, textEncoder2: sources.textEncoder2) : nil
         self.init(tokenizer: try CLIPTokenizer(folder: folder.folder(of: "tokenizer")),
                   textEncoder: try CLIPTextModel(config: CLIPTextConfig.load(from: config("text_encoder")), source: textSource),
                   unet: try UNet2DConditionModel(config: UNet2DConditionConfig.load(from: config("unet")), source: unetSource),

@@ -28,6 +28,7 @@ public enum LDMReverseKeyMap {
     public static func unet(_ name: String, layersPerBlock: Int, upBlocksWithAttention: Set<Int>) -> String? {
         if let renamed = swapPrefix(name, topLevel) { return renamed }
         let parts = name.split(separator: ".").map(String.init)
+        if parts.first == "mid_block" { return midBlock(parts) }
         let slot = layersPerBlock + 1
         guard parts.count >= 4, let block = Int(parts[1]) else { return nil }
         let tail = parts[4...].joined(separator: ".")
@@ -52,7 +53,7 @@ public enum LDMReverseKeyMap {
             let child = upBlocksWithAttention.contains(block) ? 2 : 1
             return "output_blocks.\(block * slot + layersPerBlock).\(child).conv.\(parts[5...].joined(separator: "."))"
         default:
-            return midBlock(parts)
+            return nil
         }
     }
 

@@ -115,7 +115,7 @@ struct ModelsCommand: ParsableCommand {
         @Option(help: "Stored element type: f16 or f32.")
         var dtype: String = "f16"
 
-        @Option(help: "diffusers (a folder with configs) or single-file (one LDM-layout .safetensors); default: single-file when --out ends in .safetensors.")
+        @Option(help: "diffusers (a folder with configs) or single-file (one LDM-layout .safetensors; not for controlnet-sdxl, taesd, taesdxl); default: single-file when --out ends in .safetensors.")
         var format: String?
 
         private var chosenFormat: RandomModel.Format? {
@@ -140,6 +140,8 @@ struct ModelsCommand: ParsableCommand {
             let architecture: RandomModel.Architecture
             if let pipeline = known.pipeline {
                 architecture = .stableDiffusion(pipeline)
+            } else if let refiner = known.refiner {
+                architecture = .sdxlRefiner(refiner)
             } else if let controlNet = known.controlNet {
                 architecture = .controlNet(controlNet)
             } else if let network = known.rrdbNet {

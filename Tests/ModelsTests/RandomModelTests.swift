@@ -79,6 +79,12 @@ import Weights
         return pipeline
     }
 
+    /// Whether a single-file key holds a diffusers UNet block name, which the loader's renaming
+    /// would let through unchanged (so a round trip alone cannot tell it from an LDM one).
+    static func hasDiffusersBlockName(_ key: String) -> Bool {
+        ["down_blocks.", "mid_block.", "up_blocks."].contains { key.hasPrefix("model.diffusion_model." + $0) || key.hasPrefix("control_model." + $0) }
+    }
+
     static func temporaryURL(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-random-\(UUID().uuidString)-\(name)")
     }
@@ -121,6 +127,7 @@ import Weights
         try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 3, dtype: .f32)
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: file))
         #expect(checkpoint.textEncoderLayout == (sd2 ? .openCLIP : .clip))
+        #expect(checkpoint.file.keys.filter(Self.hasDiffusersBlockName).prefix(3) == [])
         let text = RenamedParameterSource(try WeightStore(url: folder.appendingPathComponent("text_encoder")),
                                           rename: LDMKeyMap.transformersCLIP)
         let pairs: [(any ParameterSource, any ParameterSource)] = [

@@ -110,3 +110,98 @@ import Weights
         #expect(report.missing.isEmpty)
     }
 }
+
+/// `models random --like sdxl-refiner | controlnet-sdxl` at full size, against the meta-device
+/// state dicts of stabilityai/stable-diffusion-xl-refiner-1.0's and
+/// diffusers/controlnet-canny-sdxl-1.0's configs (Tests/Fixtures/sdxl-random/architectures.json,
+/// tools/reference/sdxl_random_fixtures.py). The single file is listed, not generated: its header
+/// over a sparse file lets the loaders read every name and shape.
+@Suite struct SDXLRefinerAndControlNetRandomModelTests {
+    // sum(p.numel() for p in Model(**config).parameters()) on the meta device
+    static let refinerParameters = (unet: 2_259_526_660, vae: 83_653_863, textEncoder2: 694_659_840)
+    static let controlNetParameters = 1_251_014_160
+
+    @Test func layoutsEqualDiffusersStateDicts() throws {
+        let refiner = SDXLRefinerArchitecture.sdxlRefiner
+        try RandomModelTests.expectLayout(ParameterLayout.unet(refiner.unet), arch: "sdxl-refiner", component: "unet",
+                                          area: "sdxl-random", parameters: Self.refinerParameters.unet)
+        try RandomModelTests.expectLayout(ParameterLayout.vae(refiner.vae), arch: "sdxl-refiner", component: "vae",
+                                          area: "sdxl-random", parameters: Self.refinerParameters.vae)
+        try RandomModelTests.expectLayout(ParameterLayout.textEncoderWithProjection(refiner.textEncoder2), arch: "sdxl-refiner",
+                                          component: "text_encoder_2", area: "sdxl-random", parameters: Self.refinerParameters.textEncoder2)
+        try RandomModelTests.expectLayout(ParameterLayout.controlNet(.sdxlCanny), arch: "controlnet-sdxl", component: "controlnet",
+                                          area: "sdxl-random", parameters: Self.controlNetParameters)
+        #expect(KnownArchitecture(rawValue: "sdxl-refiner")?.refiner == .sdxlRefiner)
+        #expect(KnownArchitecture(rawValue: "controlnet-sdxl")?.controlNet == .sdxlCanny)
+    }
+
+    /// `tensors` as a safetensors file whose header is real and whose data is a hole.
+    static func writeHeaderOnly(_ tensors: [StreamedTensor], to url: URL) throws {
+        var object: [String: Any] = [:]
+        var offset = 0
+        for tensor in tensors.sorted(by: { $0.name < $1.name }) {
+            let size = 2 * tensor.shape.reduce(1, *)
+            object[tensor.name] = ["dtype": "F16", "shape": tensor.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            offset += size
+        }
+        var header = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        header.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - header.count % 8) % 8))
+        var length = UInt64(header.count).littleEndian
+        try (Data(bytes: &length, count: 8) + header).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: UInt64(8 + header.count + offset))
+        try handle.close()
+    }
+
+    @Test func fullSizeRefinerSingleFileHoldsEveryDiffusersTensor() throws {
+        let url = RandomModelTests.temporaryURL("sdxl-refiner.safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let tensors = try RandomModel.singleFileTensors(.sdxlRefiner(.sdxlRefiner), generator: WeightGenerator(seed: 0), path: url.path)
+        // LDM names throughout: a diffusers name would pass the loader's renaming unchanged
+        #expect(tensors.filter { RandomModelTests.hasDiffusersBlockName($0.name) }.map(\.name).prefix(3) == [])
+        try Self.writeHeaderOnly(tensors, to: url)
+        let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
+        #expect(checkpoint.textEncoderLayout == .sdxlRefiner)
+        let reference = try #require(try RandomModelTests.reference("sdxl-random")["sdxl-refiner"])
+        let components: [(String, any ParameterSource)] = [
+            ("unet", try checkpoint.unet()), ("vae", try checkpoint.vae()), ("text_encoder_2", try checkpoint.textEncoder2()),
+        ]
+        for (component, source) in components {
+            let tensors = try #require(reference[component]?["tensors"] as? [String: [Int]])
+            // transformers names CLIPTextModelWithProjection's tensors under `text_model.`; the loader without it
+            let expected = Dictionary(uniqueKeysWithValues: tensors.map { name, shape in
+                (name.hasPrefix("text_model.") ? String(name.dropFirst("text_model.".count)) : name, shape)
+            })
+            #expect(source.keys == expected.keys.sorted(), "\(component)")
+            for (name, shape) in expected { #expect(try source.shape(of: name) == shape, "\(component) \(name)") }
+        }
+        let report = try ModelInspector.inspect(url)
+        #expect(report.family == .sdxlRefiner && report.missing.isEmpty)
+        let parameters = Self.refinerParameters
+        #expect(report.components.map(\.parameterCount).reduce(0, +) == parameters.unet + parameters.vae + parameters.textEncoder2)
+        #expect(try StableDiffusionArchitecture.inferredRefiner(from: checkpoint) == .sdxlRefiner)
+    }
+
+    /// The folder's config.json and a header-only weights file: `models inspect` names it.
+    @Test func fullSizeControlNetSDXLIsInspectedAsSuch() throws {
+        let folder = RandomModelTests.temporaryURL("controlnet-sdxl")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try diffusersConfigJSON(ControlNetConfig.sdxlCanny, className: "ControlNetModel").write(to: folder.appendingPathComponent("config.json"))
+        #expect(try ControlNetConfig.load(from: folder.appendingPathComponent("config.json")) == .sdxlCanny)
+        try Self.writeHeaderOnly(WeightGenerator(seed: 0).tensors(ParameterLayout.controlNet(.sdxlCanny)),
+                                 to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        let report = try ModelInspector.inspect(folder)
+        #expect(report.family == .controlNet && report.generation == .sdxl)
+        #expect(report.summary.contains("ControlNet for SDXL"))
+        #expect(report.components.map(\.parameterCount) == [Self.controlNetParameters])
+    }
+
+    @Test func anSDXLControlNetHasNoSingleFile() throws {
+        let url = RandomModelTests.temporaryURL("controlnet-sdxl.safetensors")
+        #expect(throws: ModelsError.self) {
+            try RandomModel.write(.controlNet(.sdxlCanny), name: "controlnet-sdxl", to: url, format: .singleFile, seed: 0, dtype: .f16)
+        }
+        #expect(!FileManager.default.fileExists(atPath: url.path))
+    }
+}

@@ -5,8 +5,10 @@ import Foundation
 /// The values are those of the diffusers folders on the Hugging Face hub:
 /// `runwayml/stable-diffusion-v1-5` (`sd15`), `stabilityai/stable-diffusion-2-1-base` (`sd2`),
 /// `runwayml/stable-diffusion-inpainting` (`sd15-inpaint`), `lllyasviel/sd-controlnet-canny`
-/// (`controlnet`), `stabilityai/stable-diffusion-xl-base-1.0` (`sdxl`) and
-/// `diffusers/stable-diffusion-xl-1.0-inpainting-0.1` (`sdxl-inpaint`), basicsr's RRDBNet
+/// (`controlnet`), `stabilityai/stable-diffusion-xl-base-1.0` (`sdxl`),
+/// `diffusers/stable-diffusion-xl-1.0-inpainting-0.1` (`sdxl-inpaint`),
+/// `stabilityai/stable-diffusion-xl-refiner-1.0` (`sdxl-refiner`) and
+/// `diffusers/controlnet-canny-sdxl-1.0` (`controlnet-sdxl`), basicsr's RRDBNet
 /// as Real-ESRGAN x4plus uses it (`realesrgan-x4plus`), and `madebyollin/taesd` / `taesdxl`
 /// (`taesd`, `taesdxl`: one architecture, diffusers' AutoencoderTiny defaults).
 /// They let `models random` write the real architecture, and single-file checkpoints (which
@@ -17,7 +19,9 @@ public enum KnownArchitecture: String, CaseIterable, Sendable {
     case sd15Inpaint = "sd15-inpaint"
     case sdxl
     case sdxlInpaint = "sdxl-inpaint"
+    case sdxlRefiner = "sdxl-refiner"
     case controlNet = "controlnet"
+    case controlNetSDXL = "controlnet-sdxl"
     case realESRGANx4plus = "realesrgan-x4plus"
     case taesd
     case taesdxl
@@ -30,8 +34,13 @@ public enum KnownArchitecture: String, CaseIterable, Sendable {
         case .sd15Inpaint: return .sd15Inpaint
         case .sdxl: return .sdxl
         case .sdxlInpaint: return .sdxlInpaint
-        case .controlNet, .realESRGANx4plus, .taesd, .taesdxl: return nil
+        case .sdxlRefiner, .controlNet, .controlNetSDXL, .realESRGANx4plus, .taesd, .taesdxl: return nil
         }
+    }
+
+    /// The refiner pipeline, for `sdxl-refiner`.
+    public var refiner: SDXLRefinerArchitecture? {
+        self == .sdxlRefiner ? .sdxlRefiner : nil
     }
 
     /// The tiny autoencoder's config, for `taesd` and `taesdxl`.
@@ -39,9 +48,13 @@ public enum KnownArchitecture: String, CaseIterable, Sendable {
         self == .taesd || self == .taesdxl ? AutoencoderTinyConfig() : nil
     }
 
-    /// The ControlNet config, for `controlnet`.
+    /// The ControlNet config, for `controlnet` and `controlnet-sdxl`.
     public var controlNet: ControlNetConfig? {
-        self == .controlNet ? .sd15Canny : nil
+        switch self {
+        case .controlNet: return .sd15Canny
+        case .controlNetSDXL: return .sdxlCanny
+        default: return nil
+        }
     }
 
     /// The super-resolution network's sizes, for `realesrgan-x4plus`.
@@ -229,16 +242,19 @@ extension UNet2DConditionConfig {
     }()
 }
 
-/// stabilityai/stable-diffusion-xl-refiner-1.0 without its VAE (the base's decodes): OpenCLIP
-/// bigG alone and a UNet conditioned on it with aesthetic-score time ids.
+/// stabilityai/stable-diffusion-xl-refiner-1.0: OpenCLIP bigG alone and a UNet conditioned on it
+/// with aesthetic-score time ids. Its VAE is the SDXL VAE; `models random` writes it, the
+/// pipelines decode with the base's.
 public struct SDXLRefinerArchitecture: Sendable, Equatable {
     public var unet: UNet2DConditionConfig
+    public var vae: AutoencoderKLConfig
     public var textEncoder2: CLIPTextConfig
     /// `scheduler/scheduler_config.json` as the refiner ships it (SDXL's Euler).
     public var schedulerConfigJSON: String
 
     public static let sdxlRefiner = SDXLRefinerArchitecture(
-        unet: .sdxlRefiner, textEncoder2: .openCLIPViTBigG14, schedulerConfigJSON: StableDiffusionArchitecture.sdxlEulerScheduler)
+        unet: .sdxlRefiner, vae: StableDiffusionArchitecture.sdxl.vae, textEncoder2: .openCLIPViTBigG14,
+        schedulerConfigJSON: StableDiffusionArchitecture.sdxlEulerScheduler)
 }
 
 extension UNet2DConditionConfig {
@@ -306,6 +322,23 @@ extension ControlNetConfig {
         var config = ControlNetConfig()
         config.crossAttentionDim = 768
         config.attentionHeadDim = .shared(8)
+        return config
+    }()
+
+    /// diffusers/controlnet-canny-sdxl-1.0: the SDXL base's contracting path (three levels, 1 / 2 /
+    /// 10 transformer layers, text_time) plus the hint encoder.
+    public static let sdxlCanny: ControlNetConfig = {
+        let base = UNet2DConditionConfig.sdxlBase
+        var config = ControlNetConfig()
+        config.blockOutChannels = base.blockOutChannels
+        config.downBlockTypes = base.downBlockTypes
+        config.transformerLayersPerBlock = base.transformerLayersPerBlock
+        config.attentionHeadDim = base.attentionHeadDim
+        config.crossAttentionDim = 2048
+        config.useLinearProjection = true
+        config.additionEmbedType = base.additionEmbedType
+        config.additionTimeEmbedDim = base.additionTimeEmbedDim
+        config.projectionClassEmbeddingsInputDim = base.projectionClassEmbeddingsInputDim
         return config
     }()
 }

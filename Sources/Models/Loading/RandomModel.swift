@@ -13,6 +13,7 @@ import Weights
 public enum RandomModel {
     public enum Architecture: Sendable {
         case stableDiffusion(StableDiffusionArchitecture)
+        case sdxlRefiner(SDXLRefinerArchitecture)
         case controlNet(ControlNetConfig)
         case rrdbNet(RRDBNetArchitecture)
         case autoencoderTiny(AutoencoderTinyConfig)
@@ -39,18 +40,11 @@ public enum RandomModel {
         switch (architecture, format) {
         case let (.stableDiffusion(pipeline), .diffusers):
             try writeDiffusersPipeline(pipeline, to: url, generator: generator, dtype: dtype, metadata: metadata)
-        case let (.stableDiffusion(pipeline), .singleFile):
-            let tensors = singleFilePipeline(pipeline, generator: generator)
-            try SafeTensorsWriter.write(streaming: tensors, dtype: dtype, metadata: metadata, to: url)
+        case let (.sdxlRefiner(refiner), .diffusers):
+            try writeDiffusersRefiner(refiner, to: url, generator: generator, dtype: dtype, metadata: metadata)
         case let (.controlNet(config), .diffusers):
             try writeModelFolder(config, className: "ControlNetModel", layout: ParameterLayout.controlNet(config), to: url,
                                  generator: generator, dtype: dtype, metadata: metadata, name: name)
-        case let (.controlNet(config), .singleFile):
-            let layersPerBlock = config.layersPerBlock
-            let tensors = generator.tensors(ParameterLayout.controlNet(config)).map { tensor in
-                renamed(tensor, "control_model." + (LDMReverseKeyMap.controlNet(tensor.name, layersPerBlock: layersPerBlock) ?? tensor.name))
-            }
-            try SafeTensorsWriter.write(streaming: tensors, dtype: dtype, metadata: metadata, to: url)
         case let (.rrdbNet(network), .diffusers):
             try createFolder(url)
             try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.rrdbNet(network)), dtype: dtype,
@@ -59,11 +53,37 @@ public enum RandomModel {
         case let (.autoencoderTiny(config), .diffusers):
             try writeModelFolder(config, className: "AutoencoderTiny", layout: ParameterLayout.autoencoderTiny(config), to: url,
                                  generator: generator, dtype: dtype, metadata: metadata, name: name)
-        case (.autoencoderTiny, .singleFile):
-            throw ModelsError.unsupportedConfig(path: url.path, detail: "a tiny autoencoder is a diffusers folder; use --format diffusers")
-        case let (.rrdbNet(network), .singleFile):
-            try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.rrdbNet(network)), dtype: dtype,
-                                        metadata: metadata, to: url)
+        case (_, .singleFile):
+            try SafeTensorsWriter.write(streaming: singleFileTensors(architecture, generator: generator, path: url.path),
+                                        dtype: dtype, metadata: metadata, to: url)
+        }
+    }
+
+    /// The tensors of `architecture`'s single file, by LDM name, their values made only when written
+    /// (so the layout of a full-size model can be listed without generating it).
+    static func singleFileTensors(_ architecture: Architecture, generator: WeightGenerator, path: String) throws -> [StreamedTensor] {
+        switch architecture {
+        case let .stableDiffusion(pipeline):
+            return singleFilePipeline(pipeline, generator: generator)
+        case let .sdxlRefiner(refiner):
+            // As sd_xl_refiner_1.0.safetensors: OpenCLIP bigG alone, as the first embedder
+            return singleFileUNetAndVAE(refiner.unet, refiner.vae, generator: generator)
+                + singleFileBigG(refiner.textEncoder2, prefix: SDXLSingleFile.refinerOpenCLIP, generator: generator)
+        case let .controlNet(config):
+            // diffusers' convert_controlnet_checkpoint maps no `label_emb`: SDXL ControlNet single
+            // files hold the diffusers folder's weights under diffusers names.
+            guard config.additionEmbedType == nil else {
+                throw ModelsError.unsupportedConfig(
+                    path: path, detail: "an SDXL ControlNet has no LDM single-file layout, its single files are the diffusers weights file; use --format diffusers")
+            }
+            let layersPerBlock = config.layersPerBlock
+            return generator.tensors(ParameterLayout.controlNet(config)).map { tensor in
+                renamed(tensor, "control_model." + (LDMReverseKeyMap.controlNet(tensor.name, layersPerBlock: layersPerBlock) ?? tensor.name))
+            }
+        case let .rrdbNet(network):
+            return generator.tensors(ParameterLayout.rrdbNet(network))
+        case .autoencoderTiny:
+            throw ModelsError.unsupportedConfig(path: path, detail: "a tiny autoencoder is a diffusers folder; use --format diffusers")
         }
     }
 
@@ -74,6 +94,8 @@ public enum RandomModel {
         case let .stableDiffusion(pipeline):
             problem = pipeline.vae.unsupportedFeature ?? pipeline.unet.unsupportedFeature
                 ?? pipeline.textEncoder.unsupportedFeature ?? pipeline.textEncoder2?.unsupportedFeature
+        case let .sdxlRefiner(refiner):
+            problem = refiner.vae.unsupportedFeature ?? refiner.unet.unsupportedFeature ?? refiner.textEncoder2.unsupportedFeature
         case let .controlNet(config):
             problem = config.unsupportedFeature
         case let .autoencoderTiny(config):
@@ -109,20 +131,13 @@ public enum RandomModel {
 
     private static func writeDiffusersPipeline(_ pipeline: StableDiffusionArchitecture, to url: URL, generator: WeightGenerator,
                                                dtype: SafeTensorsWriter.StorageType, metadata: [String: String]) throws {
-        for component in ["unet", "vae", "text_encoder", "tokenizer", "scheduler"] {
-            try createFolder(url.appendingPathComponent(component))
-        }
+        try writeUNetVAEAndScheduler(pipeline.unet, pipeline.vae, schedulerConfigJSON: pipeline.schedulerConfigJSON, to: url,
+                                     generator: generator, dtype: dtype, metadata: metadata)
+        for component in ["text_encoder", "tokenizer"] { try createFolder(url.appendingPathComponent(component)) }
         try modelIndex(pipeline).write(to: url.appendingPathComponent("model_index.json"))
-        try diffusersConfigJSON(pipeline.unet, className: "UNet2DConditionModel").write(to: url.appendingPathComponent("unet/config.json"))
-        try diffusersConfigJSON(pipeline.vae, className: "AutoencoderKL").write(to: url.appendingPathComponent("vae/config.json"))
         try diffusersConfigJSON(pipeline.textEncoder, className: "CLIPTextModel", library: "transformers_version", version: "5.24.0")
             .write(to: url.appendingPathComponent("text_encoder/config.json"))
-        try Data(pipeline.schedulerConfigJSON.utf8).write(to: url.appendingPathComponent("scheduler/scheduler_config.json"))
         try writeTokenizer(padToken: pipeline.padToken, to: url.appendingPathComponent("tokenizer"))
-        try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.unet(pipeline.unet)), dtype: dtype,
-                                    metadata: metadata, to: url.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
-        try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.vae(pipeline.vae)), dtype: dtype,
-                                    metadata: metadata, to: url.appendingPathComponent("vae/diffusion_pytorch_model.safetensors"))
         let text = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder))
             .map { renamed($0, "\(CLIPTextModel.legacyModule).\($0.name)") }
         try SafeTensorsWriter.write(streaming: text, dtype: dtype, metadata: metadata,
@@ -131,6 +146,39 @@ public enum RandomModel {
             try writeSecondTextEncoder(textEncoder2, to: url, generator: generator, dtype: dtype, metadata: metadata)
         }
         try writeNote(in: url, name: metadata["overpaint_like"] ?? "", seed: generator.seed)
+    }
+
+    /// stabilityai/stable-diffusion-xl-refiner-1.0's folder: no text_encoder or tokenizer.
+    private static func writeDiffusersRefiner(_ refiner: SDXLRefinerArchitecture, to url: URL, generator: WeightGenerator,
+                                              dtype: SafeTensorsWriter.StorageType, metadata: [String: String]) throws {
+        try writeUNetVAEAndScheduler(refiner.unet, refiner.vae, schedulerConfigJSON: refiner.schedulerConfigJSON, to: url,
+                                     generator: generator, dtype: dtype, metadata: metadata)
+        try writeSecondTextEncoder(refiner.textEncoder2, to: url, generator: generator, dtype: dtype, metadata: metadata)
+        let index: [String: Any] = [
+            "_class_name": "StableDiffusionXLImg2ImgPipeline", "_diffusers_version": "0.42.1",
+            "force_zeros_for_empty_prompt": false, "requires_aesthetics_score": true,
+            "scheduler": ["diffusers", schedulerClass(refiner.schedulerConfigJSON)],
+            "text_encoder": [NSNull(), NSNull()], "tokenizer": [NSNull(), NSNull()],
+            "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"], "tokenizer_2": ["transformers", "CLIPTokenizer"],
+            "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+        ]
+        try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            .write(to: url.appendingPathComponent("model_index.json"))
+        try writeNote(in: url, name: metadata["overpaint_like"] ?? "", seed: generator.seed)
+    }
+
+    /// The unet, vae and scheduler folders of every pipeline.
+    private static func writeUNetVAEAndScheduler(_ unet: UNet2DConditionConfig, _ vae: AutoencoderKLConfig, schedulerConfigJSON: String,
+                                                 to url: URL, generator: WeightGenerator, dtype: SafeTensorsWriter.StorageType,
+                                                 metadata: [String: String]) throws {
+        for component in ["unet", "vae", "scheduler"] { try createFolder(url.appendingPathComponent(component)) }
+        try diffusersConfigJSON(unet, className: "UNet2DConditionModel").write(to: url.appendingPathComponent("unet/config.json"))
+        try diffusersConfigJSON(vae, className: "AutoencoderKL").write(to: url.appendingPathComponent("vae/config.json"))
+        try Data(schedulerConfigJSON.utf8).write(to: url.appendingPathComponent("scheduler/scheduler_config.json"))
+        try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.unet(unet)), dtype: dtype,
+                                    metadata: metadata, to: url.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
+        try SafeTensorsWriter.write(streaming: generator.tensors(ParameterLayout.vae(vae)), dtype: dtype,
+                                    metadata: metadata, to: url.appendingPathComponent("vae/diffusion_pytorch_model.safetensors"))
     }
 
     /// SDXL's text_encoder_2 (with its projection) and tokenizer_2 (padding with "!").
@@ -150,7 +198,7 @@ public enum RandomModel {
             "_class_name": pipeline.pipelineClass, "_diffusers_version": "0.42.1",
             "feature_extractor": [NSNull(), NSNull()], "safety_checker": [NSNull(), NSNull()],
             "requires_safety_checker": false,
-            "scheduler": ["diffusers", schedulerClass(pipeline)], "text_encoder": ["transformers", "CLIPTextModel"],
+            "scheduler": ["diffusers", schedulerClass(pipeline.schedulerConfigJSON)], "text_encoder": ["transformers", "CLIPTextModel"],
             "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
             "vae": ["diffusers", "AutoencoderKL"],
         ]
@@ -163,8 +211,8 @@ public enum RandomModel {
         return try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
-    private static func schedulerClass(_ pipeline: StableDiffusionArchitecture) -> String {
-        let object = try? JSONSerialization.jsonObject(with: Data(pipeline.schedulerConfigJSON.utf8)) as? [String: Any]
+    private static func schedulerClass(_ schedulerConfigJSON: String) -> String {
+        let object = try? JSONSerialization.jsonObject(with: Data(schedulerConfigJSON.utf8)) as? [String: Any]
         return object?["_class_name"] as? String ?? "PNDMScheduler"
     }
 
@@ -212,31 +260,43 @@ public enum RandomModel {
     // MARK: - Single file
 
     private static func singleFilePipeline(_ pipeline: StableDiffusionArchitecture, generator: WeightGenerator) -> [StreamedTensor] {
-        let unet = pipeline.unet
+        let tensors = singleFileUNetAndVAE(pipeline.unet, pipeline.vae, generator: generator)
+        guard let textEncoder2 = pipeline.textEncoder2 else {
+            return tensors + singleFileTextEncoder(pipeline.textEncoder, generator: generator)
+        }
+        // SDXL, as A1111 / Civitai files: CLIP-L, then OpenCLIP bigG
+        let clip = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder)).map {
+            renamed($0, SDXLSingleFile.clip + LDMReverseKeyMap.clip($0.name))
+        }
+        return tensors + clip + singleFileBigG(textEncoder2, prefix: SDXLSingleFile.baseOpenCLIP, generator: generator)
+    }
+
+    /// `model.diffusion_model.*` and `first_stage_model.*`.
+    private static func singleFileUNetAndVAE(_ unet: UNet2DConditionConfig, _ vae: AutoencoderKLConfig,
+                                             generator: WeightGenerator) -> [StreamedTensor] {
         let layersPerBlock = unet.layersPerBlock.values(count: unet.blockOutChannels.count)?.first ?? 2
         let attentionUpBlocks = Set(unet.upBlockTypes.indices.filter { unet.upBlockTypes[$0] == "CrossAttnUpBlock2D" })
         var tensors = generator.tensors(ParameterLayout.unet(unet)).map { tensor in
             let ldm = LDMReverseKeyMap.unet(tensor.name, layersPerBlock: layersPerBlock, upBlocksWithAttention: attentionUpBlocks)
             return renamed(tensor, "model.diffusion_model." + (ldm ?? tensor.name))
         }
-        let upBlocks = pipeline.vae.blockOutChannels.count
-        for tensor in generator.tensors(ParameterLayout.vae(pipeline.vae)) {
+        let upBlocks = vae.blockOutChannels.count
+        for tensor in generator.tensors(ParameterLayout.vae(vae)) {
             let target = LDMReverseKeyMap.vae(tensor.name, shape: tensor.shape, upBlockCount: upBlocks)
             tensors.append(StreamedTensor(name: "first_stage_model." + (target?.name ?? tensor.name),
                                           shape: target?.shape ?? tensor.shape, fill: tensor.fill))
         }
-        guard let textEncoder2 = pipeline.textEncoder2 else {
-            return tensors + singleFileTextEncoder(pipeline.textEncoder, generator: generator)
+        return tensors
+    }
+
+    /// OpenCLIP bigG with its projection under `prefix`, generated under the diffusers folder's
+    /// names (so both layouts hold the same weights).
+    private static func singleFileBigG(_ config: CLIPTextConfig, prefix: String, generator: WeightGenerator) -> [StreamedTensor] {
+        let legacy = CLIPTextModel.legacyModule + "."
+        let bigG = generator.tensors(ParameterLayout.textEncoderWithProjection(config)).map {
+            renamed($0, $0.name.hasPrefix(legacy) ? String($0.name.dropFirst(legacy.count)) : $0.name)
         }
-        // SDXL, as A1111 / Civitai files: CLIP-L, then OpenCLIP bigG generated under the diffusers
-        // folder's names (so both layouts hold the same weights)
-        let clip = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder)).map {
-            renamed($0, "conditioner.embedders.0.transformer." + LDMReverseKeyMap.clip($0.name))
-        }
-        let bigG = generator.tensors(ParameterLayout.textEncoderWithProjection(textEncoder2)).map {
-            renamed($0, $0.name.hasPrefix(CLIPTextModel.legacyModule + ".") ? String($0.name.dropFirst(CLIPTextModel.legacyModule.count + 1)) : $0.name)
-        }
-        return tensors + clip + openCLIPTensors(bigG, prefix: "conditioner.embedders.1.model.")
+        return openCLIPTensors(bigG, prefix: prefix)
     }
 
     /// SD 1.x: transformers names under `cond_stage_model.transformer.text_model.`. SD 2.x (exact

@@ -28,12 +28,13 @@ extension StableDiffusionArchitecture {
     }
 
     /// An SDXL refiner single file (OpenCLIP bigG alone, as `conditioner.embedders.0.model.`):
-    /// the 1.0 refiner's settings with the sizes read from the shapes.
+    /// the 1.0 refiner's settings with the sizes read from the shapes (the VAE's where the file has one).
     public static func inferredRefiner(from checkpoint: SingleFileCheckpoint) throws -> SDXLRefinerArchitecture {
         let unet = try checkpoint.unet()
         var architecture = SDXLRefinerArchitecture.sdxlRefiner
         architecture.unet = try inferUNet(unet, base: architecture.unet, generation: .sdxlRefiner)
         architecture.unet.projectionClassEmbeddingsInputDim = try shape(unet, "add_embedding.linear_1.weight", 1)
+        if checkpoint.hasVAE { architecture.vae = try inferVAE(checkpoint.vae(), base: architecture.vae) }
         architecture.textEncoder2 = try inferProjectedTextEncoder(checkpoint.textEncoder2(), base: architecture.textEncoder2)
         return architecture
     }
@@ -99,10 +100,7 @@ extension StableDiffusionArchitecture {
         config.downBlockTypes = (0 ..< blocks).map { hasAttention("down_blocks.\($0)") ? "CrossAttnDownBlock2D" : "DownBlock2D" }
         config.upBlockTypes = (0 ..< blocks).map { hasAttention("up_blocks.\($0)") ? "CrossAttnUpBlock2D" : "UpBlock2D" }
         config.midBlockType = hasAttention("mid_block") ? "UNetMidBlock2DCrossAttn" : nil
-        let depths = (0 ..< blocks).map { block in
-            max(1, indices(after: "down_blocks.\(block).attentions.0.transformer_blocks.", in: keys).count)
-        }
-        config.transformerLayersPerBlock = Set(depths).count == 1 ? .shared(depths[0]) : .perBlock(depths)
+        config.transformerLayersPerBlock = transformerDepths(keys, blocks: blocks)
         if let context = keys.sorted().first(where: { $0.hasSuffix("attn2.to_k.weight") }) {
             config.crossAttentionDim = .shared(try shape(source, context, 1))
         }
@@ -113,6 +111,23 @@ extension StableDiffusionArchitecture {
         config.attentionHeadDim = generation == .sd1 || (generation != .sd2 && !config.useLinearProjection)
             ? .shared(8) : .perBlock(config.blockOutChannels.map { max(1, $0 / 64) })
         return config
+    }
+
+    /// `transformer_layers_per_block`: each attention level's depth. diffusers gives the mid block
+    /// the last level's, so where the last level has no attention (the SDXL refiner's) the mid
+    /// block's depth stands there; other levels without attention take 1. One depth throughout
+    /// is written as one value, as the reference configs write it.
+    static func transformerDepths(_ keys: Set<String>, blocks: Int) -> UNet2DConditionConfig.PerBlock<Int> {
+        func depth(_ block: String) -> Int? {
+            let count = indices(after: "\(block).attentions.0.transformer_blocks.", in: keys).count
+            return count > 0 ? count : nil
+        }
+        let attention = (0 ..< blocks).map { depth("down_blocks.\($0)") }
+        let mid = depth("mid_block")
+        var depths = attention.map { $0 ?? 1 }
+        if let mid, blocks > 0, attention[blocks - 1] == nil { depths[blocks - 1] = mid }
+        let distinct = Set(attention.compactMap { $0 } + (mid.map { [$0] } ?? []))
+        return distinct.count <= 1 ? .shared(distinct.first ?? 1) : .perBlock(depths)
     }
 
     static func inferVAE(_ source: any ParameterSource, base: AutoencoderKLConfig) throws -> AutoencoderKLConfig {
