@@ -93,6 +93,44 @@ public func conv2d(
     }
 }
 
+/// `conv2d(affine.applied(to: x), ...)` where the convolution copies its input rows anyway
+/// (Winograd and per-tap paths): the map is applied to each row as it is staged, which saves
+/// writing the mapped tensor and reading it back. Other paths map `x` first.
+// x: [N, C, H, W], affine: [N * C] (e.g. a GroupNorm's), weight: [O, C, kh, kw] -> [N, O, OH, OW]
+public func conv2d(
+    _ x: Tensor, preparedBy affine: ChannelAffine, weight: WeightTensor, bias: Tensor?, stride: Int = 1,
+    padding: Padding2D = .zero, epilogue: ConvEpilogue = .identity
+) -> Tensor {
+    conv2d(x, preparedBy: affine, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue,
+           winogradRule: Winograd.activeRule)
+}
+
+/// `winogradRule` lets tests run either staging path.
+// x: [N, C, H, W], affine: [N * C], weight: [O, C, kh, kw] -> [N, O, OH, OW]
+func conv2d(
+    _ x: Tensor, preparedBy affine: ChannelAffine, weight: WeightTensor, bias: Tensor?, stride: Int,
+    padding: Padding2D, epilogue: ConvEpilogue, tapMinimumWidth: Int = defaultTapMinimumWidth,
+    winogradRule: Winograd.Rule
+) -> Tensor {
+    let geometry = ConvGeometry(input: x.shape, channels: x.shape.count == 4 ? x.shape[1] : 0, weight: weight.shape,
+                                stride: stride, padding: padding, columnBudgetBytes: defaultColumnBudgetBytes)
+    let path = ConvPath(geometry, winogradRule: winogradRule, tapMinimumWidth: tapMinimumWidth)
+    guard path.stagesInput else {
+        return conv2d(affine.applied(to: x), weight: weight, bias: bias, stride: stride, padding: padding,
+                      epilogue: epilogue, columnBudgetBytes: defaultColumnBudgetBytes,
+                      tapMinimumWidth: tapMinimumWidth, winogradRule: winogradRule)
+    }
+    let outShape = [geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth]
+    let output = geometry.outputView(in: outShape, atChannel: 0)
+    return Tensor(shape: outShape) { out in
+        x.withUnsafeBufferPointer { input in
+            guard let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
+            convolve(inBase, geometry: geometry, inputAffine: affine, weight: weight, bias: bias, epilogue: epilogue,
+                     into: output.offset(outBase), tapMinimumWidth: tapMinimumWidth, winogradRule: winogradRule)
+        }
+    }
+}
+
 /// The convolution of input channels `0..<channels` of `x`, stored (after `epilogue`) into
 /// channels `atChannel..<atChannel + O` of `target`, which keeps its other channels: a dense
 /// block hands a prefix of its buffer on without slicing it out, and writes into the next one.
@@ -197,9 +235,10 @@ struct ConvTarget {
 }
 
 /// Checks the bias and epilogue, then runs every panel of output channels over every image.
+/// `inputAffine` maps each staged input row; only the paths that stage take one.
 private func convolve(
-    _ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: WeightTensor, bias: Tensor?, epilogue: ConvEpilogue,
-    into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
+    _ input: UnsafePointer<Float>, geometry: ConvGeometry, inputAffine: ChannelAffine? = nil, weight: WeightTensor,
+    bias: Tensor?, epilogue: ConvEpilogue, into target: ConvTarget, panelBudgetBytes: Int = WeightTensor.panelBudgetBytes,
     tapMinimumWidth: Int = defaultTapMinimumWidth, winogradRule: Winograd.Rule = Winograd.activeRule
 ) {
     if let bias { precondition(bias.shape == [geometry.outChannels], "conv2d bias \(bias.shape) is not [\(geometry.outChannels)]") }
@@ -221,10 +260,9 @@ private func convolve(
     biasValues.withUnsafeBufferPointer { biasBuffer in
         operand.withUnsafeBufferPointer { operandBuffer in
             guard let biasBase = biasBuffer.baseAddress else { return }
-            let usesWinograd = Winograd.applies(to: geometry, rule: winogradRule)
-            // Upsampling happens as rows are staged, which the tap and Winograd paths do.
-            let usesTaps = !usesWinograd && (geometry.upsampling > 1
-                || (geometry.stride == 1 && !geometry.isPointwise && geometry.paddedWidth >= tapMinimumWidth))
+            let path = ConvPath(geometry, winogradRule: winogradRule, tapMinimumWidth: tapMinimumWidth)
+            precondition(inputAffine == nil || path.stagesInput, "conv2d maps its input only on a staging path")
+            let (usesWinograd, usesTaps) = (path == .winograd, path == .taps)
             let rule = StoreRule(epilogue)
             weight.forEachRowPanel(budgetBytes: panelBudgetBytes) { channels, panel in
                 // Reordered once per panel, not once per image.
@@ -245,15 +283,15 @@ private func convolve(
                                      plane: geometry.outPlane)
                 }
                 if let winogradWeights {
-                    convolveByWinograd(input, transformedWeights: winogradWeights, outChannels: channels.count,
-                                       stores: stores, geometry: geometry, backend: backend)
+                    convolveByWinograd(input, inputAffine: inputAffine, transformedWeights: winogradWeights,
+                                       outChannels: channels.count, stores: stores, geometry: geometry, backend: backend)
                     return
                 }
                 for (image, store) in stores.enumerated() {
                     let source = input + image * geometry.inputImageStride
                     if let tapWeights {
-                        convolveByTaps(source, tapWeights: tapWeights, outChannels: channels.count, store: store,
-                                       geometry: geometry, backend: backend)
+                        convolveByTaps(source, image: image, inputAffine: inputAffine, tapWeights: tapWeights,
+                                       outChannels: channels.count, store: store, geometry: geometry, backend: backend)
                     } else if geometry.isPointwise {
                         convolvePointwise(source, weights: panel, outChannels: channels.count, store: store,
                                           geometry: geometry, backend: backend)
@@ -265,6 +303,25 @@ private func convolve(
             }
         }
     }
+}
+
+/// How a convolution runs (see `conv2d`).
+enum ConvPath {
+    case winograd, taps, pointwise, columns
+
+    init(_ g: ConvGeometry, winogradRule: Winograd.Rule, tapMinimumWidth: Int) {
+        if Winograd.applies(to: g, rule: winogradRule) {
+            self = .winograd
+        } else if g.upsampling > 1 || (g.stride == 1 && !g.isPointwise && g.paddedWidth >= tapMinimumWidth) {
+            // Upsampling happens as rows are staged, which the tap and Winograd paths do.
+            self = .taps
+        } else {
+            self = g.isPointwise ? .pointwise : .columns
+        }
+    }
+
+    /// Whether the path copies its input rows before multiplying (and so can map them as it copies).
+    var stagesInput: Bool { self == .winograd || self == .taps }
 }
 
 /// The epilogue with its tensors left out (`ConvStore` holds them as pointers).
@@ -455,8 +512,8 @@ private func forEachBand(
 /// outputs (ESRGAN's 32-channel dense-block convolutions), where copying rivals multiplying.
 // source: [C, H, W], tapWeights: [kh * kw, outChannels, C] (see `tapMajor`) -> outChannels planes of OH*OW
 private func convolveByTaps(
-    _ source: UnsafePointer<Float>, tapWeights: UnsafePointer<Float>, outChannels: Int, store: ConvStore,
-    geometry g: ConvGeometry, backend: GEMMBackend
+    _ source: UnsafePointer<Float>, image: Int, inputAffine: ChannelAffine?, tapWeights: UnsafePointer<Float>,
+    outChannels: Int, store: ConvStore, geometry g: ConvGeometry, backend: GEMMBackend
 ) {
     let taps = g.kernelHeight * g.kernelWidth
     let channels = g.inChannels
@@ -474,7 +531,7 @@ private func convolveByTaps(
         let wide = scratch + channels * stagedPlane
         let bandPlane = (rows.count + g.kernelHeight - 1) * pitch
         stageRows(rows.lowerBound - g.padding.top ..< rows.upperBound - g.padding.top + g.kernelHeight - 1,
-                  of: source, into: staged, stagedPlane: bandPlane, geometry: g)
+                  of: source, image: image, mappedBy: inputAffine, into: staged, stagedPlane: bandPlane, geometry: g)
         // Wide pixel (r, x) is r * pitch + x; the last one stored is (rows - 1, outWidth - 1).
         let wideCount = (rows.count - 1) * pitch + g.outWidth
         for tap in 0..<taps {
@@ -519,12 +576,13 @@ private func tapMajor(
     return reordered
 }
 
-/// Copies input rows `inputRows` (out-of-image rows become zeros) of every channel into
-/// `staged`, each row widened to `paddedWidth` with zeros either side.
+/// Copies input rows `inputRows` (out-of-image rows become zeros) of every channel of image
+/// `image` into `staged`, each row mapped by `affine` and widened to `paddedWidth` with zeros
+/// either side (the padding is the mapped tensor's, so it stays zero).
 // source: [C, H, W] -> staged: C planes of stagedPlane floats
 private func stageRows(
-    _ inputRows: Range<Int>, of source: UnsafePointer<Float>, into staged: UnsafeMutablePointer<Float>,
-    stagedPlane: Int, geometry g: ConvGeometry
+    _ inputRows: Range<Int>, of source: UnsafePointer<Float>, image: Int, mappedBy affine: ChannelAffine?,
+    into staged: UnsafeMutablePointer<Float>, stagedPlane: Int, geometry g: ConvGeometry
 ) {
     let pitch = g.paddedWidth
     for channel in 0..<g.inChannels {
@@ -543,6 +601,7 @@ private func stageRows(
                 } else {
                     upsampleRow(from, into: to, count: g.width, factor: g.upsampling)
                 }
+                affine?.apply(to, count: g.width, image: image, channel: channel, channels: g.inChannels)
                 (destination + g.padding.left + g.width).update(repeating: 0, count: g.padding.right)
             }
             destination += pitch

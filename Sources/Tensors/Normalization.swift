@@ -1,45 +1,97 @@
 /// torch.nn.functional.group_norm, optionally followed by SiLU in the same pass (as in every
 /// ResNet block of the UNet and VAE).
-///
-/// Statistics are two-pass (mean, then centred sum of squares) with per-channel partial
-/// sums in Double, so 40,000-element groups keep f32 accuracy.
 // x: [N, C, *] (e.g. [N, C, H, W]), weight/bias: [C] -> same shape as x
 public func groupNorm(
     _ x: consuming Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, fusedSiLU: Bool = false
 ) -> Tensor {
-    var y = consume x
-    precondition(y.rank >= 2, "groupNorm input must be [N, C, ...], got \(y.shape)")
-    let (batch, channels) = (y.shape[0], y.shape[1])
+    let affine = groupNormAffine(x, groups: groups, weight: weight, bias: bias, eps: eps, fusedSiLU: fusedSiLU)
+    return affine.applied(to: x)
+}
+
+/// What a normalization leaves to be done to each value: `v * scale + shift` with one scale and
+/// shift per (image, channel), then SiLU where `silu` says. A convolution given it applies it
+/// as it stages its input rows (`conv2d(_:preparedBy:...)`), so the normalized tensor is never
+/// written out and read back.
+public struct ChannelAffine: Sendable {
+    /// [N * C], image n's channel c at n * C + c.
+    public let scale: [Float]
+    public let shift: [Float]
+    public let silu: Bool
+
+    /// `count` values of image `image`'s channel `channel` (of `channels`), mapped in place.
+    @inline(__always)
+    func apply(_ values: UnsafeMutablePointer<Float>, count: Int, image: Int, channel: Int, channels: Int) {
+        let index = image * channels + channel
+        let (a, b) = (scale[index], shift[index])
+        if silu {
+            mapVectors(values, values, count: count) { v in
+                let normalized = v * a + b
+                return normalized * vectorSigmoid(normalized)
+            }
+        } else {
+            mapVectors(values, values, count: count) { v in v * a + b }
+        }
+    }
+
+    /// `x` with every value mapped, in place where `x` is not shared.
+    // x: [N, C, *] -> same shape
+    public func applied(to x: consuming Tensor) -> Tensor {
+        var y = consume x
+        let (batch, channels) = (y.shape[0], y.shape[1])
+        precondition(scale.count == batch * channels, "ChannelAffine of \(scale.count) channels applied to \(y.shape)")
+        let plane = y.count / max(1, batch * channels)
+        y.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            Parallel.forEachRange(count: batch * channels, minimumBlock: max(1, 65_536 / max(1, plane))) { planes in
+                for index in planes {
+                    apply(base + index * plane, count: plane, image: index / channels, channel: index % channels,
+                          channels: channels)
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// group_norm's statistics as a per-channel affine map (see `ChannelAffine`), without applying it.
+///
+/// Statistics are two-pass (mean, then centred sum of squares) with per-channel partial
+/// sums in Double, so 40,000-element groups keep f32 accuracy.
+// x: [N, C, *], weight/bias: [C] -> scale and shift for [N, C]
+public func groupNormAffine(
+    _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, fusedSiLU: Bool = false
+) -> ChannelAffine {
+    precondition(x.rank >= 2, "groupNorm input must be [N, C, ...], got \(x.shape)")
+    let (batch, channels) = (x.shape[0], x.shape[1])
     precondition(groups > 0 && channels % groups == 0, "groupNorm: \(channels) channels do not split into \(groups) groups")
     if let weight { precondition(weight.shape == [channels], "groupNorm weight \(weight.shape) is not [\(channels)]") }
     if let bias { precondition(bias.shape == [channels], "groupNorm bias \(bias.shape) is not [\(channels)]") }
-    let plane = y.count / max(1, batch * channels)
+    let plane = x.count / max(1, batch * channels)
     let channelsPerGroup = channels / groups
     let gamma = weight?.scalars ?? [Float](repeating: 1, count: channels)
     let beta = bias?.scalars ?? [Float](repeating: 0, count: channels)
-    y.withUnsafeMutableBufferPointer { buffer in
+    var scale = [Float](repeating: 0, count: batch * channels)
+    var shift = [Float](repeating: 0, count: batch * channels)
+    x.withUnsafeBufferPointer { buffer in
         guard let base = buffer.baseAddress else { return }
-        Parallel.forEach(count: batch * groups) { block in
-            let firstChannel = (block % groups) * channelsPerGroup
-            let start = base + block * channelsPerGroup * plane
-            let (mean, variance) = meanAndVariance(start, count: channelsPerGroup * plane, chunk: plane)
-            let inverseDeviation = 1 / (variance + eps).squareRoot()
-            for offset in 0..<channelsPerGroup {
-                let scale = inverseDeviation * gamma[firstChannel + offset]
-                let shift = beta[firstChannel + offset] - mean * scale
-                let channel = start + offset * plane
-                if fusedSiLU {
-                    mapVectors(channel, channel, count: plane) { v in
-                        let normalized = v * scale + shift
-                        return normalized * vectorSigmoid(normalized)
+        scale.withUnsafeMutableBufferPointer { scales in
+            shift.withUnsafeMutableBufferPointer { shifts in
+                guard let scales = scales.baseAddress, let shifts = shifts.baseAddress else { return }
+                Parallel.forEach(count: batch * groups) { block in
+                    let firstChannel = (block % groups) * channelsPerGroup
+                    let start = base + block * channelsPerGroup * plane
+                    let (mean, variance) = meanAndVariance(start, count: channelsPerGroup * plane, chunk: plane)
+                    let inverseDeviation = 1 / (variance + eps).squareRoot()
+                    for offset in 0..<channelsPerGroup {
+                        let index = block * channelsPerGroup + offset
+                        scales[index] = inverseDeviation * gamma[firstChannel + offset]
+                        shifts[index] = beta[firstChannel + offset] - mean * scales[index]
                     }
-                } else {
-                    mapVectors(channel, channel, count: plane) { v in v * scale + shift }
                 }
             }
         }
     }
-    return y
+    return ChannelAffine(scale: scale, shift: shift, silu: fusedSiLU)
 }
 
 /// torch.nn.functional.layer_norm over the last dimension.

@@ -161,8 +161,8 @@ private struct WinogradTiling {
 /// positions, the output transform (with the bias and epilogue) over output channels.
 // input: N images of [C, H, W], transformedWeights: [16, outChannels, C] -> stores[n]: outChannels planes of OH*OW
 func convolveByWinograd(
-    _ input: UnsafePointer<Float>, transformedWeights: UnsafePointer<Float>, outChannels: Int, stores: [ConvStore],
-    geometry g: ConvGeometry, backend: GEMMBackend
+    _ input: UnsafePointer<Float>, inputAffine: ChannelAffine?, transformedWeights: UnsafePointer<Float>,
+    outChannels: Int, stores: [ConvStore], geometry g: ConvGeometry, backend: GEMMBackend
 ) {
     let tiling = WinogradTiling(g, outChannels: outChannels)
     let bandCapacity = tiling.bandRows * tiling.columns
@@ -181,8 +181,8 @@ func convolveByWinograd(
         let (inputStride, productStride) = (Winograd.positionStride(g.inChannels * tiles),
                                             Winograd.positionStride(outChannels * tiles))
         Parallel.forEachRange(count: g.inChannels, minimumBlock: 1) { channels in
-            transformInput(input, channels: channels, tileRows: band, tiling: tiling, into: inputs,
-                           positionStride: inputStride, geometry: g)
+            transformInput(input, mappedBy: inputAffine, channels: channels, tileRows: band, tiling: tiling,
+                           into: inputs, positionStride: inputStride, geometry: g)
         }
         Parallel.forEachRange(count: Winograd.positions, minimumBlock: 1) { positions in
             for position in positions {
@@ -205,26 +205,35 @@ func convolveByWinograd(
 
 /// V = Bᵀ d B for every tile of `tileRows` (of all images) and each channel of `channels`,
 /// stored as `inputs[ξ][channel][tile]`. Each tile row's four input rows are staged
-/// zero-padded first, so the transform reads no bounds.
+/// zero-padded (and mapped by `affine`) first, so the transform reads no bounds; the next tile
+/// row of the same image shares two of them, which are kept rather than staged again.
 private func transformInput(
-    _ input: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tiling: WinogradTiling,
-    into inputs: UnsafeMutablePointer<Float>, positionStride: Int, geometry g: ConvGeometry
+    _ input: UnsafePointer<Float>, mappedBy affine: ChannelAffine?, channels: Range<Int>, tileRows: Range<Int>,
+    tiling: WinogradTiling, into inputs: UnsafeMutablePointer<Float>, positionStride: Int, geometry g: ConvGeometry
 ) {
     let width = tiling.stagedWidth
-    let staged = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
-    defer { staged.deallocate() }
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
+    defer { buffer.deallocate() }
+    var rows = (0..<4).map { buffer + $0 * width }
     let tiles = tileRows.count * tiling.columns
     for channel in channels {
+        var previous: (image: Int, row: Int)?
         for tileRow in tileRows {
             let (image, imageRow) = tiling.locate(tileRow)
             let plane = input + image * g.inputImageStride + channel * g.inPlane
             let firstInputRow = 2 * imageRow - g.padding.top
-            for r in 0..<4 { stage(row: firstInputRow + r, of: plane, into: staged + r * width, width: width, geometry: g) }
+            let sharesTwoRows = previous.map { $0.image == image && $0.row + 1 == imageRow } ?? false
+            if sharesTwoRows { rows = [rows[2], rows[3], rows[0], rows[1]] }
+            for r in (sharesTwoRows ? 2 : 0)..<4 {
+                let inImage = stage(row: firstInputRow + r, of: plane, into: rows[r], width: width, geometry: g)
+                affine?.apply(rows[r] + inImage.lowerBound, count: inImage.count, image: image, channel: channel,
+                              channels: g.inChannels)
+            }
+            previous = (image, imageRow)
             let destination = inputs + channel * tiles + (tileRow - tileRows.lowerBound) * tiling.columns
             for column in stride(from: 0, to: tiling.columns, by: 4) {
-                let d = staged + 2 * column
-                let (s0, s1, s2, s3) = (patchColumns(d), patchColumns(d + width), patchColumns(d + 2 * width),
-                                        patchColumns(d + 3 * width))
+                let (s0, s1, s2, s3) = (patchColumns(rows[0] + 2 * column), patchColumns(rows[1] + 2 * column),
+                                        patchColumns(rows[2] + 2 * column), patchColumns(rows[3] + 2 * column))
                 // Bᵀ d column by column, then each of its rows times B.
                 let k0 = Winograd.inputTransform(s0.0, s1.0, s2.0, s3.0)
                 let k1 = Winograd.inputTransform(s0.1, s1.1, s2.1, s3.1)
@@ -273,12 +282,13 @@ private func store(
 
 /// Input row `row` of one channel's plane (nearest-upsampled where the geometry says so), zero
 /// outside the image, shifted so that staged column 2t is the first input column of tile column t.
+/// Returns the staged columns that hold the image's floats.
 private func stage(
     row: Int, of plane: UnsafePointer<Float>, into staged: UnsafeMutablePointer<Float>, width: Int, geometry g: ConvGeometry
-) {
+) -> Range<Int> {
     guard row >= 0 && row < g.height else {
         staged.update(repeating: 0, count: width)
-        return
+        return 0..<0
     }
     // Staged column j is input column j - left.
     let first = min(width, g.padding.left)
@@ -291,6 +301,7 @@ private func stage(
         upsampleRow(sourceRow, into: staged + first, count: end - first, factor: g.upsampling)
     }
     (staged + end).update(repeating: 0, count: width - end)
+    return first..<end
 }
 
 /// Y = Aᵀ m A for every tile of `tileRows` and each output channel of `channels`: two output

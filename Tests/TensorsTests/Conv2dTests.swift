@@ -188,6 +188,28 @@ import Testing
         expectClose(fused, unfused)
     }
 
+    /// A GroupNorm (+ SiLU) mapped as each path stages its rows gives exactly the convolution
+    /// of the mapped tensor: padding rows and columns stay zero, each image gets its own map.
+    @Test(arguments: [("conv3x3", 1, Padding2D(1)), ("conv_s2p1", 2, Padding2D(1)), ("conv1x1", 1, .zero),
+                      ("conv_downsample_pad0", 2, Padding2D(top: 0, bottom: 1, left: 0, right: 1))])
+    func aMapAppliedWhileStagingEqualsConvolvingTheMappedTensor(name: String, stride: Int, padding: Padding2D) throws {
+        let x = try OpFixtures.tensor("\(name).x")
+        let (weight, bias) = (try OpFixtures.tensor("\(name).weight"), try OpFixtures.tensor("\(name).bias"))
+        let paths: [(taps: Int, winograd: Winograd.Rule)] = [(0, .never), (Int.max, .never), (Int.max, .always)]
+        for silu in [false, true] {
+            let affine = groupNormAffine(x, groups: x.shape[1], weight: nil, bias: nil, eps: 1e-5, fusedSiLU: silu)
+            for path in paths {
+                let fused = conv2d(x, preparedBy: affine, weight: .float(weight), bias: bias, stride: stride,
+                                   padding: padding, epilogue: .identity, tapMinimumWidth: path.taps,
+                                   winogradRule: path.winograd)
+                let mapped = conv2d(affine.applied(to: x), weight: .float(weight), bias: bias, stride: stride,
+                                    padding: padding, columnBudgetBytes: defaultColumnBudgetBytes,
+                                    tapMinimumWidth: path.taps, winogradRule: path.winograd)
+                #expect(fused.scalars == mapped.scalars, "\(name), SiLU \(silu), taps from \(path.taps), \(path.winograd)")
+            }
+        }
+    }
+
     @Test(arguments: GEMMBackend.float32Cases)
     func channelSliceInAndOutMatchesTorch(backend: GEMMBackend) throws {
         // conv3x3: x [2, 3, 7, 9], weight [4, 3, 3, 3]. x sits in channels 0..<3 of a 5-channel

@@ -30,6 +30,6 @@ public struct VAEDecoder: Sendable {
     // z: [N, latent_channels, h, w] -> [N, out_channels, h * f, w * f]
     public func callAsFunction(_ z: Tensor) -> Tensor {
         let features = upBlocks.reduce(midBlock(convIn(z))) { hidden, block in block(hidden) }
-        return convOut(convNormOut(features, fusedSiLU: true))
+        return convOut(features, preparedBy: convNormOut.affine(for: features, fusedSiLU: true))
     }
 }

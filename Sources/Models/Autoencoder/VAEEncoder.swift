@@ -31,6 +31,7 @@ public struct VAEEncoder: Sendable {
     // x: [N, in_channels, H, W] -> [N, 2 * latent_channels, H / f, W / f]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let features = downBlocks.reduce(convIn(x)) { hidden, block in block(hidden) }
-        return convOut(convNormOut(midBlock(features), fusedSiLU: true))
+        let mid = midBlock(features)
+        return convOut(mid, preparedBy: convNormOut.affine(for: mid, fusedSiLU: true))
     }
 }

@@ -60,21 +60,21 @@ public struct ResnetBlock2D: Sendable {
 
     // x: [N, in, H, W], temb: [N, temb_channels] -> [N, out, H, W]
     public func callAsFunction(_ x: Tensor, temb: Tensor? = nil) -> Tensor {
-        var hidden = conv1(norm1(x, fusedSiLU: true))
+        // The norms' apply passes run inside the convolutions' staging (`preparedBy`).
+        var hidden = conv1(x, preparedBy: norm1.affine(for: x, fusedSiLU: true))
         let projected = projectedTimeEmbedding(temb)
         switch timeEmbeddingNorm {
         case .default:
             if let projected { hidden += projected }
-            hidden = norm2(hidden, fusedSiLU: true)
+            hidden = conv2(hidden, preparedBy: norm2.affine(for: hidden, fusedSiLU: true))
         case .scaleShift:
             hidden = norm2(hidden)
             if let projected {
                 let halves = projected.chunked(2, axis: 1)
                 hidden = hidden * (halves[0] + 1) + halves[1]
             }
-            hidden = silu(hidden)
+            hidden = conv2(silu(hidden))
         }
-        hidden = conv2(hidden)
         hidden += convShortcut.map { $0(x) } ?? x
         if outputScaleFactor != 1 { hidden = hidden / outputScaleFactor }
         return hidden

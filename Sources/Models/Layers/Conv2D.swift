@@ -9,7 +9,6 @@ public struct Conv2D: Sendable {
     public let stride: Int
     public let padding: Padding2D
 
-
     // weight: [out, in, k, k], bias: [out]
     public init(_ parameters: Parameters, inChannels: Int, outChannels: Int, kernelSize: Int,
                 stride: Int = 1, padding: Int = 0, bias: Bool = true) throws {
@@ -22,6 +21,13 @@ public struct Conv2D: Sendable {
     // x: [N, in, H, W] -> [N, out, OH, OW]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         conv2d(x, weight: storedWeight, bias: bias, stride: stride, padding: padding)
+    }
+
+    /// The convolution of `affine.applied(to: x)`, mapping rows as they are staged (a GroupNorm's
+    /// apply pass fused into the convolution).
+    // x: [N, in, H, W], affine: [N * in] -> [N, out, OH, OW]
+    public func callAsFunction(_ x: Tensor, preparedBy affine: ChannelAffine) -> Tensor {
+        conv2d(x, preparedBy: affine, weight: storedWeight, bias: bias, stride: stride, padding: padding)
     }
 
     /// The convolution with `epilogue` (an activation, a scaled residual) fused into its store.

@@ -20,4 +20,11 @@ public struct GroupNorm: Sendable {
     public func callAsFunction(_ x: consuming Tensor, fusedSiLU: Bool = false) -> Tensor {
         groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, fusedSiLU: fusedSiLU)
     }
+
+    /// The norm (and SiLU) as a per-channel map of `x` left for the next convolution to apply
+    /// (`Conv2D.callAsFunction(_:preparedBy:)`).
+    // x: [N, C, ...] -> scale and shift for [N, C]
+    public func affine(for x: Tensor, fusedSiLU: Bool = false) -> ChannelAffine {
+        groupNormAffine(x, groups: groups, weight: weight, bias: bias, eps: eps, fusedSiLU: fusedSiLU)
+    }
 }

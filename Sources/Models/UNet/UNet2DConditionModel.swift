@@ -95,7 +95,7 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
         hidden = upPath(hidden, skips: skips, temb: temb, encoderHiddenStates: encoderHiddenStates,
                         forceUpsampleSize: needsUpsampleSizes(sample))
         // 6. post-process
-        return convOut(convNormOut(hidden, fusedSiLU: true))
+        return convOut(hidden, preparedBy: convNormOut.affine(for: hidden, fusedSiLU: true))
     }
 
     private func upPath(_ x: Tensor, skips: [Tensor], temb: Tensor, encoderHiddenStates: Tensor,
