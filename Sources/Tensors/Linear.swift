@@ -8,6 +8,25 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
 /// output features at a time, each panel's product written into its columns of the output.
 // x: [..., in], weight: [out, in] (torch layout), bias: [out] -> [..., out]
 public func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor? = nil) -> Tensor {
+    linearProduct(x, weight: weight, bias: bias) { out, rows, width in fillRows(out, rows: rows, with: bias, width: width) }
+}
+
+/// `linear(x, weight, bias) + residual`, the residual (with the bias) written where the product
+/// accumulates: a transformer's residual connection without a pass over the output afterwards.
+// x: [..., in], weight: [out, in], bias: [out], residual: [..., out] -> [..., out]
+public func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor? = nil, adding residual: Tensor) -> Tensor {
+    linearProduct(x, weight: weight, bias: bias) { out, rows, width in
+        precondition(residual.shape == Array(x.shape.dropLast()) + [width],
+                     "linear residual \(residual.shape) is not shaped as the output")
+        fillRows(out, rows: rows, from: residual, plus: bias, width: width)
+    }
+}
+
+/// `x @ weight^T` accumulated onto what `fill` writes into the output (rows x out features).
+private func linearProduct(
+    _ x: Tensor, weight: WeightTensor, bias: Tensor?,
+    fill: (UnsafeMutablePointer<Float>, _ rows: Int, _ width: Int) -> Void
+) -> Tensor {
     precondition(weight.shape.count == 2, "linear weight must be [out, in], got \(weight.shape)")
     let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
     precondition(x.shape.last == inFeatures, "linear input \(x.shape) does not end in \(inFeatures)")
@@ -17,7 +36,7 @@ public func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor? = nil) -> Te
     let backend = GEMMBackend.active
     return Tensor(shape: outShape) { out in
         guard let outBase = out.baseAddress else { return }
-        fillRows(outBase, rows: rows, with: bias, width: outFeatures)
+        fill(outBase, rows, outFeatures)
         x.withUnsafeBufferPointer { xs in
             weight.forEachRowPanel { features, panel in
                 backend.sgemm(transposeB: true, m: rows, n: features.count, k: inFeatures,
@@ -66,6 +85,21 @@ private func matmulRows(_ a: Tensor, _ b: Tensor, rows: Int, k: Int, n: Int, out
             b.withUnsafeBufferPointer { bBuffer in
                 backend.sgemm(m: rows, n: n, k: k, a: aBuffer.baseAddress, lda: k, b: bBuffer.baseAddress, ldb: n,
                       c: out.baseAddress, ldc: n)
+            }
+        }
+    }
+}
+
+/// Writes `residual + bias` into a `rows x width` matrix (`residual` alone without a bias).
+func fillRows(_ base: UnsafeMutablePointer<Float>, rows: Int, from residual: Tensor, plus bias: Tensor?, width: Int) {
+    let biasValues = bias?.scalars ?? [Float](repeating: 0, count: width)
+    residual.withUnsafeBufferPointer { residualBuffer in
+        biasValues.withUnsafeBufferPointer { biasBuffer in
+            guard let from = residualBuffer.baseAddress, let biasBase = biasBuffer.baseAddress else { return }
+            Parallel.forEachRange(count: rows, minimumBlock: Swift.max(1, 65_536 / Swift.max(1, width))) { range in
+                for row in range {
+                    mapVectorPairs(from + row * width, biasBase, base + row * width, count: width) { r, b in r + b }
+                }
             }
         }
     }

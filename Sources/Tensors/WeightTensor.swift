@@ -23,6 +23,12 @@ public enum WeightTensor: Sendable {
     /// linear and nearly every convolution weight is one panel, small enough to bound the scratch.
     static let panelBudgetBytes = 32 << 20
 
+    /// Whether `forEachRowPanel` hands over every row at once.
+    var isOnePanel: Bool {
+        guard case let .half(tensor) = self else { return true }
+        return tensor.count * MemoryLayout<Float>.size <= Self.panelBudgetBytes
+    }
+
     /// Calls `body` with consecutive runs of rows along the first axis (output features or
     /// channels) as f32, row-major over the other axes. f32 weights pass through as one panel
     /// without a copy; half weights are widened into one scratch panel of at most

@@ -40,4 +40,24 @@ import Testing
         _ = silu(x)
         #expect(x.scalars == before)
     }
+
+    /// GEGLU projected a block of rows at a time equals the projection then the gate, over
+    /// more rows than one block holds (a ragged last block) and with an f16 weight.
+    @Test(arguments: GEMMBackend.float32Cases)
+    func gegluProjectedInBlocksEqualsProjectionThenGate(backend: GEMMBackend) {
+        // 64 projected floats a row: blocks of 4096 rows, so 5,200 rows make two.
+        let x = Tensor(shape: [2, 2600, 8], scalars: (0..<41_600).map { Float(($0 * 7919) % 201) / 100 - 1 })
+        let weight = Tensor(shape: [64, 8], scalars: (0..<512).map { Float(($0 * 104_729) % 97) / 97 - 0.5 })
+        let bias = Tensor(shape: [64], scalars: (0..<64).map { Float($0) / 64 - 0.5 })
+        let half = WeightTensor.half(HalfTensor(shape: weight.shape, format: .f16,
+                                                bitPatterns: weight.scalars.map { Float16($0).bitPattern }))
+        for storedWeight in [WeightTensor.float(weight), half] {
+            let (blocked, separate) = GEMMBackend.withBackend(backend) {
+                (geglu(projecting: x, weight: storedWeight, bias: bias),
+                 geglu(linear(x, weight: storedWeight, bias: bias)))
+            }
+            #expect(blocked.shape == [2, 2600, 32])
+            expectClose(blocked, separate, relative: 1e-6, absolute: 1e-6)
+        }
+    }
 }

@@ -44,6 +44,17 @@ public struct Attention: Sendable {
         return finish(attend(normalized, context: encoderHiddenStates ?? normalized), residual: x)
     }
 
+    /// `self(x, encoderHiddenStates) + residual` with the sum made in the output projection's
+    /// product (a transformer block's residual connection); for attentions without a residual
+    /// connection or rescale of their own.
+    // x: [B, L, query_dim], residual: [B, L, out_dim] -> [B, L, out_dim]
+    public func callAsFunction(_ x: Tensor, encoderHiddenStates: Tensor? = nil, adding residual: Tensor) -> Tensor {
+        precondition(groupNorm == nil && !residualConnection && rescaleOutputFactor == 1,
+                     "Attention adds an outside residual only when it has none of its own")
+        let context = encoderHiddenStates ?? x
+        return toOut(attention(toQuery(x), toKey(context), toValue(context), heads: heads), adding: residual)
+    }
+
     /// Attention over the pixels of a feature map, as diffusers' 4-D input path.
     // x: [B, C, H, W] -> [B, C, H, W]
     public func spatial(_ x: Tensor, encoderHiddenStates: Tensor? = nil) -> Tensor {

@@ -16,4 +16,10 @@ public struct Linear: Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         linear(x, weight: storedWeight, bias: bias)
     }
+
+    /// `self(x) + residual`, summed where the product accumulates.
+    // x: [..., in], residual: [..., out] -> [..., out]
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
+        linear(x, weight: storedWeight, bias: bias, adding: residual)
+    }
 }

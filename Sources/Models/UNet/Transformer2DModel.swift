@@ -118,11 +118,10 @@ public struct BasicTransformerBlock: Sendable {
 
     // x: [B, L, dim], encoderHiddenStates: [B, Lk, cross_attention_dim] -> [B, L, dim]
     public func callAsFunction(_ x: Tensor, encoderHiddenStates: Tensor) -> Tensor {
-        var hidden = x
-        hidden += attn1(norm1(hidden), encoderHiddenStates: onlyCrossAttention ? encoderHiddenStates : nil)
-        hidden += attn2(norm2(hidden), encoderHiddenStates: encoderHiddenStates)
-        hidden += ff(norm3(hidden))
-        return hidden
+        // Each residual is summed inside the output projection's product (`adding:`).
+        var hidden = attn1(norm1(x), encoderHiddenStates: onlyCrossAttention ? encoderHiddenStates : nil, adding: x)
+        hidden = attn2(norm2(hidden), encoderHiddenStates: encoderHiddenStates, adding: hidden)
+        return ff(norm3(hidden), adding: hidden)
     }
 }
 
@@ -138,8 +137,11 @@ public struct FeedForward: Sendable {
         outProjection = try Linear(parameters.scoped("net.2"), inFeatures: inner, outFeatures: dim)
     }
 
-    // x: [..., dim] -> [..., dim]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        outProjection(geglu(geluProjection(x)))
+    /// The feed-forward of `x` plus `residual` (the block's residual connection), summed in the
+    /// output projection's product.
+    // x: [..., dim], residual: [..., dim] -> [..., dim]
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
+        let gated = geglu(projecting: x, weight: geluProjection.storedWeight, bias: geluProjection.bias)
+        return outProjection(gated, adding: residual)
     }
 }
