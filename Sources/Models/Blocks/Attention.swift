@@ -51,8 +51,7 @@ public struct Attention: Sendable {
     public func callAsFunction(_ x: Tensor, encoderHiddenStates: Tensor? = nil, adding residual: Tensor) -> Tensor {
         precondition(groupNorm == nil && !residualConnection && rescaleOutputFactor == 1,
                      "Attention adds an outside residual only when it has none of its own")
-        let context = encoderHiddenStates ?? x
-        return toOut(attention(toQuery(x), toKey(context), toValue(context), heads: heads), adding: residual)
+        return attend(x, context: encoderHiddenStates ?? x, adding: residual)
     }
 
     /// Attention over the pixels of a feature map, as diffusers' 4-D input path.
@@ -68,10 +67,11 @@ public struct Attention: Sendable {
         return finish(map, residual: x)
     }
 
-    // tokens: [B, L, query_dim], context: [B, Lk, context_dim] -> [B, L, out_dim]
-    private func attend(_ tokens: Tensor, context: Tensor) -> Tensor {
+    /// `residual`, when given, is summed in the output projection's product.
+    // tokens: [B, L, query_dim], context: [B, Lk, context_dim], residual: [B, L, out_dim] -> [B, L, out_dim]
+    private func attend(_ tokens: Tensor, context: Tensor, adding residual: Tensor? = nil) -> Tensor {
         let output = attention(toQuery(tokens), toKey(context), toValue(context), heads: heads)
-        return toOut(output)
+        return residual.map { toOut(output, adding: $0) } ?? toOut(output)
     }
 
     private func finish(_ output: Tensor, residual: Tensor) -> Tensor {
