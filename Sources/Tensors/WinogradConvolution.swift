@@ -223,7 +223,10 @@ private func transformInput(
             let plane = input + image * g.inputImageStride + channel * g.inPlane
             let firstInputRow = 2 * imageRow - g.padding.top
             let sharesTwoRows = previous.map { $0.image == image && $0.row + 1 == imageRow } ?? false
-            if sharesTwoRows { rows = [rows[2], rows[3], rows[0], rows[1]] }
+            if sharesTwoRows {
+                rows.swapAt(0, 2)
+                rows.swapAt(1, 3)
+            }
             for r in (sharesTwoRows ? 2 : 0)..<4 {
                 let inImage = stage(row: firstInputRow + r, of: plane, into: rows[r], width: width, geometry: g)
                 affine?.apply(rows[r] + inImage.lowerBound, count: inImage.count, image: image, channel: channel,
