@@ -1,4 +1,5 @@
 import Foundation
+import Pipelines
 import Recipes
 import Tensors
 
@@ -35,8 +36,11 @@ struct Fingerprint {
     /// embeddings, by their files' identity.
     private static func addModelChoices(of recipe: Recipe, to parts: inout [String: String], hashes: FileHashCache) {
         if let vae = recipe.vae {
-            parts["vae"] = ModelCache.resolveVAE(vae, recipe: recipe.source).map { identity(ofModelAt: $0, hashes: hashes) }
-                ?? "missing \(vae)"
+            let folder = ModelCache.resolveVAE(vae, recipe: recipe.source)
+            parts["vae"] = folder.map { identity(ofModelAt: $0, hashes: hashes) } ?? "missing \(vae)"
+            if recipe.vaeEncoder == .full, let folder, StableDiffusion.isTinyAutoencoder(URL(fileURLWithPath: folder)) {
+                parts["vae encoder"] = "full"
+            }
         }
         for (index, lora) in recipe.loras.enumerated() {
             parts["loras.\(index)"] = "\(identity(ofModelAt: lora.path, hashes: hashes)) x \(lora.weight)"

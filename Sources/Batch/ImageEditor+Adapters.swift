@@ -45,7 +45,8 @@ extension ModelCache.Variant {
     /// recipe's VAE, and the embeddings its prompts write.
     init(_ generation: Edit.Generation, loras: GenerationLoRAs, recipe: Recipe) {
         let embeddings = GenerationEmbeddings(prompt: loras.prompt, negativePrompt: generation.negativePrompt, recipe: recipe)
-        self.init(loras: loras.loras, vae: recipe.vae, recipe: recipe.source, embeddings: embeddings.paths)
+        self.init(loras: loras.loras, vae: recipe.vae, vaeEncoder: recipe.vaeEncoder, recipe: recipe.source,
+                  embeddings: embeddings.paths)
     }
 }
 

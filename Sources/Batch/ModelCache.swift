@@ -65,6 +65,8 @@ final class ModelCache {
         var loras: [Recipe.LoRA] = []
         /// A VAE replacing the model's own (`vae:`).
         var vae: String?
+        /// Which of a tiny `vae` and the model's own VAE encodes (`vae_encoder:`; nil: the tiny one).
+        var vaeEncoder: Recipe.VAEEncoder?
         /// The recipe file, whose folder is one of the places a tiny autoencoder's name is looked up.
         var recipe = URL(fileURLWithPath: "/")
         /// Textual inversion files, added in order.
@@ -84,7 +86,7 @@ final class ModelCache {
         var pipeline = try StableDiffusion(modelAt: URL(fileURLWithPath: path), adapters: adapters)
         if let vae = chosen.vae {
             guard let folder = Self.resolveVAE(vae, recipe: chosen.recipe) else { throw BatchError.image(Self.missingTinyVAE(vae)) }
-            pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: folder))
+            pipeline = try pipeline.replacingVAE(with: URL(fileURLWithPath: folder), tinyEncodes: chosen.vaeEncoder.map { $0 == .tiny })
         }
         pipeline = try pipeline.addingEmbeddings(chosen.embeddings.map { try TextualInversion(url: URL(fileURLWithPath: $0)) })
         pipelines[path] = (chosen, pipeline)

@@ -23,9 +23,11 @@ public final class StableDiffusion: Sendable {
     public let textEncoder: CLIPTextModel
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
-    /// A tiny autoencoder (TAESD, `vae: taesd`) that encodes and decodes in `vae`'s place when set;
-    /// `vae` still gives the latent shape and sizes.
+    /// A tiny autoencoder (TAESD, `vae: taesd`) that decodes, and unless told otherwise encodes,
+    /// in `vae`'s place when set; `vae` still gives the latent shape and sizes.
     public let tinyVAE: AutoencoderTiny?
+    /// Whether `tinyVAE` encodes too; else (`vae_encoder: full`) `vae` encodes.
+    public let tinyVAEEncodes: Bool
     /// The model's `scheduler/scheduler_config.json`; schedulers are built from it per image.
     public let schedulerConfig: SchedulerConfig
     /// SDXL's second text encoder and conditioning settings; nil for SD 1.x / 2.x.
@@ -35,9 +37,10 @@ public final class StableDiffusion: Sendable {
 
     public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
                 vae: AutoencoderKL, schedulerConfig: SchedulerConfig, sdxl: SDXLTextConditioning? = nil,
-                tinyVAE: AutoencoderTiny? = nil) {
+                tinyVAE: AutoencoderTiny? = nil, tinyVAEEncodes: Bool = true) {
         self.sdxl = sdxl
         self.tinyVAE = tinyVAE
+        self.tinyVAEEncodes = tinyVAE != nil && tinyVAEEncodes
         self.tokenizer = tokenizer
         self.textEncoder = textEncoder
         self.unet = unet
@@ -212,11 +215,14 @@ public final class StableDiffusion: Sendable {
         return scheduler.timestepsForStrength(options.strength, steps: options.steps)
     }
 
+    /// The tiny autoencoder when it encodes.
+    private var tinyEncoder: AutoencoderTiny? { tinyVAEEncodes ? tinyVAE : nil }
+
     /// diffusers' `retrieve_latents(vae.encode(x), generator) * scaling_factor`: a sample of the
     /// posterior, or with a tiny autoencoder its latents, drawing nothing from the generator.
     // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
     func encodeSample(_ image: Tensor, generator: inout TorchGenerator) -> Tensor {
-        if let tinyVAE { return tinyVAE.config.scalingFactor * tinyVAE.encode(image) }
+        if let tinyEncoder { return tinyEncoder.config.scalingFactor * tinyEncoder.encode(image) }
         Self.releaseWeightPages(before: image.shape[2] * image.shape[3])
         let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
         return vae.config.scalingFactor * vae.encode(image).sample(generator: &generator)
@@ -225,7 +231,7 @@ public final class StableDiffusion: Sendable {
     /// `vae.encode(x).latent_dist.mean * scaling_factor` (a tiny autoencoder's latents).
     // image: [1, 3, H, W] in [-1, 1] -> [1, latent_channels, H / f, W / f]
     func encodeMean(_ image: Tensor) -> Tensor {
-        if let tinyVAE { return tinyVAE.config.scalingFactor * tinyVAE.encode(image) }
+        if let tinyEncoder { return tinyEncoder.config.scalingFactor * tinyEncoder.encode(image) }
         Self.releaseWeightPages(before: image.shape[2] * image.shape[3])
         let vae = self.vae(forHeight: image.shape[2], width: image.shape[3])
         return vae.config.scalingFactor * vae.encode(image).mean
@@ -252,12 +258,13 @@ public final class StableDiffusion: Sendable {
 
     /// This pipeline with the given components in place of its own; the rest are shared.
     /// `autoencoders` replaces both: the VAE, and the tiny autoencoder that works in its place
-    /// (nil for none).
+    /// (nil for none) with whether it encodes too.
     func replacing(tokenizer: CLIPTokenizer? = nil, textEncoder: CLIPTextModel? = nil,
-                   autoencoders: (vae: AutoencoderKL, tiny: AutoencoderTiny?)? = nil) -> StableDiffusion {
+                   autoencoders: (vae: AutoencoderKL, tiny: AutoencoderTiny?, tinyEncodes: Bool)? = nil) -> StableDiffusion {
         StableDiffusion(tokenizer: tokenizer ?? self.tokenizer, textEncoder: textEncoder ?? self.textEncoder, unet: unet,
                         vae: autoencoders?.vae ?? vae, schedulerConfig: schedulerConfig, sdxl: sdxl,
-                        tinyVAE: autoencoders.map(\.tiny) ?? tinyVAE)
+                        tinyVAE: autoencoders.map(\.tiny) ?? tinyVAE,
+                        tinyVAEEncodes: autoencoders.map(\.tinyEncodes) ?? tinyVAEEncodes)
     }
 
     /// Images of more pixels than this go through the VAE in diffusers' blended tiles

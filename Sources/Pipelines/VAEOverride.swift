@@ -7,23 +7,30 @@ extension StableDiffusion {
     /// "SD VAE"): a diffusers `AutoencoderKL` folder with its own config, a diffusers
     /// `AutoencoderTiny` folder (TAESD / TAESDXL, told by its config's `_class_name`), or one
     /// `.safetensors` VAE (`SingleFileVAE`), which is read with this pipeline's VAE config as
-    /// A1111 reads it.
-    public func replacingVAE(with url: URL) throws -> StableDiffusion {
+    /// A1111 reads it. A tiny autoencoder encodes too unless `tinyEncodes` is false
+    /// (`vae_encoder: full`); a full VAE refuses `tinyEncodes: true`.
+    public func replacingVAE(with url: URL, tinyEncodes: Bool? = nil) throws -> StableDiffusion {
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue else {
-            let replacement = try AutoencoderKL(config: vae.config, source: SingleFileVAE.source(SafeTensorsFile(url: url)))
-            return replacing(autoencoders: (replacement, nil))
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        let isTiny = exists && isFolder.boolValue && Self.isTinyAutoencoder(url)
+        if tinyEncodes == true, exists, !isTiny {
+            throw ModelsError.unsupportedConfig(path: url.path, detail: "not a tiny autoencoder (AutoencoderTiny), "
+                + "which vae_encoder: tiny needs")
         }
-        guard Self.isTinyAutoencoder(url) else {
-            return replacing(autoencoders: (try checkedLatents(AutoencoderKL(folder: url), at: url), nil))
+        guard isFolder.boolValue else {
+            let replacement = try AutoencoderKL(config: vae.config, source: SingleFileVAE.source(SafeTensorsFile(url: url)))
+            return replacing(autoencoders: (replacement, nil, false))
+        }
+        guard isTiny else {
+            return replacing(autoencoders: (try checkedLatents(AutoencoderKL(folder: url), at: url), nil, false))
         }
         let tiny = try AutoencoderTiny(folder: url)
         guard tiny.config.latentChannels == vae.config.latentChannels, tiny.downscaleFactor == vaeScaleFactor else {
             throw ModelsError.unsupportedConfig(path: url.path, detail: "a tiny autoencoder of \(tiny.config.latentChannels) "
                 + "latent channels at 1/\(tiny.downscaleFactor) scale; this model's latents have \(vae.config.latentChannels) at 1/\(vaeScaleFactor)")
         }
-        // the model's VAE still gives the latent shape and sizes
-        return replacing(autoencoders: (vae, tiny))
+        // the model's VAE still gives the latent shape and sizes, and encodes when told to
+        return replacing(autoencoders: (vae, tiny, tinyEncodes ?? true))
     }
 
     /// `replacement` when its latents have this model's channels.

@@ -193,6 +193,7 @@ let foreignKeyNames: [String: (key: String, tool: String)] = [
     "control_guidance_end": ("end", "diffusers"), "denoising_end": ("refiner_switch", "diffusers"),
     "lora": ("loras", "A1111"), "ckpt_name": ("model", "ComfyUI"), "sd_model_checkpoint": ("model", "A1111"),
     "vae_name": ("vae", "ComfyUI"), "sd_vae": ("vae", "A1111"),
+    "sd_vae_encode_method": ("vae_encoder", "A1111"),
 ]
 
 func editDistance(_ a: String, _ b: String) -> Int {

@@ -32,6 +32,13 @@ public struct Recipe: Sendable, Equatable {
     /// The names `vae:` may give instead of a path: madebyollin's TAESD for SD 1.x / 2.x and
     /// TAESDXL for SDXL, as diffusers `AutoencoderTiny` folders of those names.
     public static let tinyAutoencoderNames: Set<String> = ["taesd", "taesdxl"]
+    /// Which autoencoder encodes when `vae:` is a tiny one (`vae_encoder:`); nil: the tiny one,
+    /// as diffusers' pipelines with `vae=AutoencoderTiny` (the parity promise).
+    public var vaeEncoder: VAEEncoder?
+    /// `full` (A1111's "VAE type for encode: Full"): the model's own VAE encodes and the tiny one
+    /// only decodes, for TAESD's encoder is lossier (diffusers warns it darkens img2img latents);
+    /// `tiny`: the default said outright, which a full `vae:` refuses.
+    public enum VAEEncoder: String, Sendable, CaseIterable { case full, tiny }
     /// LoRA / LyCORIS files fused into every generation edit's model (`loras:`), before those the
     /// prompt names.
     public var loras: [LoRA] = []

@@ -117,6 +117,7 @@ struct RecipeReader {
         let clipSkip = top.int("clip_skip", default: Edit.Generation().clipSkip, in: 1...Edit.Generation.maximumClipSkip)
         let loras = readLoRAs(top)
         let vae = readVAE(top)
+        let vaeEncoder = readVAEEncoder(top, vae: vae)
         let embeddings = readEmbeddings(top)
         let match = readMatch(top)
         let output = readOutput(top)
@@ -126,7 +127,7 @@ struct RecipeReader {
         guard let match, let output else { return nil }
         let recipe = Recipe(version: version, description: description, model: model,
                             seed: seed >= 0 ? UInt64(seed) : nil, seedIsRandom: seed == -1, match: match, output: output,
-                            edits: edits, source: source, vae: vae, loras: loras, loraFolders: loraFolders,
+                            edits: edits, source: source, vae: vae, vaeEncoder: vaeEncoder, loras: loras, loraFolders: loraFolders,
                             embeddings: embeddings,
                             embeddingFolders: .embeddings(recipe: source, environment: loader.environment))
         checkSidecars(recipe, top: top)
@@ -192,6 +193,18 @@ struct RecipeReader {
             }
         }
         return path
+    }
+
+    /// `vae_encoder: full | tiny`, which chooses between a tiny `vae:` and the model's own VAE
+    /// (whether a folder given by path is a tiny one is checked where it loads, and `validate`
+    /// loads every model).
+    private func readVAEEncoder(_ top: MappingReader, vae: String?) -> Recipe.VAEEncoder? {
+        guard let node = top.value("vae_encoder") else { return nil }
+        if vae == nil {
+            diagnostics.report("vae_encoder needs a tiny autoencoder as vae (taesd, taesdxl or an AutoencoderTiny folder)",
+                               at: node, path: "vae_encoder")
+        }
+        return top.choice("vae_encoder", default: Recipe.VAEEncoder.tiny)
     }
 
     /// Reports `file` when files are checked and it is not a LoRA / LyCORIS file.

@@ -141,8 +141,8 @@ struct ModelBenchmarks {
         return results
     }
 
-    /// The few-step rows: LCM, 4 steps, strength 1, guidance 1, with the model's VAE and with
-    /// `tinyVAE` (encoding and decoding) when given.
+    /// The few-step rows: LCM, 4 steps, strength 1, guidance 1, with the model's VAE and, when
+    /// `tinyVAE` is given, with it decoding (`vae_encoder: full`) and with it encoding too (`vae: taesd`).
     private func fewStepImageToImage(_ pipeline: StableDiffusion, side: Int, prompt: String, pipelineRuns: Int,
                                      tinyVAE: URL?) throws -> [StageResult] {
         let photo = Imaging.Image(width: side, height: side, channels: 3,
@@ -151,7 +151,10 @@ struct ModelBenchmarks {
         options.scheduler = .lcm
         let name = "img2img \(side)x\(side), 4 LCM steps, strength 1, guidance 1"
         var variants = [(name + ", full VAE", pipeline)]
-        if let tinyVAE { variants.append((name + ", tiny autoencoder", try pipeline.replacingVAE(with: tinyVAE))) }
+        if let tinyVAE {
+            variants.append((name + ", tiny decoder", try pipeline.replacingVAE(with: tinyVAE, tinyEncodes: false)))
+            variants.append((name + ", tiny encoder and decoder", try pipeline.replacingVAE(with: tinyVAE)))
+        }
         return try variants.map { name, variant in
             try stage(name, runs: pipelineRuns) { _ = try variant.imageToImage(photo, options: options) }
         }

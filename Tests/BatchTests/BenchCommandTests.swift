@@ -20,7 +20,8 @@ import Testing
     #expect(names == ["CLIP text encoder, 1 prompt", "UNet, batch 2 (guidance), 8x8 latents", "VAE encode 64x64",
                       "VAE decode 64x64", "img2img 64x64, 20 steps, strength 0.75",
                       "img2img 64x64, 4 LCM steps, strength 1, guidance 1, full VAE",
-                      "img2img 64x64, 4 LCM steps, strength 1, guidance 1, tiny autoencoder"])
+                      "img2img 64x64, 4 LCM steps, strength 1, guidance 1, tiny decoder",
+                      "img2img 64x64, 4 LCM steps, strength 1, guidance 1, tiny encoder and decoder"])
     for stage in stages {
         let seconds = try #require(stage["seconds"] as? Double)
         let gflop = try #require(stage["gflop"] as? Double)

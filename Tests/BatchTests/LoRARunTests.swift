@@ -124,7 +124,8 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
 }
 
 /// `vae: taesd` through `overpaint run`: the tiny autoencoder folder found by name in models/
-/// beside the recipe, against diffusers' img2img with AutoencoderTiny as its VAE
+/// beside the recipe, against diffusers' img2img with AutoencoderTiny as its VAE, and with
+/// `vae_encoder: full` against that pipeline with the model's VAE encoding and AutoencoderTiny decoding
 /// (tools/reference/taesd_fixtures.py); without that folder, validate and run refuse the recipe
 /// before any image, naming where they looked.
 @Test func theTinyAutoencoderIsFoundByNameAndMatchesDiffusers() throws {
@@ -150,12 +151,22 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: fixtures.appendingPathComponent("taesd"), to: models.appendingPathComponent("taesd"))
     #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
+    func expectOutput(as fixture: String) throws {
+        let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
+        #expect(ImageFidelity.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent(fixture)), eightBit: true) >= 40,
+                "\(fixture)")
+        let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+        #expect(parameters.contains("VAE hash: ") && parameters.contains(", VAE: taesd, "), "\(parameters)")
+    }
     let result = try runOverpaint(run)
     #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    #expect(ImageFidelity.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent("img2img_taesd.png")), eightBit: true) >= 40)
-    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
-    #expect(parameters.contains("VAE hash: ") && parameters.contains(", VAE: taesd, "), "\(parameters)")
+    try expectOutput(as: "img2img_taesd.png")
+
+    try String(contentsOf: recipeURL, encoding: .utf8).replacingOccurrences(of: "vae: taesd\n", with: "vae: taesd\nvae_encoder: full\n")
+        .write(to: recipeURL, atomically: true, encoding: .utf8)
+    let fullEncoding = try runOverpaint(run + ["--resume"])
+    #expect(fullEncoding.status == 0 && fullEncoding.stderr.contains("1 done"), "\(fullEncoding.stderr)")
+    try expectOutput(as: "img2img_taesd_decoder.png")
 }
 
 /// The recipe's VAE, LoRAs and embeddings are part of what `--resume` checks: another VAE file

@@ -67,7 +67,9 @@ func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strengt
 /// recipes/bulk-inpaint-fast.yaml (LCM, 4 steps, guidance 1, `vae: taesd` found in models/
 /// beside the recipe) on the 9-channel tiny UNet: as shipped it runs and keeps what lies far
 /// from the mask; with `mask_blur: 0` and `mask_grow: 0` its repainted pixels match diffusers'
-/// StableDiffusionInpaintPipeline with LCMScheduler and AutoencoderTiny (taesd_fixtures.py).
+/// StableDiffusionInpaintPipeline with LCMScheduler and AutoencoderTiny as its VAE, and with
+/// `vae_encoder: full` that pipeline with the model's VAE encoding and AutoencoderTiny decoding
+/// (taesd_fixtures.py).
 @Test func bulkInpaintFastRecipeMatchesDiffusersLCMWithTheTinyAutoencoder() throws {
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -94,24 +96,29 @@ func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strengt
     #expect(try run(shipped, "shipped") != original)
     let sharp = shipped.replacingOccurrences(of: "mask_blur: 4", with: "mask_blur: 0")
         .replacingOccurrences(of: "mask_grow: 4", with: "mask_grow: 0")
-    let ours = try run(sharp, "sharp")
     let mask = try ImageFile.read(fixtures.appendingPathComponent("mask.png"))
-    let expected = try ImageFile.read(Fixtures.root.appendingPathComponent("taesd/inpaint_fast.png"))
-    var (keptDiffering, repainted, squaredError) = (0, 0, 0.0)
-    for y in 0..<ours.height {
-        for x in 0..<ours.width {
-            for channel in 0..<3 where mask[x, y, 0] < 0.5 {
-                if ours[x, y, channel] != original[x, y, channel] { keptDiffering += 1 }
-            }
-            for channel in 0..<3 where mask[x, y, 0] >= 0.5 {
-                let difference = Double(ours[x, y, channel] - expected[x, y, channel])
-                squaredError += difference * difference
-                repainted += 1
+    func expectRepaintedAsDiffusers(_ ours: Image, fixture: String) throws {
+        let expected = try ImageFile.read(Fixtures.root.appendingPathComponent("taesd/\(fixture).png"))
+        var (keptDiffering, repainted, squaredError) = (0, 0, 0.0)
+        for y in 0..<ours.height {
+            for x in 0..<ours.width {
+                for channel in 0..<3 where mask[x, y, 0] < 0.5 {
+                    if ours[x, y, channel] != original[x, y, channel] { keptDiffering += 1 }
+                }
+                for channel in 0..<3 where mask[x, y, 0] >= 0.5 {
+                    let difference = Double(ours[x, y, channel] - expected[x, y, channel])
+                    squaredError += difference * difference
+                    repainted += 1
+                }
             }
         }
+        #expect(repainted > 0 && keptDiffering == 0, "\(fixture)")
+        #expect(peakSignalToNoise(squaredError, count: repainted) >= 40, "\(fixture)")
     }
-    #expect(repainted > 0 && keptDiffering == 0)
-    #expect(peakSignalToNoise(squaredError, count: repainted) >= 40)
+    try expectRepaintedAsDiffusers(try run(sharp, "sharp"), fixture: "inpaint_fast")
+    let fullEncoding = sharp.replacingOccurrences(of: "vae: taesd\n", with: "vae: taesd\nvae_encoder: full\n")
+    #expect(fullEncoding != sharp)
+    try expectRepaintedAsDiffusers(try run(fullEncoding, "full-encoding"), fixture: "inpaint_fast_taesd_decoder")
 }
 
 /// The edit row: DDIM inversion with the source prompt at guidance 1, then

@@ -127,13 +127,17 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     }
 
     /// Replacing the VAE (`vae:`, a tiny autoencoder included) keeps the SDXL text conditioning;
-    /// the SDXL UNet cannot run without it.
+    /// the SDXL UNet cannot run without it. A tiny autoencoder encodes too unless told not to
+    /// (`vae_encoder: full`); a full VAE refuses to be told it is tiny.
     @Test func aVAEOverrideKeepsTheSDXLConditioning() throws {
         let pipeline = try Self.pipeline.get()
-        let replaced = try pipeline.replacingVAE(with: SDXLFixtures.folder.appendingPathComponent("sdxl-tiny/vae"))
+        let fullVAE = SDXLFixtures.folder.appendingPathComponent("sdxl-tiny/vae")
+        let replaced = try pipeline.replacingVAE(with: fullVAE)
         #expect(replaced.sdxl != nil && replaced.tinyVAE == nil)
         let tiny = try pipeline.replacingVAE(with: Fixtures.url("taesd", "taesd"))
-        #expect(tiny.sdxl != nil && tiny.tinyVAE != nil)
+        #expect(tiny.sdxl != nil && tiny.tinyVAE != nil && tiny.tinyVAEEncodes)
+        #expect(try !pipeline.replacingVAE(with: Fixtures.url("taesd", "taesd"), tinyEncodes: false).tinyVAEEncodes)
+        #expect(throws: ModelsError.self) { try pipeline.replacingVAE(with: fullVAE, tinyEncodes: true) }
     }
 
     // _get_add_time_ids((64, 64), (0, 0), (64, 64), ...) -> [64, 64, 0, 0, 64, 64] for both halves;

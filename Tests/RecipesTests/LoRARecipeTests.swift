@@ -115,6 +115,28 @@ import Testing
         }
     }
 
+    /// `vae_encoder:` is unset (the tiny autoencoder encodes) unless given; it needs a `vae:`, and
+    /// a value other than full or tiny is refused with the choices.
+    @Test func theEncoderIsChosenOnlyBesideAVAE() throws {
+        let recipe = try RecipeLoader().parse("model: /\nvae: taesd\nedits:\n  - img2img: {prompt: a}\n", source: Self.fixtures)
+        #expect(recipe.vaeEncoder == nil)
+        let full = try RecipeLoader().parse("model: /\nvae: taesd\nvae_encoder: full\nedits:\n  - img2img: {prompt: a}\n",
+                                            source: Self.fixtures)
+        #expect(full.vaeEncoder == .full)
+        func issues(_ text: String) -> [String] {
+            do {
+                _ = try RecipeLoader().parse(text, source: Self.fixtures)
+                return []
+            } catch {
+                guard case .invalid(_, let issues) = error else { return [] }
+                return issues.map(\.message)
+            }
+        }
+        #expect(issues("model: /\nvae_encoder: full\nedits:\n  - img2img: {prompt: a}\n")
+                == ["vae_encoder needs a tiny autoencoder as vae (taesd, taesdxl or an AutoencoderTiny folder)"])
+        #expect(issues("model: /\nvae: taesd\nvae_encoder: half\nedits:\n  - img2img: {prompt: a}\n").first?.contains("full") == true)
+    }
+
     @Test func whatIsNoVAEIsReported() {
         #expect(issues("taesd2").first?.message.hasPrefix("no VAE at ") == true)
         #expect(issues("none.safetensors").first?.message.hasPrefix("no VAE at ") == true)

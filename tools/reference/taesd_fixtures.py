@@ -10,9 +10,16 @@ Writes Tests/Fixtures/taesd/:
   img2img_taesd.png    StableDiffusionImg2ImgPipeline on sd-tiny with vae=AutoencoderTiny (CASE):
                        the encoder's latents are used as they are (retrieve_latents takes `.latents`,
                        drawing nothing from the generator) and scaling_factor is 1
+  img2img_taesd_decoder.png
+                       the same with sd-tiny's own AutoencoderKL encoding (output_type="latent") and
+                       AutoencoderTiny decoding those latents: `vae: taesd` with `vae_encoder: full`,
+                       A1111's "VAE type for encode: Full" with "for decode: TAESD"
   inpaint_fast.png     StableDiffusionInpaintPipeline on sd-tiny's 9-channel UNet (pipelines/unet-inpaint)
                        with vae=AutoencoderTiny and LCMScheduler.from_config: recipes/bulk-inpaint-fast.yaml's
                        settings (FAST_INPAINT) on pipelines/input.png and mask.png
+  inpaint_fast_taesd_decoder.png
+                       the same with sd-tiny's AutoencoderKL encoding and AutoencoderTiny decoding
+                       (that recipe with `vae_encoder: full`)
 Deterministic: re-running rewrites identical files.
 
 Run: /work/venv-ref/bin/python tools/reference/taesd_fixtures.py
@@ -56,20 +63,35 @@ def main():
     save_file({"input": pixels.contiguous(), "encoded": encoded.contiguous(), "decoded": decoded.contiguous()},
               OUT / "io.safetensors")
 
-    pipe = StableDiffusionImg2ImgPipeline(**{**sd_tiny_components(), "vae": model})
-    result = pipe(prompt=CASE["prompt"], image=image, strength=CASE["strength"],
-                  num_inference_steps=CASE["num_inference_steps"], guidance_scale=CASE["guidance_scale"],
-                  generator=torch.Generator("cpu").manual_seed(CASE["seed"])).images[0]
-    result.save(OUT / "img2img_taesd.png")
+    def img2img(vae, output_type="pil"):
+        pipe = StableDiffusionImg2ImgPipeline(**{**sd_tiny_components(), **vae})
+        return pipe(prompt=CASE["prompt"], image=image, strength=CASE["strength"],
+                    num_inference_steps=CASE["num_inference_steps"], guidance_scale=CASE["guidance_scale"],
+                    generator=torch.Generator("cpu").manual_seed(CASE["seed"]), output_type=output_type).images
 
-    parts = {**sd_tiny_components("unet-inpaint"), "vae": model}
-    parts["scheduler"] = LCMScheduler.from_config(parts["scheduler"].config)
+    img2img({"vae": model})[0].save(OUT / "img2img_taesd.png")
+    decoded_by(model, img2img({}, output_type="latent")).save(OUT / "img2img_taesd_decoder.png")
+
     mask = Image.open(PIPELINES / "mask.png").convert("L")
-    result = StableDiffusionInpaintPipeline(**parts)(
-        prompt=FAST_INPAINT["prompt"], image=image, mask_image=mask, strength=FAST_INPAINT["strength"],
-        num_inference_steps=FAST_INPAINT["num_inference_steps"], guidance_scale=FAST_INPAINT["guidance_scale"],
-        generator=torch.Generator("cpu").manual_seed(FAST_INPAINT["seed"])).images[0]
-    result.save(OUT / "inpaint_fast.png")
+
+    def inpaint(vae, output_type="pil"):
+        parts = {**sd_tiny_components("unet-inpaint"), **vae}
+        parts["scheduler"] = LCMScheduler.from_config(parts["scheduler"].config)
+        return StableDiffusionInpaintPipeline(**parts)(
+            prompt=FAST_INPAINT["prompt"], image=image, mask_image=mask, strength=FAST_INPAINT["strength"],
+            num_inference_steps=FAST_INPAINT["num_inference_steps"], guidance_scale=FAST_INPAINT["guidance_scale"],
+            generator=torch.Generator("cpu").manual_seed(FAST_INPAINT["seed"]), output_type=output_type).images
+
+    inpaint({"vae": model})[0].save(OUT / "inpaint_fast.png")
+    decoded_by(model, inpaint({}, output_type="latent")).save(OUT / "inpaint_fast_taesd_decoder.png")
+
+
+def decoded_by(tiny, latents):
+    """The pipeline's own decode and postprocess, with `tiny` in place of the VAE that encoded:
+    `vae.decode(latents / scaling_factor)` (TAESD's is 1), then VaeImageProcessor to 8 bits."""
+    with torch.no_grad():
+        decoded = tiny.decode(latents / tiny.config.scaling_factor).sample
+    return VaeImageProcessor(vae_scale_factor=8).postprocess(decoded, output_type="pil")[0]
 
 
 if __name__ == "__main__":
