@@ -6,7 +6,7 @@ rounded to f16 before a reference runs (the models run in f32) and saved as f16,
 files hold exactly the weights that produced the outputs.
 """
 import torch
-from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+from diffusers import AutoencoderKL, ControlNetModel, PNDMScheduler, UNet2DConditionModel
 from fixture_io import FIXTURES, write_json
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -91,6 +91,18 @@ def randomize_controlnet(model, generator, zero_init):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / fan_in) ** 0.5)
             elif name.startswith(zero_init):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+
+
+def controlnet_from_unet(unet, seed, embedding_channels, zero_init, generator):
+    """ControlNetModel.from_unet(unet) with the conditioning embedding widths `embedding_channels`,
+    not copying the UNet's weights: initialised from torch's global generator at `seed`, then
+    randomize_controlnet(generator, zero_init); not yet rounded to f16."""
+    torch.manual_seed(seed)
+    model = ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=embedding_channels, load_weights_from_unet=False
+    ).eval()
+    randomize_controlnet(model, generator, zero_init)
+    return model
 
 
 def save_half(model, folder):
