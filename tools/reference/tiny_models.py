@@ -123,6 +123,12 @@ def write_pipeline_folder(folder, index, schedulers, models):
     write_json(folder / "model_index.json", dict(index, _diffusers_version=DIFFUSERS_VERSION))
 
 
+def load_f32(folder, **classes):
+    """{name: classes[name].from_pretrained(folder / name)} in f32 and eval mode."""
+    return {name: cls.from_pretrained(folder / name, torch_dtype=torch.float32).eval()
+            for name, cls in classes.items()}
+
+
 def sd_tiny_components(unet: str = "unet") -> dict:
     """sd-tiny's components in f32, as keyword arguments of a Stable Diffusion pipeline;
     `unet` names the UNet folder of pipelines/ ("unet-inpaint") or sd-tiny's own."""
