@@ -44,14 +44,12 @@ Run: nice /work/venv-ref/bin/python tools/reference/a1111_prompt_fixtures.py
 
 import json
 import re
-from pathlib import Path
 
 import torch
+from fixture_io import FIXTURES
 from safetensors.torch import save_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "Tests" / "Fixtures"
 OUT = FIXTURES / "prompts"
 
 CHUNK = 75
@@ -195,24 +193,26 @@ def a1111_embeddings(tokenizer, model, text, clip_skip=1):
 
 LONG = ", ".join(["a very detailed oil painting of a quiet garden at dawn"] * 6)
 PROMPTS = {
-    "plain": ("a photo of an astronaut riding a horse", 1),
-    "paren": ("a (red) cat", 1),
-    "nested": ("a ((red)) cat, (((blue sky)))", 1),
-    "explicit": ("a (red cat:1.3) on a [wooden] table", 1),
-    "doctest": ("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).", 1),
-    "spaced_weight": ("(x: 1.5 ) ((y:0.8)) [[z]] w", 1),
-    "escapes": ("a \\(literal\\) cat \\[x\\] and a \\\\ backslash, a lone \\q", 1),
-    "unbalanced": ("(unbalanced [square", 1),
-    "stray_closers": ("a) b] (c)", 1),
-    "colon_text": ("a clock at 10:30, (golden:1.1) light", 1),
-    "break": ("a cat BREAK a dog on the moon", 1),
-    "break_first": ("BREAK a cat", 1),
-    "break_twice": ("a cat BREAK BREAK (dog:1.2)", 1),
-    "long_weighted": (LONG + ", (intricate brushwork, glowing morning light:1.25), masterpiece", 1),
-    "long_break": (LONG + " BREAK (a red barn:0.7)", 1),
-    "empty": ("", 1),
-    "clip_skip_2": ("a (red:1.2) cat on a [blue] mat", 2),
+    "plain": "a photo of an astronaut riding a horse",
+    "paren": "a (red) cat",
+    "nested": "a ((red)) cat, (((blue sky)))",
+    "explicit": "a (red cat:1.3) on a [wooden] table",
+    "doctest": "a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).",
+    "spaced_weight": "(x: 1.5 ) ((y:0.8)) [[z]] w",
+    "escapes": "a \\(literal\\) cat \\[x\\] and a \\\\ backslash, a lone \\q",
+    "unbalanced": "(unbalanced [square",
+    "stray_closers": "a) b] (c)",
+    "colon_text": "a clock at 10:30, (golden:1.1) light",
+    "break": "a cat BREAK a dog on the moon",
+    "break_first": "BREAK a cat",
+    "break_twice": "a cat BREAK BREAK (dog:1.2)",
+    "long_weighted": LONG + ", (intricate brushwork, glowing morning light:1.25), masterpiece",
+    "long_break": LONG + " BREAK (a red barn:0.7)",
+    "empty": "",
+    "clip_skip_2": "a (red:1.2) cat on a [blue] mat",
 }
+# A1111's "Clip skip" of the prompts that set one; the others are at 1
+CLIP_SKIPS = {"clip_skip_2": 2}
 PAIRS = [
     ("weighted_negative", "a (cat:1.2) in a garden", "(blurry:1.4), [low quality], jpeg"),
     ("long_weighted_negative", "a cat", LONG + ", (ugly:1.3)"),
@@ -224,7 +224,8 @@ def main():
     model = CLIPTextModel.from_pretrained(FIXTURES / "pipelines" / "sd-tiny" / "text_encoder",
                                           torch_dtype=torch.float32).eval()
     prompts, tensors = [], {}
-    for name, (text, clip_skip) in PROMPTS.items():
+    for name, text in PROMPTS.items():
+        clip_skip = CLIP_SKIPS.get(name, 1)
         fragments, chunks, weights = tokenize_line(tokenizer, text)
         prompts.append(dict(name=name, text=text, clip_skip=clip_skip, fragments=fragments, chunks=chunks,
                             multipliers=weights))

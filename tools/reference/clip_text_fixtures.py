@@ -19,35 +19,30 @@ with `clip_skip=k`, i.e. `hidden_states[-(k + 1)]` through `final_layer_norm` (k
 quick_gelu: the penultimate layer; k = 2 for gelu: the embeddings themselves). Fewer
 prompts and skips for the second model keep the fixtures under 400 KB.
 
-Run: /work/refenv/bin/python tools/reference/clip_text_fixtures.py
+Run: /work/venv-ref/bin/python tools/reference/clip_text_fixtures.py
 """
 
-import json
-from pathlib import Path
-
 import torch
+from fixture_io import FIXTURES, write_json
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
-OUT = Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "clip-text"
+OUT = FIXTURES / "clip-text"
 LENGTH = 77
 
 MODELS = {
     "quick_gelu": dict(
         config=dict(vocab_size=1000, hidden_act="quick_gelu", bos_token_id=0, eos_token_id=2, pad_token_id=1),
         prefix="text_model.",
-        bos=998,
-        eos=999,
-        pad=999,
+        # the prompts' start / end / padding ids, as CLIP's tokenizer writes them: the vocabulary's
+        # last two, not the old ids of the config
+        tokens=dict(bos=998, eos=999, pad=999),
         words=(5, 12, LENGTH - 2),  # short, longer, and one that fills all 77 positions
         skips=(1,),
     ),
     "gelu": dict(
         config=dict(vocab_size=128, hidden_act="gelu", bos_token_id=101, eos_token_id=100, pad_token_id=0),
         prefix="",
-        bos=101,
-        eos=100,
-        pad=0,
         words=(7, LENGTH - 2),
         skips=(2,),
     ),
@@ -88,16 +83,14 @@ def build(name: str, spec: dict, seed: int) -> dict[str, torch.Tensor]:
     folder.mkdir(parents=True, exist_ok=True)
     config_dict = config.to_dict()
     config_dict["architectures"] = ["CLIPTextModel"]
-    (folder / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+    write_json(folder / "config.json", config_dict)
     weights = {spec["prefix"] + k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
 
     generator = torch.Generator("cpu").manual_seed(seed + 1)
-    vocab = config.vocab_size
-    rows = [
-        prompt_ids(generator, vocab, spec["bos"], spec["eos"], spec["pad"], words)
-        for words in spec["words"]
-    ]
+    # the prompts' special ids: the config's, unless the spec gives the tokenizer's
+    tokens = spec.get("tokens", dict(bos=config.bos_token_id, eos=config.eos_token_id, pad=config.pad_token_id))
+    rows = [prompt_ids(generator, config.vocab_size, words=words, **tokens) for words in spec["words"]]
     ids = torch.tensor(rows, dtype=torch.long)
     with torch.no_grad():
         out = model(ids, output_hidden_states=True)

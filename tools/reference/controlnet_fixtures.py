@@ -17,41 +17,28 @@ so the residuals are not zero and the check means something. Weights are rounded
 before the reference runs, so the f16 file holds exactly the weights that made the outputs.
 
 Deterministic: re-running rewrites identical files.
-Run: /work/refenv/bin/python tools/reference/controlnet_fixtures.py
+Run: /work/venv-ref/bin/python tools/reference/controlnet_fixtures.py
 """
 
-import json
-import os
-
 import torch
-from diffusers import ControlNetModel, UNet2DConditionModel
-from safetensors.torch import save_file
-from tiny_models import randomize_controlnet, round_to_half
+from diffusers import UNet2DConditionModel
+from fixture_io import FIXTURES, save_tensors, write_json
+from tiny_models import controlnet_from_unet, round_to_half, save_half
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures")
-ROOT = os.path.join(FIXTURES, "controlnet")
-UNET = os.path.join(FIXTURES, "unet", "sd1")
+OUT = FIXTURES / "controlnet"
+UNET = FIXTURES / "unet" / "sd1"
 SEED = 2000
 ZERO_INIT = ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")
 
 
 def build(unet):
-    torch.manual_seed(SEED)
-    model = ControlNetModel.from_unet(
-        unet, conditioning_embedding_out_channels=(4, 4, 8, 8), load_weights_from_unet=False
-    ).eval()
     generator = torch.Generator().manual_seed(SEED + 1)
-    randomize_controlnet(model, generator, ZERO_INIT)
-    round_to_half(model)
-    os.makedirs(ROOT, exist_ok=True)
-    model.half().save_pretrained(ROOT, safe_serialization=True)
-    model.float()
+    model = round_to_half(controlnet_from_unet(unet, SEED, (4, 4, 8, 8), ZERO_INIT, generator))
+    save_half(model, OUT)
     config = dict(model.config)
     # diffusers builds this list from a set, so its order would change from run to run.
     config["_use_default_values"] = sorted(config.get("_use_default_values", []))
-    with open(os.path.join(ROOT, "config.json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True, default=list)
-        f.write("\n")
+    write_json(OUT / "config.json", config)
     return model, generator
 
 
@@ -94,7 +81,7 @@ def main():
             tensors[f"{prefix}down_{index}"] = residual
     for prefix, residual in zip(("", "guess_", "bgr_", "pooled_"), (mid, guess_mid, bgr_mid, pooled_mid)):
         tensors[f"{prefix}mid"] = residual
-    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "io.safetensors"))
+    save_tensors(tensors, OUT / "io.safetensors")
     print("down", [tuple(d.shape) for d in down], "mid", tuple(mid.shape),
           "max", max(d.abs().max().item() for d in down), mid.abs().max().item())
 

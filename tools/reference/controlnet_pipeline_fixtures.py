@@ -15,26 +15,21 @@ Every case: PROMPT, seed 42 (torch.Generator("cpu")), strength 0.75, 10 steps, g
 the model's PNDM scheduler. Weights are rounded to f16 before the reference runs.
 Deterministic: re-running rewrites identical files.
 
-Run: /work/refenv/bin/python tools/reference/controlnet_pipeline_fixtures.py
+Run: /work/venv-ref/bin/python tools/reference/controlnet_pipeline_fixtures.py
 """
 
 import json
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from diffusers import (
-    ControlNetModel,
-    StableDiffusionControlNetImg2ImgPipeline,
-    StableDiffusionControlNetInpaintPipeline,
-)
+from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetInpaintPipeline
+from fixture_io import write_json
 from PIL import Image
-from tiny_models import randomize_controlnet, round_to_half, sd_tiny_components
+from tiny_models import PIPELINES, controlnet_from_unet, round_to_half, save_half, sd_tiny_components
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
+OUT = PIPELINES
 PROMPT = "an astronaut in a garden, oil painting"
 SEED = 21
 
@@ -54,25 +49,20 @@ INPAINT_CASES = {
 
 
 def build_controlnet(unet):
-    torch.manual_seed(SEED)
-    model = ControlNetModel.from_unet(
-        unet, conditioning_embedding_out_channels=(8, 8, 16, 16), load_weights_from_unet=False
-    ).eval()
     generator = torch.Generator().manual_seed(SEED + 1)
-    randomize_controlnet(model, generator, ("controlnet_down_blocks", "controlnet_mid_block"))
-    return round_to_half(model)
+    zero_init = ("controlnet_down_blocks", "controlnet_mid_block")
+    return round_to_half(controlnet_from_unet(unet, SEED, (8, 8, 16, 16), zero_init, generator))
 
 
 def save_controlnet(model):
     folder = OUT / "controlnet_tiny"
     if folder.exists():
         shutil.rmtree(folder)
-    model.half().save_pretrained(folder, safe_serialization=True)
-    model.float()
+    save_half(model, folder)
     config = json.loads((folder / "config.json").read_text())
     # diffusers builds this list from a set, so its order would change from run to run.
     config["_use_default_values"] = sorted(config.get("_use_default_values", []))
-    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    write_json(folder / "config.json", config)
 
 
 def main():
@@ -116,11 +106,10 @@ def main():
             ).images[0]
         result.save(OUT / f"{name}.png")
         print(f"{name}: mean {np.asarray(result).astype(np.float64).mean():.1f}")
-    (OUT / "controlnet_inpaint_cases.json").write_text(
-        json.dumps(dict(prompt=PROMPT, cases=INPAINT_CASES), indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "controlnet_inpaint_cases.json", dict(prompt=PROMPT, cases=INPAINT_CASES))
     cases = {name: dict(COMMON, controls=[dict(zip(("condition", "scale", "start", "end"), c)) for c in case["controls"]])
              for name, case in CASES.items()}
-    (OUT / "controlnet_cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=cases), indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "controlnet_cases.json", dict(prompt=PROMPT, cases=cases))
 
 
 if __name__ == "__main__":

@@ -20,28 +20,19 @@ controlnet_tiny/ (controlnet_pipeline_fixtures.py) and the Canny map of input.pn
 (cv2.Canny(rgb, 100, 200), three channels) at `scale`, written as inversion_edit_canny.png and
 inversion_control_cases.json.
 
-Run: /work/refenv/bin/python tools/reference/inversion_fixtures.py
+Run: /work/venv-ref/bin/python tools/reference/inversion_fixtures.py
 """
 
-import json
-from pathlib import Path
-
+import cv2
 import numpy as np
 import torch
-import cv2
-from diffusers import (
-    ControlNetModel,
-    DDIMInverseScheduler,
-    DDIMScheduler,
-    StableDiffusionControlNetPipeline,
-    StableDiffusionPipeline,
-)
+from diffusers import (ControlNetModel, DDIMInverseScheduler, DDIMScheduler, StableDiffusionControlNetPipeline,
+                       StableDiffusionPipeline)
+from fixture_io import write_json
 from PIL import Image
-from tiny_models import sd_tiny_components
+from tiny_models import PIPELINES, sd_tiny_components
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
-
+OUT = PIPELINES
 SOURCE_PROMPT = "an astronaut"
 
 CASES = {
@@ -60,17 +51,25 @@ def load_pipeline():
 
 
 @torch.no_grad()
-def invert(pipe, image, source_prompt, steps):
+def ddim_invert(pipe, image, steps, embeddings, added_cond_kwargs=None):
+    """RECIPES.md's steps 1 and 2: the image's latent mean times scaling_factor, run back up
+    DDIMInverseScheduler.from_config(pipe.scheduler.config) over `steps`, the UNet conditioned on
+    `embeddings` (and on SDXL's `added_cond_kwargs`) without classifier-free guidance."""
     pixels = pipe.image_processor.preprocess(image)
     latents = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
     inverse = DDIMInverseScheduler.from_config(pipe.scheduler.config)
     inverse.set_timesteps(steps)
-    embeddings = pipe.encode_prompt(source_prompt, "cpu", 1, False)[0]
     for t in inverse.timesteps:
-        model_input = inverse.scale_model_input(latents, t)
-        noise = pipe.unet(model_input, t, encoder_hidden_states=embeddings).sample
+        noise = pipe.unet(inverse.scale_model_input(latents, t), t, encoder_hidden_states=embeddings,
+                          added_cond_kwargs=added_cond_kwargs).sample
         latents = inverse.step(noise, t, latents).prev_sample
     return latents
+
+
+@torch.no_grad()
+def invert(pipe, image, source_prompt, steps):
+    embeddings = pipe.encode_prompt(source_prompt, "cpu", 1, False)[0]
+    return ddim_invert(pipe, image, steps, embeddings)
 
 
 def psnr(a, b):
@@ -113,11 +112,9 @@ def main():
                             controlnet_conditioning_scale=case["scale"]).images[0]
     result.save(OUT / f"inversion_{case['name']}.png")
     print(f"{case['name']}: PSNR vs the uncontrolled edit {psnr(result, Image.open(OUT / 'inversion_edit.png')):.2f} dB")
-    (OUT / "inversion_control_cases.json").write_text(
-        json.dumps(dict(source_prompt=SOURCE_PROMPT, input="input.png", cases={case["name"]: case}),
-                   indent=2, sort_keys=True) + "\n")
-    (OUT / "inversion_cases.json").write_text(
-        json.dumps(dict(source_prompt=SOURCE_PROMPT, input="input.png", cases=written), indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "inversion_control_cases.json",
+               dict(source_prompt=SOURCE_PROMPT, input="input.png", cases={case["name"]: case}))
+    write_json(OUT / "inversion_cases.json", dict(source_prompt=SOURCE_PROMPT, input="input.png", cases=written))
 
 
 if __name__ == "__main__":

@@ -41,22 +41,22 @@ formulas, in torch:
         decomposed weight by it; all agree at weight 1.)
 Deterministic: re-running rewrites identical files.
 
-Run: PYTHONPATH=<peft and accelerate> /work/venv-ref/bin/python tools/reference/lora_fixtures.py
+Run: /work/venv-ref/bin/python tools/reference/lora_fixtures.py
 """
 
 import hashlib
-import json
 import shutil
-from pathlib import Path
 
 import torch
 from diffusers import (AutoencoderKL, PNDMScheduler, StableDiffusionImg2ImgPipeline, StableDiffusionPipeline,
                        UNet2DConditionModel)
+from fixture_io import FIXTURES, save_tensors, write_json
 from PIL import Image
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from tiny_models import PIPELINES, SD_TINY, TOKENIZER, load_f32
 import transformers.integrations.peft as transformers_peft
 from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -64,23 +64,17 @@ from transformers import CLIPTextModel, CLIPTokenizer
 # its text-encoder adapter calls need, so the version gate alone is lifted.
 transformers_peft.MIN_PEFT_VERSION = "0.21.2"
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE = ROOT / "Tests" / "Fixtures" / "pipelines" / "sd-tiny"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
-OUT = ROOT / "Tests" / "Fixtures" / "lora"
+OUT = FIXTURES / "lora"
 
 
 def load_components():
-    return dict(
-        unet=UNet2DConditionModel.from_pretrained(BASE / "unet", torch_dtype=torch.float32).eval(),
-        text_encoder=CLIPTextModel.from_pretrained(BASE / "text_encoder", torch_dtype=torch.float32).eval(),
-    )
+    return load_f32(SD_TINY, unet=UNet2DConditionModel, text_encoder=CLIPTextModel)
 
 
 def pipeline(components):
     return StableDiffusionPipeline(
-        vae=AutoencoderKL.from_pretrained(BASE / "vae"), tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER),
-        scheduler=PNDMScheduler.from_pretrained(BASE / "scheduler"), safety_checker=None,
+        vae=AutoencoderKL.from_pretrained(SD_TINY / "vae"), tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER),
+        scheduler=PNDMScheduler.from_pretrained(SD_TINY / "scheduler"), safety_checker=None,
         feature_extractor=None, requires_safety_checker=False, **components,
     )
 
@@ -141,7 +135,7 @@ def write_kohya(path, components, selections, rank, alpha, seed, dora=None):
                 scale = norms * (1 + 0.2 * torch.randn(norms.shape, generator=generator))
                 shape = [1, weight.shape[1]] if per_input else [weight.shape[0], 1]
                 tensors[f"{key}.dora_scale"] = scale.reshape(shape + [1] * (weight.dim() - 2))
-    save_file({k: v.contiguous() for k, v in tensors.items()}, path)
+    save_tensors(tensors, path)
 
 
 def write_peft(path):
@@ -164,21 +158,26 @@ def write_peft(path):
     shutil.rmtree(folder)
 
 
-def base_weights():
-    components = load_components()
+def named_weights(components):
+    """Every weight of `components` ({component: model}), named "<component>.<key>"."""
     return {f"{component}.{key}": value.detach().clone()
             for component, model in components.items() for key, value in model.state_dict().items()}
+
+
+def fuse_with_diffusers(pipe, folder, files):
+    """diffusers' own fusing of `files` ([(file name in folder, weight)]) into `pipe`'s models: per
+    file load_lora_weights, fuse_lora(lora_scale=weight), unload_lora_weights (the fused weights
+    stay), so the files stack in order."""
+    for name, weight in files:
+        pipe.load_lora_weights(folder / name)
+        pipe.fuse_lora(lora_scale=weight)
+        pipe.unload_lora_weights()
 
 
 def diffusers_fused(files):
     components = load_components()
-    pipe = pipeline(components)
-    for name, weight in files:
-        pipe.load_lora_weights(OUT / name)
-        pipe.fuse_lora(lora_scale=weight)
-        pipe.unload_lora_weights()
-    return {f"{component}.{key}": value.detach().clone()
-            for component, model in components.items() for key, value in model.state_dict().items()}
+    fuse_with_diffusers(pipeline(components), OUT, files)
+    return named_weights(components)
 
 
 # --- The published formulas, for what diffusers cannot load -------------------------------------
@@ -219,8 +218,7 @@ def dora(weight, delta, magnitude):
 
 def formula_fused(files):
     components = load_components()
-    state = {f"{component}.{key}": value.detach().clone()
-             for component, model in components.items() for key, value in model.state_dict().items()}
+    state = named_weights(components)
     names = {kohya_name(component, name): f"{component}.{name}.weight"
              for component, model in components.items() for name, _ in model.named_modules() if name}
     for file, weight in files:
@@ -255,7 +253,7 @@ def write_loha(path, components):
                 tensors[f"{key}.hada_{part}_a"] = torch.randn((out, rank), generator=generator) * 0.5
                 tensors[f"{key}.hada_{part}_b"] = torch.randn((rank, columns), generator=generator) * 0.5
             tensors[f"{key}.alpha"] = torch.tensor(1.0)
-    save_file(tensors, path)
+    save_tensors(tensors, path)
 
 
 def write_lokr(path, components):
@@ -279,7 +277,7 @@ def write_lokr(path, components):
             tensors[f"{key}.lokr_w2_a"] = torch.randn((b, 2), generator=generator) * 0.5
             tensors[f"{key}.lokr_w2_b"] = torch.randn((2, columns), generator=generator) * 0.5
         tensors[f"{key}.alpha"] = torch.tensor(3.0)
-    save_file(tensors, path)
+    save_tensors(tensors, path)
 
 
 def module_id(key):
@@ -310,14 +308,10 @@ IMG2IMG = dict(prompt="an astronaut in a garden, oil painting", strength=0.75, n
 
 
 def write_img2img():
-    components = load_components()
-    pipe = pipeline(components)
-    for name, weight in IMG2IMG["files"]:
-        pipe.load_lora_weights(OUT / name)
-        pipe.fuse_lora(lora_scale=weight)
-        pipe.unload_lora_weights()
+    pipe = pipeline(load_components())
+    fuse_with_diffusers(pipe, OUT, IMG2IMG["files"])
     img2img = StableDiffusionImg2ImgPipeline(**pipe.components)
-    image = Image.open(ROOT / "Tests" / "Fixtures" / "pipelines" / "input.png").convert("RGB")
+    image = Image.open(PIPELINES / "input.png").convert("RGB")
     result = img2img(prompt=IMG2IMG["prompt"], image=image, strength=IMG2IMG["strength"],
                      num_inference_steps=IMG2IMG["num_inference_steps"], guidance_scale=IMG2IMG["guidance_scale"],
                      generator=torch.Generator("cpu").manual_seed(IMG2IMG["seed"])).images[0]
@@ -347,7 +341,7 @@ def main():
                  ("text_encoder", lambda n, m: isinstance(m, torch.nn.Linear) and "out_proj" in n)],
                 rank=2, alpha=1, seed=13, dora=True)
 
-    base = base_weights()
+    base = named_weights(load_components())
     summary = {}
     for case, spec in CASES.items():
         fused = (diffusers_fused if spec["reference"] == "diffusers" else formula_fused)(spec["files"])
@@ -364,13 +358,13 @@ def main():
             if all(f[0] != "peft.safetensors" for f in spec["files"]):
                 for key in changed:
                     assert torch.allclose(check[key], fused[key], atol=1e-6), key
-        save_file({key: fused[key].contiguous() for key in changed}, OUT / f"{case}.safetensors")
+        save_tensors({key: fused[key] for key in changed}, OUT / f"{case}.safetensors")
         summary[case] = dict(files=[dict(path=f, weight=w) for f, w in spec["files"]],
                              reference=spec["reference"], changed=changed)
     write_img2img()
     summary["hashes"] = {path.name: addnet_hash(path) for path in sorted(OUT.glob("*.safetensors"))
                          if path.stem not in CASES}
-    (OUT / "cases.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "cases.json", summary)
 
 
 if __name__ == "__main__":

@@ -17,39 +17,25 @@ All weights are rounded to f16 before the reference runs (the models run in f32)
 as f16, so the files hold exactly the weights that produced the outputs.
 Deterministic: re-running rewrites identical files.
 
-Run: /work/refenv/bin/python tools/reference/pipeline_fixtures.py
+Run: /work/venv-ref/bin/python tools/reference/pipeline_fixtures.py
 """
 
-import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import (
-    AutoencoderKL,
-    DDIMScheduler,
-    EulerAncestralDiscreteScheduler,
-    EulerDiscreteScheduler,
-    PNDMScheduler,
-    StableDiffusionImg2ImgPipeline,
-    StableDiffusionInpaintPipeline,
-    UNet2DConditionModel,
-)
+from diffusers import (DDIMScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, PNDMScheduler,
+                       StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline, UNet2DConditionModel)
+from fixture_io import ROOT, save_output, write_json
 from PIL import Image
-from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from scheduler_loop import SD15
+from tiny_models import (PIPELINES, TOKENIZER, carry_image_through, clip_text_config, round_to_half, save_half,
+                         seeded_model, tiny_vae, write_pipeline_folder)
+from transformers import CLIPTextModel, CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "pipelines"
+OUT = PIPELINES
 
 PROMPT = "an astronaut in a garden, oil painting"
-
-# SD 1.5's scheduler/scheduler_config.json
-SCHEDULER = dict(
-    beta_end=0.012, beta_schedule="scaled_linear", beta_start=0.00085, num_train_timesteps=1000,
-    set_alpha_to_one=False, skip_prk_steps=True, steps_offset=1, trained_betas=None, clip_sample=False,
-)
 
 UNET = dict(
     sample_size=8, in_channels=4, out_channels=4,
@@ -84,40 +70,16 @@ CASES = {
 
 
 def build_text_encoder():
-    torch.manual_seed(1)
-    config = CLIPTextConfig(
-        vocab_size=49408, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-        max_position_embeddings=77, layer_norm_eps=1e-5, projection_dim=16, hidden_act="quick_gelu",
-        bos_token_id=49406, eos_token_id=2, pad_token_id=1,
-    )
-    model = CLIPTextModel(config).eval()
-    perturb_norms(model, torch.Generator().manual_seed(11))
-    return round_to_half(model)
+    config = clip_text_config(16, 2, projection_dim=16, hidden_act="quick_gelu", bos_token_id=49406)
+    return round_to_half(seeded_model(CLIPTextModel, 1, 11, config))
 
 
 def build_vae():
-    torch.manual_seed(2)
-    model = AutoencoderKL(
-        in_channels=3, out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4,
-        sample_size=64,
-    ).eval()
-    perturb_norms(model, torch.Generator().manual_seed(12))
-    # A random encoder's posterior is about N(mean, 1): its sample would be mostly noise and the
-    # outputs would hardly depend on the input image. Narrow it (logvar -12) and widen the mean
-    # so the image carries through, as with a trained VAE.
-    with torch.no_grad():
-        model.quant_conv.weight[:4] *= 8
-        model.quant_conv.bias[4:] = -12
-    return round_to_half(model)
+    return round_to_half(carry_image_through(tiny_vae(2, 12)))
 
 
 def build_unet(in_channels, seed):
-    torch.manual_seed(seed)
-    model = UNet2DConditionModel(**dict(UNET, in_channels=in_channels)).eval()
-    perturb_norms(model, torch.Generator().manual_seed(seed + 10))
-    return round_to_half(model)
+    return round_to_half(seeded_model(UNet2DConditionModel, seed, seed + 10, **dict(UNET, in_channels=in_channels)))
 
 
 def write_inputs():
@@ -140,20 +102,8 @@ def main():
     text_encoder, vae = build_text_encoder(), build_vae()
     unets = {"base": build_unet(4, 3), "inpaint": build_unet(9, 4)}
     tokenizer = CLIPTokenizer.from_pretrained(TOKENIZER)
-    # Written as the hub file is, then loaded as diffusers loads it (keys PNDM does not take,
-    # like clip_sample, are kept in its config for from_config of other classes).
-    (folder / "scheduler").mkdir(parents=True)
-    scheduler_file = dict(SCHEDULER, _class_name="PNDMScheduler", _diffusers_version="0.42.1")
-    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_file, indent=2, sort_keys=True) + "\n")
-    scheduler = PNDMScheduler.from_pretrained(folder / "scheduler")
-
-    save_half(text_encoder, folder / "text_encoder")
-    save_half(vae, folder / "vae")
-    save_half(unets["base"], folder / "unet")
-    save_half(unets["inpaint"], OUT / "unet-inpaint")
     index = {
         "_class_name": "StableDiffusionPipeline",
-        "_diffusers_version": "0.42.1",
         "feature_extractor": [None, None],
         "requires_safety_checker": False,
         "safety_checker": [None, None],
@@ -163,7 +113,12 @@ def main():
         "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"],
     }
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    # SD 1.5's scheduler config, written as the hub file is, then loaded as diffusers loads it (keys
+    # PNDM does not take, like clip_sample, are kept in its config for from_config of other classes).
+    write_pipeline_folder(folder, index, {"scheduler": SD15},
+                          {"text_encoder": text_encoder, "vae": vae, "unet": unets["base"]})
+    save_half(unets["inpaint"], OUT / "unet-inpaint")
+    scheduler = PNDMScheduler.from_pretrained(folder / "scheduler")
 
     image, mask = write_inputs()
     schedulers = {None: PNDMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler,
@@ -183,11 +138,8 @@ def main():
             else:
                 pipe = StableDiffusionInpaintPipeline(unet=unets[case["unet"]], **parts)
                 result = pipe(mask_image=mask, **common).images[0]
-        result.save(OUT / f"{name}.png")
-        pixels = np.asarray(result).astype(np.float64)
-        print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f} "
-              f"saturated {(np.isin(pixels, (0, 255))).mean():.2f}")
-    (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+        save_output(result, OUT / f"{name}.png")
+    write_json(OUT / "cases.json", dict(prompt=PROMPT, cases=CASES))
 
 
 if __name__ == "__main__":

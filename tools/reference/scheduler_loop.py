@@ -1,4 +1,5 @@
-"""The reference scheduler loop shared by scheduler_fixtures.py and fewstep_scheduler_fixtures.py.
+"""The reference scheduler loop shared by scheduler_fixtures.py and fewstep_scheduler_fixtures.py
+(and SD 1.5's scheduler config, which pipeline_fixtures.py writes into sd-tiny too).
 
 `run_loop` takes a scheduler built as a pipeline builds it, runs `set_timesteps`, draws the
 initial latents from `torch.Generator("cpu").manual_seed(seed)` (or, for img2img, follows
@@ -16,20 +17,12 @@ import torch
 
 SHAPE = (1, 4, 8, 8)
 
-# Stable Diffusion 1.5's scheduler_config.json, as shipped.
-SD15 = {
-    "_class_name": "PNDMScheduler",
-    "_diffusers_version": "0.6.0",
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-    "clip_sample": False,
-}
+# Stable Diffusion 1.5's scheduler_config.json, as shipped, in its order (the cases record it as it is).
+SD15 = dict(
+    _class_name="PNDMScheduler", _diffusers_version="0.6.0", beta_end=0.012, beta_schedule="scaled_linear",
+    beta_start=0.00085, num_train_timesteps=1000, set_alpha_to_one=False, skip_prk_steps=True, steps_offset=1,
+    trained_betas=None, clip_sample=False,
+)
 
 
 class Writer:

@@ -38,32 +38,21 @@ sdxl_controlnet_inpaint_fixtures.py after it, which write their cases there too.
 
 import json
 import shutil
-from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
-from diffusers import (
-    AutoencoderKL,
-    ControlNetModel,
-    EulerAncestralDiscreteScheduler,
-    EulerDiscreteScheduler,
-    StableDiffusionXLControlNetImg2ImgPipeline,
-    StableDiffusionXLImg2ImgPipeline,
-    StableDiffusionXLInpaintPipeline,
-    UNet2DConditionModel,
-)
+from diffusers import (AutoencoderKL, ControlNetModel, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler,
+                       StableDiffusionXLControlNetImg2ImgPipeline, StableDiffusionXLImg2ImgPipeline,
+                       StableDiffusionXLInpaintPipeline, UNet2DConditionModel)
+from fixture_io import FIXTURES, ROOT, save_output, save_tensors, write_json
 from PIL import Image
-from safetensors.torch import save_file
-from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
+from tiny_models import (PIPELINES, TOKENIZER, carry_image_through, clip_text_config, round_to_half, save_half,
+                         seeded_model, tiny_vae, write_pipeline_folder)
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "sdxl"
-PIPELINE_INPUT = ROOT / "Tests" / "Fixtures" / "pipelines" / "input.png"
-PIPELINE_MASK = ROOT / "Tests" / "Fixtures" / "pipelines" / "mask.png"
+OUT = FIXTURES / "sdxl"
 # cv2.Canny(np.asarray(input.png RGB), 100, 200), written by controlnet_pipeline_fixtures.py
-CANNY_MAP = ROOT / "Tests" / "Fixtures" / "pipelines" / "controlnet_canny_map.png"
+CANNY_MAP = PIPELINES / "controlnet_canny_map.png"
 
 PROMPT = "an astronaut in a garden, oil painting"
 
@@ -118,52 +107,23 @@ CASES = {
 
 
 def build_text_encoders():
-    torch.manual_seed(1)
-    config = CLIPTextConfig(
-        vocab_size=49408, hidden_size=8, intermediate_size=16, num_hidden_layers=3, num_attention_heads=2,
-        max_position_embeddings=77, layer_norm_eps=1e-5, projection_dim=8, hidden_act="quick_gelu",
-        bos_token_id=0, eos_token_id=2, pad_token_id=1,
-    )
-    first = CLIPTextModel(config).eval()
-    perturb_norms(first, torch.Generator().manual_seed(11))
-    torch.manual_seed(2)
-    config_2 = CLIPTextConfig(
-        vocab_size=49408, hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=2,
-        max_position_embeddings=77, layer_norm_eps=1e-5, projection_dim=POOLED, hidden_act="gelu",
-        bos_token_id=0, eos_token_id=2, pad_token_id=1,
-    )
-    second = CLIPTextModelWithProjection(config_2).eval()
-    perturb_norms(second, torch.Generator().manual_seed(12))
+    first = seeded_model(CLIPTextModel, 1, 11,
+                         clip_text_config(8, 3, projection_dim=8, hidden_act="quick_gelu", bos_token_id=0))
+    second = seeded_model(CLIPTextModelWithProjection, 2, 12,
+                          clip_text_config(16, 3, projection_dim=POOLED, hidden_act="gelu", bos_token_id=0))
     return round_to_half(first), round_to_half(second)
 
 
 def build_vae():
-    torch.manual_seed(3)
-    model = AutoencoderKL(
-        in_channels=3, out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4,
-        sample_size=64, scaling_factor=0.13025, force_upcast=True,
-    ).eval()
-    perturb_norms(model, torch.Generator().manual_seed(13))
-    # As in pipeline_fixtures.py: a narrow posterior and a wider mean so the image carries through.
-    with torch.no_grad():
-        model.quant_conv.weight[:4] *= 8
-        model.quant_conv.bias[4:] = -12
-    return round_to_half(model)
+    return round_to_half(carry_image_through(tiny_vae(3, 13, scaling_factor=0.13025, force_upcast=True)))
 
 
 def build_unet(in_channels=4, seed=4):
-    torch.manual_seed(seed)
-    model = UNet2DConditionModel(**dict(UNET, in_channels=in_channels)).eval()
-    perturb_norms(model, torch.Generator().manual_seed(seed + 10))
-    return round_to_half(model)
+    return round_to_half(seeded_model(UNet2DConditionModel, seed, seed + 10, **dict(UNET, in_channels=in_channels)))
 
 
 def build_controlnet(unet):
-    torch.manual_seed(5)
-    model = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(4, 8, 8, 16)).eval()
-    perturb_norms(model, torch.Generator().manual_seed(15))
+    model = seeded_model(ControlNetModel.from_unet, 5, 15, unet, conditioning_embedding_out_channels=(4, 8, 8, 16))
     # from_unet zero-initialises the output convolutions; random ones make the residuals non-zero
     with torch.no_grad():
         for name, parameter in model.named_parameters():
@@ -213,7 +173,7 @@ def write_component_io(text_encoder, text_encoder_2, unet, controlnet, tokenizer
     tensors["controlnet_mid"] = mid
     tensors.update(sample=sample, encoder_hidden_states=states, timestep=torch.tensor([timestep]),
                    text_embeds=text_embeds, time_ids=time_ids, controlnet_cond=cond)
-    save_file({k: v.contiguous().float() for k, v in tensors.items()}, OUT / "components.safetensors")
+    save_tensors(tensors, OUT / "components.safetensors")
 
 
 def write_second_tokenizer(folder):
@@ -227,17 +187,8 @@ def write_second_tokenizer(folder):
 
 
 def write_folder(folder, text_encoder, text_encoder_2, unet, vae):
-    (folder / "scheduler").mkdir(parents=True)
-    scheduler_file = dict(SCHEDULER, _class_name="EulerDiscreteScheduler", _diffusers_version="0.42.1")
-    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_file, indent=2, sort_keys=True) + "\n")
-    save_half(text_encoder, folder / "text_encoder")
-    save_half(text_encoder_2, folder / "text_encoder_2")
-    save_half(unet, folder / "unet")
-    save_half(vae, folder / "vae")
-    write_second_tokenizer(folder)
     index = {
         "_class_name": "StableDiffusionXLImg2ImgPipeline",
-        "_diffusers_version": "0.42.1",
         "force_zeros_for_empty_prompt": True,
         "requires_aesthetics_score": False,
         "scheduler": ["diffusers", "EulerDiscreteScheduler"],
@@ -248,7 +199,9 @@ def write_folder(folder, text_encoder, text_encoder_2, unet, vae):
         "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"],
     }
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    models = dict(text_encoder=text_encoder, text_encoder_2=text_encoder_2, unet=unet, vae=vae)
+    write_pipeline_folder(folder, index, {"scheduler": SCHEDULER}, models)
+    write_second_tokenizer(folder)
 
 
 # stabilityai/stable-diffusion-xl-base-1.0's configs (unet, vae, text_encoder, text_encoder_2)
@@ -316,8 +269,8 @@ def main():
     save_half(unet_inpaint, OUT / "unet-inpaint")
     write_component_io(text_encoder, text_encoder_2, unet, controlnet, tokenizer, tokenizer_2)
 
-    shutil.copy(PIPELINE_INPUT, OUT / "input.png")
-    shutil.copy(PIPELINE_MASK, OUT / "mask.png")
+    shutil.copy(PIPELINES / "input.png", OUT / "input.png")
+    shutil.copy(PIPELINES / "mask.png", OUT / "mask.png")
     scheduler = EulerDiscreteScheduler.from_pretrained(folder / "scheduler")
     schedulers = {None: EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler}
     def make_pipe(scheduler_class, kind="img2img", unet_kind="base"):
@@ -355,11 +308,8 @@ def main():
                 strength=case["strength"], num_inference_steps=case["steps"], guidance_scale=case["guidance"],
                 generator=generator,
             ).images[0]
-        result.save(OUT / f"{name}.png")
-        pixels = np.asarray(result).astype(np.float64)
-        print(f"{name}: mean {pixels.mean():.1f} std {pixels.std():.1f} "
-              f"saturated {(np.isin(pixels, (0, 255))).mean():.2f}")
-    (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+        save_output(result, OUT / f"{name}.png")
+    write_json(OUT / "cases.json", dict(prompt=PROMPT, cases=CASES))
     restyle_sdxl_reference(make_pipe)
     write_architectures()
 

@@ -2,7 +2,7 @@
 tiny SDXL pipeline of sdxl_fixtures.py, rebuilt from the same seeds.
 
 diffusers has no pipeline for this; the reference is RECIPES.md's, spelled out as
-inversion_fixtures.py does for SD 1.x, with SDXL's conditioning:
+inversion_fixtures.py does for SD 1.x (its ddim_invert), with SDXL's conditioning:
   1. latents = vae.encode(preprocess(image)).latent_dist.mean * scaling_factor
   2. inverted with DDIMInverseScheduler.from_config(pipe.scheduler.config) over `steps`, the UNet
      conditioned on `source_prompt` without classifier-free guidance: encode_prompt's embeddings
@@ -14,26 +14,19 @@ Writes Tests/Fixtures/sdxl/inversion_<case>.png and inversion_cases.json (only t
 Run: /work/venv-ref/bin/python tools/reference/sdxl_inversion_fixtures.py
 """
 
-import json
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
-from diffusers import (
-    DDIMInverseScheduler,
-    DDIMScheduler,
-    EulerDiscreteScheduler,
-    StableDiffusionXLControlNetPipeline,
-    StableDiffusionXLPipeline,
-)
+from diffusers import (DDIMScheduler, EulerDiscreteScheduler, StableDiffusionXLControlNetPipeline,
+                       StableDiffusionXLPipeline)
+from fixture_io import FIXTURES, write_json
+from inversion_fixtures import ddim_invert
 from PIL import Image
 from sdxl_fixtures import SCHEDULER, build_controlnet, build_text_encoders, build_unet, build_vae
 from tiny_models import TOKENIZER
 from transformers import CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "sdxl"
+OUT = FIXTURES / "sdxl"
 SOURCE_PROMPT = "an astronaut"
 
 CASES = {
@@ -45,21 +38,12 @@ CASES = {
 
 @torch.no_grad()
 def invert(pipe, image, steps):
-    pixels = pipe.image_processor.preprocess(image)
-    latents = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
-    inverse = DDIMInverseScheduler.from_config(pipe.scheduler.config)
-    inverse.set_timesteps(steps)
     embeddings, _, pooled, _ = pipe.encode_prompt(SOURCE_PROMPT, device="cpu", num_images_per_prompt=1,
                                                   do_classifier_free_guidance=False)
     size = (image.height, image.width)
     time_ids = pipe._get_add_time_ids(size, (0, 0), size, dtype=embeddings.dtype,
                                       text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim)
-    added = {"text_embeds": pooled, "time_ids": time_ids}
-    for t in inverse.timesteps:
-        noise = pipe.unet(inverse.scale_model_input(latents, t), t, encoder_hidden_states=embeddings,
-                          added_cond_kwargs=added).sample
-        latents = inverse.step(noise, t, latents).prev_sample
-    return latents
+    return ddim_invert(pipe, image, steps, embeddings, {"text_embeds": pooled, "time_ids": time_ids})
 
 
 def main():
@@ -88,8 +72,7 @@ def main():
                 result = pipe(**arguments).images[0]
         result.save(OUT / f"inversion_{name}.png")
         print(name, np.asarray(result).mean())
-    (OUT / "inversion_cases.json").write_text(
-        json.dumps(dict(source_prompt=SOURCE_PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "inversion_cases.json", dict(source_prompt=SOURCE_PROMPT, cases=CASES))
 
 
 if __name__ == "__main__":

@@ -32,37 +32,30 @@ Run: /work/venv-ref/bin/python tools/reference/sdxl_lora_fixtures.py
 import json
 import re
 import shutil
-from pathlib import Path
 
 import torch
 from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
                        UNet2DConditionModel)
+from fixture_io import FIXTURES, save_tensors, write_json
+# Importing lora_fixtures also lifts transformers' peft version gate, as that script explains.
+from lora_fixtures import TEXT_LINEARS, fuse_with_diffusers, modules, named_weights
 from PIL import Image
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-import transformers.integrations.peft as transformers_peft
+from tiny_models import TOKENIZER, load_f32
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-# As in lora_fixtures.py: transformers 5.24 asks for peft >= 0.22, not published; 0.21.2 does what
-# its text-encoder adapter calls need.
-transformers_peft.MIN_PEFT_VERSION = "0.21.2"
-
-ROOT = Path(__file__).resolve().parents[2]
-BASE = ROOT / "Tests" / "Fixtures" / "sdxl" / "sdxl-tiny"
-TOKENIZER = ROOT / "Tests" / "Fixtures" / "clip-tokenizer"
-OUT = ROOT / "Tests" / "Fixtures" / "sdxl-lora"
+BASE = FIXTURES / "sdxl" / "sdxl-tiny"
+OUT = FIXTURES / "sdxl-lora"
 ADAPTER_METADATA = "lora_adapter_metadata"
 KOHYA_PREFIXES = {"unet": "lora_unet_", "text_encoder": "lora_te1_", "text_encoder_2": "lora_te2_"}
 
 
 def load_components():
-    return dict(
-        unet=UNet2DConditionModel.from_pretrained(BASE / "unet", torch_dtype=torch.float32).eval(),
-        text_encoder=CLIPTextModel.from_pretrained(BASE / "text_encoder", torch_dtype=torch.float32).eval(),
-        text_encoder_2=CLIPTextModelWithProjection.from_pretrained(BASE / "text_encoder_2", torch_dtype=torch.float32).eval(),
-    )
+    return load_f32(BASE, unet=UNet2DConditionModel, text_encoder=CLIPTextModel,
+                    text_encoder_2=CLIPTextModelWithProjection)
 
 
 def pipeline(components):
@@ -84,19 +77,21 @@ def sgm_name(name, layers_per_block, up_blocks_with_attention):
         for old, new in resnet:
             rest = re.sub(rf"^{old}$", new, rest)
         return rest
+    # A down block's layer l is input block 1 + block * slot + l, an up block's output block
+    # block * slot + l; in it, the resnet comes first, then the attention.
+    match = re.fullmatch(r"(down|up)_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", name)
+    if match:
+        side, block, kind, layer, rest = match.groups()
+        if side == "down":
+            prefix, index = "input_blocks", 1 + int(block) * slot + int(layer)
+        else:
+            prefix, index = "output_blocks", int(block) * slot + int(layer)
+        return f"{prefix}.{index}.0.{inner(rest)}" if kind == "resnets" else f"{prefix}.{index}.1.{rest}"
     patterns = [
-        (r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.+)",
-         lambda b, l, rest: f"input_blocks.{1 + int(b) * slot + int(l)}.0.{inner(rest)}"),
-        (r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.+)",
-         lambda b, l, rest: f"input_blocks.{1 + int(b) * slot + int(l)}.1.{rest}"),
         (r"down_blocks\.(\d+)\.downsamplers\.0\.conv",
          lambda b: f"input_blocks.{(int(b) + 1) * slot}.0.op"),
         (r"mid_block\.resnets\.(\d+)\.(.+)", lambda l, rest: f"middle_block.{2 * int(l)}.{inner(rest)}"),
         (r"mid_block\.attentions\.0\.(.+)", lambda rest: f"middle_block.1.{rest}"),
-        (r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.+)",
-         lambda b, l, rest: f"output_blocks.{int(b) * slot + int(l)}.0.{inner(rest)}"),
-        (r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.+)",
-         lambda b, l, rest: f"output_blocks.{int(b) * slot + int(l)}.1.{rest}"),
         (r"up_blocks\.(\d+)\.upsamplers\.0\.conv",
          lambda b: f"output_blocks.{int(b) * slot + layers_per_block}.{2 if int(b) in up_blocks_with_attention else 1}.conv"),
     ]
@@ -107,15 +102,8 @@ def sgm_name(name, layers_per_block, up_blocks_with_attention):
     raise ValueError(name)
 
 
-def modules(model, wanted):
-    """(name, module) of the model's Linear / Conv2d modules whose name `wanted` accepts, sorted."""
-    return sorted((name, module) for name, module in model.named_modules()
-                  if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and wanted(name, module))
-
-
 TRANSFORMER_LINEARS = lambda name, m: isinstance(m, torch.nn.Linear) and ".attentions." in name
 RESNETS_AND_SAMPLERS = lambda name, m: any(part in name for part in (".resnets.", "samplers.0.conv"))
-TEXT_LINEARS = lambda name, m: isinstance(m, torch.nn.Linear) and ("self_attn" in name or "mlp" in name)
 
 
 def kohya_name(component, name, unet_config):
@@ -143,7 +131,7 @@ def write_kohya(path, components):
             tensors[f"{key}.lora_up.weight"] = torch.randn((weight.shape[0], rank, *([1] * len(kernel))), generator=generator) * 0.3
             tensors[f"{key}.alpha"] = torch.tensor(alpha)
             targets[key] = f"{component}.{name}.weight"
-    save_file({k: v.contiguous() for k, v in tensors.items()}, path)
+    save_tensors(tensors, path)
     return targets
 
 
@@ -180,19 +168,11 @@ def write_peft(path):
     shutil.rmtree(folder)
 
 
-def state(components):
-    return {f"{component}.{key}": value.detach().clone()
-            for component, model in components.items() for key, value in model.state_dict().items()}
-
-
 def diffusers_fused(files):
     components = load_components()
     pipe = pipeline(components)
-    for name, weight in files:
-        pipe.load_lora_weights(OUT / name)
-        pipe.fuse_lora(lora_scale=weight)
-        pipe.unload_lora_weights()
-    return pipe, state(components)
+    fuse_with_diffusers(pipe, OUT, files)
+    return pipe, named_weights(components)
 
 
 def kohya_formula(base, targets, weight):
@@ -225,7 +205,7 @@ IMG2IMG = dict(prompt="an astronaut in a garden, oil painting", strength=0.75, n
 
 def write_img2img():
     pipe, _ = diffusers_fused(IMG2IMG["files"])
-    image = Image.open(ROOT / "Tests" / "Fixtures" / "sdxl" / "input.png").convert("RGB")
+    image = Image.open(FIXTURES / "sdxl" / "input.png").convert("RGB")
     with torch.no_grad():
         result = pipe(prompt=IMG2IMG["prompt"], image=image, strength=IMG2IMG["strength"],
                       num_inference_steps=IMG2IMG["num_inference_steps"], guidance_scale=IMG2IMG["guidance_scale"],
@@ -237,7 +217,7 @@ def main():
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    base = state(load_components())
+    base = named_weights(load_components())
     targets = write_kohya(OUT / "kohya.safetensors", load_components())
     write_peft(OUT / "peft.safetensors")
 
@@ -255,12 +235,12 @@ def main():
                 assert torch.allclose(expected[key], fused[key], atol=1e-6), key
         if files == [("peft.safetensors", 0.7)]:
             assert len(changed) == named, f"{case}: {len(changed)} weights changed for {named} modules"
-        save_file({key: fused[key].contiguous() for key in changed}, OUT / f"{case}.safetensors")
+        save_tensors({key: fused[key] for key in changed}, OUT / f"{case}.safetensors")
         summary[case] = dict(files=[dict(path=f, weight=w) for f, w in files], changed=changed)
     write_img2img()
     summary["img2img"] = {key: value for key, value in IMG2IMG.items() if key != "files"}
     summary["img2img"]["files"] = [dict(path=f, weight=w) for f, w in IMG2IMG["files"]]
-    (OUT / "cases.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "cases.json", summary)
     for case in CASES:
         print(case, len(summary[case]["changed"]), "weights changed")
 

@@ -26,29 +26,22 @@ Deterministic: re-running rewrites identical files.
 Run: /work/venv-ref/bin/python tools/reference/sdxl_refiner_fixtures.py
 """
 
-import json
 import shutil
-from pathlib import Path
 
 import torch
 import yaml
-from diffusers import (
-    StableDiffusionXLInpaintPipeline,
-    EulerAncestralDiscreteScheduler,
-    EulerDiscreteScheduler,
-    StableDiffusionXLImg2ImgPipeline,
-    UNet2DConditionModel,
-)
+from diffusers import (EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
+                       StableDiffusionXLInpaintPipeline, UNet2DConditionModel)
+from fixture_io import FIXTURES, ROOT, write_json
 from PIL import Image
 from sdxl_fixtures import (
     PROMPT, SCHEDULER, TIME_ID_WIDTH, UNET, POOLED, build_text_encoders, build_unet, build_vae, write_second_tokenizer,
 )
-from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
+from tiny_models import TOKENIZER, round_to_half, seeded_model, write_pipeline_folder
 from transformers import CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "sdxl-refiner"
-BASE_INPUT = ROOT / "Tests" / "Fixtures" / "sdxl" / "input.png"
+OUT = FIXTURES / "sdxl-refiner"
+BASE_INPUT = FIXTURES / "sdxl" / "input.png"
 SECOND_ENCODER_WIDTH = 16
 
 CASES = {
@@ -73,25 +66,15 @@ INPAINT_CASES = {
 
 
 def build_refiner_unet():
-    torch.manual_seed(8)
     config = dict(UNET, cross_attention_dim=SECOND_ENCODER_WIDTH,
                   projection_class_embeddings_input_dim=POOLED + 5 * TIME_ID_WIDTH)
-    model = UNet2DConditionModel(**config).eval()
-    perturb_norms(model, torch.Generator().manual_seed(18))
-    return round_to_half(model)
+    return round_to_half(seeded_model(UNet2DConditionModel, 8, 18, **config))
 
 
 def write_refiner_folder(folder, text_encoder_2, unet):
-    (folder / "scheduler").mkdir(parents=True)
-    scheduler_file = dict(SCHEDULER, _class_name="EulerDiscreteScheduler", _diffusers_version="0.42.1")
-    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_file, indent=2, sort_keys=True) + "\n")
-    save_half(text_encoder_2, folder / "text_encoder_2")
-    save_half(unet, folder / "unet")
-    write_second_tokenizer(folder)
     # stable-diffusion-xl-refiner-1.0's model_index.json, less the VAE the base lends it
     index = {
         "_class_name": "StableDiffusionXLImg2ImgPipeline",
-        "_diffusers_version": "0.42.1",
         "force_zeros_for_empty_prompt": False,
         "requires_aesthetics_score": True,
         "scheduler": ["diffusers", "EulerDiscreteScheduler"],
@@ -102,7 +85,8 @@ def write_refiner_folder(folder, text_encoder_2, unet):
         "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": [None, None],
     }
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    write_pipeline_folder(folder, index, {"scheduler": SCHEDULER}, {"text_encoder_2": text_encoder_2, "unet": unet})
+    write_second_tokenizer(folder)
 
 
 def refined(base, refiner, image, switch, strength, steps, guidance, seed, prompt, prompt_2=None, negative=None,
@@ -180,8 +164,8 @@ def main():
             result = refiner(**prompts, image=latents, denoising_start=case["switch"]).images[0]
         result.save(OUT / f"inpaint_{name}.png")
         print("inpaint", name, result.size)
-    (OUT / "inpaint_cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=INPAINT_CASES), indent=2, sort_keys=True) + "\n")
-    (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+    write_json(OUT / "inpaint_cases.json", dict(prompt=PROMPT, cases=INPAINT_CASES))
+    write_json(OUT / "cases.json", dict(prompt=PROMPT, cases=CASES))
 
 
 if __name__ == "__main__":

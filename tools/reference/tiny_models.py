@@ -1,19 +1,20 @@
 """What the fixture scripts share to build and load their tiny random diffusers models.
 
-Weights are rounded to f16 before a reference runs (the models run in f32) and saved as f16,
-so the committed files hold exactly the weights that produced the outputs.
+Each model is built by its real diffusers / transformers class at toy widths, initialised from
+torch's global generator at a fixed seed, with its norms perturbed from a second one. Weights are
+rounded to f16 before a reference runs (the models run in f32) and saved as f16, so the committed
+files hold exactly the weights that produced the outputs.
 """
-from pathlib import Path
-
 import torch
-from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-from transformers import CLIPTextModel, CLIPTokenizer
+from diffusers import AutoencoderKL, ControlNetModel, PNDMScheduler, UNet2DConditionModel
+from fixture_io import FIXTURES, write_json
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "Tests" / "Fixtures"
 PIPELINES = FIXTURES / "pipelines"
 SD_TINY = PIPELINES / "sd-tiny"
 TOKENIZER = FIXTURES / "clip-tokenizer"
+# The _diffusers_version the written folders carry: requirements.txt's diffusers.
+DIFFUSERS_VERSION = "0.42.1"
 
 
 def round_to_half(model):
@@ -30,6 +31,49 @@ def perturb_norms(model, generator):
             if "norm" in name:
                 noise = torch.randn(parameter.shape, generator=generator) * 0.1
                 parameter.copy_(1 + noise if name.endswith("weight") else noise)
+
+
+def seeded_model(factory, seed, norm_seed, *args, **kwargs):
+    """`factory(*args, **kwargs)` initialised from torch's global generator at `seed` (the
+    diffusers and transformers classes draw their initial weights from it), in eval mode, with
+    its norms perturbed from `norm_seed`; not yet rounded to f16."""
+    torch.manual_seed(seed)
+    model = factory(*args, **kwargs).eval()
+    perturb_norms(model, torch.Generator().manual_seed(norm_seed))
+    return model
+
+
+def clip_text_config(hidden_size, num_hidden_layers, **settings):
+    """A toy-width CLIPTextConfig that keeps what the real tokenizer's ids need: CLIP's whole
+    49408-token vocabulary and 77 positions, and SD's eos_token_id 2 / pad_token_id 1; 2 heads, a
+    feed-forward twice the width. `settings`: projection_dim, hidden_act, bos_token_id."""
+    return CLIPTextConfig(
+        vocab_size=49408, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_hidden_layers, num_attention_heads=2, max_position_embeddings=77,
+        layer_norm_eps=1e-5, eos_token_id=2, pad_token_id=1, **settings,
+    )
+
+
+def tiny_vae(seed, norm_seed, block_out_channels=(8, 8, 16, 16), **config):
+    """A seeded_model AutoencoderKL of RGB images with one resnet a block and 4 latent channels;
+    one block a width in `block_out_channels` (4 blocks: vae_scale_factor 8, as in SD)."""
+    blocks = len(block_out_channels)
+    return seeded_model(
+        AutoencoderKL, seed, norm_seed, in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * blocks, up_block_types=("UpDecoderBlock2D",) * blocks,
+        block_out_channels=block_out_channels, layers_per_block=1, latent_channels=4, norm_num_groups=4,
+        sample_size=64, **config,
+    )
+
+
+def carry_image_through(vae):
+    """A random encoder's posterior is about N(mean, 1): its sample would be mostly noise and the
+    outputs would hardly depend on the input image. Narrow it (logvar -12) and widen the mean so
+    the image carries through, as with a trained VAE."""
+    with torch.no_grad():
+        vae.quant_conv.weight[:4] *= 8
+        vae.quant_conv.bias[4:] = -12
+    return vae
 
 
 def randomize_controlnet(model, generator, zero_init):
@@ -49,9 +93,40 @@ def randomize_controlnet(model, generator, zero_init):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
 
 
-def save_half(model, folder: Path):
+def controlnet_from_unet(unet, seed, embedding_channels, zero_init, generator):
+    """ControlNetModel.from_unet(unet) with the conditioning embedding widths `embedding_channels`,
+    not copying the UNet's weights: initialised from torch's global generator at `seed`, then
+    randomize_controlnet(generator, zero_init); not yet rounded to f16."""
+    torch.manual_seed(seed)
+    model = ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=embedding_channels, load_weights_from_unet=False
+    ).eval()
+    randomize_controlnet(model, generator, zero_init)
+    return model
+
+
+def save_half(model, folder):
     model.half().save_pretrained(folder, safe_serialization=True)
     model.float()
+
+
+def write_pipeline_folder(folder, index, schedulers, models):
+    """A diffusers pipeline folder as save_pretrained lays one out: model_index.json (`index`),
+    <name>/scheduler_config.json for each of `schedulers` ({name: config}, of the class `index`
+    names) and each of `models` ({name: model}) saved as f16."""
+    for name, config in schedulers.items():
+        (folder / name).mkdir(parents=True)
+        write_json(folder / name / "scheduler_config.json",
+                   dict(config, _class_name=index[name][1], _diffusers_version=DIFFUSERS_VERSION))
+    for name, model in models.items():
+        save_half(model, folder / name)
+    write_json(folder / "model_index.json", dict(index, _diffusers_version=DIFFUSERS_VERSION))
+
+
+def load_f32(folder, **classes):
+    """{name: classes[name].from_pretrained(folder / name)} in f32 and eval mode."""
+    return {name: cls.from_pretrained(folder / name, torch_dtype=torch.float32).eval()
+            for name, cls in classes.items()}
 
 
 def sd_tiny_components(unet: str = "unet") -> dict:

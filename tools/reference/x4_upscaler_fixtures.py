@@ -19,30 +19,20 @@ Writes Tests/Fixtures/upscaler/:
 Weights are rounded to f16 before the reference runs (the models run in f32) and saved as f16.
 Deterministic: re-running rewrites identical files.
 
-Run (after pipeline_fixtures.py): /work/refenv/bin/python tools/reference/x4_upscaler_fixtures.py
+Run (after pipeline_fixtures.py): /work/venv-ref/bin/python tools/reference/x4_upscaler_fixtures.py
 """
 
-import json
 import shutil
-from pathlib import Path
 
-import numpy as np
 import torch
-from diffusers import (
-    AutoencoderKL,
-    DDIMScheduler,
-    DDPMScheduler,
-    EulerAncestralDiscreteScheduler,
-    StableDiffusionUpscalePipeline,
-    UNet2DConditionModel,
-)
+from diffusers import (DDIMScheduler, DDPMScheduler, EulerAncestralDiscreteScheduler, StableDiffusionUpscalePipeline,
+                       UNet2DConditionModel)
+from fixture_io import FIXTURES, ROOT, save_output, write_json
 from PIL import Image
-from tiny_models import TOKENIZER, perturb_norms, round_to_half, save_half
+from tiny_models import SD_TINY, TOKENIZER, round_to_half, seeded_model, tiny_vae, write_pipeline_folder
 from transformers import CLIPTextModel, CLIPTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "Tests" / "Fixtures" / "upscaler"
-TEXT_ENCODER = ROOT / "Tests" / "Fixtures" / "pipelines" / "sd-tiny" / "text_encoder"
+OUT = FIXTURES / "upscaler"
 
 PROMPT = "a white cat"
 
@@ -84,32 +74,16 @@ CASES = {
 
 
 def build_vae():
-    torch.manual_seed(21)
-    model = AutoencoderKL(
-        in_channels=3, out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-        block_out_channels=(8, 8, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4,
-        sample_size=64, scaling_factor=0.08333,
-    ).eval()
-    perturb_norms(model, torch.Generator().manual_seed(22))
-    return round_to_half(model)
+    return round_to_half(tiny_vae(21, 22, block_out_channels=(8, 8, 16), scaling_factor=0.08333))
 
 
 def build_unet():
-    torch.manual_seed(23)
-    model = UNet2DConditionModel(**UNET).eval()
-    perturb_norms(model, torch.Generator().manual_seed(24))
+    model = seeded_model(UNet2DConditionModel, 23, 24, **UNET)
     with torch.no_grad():
         # default init draws the table from N(0, 1), which would swamp the time embedding;
         # keep it comparable so the noise level matters without dominating
         model.class_embedding.weight.mul_(0.5)
     return round_to_half(model)
-
-
-def write_config(folder: Path, config: dict):
-    folder.mkdir(parents=True)
-    config = dict(config, _diffusers_version="0.42.1")
-    (folder / "scheduler_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def write_inputs():
@@ -124,17 +98,11 @@ def main():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
     folder = OUT / "x4-tiny"
-    folder.mkdir()
-    text_encoder = CLIPTextModel.from_pretrained(TEXT_ENCODER, torch_dtype=torch.float32).eval()
+    text_encoder = CLIPTextModel.from_pretrained(SD_TINY / "text_encoder", torch_dtype=torch.float32).eval()
     tokenizer = CLIPTokenizer.from_pretrained(TOKENIZER)
     vae, unet = build_vae(), build_unet()
-    write_config(folder / "scheduler", SCHEDULER)
-    write_config(folder / "low_res_scheduler", LOW_RES_SCHEDULER)
-    save_half(vae, folder / "vae")
-    save_half(unet, folder / "unet")
     index = {
         "_class_name": "StableDiffusionUpscalePipeline",
-        "_diffusers_version": "0.42.1",
         "low_res_scheduler": ["diffusers", "DDPMScheduler"],
         "max_noise_level": 350,
         "scheduler": ["diffusers", "DDIMScheduler"],
@@ -143,7 +111,8 @@ def main():
         "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"],
     }
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    write_pipeline_folder(folder, index, {"scheduler": SCHEDULER, "low_res_scheduler": LOW_RES_SCHEDULER},
+                          {"vae": vae, "unet": unet})
     scheduler = DDIMScheduler.from_pretrained(folder / "scheduler")
     low_res_scheduler = DDPMScheduler.from_pretrained(folder / "low_res_scheduler")
 
@@ -162,11 +131,8 @@ def main():
                           guidance_scale=case["guidance"], noise_level=case["noise_level"],
                           negative_prompt=case.get("negative"), eta=case.get("eta", 0.0),
                           generator=generator).images[0]
-        result.save(OUT / f"{name}.png")
-        pixels = np.asarray(result).astype(np.float64)
-        print(f"{name}: {result.size} mean {pixels.mean():.1f} std {pixels.std():.1f} "
-              f"saturated {(np.isin(pixels, (0, 255))).mean():.2f}")
-    (OUT / "cases.json").write_text(json.dumps(dict(prompt=PROMPT, cases=CASES), indent=2, sort_keys=True) + "\n")
+        save_output(result, OUT / f"{name}.png")
+    write_json(OUT / "cases.json", dict(prompt=PROMPT, cases=CASES))
 
 
 if __name__ == "__main__":
