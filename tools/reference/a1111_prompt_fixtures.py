@@ -39,7 +39,7 @@ Writes Tests/Fixtures/prompts/a1111_prompts.json:
 and a1111_prompts.safetensors (float32): `<name>` [1, 77 * chunks, 16] per prompt, and
 `<pair>.cond` / `<pair>.uncond` per pair.
 
-Run: nice /work/venv-ref/bin/python tools/reference/a1111_prompt_fixtures.py
+Run: nice /tmp/ref/bin/python tools/reference/a1111_prompt_fixtures.py
 """
 
 import json

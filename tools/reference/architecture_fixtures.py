@@ -3,7 +3,7 @@ classes built on the meta device (no weights), for Overpaint's `models random` l
 
 Writes Tests/Fixtures/singlefile/architectures.json:
 {arch: {component: {"parameters": N, "tensors": {name: shape}}}}.
-Run: /work/refenv/bin/python tools/reference/architecture_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/architecture_fixtures.py
 """
 import json
 from pathlib import Path

@@ -19,7 +19,7 @@ with `clip_skip=k`, i.e. `hidden_states[-(k + 1)]` through `final_layer_norm` (k
 quick_gelu: the penultimate layer; k = 2 for gelu: the embeddings themselves). Fewer
 prompts and skips for the second model keep the fixtures under 400 KB.
 
-Run: /work/venv-ref/bin/python tools/reference/clip_text_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/clip_text_fixtures.py
 """
 
 import torch

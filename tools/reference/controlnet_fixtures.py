@@ -17,7 +17,7 @@ so the residuals are not zero and the check means something. Weights are rounded
 before the reference runs, so the f16 file holds exactly the weights that made the outputs.
 
 Deterministic: re-running rewrites identical files.
-Run: /work/venv-ref/bin/python tools/reference/controlnet_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/controlnet_fixtures.py
 """
 
 import torch

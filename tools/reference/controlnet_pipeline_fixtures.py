@@ -15,7 +15,7 @@ Every case: PROMPT, seed 42 (torch.Generator("cpu")), strength 0.75, 10 steps, g
 the model's PNDM scheduler. Weights are rounded to f16 before the reference runs.
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/controlnet_pipeline_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/controlnet_pipeline_fixtures.py
 """
 
 import json

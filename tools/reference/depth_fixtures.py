@@ -29,7 +29,7 @@ depth examples use it: the predicted depth resized to the image size (bicubic), 
 normalised, times 255 truncated to uint8, the gray map repeated over 3 channels.
 
 Deterministic: re-running rewrites identical files.
-Run: /work/refenv/bin/python tools/reference/depth_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/depth_fixtures.py
 """
 
 import json

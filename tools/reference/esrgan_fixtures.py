@@ -17,7 +17,7 @@ Interp nearest, PixelShuffle, PReLU; f16 conv weights after the 0x01306B47 tag).
                                     samples/chelsea.png (x 200..232, y 60..92) through the real
                                     realesr-animevideov3 weights -> 128x128
 
-Run from the package root: /work/refenv/bin/python tools/reference/esrgan_fixtures.py
+Run from the package root: /tmp/ref/bin/python tools/reference/esrgan_fixtures.py
 """
 import os
 import struct

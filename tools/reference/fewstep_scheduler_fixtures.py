@@ -30,7 +30,7 @@ StableDiffusionImg2ImgPipeline with LCMScheduler.from_config(pipe.scheduler.conf
 steps at strength 0.5, guidance 1, seed 42, its prompt encoded with A1111's emphasis by
 a1111_prompt_fixtures.py (diffusers has no A1111 syntax) and passed as `prompt_embeds`.
 
-Run: nice /work/venv-ref/bin/python tools/reference/fewstep_scheduler_fixtures.py
+Run: nice /tmp/ref/bin/python tools/reference/fewstep_scheduler_fixtures.py
 """
 import json
 import pathlib

@@ -20,7 +20,7 @@ controlnet_tiny/ (controlnet_pipeline_fixtures.py) and the Canny map of input.pn
 (cv2.Canny(rgb, 100, 200), three channels) at `scale`, written as inversion_edit_canny.png and
 inversion_control_cases.json.
 
-Run: /work/venv-ref/bin/python tools/reference/inversion_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/inversion_fixtures.py
 """
 
 import cv2

@@ -41,7 +41,7 @@ formulas, in torch:
         decomposed weight by it; all agree at weight 1.)
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/lora_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/lora_fixtures.py
 """
 
 import hashlib

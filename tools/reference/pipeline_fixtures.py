@@ -17,7 +17,7 @@ All weights are rounded to f16 before the reference runs (the models run in f32)
 as f16, so the files hold exactly the weights that produced the outputs.
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/pipeline_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/pipeline_fixtures.py
 """
 
 import shutil

@@ -21,7 +21,7 @@ Writes Tests/Fixtures/pipelines/prompt_chunks.json:
 and prompt_chunks.safetensors (float32): `<name>` [1, n * 77, 16], the prompt's embeddings;
 `<pair>.cond` and `<pair>.uncond`, each [1, n * 77, 16] after the shorter was extended.
 
-Run: /work/refenv/bin/python tools/reference/prompt_chunk_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/prompt_chunk_fixtures.py
 """
 
 import json

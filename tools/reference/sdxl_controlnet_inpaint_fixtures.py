@@ -4,7 +4,7 @@ from the same seeds), with its text_time ControlNet on the Canny map of input.pn
 9-channel inpainting UNet and the base 4-channel one.
 
 Writes Tests/Fixtures/sdxl/controlnet_inpaint_<case>.png and controlnet_inpaint_cases.json.
-Run: /work/venv-ref/bin/python tools/reference/sdxl_controlnet_inpaint_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_controlnet_inpaint_fixtures.py
 """
 
 import json

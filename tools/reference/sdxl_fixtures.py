@@ -31,7 +31,7 @@ All weights are rounded to f16 before the reference runs (the models run in f32)
 f16, so the files hold exactly the weights that produced the outputs.
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/sdxl_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_fixtures.py
 It clears Tests/Fixtures/sdxl first: run sdxl_inversion_fixtures.py and
 sdxl_controlnet_inpaint_fixtures.py after it, which write their cases there too.
 """

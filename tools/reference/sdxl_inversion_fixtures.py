@@ -11,7 +11,7 @@ inversion_fixtures.py does for SD 1.x (its ddim_invert), with SDXL's conditionin
      map of the input) with DDIMScheduler.from_config(pipe.scheduler.config), `prompt`, `guidance`,
      `steps`, latents=the inverted latents, negative_prompt=None
 Writes Tests/Fixtures/sdxl/inversion_<case>.png and inversion_cases.json (only those).
-Run: /work/venv-ref/bin/python tools/reference/sdxl_inversion_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_inversion_fixtures.py
 """
 
 import cv2

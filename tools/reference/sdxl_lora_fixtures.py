@@ -26,7 +26,7 @@ order. The script checks that diffusers changed exactly the modules each file na
 silently skipped, and that the kohya file's updates are lora_up @ lora_down * alpha / rank on the
 modules the sgm names mean. Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/sdxl_lora_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_lora_fixtures.py
 """
 
 import json

@@ -11,7 +11,7 @@ Writes Tests/Fixtures/sdxl-random/architectures.json:
   {arch: {component: {"parameters": N, "tensors": {name: shape}}}}
 (its own folder: sdxl_fixtures.py clears Tests/Fixtures/sdxl when run). Deterministic.
 
-Run: /work/venv-ref/bin/python tools/reference/sdxl_random_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_random_fixtures.py
 """
 
 import json

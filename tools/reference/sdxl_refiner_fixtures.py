@@ -23,7 +23,7 @@ Writes Tests/Fixtures/sdxl-refiner/:
                   recipes/restyle-sdxl-refined.yaml's edit on input.png, as diffusers runs it
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/sdxl_refiner_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_refiner_fixtures.py
 """
 
 import shutil

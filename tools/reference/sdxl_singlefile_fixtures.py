@@ -12,7 +12,7 @@ come back under its diffusers name, unchanged.
 Writes Tests/Fixtures/singlefile/:
   sdxl-tiny.safetensors          Tests/Fixtures/sdxl/sdxl-tiny as one file
   sdxl-refiner-tiny.safetensors  Tests/Fixtures/sdxl-refiner/refiner-tiny with sdxl-tiny's VAE
-Run: /work/venv-ref/bin/python tools/reference/sdxl_singlefile_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/sdxl_singlefile_fixtures.py
 """
 import json
 import shutil

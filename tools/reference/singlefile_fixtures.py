@@ -8,7 +8,7 @@ convert_ldm_vae_checkpoint: every tensor must come back under its diffusers name
 To keep the fixture small it holds the UNet and the VAE (model.diffusion_model.*, first_stage_model.*);
 the test adds sd-tiny's text encoder under cond_stage_model.transformer.text_model.* (a pure prefix).
 Writes Tests/Fixtures/singlefile/sd-tiny-unet-vae.safetensors.
-Run: /work/refenv/bin/python tools/reference/singlefile_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/singlefile_fixtures.py
 """
 import json
 from pathlib import Path

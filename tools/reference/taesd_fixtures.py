@@ -22,7 +22,7 @@ Writes Tests/Fixtures/taesd/:
                        (that recipe with `vae_encoder: full`)
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/taesd_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/taesd_fixtures.py
 """
 import shutil
 

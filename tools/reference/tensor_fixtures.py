@@ -6,7 +6,7 @@ float32 from a fixed seed, so re-running reproduces the file. The Swift tests
 (Tests/TensorsTests) hard-code each case's hyper-parameters beside the line here that
 produced it.
 
-Run: /work/refenv/bin/python tools/reference/tensor_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/tensor_fixtures.py
 """
 
 from pathlib import Path

@@ -12,7 +12,7 @@ for shiny, then painterly (multi-vector: tokens painterly, painterly_1, painterl
 maybe_convert_prompt puts in the prompt in place of painterly).
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/textual_inversion_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/textual_inversion_fixtures.py
 """
 import hashlib
 import json

@@ -18,7 +18,7 @@ Weights are saved in f16 to keep the four fixtures under 600 KB: they are rounde
 the weights that produced the output and the parity check is still an f32 one.
 
 Deterministic: re-running rewrites identical files.
-Run: /work/refenv/bin/python tools/reference/unet_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/unet_fixtures.py
 """
 
 import json

@@ -7,7 +7,7 @@ Builds tiny random diffusers modules with fixed seeds and records their inputs a
   vae_io.safetensors        encode mean/logvar, a seeded posterior sample, decode, tiled decode/encode
   sd_vae_shapes.json        every parameter name and shape of the real SD 1.x/2.x VAE architecture
 
-Run from the package root: /work/refenv/bin/python tools/reference/vae_fixtures.py
+Run from the package root: /tmp/ref/bin/python tools/reference/vae_fixtures.py
 """
 import json
 import os

@@ -13,7 +13,7 @@ Writes Tests/Fixtures/vae-override/:
                        (CASE below)
 Deterministic: re-running rewrites identical files.
 
-Run: /work/venv-ref/bin/python tools/reference/vae_override_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/vae_override_fixtures.py
 """
 import json
 import shutil

@@ -7,7 +7,7 @@ to keep the fixtures small; the tests unpack them.
 Images are skimage.data photos (public domain / CC0, see skimage/data/_fetchers.py):
 astronaut (NASA), chelsea (Stefan van der Walt), coffee (Rachel Michetti), rocket (NASA/SpaceX).
 
-Run: /work/refenv/bin/python tools/reference/vision_fixtures.py
+Run: /tmp/ref/bin/python tools/reference/vision_fixtures.py
 Deterministic: the only randomness is numpy's default_rng with fixed seeds.
 """
 

@@ -19,7 +19,7 @@ Writes Tests/Fixtures/upscaler/:
 Weights are rounded to f16 before the reference runs (the models run in f32) and saved as f16.
 Deterministic: re-running rewrites identical files.
 
-Run (after pipeline_fixtures.py): /work/venv-ref/bin/python tools/reference/x4_upscaler_fixtures.py
+Run (after pipeline_fixtures.py): /tmp/ref/bin/python tools/reference/x4_upscaler_fixtures.py
 """
 
 import shutil
