@@ -122,6 +122,7 @@ ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *n
     if (status != CCODECS_OK) {
         ccodecs_copy_message(&opened->jump, "cannot decode the header", message, capacity);
         ccodecs_decoder_close(opened);
+    case CCODECS_BMP: status = ccodecs_bmp_open(opened, name); break;
         return status;
     }
     *decoder = opened;
@@ -141,6 +142,7 @@ static ccodecs_status read_stored(ccodecs_decoder *decoder, float *samples) {
 
 /*
  * PNG and WebP pixels turned as EXIF `orientation` asks, as Pillow's ImageOps.exif_transpose
+    case CCODECS_BMP: return ccodecs_bmp_read(decoder, samples);
  * turns them (what diffusers' load_image does): decoded as stored into a scratch copy, then
  * each source pixel (x, y) placed where the JPEG reader places it. Only oriented files pay
  * for the copy.
@@ -230,3 +232,4 @@ void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     free(decoder->scratch);
     free(decoder);
 }
+    case CCODECS_BMP: break;

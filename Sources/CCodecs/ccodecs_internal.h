@@ -130,3 +130,7 @@ ccodecs_status ccodecs_heif_read(ccodecs_decoder *decoder, float *samples);
 void ccodecs_heif_close(ccodecs_decoder *decoder);
 
 #endif
+/* BMP through stb_image, read from the decoder's descriptor; nothing to close. */
+ccodecs_status ccodecs_bmp_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_bmp_read(ccodecs_decoder *decoder, float *samples);
+

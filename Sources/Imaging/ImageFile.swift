@@ -3,7 +3,7 @@ import FileAccess
 import Foundation
 
 /// Reads and writes PNG, JPEG, TIFF and WebP files through libpng, libjpeg-turbo, libtiff and
-/// libwebp, and reads HEIC / HEIF and AVIF files through libheif.
+/// libwebp, reads HEIC / HEIF and AVIF files through libheif and BMP files through stb_image.
 ///
 /// Reading picks the decoder from the file's magic bytes (never its extension), refuses
 /// an image whose header claims more than `maxPixels` before allocating pixel memory, and
@@ -14,7 +14,9 @@ import Foundation
 /// applied (CMYK/YCCK refused); TIFF 8/16-bit gray, gray+alpha, RGB, RGBA in strips,
 /// anything else libtiff can render as 8-bit RGBA (palette, bilevel, YCbCr, tiles), first
 /// page only; HEIF and AVIF the primary image, RGB or RGBA (gray as RGB), 8-bit, or 16-bit
-/// samples for 10- and 12-bit images, irot / imir / clap applied. Samples are not
+/// samples for 10- and 12-bit images, irot / imir / clap applied; BMP 1/4/8-bit palette, 16-,
+/// 24- and 32-bit, bottom-up or top-down, as RGB or (32-bit) RGBA, 8-bit (RLE and the rest
+/// refused, see ccodecs_bmp.c). Samples are not
 /// colour-managed: gamma and ICC profiles are not applied (a profile is carried to outputs as
 /// it is, see `readWithMetadata` and `write`).
 public enum ImageFile {
@@ -95,7 +97,7 @@ public enum ImageFile {
     }
 
     /// Encodes `image` to `url` as `format`, replacing any file there; a failed write
-    /// removes what it had written. HEIF and AVIF are refused: they are read, not written.
+    /// removes what it had written. HEIF, AVIF and BMP are refused: they are read, not written.
     ///
     /// - `quality`: JPEG and WebP quality 1...100; WebP at 100 is lossless.
     /// - `bitDepth`: 8 or 16 for PNG and TIFF (default: the image's own); JPEG is always 8.
@@ -176,7 +178,7 @@ public enum ImageFile {
                                        Int32(depth), blocks, &message, capacity)
                 }
             }
-        case .heif, .avif:
+        case .heif, .avif, .bmp:
             throw ImagingError.writeFailed(
                 path: path, reason: "\(format.displayName) images are read, not written (write PNG, JPEG, TIFF or WebP)")
         }

@@ -21,6 +21,7 @@
  * (HEIC, AVIF; read only) takes no allocator, so it is bounded by the size check alone, which
  * also tightens libheif's own per-side limit: what it allocates follows the accepted size.
  */
+ * stb_image (BMP) allocates only its 8-bit output, which the size check bounds within the budget.
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +32,9 @@ typedef enum {
     CCODECS_TIFF = 2,
     CCODECS_WEBP = 3,
     /* HEIC and AVIF alike: libheif tells them apart from the file. */
-    CCODECS_HEIF = 4
+    CCODECS_HEIF = 4,
+    /* Read only, through stb_image. */
+    CCODECS_BMP = 5
 } ccodecs_format;
 
 typedef enum {
