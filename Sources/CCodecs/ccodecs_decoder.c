@@ -82,6 +82,12 @@ void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t len
     decoder->icc_length = length;
 }
 
+void ccodecs_keep_xmp(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
+    if (bytes == NULL || length == 0 || length > CCODECS_XMP_LIMIT) return;
+    decoder->xmp = bytes;
+    decoder->xmp_length = length;
+}
+
 void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth) {
     const uint8_t *bytes = raw;
     if (bit_depth == 16) {
@@ -116,13 +122,13 @@ ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *n
     case CCODECS_TIFF: status = ccodecs_tiff_open(opened, name); break;
     case CCODECS_WEBP: status = ccodecs_webp_open(opened, name); break;
     case CCODECS_HEIF: status = ccodecs_heif_open(opened, name); break;
+    case CCODECS_BMP: status = ccodecs_bmp_open(opened, name); break;
     default: ccodecs_note(&opened->jump, "unknown format"); status = CCODECS_ERROR_UNSUPPORTED;
     }
     *info = opened->info;
     if (status != CCODECS_OK) {
         ccodecs_copy_message(&opened->jump, "cannot decode the header", message, capacity);
         ccodecs_decoder_close(opened);
-    case CCODECS_BMP: status = ccodecs_bmp_open(opened, name); break;
         return status;
     }
     *decoder = opened;
@@ -136,13 +142,13 @@ static ccodecs_status read_stored(ccodecs_decoder *decoder, float *samples) {
     case CCODECS_TIFF: return ccodecs_tiff_read(decoder, samples);
     case CCODECS_WEBP: return ccodecs_webp_read(decoder, samples);
     case CCODECS_HEIF: return ccodecs_heif_read(decoder, samples);
+    case CCODECS_BMP: return ccodecs_bmp_read(decoder, samples);
     default: return CCODECS_ERROR_UNSUPPORTED;
     }
 }
 
 /*
  * PNG and WebP pixels turned as EXIF `orientation` asks, as Pillow's ImageOps.exif_transpose
-    case CCODECS_BMP: return ccodecs_bmp_read(decoder, samples);
  * turns them (what diffusers' load_image does): decoded as stored into a scratch copy, then
  * each source pixel (x, y) placed where the JPEG reader places it. Only oriented files pay
  * for the copy.
@@ -218,6 +224,11 @@ const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *lengt
     return decoder->icc;
 }
 
+const uint8_t *ccodecs_decoder_xmp(const ccodecs_decoder *decoder, size_t *length) {
+    *length = decoder->xmp_length;
+    return decoder->xmp;
+}
+
 void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     if (decoder == NULL) return;
     switch (decoder->format) {
@@ -226,10 +237,10 @@ void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     case CCODECS_TIFF: ccodecs_tiff_close(decoder); break;
     case CCODECS_WEBP: break;
     case CCODECS_HEIF: ccodecs_heif_close(decoder); break;
+    case CCODECS_BMP: break;
     }
     if (decoder->file != NULL) fclose(decoder->file);
     if (decoder->fd >= 0) close(decoder->fd);
     free(decoder->scratch);
     free(decoder);
 }
-    case CCODECS_BMP: break;

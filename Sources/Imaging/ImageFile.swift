@@ -30,7 +30,8 @@ public enum ImageFile {
     }
 
     /// `read`, with the file's EXIF and ICC profile (each dropped when over
-    /// `CCODECS_METADATA_LIMIT`; TIFF's EXIF is not read, see `ccodecs_decoder_exif`).
+    /// `CCODECS_METADATA_LIMIT`; TIFF's EXIF is not read, see `ccodecs_decoder_exif`) and its XMP
+    /// packet (dropped when over `CCODECS_XMP_LIMIT`, see `ccodecs_decoder_xmp`).
     public static func readWithMetadata(_ url: URL, maxPixels: Int = 100_000_000) throws
         -> (image: Image, metadata: ImageMetadata) {
         let path = url.path
@@ -66,7 +67,8 @@ public enum ImageFile {
         let image = Image(width: upright.0, height: upright.1, channels: channels, bitDepth: Int(info.bit_depth),
                           samples: samples)
         let metadata = ImageMetadata(exif: exif, iccProfile: bytes(ccodecs_decoder_icc, of: decoder),
-                                     orientationApplied: format.readsUpright && exif != nil)
+                                     xmp: bytes(ccodecs_decoder_xmp, of: decoder),
+                                     orientationApplied: format.isOrientedByItsContainer || (format.readsUpright && exif != nil))
         return (image, metadata)
     }
 
@@ -109,9 +111,12 @@ public enum ImageFile {
     ///   EXIF, rewritten for the output (`ccodecs_exif_rewrite`: `parameters` as its
     ///   UserComment, Orientation 1 where reading turned the pixels, the output's size, no
     ///   thumbnail), into PNG (eXIf, beside the text chunks), JPEG and WebP; not into TIFF.
-    ///   The input's XMP is not read, so it is never carried.
-    /// - `provenance`: an XMP packet where each format's XMP goes: PNG's `iTXt` chunk
-    ///   `XML:com.adobe.xmp` (uncompressed, as XMP part 3 says), JPEG's APP1 segment
+    ///   The XMP packet, rewritten by Exempi with `provenance` marked in it (see `OutputXMP`),
+    ///   into every format.
+    /// - `provenance`: IPTC's DigitalSourceType and the CreatorTool, in the input's XMP packet
+    ///   or, without one (or one Exempi does not read, or too large for a JPEG segment once
+    ///   rewritten), as a packet of their own. XMP goes where each format keeps it: PNG's `iTXt`
+    ///   chunk `XML:com.adobe.xmp` (uncompressed, as XMP part 3 says), JPEG's APP1 segment
     ///   `http://ns.adobe.com/xap/1.0/` after the Exif one, WebP's `XMP ` chunk (with the
     ///   VP8X XMP flag), TIFF's XMLPacket tag (700).
     /// Samples are stored as `round(v * 255)` or `round(v * 65535)`, clamped, so 8- and
@@ -133,7 +138,10 @@ public enum ImageFile {
         }
         var message = messageBuffer()
         let parameters = parameters(text)
-        let xmp = provenance.map { Array($0.xml.utf8) }
+        let xmp = OutputXMP.packet(input: metadata.xmp, provenance: provenance,
+                                   orientationReset: metadata.orientationApplied, width: image.width,
+                                   height: image.height,
+                                   capacity: format == .jpeg ? Int(CCODECS_JPEG_XMP_CAPACITY) : nil)
         let inputEXIF = try rewrittenEXIF(metadata, width: image.width, height: image.height, parameters: parameters,
                                           path: path)
         let status: ccodecs_status

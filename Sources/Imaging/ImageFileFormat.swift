@@ -96,6 +96,10 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     /// repeats them). TIFF's pixels come as stored, and BMP's, which no orientation describes.
     var readsUpright: Bool { self != .tiff && self != .bmp }
 
+    /// Whether the pixels come upright whatever the file's EXIF says: HEIF and AVIF, which
+    /// libheif turns by their own transforms.
+    var isOrientedByItsContainer: Bool { self == .heif || self == .avif }
+
     var codec: ccodecs_format {
         switch self {
         case .png: CCODECS_PNG
@@ -103,11 +107,11 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case .tiff: CCODECS_TIFF
         case .webp: CCODECS_WEBP
         case .heif, .avif: CCODECS_HEIF
+        case .bmp: CCODECS_BMP
         }
     }
 
     /// The format of the file open at `descriptor`, from its content (read without moving
-        case .bmp: CCODECS_BMP
     /// the file offset); `url`'s extension only shapes the message.
     static func sniff(_ descriptor: Int32, url: URL) throws -> ImageFormat {
         let path = url.path
@@ -126,6 +130,6 @@ public enum ImageFormat: String, Sendable, CaseIterable {
                                           reason: "not \(article) \(claimed.displayName) file (unrecognised content)")
         }
         throw ImagingError.unreadable(path: path,
-                                      reason: "not a PNG, JPEG, TIFF, WebP, HEIF or AVIF file (unrecognised content)")
+                                      reason: "not a PNG, JPEG, TIFF, WebP, BMP, HEIF or AVIF file (unrecognised content)")
     }
 }

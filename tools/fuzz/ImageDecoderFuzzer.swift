@@ -48,9 +48,9 @@ private let reencoded = URL(fileURLWithPath: ScratchFile.url.path + ".\(format.r
 /// and (PNG, TIFF, opaque WebP written lossless) come back unchanged from being written and
 /// read again. The rewrite carries the file's EXIF and ICC profile, so libexif parses and
 /// rewrites what the input holds; a write the metadata alone makes fail (an EXIF block too
-/// large for a JPEG segment) must succeed without it. HEIF and BMP are read only (they are not
-/// written), and lossless WebP may change colours under full transparency, so only opaque WebP is
-/// compared.
+/// large for a JPEG segment) must succeed without it; Exempi reads and rewrites the file's XMP
+/// packet. HEIF and BMP are read only (they are not written), and lossless WebP may change
+/// colours under full transparency, so only opaque WebP is compared.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = UnsafeBufferPointer(start: data, count: size)
