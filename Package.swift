@@ -27,7 +27,7 @@ let package = Package(
             name: "CCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff"),
                              .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("exif"),
-                             .linkedLibrary("heif")]
+                             .linkedLibrary("heif"), .linkedLibrary("exempi")]
         ),
         .target(name: "FileAccess"),
         .target(name: "CKernels"),

@@ -15,10 +15,9 @@ import Tensors
 /// (modules/processing.py): its fields in its order, each value through `quote`
 /// (modules/infotext_utils.py), the extra fields in the order A1111 and its extensions set them
 /// (ControlNet units as Mikubill/sd-webui-controlnet's `ControlNetUnit.serialize`).
-/// tools/reference/infotext_fixtures.py writes the cases that check it.
-///
-/// Limitations: `Size` is the output's size, which for "Only masked" is not A1111's (the
-/// size the crop was processed at).
+/// tools/reference/infotext_fixtures.py writes the cases that check it. `Size` is the size the
+/// generation worked at, as A1111's `p.width` x `p.height`: the output's, but for "Only masked"
+/// the size the crop was processed at (see `ImageEditor`'s `maskedAreaSize`).
 struct GenerationParameters {
     /// The `Sampler:` field: A1111's name of the recipe's scheduler, else of the model's own
     /// scheduler class (the class name itself where no recipe name builds it), else "default".

@@ -206,8 +206,21 @@ struct ImageEditor {
         if case .inpaint(let inpaint) = last {
             parameters.inpainting = GenerationParameters.Inpainting(inpaint)
             parameters.usesInpaintingModel = (try? models.stableDiffusion(at: model).unet.config.inChannels) == 9
+            if inpaint.area == .masked, let size = maskedAreaSize(inpaint, model: model, job: job) {
+                (parameters.width, parameters.height) = size
+            }
         }
         return [(key: "parameters", value: parameters.text)] + text
+    }
+
+    /// The size an `area: masked` inpaint works at, as `inpaintMaskedArea` takes it: the recipe's
+    /// `width` / `height`, else the VAE's `sample_size`. A1111 writes this as `Size`: "Only masked"
+    /// resizes the crop to `p.width` x `p.height` and leaves them as they were, and
+    /// `create_infotext` writes `"Size": f"{p.width}x{p.height}"` (modules/processing.py).
+    private func maskedAreaSize(_ inpaint: Edit.Inpaint, model: String, job: Job) -> (width: Int, height: Int)? {
+        guard let sampleSize = try? prepared(inpaint.generation, model: model, job: job).pipeline.vae.config.sampleSize
+        else { return nil }
+        return (inpaint.width ?? sampleSize, inpaint.height ?? sampleSize)
     }
 
     /// A1111's fields for one img2img, inpaint or edit generation that made `result`.

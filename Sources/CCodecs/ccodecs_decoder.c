@@ -82,6 +82,12 @@ void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t len
     decoder->icc_length = length;
 }
 
+void ccodecs_keep_xmp(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
+    if (bytes == NULL || length == 0 || length > CCODECS_XMP_LIMIT) return;
+    decoder->xmp = bytes;
+    decoder->xmp_length = length;
+}
+
 void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth) {
     const uint8_t *bytes = raw;
     if (bit_depth == 16) {
@@ -116,6 +122,7 @@ ccodecs_status ccodecs_decoder_open(ccodecs_format format, int fd, const char *n
     case CCODECS_TIFF: status = ccodecs_tiff_open(opened, name); break;
     case CCODECS_WEBP: status = ccodecs_webp_open(opened, name); break;
     case CCODECS_HEIF: status = ccodecs_heif_open(opened, name); break;
+    case CCODECS_BMP: status = ccodecs_bmp_open(opened, name); break;
     default: ccodecs_note(&opened->jump, "unknown format"); status = CCODECS_ERROR_UNSUPPORTED;
     }
     *info = opened->info;
@@ -135,6 +142,7 @@ static ccodecs_status read_stored(ccodecs_decoder *decoder, float *samples) {
     case CCODECS_TIFF: return ccodecs_tiff_read(decoder, samples);
     case CCODECS_WEBP: return ccodecs_webp_read(decoder, samples);
     case CCODECS_HEIF: return ccodecs_heif_read(decoder, samples);
+    case CCODECS_BMP: return ccodecs_bmp_read(decoder, samples);
     default: return CCODECS_ERROR_UNSUPPORTED;
     }
 }
@@ -216,6 +224,11 @@ const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *lengt
     return decoder->icc;
 }
 
+const uint8_t *ccodecs_decoder_xmp(const ccodecs_decoder *decoder, size_t *length) {
+    *length = decoder->xmp_length;
+    return decoder->xmp;
+}
+
 void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     if (decoder == NULL) return;
     switch (decoder->format) {
@@ -224,6 +237,7 @@ void ccodecs_decoder_close(ccodecs_decoder *decoder) {
     case CCODECS_TIFF: ccodecs_tiff_close(decoder); break;
     case CCODECS_WEBP: break;
     case CCODECS_HEIF: ccodecs_heif_close(decoder); break;
+    case CCODECS_BMP: break;
     }
     if (decoder->file != NULL) fclose(decoder->file);
     if (decoder->fd >= 0) close(decoder->fd);

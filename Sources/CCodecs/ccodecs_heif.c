@@ -116,6 +116,23 @@ static void find_exif(ccodecs_decoder *decoder) {
     ccodecs_keep_exif(decoder, decoder->heif_exif + 4 + offset, size - 4 - offset);
 }
 
+/* The primary image's first metadata item holding XMP: of type mime and content type application/rdf+xml. */
+static void find_xmp(ccodecs_decoder *decoder) {
+    heif_item_id ids[16];
+    int count = heif_image_handle_get_list_of_metadata_block_IDs(decoder->heif_handle, "mime", ids, 16);
+    for (int i = 0; i < count; i++) {
+        const char *type = heif_image_handle_get_metadata_content_type(decoder->heif_handle, ids[i]);
+        if (type == NULL || strcmp(type, "application/rdf+xml") != 0) continue;
+        size_t size = heif_image_handle_get_metadata_size(decoder->heif_handle, ids[i]);
+        if (size == 0 || size > CCODECS_XMP_LIMIT) return;
+        decoder->heif_xmp = malloc(size);
+        if (decoder->heif_xmp == NULL) return;
+        struct heif_error error = heif_image_handle_get_metadata(decoder->heif_handle, ids[i], decoder->heif_xmp);
+        if (error.code == heif_error_Ok) ccodecs_keep_xmp(decoder, decoder->heif_xmp, size);
+        return;
+    }
+}
+
 /* An ICC colr box ('prof', or 'rICC' restricted); an nclx box is a few code points, not a profile. */
 static void find_icc(ccodecs_decoder *decoder) {
     enum heif_color_profile_type type = heif_image_handle_get_color_profile_type(decoder->heif_handle);
@@ -166,6 +183,7 @@ ccodecs_status ccodecs_heif_open(ccodecs_decoder *decoder, const char *name) {
     decoder->info.bit_depth = heif_image_handle_get_luma_bits_per_pixel(decoder->heif_handle) > 8 ? 16 : 8;
     find_exif(decoder);
     find_icc(decoder);
+    find_xmp(decoder);
     return CCODECS_OK;
 }
 
@@ -221,4 +239,5 @@ void ccodecs_heif_close(ccodecs_decoder *decoder) {
     heif_context_free(decoder->heif);
     free(decoder->heif_exif);
     free(decoder->heif_icc);
+    free(decoder->heif_xmp);
 }

@@ -43,6 +43,8 @@ struct ccodecs_decoder {
     size_t exif_length;
     const uint8_t *icc;
     size_t icc_length;
+    const uint8_t *xmp;
+    size_t xmp_length;
 
     png_structp png;
     png_infop png_info;
@@ -69,9 +71,10 @@ struct ccodecs_decoder {
     /* libheif reads the file through the descriptor: where it is, and where the file ends. */
     int64_t heif_position;
     int64_t heif_file_size;
-    /* Copies of the Exif item and the ICC profile (libheif hands out copies only). */
+    /* Copies of the Exif item, the ICC profile and the XMP item (libheif hands out copies only). */
     uint8_t *heif_exif;
     uint8_t *heif_icc;
+    uint8_t *heif_xmp;
 };
 
 void ccodecs_store_oriented_row(const ccodecs_info *info, float *samples, int32_t orientation, ptrdiff_t y,
@@ -100,6 +103,8 @@ int ccodecs_open_file(ccodecs_decoder *decoder);
  */
 void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length);
 void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length);
+/* Records the image's XMP packet; one over CCODECS_XMP_LIMIT is dropped. */
+void ccodecs_keep_xmp(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length);
 
 /*
  * Widens `count` samples of `bit_depth` at `raw` to floats at `samples`. `raw` may be the
@@ -128,5 +133,9 @@ ccodecs_status ccodecs_webp_read(ccodecs_decoder *decoder, float *samples);
 ccodecs_status ccodecs_heif_open(ccodecs_decoder *decoder, const char *name);
 ccodecs_status ccodecs_heif_read(ccodecs_decoder *decoder, float *samples);
 void ccodecs_heif_close(ccodecs_decoder *decoder);
+
+/* BMP through stb_image, read from the decoder's descriptor; nothing to close. */
+ccodecs_status ccodecs_bmp_open(ccodecs_decoder *decoder, const char *name);
+ccodecs_status ccodecs_bmp_read(ccodecs_decoder *decoder, float *samples);
 
 #endif

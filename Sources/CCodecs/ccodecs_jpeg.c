@@ -66,6 +66,18 @@ static void find_exif(ccodecs_decoder *decoder) {
     }
 }
 
+/* The first APP1 segment with XMP part 3's signature; an extended XMP's further segments are not joined. */
+static void find_xmp(ccodecs_decoder *decoder) {
+    static const uint8_t signature[] = "http://ns.adobe.com/xap/1.0/"; /* with its NUL */
+    for (jpeg_saved_marker_ptr marker = decoder->jpeg.marker_list; marker != NULL; marker = marker->next) {
+        if (marker->marker == JPEG_APP0 + 1 && marker->data_length > sizeof signature &&
+            memcmp(marker->data, signature, sizeof signature) == 0) {
+            ccodecs_keep_xmp(decoder, marker->data + sizeof signature, marker->data_length - sizeof signature);
+            return;
+        }
+    }
+}
+
 /* libjpeg-turbo joins the APP2 segments in their sequence order; a bogus set is a warning and no profile. */
 static void find_icc(ccodecs_decoder *decoder) {
     JOCTET *profile = NULL;
@@ -120,6 +132,7 @@ ccodecs_status ccodecs_jpeg_open(ccodecs_decoder *decoder, const char *name) {
     ccodecs_set_budget(decoder);
     jpeg->mem->max_memory_to_use = (long)decoder->memory_limit;
     find_exif(decoder);
+    find_xmp(decoder);
     find_icc(decoder);
     return CCODECS_OK;
 }
@@ -170,7 +183,7 @@ static int metadata_fits(const ccodecs_metadata *metadata, char *message, size_t
         snprintf(message, capacity, "EXIF of %zu bytes does not fit in a JPEG APP1 segment", metadata->exif_length);
         return 0;
     }
-    if (metadata->xmp_length > 65533 - sizeof xmp_signature) {
+    if (metadata->xmp_length > CCODECS_JPEG_XMP_CAPACITY) {
         snprintf(message, capacity, "XMP of %zu bytes does not fit in a JPEG APP1 segment", metadata->xmp_length);
         return 0;
     }

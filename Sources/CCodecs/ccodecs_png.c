@@ -94,12 +94,34 @@ static int32_t output_channels(png_structp png, png_infop info) {
 }
 
 /*
+ * XMP part 3 puts a PNG's packet in an uncompressed iTXt chunk with this keyword and empty
+ * language and translated keyword.
+ */
+static const char xmp_keyword[] = "XML:com.adobe.xmp";
+
+/*
  * Ancillary chunks (text, ICC profiles) are small: libpng refuses a larger one, and drops a
  * compressed one that inflates past this.
  */
 static const png_alloc_size_t chunk_byte_limit = (png_alloc_size_t)8 << 20;
 
-/* iCCP and eXIf, as far as png_read_info has read (up to the image data); libpng owns the bytes. */
+/*
+ * The first iTXt chunk keyed as XMP part 3 keys a PNG's packet (libpng inflates a compressed
+ * one, which the part does not allow but some writers make).
+ */
+static void find_xmp(ccodecs_decoder *decoder) {
+    png_textp texts = NULL;
+    int count = png_get_text(decoder->png, decoder->png_info, &texts, NULL);
+    for (int i = 0; i < count; i++) {
+        int itxt = texts[i].compression == PNG_ITXT_COMPRESSION_NONE || texts[i].compression == PNG_ITXT_COMPRESSION_zTXt;
+        if (itxt && strcmp(texts[i].key, xmp_keyword) == 0) {
+            ccodecs_keep_xmp(decoder, (const uint8_t *)texts[i].text, texts[i].itxt_length);
+            return;
+        }
+    }
+}
+
+/* iCCP, eXIf and XMP, as far as png_read_info has read (up to the image data); libpng owns the bytes. */
 static void find_metadata(ccodecs_decoder *decoder) {
     png_charp name;
     int compression;
@@ -111,6 +133,7 @@ static void find_metadata(ccodecs_decoder *decoder) {
     png_uint_32 exif_length;
     if (png_get_eXIf_1(decoder->png, decoder->png_info, &exif_length, &exif))
         ccodecs_keep_exif(decoder, exif, exif_length);
+    find_xmp(decoder);
 }
 
 ccodecs_status ccodecs_png_open(ccodecs_decoder *decoder, const char *name) {
@@ -280,11 +303,9 @@ static void set_metadata(png_structp png, png_infop info, const ccodecs_metadata
 }
 
 /*
- * XMP part 3 puts a PNG's packet in an uncompressed iTXt chunk with this keyword and empty
- * language and translated keyword. libpng measures iTXt text with strlen, so the packet goes
- * as a NUL-terminated copy; a packet holding a NUL could not be written whole, and is refused.
+ * libpng measures iTXt text with strlen, so the packet goes as a NUL-terminated copy; a packet
+ * holding a NUL could not be written whole, and is refused.
  */
-static const char xmp_keyword[] = "XML:com.adobe.xmp";
 
 static int xmp_fits(const ccodecs_metadata *metadata, char *message, size_t capacity) {
     if (metadata == NULL || metadata->xmp_length == 0) return 1;

@@ -121,6 +121,13 @@ static void find_icc(ccodecs_decoder *decoder) {
     if (TIFFGetField(decoder->tiff, TIFFTAG_ICCPROFILE, &length, &profile)) ccodecs_keep_icc(decoder, profile, length);
 }
 
+/* The XMLPacket tag (700), read as the profile is. */
+static void find_xmp(ccodecs_decoder *decoder) {
+    uint32_t length = 0;
+    void *packet = NULL;
+    if (TIFFGetField(decoder->tiff, TIFFTAG_XMLPACKET, &length, &packet)) ccodecs_keep_xmp(decoder, packet, length);
+}
+
 /*
  * libtiff's limit on one allocation is fixed when a file is opened, so the directory is
  * read twice: first under the header's allowance, to learn the size, then under the
@@ -146,6 +153,7 @@ ccodecs_status ccodecs_tiff_open(ccodecs_decoder *decoder, const char *name) {
     if (decoder->tiff == NULL) return CCODECS_ERROR_CORRUPT;
     decoder->fd = -1;
     find_icc(decoder);
+    find_xmp(decoder);
     return CCODECS_OK;
 }
 

@@ -42,7 +42,7 @@ static uint32_t little_endian_32(const uint8_t *bytes) {
 }
 
 /*
- * The first EXIF and ICCP chunks of an extended (VP8X) file, where the container format puts
+ * The first EXIF, ICCP and XMP chunks of an extended (VP8X) file, where the container format puts
  * metadata; the bytes stay in the file's buffer. The chunks are walked here rather than by
  * libwebpdemux, which allocates a record for every chunk: a file of tiny chunks would make
  * it claim several times the file's size, outside the decoder's budget.
@@ -51,8 +51,8 @@ static void find_metadata(ccodecs_decoder *decoder) {
     const uint8_t *file = decoder->scratch;
     size_t size = decoder->webp_size, offset = 12;
     if (size < 20 || memcmp(file + 12, "VP8X", 4) != 0) return;
-    int found_exif = 0, found_icc = 0;
-    while (size - offset >= 8 && !(found_exif && found_icc)) {
+    int found_exif = 0, found_icc = 0, found_xmp = 0;
+    while (size - offset >= 8 && !(found_exif && found_icc && found_xmp)) {
         const uint8_t *chunk = file + offset;
         size_t length = little_endian_32(chunk + 4);
         if (length > size - offset - 8) return; /* truncated: libwebp judges the pixels */
@@ -62,6 +62,9 @@ static void find_metadata(ccodecs_decoder *decoder) {
         } else if (!found_icc && memcmp(chunk, "ICCP", 4) == 0) {
             ccodecs_keep_icc(decoder, chunk + 8, length);
             found_icc = 1;
+        } else if (!found_xmp && memcmp(chunk, "XMP ", 4) == 0) {
+            ccodecs_keep_xmp(decoder, chunk + 8, length);
+            found_xmp = 1;
         }
         offset += 8 + length + (length & 1);
         if (offset > size) return;

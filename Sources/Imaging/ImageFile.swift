@@ -3,7 +3,7 @@ import FileAccess
 import Foundation
 
 /// Reads and writes PNG, JPEG, TIFF and WebP files through libpng, libjpeg-turbo, libtiff and
-/// libwebp, and reads HEIC / HEIF and AVIF files through libheif.
+/// libwebp, reads HEIC / HEIF and AVIF files through libheif and BMP files through stb_image.
 ///
 /// Reading picks the decoder from the file's magic bytes (never its extension), refuses
 /// an image whose header claims more than `maxPixels` before allocating pixel memory, and
@@ -14,7 +14,9 @@ import Foundation
 /// applied (CMYK/YCCK refused); TIFF 8/16-bit gray, gray+alpha, RGB, RGBA in strips,
 /// anything else libtiff can render as 8-bit RGBA (palette, bilevel, YCbCr, tiles), first
 /// page only; HEIF and AVIF the primary image, RGB or RGBA (gray as RGB), 8-bit, or 16-bit
-/// samples for 10- and 12-bit images, irot / imir / clap applied. Samples are not
+/// samples for 10- and 12-bit images, irot / imir / clap applied; BMP 1/4/8-bit palette, 16-,
+/// 24- and 32-bit, bottom-up or top-down, as RGB or (32-bit) RGBA, 8-bit (RLE and the rest
+/// refused, see ccodecs_bmp.c). Samples are not
 /// colour-managed: gamma and ICC profiles are not applied (a profile is carried to outputs as
 /// it is, see `readWithMetadata` and `write`).
 public enum ImageFile {
@@ -28,7 +30,8 @@ public enum ImageFile {
     }
 
     /// `read`, with the file's EXIF and ICC profile (each dropped when over
-    /// `CCODECS_METADATA_LIMIT`; TIFF's EXIF is not read, see `ccodecs_decoder_exif`).
+    /// `CCODECS_METADATA_LIMIT`; TIFF's EXIF is not read, see `ccodecs_decoder_exif`) and its XMP
+    /// packet (dropped when over `CCODECS_XMP_LIMIT`, see `ccodecs_decoder_xmp`).
     public static func readWithMetadata(_ url: URL, maxPixels: Int = 100_000_000) throws
         -> (image: Image, metadata: ImageMetadata) {
         let path = url.path
@@ -64,7 +67,8 @@ public enum ImageFile {
         let image = Image(width: upright.0, height: upright.1, channels: channels, bitDepth: Int(info.bit_depth),
                           samples: samples)
         let metadata = ImageMetadata(exif: exif, iccProfile: bytes(ccodecs_decoder_icc, of: decoder),
-                                     orientationApplied: format.readsUpright && exif != nil)
+                                     xmp: bytes(ccodecs_decoder_xmp, of: decoder),
+                                     orientationApplied: format.isOrientedByItsContainer || (format.readsUpright && exif != nil))
         return (image, metadata)
     }
 
@@ -95,7 +99,7 @@ public enum ImageFile {
     }
 
     /// Encodes `image` to `url` as `format`, replacing any file there; a failed write
-    /// removes what it had written. HEIF and AVIF are refused: they are read, not written.
+    /// removes what it had written. HEIF, AVIF and BMP are refused: they are read, not written.
     ///
     /// - `quality`: JPEG and WebP quality 1...100; WebP at 100 is lossless.
     /// - `bitDepth`: 8 or 16 for PNG and TIFF (default: the image's own); JPEG is always 8.
@@ -107,9 +111,12 @@ public enum ImageFile {
     ///   EXIF, rewritten for the output (`ccodecs_exif_rewrite`: `parameters` as its
     ///   UserComment, Orientation 1 where reading turned the pixels, the output's size, no
     ///   thumbnail), into PNG (eXIf, beside the text chunks), JPEG and WebP; not into TIFF.
-    ///   The input's XMP is not read, so it is never carried.
-    /// - `provenance`: an XMP packet where each format's XMP goes: PNG's `iTXt` chunk
-    ///   `XML:com.adobe.xmp` (uncompressed, as XMP part 3 says), JPEG's APP1 segment
+    ///   The XMP packet, rewritten by Exempi with `provenance` marked in it (see `OutputXMP`),
+    ///   into every format.
+    /// - `provenance`: IPTC's DigitalSourceType and the CreatorTool, in the input's XMP packet
+    ///   or, without one (or one Exempi does not read, or too large for a JPEG segment once
+    ///   rewritten), as a packet of their own. XMP goes where each format keeps it: PNG's `iTXt`
+    ///   chunk `XML:com.adobe.xmp` (uncompressed, as XMP part 3 says), JPEG's APP1 segment
     ///   `http://ns.adobe.com/xap/1.0/` after the Exif one, WebP's `XMP ` chunk (with the
     ///   VP8X XMP flag), TIFF's XMLPacket tag (700).
     /// Samples are stored as `round(v * 255)` or `round(v * 65535)`, clamped, so 8- and
@@ -131,7 +138,10 @@ public enum ImageFile {
         }
         var message = messageBuffer()
         let parameters = parameters(text)
-        let xmp = provenance.map { Array($0.xml.utf8) }
+        let xmp = OutputXMP.packet(input: metadata.xmp, provenance: provenance,
+                                   orientationReset: metadata.orientationApplied, width: image.width,
+                                   height: image.height,
+                                   capacity: format == .jpeg ? Int(CCODECS_JPEG_XMP_CAPACITY) : nil)
         let inputEXIF = try rewrittenEXIF(metadata, width: image.width, height: image.height, parameters: parameters,
                                           path: path)
         let status: ccodecs_status
@@ -176,7 +186,7 @@ public enum ImageFile {
                                        Int32(depth), blocks, &message, capacity)
                 }
             }
-        case .heif, .avif:
+        case .heif, .avif, .bmp:
             throw ImagingError.writeFailed(
                 path: path, reason: "\(format.displayName) images are read, not written (write PNG, JPEG, TIFF or WebP)")
         }

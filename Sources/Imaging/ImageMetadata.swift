@@ -1,19 +1,23 @@
-/// What a photo file says about its pixels besides the pixels: its camera's EXIF and its
-/// colour profile, read with the image (`ImageFile.readWithMetadata`) so that an edit can
+/// What a photo file says about its pixels besides the pixels: its camera's EXIF, its colour
+/// profile and its XMP packet, read with the image (`ImageFile.readWithMetadata`) so that an edit can
 /// carry them to its output (`ImageFile.write(_:to:format:metadata:)`).
 public struct ImageMetadata: Sendable, Equatable {
     /// The TIFF-structured EXIF payload (starting "II*\0" or "MM\0*") as the file held it.
     public var exif: [UInt8]?
     /// The ICC profile as the file held it.
     public var iccProfile: [UInt8]?
-    /// Whether reading turned the pixels upright (JPEG by its EXIF Orientation, HEIF and AVIF
-    /// by their irot / imir transforms), so that the Orientation written with them must be 1;
-    /// other formats keep their pixels as stored, and their Orientation still holds.
+    /// The XMP packet as the file held it (UTF-8 XML, not checked: see `OutputXMP`).
+    public var xmp: [UInt8]?
+    /// Whether reading turned the pixels upright (JPEG, PNG and WebP with EXIF by its
+    /// Orientation, HEIF and AVIF always, by their irot / imir transforms), so that the
+    /// Orientation written with them, in EXIF and in XMP, must be 1; other files keep their
+    /// pixels as stored, and their Orientation still holds.
     public var orientationApplied: Bool
 
-    public init(exif: [UInt8]? = nil, iccProfile: [UInt8]? = nil, orientationApplied: Bool = false) {
+    public init(exif: [UInt8]? = nil, iccProfile: [UInt8]? = nil, xmp: [UInt8]? = nil, orientationApplied: Bool = false) {
         self.exif = exif
         self.iccProfile = iccProfile
+        self.xmp = xmp
         self.orientationApplied = orientationApplied
     }
 

@@ -14,8 +14,8 @@ public enum DigitalSourceType: String, Sendable, CaseIterable {
 }
 
 /// An XMP packet (ISO 16684-1, XMP specification part 1) marking an output's provenance:
-/// IPTC's `Iptc4xmpExt:DigitalSourceType` and `xmp:CreatorTool`. It is written on its own:
-/// an input's XMP is not read, so none of it is carried (see `ImageFile.write`).
+/// IPTC's `Iptc4xmpExt:DigitalSourceType` and `xmp:CreatorTool`. Merged into the input's own
+/// packet where one is carried, written on its own otherwise (see `OutputXMP`).
 public struct ProvenancePacket: Sendable, Equatable {
     public static let iptcExtensionNamespace = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
     public static let xmpBasicNamespace = "http://ns.adobe.com/xap/1.0/"

@@ -44,6 +44,28 @@ import Testing
             """), "\(parameters)")
     }
 
+    /// "Only masked" records the size the crop is processed at (A1111's `p.width` x `p.height`),
+    /// here the recipe's 48x32, not the 64x64 photo's; a side left unset is the VAE's `sample_size`
+    /// (the tiny model's 64).
+    @Test(arguments: [("width: 48, height: 32", "48x32"), ("width: 48", "48x64"), ("height: 40", "64x40")])
+    func onlyMaskedRecordsTheProcessingSizeAsSize(size: String, expected: String) throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try tinyPipelineFolder(in: folder)
+        let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 16...40, ys: 20...44)
+        let recipe = folder.appendingPathComponent("inpaint.yaml")
+        try """
+        seed: 3
+        match: {images: ["*.png"], mask: "masks/{stem}.png"}
+        edits:
+          - inpaint: {prompt: "a red flower", steps: 2, mask_blur: 0, area: masked, padding: 4, \(size)}
+        """.write(to: recipe, atomically: true, encoding: .utf8)
+        let (_, output) = try InpaintRecipeTests.run(recipe, model: model, input: input, folder: folder)
+        #expect(output.width == 64 && output.height == 64)
+        let parameters = try Self.parameters(of: folder.appendingPathComponent("out"))
+        #expect(parameters.contains(", Seed: 3, Size: \(expected), Model hash: "), "\(parameters)")
+    }
+
     /// Whole-picture inpaint with the original content and no blur writes none of the inpaint
     /// fields (A1111's defaults), and an ordinary UNet no conditional mask weight.
     @Test func inpaintDefaultsAreLeftOutAsA1111LeavesThem() throws {

@@ -35,7 +35,7 @@ import Weights
         let images = try Self.files(in: "images")
         #expect(images.count >= 500)
         let recipe = """
-        match: {images: ["*.png", "*.jpg", "*.tif", "*.heic", "*.avif"]}
+        match: {images: ["*.png", "*.jpg", "*.tif", "*.heic", "*.avif", "*.bmp"]}
         output: {path: "{stem}.png"}
         edits:
           - resize: {width: 8, height: 8, mode: stretch}
@@ -54,7 +54,8 @@ import Weights
         }
         #expect(failed >= images.count * 3 / 4, "only \(failed) of \(images.count) failed")
         for crafted in ["huge-500000000x1.png", "huge-2147483647x48.png", "huge-65500x65500.jpg", "huge-100000x100000.tif",
-                        "huge-40000x40000.heic", "huge-20000x10000.heic", "huge-32768x32768.avif"] {
+                        "huge-40000x40000.heic", "huge-20000x10000.heic", "huge-32768x32768.avif", "bmp-huge-100000x100000.bmp",
+                        "bmp-huge-top-down-65536x65536.bmp"] {
             #expect(entries[crafted]?.error?.contains("is too large") == true, "\(crafted): \(entries[crafted]?.error ?? "none")")
         }
     }

@@ -72,3 +72,32 @@ private func provenance(of url: URL) throws -> (type: String?, tool: String?)? {
     #expect(result.status == 0, "\(result.stderr)")
     #expect(try provenance(of: output.appendingPathComponent("a.\(ext)")) == nil)
 }
+
+/// Under `keep` (the default) a model-free recipe carries the photo's own XMP packet, unmarked
+/// (no trained model took part); under `strip` nothing of it, and so no XMP at all.
+@Test(arguments: ["keep", "strip"]) func aModelFreeRecipeCarriesTheInputsXMPUnderKeepOnly(_ metadata: String) throws {
+    let folder = try makeScratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = folder.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("codecs/xmp_camera.jpg"),
+                                     to: input.appendingPathComponent("lighthouse.jpg"))
+    let output = folder.appendingPathComponent("out")
+    let yaml = """
+    output: {path: "{stem}.png", metadata: \(metadata)}
+    edits:
+      - resize: {width: 12, height: 16, mode: stretch}
+    """
+    let result = try runRecipe(yaml, input, output)
+    #expect(result.status == 0, "\(result.stderr)")
+    let packet = try XMPReading.packet(inFileAt: output.appendingPathComponent("lighthouse.png"))
+    guard metadata == "keep" else {
+        #expect(packet == nil)
+        return
+    }
+    let values = try #require(packet.flatMap(XMPReading.values))
+    #expect(values["http://purl.org/dc/elements/1.1/title"] == ["Le phare"])
+    #expect(values[ProvenancePacket.xmpBasicNamespace + "CreatorTool"] == ["Adobe Photoshop Lightroom Classic 13.0"])
+    #expect(values["http://ns.adobe.com/tiff/1.0/Orientation"] == ["1"], "the JPEG's pixels were turned on reading")
+    #expect(values["http://ns.adobe.com/exif/1.0/PixelXDimension"] == ["12"])
+}

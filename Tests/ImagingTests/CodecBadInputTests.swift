@@ -45,7 +45,7 @@ import Testing
         let url = try Self.write(Array("just some notes\n".utf8), "notes.png", in: folder)
         #expect(Self.expectFailure(url)?.localizedDescription.contains("not a PNG file") == true)
         let other = try Self.write(Array("just some notes\n".utf8), "notes.txt", in: folder)
-        #expect(Self.expectFailure(other)?.localizedDescription.contains("not a PNG, JPEG, TIFF, WebP, HEIF or AVIF file") == true)
+        #expect(Self.expectFailure(other)?.localizedDescription.contains("not a PNG, JPEG, TIFF, WebP, BMP, HEIF or AVIF file") == true)
         #expect(throws: ImagingError.self) { try ImageFile.readTextChunks(url) }
     }
 
@@ -57,7 +57,8 @@ import Testing
     }
 
     @Test(arguments: ["png_rgb8.png", "png_interlaced_rgba8.png", "jpeg_rgb.jpg", "jpeg_progressive.jpg",
-                      "tiff_rgb8.tif", "tiff_gray16.tif", "tiff_rgba8.tif"])
+                      "tiff_rgb8.tif", "tiff_gray16.tif", "tiff_rgba8.tif", "bmp_rgb24.bmp", "bmp_palette8.bmp",
+                      "bmp_v4_rgba_topdown.bmp"])
     func truncatedFilesFail(name: String) throws {
         let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -79,6 +80,7 @@ import Testing
         Self.expectFailure(try Self.write([0xFF, 0xD8, 0xFF] + noise, "noise.jpg", in: folder))
         Self.expectFailure(try Self.write(Array("II*\0".utf8) + noise, "noise.tif", in: folder))
         Self.expectFailure(try Self.write(Array("MM\0*".utf8) + [0xFF, 0xFF, 0xFF, 0x00] + noise, "far.tif", in: folder))
+        Self.expectFailure(try Self.write(Array(BMPBytes.file(width: 4, height: 4).prefix(18)) + noise, "noise.bmp", in: folder))
     }
 
     @Test func pngClaimingTenBillionPixelsIsTooLargeBeforeDecoding() throws {

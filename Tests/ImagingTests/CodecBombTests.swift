@@ -44,6 +44,15 @@ import Testing
         Bomb(name: "tile-1x1.tif", bytes: TIFFBytes.hugeTile()),
     ]
 
+    static let bmpBombs: [Bomb] = [
+        Bomb(name: "huge-100000x100000.bmp", bytes: BMPBytes.file(width: 100_000, height: 100_000, data: [])),
+        Bomb(name: "huge-2147483647x1.bmp", bytes: BMPBytes.file(width: .max, height: 1, bits: 32, data: [])),
+        Bomb(name: "top-down-65536x-65536.bmp", bytes: BMPBytes.file(width: 65536, height: -65536, data: [])),
+        // Within 100 megapixels, but a few bytes where 300 MB of rows should be: stb_image
+        // would read them as zeros, through the whole image.
+        Bomb(name: "rows-missing-10000x9999.bmp", bytes: BMPBytes.file(width: 10000, height: 9999, data: [0, 0, 0, 0])),
+    ]
+
     static var jpegBombs: [Bomb] {
         get throws {
             let baseline = try JPEGBytes.claiming(width: 65500, height: 65500, from: "jpeg_rgb.jpg")
@@ -72,7 +81,8 @@ import Testing
     /// a fork, for the Swift runtime's type metadata, and in the child before measuring
     /// (see CodecChildProcess.run).
     static func warmUp(_ folder: URL) {
-        for name in ["png_rgb8.png", "jpeg_rgb.jpg", "tiff_rgb8.tif", "tiff_bilevel.tif", "heif_rgb.heic", "avif_rgb.avif"] {
+        for name in ["png_rgb8.png", "jpeg_rgb.jpg", "tiff_rgb8.tif", "tiff_bilevel.tif", "heif_rgb.heic", "avif_rgb.avif",
+                     "bmp_rgb24.bmp"] {
             _ = CodecChildProcess.readOutcome(CodecFixtures.url(name))
         }
         _ = CodecChildProcess.readOutcome(folder.appendingPathComponent("absent.png"))
@@ -102,6 +112,12 @@ import Testing
     }
 
     @Test(arguments: tiffBombs) func tiffBombIsRefusedCheaply(_ bomb: Bomb) throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.expectRefusedCheaply(bomb, in: folder)
+    }
+
+    @Test(arguments: bmpBombs) func bmpBombIsRefusedCheaply(_ bomb: Bomb) throws {
         let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Self.expectRefusedCheaply(bomb, in: folder)
@@ -171,6 +187,15 @@ import Testing
         let poolPicture = 1200 * 1000 * 3 / 2
         Self.expectDecodedWithinBudget(CodecFixtures.url(name), width: 1200, height: 1000, channels: 3, in: folder,
                                        warmingUpOnItself: true, codecPool: 4 * poolPicture)
+    }
+
+    /// stb_image's 8-bit output beside the floats: a quarter of their size.
+    @Test(arguments: [24, 32]) func acceptedBMPDecodesWithinOneAndAHalfTimesItsSize(bits: Int) throws {
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = try CodecBadInputTests.write(BMPBytes.file(width: 1200, height: 1000, bits: UInt16(bits)), "big.bmp",
+                                               in: folder)
+        Self.expectDecodedWithinBudget(url, width: 1200, height: 1000, channels: bits / 8, in: folder)
     }
 
     /// libtiff renders a bilevel image as RGBA words, which used to take a raster of their own.

@@ -2,14 +2,15 @@ import Foundation
 import Testing
 @testable import Imaging
 
-/// Decoding against files written by Pillow, OpenCV and a hand-rolled PNG encoder
-/// (tools/reference/codec_fixtures.py); expected samples are the reference's.
+/// Decoding against files written by Pillow, OpenCV and hand-rolled PNG and BMP encoders
+/// (tools/reference/codec_fixtures.py, bmp_fixtures.py); expected samples are the reference's.
 @Suite struct CodecDecodeTests {
     @Test func fixtureManifestListsEveryLayout() {
         let files = Set(CodecFixtures.decodeCases().map(\.file))
         #expect(files.count >= 35)
         for name in ["png_palette_trns.png", "png_interlaced_gray16.png", "jpeg_progressive.jpg",
-                     "jpeg_orientation6.jpg", "tiff_gray16.tif", "tiff_multipage.tif"] {
+                     "jpeg_orientation6.jpg", "tiff_gray16.tif", "tiff_multipage.tif", "bmp_palette4.bmp",
+                     "bmp_rgb565.bmp", "bmp_v4_rgba_topdown.bmp"] {
             #expect(files.contains(name), "decode.json lacks \(name)")
         }
     }

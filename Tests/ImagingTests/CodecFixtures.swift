@@ -2,7 +2,8 @@ import Foundation
 @testable import Imaging
 import OverpaintTestSupport
 
-/// The fixtures written by tools/reference/codec_fixtures.py.
+/// The fixtures written by tools/reference/codec_fixtures.py (and its neighbours: bmp_, heif_,
+/// xmp_fixtures.py).
 enum CodecFixtures {
     static let directory = Fixtures.root.appendingPathComponent("codecs")
 
@@ -26,10 +27,13 @@ enum CodecFixtures {
         var description: String { file }
     }
 
+    /// decode.json's cases (codec_fixtures.py), then bmp_decode.json's (bmp_fixtures.py).
     static func decodeCases() -> [DecodeCase] {
-        guard let data = try? data("decode.json"),
-              let cases = try? JSONDecoder().decode([DecodeCase].self, from: data) else { return [] }
-        return cases
+        ["decode.json", "bmp_decode.json"].flatMap { manifest -> [DecodeCase] in
+            guard let data = try? data(manifest),
+                  let cases = try? JSONDecoder().decode([DecodeCase].self, from: data) else { return [] }
+            return cases
+        }
     }
 
     /// Raw expected samples: uint8, or uint16 little-endian.

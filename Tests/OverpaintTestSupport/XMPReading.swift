@@ -132,6 +132,48 @@ public enum XMPReading {
         return parser.parse() ? collector.properties : nil
     }
 
+    /// Every property element of an XMP packet, keyed "namespace URI + local name", with the
+    /// text values it holds: a simple property's value, an array's items in order; a struct's
+    /// fields are properties of their own. The packet as Exempi writes it (properties as
+    /// elements, not attributes). nil when it is not well-formed XML in its xpacket wrapper.
+    public static func values(of packet: String) -> [String: [String]]? {
+        guard properties(of: packet) != nil else { return nil }
+        let collector = ValueCollector()
+        let parser = XMLParser(data: Data(packet.utf8))
+        parser.shouldProcessNamespaces = true
+        parser.delegate = collector
+        return parser.parse() ? collector.values : nil
+    }
+
+    private final class ValueCollector: NSObject, XMLParserDelegate {
+        static let structural: Set<String> = ["http://www.w3.org/1999/02/22-rdf-syntax-ns#", "adobe:ns:meta/"]
+        var values: [String: [String]] = [:]
+        /// The open elements, and the property each one's text belongs to.
+        private var properties: [String?] = []
+        private var text = ""
+
+        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                    qualifiedName: String?, attributes: [String: String] = [:]) {
+            let namespace = namespaceURI ?? ""
+            let own = Self.structural.contains(namespace) ? nil : namespace + elementName
+            if let own, values[own] == nil { values[own] = [] }
+            properties.append(own ?? properties.last ?? nil)
+            text = ""
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            text += string
+        }
+
+        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?,
+                    qualifiedName: String?) {
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !value.isEmpty, let property = properties.last ?? nil { values[property, default: []].append(value) }
+            properties.removeLast()
+            text = ""
+        }
+    }
+
     private final class PropertyCollector: NSObject, XMLParserDelegate {
         var properties: [String: String] = [:]
         private var text = ""

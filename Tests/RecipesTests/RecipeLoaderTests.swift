@@ -166,6 +166,17 @@ private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml
     }
 }
 
+/// Bitmaps are matched by default and read, never written: an output path asking for one is
+/// refused where it is written, saying what to write instead.
+@Test func bmpIsMatchedByDefaultButNeverAnOutput() throws {
+    #expect(try parse("edits:\n  - canny: {}\n").match.images.contains("*.bmp"))
+    let found = issues("output: {path: \"{stem}.bmp\"}\nedits:\n  - canny: {}\n")
+    #expect(found.count == 1 && found.first?.keyPath == "output.path" && found.first?.line == 1, "\(found)")
+    #expect(found.first?.message
+        == "cannot tell the image format from '{stem}.bmp'; end it in .png, .jpg, .tiff or .webp or set output.format")
+    #expect(issues("output: {path: \"{stem}.png\", format: bmp}\nedits:\n  - canny: {}\n").first?.keyPath == "output.format")
+}
+
 @Test func outputMetadataIsKeptUnlessStripped() throws {
     #expect(try parse("edits:\n  - canny: {}\n").output.metadata == .keep)
     #expect(try parse("output: {path: \"{stem}.jpg\", metadata: keep}\nedits:\n  - canny: {}\n").output.metadata == .keep)

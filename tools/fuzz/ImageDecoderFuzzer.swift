@@ -2,7 +2,7 @@ import Foundation
 import Imaging
 
 // One decoder per binary: scripts/fuzz builds this file with -D FUZZ_PNG, FUZZ_JPEG, FUZZ_TIFF,
-// FUZZ_WEBP or FUZZ_HEIF, and inputs of the other formats are left out of the corpus.
+// FUZZ_WEBP, FUZZ_BMP or FUZZ_HEIF, and inputs of the other formats are left out of the corpus.
 #if FUZZ_PNG
 private let format = ImageFormat.png
 private func isThisFormat(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -23,6 +23,10 @@ private let format = ImageFormat.webp
 private func isThisFormat(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     bytes.count >= 12 && bytes.starts(with: Array("RIFF".utf8)) && Array(bytes[8..<12]) == Array("WEBP".utf8)
 }
+#elseif FUZZ_BMP
+private let format = ImageFormat.bmp
+/// What `ImageFormat(magic:)` takes for a bitmap: "BM" and a known info header size.
+private func isThisFormat(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { ImageFormat(magic: bytes) == .bmp }
 #else
 /// HEIC and AVIF alike: an ISO-BMFF file opening with its `ftyp` box (libheif reads both).
 private let format = ImageFormat.heif
@@ -44,9 +48,9 @@ private let reencoded = URL(fileURLWithPath: ScratchFile.url.path + ".\(format.r
 /// and (PNG, TIFF, opaque WebP written lossless) come back unchanged from being written and
 /// read again. The rewrite carries the file's EXIF and ICC profile, so libexif parses and
 /// rewrites what the input holds; a write the metadata alone makes fail (an EXIF block too
-/// large for a JPEG segment) must succeed without it. HEIF is read only (it is not written),
-/// and lossless WebP may change colours under full transparency, so only opaque WebP is
-/// compared.
+/// large for a JPEG segment) must succeed without it; Exempi reads and rewrites the file's XMP
+/// packet. HEIF and BMP are read only (they are not written), and lossless WebP may change
+/// colours under full transparency, so only opaque WebP is compared.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = UnsafeBufferPointer(start: data, count: size)
@@ -58,7 +62,7 @@ public func fuzzImageDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     guard let (image, metadata) = try? ImageFile.readWithMetadata(url, maxPixels: maxPixels) else { return 0 }
     precondition(image.samples.count == image.width * image.height * image.channels)
     precondition(image.samples.allSatisfy { (0...1).contains($0) }, "a sample outside 0...1")
-    guard format != .heif else { return 0 }
+    guard format != .heif && format != .bmp else { return 0 }
     do {
         do {
             try ImageFile.write(image, to: reencoded, format: format, quality: lossless, text: [("parameters", "fuzz")],

@@ -9,7 +9,9 @@ seed (the fuzzers' seeds and the codec fixtures) by one named damage:
   run of bytes scrambled; plus crafted headers (PNG IHDR / JPEG SOF / TIFF tags claiming
   huge, zero or odd sizes, with valid CRCs so libpng gets as far as its size checks),
   empty files, text files and other formats under an image's extension; HEIC and AVIF
-  fixtures damaged the same ways and with ispe boxes claiming huge or zero sizes.
+  fixtures damaged the same ways and with ispe boxes claiming huge or zero sizes; BMP
+  fixtures and photos carrying XMP damaged the same ways, and BMP headers claiming huge or
+  zero sizes, RLE, 64-bit pixels or a pixel offset inside the header.
 - masks/: good photos in masks-images/ whose masks are broken the same ways.
 - recipes/: the repo's recipes with a line deleted, a value's type changed, bytes that
   are not UTF-8, an alias bomb ("billion laughs"), deep nesting and huge numbers.
@@ -31,8 +33,10 @@ RNG = random.Random(20261202)
 
 
 def seed_images():
-    """The codec fixtures, but for the HEIF fixtures' sources (the HEIF cases come last, see heif_cases)."""
-    return sorted(p for p in CODECS.iterdir() if p.suffix in (".png", ".jpg", ".tif") and not p.name.startswith("heif_"))
+    """The codec fixtures, but for the HEIF fixtures' sources and the XMP photos (their cases come
+    last, see heif_cases and bmp_and_xmp_cases)."""
+    return sorted(p for p in CODECS.iterdir() if p.suffix in (".png", ".jpg", ".tif")
+                  and not p.name.startswith(("heif_", "xmp_")))
 
 
 def truncations(data):
@@ -176,6 +180,37 @@ def heif_cases():
     return cases
 
 
+def bmp(width, height, bits=24, compression=0, offset=None, rows=b""):
+    """A file header and a BITMAPINFOHEADER claiming width x height, then `rows`."""
+    header = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, compression, 0, 2835, 2835, 0, 0)
+    offset = 54 if offset is None else offset
+    return b"BM" + struct.pack("<IHHI", 54 + len(rows), 0, 0, offset) + header + rows
+
+
+def bmp_and_xmp_cases():
+    """BMP fixtures damaged, crafted BMP headers, and photos carrying XMP damaged (the packet
+    too). Their own generator: adding them left every earlier case as it was."""
+    rng = random.Random(20261207)
+    cases = {}
+    for seed in ("bmp_rgb24.bmp", "bmp_palette4.bmp", "bmp_v4_rgba_topdown.bmp", "xmp_camera.png", "xmp_camera.jpg"):
+        path = CODECS / seed
+        stem = path.name.replace(".", "_")  # xmp_camera_png, xmp_camera_jpg: outputs of distinct names
+        for name, data in damaged_versions(path.read_bytes(), rng).items():
+            cases[f"{stem}.{name}{path.suffix}"] = data
+    crafted = {
+        "huge-100000x100000": bmp(100_000, 100_000),
+        "huge-top-down-65536x65536": bmp(65_536, -65_536),
+        "rows-missing-10000x9999": bmp(10_000, 9_999, rows=b"\0" * 16),
+        "zero-width": bmp(0, 16),
+        "rle8": bmp(4, 4, bits=8, compression=1, rows=b"\0" * 16),
+        "64-bit": bmp(2, 2, bits=64, rows=b"\0" * 32),
+        "offset-inside-header": bmp(2, 2, offset=20, rows=b"\0" * 16),
+        "header-only": bmp(8, 8)[:30],
+    }
+    cases.update({f"bmp-{name}.bmp": data for name, data in crafted.items()})
+    return cases
+
+
 def disguised():
     return {
         "empty.png": b"",
@@ -196,7 +231,8 @@ def write_images():
     for seed in seed_images():
         for name, data in damaged_versions(seed.read_bytes()).items():
             (folder / f"{seed.stem}.{name}{seed.suffix}").write_bytes(data)
-    for name, data in {**crafted_pngs(), **crafted_jpegs(), **crafted_tiffs(), **disguised(), **heif_cases()}.items():
+    for name, data in {**crafted_pngs(), **crafted_jpegs(), **crafted_tiffs(), **disguised(), **heif_cases(),
+                       **bmp_and_xmp_cases()}.items():
         (folder / name).write_bytes(data)
 
 

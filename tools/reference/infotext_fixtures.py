@@ -19,6 +19,9 @@ The expected text follows AUTOMATIC1111 stable-diffusion-webui v1.10:
   `modules/sd_models.py` `CheckpointInfo`); `Refiner` is the refiner's `short_title`
   (`name [shorthash]`) with `Refiner switch at`, set while sampling
   (`modules/sd_samplers_common.py` `apply_refiner`).
+- `Size` is `f"{p.width}x{p.height}"`: for "Only masked" (`inpaint_full_res`) `init` crops around
+  the mask and resizes the crop to `p.width` x `p.height` (`images.resize_image(2, image,
+  self.width, self.height)`) without changing them, so it is the processing size, not the photo's.
 - `StableDiffusionProcessingImg2Img.init` (`modules/processing.py`) sets, in this order,
   `Mask blur` (when > 0), `Inpaint area: Only masked` and `Masked area padding` (only masked;
   nothing for whole picture), and `Masked content`: `fill` (inpainting_fill 0), nothing for
@@ -252,6 +255,10 @@ CASES = {
     "inpaint_latent_noise": base(inpaint=inpaint("noise")),
     "inpaint_latent_nothing": base(inpaint=inpaint("latent_nothing", mask_blur=0)),
     "inpaint_only_masked": base(inpaint=inpaint("fill", area="masked", padding=16), denoising_strength=1.0),
+    # "Only masked" resizes the crop to p.width x p.height and leaves them as they were, so Size is
+    # that processing size (here a recipe's `width: 768, height: 512`), whatever the photo's.
+    "inpaint_only_masked_processing_size": base(inpaint=inpaint("original", area="masked", padding=8), width=768,
+                                                height=512, denoising_strength=1.0),
     "inpaint_inpainting_model": base(inpaint=inpaint("original", area="masked"), inpainting_model=True,
                                      denoising_strength=1.0),
     "controlnet_canny": base(controlnets=[unit()]),

@@ -2,7 +2,8 @@
 #define CCODECS_H
 
 /*
- * A small typed shim over libpng16, libjpeg(-turbo), libtiff, libwebp, libheif and libexif.
+ * A small typed shim over libpng16, libjpeg(-turbo), libtiff, libwebp, libheif, stb_image (BMP,
+ * read only), libexif and Exempi (XMP).
  *
  * Why C: libpng and libjpeg report errors by calling a function that must not return
  * (setjmp/longjmp), which Swift cannot express. Every function here catches those jumps
@@ -20,6 +21,7 @@
  * file cannot make a decoder claim much more memory than the image it produces. libheif
  * (HEIC, AVIF; read only) takes no allocator, so it is bounded by the size check alone, which
  * also tightens libheif's own per-side limit: what it allocates follows the accepted size.
+ * stb_image (BMP) allocates only its 8-bit output, which the size check bounds within the budget.
  */
 
 #include <stddef.h>
@@ -31,7 +33,9 @@ typedef enum {
     CCODECS_TIFF = 2,
     CCODECS_WEBP = 3,
     /* HEIC and AVIF alike: libheif tells them apart from the file. */
-    CCODECS_HEIF = 4
+    CCODECS_HEIF = 4,
+    /* Read only, through stb_image. */
+    CCODECS_BMP = 5
 } ccodecs_format;
 
 typedef enum {
@@ -116,6 +120,21 @@ const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *leng
  */
 const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *length);
 
+/*
+ * Input XMP packets a decoder keeps at most this long; a longer one is dropped (the pixels
+ * still decode). Photo editors write a few to some tens of KB; a JPEG segment holds 64 KB.
+ */
+#define CCODECS_XMP_LIMIT ((size_t)1 << 20)
+
+/*
+ * The image's XMP packet (XMP specification part 3), or NULL when it has none: PNG's iTXt
+ * chunk keyed XML:com.adobe.xmp before the image data, JPEG's APP1 segment
+ * "http://ns.adobe.com/xap/1.0/" (not the extended XMP of further segments), WebP's "XMP "
+ * chunk, TIFF's XMLPacket tag (700), HEIF's item of content type application/rdf+xml. BMP has
+ * none. Its bytes as the file holds them, not checked. Valid as ccodecs_decoder_exif's.
+ */
+const uint8_t *ccodecs_decoder_xmp(const ccodecs_decoder *decoder, size_t *length);
+
 void ccodecs_decoder_close(ccodecs_decoder *decoder);
 
 typedef struct {
@@ -163,9 +182,13 @@ ccodecs_status ccodecs_png_write(const char *path, const void *pixels, int32_t w
                                  const ccodecs_text *texts, int32_t text_count,
                                  const ccodecs_metadata *metadata, char *message, size_t capacity);
 
+/* The most XMP a JPEG's APP1 segment holds after its signature, as XMP part 3 counts it. */
+#define CCODECS_JPEG_XMP_CAPACITY 65502
+
 /*
  * channels 1 or 3, 8-bit samples; quality 1...100. Metadata goes in APP1 (Exif, at most
- * 65527 bytes), APP1 (XMP, at most 65502 bytes) and APP2 (ICC, split as the ICC spec says).
+ * 65527 bytes), APP1 (XMP, at most CCODECS_JPEG_XMP_CAPACITY bytes) and APP2 (ICC, split as
+ * the ICC spec says).
  */
 ccodecs_status ccodecs_jpeg_write(const char *path, const uint8_t *pixels, int32_t width,
                                   int32_t height, int32_t channels, int32_t quality,
@@ -210,5 +233,30 @@ typedef struct {
 ccodecs_status ccodecs_exif_rewrite(const uint8_t *exif, size_t length, const ccodecs_exif_changes *changes,
                                     uint8_t **rewritten, size_t *rewritten_length,
                                     char *message, size_t capacity);
+
+/* What ccodecs_xmp_merge changes in an input's XMP packet for the output it goes with. */
+typedef struct {
+    /* IPTC's Iptc4xmpExt:DigitalSourceType URI and xmp:CreatorTool to set, or NULL for neither. */
+    const char *digital_source_type;
+    const char *creator_tool;
+    /* Nonzero: the pixels were turned upright on reading, so tiff:Orientation becomes 1. */
+    int32_t reset_orientation;
+    /* The output's size, for exif:PixelXDimension / PixelYDimension, tiff:ImageWidth / ImageLength. */
+    uint32_t width;
+    uint32_t height;
+} ccodecs_xmp_changes;
+
+/*
+ * Rewrites an input's XMP packet through Exempi (Adobe's XMP Toolkit) for an edited image:
+ * every property kept but xmp:Thumbnails (a picture of the unedited image), `changes` applied
+ * (the pixel dimensions and tiff:Orientation only where the packet has them), serialized as a
+ * read-only packet (end="r", no padding). CCODECS_ERROR_CORRUPT when the packet is not XMP
+ * that Exempi reads, holds no property, or nests its elements deeper than any XMP does (the toolkit recurses once
+ * a level, so a deep enough packet would overflow the stack); nothing is printed. On success
+ * *merged is a malloc'ed UTF-8 packet for free(), NUL-terminated, *merged_length bytes without
+ * the NUL.
+ */
+ccodecs_status ccodecs_xmp_merge(const uint8_t *packet, size_t length, const ccodecs_xmp_changes *changes,
+                                 char **merged, size_t *merged_length);
 
 #endif
