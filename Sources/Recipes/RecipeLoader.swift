@@ -218,7 +218,7 @@ struct RecipeReader {
     }
 
     /// `match.images` when the recipe names none: photos as cameras and phones write them.
-    static let defaultImageGlobs = ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.bmp", "*.heic", "*.heif", "*.avif"]
+    static let defaultImageGlobs = ["*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.webp", "*.bmp", "*.heic", "*.heif", "*.avif"]
 
     private func readMatch(_ top: MappingReader) -> Recipe.Match? {
         guard let match = top.mapping("match") else {

@@ -156,7 +156,7 @@ private func issues(_ yaml: String) -> [RecipeIssue] { RecipeParsing.issues(yaml
 /// Phones' photos are matched by default; they are read, never written, so an output cannot be one.
 @Test func heicAndAVIFAreMatchedByDefaultButNeverOutputs() throws {
     let defaults = try parse("edits:\n  - canny: {}\n").match.images
-    #expect(["*.heic", "*.heif", "*.avif"].allSatisfy(defaults.contains))
+    #expect(["*.webp", "*.bmp", "*.heic", "*.heif", "*.avif"].allSatisfy(defaults.contains))
     #expect(try parse("match: {mask: \"m/{stem}.png\"}\nedits:\n  - canny: {}\n").match.images == defaults)
     for output in ["{path: \"{stem}.heic\"}", "{path: \"{stem}.avif\"}", "{path: \"{stem}.png\", format: heic}",
                    "{path: \"{stem}.png\", format: avif}"] {
