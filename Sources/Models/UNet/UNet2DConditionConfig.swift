@@ -61,10 +61,9 @@ public struct UNet2DConditionConfig: ModelConfig, KeyedConfig, HasContractingPat
 
     public init() {}
 
-    /// A `sample_size` that is not one number (a list, as some configs write) reads as none.
     public static var keys: [ConfigKey<Self>] {
         ConfigKey.keys(of: \.contractingPath) + [
-            .key("sample_size", \.sampleSize, read: { container, key in try? container.decodeIfPresent(Int.self, forKey: key) }),
+            .key("sample_size", \.sampleSize, read: sampleSizeIfOneNumber),
             .key("out_channels", \.outChannels),
             .key("center_input_sample", \.centerInputSample),
             .key("up_block_types", \.upBlockTypes),
@@ -82,6 +81,12 @@ public struct UNet2DConditionConfig: ModelConfig, KeyedConfig, HasContractingPat
             .key("attention_type", \.attentionType),
             .key("class_embeddings_concat", \.classEmbeddingsConcat),
         ]
+    }
+
+    /// `sample_size` when it is one number; a list (as some configs write) reads as none.
+    private static func sampleSizeIfOneNumber(_ container: KeyedDecodingContainer<ConfigKeyName>,
+                                              _ key: ConfigKeyName) -> Int? {
+        try? container.decodeIfPresent(Int.self, forKey: key)
     }
 
     /// The reason this implementation cannot build the model the config describes, if any.
