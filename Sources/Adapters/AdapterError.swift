@@ -1,4 +1,5 @@
 import Foundation
+import Weights
 
 /// Everything that can go wrong while reading an adapter file (LoRA, LyCORIS) or fusing it into
 /// a model. Each message is one line naming the file.
@@ -18,15 +19,12 @@ public enum AdapterError: LocalizedError, Equatable {
     /// The file adapts a text encoder or UNet the model has no such component for.
     case missingComponent(path: String, component: String)
 
-    /// How many names an error message lists.
-    static let reportedNameLimit = 5
-
     public var errorDescription: String? {
         switch self {
         case let .unrecognizedKeys(path, keys, count):
-            return "\(path): not a LoRA / LyCORIS key layout: \(Self.list(keys, count))"
+            return "\(path): not a LoRA / LyCORIS key layout: \(ReportedNames.listed(keys, count: count))"
         case let .unmatchedKeys(path, keys, count):
-            return "\(path): keys match no module of the model: \(Self.list(keys, count))"
+            return "\(path): keys match no module of the model: \(ReportedNames.listed(keys, count: count))"
         case let .badModule(path, module, detail):
             return "\(path): module '\(module)': \(detail)"
         case let .unsupported(path, module, detail):
@@ -40,13 +38,8 @@ public enum AdapterError: LocalizedError, Equatable {
         }
     }
 
-    private static func list(_ keys: [String], _ count: Int) -> String {
-        let more = count > keys.count ? " and \(count - keys.count) more" : ""
-        return keys.map { "'\($0)'" }.joined(separator: ", ") + more
-    }
-
-    /// The first `reportedNameLimit` of `keys`, sorted, with their count.
+    /// The first `ReportedNames.limit` of `keys`, sorted, with their count.
     static func reported(_ keys: [String]) -> (keys: [String], count: Int) {
-        (Array(keys.sorted().prefix(reportedNameLimit)), keys.count)
+        (Array(keys.sorted().prefix(ReportedNames.limit)), keys.count)
     }
 }

@@ -117,11 +117,6 @@ public struct RegularFileError: Error, Equatable, Sendable, CustomStringConverti
     public let path: String
     public let problem: Problem
 
-    public init(path: String, problem: Problem) {
-        self.path = path
-        self.problem = problem
-    }
-
     /// The problem in a few words, without the path.
     public var reason: String {
         switch problem {

@@ -14,7 +14,7 @@ import Tensors
 /// than 518 has its shorter side brought to about 518.
 ///
 /// Limitations: no `do_pad` (`size_divisor` padding), which Depth Anything does not use.
-public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
+public struct DepthAnythingImageProcessor: KeyedConfig, Sendable, Equatable {
     public struct Size: Codable, Sendable, Equatable {
         public var height: Int
         public var width: Int
@@ -33,20 +33,6 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
     public var imageStd: [Double] = [0.5, 0.5, 0.5]
     public var doPad = false
 
-    enum CodingKeys: String, CodingKey {
-        case doResize = "do_resize"
-        case size
-        case keepAspectRatio = "keep_aspect_ratio"
-        case ensureMultipleOf = "ensure_multiple_of"
-        case resample
-        case doRescale = "do_rescale"
-        case rescaleFactor = "rescale_factor"
-        case doNormalize = "do_normalize"
-        case imageMean = "image_mean"
-        case imageStd = "image_std"
-        case doPad = "do_pad"
-    }
-
     /// The DPT processor's class defaults (what a config file leaves out).
     public init() {}
 
@@ -62,23 +48,20 @@ public struct DepthAnythingImageProcessor: Codable, Sendable, Equatable {
         return processor
     }
 
-    /// Missing keys take the DPT processor's class defaults.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
-        doResize = try read(.doResize, doResize)
-        size = try read(.size, size)
-        keepAspectRatio = try read(.keepAspectRatio, keepAspectRatio)
-        ensureMultipleOf = try read(.ensureMultipleOf, ensureMultipleOf)
-        resample = try read(.resample, resample)
-        doRescale = try read(.doRescale, doRescale)
-        rescaleFactor = try read(.rescaleFactor, rescaleFactor)
-        doNormalize = try read(.doNormalize, doNormalize)
-        imageMean = try read(.imageMean, imageMean)
-        imageStd = try read(.imageStd, imageStd)
-        doPad = try read(.doPad, doPad)
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("do_resize", \.doResize),
+            .key("size", \.size),
+            .key("keep_aspect_ratio", \.keepAspectRatio),
+            .key("ensure_multiple_of", \.ensureMultipleOf),
+            .key("resample", \.resample),
+            .key("do_rescale", \.doRescale),
+            .key("rescale_factor", \.rescaleFactor),
+            .key("do_normalize", \.doNormalize),
+            .key("image_mean", \.imageMean),
+            .key("image_std", \.imageStd),
+            .key("do_pad", \.doPad),
+        ]
     }
 
     /// `folder/preprocessor_config.json`, or the Depth Anything defaults when the folder has none.

@@ -31,21 +31,15 @@ public struct SDXLTextConditioning: Sendable {
     }
 
     /// The settings in `model_index.json` (diffusers' registered config) with their defaults.
-    struct PipelineSettings: Decodable {
+    struct PipelineSettings: KeyedConfig {
         var forceZerosForEmptyPrompt = true
         var requiresAestheticsScore = false
 
-        enum CodingKeys: String, CodingKey {
-            case forceZerosForEmptyPrompt = "force_zeros_for_empty_prompt"
-            case requiresAestheticsScore = "requires_aesthetics_score"
-        }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            forceZerosForEmptyPrompt = try c.decodeIfPresent(Bool.self, forKey: .forceZerosForEmptyPrompt)
-                ?? forceZerosForEmptyPrompt
-            requiresAestheticsScore = try c.decodeIfPresent(Bool.self, forKey: .requiresAestheticsScore)
-                ?? requiresAestheticsScore
+        static var keys: [ConfigKey<Self>] {
+            [
+                .key("force_zeros_for_empty_prompt", \.forceZerosForEmptyPrompt),
+                .key("requires_aesthetics_score", \.requiresAestheticsScore),
+            ]
         }
     }
 

@@ -14,11 +14,6 @@ public struct PromptLoRAs: Sendable, Equatable {
         /// The name as written: a file stem looked up in the LoRA folders.
         public let name: String
         public let weight: Double
-
-        public init(name: String, weight: Double) {
-            self.name = name
-            self.weight = weight
-        }
     }
 
     /// The tags' network names, compared in lower case.

@@ -9,10 +9,5 @@ public struct PromptSyntaxError: LocalizedError, Equatable, Sendable {
     /// What is wrong, naming the syntax as written.
     public let message: String
 
-    public init(offset: Int, message: String) {
-        self.offset = offset
-        self.message = message
-    }
-
     public var errorDescription: String? { "prompt, at character \(offset + 1): \(message)" }
 }

@@ -14,8 +14,8 @@ public enum LDMKeyMap {
     /// UNet key (after `model.diffusion_model.`). `layersPerBlock` is the diffusers config value;
     /// `textTime`: SDXL's UNet, whose `label_emb` is the added (text_time) embedding.
     public static func unet(_ key: String, layersPerBlock: Int, textTime: Bool = false) -> KeyRename {
-        if textTime, let renamed = renamePrefix(key, textTimeEmbedding) { return .tensors([RenamedTensor(renamed)]) }
-        if let renamed = renamePrefix(key, unetTopLevel) ?? (key == "label_emb.weight" ? "class_embedding.weight" : nil) {
+        if textTime, let renamed = LDMRenames.textTimeEmbedding.toDiffusers(key) { return .tensors([RenamedTensor(renamed)]) }
+        if let renamed = unetTopLevel.toDiffusers(key) ?? (key == "label_emb.weight" ? "class_embedding.weight" : nil) {
             return .tensors([RenamedTensor(renamed)])
         }
         return blocks(key, layersPerBlock: layersPerBlock)
@@ -23,7 +23,7 @@ public enum LDMKeyMap {
 
     /// ControlNet key (after `control_model.`, or a bare ControlNet file's key).
     public static func controlNet(_ key: String, layersPerBlock: Int) -> KeyRename {
-        if let renamed = renamePrefix(key, controlNetTopLevel) {
+        if let renamed = controlNetTopLevel.toDiffusers(key) {
             return .tensors([RenamedTensor(renamed)])
         }
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -73,7 +73,7 @@ public enum LDMKeyMap {
     public static func openCLIPWithProjection(_ key: String) -> KeyRename { openCLIP(key, withProjection: true) }
 
     private static func openCLIP(_ key: String, withProjection: Bool) -> KeyRename {
-        if let renamed = openCLIPTopLevel[key] { return .tensors([RenamedTensor(renamed)]) }
+        if let renamed = LDMRenames.openCLIPTopLevel.diffusers(key) { return .tensors([RenamedTensor(renamed)]) }
         if withProjection && key == "text_projection" { return .tensors([RenamedTensor("text_projection.weight", .transposed)]) }
         if openCLIPIgnored.contains(key) { return .ignored }
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -90,7 +90,7 @@ public enum LDMKeyMap {
                 RenamedTensor("\(base)self_attn.\(name)_proj.\(leaf)", .rowChunk(index: index, count: 3))
             })
         }
-        guard let renamed = renamePrefix(rest, openCLIPBlock) else { return .unknown }
+        guard let renamed = LDMRenames.openCLIPBlock.toDiffusers(rest) else { return .unknown }
         return .tensors([RenamedTensor(base + renamed)])
     }
 
@@ -150,7 +150,7 @@ public enum LDMKeyMap {
     }
 
     private static func resnet(_ rest: String, into prefix: String) -> KeyRename {
-        guard let renamed = renamePrefix(rest, unetResnet) else { return .unknown }
+        guard let renamed = LDMRenames.unetResnet.toDiffusers(rest) else { return .unknown }
         return .tensors([RenamedTensor("\(prefix).\(renamed)")])
     }
 
@@ -164,7 +164,7 @@ public enum LDMKeyMap {
             let index = rest[0] == "block_1" ? 0 : 1
             return .tensors([RenamedTensor("\(side).mid_block.resnets.\(index).\(vaeResnetTail(tail))")])
         case "attn_1":
-            guard rest.count == 3, let module = vaeAttention[rest[1]] else { return .unknown }
+            guard rest.count == 3, let module = LDMRenames.vaeAttention.diffusers(rest[1]) else { return .unknown }
             let transform: TensorTransform = rest[1] != "norm" && rest[2] == "weight" ? .dropTrailingUnitDimensions : .identity
             return .tensors([RenamedTensor("\(side).mid_block.attentions.0.\(module).\(rest[2])", transform)])
         default:
@@ -190,54 +190,17 @@ public enum LDMKeyMap {
     }
 
     private static func vaeResnetTail(_ tail: String) -> String {
-        renamePrefix(tail, [("nin_shortcut", "conv_shortcut")]) ?? tail
+        LDMRenames.vaeResnet.toDiffusers(tail) ?? tail
     }
 
     // MARK: - Tables
 
-    /// Replaces the first matching prefix (each ending at a name boundary).
-    private static func renamePrefix(_ key: String, _ table: [(String, String)]) -> String? {
-        for (old, new) in table where key.hasPrefix(old + ".") {
-            return new + key.dropFirst(old.count)
-        }
-        return nil
-    }
+    private static let unetTopLevel = LDMRenames.timeEmbeddingAndConvIn + .unetOutput + .classEmbedding
 
-    private static let unetTopLevel = [
-        ("time_embed.0", "time_embedding.linear_1"), ("time_embed.2", "time_embedding.linear_2"),
-        ("input_blocks.0.0", "conv_in"), ("out.0", "conv_norm_out"), ("out.2", "conv_out"),
-        ("label_emb.0.0", "class_embedding.linear_1"), ("label_emb.0.2", "class_embedding.linear_2"),
-    ]
-
-    private static let textTimeEmbedding = [("label_emb.0.0", "add_embedding.linear_1"), ("label_emb.0.2", "add_embedding.linear_2")]
-
-    private static let controlNetTopLevel = [
-        ("time_embed.0", "time_embedding.linear_1"), ("time_embed.2", "time_embedding.linear_2"),
-        ("input_blocks.0.0", "conv_in"), ("input_hint_block.0", "controlnet_cond_embedding.conv_in"),
-        ("input_hint_block.14", "controlnet_cond_embedding.conv_out"), ("middle_block_out.0", "controlnet_mid_block"),
-        ("label_emb.0.0", "class_embedding.linear_1"), ("label_emb.0.2", "class_embedding.linear_2"),
-    ]
-
-    private static let unetResnet = [
-        ("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("out_layers.0", "norm2"), ("out_layers.3", "conv2"),
-        ("emb_layers.1", "time_emb_proj"), ("skip_connection", "conv_shortcut"),
-    ]
+    private static let controlNetTopLevel = LDMRenames.timeEmbeddingAndConvIn + .controlNetHint + .classEmbedding
 
     private static let vaeTopLevel: Set<String> = ["quant_conv.weight", "quant_conv.bias", "post_quant_conv.weight", "post_quant_conv.bias"]
 
-    private static let vaeAttention = ["norm": "group_norm", "q": "to_q", "k": "to_k", "v": "to_v", "proj_out": "to_out.0"]
-
-    private static let openCLIPTopLevel = [
-        "positional_embedding": "embeddings.position_embedding.weight",
-        "token_embedding.weight": "embeddings.token_embedding.weight",
-        "ln_final.weight": "final_layer_norm.weight", "ln_final.bias": "final_layer_norm.bias",
-    ]
-
     /// Unused by the diffusers text encoder: the CLIP image-text projection and temperature.
     private static let openCLIPIgnored: Set<String> = ["text_projection", "logit_scale"]
-
-    private static let openCLIPBlock = [
-        ("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"), ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2"),
-        ("attn.out_proj", "self_attn.out_proj"),
-    ]
 }

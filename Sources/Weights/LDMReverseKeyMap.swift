@@ -26,28 +26,25 @@ public enum LDMReverseKeyMap {
     /// A UNet or ControlNet tensor. `upBlocksWithAttention` are the up blocks that have
     /// transformers (their upsampler is the third child of the last output block, not the second).
     public static func unet(_ name: String, layersPerBlock: Int, upBlocksWithAttention: Set<Int>) -> String? {
-        if let renamed = swapPrefix(name, topLevel) { return renamed }
+        if let renamed = unetTopLevel.toLDM(name) { return renamed }
         let parts = name.split(separator: ".").map(String.init)
         if parts.first == "mid_block" { return midBlock(parts) }
         let slot = layersPerBlock + 1
         guard parts.count >= 4, let block = Int(parts[1]) else { return nil }
         let tail = parts[4...].joined(separator: ".")
         switch (parts[0], parts[2]) {
-        case ("down_blocks", "resnets"):
-            guard let layer = Int(parts[3]), let resnet = swapPrefix(tail, resnetNames) else { return nil }
-            return "input_blocks.\(1 + block * slot + layer).0.\(resnet)"
-        case ("down_blocks", "attentions"):
-            guard let layer = Int(parts[3]) else { return nil }
-            return "input_blocks.\(1 + block * slot + layer).1.\(tail)"
+        case (_, "resnets"):
+            guard let layer = Int(parts[3]), let entry = layerEntry(parts[0], block: block, layer: layer, slot: slot),
+                  let resnet = LDMRenames.unetResnet.toLDM(tail) else { return nil }
+            return "\(entry).0.\(resnet)"
+        case (_, "attentions"):
+            guard let layer = Int(parts[3]), let entry = layerEntry(parts[0], block: block, layer: layer, slot: slot) else {
+                return nil
+            }
+            return "\(entry).1.\(tail)"
         case ("down_blocks", "downsamplers"):
             guard parts.count >= 5, parts[4] == "conv" else { return nil }
             return "input_blocks.\((block + 1) * slot).0.op.\(parts[5...].joined(separator: "."))"
-        case ("up_blocks", "resnets"):
-            guard let layer = Int(parts[3]), let resnet = swapPrefix(tail, resnetNames) else { return nil }
-            return "output_blocks.\(block * slot + layer).0.\(resnet)"
-        case ("up_blocks", "attentions"):
-            guard let layer = Int(parts[3]) else { return nil }
-            return "output_blocks.\(block * slot + layer).1.\(tail)"
         case ("up_blocks", "upsamplers"):
             guard parts.count >= 5, parts[4] == "conv" else { return nil }
             let child = upBlocksWithAttention.contains(block) ? 2 : 1
@@ -59,7 +56,7 @@ public enum LDMReverseKeyMap {
 
     /// A ControlNet tensor (LDM names after `control_model.`).
     public static func controlNet(_ name: String, layersPerBlock: Int) -> String? {
-        if let renamed = swapPrefix(name, controlNetTopLevel) { return renamed }
+        if let renamed = controlNetTopLevel.toLDM(name) { return renamed }
         let parts = name.split(separator: ".").map(String.init)
         if parts.count == 3, parts[0] == "controlnet_down_blocks", let index = Int(parts[1]) {
             return "zero_convs.\(index).0.\(parts[2])"
@@ -88,7 +85,7 @@ public enum LDMReverseKeyMap {
             return Target("\(side).mid.block_\(index + 1).\(vaeResnet(parts[4...]))")
         case "mid_block" where parts[2] == "attentions" && parts.count >= 6:
             let module = parts[4] == "to_out" ? "to_out.0" : parts[4]
-            guard let renamed = vaeAttention[module] else { return nil }
+            guard let renamed = LDMRenames.vaeAttention.ldm(module) else { return nil }
             let isProjection = renamed != "norm" && leaf == "weight"
             return Target("\(side).mid.attn_1.\(renamed).\(leaf)", shape: isProjection ? shape + [1, 1] : nil)
         case "down_blocks", "up_blocks":
@@ -105,7 +102,7 @@ public enum LDMReverseKeyMap {
     /// `conditioner.embedders.1.model.`); SDXL's `text_projection.weight` (`[projection, width]`)
     /// is stored transposed.
     public static func openCLIP(_ name: String, shape: [Int] = []) -> Target? {
-        if let renamed = openCLIPTopLevel[name] { return Target(renamed) }
+        if let renamed = LDMRenames.openCLIPTopLevel.ldm(name) { return Target(renamed) }
         if name == "text_projection.weight" {
             return Target("text_projection", shape: shape.count == 2 ? [shape[1], shape[0]] : nil, transposed: true)
         }
@@ -116,16 +113,27 @@ public enum LDMReverseKeyMap {
         if parts[3] == "self_attn", let part = ["q_proj", "k_proj", "v_proj"].firstIndex(of: parts[4]), parts.count == 6 {
             return Target("\(base)attn.in_proj_\(parts[5])", fusedPart: part)
         }
-        return swapPrefix(rest, openCLIPBlock).map { Target(base + $0) }
+        return LDMRenames.openCLIPBlock.toLDM(rest).map { Target(base + $0) }
     }
 
     // MARK: - Pieces
+
+    /// The LDM entry (`input_blocks.N` / `output_blocks.N`) of layer `layer` of a diffusers
+    /// down or up block: LDM numbers the layers of all blocks in one list, `slot` to a block
+    /// (a down block's downsampler, an up block's upsampler taking the last).
+    private static func layerEntry(_ blocks: String, block: Int, layer: Int, slot: Int) -> String? {
+        switch blocks {
+        case "down_blocks": return "input_blocks.\(1 + block * slot + layer)"
+        case "up_blocks": return "output_blocks.\(block * slot + layer)"
+        default: return nil
+        }
+    }
 
     private static func midBlock(_ parts: [String]) -> String? {
         guard parts.count >= 4, parts[0] == "mid_block", let index = Int(parts[2]) else { return nil }
         let tail = parts[3...].joined(separator: ".")
         switch parts[1] {
-        case "resnets": return swapPrefix(tail, resnetNames).map { "middle_block.\(2 * index).\($0)" }
+        case "resnets": return LDMRenames.unetResnet.toLDM(tail).map { "middle_block.\(2 * index).\($0)" }
         case "attentions": return "middle_block.1.\(tail)"
         default: return nil
         }
@@ -149,43 +157,13 @@ public enum LDMReverseKeyMap {
 
     private static func vaeResnet(_ tail: ArraySlice<String>) -> String {
         let joined = tail.joined(separator: ".")
-        return swapPrefix(joined, [("conv_shortcut", "nin_shortcut")]) ?? joined
+        return LDMRenames.vaeResnet.toLDM(joined) ?? joined
     }
 
-    private static func swapPrefix(_ key: String, _ table: [(String, String)]) -> String? {
-        for (old, new) in table where key.hasPrefix(old + ".") {
-            return new + key.dropFirst(old.count)
-        }
-        return nil
-    }
+    // MARK: - Tables
 
-    private static let topLevel = [
-        ("time_embedding.linear_1", "time_embed.0"), ("time_embedding.linear_2", "time_embed.2"),
-        ("conv_in", "input_blocks.0.0"), ("conv_norm_out", "out.0"), ("conv_out", "out.2"),
-        ("add_embedding.linear_1", "label_emb.0.0"), ("add_embedding.linear_2", "label_emb.0.2"),
-    ]
+    /// SDXL's added embedding is written as `label_emb`.
+    private static let unetTopLevel = LDMRenames.timeEmbeddingAndConvIn + .unetOutput + .textTimeEmbedding
 
-    private static let controlNetTopLevel = [
-        ("time_embedding.linear_1", "time_embed.0"), ("time_embedding.linear_2", "time_embed.2"),
-        ("conv_in", "input_blocks.0.0"), ("controlnet_cond_embedding.conv_in", "input_hint_block.0"),
-        ("controlnet_cond_embedding.conv_out", "input_hint_block.14"), ("controlnet_mid_block", "middle_block_out.0"),
-    ]
-
-    private static let resnetNames = [
-        ("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("norm2", "out_layers.0"), ("conv2", "out_layers.3"),
-        ("time_emb_proj", "emb_layers.1"), ("conv_shortcut", "skip_connection"),
-    ]
-
-    private static let vaeAttention = ["group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"]
-
-    private static let openCLIPTopLevel = [
-        "embeddings.position_embedding.weight": "positional_embedding",
-        "embeddings.token_embedding.weight": "token_embedding.weight",
-        "final_layer_norm.weight": "ln_final.weight", "final_layer_norm.bias": "ln_final.bias",
-    ]
-
-    private static let openCLIPBlock = [
-        ("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj"),
-        ("self_attn.out_proj", "attn.out_proj"),
-    ]
+    private static let controlNetTopLevel = LDMRenames.timeEmbeddingAndConvIn + .controlNetHint
 }

@@ -1,5 +1,24 @@
 import Foundation
 
+/// The key prefix of each component in a single-file checkpoint (the original LDM layout, and
+/// SDXL's `conditioner.embedders`), the one table that reading and writing such files use.
+public enum LDMPrefix {
+    public static let unet = "model.diffusion_model."
+    public static let vae = "first_stage_model."
+    /// SD 1.x's CLIP text encoder.
+    public static let clip = "cond_stage_model.transformer."
+    /// SD 2.x's OpenCLIP text encoder.
+    public static let openCLIP = "cond_stage_model.model."
+    /// A ControlNet inside a larger file; a bare ControlNet file has no prefix.
+    public static let controlNet = "control_model."
+    /// The SDXL base's CLIP-L.
+    public static let sdxlCLIP = "conditioner.embedders.0.transformer."
+    /// The SDXL base's OpenCLIP bigG.
+    public static let sdxlOpenCLIP = "conditioner.embedders.1.model."
+    /// The SDXL refiner's OpenCLIP bigG, its only text encoder.
+    public static let refinerOpenCLIP = "conditioner.embedders.0.model."
+}
+
 /// A single `.safetensors` checkpoint in the original LDM key layout, seen component by component
 /// under diffusers names.
 ///
@@ -27,24 +46,15 @@ public struct SingleFileCheckpoint: Sendable {
     /// The key prefix of the ControlNet tensors ("" for a bare ControlNet file), if there are any.
     public let controlNetPrefix: String?
 
-    static let unetPrefix = "model.diffusion_model."
-    static let vaePrefix = "first_stage_model."
-    static let clipPrefix = "cond_stage_model.transformer."
-    static let openCLIPPrefix = "cond_stage_model.model."
-    static let controlNetPrefixed = "control_model."
-    static let sdxlCLIPPrefix = "conditioner.embedders.0.transformer."
-    static let sdxlOpenCLIPPrefix = "conditioner.embedders.1.model."
-    static let refinerOpenCLIPPrefix = "conditioner.embedders.0.model."
-
     public init(file: SafeTensorsFile) throws {
         let keys = file.keys
         func any(_ prefix: String) -> Bool { keys.contains { $0.hasPrefix(prefix) } }
-        hasUNet = any(Self.unetPrefix)
-        hasVAE = any(Self.vaePrefix)
-        textEncoderLayout = any(Self.clipPrefix) ? .clip : any(Self.openCLIPPrefix) ? .openCLIP
-            : any(Self.sdxlOpenCLIPPrefix) ? .sdxl : any(Self.refinerOpenCLIPPrefix) ? .sdxlRefiner : nil
-        if any(Self.controlNetPrefixed) {
-            controlNetPrefix = Self.controlNetPrefixed
+        hasUNet = any(LDMPrefix.unet)
+        hasVAE = any(LDMPrefix.vae)
+        textEncoderLayout = any(LDMPrefix.clip) ? .clip : any(LDMPrefix.openCLIP) ? .openCLIP
+            : any(LDMPrefix.sdxlOpenCLIP) ? .sdxl : any(LDMPrefix.refinerOpenCLIP) ? .sdxlRefiner : nil
+        if any(LDMPrefix.controlNet) {
+            controlNetPrefix = LDMPrefix.controlNet
         } else if any("input_hint_block."), any("input_blocks.") {
             controlNetPrefix = ""
         } else {
@@ -59,7 +69,7 @@ public struct SingleFileCheckpoint: Sendable {
 
     /// The UNet under diffusers names.
     public func unet() throws -> RenamedParameterSource {
-        let stripped = try component(Self.unetPrefix, present: hasUNet, what: "UNet")
+        let stripped = try component(LDMPrefix.unet, present: hasUNet, what: "UNet")
         let layersPerBlock = Self.layersPerBlock(stripped)
         let textTime = textEncoderLayout?.isSDXL ?? false
         return RenamedParameterSource(stripped) { LDMKeyMap.unet($0, layersPerBlock: layersPerBlock, textTime: textTime) }
@@ -67,7 +77,7 @@ public struct SingleFileCheckpoint: Sendable {
 
     /// The VAE under diffusers names (attention projections as linear weights).
     public func vae() throws -> RenamedParameterSource {
-        let stripped = try component(Self.vaePrefix, present: hasVAE, what: "VAE")
+        let stripped = try component(LDMPrefix.vae, present: hasVAE, what: "VAE")
         let upBlocks = Set(stripped.keys.compactMap { Self.index(after: "decoder.up.", in: $0) }).count
         return RenamedParameterSource(stripped) { LDMKeyMap.vae($0, upBlockCount: upBlocks) }
     }
@@ -76,11 +86,11 @@ public struct SingleFileCheckpoint: Sendable {
     public func textEncoder() throws -> RenamedParameterSource {
         switch textEncoderLayout {
         case .clip:
-            return RenamedParameterSource(try component(Self.clipPrefix, present: true, what: "text encoder"), rename: LDMKeyMap.clip)
+            return RenamedParameterSource(try component(LDMPrefix.clip, present: true, what: "text encoder"), rename: LDMKeyMap.clip)
         case .openCLIP:
-            return RenamedParameterSource(try component(Self.openCLIPPrefix, present: true, what: "text encoder"), rename: LDMKeyMap.openCLIP)
+            return RenamedParameterSource(try component(LDMPrefix.openCLIP, present: true, what: "text encoder"), rename: LDMKeyMap.openCLIP)
         case .sdxl:
-            return RenamedParameterSource(try component(Self.sdxlCLIPPrefix, present: true, what: "CLIP-L text encoder"),
+            return RenamedParameterSource(try component(LDMPrefix.sdxlCLIP, present: true, what: "CLIP-L text encoder"),
                                           rename: LDMKeyMap.clip)
         case .sdxlRefiner:
             throw WeightsError.unrecognizedLayout(path: file.path, detail: "an SDXL refiner has no first text encoder")
@@ -93,8 +103,8 @@ public struct SingleFileCheckpoint: Sendable {
     public func textEncoder2() throws -> RenamedParameterSource {
         let prefix: String
         switch textEncoderLayout {
-        case .sdxl: prefix = Self.sdxlOpenCLIPPrefix
-        case .sdxlRefiner: prefix = Self.refinerOpenCLIPPrefix
+        case .sdxl: prefix = LDMPrefix.sdxlOpenCLIP
+        case .sdxlRefiner: prefix = LDMPrefix.refinerOpenCLIP
         default: throw WeightsError.unrecognizedLayout(path: file.path, detail: "no SDXL OpenCLIP bigG (conditioner.embedders.*.model.*) in the file")
         }
         return RenamedParameterSource(try component(prefix, present: true, what: "OpenCLIP bigG"),

@@ -4,7 +4,7 @@
 public enum SingleFileVAE {
     public static func source(_ file: SafeTensorsFile) throws -> any ParameterSource {
         let keys = file.keys
-        if keys.contains(where: { $0.hasPrefix(SingleFileCheckpoint.vaePrefix) }) {
+        if keys.contains(where: { $0.hasPrefix(LDMPrefix.vae) }) {
             return try SingleFileCheckpoint(file: file).vae()
         }
         if keys.contains(where: { $0.hasPrefix("encoder.down_blocks.") || $0.hasPrefix("decoder.up_blocks.") }) {

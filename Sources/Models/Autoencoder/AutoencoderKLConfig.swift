@@ -1,7 +1,7 @@
 import Foundation
 
 /// The fields of an AutoencoderKL `config.json`, with diffusers' defaults for absent ones.
-public struct AutoencoderKLConfig: ModelConfig, Codable, Equatable {
+public struct AutoencoderKLConfig: ModelConfig, KeyedConfig, Equatable {
     public var inChannels = 3
     public var outChannels = 3
     public var downBlockTypes = ["DownEncoderBlock2D"]
@@ -20,15 +20,6 @@ public struct AutoencoderKLConfig: ModelConfig, Codable, Equatable {
     public var usePostQuantConv = true
     public var midBlockAddAttention = true
 
-    enum CodingKeys: String, CodingKey {
-        case inChannels = "in_channels", outChannels = "out_channels", downBlockTypes = "down_block_types"
-        case upBlockTypes = "up_block_types", blockOutChannels = "block_out_channels"
-        case layersPerBlock = "layers_per_block", actFn = "act_fn", latentChannels = "latent_channels"
-        case normNumGroups = "norm_num_groups", sampleSize = "sample_size", scalingFactor = "scaling_factor"
-        case shiftFactor = "shift_factor", forceUpcast = "force_upcast", useQuantConv = "use_quant_conv"
-        case usePostQuantConv = "use_post_quant_conv", midBlockAddAttention = "mid_block_add_attention"
-    }
-
     public init() {}
 
     /// The VAE of Stable Diffusion 1.x/2.x (and, with scaling factor 0.13025 and sample size 1024,
@@ -45,28 +36,31 @@ public struct AutoencoderKLConfig: ModelConfig, Codable, Equatable {
         return config
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        inChannels = try container.decode(.inChannels, default: inChannels)
-        outChannels = try container.decode(.outChannels, default: outChannels)
-        downBlockTypes = try container.decode(.downBlockTypes, default: downBlockTypes)
-        upBlockTypes = try container.decode(.upBlockTypes, default: upBlockTypes)
-        blockOutChannels = try container.decode(.blockOutChannels, default: blockOutChannels)
-        layersPerBlock = try container.decode(.layersPerBlock, default: layersPerBlock)
-        actFn = try container.decode(.actFn, default: actFn)
-        latentChannels = try container.decode(.latentChannels, default: latentChannels)
-        normNumGroups = try container.decode(.normNumGroups, default: normNumGroups)
-        if let sizes = try? container.decodeIfPresent([Int].self, forKey: .sampleSize), let first = sizes.first {
-            sampleSize = first
-        } else {
-            sampleSize = try container.decode(.sampleSize, default: sampleSize)
-        }
-        scalingFactor = try container.decode(.scalingFactor, default: scalingFactor)
-        shiftFactor = try container.decodeIfPresent(Float.self, forKey: .shiftFactor)
-        forceUpcast = try container.decode(.forceUpcast, default: forceUpcast)
-        useQuantConv = try container.decode(.useQuantConv, default: useQuantConv)
-        usePostQuantConv = try container.decode(.usePostQuantConv, default: usePostQuantConv)
-        midBlockAddAttention = try container.decode(.midBlockAddAttention, default: midBlockAddAttention)
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("in_channels", \.inChannels),
+            .key("out_channels", \.outChannels),
+            .key("down_block_types", \.downBlockTypes),
+            .key("up_block_types", \.upBlockTypes),
+            .key("block_out_channels", \.blockOutChannels),
+            .key("layers_per_block", \.layersPerBlock),
+            .key("act_fn", \.actFn),
+            .key("latent_channels", \.latentChannels),
+            .key("norm_num_groups", \.normNumGroups),
+            .key("sample_size", \.sampleSize, read: firstSampleSize),
+            .key("scaling_factor", \.scalingFactor),
+            .key("shift_factor", \.shiftFactor),
+            .key("force_upcast", \.forceUpcast),
+            .key("use_quant_conv", \.useQuantConv),
+            .key("use_post_quant_conv", \.usePostQuantConv),
+            .key("mid_block_add_attention", \.midBlockAddAttention),
+        ]
+    }
+
+    /// `sample_size` as one number, or the first of a list.
+    private static func firstSampleSize(_ container: KeyedDecodingContainer<ConfigKeyName>, _ key: ConfigKeyName) throws -> Int? {
+        if let sizes = try? container.decodeIfPresent([Int].self, forKey: key), let first = sizes.first { return first }
+        return try container.decodeIfPresent(Int.self, forKey: key)
     }
 
     /// The variant this implementation does not provide, naming the field; nil when it can build the model.

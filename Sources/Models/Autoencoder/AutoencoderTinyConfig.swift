@@ -2,7 +2,7 @@ import Foundation
 
 /// The fields of an AutoencoderTiny `config.json` (TAESD, TAESDXL), with diffusers' defaults for
 /// absent ones.
-public struct AutoencoderTinyConfig: ModelConfig, Codable, Equatable {
+public struct AutoencoderTinyConfig: ModelConfig, KeyedConfig, Equatable {
     public var inChannels = 3
     public var outChannels = 3
     public var encoderBlockOutChannels = [64, 64, 64, 64]
@@ -16,29 +16,22 @@ public struct AutoencoderTinyConfig: ModelConfig, Codable, Equatable {
     /// 1 for the released TAESD models: their latents are already on the UNet's scale.
     public var scalingFactor: Float = 1
 
-    enum CodingKeys: String, CodingKey {
-        case inChannels = "in_channels", outChannels = "out_channels"
-        case encoderBlockOutChannels = "encoder_block_out_channels", decoderBlockOutChannels = "decoder_block_out_channels"
-        case numEncoderBlocks = "num_encoder_blocks", numDecoderBlocks = "num_decoder_blocks"
-        case actFn = "act_fn", upsampleFn = "upsample_fn", upsamplingScalingFactor = "upsampling_scaling_factor"
-        case latentChannels = "latent_channels", scalingFactor = "scaling_factor"
-    }
-
     public init() {}
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        inChannels = try container.decode(.inChannels, default: inChannels)
-        outChannels = try container.decode(.outChannels, default: outChannels)
-        encoderBlockOutChannels = try container.decode(.encoderBlockOutChannels, default: encoderBlockOutChannels)
-        decoderBlockOutChannels = try container.decode(.decoderBlockOutChannels, default: decoderBlockOutChannels)
-        numEncoderBlocks = try container.decode(.numEncoderBlocks, default: numEncoderBlocks)
-        numDecoderBlocks = try container.decode(.numDecoderBlocks, default: numDecoderBlocks)
-        actFn = try container.decode(.actFn, default: actFn)
-        upsampleFn = try container.decode(.upsampleFn, default: upsampleFn)
-        upsamplingScalingFactor = try container.decode(.upsamplingScalingFactor, default: upsamplingScalingFactor)
-        latentChannels = try container.decode(.latentChannels, default: latentChannels)
-        scalingFactor = try container.decode(.scalingFactor, default: scalingFactor)
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("in_channels", \.inChannels),
+            .key("out_channels", \.outChannels),
+            .key("encoder_block_out_channels", \.encoderBlockOutChannels),
+            .key("decoder_block_out_channels", \.decoderBlockOutChannels),
+            .key("num_encoder_blocks", \.numEncoderBlocks),
+            .key("num_decoder_blocks", \.numDecoderBlocks),
+            .key("act_fn", \.actFn),
+            .key("upsample_fn", \.upsampleFn),
+            .key("upsampling_scaling_factor", \.upsamplingScalingFactor),
+            .key("latent_channels", \.latentChannels),
+            .key("scaling_factor", \.scalingFactor),
+        ]
     }
 
     /// The variant this implementation does not provide, naming the field; nil when it can build the model.

@@ -13,43 +13,29 @@ public enum CLIPTextActivation: String, Codable, Sendable {
 /// Keys missing from the file take transformers' defaults, as `from_pretrained` does;
 /// unknown keys (dropout rates, initialiser settings, labels...) are ignored. Sizes that cannot
 /// make a model are a decoding error, so `load(from:)` names the file.
-public struct CLIPTextConfig: ModelConfig, Codable, Equatable {
-    public var vocabSize: Int
-    public var hiddenSize: Int
-    public var intermediateSize: Int
-    public var numHiddenLayers: Int
-    public var numAttentionHeads: Int
-    public var maxPositionEmbeddings: Int
-    public var hiddenAct: CLIPTextActivation
-    public var layerNormEps: Double
+public struct CLIPTextConfig: ModelConfig, KeyedConfig, Equatable {
+    public var vocabSize = 49408
+    public var hiddenSize = 512
+    public var intermediateSize = 2048
+    public var numHiddenLayers = 12
+    public var numAttentionHeads = 8
+    public var maxPositionEmbeddings = 77
+    public var hiddenAct = CLIPTextActivation.quickGELU
+    public var layerNormEps = 1e-5
     /// Width of `CLIPTextModelWithProjection`'s projection; unused by the plain text model.
-    public var projectionDim: Int?
-    public var padTokenId: Int?
-    public var bosTokenId: Int?
+    public var projectionDim: Int? = 512
+    public var padTokenId: Int? = 1
+    public var bosTokenId: Int? = 49406
     /// 2 in configs written before transformers PR #24773 (SD 1.x, SD 2.x): pooling then takes
     /// the position of the largest id instead of the first `eosTokenId`.
-    public var eosTokenId: Int?
+    public var eosTokenId: Int? = 49407
 
-    enum CodingKeys: String, CodingKey {
-        case vocabSize = "vocab_size"
-        case hiddenSize = "hidden_size"
-        case intermediateSize = "intermediate_size"
-        case numHiddenLayers = "num_hidden_layers"
-        case numAttentionHeads = "num_attention_heads"
-        case maxPositionEmbeddings = "max_position_embeddings"
-        case hiddenAct = "hidden_act"
-        case layerNormEps = "layer_norm_eps"
-        case projectionDim = "projection_dim"
-        case padTokenId = "pad_token_id"
-        case bosTokenId = "bos_token_id"
-        case eosTokenId = "eos_token_id"
-    }
+    public init() {}
 
     public init(
-        vocabSize: Int = 49408, hiddenSize: Int = 512, intermediateSize: Int = 2048, numHiddenLayers: Int = 12,
-        numAttentionHeads: Int = 8, maxPositionEmbeddings: Int = 77, hiddenAct: CLIPTextActivation = .quickGELU,
-        layerNormEps: Double = 1e-5, projectionDim: Int? = 512, padTokenId: Int? = 1, bosTokenId: Int? = 49406,
-        eosTokenId: Int? = 49407
+        vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+        maxPositionEmbeddings: Int, hiddenAct: CLIPTextActivation, layerNormEps: Double, projectionDim: Int?,
+        padTokenId: Int?, bosTokenId: Int?, eosTokenId: Int?
     ) {
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
@@ -65,21 +51,26 @@ public struct CLIPTextConfig: ModelConfig, Codable, Equatable {
         self.eosTokenId = eosTokenId
     }
 
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("vocab_size", \.vocabSize),
+            .key("hidden_size", \.hiddenSize),
+            .key("intermediate_size", \.intermediateSize),
+            .key("num_hidden_layers", \.numHiddenLayers),
+            .key("num_attention_heads", \.numAttentionHeads),
+            .key("max_position_embeddings", \.maxPositionEmbeddings),
+            .key("hidden_act", \.hiddenAct),
+            .key("layer_norm_eps", \.layerNormEps),
+            .key("projection_dim", \.projectionDim),
+            .key("pad_token_id", \.padTokenId),
+            .key("bos_token_id", \.bosTokenId),
+            .key("eos_token_id", \.eosTokenId),
+        ]
+    }
+
     public init(from decoder: any Decoder) throws {
-        let defaults = CLIPTextConfig()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        vocabSize = try c.decode(.vocabSize, default: defaults.vocabSize)
-        hiddenSize = try c.decode(.hiddenSize, default: defaults.hiddenSize)
-        intermediateSize = try c.decode(.intermediateSize, default: defaults.intermediateSize)
-        numHiddenLayers = try c.decode(.numHiddenLayers, default: defaults.numHiddenLayers)
-        numAttentionHeads = try c.decode(.numAttentionHeads, default: defaults.numAttentionHeads)
-        maxPositionEmbeddings = try c.decode(.maxPositionEmbeddings, default: defaults.maxPositionEmbeddings)
-        hiddenAct = try c.decode(.hiddenAct, default: defaults.hiddenAct)
-        layerNormEps = try c.decode(.layerNormEps, default: defaults.layerNormEps)
-        projectionDim = try c.decodeNullable(.projectionDim, default: defaults.projectionDim)
-        padTokenId = try c.decodeNullable(.padTokenId, default: defaults.padTokenId)
-        bosTokenId = try c.decodeNullable(.bosTokenId, default: defaults.bosTokenId)
-        eosTokenId = try c.decodeNullable(.eosTokenId, default: defaults.eosTokenId)
+        self.init()
+        try decodeKeys(from: decoder)
         if let problem = unsupportedFeature {
             throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: problem))
         }

@@ -3,7 +3,7 @@ import Foundation
 /// The `config.json` of a Depth Anything model: transformers' `DepthAnythingConfig`
 /// (models/depth_anything/configuration_depth_anything.py), with its keys and defaults. The
 /// backbone defaults are those transformers fills in for a Dinov2 backbone (ViT-S at 518).
-public struct DepthAnythingConfig: ModelConfig, Codable, Equatable {
+public struct DepthAnythingConfig: ModelConfig, KeyedConfig, Equatable {
     /// A named backbone (timm, ...) instead of `backbone_config`; not supported.
     public var backbone: String?
     public var backboneConfig = DepthAnythingConfig.defaultBackbone
@@ -21,20 +21,6 @@ public struct DepthAnythingConfig: ModelConfig, Codable, Equatable {
     /// transformers multiplies the head's output by it in both modes; a null reads as 1.
     public var maxDepth: Float = 1
 
-    enum CodingKeys: String, CodingKey {
-        case backbone
-        case backboneConfig = "backbone_config"
-        case patchSize = "patch_size"
-        case reassembleHiddenSize = "reassemble_hidden_size"
-        case reassembleFactors = "reassemble_factors"
-        case neckHiddenSizes = "neck_hidden_sizes"
-        case fusionHiddenSize = "fusion_hidden_size"
-        case headInIndex = "head_in_index"
-        case headHiddenSize = "head_hidden_size"
-        case depthEstimationType = "depth_estimation_type"
-        case maxDepth = "max_depth"
-    }
-
     /// transformers' `sub_configs_defaults` for the Dinov2 backbone.
     public static var defaultBackbone: Dinov2Config {
         var backbone = Dinov2Config()
@@ -48,20 +34,20 @@ public struct DepthAnythingConfig: ModelConfig, Codable, Equatable {
 
     public init() {}
 
-    /// Missing keys take transformers' defaults.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        backbone = try c.decodeIfPresent(String.self, forKey: .backbone)
-        backboneConfig = try c.decode(.backboneConfig, default: backboneConfig)
-        patchSize = try c.decode(.patchSize, default: patchSize)
-        reassembleHiddenSize = try c.decode(.reassembleHiddenSize, default: reassembleHiddenSize)
-        reassembleFactors = try c.decode(.reassembleFactors, default: reassembleFactors)
-        neckHiddenSizes = try c.decode(.neckHiddenSizes, default: neckHiddenSizes)
-        fusionHiddenSize = try c.decode(.fusionHiddenSize, default: fusionHiddenSize)
-        headInIndex = try c.decode(.headInIndex, default: headInIndex)
-        headHiddenSize = try c.decode(.headHiddenSize, default: headHiddenSize)
-        depthEstimationType = try c.decode(.depthEstimationType, default: depthEstimationType)
-        maxDepth = try c.decode(.maxDepth, default: maxDepth)
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("backbone", \.backbone),
+            .key("backbone_config", \.backboneConfig),
+            .key("patch_size", \.patchSize),
+            .key("reassemble_hidden_size", \.reassembleHiddenSize),
+            .key("reassemble_factors", \.reassembleFactors),
+            .key("neck_hidden_sizes", \.neckHiddenSizes),
+            .key("fusion_hidden_size", \.fusionHiddenSize),
+            .key("head_in_index", \.headInIndex),
+            .key("head_hidden_size", \.headHiddenSize),
+            .key("depth_estimation_type", \.depthEstimationType),
+            .key("max_depth", \.maxDepth),
+        ]
     }
 
     /// Why this implementation cannot run the config, or nil.

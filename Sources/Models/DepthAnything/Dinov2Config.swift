@@ -3,7 +3,7 @@ import Tensors
 
 /// The `backbone_config` of a Depth Anything `config.json`: transformers' `Dinov2Config`
 /// (models/dinov2/configuration_dinov2.py), with its keys and defaults.
-public struct Dinov2Config: Codable, Sendable, Equatable {
+public struct Dinov2Config: KeyedConfig, Sendable, Equatable {
     public var hiddenSize = 768
     public var numHiddenLayers = 12
     public var numAttentionHeads = 12
@@ -25,48 +25,28 @@ public struct Dinov2Config: Codable, Sendable, Equatable {
     public var reshapeHiddenStates = true
     public var useMaskToken = true
 
-    enum CodingKeys: String, CodingKey {
-        case hiddenSize = "hidden_size"
-        case numHiddenLayers = "num_hidden_layers"
-        case numAttentionHeads = "num_attention_heads"
-        case mlpRatio = "mlp_ratio"
-        case hiddenAct = "hidden_act"
-        case layerNormEps = "layer_norm_eps"
-        case imageSize = "image_size"
-        case patchSize = "patch_size"
-        case numChannels = "num_channels"
-        case qkvBias = "qkv_bias"
-        case layerscaleValue = "layerscale_value"
-        case useSwigluFfn = "use_swiglu_ffn"
-        case outFeatures = "out_features"
-        case outIndices = "out_indices"
-        case applyLayernorm = "apply_layernorm"
-        case reshapeHiddenStates = "reshape_hidden_states"
-        case useMaskToken = "use_mask_token"
-    }
-
     public init() {}
 
-    /// Missing keys take transformers' defaults.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        hiddenSize = try c.decode(.hiddenSize, default: hiddenSize)
-        numHiddenLayers = try c.decode(.numHiddenLayers, default: numHiddenLayers)
-        numAttentionHeads = try c.decode(.numAttentionHeads, default: numAttentionHeads)
-        mlpRatio = try c.decode(.mlpRatio, default: mlpRatio)
-        hiddenAct = try c.decode(.hiddenAct, default: hiddenAct)
-        layerNormEps = try c.decode(.layerNormEps, default: layerNormEps)
-        imageSize = try c.decode(.imageSize, default: imageSize)
-        patchSize = try c.decode(.patchSize, default: patchSize)
-        numChannels = try c.decode(.numChannels, default: numChannels)
-        qkvBias = try c.decode(.qkvBias, default: qkvBias)
-        layerscaleValue = try c.decode(.layerscaleValue, default: layerscaleValue)
-        useSwigluFfn = try c.decode(.useSwigluFfn, default: useSwigluFfn)
-        outFeatures = try c.decodeIfPresent([String].self, forKey: .outFeatures)
-        outIndices = try c.decodeIfPresent([Int].self, forKey: .outIndices)
-        applyLayernorm = try c.decode(.applyLayernorm, default: applyLayernorm)
-        reshapeHiddenStates = try c.decode(.reshapeHiddenStates, default: reshapeHiddenStates)
-        useMaskToken = try c.decode(.useMaskToken, default: useMaskToken)
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("hidden_size", \.hiddenSize),
+            .key("num_hidden_layers", \.numHiddenLayers),
+            .key("num_attention_heads", \.numAttentionHeads),
+            .key("mlp_ratio", \.mlpRatio),
+            .key("hidden_act", \.hiddenAct),
+            .key("layer_norm_eps", \.layerNormEps),
+            .key("image_size", \.imageSize),
+            .key("patch_size", \.patchSize),
+            .key("num_channels", \.numChannels),
+            .key("qkv_bias", \.qkvBias),
+            .key("layerscale_value", \.layerscaleValue),
+            .key("use_swiglu_ffn", \.useSwigluFfn),
+            .key("out_features", \.outFeatures),
+            .key("out_indices", \.outIndices),
+            .key("apply_layernorm", \.applyLayernorm),
+            .key("reshape_hidden_states", \.reshapeHiddenStates),
+            .key("use_mask_token", \.useMaskToken),
+        ]
     }
 
     /// The names transformers gives the backbone's stages: the embeddings, then each layer.

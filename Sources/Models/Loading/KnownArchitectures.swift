@@ -77,18 +77,6 @@ public struct StableDiffusionArchitecture: Sendable, Equatable {
     /// SDXL's `text_encoder_2` (a `CLIPTextModelWithProjection`, whose tokenizer_2 pads with "!").
     public var textEncoder2: CLIPTextConfig?
 
-    public init(pipelineClass: String, unet: UNet2DConditionConfig, vae: AutoencoderKLConfig,
-                textEncoder: CLIPTextConfig, padToken: String, schedulerConfigJSON: String,
-                textEncoder2: CLIPTextConfig? = nil) {
-        self.textEncoder2 = textEncoder2
-        self.pipelineClass = pipelineClass
-        self.unet = unet
-        self.vae = vae
-        self.textEncoder = textEncoder
-        self.padToken = padToken
-        self.schedulerConfigJSON = schedulerConfigJSON
-    }
-
     /// runwayml/stable-diffusion-v1-5.
     public static let sd15 = StableDiffusionArchitecture(
         pipelineClass: "StableDiffusionPipeline", unet: .sd15, vae: .stableDiffusion(),
@@ -196,23 +184,13 @@ public struct StableDiffusionArchitecture: Sendable, Equatable {
 
 /// basicsr's `RRDBNet(num_in_ch, num_out_ch, scale, num_feat, num_block, num_grow_ch)`.
 public struct RRDBNetArchitecture: Sendable, Equatable {
-    public var inChannels: Int
-    public var outChannels: Int
+    public var inChannels = 3
+    public var outChannels = 3
     /// 4, 2 or 1; below 4 the input is pixel-unshuffled into `inChannels * (4 / scale)^2` channels.
-    public var scale: Int
-    public var features: Int
-    public var blocks: Int
-    public var growth: Int
-
-    public init(inChannels: Int = 3, outChannels: Int = 3, scale: Int = 4, features: Int = 64, blocks: Int = 23,
-                growth: Int = 32) {
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        self.scale = scale
-        self.features = features
-        self.blocks = blocks
-        self.growth = growth
-    }
+    public var scale = 4
+    public var features = 64
+    public var blocks = 23
+    public var growth = 32
 
     /// RealESRGAN_x4plus: 23 residual-in-residual dense blocks, 64 features, growth 32.
     public static let x4plus = RRDBNetArchitecture()

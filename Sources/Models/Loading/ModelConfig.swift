@@ -51,17 +51,3 @@ extension DecodingError {
         }
     }
 }
-
-extension KeyedDecodingContainer {
-    /// The value at `key`, or `fallback` when the key is absent or null: a keyword default of the
-    /// reference constructor.
-    func decode<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
-    }
-
-    /// The value at `key`, nil for an explicit null, `fallback` when the key is absent: a keyword
-    /// default that the reference lets a config set to None.
-    func decodeNullable<T: Decodable>(_ key: Key, default fallback: T?) throws -> T? {
-        contains(key) ? try decodeIfPresent(T.self, forKey: key) : fallback
-    }
-}

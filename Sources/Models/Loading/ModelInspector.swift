@@ -63,8 +63,8 @@ public enum ModelInspector {
         let entries = Array(checkpoint.file.header.entries.values)
         let sdxl = SDXLSingleFile(checkpoint.file)
         let prefixes: [(name: String, prefix: String?)] = [
-            ("unet", checkpoint.hasUNet ? "model.diffusion_model." : nil),
-            ("vae", checkpoint.hasVAE ? "first_stage_model." : nil),
+            ("unet", checkpoint.hasUNet ? LDMPrefix.unet : nil),
+            ("vae", checkpoint.hasVAE ? LDMPrefix.vae : nil),
             ("text_encoder", checkpoint.textEncoderLayout.flatMap { $0.isSDXL ? sdxl?.clipPrefix : "cond_stage_model." }),
             ("text_encoder_2", sdxl?.openCLIPPrefix),
             ("controlnet", checkpoint.controlNetPrefix),

@@ -1,4 +1,5 @@
 import Foundation
+import Weights
 
 /// Everything that can go wrong while building a model (or a tokenizer) from its files.
 ///
@@ -27,8 +28,7 @@ public enum ModelsError: LocalizedError, Equatable {
         case let .shapeMismatch(path, tensor, expected, found):
             return "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
         case let .unexpectedTensors(path, tensors, count):
-            let more = count > tensors.count ? " and \(count - tensors.count) more" : ""
-            return "\(path): unexpected tensors \(tensors.map { "'\($0)'" }.joined(separator: ", "))\(more)"
+            return "\(path): unexpected tensors \(ReportedNames.listed(tensors, count: count))"
         case let .missingFile(path):
             return "\(path): no such file"
         case let .badConfig(path, detail):

@@ -89,9 +89,6 @@ public struct Parameters: Sendable {
         return fullKey
     }
 
-    /// How many unexpected names an error message lists.
-    static let reportedNameLimit = 5
-
     /// Throws if the checkpoint holds tensors under this prefix that no module read, apart from
     /// `ignored` (names under this view of buffers the model knows it does not need, such as
     /// CLIP's `embeddings.position_ids`).
@@ -101,7 +98,7 @@ public struct Parameters: Sendable {
         let unexpected = source.keys.filter { $0.hasPrefix(scope) && !read.contains($0) }
         guard unexpected.isEmpty else {
             throw ModelsError.unexpectedTensors(
-                path: source.path, tensors: Array(unexpected.prefix(Self.reportedNameLimit)), count: unexpected.count)
+                path: source.path, tensors: Array(unexpected.prefix(ReportedNames.limit)), count: unexpected.count)
         }
     }
 }

@@ -68,7 +68,7 @@ public enum RandomModel {
         case let .sdxlRefiner(refiner):
             // As sd_xl_refiner_1.0.safetensors: OpenCLIP bigG alone, as the first embedder
             return singleFileUNetAndVAE(refiner.unet, refiner.vae, generator: generator)
-                + singleFileBigG(refiner.textEncoder2, prefix: SDXLSingleFile.refinerOpenCLIP, generator: generator)
+                + singleFileBigG(refiner.textEncoder2, prefix: LDMPrefix.refinerOpenCLIP, generator: generator)
         case let .controlNet(config):
             // diffusers' convert_controlnet_checkpoint maps no `label_emb`: SDXL ControlNet single
             // files hold the diffusers folder's weights under diffusers names.
@@ -78,7 +78,7 @@ public enum RandomModel {
             }
             let layersPerBlock = config.layersPerBlock
             return generator.tensors(ParameterLayout.controlNet(config)).map { tensor in
-                renamed(tensor, "control_model." + (LDMReverseKeyMap.controlNet(tensor.name, layersPerBlock: layersPerBlock) ?? tensor.name))
+                renamed(tensor, LDMPrefix.controlNet + (LDMReverseKeyMap.controlNet(tensor.name, layersPerBlock: layersPerBlock) ?? tensor.name))
             }
         case let .rrdbNet(network):
             return generator.tensors(ParameterLayout.rrdbNet(network))
@@ -266,9 +266,9 @@ public enum RandomModel {
         }
         // SDXL, as A1111 / Civitai files: CLIP-L, then OpenCLIP bigG
         let clip = generator.tensors(ParameterLayout.textEncoder(pipeline.textEncoder)).map {
-            renamed($0, SDXLSingleFile.clip + LDMReverseKeyMap.clip($0.name))
+            renamed($0, LDMPrefix.sdxlCLIP + LDMReverseKeyMap.clip($0.name))
         }
-        return tensors + clip + singleFileBigG(textEncoder2, prefix: SDXLSingleFile.baseOpenCLIP, generator: generator)
+        return tensors + clip + singleFileBigG(textEncoder2, prefix: LDMPrefix.sdxlOpenCLIP, generator: generator)
     }
 
     /// `model.diffusion_model.*` and `first_stage_model.*`.
@@ -278,12 +278,12 @@ public enum RandomModel {
         let attentionUpBlocks = Set(unet.upBlockTypes.indices.filter { unet.upBlockTypes[$0] == "CrossAttnUpBlock2D" })
         var tensors = generator.tensors(ParameterLayout.unet(unet)).map { tensor in
             let ldm = LDMReverseKeyMap.unet(tensor.name, layersPerBlock: layersPerBlock, upBlocksWithAttention: attentionUpBlocks)
-            return renamed(tensor, "model.diffusion_model." + (ldm ?? tensor.name))
+            return renamed(tensor, LDMPrefix.unet + (ldm ?? tensor.name))
         }
         let upBlocks = vae.blockOutChannels.count
         for tensor in generator.tensors(ParameterLayout.vae(vae)) {
             let target = LDMReverseKeyMap.vae(tensor.name, shape: tensor.shape, upBlockCount: upBlocks)
-            tensors.append(StreamedTensor(name: "first_stage_model." + (target?.name ?? tensor.name),
+            tensors.append(StreamedTensor(name: LDMPrefix.vae + (target?.name ?? tensor.name),
                                           shape: target?.shape ?? tensor.shape, fill: tensor.fill))
         }
         return tensors
@@ -304,13 +304,13 @@ public enum RandomModel {
     private static func singleFileTextEncoder(_ config: CLIPTextConfig, generator: WeightGenerator) -> [StreamedTensor] {
         guard config.hiddenAct == .gelu else {
             return generator.tensors(ParameterLayout.textEncoder(config)).map {
-                renamed($0, "cond_stage_model.transformer." + LDMReverseKeyMap.clip($0.name))
+                renamed($0, LDMPrefix.clip + LDMReverseKeyMap.clip($0.name))
             }
         }
         // OpenCLIP-H has 24 layers; diffusers keeps 23 and LDMKeyMap skips layer 23 on load.
         var full = config
         if full.numHiddenLayers == 23 { full.numHiddenLayers = 24 }
-        return openCLIPTensors(generator.tensors(ParameterLayout.textEncoder(full)), prefix: "cond_stage_model.model.")
+        return openCLIPTensors(generator.tensors(ParameterLayout.textEncoder(full)), prefix: LDMPrefix.openCLIP)
     }
 
     /// Text-encoder tensors under OpenCLIP names after `prefix`: q, k and v fused into `in_proj`,

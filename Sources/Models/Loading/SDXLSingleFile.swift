@@ -15,11 +15,8 @@ struct SDXLSingleFile {
     let openCLIPPrefix: String
     let classification: ModelInspector.Classification
 
-    static let baseOpenCLIP = "conditioner.embedders.1.model."
-    static let refinerOpenCLIP = "conditioner.embedders.0.model."
-    static let clip = "conditioner.embedders.0.transformer."
-    static let convIn = "model.diffusion_model.input_blocks.0.0.weight"
-    static let context = "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"
+    static let convIn = LDMPrefix.unet + "input_blocks.0.0.weight"
+    static let context = LDMPrefix.unet + "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"
 
     /// nil when the file is not an SDXL single file.
     init?(_ file: SafeTensorsFile) {
@@ -28,14 +25,14 @@ struct SDXLSingleFile {
         let entries = file.header.entries
         let inputChannels = entries[Self.convIn].flatMap { $0.shape.count > 1 ? $0.shape[1] : nil }
         let context = entries[Self.context]?.shape.last.map { ", cross-attention width \($0)" } ?? ""
-        if any(Self.baseOpenCLIP) {
-            (clipPrefix, openCLIPPrefix) = (any(Self.clip) ? Self.clip : nil, Self.baseOpenCLIP)
+        if any(LDMPrefix.sdxlOpenCLIP) {
+            (clipPrefix, openCLIPPrefix) = (any(LDMPrefix.sdxlCLIP) ? LDMPrefix.sdxlCLIP : nil, LDMPrefix.sdxlOpenCLIP)
             let inpainting = inputChannels == 9
             classification = ModelInspector.Classification(
                 family: inpainting ? .sdxlInpainting : .sdxl, generation: .sdxl,
                 basis: "OpenCLIP bigG as conditioner.embedders.1\(context)\(inpainting ? ", 9-channel conv_in" : "")")
-        } else if any(Self.refinerOpenCLIP) {
-            (clipPrefix, openCLIPPrefix) = (nil, Self.refinerOpenCLIP)
+        } else if any(LDMPrefix.refinerOpenCLIP) {
+            (clipPrefix, openCLIPPrefix) = (nil, LDMPrefix.refinerOpenCLIP)
             classification = ModelInspector.Classification(
                 family: .sdxlRefiner, generation: .sdxlRefiner,
                 basis: "OpenCLIP bigG alone as conditioner.embedders.0\(context)")

@@ -20,7 +20,7 @@ public enum UnsupportedFamily: String, Sendable, Equatable {
     public static func detect(keys: [String]) -> UnsupportedFamily? {
         let names = Set(keys)
         return markerKeys.first { _, marker in
-            names.contains(marker) || names.contains("model.diffusion_model." + marker)
+            names.contains(marker) || names.contains(LDMPrefix.unet + marker)
         }?.0
     }
 

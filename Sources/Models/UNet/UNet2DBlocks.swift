@@ -54,34 +54,6 @@ public struct UNetBlockSettings: Sendable {
     }
 }
 
-/// A down block's pass: each of its `layers` (a resnet, or a resnet and its transformer) leaves
-/// its output as a skip, and so does the downsampler.
-private func downPass(_ x: Tensor, layers: Int, downsampler: Downsample2D?,
-                      layer: (Int, Tensor) -> Tensor) -> (Tensor, [Tensor]) {
-    var hidden = x
-    var skips: [Tensor] = []
-    for index in 0..<layers {
-        hidden = layer(index, hidden)
-        skips.append(hidden)
-    }
-    if let downsampler {
-        hidden = downsampler(hidden)
-        skips.append(hidden)
-    }
-    return (hidden, skips)
-}
-
-/// An up block's pass: each of its `layers` reads the hidden state joined with the next skip
-/// (the most recent first), then the upsampler runs.
-private func upPass(_ x: Tensor, skips: [Tensor], layers: Int, upsampler: Upsample2D?,
-                    upsampleSize: (height: Int, width: Int)?, layer: (Int, Tensor) -> Tensor) -> Tensor {
-    var hidden = x
-    for (index, skip) in zip(0..<layers, skips.reversed()) {
-        hidden = layer(index, Tensor.concatenate([hidden, skip], axis: 1))
-    }
-    return upsampler.map { $0(hidden, outputSize: upsampleSize) } ?? hidden
-}
-
 /// A block of the UNet's contracting path.
 public protocol UNetDownBlock: Sendable {
     /// The block's output and the skip connections it leaves for the up path (one per
@@ -115,29 +87,43 @@ public struct DownBlock2D: UNetDownBlock {
     }
 
     public func callAsFunction(_ x: Tensor, temb: Tensor, encoderHiddenStates: Tensor) -> (Tensor, [Tensor]) {
-        downPass(x, layers: resnets.count, downsampler: downsampler) { index, hidden in
-            resnets[index](hidden, temb: temb)
+        pass(x) { index, hidden in resnets[index](hidden, temb: temb) }
+    }
+
+    /// The block's pass with `layer(index, hidden)` as its layers (a resnet, or a resnet and the
+    /// transformer after it): each layer leaves its output as a skip, and so does the downsampler.
+    func pass(_ x: Tensor, layer: (Int, Tensor) -> Tensor) -> (Tensor, [Tensor]) {
+        var hidden = x
+        var skips: [Tensor] = []
+        for index in resnets.indices {
+            hidden = layer(index, hidden)
+            skips.append(hidden)
         }
+        if let downsampler {
+            hidden = downsampler(hidden)
+            skips.append(hidden)
+        }
+        return (hidden, skips)
     }
 }
 
-/// diffusers' `CrossAttnDownBlock2D`: (resnet, transformer) pairs, then an optional downsampler.
+/// diffusers' `CrossAttnDownBlock2D`: a `DownBlock2D` with a transformer after each resnet.
 public struct CrossAttnDownBlock2D: UNetDownBlock {
-    public let resnets: [ResnetBlock2D]
+    /// The resnets and the downsampler: this block without its transformers (diffusers names
+    /// their weights alike).
+    public let plain: DownBlock2D
     public let attentions: [Transformer2DModel]
-    public let downsampler: Downsample2D?
 
     public init(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int, addDownsample: Bool,
                 downsamplePadding: Int, settings: UNetBlockSettings) throws {
-        resnets = try settings.downResnets(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels)
+        plain = try DownBlock2D(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels,
+                                addDownsample: addDownsample, downsamplePadding: downsamplePadding, settings: settings)
         attentions = try settings.transformers(parameters, layers: layers, channels: outChannels)
-        downsampler = try Downsample2D.ofBlock(parameters, added: addDownsample, channels: outChannels,
-                                               padding: downsamplePadding)
     }
 
     public func callAsFunction(_ x: Tensor, temb: Tensor, encoderHiddenStates: Tensor) -> (Tensor, [Tensor]) {
-        downPass(x, layers: resnets.count, downsampler: downsampler) { index, hidden in
-            attentions[index](resnets[index](hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
+        plain.pass(x) { index, hidden in
+            attentions[index](plain.resnets[index](hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
         }
     }
 }
@@ -182,35 +168,41 @@ public struct UpBlock2D: UNetUpBlock {
 
     public func callAsFunction(_ x: Tensor, skips: [Tensor], temb: Tensor, encoderHiddenStates: Tensor,
                                upsampleSize: (height: Int, width: Int)?) -> Tensor {
-        upPass(x, skips: skips, layers: resnets.count, upsampler: upsampler,
-               upsampleSize: upsampleSize) { index, hidden in
-            resnets[index](hidden, temb: temb)
+        pass(x, skips: skips, upsampleSize: upsampleSize) { index, hidden in resnets[index](hidden, temb: temb) }
+    }
+
+    /// The block's pass with `layer(index, hidden)` as its layers: each reads the hidden state
+    /// joined with the next skip (the most recent first), then the upsampler runs.
+    func pass(_ x: Tensor, skips: [Tensor], upsampleSize: (height: Int, width: Int)?,
+              layer: (Int, Tensor) -> Tensor) -> Tensor {
+        var hidden = x
+        for (index, skip) in zip(resnets.indices, skips.reversed()) {
+            hidden = layer(index, Tensor.concatenate([hidden, skip], axis: 1))
         }
+        return upsampler.map { $0(hidden, outputSize: upsampleSize) } ?? hidden
     }
 }
 
-/// diffusers' `CrossAttnUpBlock2D`: (resnet on hidden ++ skip, transformer) pairs, then an
-/// optional upsampler.
+/// diffusers' `CrossAttnUpBlock2D`: an `UpBlock2D` with a transformer after each resnet.
 public struct CrossAttnUpBlock2D: UNetUpBlock {
-    public let resnets: [ResnetBlock2D]
+    /// The resnets and the upsampler: this block without its transformers (diffusers names
+    /// their weights alike).
+    public let plain: UpBlock2D
     public let attentions: [Transformer2DModel]
-    public let upsampler: Upsample2D?
 
     public init(_ parameters: Parameters, layers: Int, inChannels: Int, outChannels: Int,
                 previousOutputChannels: Int, addUpsample: Bool, settings: UNetBlockSettings) throws {
-        resnets = try settings.upResnets(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels,
-                                         previousOutputChannels: previousOutputChannels)
+        plain = try UpBlock2D(parameters, layers: layers, inChannels: inChannels, outChannels: outChannels,
+                              previousOutputChannels: previousOutputChannels, addUpsample: addUpsample, settings: settings)
         attentions = try settings.transformers(parameters, layers: layers, channels: outChannels)
-        upsampler = try Upsample2D.ofBlock(parameters, added: addUpsample, channels: outChannels)
     }
 
-    public var resnetCount: Int { resnets.count }
+    public var resnetCount: Int { plain.resnetCount }
 
     public func callAsFunction(_ x: Tensor, skips: [Tensor], temb: Tensor, encoderHiddenStates: Tensor,
                                upsampleSize: (height: Int, width: Int)?) -> Tensor {
-        upPass(x, skips: skips, layers: resnets.count, upsampler: upsampler,
-               upsampleSize: upsampleSize) { index, hidden in
-            attentions[index](resnets[index](hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
+        plain.pass(x, skips: skips, upsampleSize: upsampleSize) { index, hidden in
+            attentions[index](plain.resnets[index](hidden, temb: temb), encoderHiddenStates: encoderHiddenStates)
         }
     }
 }
