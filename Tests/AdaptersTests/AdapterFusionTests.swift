@@ -58,7 +58,7 @@ import Weights
             let found = try #require(fused[component]).tensor(named: key)
             let expected = try fixture.expected.tensor(named: qualified)
             let scale = expected.scalars.map(abs).max() ?? 1
-            let error = zip(found.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            let error = maxAbsoluteError(found, expected)
             #expect(found.shape == expected.shape && error <= 2e-5 * scale, "\(name) \(qualified): max error \(error)")
         }
     }
@@ -96,7 +96,7 @@ import Weights
             let (_, key) = try split(qualified)
             let found = try #require(fused[.unet]).tensor(named: key)
             let expected = try fixture.expected.tensor(named: qualified)
-            let error = zip(found.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            let error = maxAbsoluteError(found, expected)
             #expect(error <= 2e-5 * (expected.scalars.map(abs).max() ?? 1), "\(qualified)")
         }
     }

@@ -88,7 +88,7 @@ import Weights
             let reference = try expected.tensor(named: qualified)
             #expect(found.shape == reference.shape, "\(qualified)")
             let scale = reference.scalars.map(abs).max() ?? 1
-            let error = zip(found.scalars, reference.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            let error = maxAbsoluteError(found, reference)
             worst = max(worst, error / scale)
         }
         return worst

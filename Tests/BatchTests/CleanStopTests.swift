@@ -29,15 +29,13 @@ private func slowBatch(in folder: URL) throws -> [String] {
 private func interrupted(_ arguments: [String], output: URL, signals: [Int32]) throws -> CommandResult {
     let capture = try makeScratchFolder("capture")
     defer { try? FileManager.default.removeItem(at: capture) }
-    let errURL = capture.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let err = try FileHandle(forWritingTo: errURL)
-    defer { try? err.close() }
+    let err = try OutputCapture(at: capture.appendingPathComponent("stderr"))
+    defer { err.close() }
     let process = Process()
     process.executableURL = overpaintExecutable()
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
-    process.standardError = err
+    process.standardError = err.handle
     try process.run()
     let manifest = output.appendingPathComponent("manifest.jsonl")
     let deadline = Date().addingTimeInterval(600)
@@ -48,13 +46,12 @@ private func interrupted(_ arguments: [String], output: URL, signals: [Int32]) t
         kill(process.processIdentifier, number)
         // Signals of one kind do not queue: the next is sent once this one was taken.
         guard index + 1 < signals.count else { break }
-        while process.isRunning, !String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self).contains("stopping") {
+        while process.isRunning, !((try? err.text()) ?? "").contains("stopping") {
             usleep(2_000)
         }
     }
     process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, stdout: "",
-                         stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    return CommandResult(status: process.terminationStatus, stdout: "", stderr: try err.text())
 }
 
 /// Every record is whole and vouches for its file; no temporary is left.
@@ -106,16 +103,14 @@ func aSignalStopsAtTheNextStepAndRecordsWhatFinished(_ signal: Int32, _ status: 
     let folder = try makeScratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let output = folder.appendingPathComponent("out")
-    let capture = folder.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: capture.path, contents: nil)
-    let err = try FileHandle(forWritingTo: capture)
-    defer { try? err.close() }
+    let err = try OutputCapture(at: folder.appendingPathComponent("stderr"))
+    defer { err.close() }
     let recipe = Pipe()
     let process = Process()
     process.executableURL = overpaintExecutable()
     process.arguments = ["run", "-", "--input", folder.path, "--output", output.path]
     process.standardInput = recipe
-    process.standardError = err
+    process.standardError = err.handle
     try process.run()
     // long past start-up: the run is waiting for its recipe
     sleep(3)
@@ -123,7 +118,7 @@ func aSignalStopsAtTheNextStepAndRecordsWhatFinished(_ signal: Int32, _ status: 
     process.waitUntilExit()
     try? recipe.fileHandleForWriting.close()
     #expect(process.terminationReason == .exit && process.terminationStatus == 143)
-    let stderr = String(decoding: try Data(contentsOf: capture), as: UTF8.self)
+    let stderr = try err.text()
     #expect(stderr.contains("stopped before the first image: nothing was written"), "\(stderr)")
     #expect(!FileManager.default.fileExists(atPath: output.path))
 }

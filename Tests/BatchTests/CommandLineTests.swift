@@ -16,12 +16,18 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
     return input
 }
 
+/// A scratch folder with `count` photos of `size` and their masks as the input, and
+/// `fillRecipe` as fill.yaml.
+private func fillBatch(count: Int, size: Int = 32, _ test: String = #function) throws -> (run: RecipeRun, recipe: URL) {
+    var run = try RecipeRun(test)
+    run.input = try makeInput(run.folder, count: count, size: size)
+    return (run, try run.recipe(fillRecipe, named: "fill.yaml"))
+}
+
 @Test func exitCodesFollowTheContract() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try makeInput(folder, count: 2)
-    let recipeURL = folder.appendingPathComponent("fill.yaml")
-    try fillRecipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let (run, recipeURL) = try fillBatch(count: 2)
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out").path
 
     let done = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output, "--json"])
@@ -49,11 +55,9 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
 }
 
 @Test func dryRunPrintsThePlanAndWritesNothing() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try makeInput(folder, count: 3)
-    let recipeURL = folder.appendingPathComponent("fill.yaml")
-    try fillRecipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let (run, recipeURL) = try fillBatch(count: 3)
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out")
     let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--dry-run", "--shard", "0/1"])
     #expect(result.status == 0)
@@ -63,11 +67,9 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
 }
 
 @Test func shardsSplitABatchWithoutOverlap() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try makeInput(folder, count: 6, size: 16)
-    let recipeURL = folder.appendingPathComponent("fill.yaml")
-    try fillRecipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let (run, recipeURL) = try fillBatch(count: 6, size: 16)
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out")
     var environment = ProcessInfo.processInfo.environment
     for index in 1...3 {
@@ -84,12 +86,10 @@ private func makeInput(_ folder: URL, count: Int, size: Int = 32) throws -> URL 
 /// SIGKILL in the middle of a batch, then `--resume`: every output is complete and valid,
 /// nothing is made twice that was recorded, no temporary file is left.
 @Test func killedBatchResumesToCompletion() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
     let count = 30
-    let input = try makeInput(folder, count: count, size: 128)
-    let recipeURL = folder.appendingPathComponent("fill.yaml")
-    try fillRecipe.write(to: recipeURL, atomically: true, encoding: .utf8)
+    let (run, recipeURL) = try fillBatch(count: count, size: 128)
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out")
 
     let process = Process()

@@ -9,23 +9,11 @@ import Testing
 /// diffusers' StableDiffusionImg2ImgPipeline with LCMScheduler.from_config (8 steps, strength
 /// 0.5, guidance 1), its A1111-weighted prompt encoded as a1111_prompt_fixtures.py does.
 @Test func restyleFastRecipeMatchesDiffusersLCMImg2Img() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
-    let output = folder.appendingPathComponent("out")
-    var environment = ProcessInfo.processInfo.environment
-    environment["OVERPAINT_MODEL"] = model.path
-    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml").path
-    #expect(try runOverpaint(["validate", recipe], environment: environment).status == 0)
-    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
-    #expect(result.status == 0, "\(result.stderr)")
-    let written = output.appendingPathComponent("astronaut-watercolor-fast.png")
-    let ours = try ImageFile.read(written)
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("fewstep/restyle_fast.png"))
-    #expect(ours.width == reference.width && ours.height == reference.height)
-    #expect(ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true) >= 40)
-    let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
+    let run = try RecipeRun.tinyPipeline(modelNaming: .environment("OVERPAINT_MODEL"))
+    defer { run.remove() }
+    try run.validateAndRunSucceeding(Fixtures.recipe("restyle-fast"))
+    try run.expectOutput("astronaut-watercolor-fast.png", matches: try Fixtures.image("fewstep", "restyle_fast.png"))
+    let parameters = try run.outputParameters("astronaut-watercolor-fast.png")
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "a watercolor painting, (soft washes of colour:1.2), [photo], paper texture")
     #expect(lines.last?.hasPrefix("Steps: 8, Sampler: LCM, Schedule type: Automatic, CFG scale: 1.0, Seed: 42, Size: 64x64, ") == true)
@@ -48,19 +36,13 @@ import Testing
 /// A1111's `clip_skip: 2` reaches the text encoder as diffusers' clip_skip 1 (the image
 /// changes) and is recorded as A1111 records it.
 @Test func clipSkipChangesTheImageAndIsRecorded() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
-    let recipe = folder.appendingPathComponent("skip.yaml")
-    let fast = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml"), encoding: .utf8)
-    try ("clip_skip: 2\n" + fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: model.path))
-        .write(to: recipe, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let written = output.appendingPathComponent("astronaut-watercolor-fast.png")
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("fewstep/restyle_fast.png"))
-    #expect(try ImageFile.read(written) != reference)
-    #expect(try ImageFile.readTextChunks(written)["parameters"]?.contains("Denoising strength: 0.5, Clip skip: 2, ") == true)
+    let run = try RecipeRun.tinyPipeline(modelNaming: .inRecipe)
+    defer { run.remove() }
+    let fast = try String(contentsOf: Fixtures.recipe("restyle-fast"), encoding: .utf8)
+    let recipe = try run.recipe("clip_skip: 2\n" + fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: try #require(run.model).path),
+                                named: "skip.yaml")
+    try run.runSucceeding(recipe)
+    let reference = try Fixtures.image("fewstep", "restyle_fast.png")
+    #expect(try run.outputImage("astronaut-watercolor-fast.png") != reference)
+    #expect(try run.outputParameters("astronaut-watercolor-fast.png").contains("Denoising strength: 0.5, Clip skip: 2, "))
 }

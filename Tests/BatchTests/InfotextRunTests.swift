@@ -12,30 +12,28 @@ import Testing
     /// `f.seek(0x100000); hashlib.sha256(f.read(0x10000)).hexdigest()[:8]` is e3b0c442.
     static let controlNetTitle = "controlnet_tiny [e3b0c442]"
 
-    static func parameters(of output: URL) throws -> String {
-        let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
+    /// Validates and runs `recipe` on the one image, and returns the infotext of its output.
+    static func parameters(afterRunning recipe: URL, _ run: RecipeRun) throws -> String {
+        _ = try InpaintRecipeTests.validateAndRun(recipe, run)
+        let produced = try run.outputPNGs()
         try #require(produced.count == 1)
-        return try ImageFile.readTextChunks(output.appendingPathComponent(produced[0]))["parameters"] ?? ""
+        return try run.outputParameters(produced[0])
     }
 
     /// A masked-area inpaint on the 9-channel inpainting UNet with a Canny control: the unit (set
     /// before A1111's img2img init), then the inpaint fields; the inpainting model's conditional
     /// mask weight.
     @Test func inpaintWritesA1111sInpaintAndControlNetFields() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder, unet: "unet-inpaint")
-        let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 16...40, ys: 20...44)
-        let controlNet = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
-        let recipe = folder.appendingPathComponent("inpaint.yaml")
-        try """
+        let (run, _) = try InpaintRecipeTests.maskedRun(unet: "unet-inpaint", xs: 16...40, ys: 20...44)
+        defer { run.remove() }
+        let controlNet = Fixtures.url("pipelines", "controlnet_tiny").path
+        let recipe = try run.recipe("""
         seed: 3
         match: {images: ["*.png"], mask: "masks/{stem}.png"}
         edits:
           - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 2, area: masked, padding: 4, fill: fill, width: 32, height: 32, control: [{type: canny, model: "\(controlNet)", scale: 0.5, end: 0.8}]}
-        """.write(to: recipe, atomically: true, encoding: .utf8)
-        _ = try InpaintRecipeTests.run(recipe, model: model, input: input, folder: folder)
-        let parameters = try Self.parameters(of: folder.appendingPathComponent("out"))
+        """, named: "inpaint.yaml")
+        let parameters = try Self.parameters(afterRunning: recipe, run)
         #expect(parameters.contains("""
             , Denoising strength: 1.0, Conditional mask weight: 1.0, ControlNet 0: "Module: canny, Model: \(Self.controlNetTitle), \
             Weight: 0.5, Resize Mode: Just Resize, Processor Res: 64, Threshold A: 100.0, Threshold B: 200.0, \
@@ -69,42 +67,34 @@ import Testing
     /// Whole-picture inpaint with the original content and no blur writes none of the inpaint
     /// fields (A1111's defaults), and an ordinary UNet no conditional mask weight.
     @Test func inpaintDefaultsAreLeftOutAsA1111LeavesThem() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder)
-        let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 16...40, ys: 20...44)
-        let recipe = folder.appendingPathComponent("inpaint.yaml")
-        try """
+        let (run, _) = try InpaintRecipeTests.maskedRun(xs: 16...40, ys: 20...44)
+        defer { run.remove() }
+        let recipe = try run.recipe("""
         seed: 3
         match: {images: ["*.png"], mask: "masks/{stem}.png"}
         edits:
           - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: whole, fill: original}
-        """.write(to: recipe, atomically: true, encoding: .utf8)
-        _ = try InpaintRecipeTests.run(recipe, model: model, input: input, folder: folder)
-        let parameters = try Self.parameters(of: folder.appendingPathComponent("out"))
+        """, named: "inpaint.yaml")
+        let parameters = try Self.parameters(afterRunning: recipe, run)
         #expect(parameters.contains(", Model: sd-tiny, Denoising strength: 1.0, Version: Overpaint"), "\(parameters)")
     }
 
     /// img2img with a Canny unit and a depth map given as a file (the extension's `none`
     /// preprocessor, its sliders at their defaults), in recipe order.
     @Test func controlNetImg2ImgWritesOneEntryPerUnit() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder)
-        let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 0...0, ys: 0...0)
-        try FileManager.default.createDirectory(at: input.appendingPathComponent("depth"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: input.appendingPathComponent("astronaut.png"),
-                                         to: input.appendingPathComponent("depth/astronaut.png"))
-        let controlNet = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
-        let recipe = folder.appendingPathComponent("img2img.yaml")
-        try """
+        let (run, _) = try InpaintRecipeTests.maskedRun(xs: 0...0, ys: 0...0)
+        defer { run.remove() }
+        try FileManager.default.createDirectory(at: run.input.appendingPathComponent("depth"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: run.input.appendingPathComponent("astronaut.png"),
+                                         to: run.input.appendingPathComponent("depth/astronaut.png"))
+        let controlNet = Fixtures.url("pipelines", "controlnet_tiny").path
+        let recipe = try run.recipe("""
         seed: 3
         match: {images: ["*.png"], control: "depth/{stem}.png"}
         edits:
           - img2img: {prompt: "an astronaut, oil painting", steps: 4, strength: 0.5, control: [{type: canny, model: "\(controlNet)", low: 50, high: 150}, {type: depth, model: "\(controlNet)", source: file, start: 0.25}]}
-        """.write(to: recipe, atomically: true, encoding: .utf8)
-        _ = try InpaintRecipeTests.run(recipe, model: model, input: input, folder: folder)
-        let parameters = try Self.parameters(of: folder.appendingPathComponent("out"))
+        """, named: "img2img.yaml")
+        let parameters = try Self.parameters(afterRunning: recipe, run)
         #expect(parameters.contains("""
             , Denoising strength: 0.5, ControlNet 0: "Module: canny, Model: \(Self.controlNetTitle), Weight: 1.0, \
             Resize Mode: Just Resize, Processor Res: 64, Threshold A: 50.0, Threshold B: 150.0, Guidance Start: 0.0, \

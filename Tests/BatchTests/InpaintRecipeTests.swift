@@ -7,29 +7,33 @@ import Testing
 /// Inpainting options through `overpaint run` on the tiny diffusers pipeline of
 /// Tests/Fixtures/pipelines: the refine recipe, `area: masked` and the fill modes.
 @Suite struct InpaintRecipeTests {
+    /// The tiny pipeline (`unet`, a UNet fixture of pipelines/, in place of its own) and
     /// input.png as `astronaut.png` with a mask of the inclusive rectangle `xs` x `ys`.
-    static func input(in folder: URL, xs: ClosedRange<Int>, ys: ClosedRange<Int>) throws -> (URL, Mask) {
-        let input = folder.appendingPathComponent("in")
-        try FileManager.default.createDirectory(at: input.appendingPathComponent("masks"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
-                                         to: input.appendingPathComponent("astronaut.png"))
+    static func maskedRun(_ test: String = #function, unet: String? = nil,
+                          xs: ClosedRange<Int>, ys: ClosedRange<Int>) throws -> (RecipeRun, Mask) {
+        var run = try RecipeRun(test)
+        run.model = try tinyPipelineFolder(in: run.folder, unet: unet)
+        try FileManager.default.createDirectory(at: run.input.appendingPathComponent("masks"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("pipelines", "input.png"),
+                                         to: run.input.appendingPathComponent("astronaut.png"))
         var mask = Mask(width: 64, height: 64)
         for y in ys { for x in xs { mask.values[y * 64 + x] = 1 } }
-        try ImageFile.write(mask.image, to: input.appendingPathComponent("masks/astronaut.png"), format: .png)
-        return (input, mask)
+        try ImageFile.write(mask.image, to: run.input.appendingPathComponent("masks/astronaut.png"), format: .png)
+        return (run, mask)
     }
 
-    /// Runs `recipe` on the one image and returns (input, output).
-    static func run(_ recipe: URL, model: URL, input: URL, folder: URL) throws -> (Image, Image) {
-        let output = folder.appendingPathComponent("out")
-        #expect(try runOverpaint(["validate", recipe.path, "--model", model.path]).status == 0)
-        let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path,
-                                       "--model", model.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
+    /// Validates `recipe`, runs it on the one image and returns (input, output).
+    static func validateAndRun(_ recipe: URL, _ run: RecipeRun) throws -> (Image, Image) {
+        try run.validateAndRunSucceeding(recipe)
+        let produced = try run.outputPNGs()
         try #require(produced.count == 1)
-        return (try ImageFile.read(input.appendingPathComponent("astronaut.png")),
-                try ImageFile.read(output.appendingPathComponent(produced[0])))
+        return (try ImageFile.read(run.input.appendingPathComponent("astronaut.png")), try run.outputImage(produced[0]))
+    }
+
+    /// The two endings of an edit's flow mapping the controlled tests compare: none, and a
+    /// Canny `control` with the tiny ControlNet at `scale`.
+    static func withoutAndWithCannyControl(scale: String) -> [String] {
+        ["", ", control: [{type: canny, model: \"\(Fixtures.url("pipelines", "controlnet_tiny").path)\", scale: \(scale)}]"]
     }
 
     /// Pixels farther than `reach` (Chebyshev) from every marked pixel of `mask` that changed.
@@ -47,12 +51,9 @@ import Testing
 
     /// recipes/remove-objects-refine.yaml: Telea fill, then a strength-0.35 inpaint.
     @Test func removeObjectsRefineRecipeRuns() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder)
-        let (input, mask) = try Self.input(in: folder, xs: 20...35, ys: 24...39)
-        let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/remove-objects-refine.yaml")
-        let (before, after) = try Self.run(recipe, model: model, input: input, folder: folder)
+        let (run, mask) = try Self.maskedRun(xs: 20...35, ys: 24...39)
+        defer { run.remove() }
+        let (before, after) = try Self.validateAndRun(Fixtures.recipe("remove-objects-refine"), run)
         #expect(after.width == before.width && after.height == before.height)
         #expect(!after.samples.contains { $0.isNaN })
         // the centre of the object is gone (filled, then refined)
@@ -64,18 +65,15 @@ import Testing
     /// `area: masked` with every fill mode: outside the blurred mask nothing changes.
     @Test(arguments: ["original", "fill", "noise", "latent_nothing"])
     func maskedAreaInpaintKeepsTheRest(_ fill: String) throws {
-        let folder = try makeScratchFolder("maskedArea-\(fill)")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder)
-        let (input, mask) = try Self.input(in: folder, xs: 40...51, ys: 8...17)
-        let recipe = folder.appendingPathComponent("masked.yaml")
-        try """
+        let (run, mask) = try Self.maskedRun("maskedArea-\(fill)", xs: 40...51, ys: 8...17)
+        defer { run.remove() }
+        let recipe = try run.recipe("""
         seed: 3
         match: {images: ["*.png"], mask: "masks/{stem}.png"}
         edits:
           - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 2, area: masked, padding: 4, fill: \(fill), width: 32, height: 32}
-        """.write(to: recipe, atomically: true, encoding: .utf8)
-        let (before, after) = try Self.run(recipe, model: model, input: input, folder: folder)
+        """, named: "masked.yaml")
+        let (before, after) = try Self.validateAndRun(recipe, run)
         #expect(after.width == before.width && after.height == before.height)
         #expect(!after.samples.contains { $0.isNaN })
         #expect(Self.changedFarFrom(mask, reach: 6, before, after) == 0)
@@ -87,23 +85,17 @@ import Testing
     /// the control changes the result.
     @Test(arguments: ["whole", "masked"])
     func controlledInpaintRuns(_ area: String) throws {
-        let folder = try makeScratchFolder("controlledInpaint-\(area)")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder)
-        let (input, mask) = try Self.input(in: folder, xs: 16...40, ys: 20...44)
-        let controlNet = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
+        let (run, mask) = try Self.maskedRun("controlledInpaint-\(area)", xs: 16...40, ys: 20...44)
+        defer { run.remove() }
         var results: [Image] = []
-        for (index, control) in ["", ", control: [{type: canny, model: \"\(controlNet)\", scale: 1.0}]"].enumerated() {
-            let recipe = folder.appendingPathComponent("controlled\(index).yaml")
-            try """
+        for (index, control) in Self.withoutAndWithCannyControl(scale: "1.0").enumerated() {
+            let recipe = try run.recipe("""
             seed: 3
             match: {images: ["*.png"], mask: "masks/{stem}.png"}
             edits:
               - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: \(area), padding: 4, width: 48, height: 48\(control)}
-            """.write(to: recipe, atomically: true, encoding: .utf8)
-            let run = folder.appendingPathComponent("run\(index)")
-            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
-            let (before, after) = try Self.run(recipe, model: model, input: input, folder: run)
+            """, named: "controlled\(index).yaml")
+            let (before, after) = try Self.validateAndRun(recipe, run.writing(to: "run\(index)/out"))
             #expect(!after.samples.contains { $0.isNaN })
             #expect(Self.changedFarFrom(mask, reach: 0, before, after) == 0)
             results.append(after)

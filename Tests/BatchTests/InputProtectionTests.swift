@@ -4,16 +4,6 @@ import Testing
 @testable import Batch
 @testable import Recipes
 
-/// A folder `in` holding a.png, b.png and their masks under masks/.
-private func photosWithMasks(in folder: URL) throws -> URL {
-    let input = folder.appendingPathComponent("in")
-    for stem in ["a", "b"] {
-        try write(testPhoto(width: 16, height: 16), input.appendingPathComponent("\(stem).png"))
-        try write(rectangleMask(width: 16, height: 16, x: 4..<8, y: 4..<8), input.appendingPathComponent("masks/\(stem).png"))
-    }
-    return input
-}
-
 private func fillRecipe(output: String, mask: String = "masks/{stem}.png", images: String = "*.png") -> String {
     """
     match:
@@ -39,9 +29,9 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
 /// The same folder as --input and --output, with --overwrite: the photos are refused as
 /// outputs before anything runs, and none of them changes (it used to replace them, exit 0).
 @Test func inputFolderAsOutputWithOverwriteIsRefusedAndLeavesThePhotos() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(in: folder)
+    let run = try RecipeRun.maskedPhotos(["a", "b"])
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let before = try Data(contentsOf: input.appendingPathComponent("a.png"))
     let recipeURL = folder.appendingPathComponent("fill.yaml")
     try fillRecipe(output: "{stem}.png").write(to: recipeURL, atomically: true, encoding: .utf8)
@@ -59,9 +49,9 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
 /// `*.png` would edit them again: refused too (without --overwrite it used to write them).
 /// A template that puts them where no glob reaches is fine.
 @Test func outputsTheNextRunWouldTakeForInputsAreRefused() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(in: folder)
+    let run = try RecipeRun.maskedPhotos(["a", "b"])
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let error = try planError(fillRecipe(output: "{stem}-edited.png"), input: input, output: input, folder: folder)
     #expect(error?.errorDescription?.contains("output a-edited.png would be a-edited.png under --input, which match.images '*.png' takes as an input on the next run") == true,
             "\(String(describing: error))")
@@ -83,9 +73,9 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
 
 /// Masks and other sidecars are inputs as much as the photos, existing or not.
 @Test func outputsOverSidecarsAreRefused() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(in: folder)
+    let run = try RecipeRun.maskedPhotos(["a", "b"])
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let onMask = try planError(fillRecipe(output: "masks/{stem}.png"), input: input, output: input, folder: folder)
     #expect(onMask?.errorDescription?.hasPrefix("a.png: output masks/a.png would overwrite the mask masks/a.png") == true,
             "\(String(describing: onMask))")
@@ -97,9 +87,9 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
 /// An output file that is a symbolic link to an input is refused with --overwrite, although
 /// the rename would only replace the link: the rule is about where the path leads.
 @Test func anOutputLinkedToAnInputIsRefused() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(in: folder)
+    let run = try RecipeRun.maskedPhotos(["a", "b"])
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out")
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     try FileManager.default.createSymbolicLink(at: output.appendingPathComponent("b.png"),
@@ -111,9 +101,9 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
 /// Sidecar templates stay inside --input: `..` past its top and absolute paths refuse the plan;
 /// a mask reached through a link that leads out fails its image without being read.
 @Test func sidecarTemplatesCannotReachOutsideTheInput() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(in: folder)
+    let run = try RecipeRun.maskedPhotos(["a", "b"])
+    defer { run.remove() }
+    let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out")
     try write(rectangleMask(width: 16, height: 16, x: 0..<4, y: 0..<4), folder.appendingPathComponent("a.png"))
     let upward = try planError(fillRecipe(output: "{stem}.png", mask: "../{stem}.png"), input: input, output: output, folder: folder)

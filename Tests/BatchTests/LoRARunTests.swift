@@ -13,46 +13,37 @@ import Testing
 @Suite struct LoRARunTests {
     static let fixtures = Fixtures.root.appendingPathComponent("lora")
 
-    /// The model, an input folder with the astronaut, and a recipe folder whose `loras/` holds the
-    /// kohya and LoCon fixtures.
-    static func setUp(_ folder: URL) throws -> (model: URL, input: URL) {
-        let model = try tinyPipelineFolder(in: folder)
-        let input = folder.appendingPathComponent("in")
-        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("pipelines/input.png"),
-                                         to: input.appendingPathComponent("astronaut.png"))
-        let loras = folder.appendingPathComponent("loras")
+    /// The tiny pipeline and the astronaut, with a recipe folder whose `loras/` holds the kohya
+    /// and LoCon fixtures.
+    static func setUp(_ test: String = #function) throws -> RecipeRun {
+        let run = try RecipeRun.tinyPipeline(test)
+        let loras = run.folder.appendingPathComponent("loras")
         try FileManager.default.createDirectory(at: loras, withIntermediateDirectories: true)
         for name in ["kohya", "locon"] {
             try FileManager.default.copyItem(at: fixtures.appendingPathComponent("\(name).safetensors"),
                                              to: loras.appendingPathComponent("\(name).safetensors"))
         }
-        return (model, input)
+        return run
     }
 
     @Test func lorasFromTheRecipeAndThePromptMatchDiffusers() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let (model, input) = try Self.setUp(folder)
-        let recipeURL = folder.appendingPathComponent("lora.yaml")
-        try """
+        let run = try Self.setUp()
+        defer { run.remove() }
+        let recipe = try run.recipe("""
         seed: 42
         loras: [{path: loras/kohya.safetensors, weight: 0.8}]
         edits:
           - img2img: {prompt: "an astronaut in a garden, oil painting<lora:locon>", strength: 0.75, steps: 8, guidance: 7.5}
-        """.write(to: recipeURL, atomically: true, encoding: .utf8)
-        #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
-        let output = folder.appendingPathComponent("out")
-        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-        let reference = try ImageFile.read(Self.fixtures.appendingPathComponent("img2img_lora.png"))
+        """, named: "lora.yaml")
+        try run.validateAndRunSucceeding(recipe)
+        let ours = try run.outputImage()
+        let reference = try Fixtures.image("lora", "img2img_lora.png")
         #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
-        let withoutLoRA = try ImageFile.read(Fixtures.root.appendingPathComponent("pipelines/input.png"))
+        let withoutLoRA = try Fixtures.image("pipelines", "input.png")
         #expect(ImageFidelity.psnr(ours, withoutLoRA, eightBit: true) < 40)
 
         let hashes = try #require(try fixtureHashes())
-        let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+        let parameters = try run.outputParameters()
         #expect(parameters.hasPrefix("an astronaut in a garden, oil painting<lora:locon>\n"))
         let kohya = try #require(hashes["kohya.safetensors"]), locon = try #require(hashes["locon.safetensors"])
         #expect(parameters.contains("Lora hashes: \"kohya: \(kohya), locon: \(locon)\""), "\(parameters)")
@@ -60,18 +51,14 @@ import Testing
 
     /// A sidecar prompt naming a LoRA no folder has fails that image alone, naming the LoRA.
     @Test func anUnknownLoRAInASidecarFailsThatImage() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let (model, input) = try Self.setUp(folder)
-        try "a photo <lora:nowhere:0.5>".write(to: input.appendingPathComponent("astronaut.txt"), atomically: true, encoding: .utf8)
-        let recipeURL = folder.appendingPathComponent("lora.yaml")
-        try """
+        let run = try Self.setUp()
+        defer { run.remove() }
+        try "a photo <lora:nowhere:0.5>".write(to: run.input.appendingPathComponent("astronaut.txt"), atomically: true, encoding: .utf8)
+        let result = try run.run(try run.recipe("""
         match: {images: ["*.png"], prompt: "{stem}.txt"}
         edits:
           - img2img: {prompt: "unused", steps: 2}
-        """.write(to: recipeURL, atomically: true, encoding: .utf8)
-        let output = folder.appendingPathComponent("out")
-        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+        """, named: "lora.yaml"))
         #expect(result.status == 1)
         #expect(result.stderr.contains("no LoRA 'nowhere' (nowhere.safetensors) in "), "\(result.stderr)")
     }
@@ -100,25 +87,17 @@ import Testing
 /// (tools/reference/vae_override_fixtures.py, img2img_vae.png).
 @Test(arguments: ["vae", "vae-ldm.safetensors"])
 func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
-    let fixtures = Fixtures.root.appendingPathComponent("vae-override")
-    let recipeURL = folder.appendingPathComponent("vae.yaml")
-    try """
+    let run = try RecipeRun.tinyPipeline()
+    defer { run.remove() }
+    let recipe = try run.recipe("""
     seed: 42
-    vae: \(fixtures.appendingPathComponent(vae).path)
+    vae: \(Fixtures.url("vae-override", vae).path)
     edits:
       - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 6, guidance: 7.5}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    #expect(ImageFidelity.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent("img2img_vae.png")), eightBit: true) >= 40)
-    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+    """, named: "vae.yaml")
+    try run.validateAndRunSucceeding(recipe)
+    #expect(ImageFidelity.psnr(try run.outputImage(), try Fixtures.image("vae-override", "img2img_vae.png"), eightBit: true) >= 40)
+    let parameters = try run.outputParameters()
     #expect(parameters.contains(", VAE: \(vae), Denoising strength: 0.75"), "\(parameters)")
     #expect(parameters.contains("VAE hash: "))
 }
@@ -129,42 +108,32 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
 /// (tools/reference/taesd_fixtures.py); without that folder, validate and run refuse the recipe
 /// before any image, naming where they looked.
 @Test func theTinyAutoencoderIsFoundByNameAndMatchesDiffusers() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
-    let fixtures = Fixtures.root.appendingPathComponent("taesd")
-    let recipeURL = folder.appendingPathComponent("taesd.yaml")
-    try """
+    let run = try RecipeRun.tinyPipeline()
+    defer { run.remove() }
+    let recipe = try run.recipe("""
     seed: 42
     vae: taesd
     edits:
       - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 6, guidance: 7.5}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let run = ["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path]
-    let missing = try runOverpaint(run)
+    """, named: "taesd.yaml")
+    let missing = try run.run(recipe)
     #expect(missing.status == 2 && missing.stderr.contains("no tiny autoencoder folder 'taesd'"), "\(missing.stderr)")
-    #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 2)
+    #expect(try run.validate(recipe).status == 2)
 
-    let models = folder.appendingPathComponent("models")
+    let models = run.folder.appendingPathComponent("models")
     try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("taesd"), to: models.appendingPathComponent("taesd"))
-    #expect(try runOverpaint(["validate", recipeURL.path, "--model", model.path]).status == 0)
+    try FileManager.default.copyItem(at: Fixtures.url("taesd", "taesd"), to: models.appendingPathComponent("taesd"))
     func expectOutput(as fixture: String) throws {
-        let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-        #expect(ImageFidelity.psnr(ours, try ImageFile.read(fixtures.appendingPathComponent(fixture)), eightBit: true) >= 40,
-                "\(fixture)")
-        let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+        #expect(ImageFidelity.psnr(try run.outputImage(), try Fixtures.image("taesd", fixture), eightBit: true) >= 40, "\(fixture)")
+        let parameters = try run.outputParameters()
         #expect(parameters.contains("VAE hash: ") && parameters.contains(", VAE: taesd, "), "\(parameters)")
     }
-    let result = try runOverpaint(run)
-    #expect(result.status == 0, "\(result.stderr)")
+    try run.validateAndRunSucceeding(recipe)
     try expectOutput(as: "img2img_taesd.png")
 
-    try String(contentsOf: recipeURL, encoding: .utf8).replacingOccurrences(of: "vae: taesd\n", with: "vae: taesd\nvae_encoder: full\n")
-        .write(to: recipeURL, atomically: true, encoding: .utf8)
-    let fullEncoding = try runOverpaint(run + ["--resume"])
+    try String(contentsOf: recipe, encoding: .utf8).replacingOccurrences(of: "vae: taesd\n", with: "vae: taesd\nvae_encoder: full\n")
+        .write(to: recipe, atomically: true, encoding: .utf8)
+    let fullEncoding = try run.run(recipe, ["--resume"])
     #expect(fullEncoding.status == 0 && fullEncoding.stderr.contains("1 done"), "\(fullEncoding.stderr)")
     try expectOutput(as: "img2img_taesd_decoder.png")
 }
@@ -172,28 +141,23 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
 /// The recipe's VAE, LoRAs and embeddings are part of what `--resume` checks: another VAE file
 /// remakes the image and says so.
 @Test func resumeRemakesAnImageWhoseVAEChanged() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
-    let vae = folder.appendingPathComponent("myvae")
-    try FileManager.default.copyItem(at: Fixtures.root.appendingPathComponent("vae-override/vae"), to: vae)
-    let recipeURL = folder.appendingPathComponent("vae.yaml")
-    try """
+    let run = try RecipeRun.tinyPipeline()
+    defer { run.remove() }
+    let vae = run.folder.appendingPathComponent("myvae")
+    try FileManager.default.copyItem(at: Fixtures.url("vae-override", "vae"), to: vae)
+    let recipe = try run.recipe("""
     seed: 42
     vae: myvae
     edits:
       - img2img: {prompt: "an astronaut", strength: 0.5, steps: 2}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let run = ["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path, "--resume"]
-    #expect(try runOverpaint(run).status == 0)
-    let unchanged = try runOverpaint(run)
+    """, named: "vae.yaml")
+    #expect(try run.run(recipe, ["--resume"]).status == 0)
+    let unchanged = try run.run(recipe, ["--resume"])
     #expect(unchanged.status == 0 && !unchanged.stderr.contains("remak"), "\(unchanged.stderr)")
     let weights = vae.appendingPathComponent("diffusion_pytorch_model.safetensors")
     try FileManager.default.removeItem(at: weights)
-    try FileManager.default.copyItem(at: model.appendingPathComponent("vae/diffusion_pytorch_model.safetensors"), to: weights)
-    let changed = try runOverpaint(run)
+    try FileManager.default.copyItem(at: try #require(run.model).appendingPathComponent("vae/diffusion_pytorch_model.safetensors"), to: weights)
+    let changed = try run.run(recipe, ["--resume"])
     #expect(changed.status == 0 && changed.stderr.contains("vae changed"), "\(changed.stderr)")
 }
 
@@ -201,33 +165,25 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
 /// `embeddings/` beside the recipe because the prompt writes its stem; both change the image and
 /// are recorded as A1111's `TI hashes` (their parity is PipelinesTests' TextualInversionTests).
 @Test func embeddingsFromTheRecipeAndItsFolderAreUsed() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
+    let run = try RecipeRun.tinyPipeline()
+    defer { run.remove() }
     let fixtures = Fixtures.root.appendingPathComponent("textual-inversion")
-    let embeddings = folder.appendingPathComponent("embeddings")
+    let embeddings = run.folder.appendingPathComponent("embeddings")
     try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: fixtures.appendingPathComponent("painterly.safetensors"),
                                      to: embeddings.appendingPathComponent("painterly.safetensors"))
-    func run(_ prompt: String, _ name: String) throws -> (Image, String) {
-        let recipeURL = folder.appendingPathComponent("\(name).yaml")
-        try """
+    func edit(_ prompt: String, _ name: String) throws -> (Image, String) {
+        try run.runSucceeding(try run.recipe("""
         seed: 42
         embeddings: [\(fixtures.appendingPathComponent("shiny.safetensors").path)]
         output: {path: "{stem}-\(name).png"}
         edits:
           - img2img: {prompt: "\(prompt)", strength: 0.75, steps: 4}
-        """.write(to: recipeURL, atomically: true, encoding: .utf8)
-        let output = folder.appendingPathComponent("out")
-        let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path,
-                                       "--model", model.path, "--overwrite"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let file = output.appendingPathComponent("astronaut-\(name).png")
-        return (try ImageFile.read(file), try ImageFile.readTextChunks(file)["parameters"] ?? "")
+        """, named: "\(name).yaml"), ["--overwrite"])
+        return (try run.outputImage("astronaut-\(name).png"), try run.outputParameters("astronaut-\(name).png"))
     }
-    let (plain, plainParameters) = try run("an astronaut in a garden", "plain")
-    let (embedded, parameters) = try run("a shiny astronaut in a garden, painterly style", "embedded")
+    let (plain, plainParameters) = try edit("an astronaut in a garden", "plain")
+    let (embedded, parameters) = try edit("a shiny astronaut in a garden, painterly style", "embedded")
     #expect(plain != embedded)
     #expect(!plainParameters.contains("TI hashes"))
     let hashes = try #require(try JSONSerialization.jsonObject(
@@ -255,22 +211,15 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
 /// A LoRA whose modules the model does not have stops the run before any image (preflight loads
 /// the model with it), naming the keys, rather than failing every image.
 @Test func aLoRAForAnotherModelStopsTheRunOnce() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: Fixtures.url("pipelines", "input.png"), to: input.appendingPathComponent("astronaut.png"))
-    let lora = folder.appendingPathComponent("other.safetensors")
+    let run = try RecipeRun.tinyPipeline()
+    defer { run.remove() }
+    let lora = run.folder.appendingPathComponent("other.safetensors")
     try SafeTensorsWriter.write(["lora_unet_down_blocks_3_attentions_0_proj_in.lora_down.weight": Tensor(zeros: [2, 1280]),
                                  "lora_unet_down_blocks_3_attentions_0_proj_in.lora_up.weight": Tensor(zeros: [1280, 2])], to: lora)
-    let recipeURL = folder.appendingPathComponent("other.yaml")
-    try "loras: [{path: other.safetensors}]\nedits:\n  - img2img: {prompt: a photo, steps: 2}\n"
-        .write(to: recipeURL, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
+    let result = try run.run(try run.recipe("loras: [{path: other.safetensors}]\nedits:\n  - img2img: {prompt: a photo, steps: 2}\n",
+                                            named: "other.yaml"))
     #expect(result.status == 2)
     #expect(result.stderr.contains("keys match no module of the model: 'lora_unet_down_blocks_3_attentions_0_proj_in.lora_down.weight'"),
             "\(result.stderr)")
-    #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("astronaut.png").path))
+    #expect(!FileManager.default.fileExists(atPath: run.output.appendingPathComponent("astronaut.png").path))
 }

@@ -9,25 +9,16 @@ import Testing
 /// diffusers' StableDiffusionImg2ImgPipeline with torch.Generator("cpu").manual_seed(42)
 /// (tools/reference/pipeline_fixtures.py, case img2img_pndm).
 @Test func img2imgThroughTheCommandLineMatchesDiffusers() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder, withMask: true)
-    let recipeURL = folder.appendingPathComponent("img2img.yaml")
-    try """
+    let run = try RecipeRun.tinyPipeline(withMask: true)
+    defer { run.remove() }
+    try run.runSucceeding(try run.recipe("""
     seed: 42
     match: {images: ["*.png"]}
     edits:
       - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 10, guidance: 7.5}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path, "--model", model.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("pipelines/img2img_pndm.png"))
-    #expect(ours.width == reference.width && ours.height == reference.height)
-    #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
-    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("astronaut.png"))["parameters"] ?? ""
+    """, named: "img2img.yaml"))
+    try run.expectOutput(matches: try Fixtures.image("pipelines", "img2img_pndm.png"))
+    let parameters = try run.outputParameters()
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "an astronaut in a garden, oil painting")
     #expect(lines.last?.hasPrefix("Steps: 10, Sampler: PLMS, Schedule type: Automatic, CFG scale: 7.5, Seed: 42, Size: 64x64, Model hash: ") == true)
@@ -38,24 +29,18 @@ import Testing
 /// pixel outside the grown, blurred mask.
 @Test(arguments: ["restyle", "bulk-inpaint", "edit-invert"])
 func generationRecipesRunOnATinyModel(_ name: String) throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder, withMask: true)
-    let output = folder.appendingPathComponent("out")
-    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/\(name).yaml").path
-    #expect(try runOverpaint(["validate", recipe, "--model", model.path]).status == 0)
-    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path, "--model", model.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
+    let run = try RecipeRun.tinyPipeline(withMask: true)
+    defer { run.remove() }
+    try run.validateAndRunSucceeding(Fixtures.recipe(name))
+    let produced = try run.outputPNGs()
     #expect(produced.count == 1)
-    let image = try ImageFile.read(output.appendingPathComponent(produced[0]))
-    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
+    let image = try run.outputImage(produced[0])
+    let original = try ImageFile.read(run.input.appendingPathComponent("astronaut.png"))
     #expect(image.width == original.width && image.height == original.height)
     #expect(!image.samples.contains { $0.isNaN })
     #expect(image != original)
     if name == "bulk-inpaint" {
-        let mask = try ImageFile.read(input.appendingPathComponent("masks/astronaut.png"))
+        let mask = try ImageFile.read(run.input.appendingPathComponent("masks/astronaut.png"))
         // mask_grow 4 plus mask_blur 4 reach at most 4 + 3*4 pixels past the drawn mask.
         let reach = 16
         var changedFar = 0
@@ -74,8 +59,9 @@ func generationRecipesRunOnATinyModel(_ name: String) throws {
 /// (found by name through $OVERPAINT_MODELS, as the fetched weights are).
 @Test(arguments: ["upscale", "remove-and-upscale"])
 func upscaleRecipesRunWithANamedModel(_ name: String) throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
+    var run = try RecipeRun()
+    defer { run.remove() }
+    let folder = run.folder
     let models = folder.appendingPathComponent("models/realesrgan")
     try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
     let fixtures = Fixtures.root.appendingPathComponent("esrgan")
@@ -83,29 +69,27 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
         try FileManager.default.createSymbolicLink(at: models.appendingPathComponent("realesrgan-x4plus.\(ext)"),
                                                    withDestinationURL: fixtures.appendingPathComponent("rrdb.\(ext)"))
     }
-    let input = try astronautInput(in: folder, withMask: true)
-    let output = folder.appendingPathComponent("out")
-    var environment = ProcessInfo.processInfo.environment
-    environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("models").path
-    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/\(name).yaml").path
-    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
-    #expect(result.status == 0, "\(result.stderr)")
-    let produced = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
+    run.input = try astronautInput(in: folder, withMask: true)
+    run.environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("models").path
+    let recipe = Fixtures.recipe(name)
+    try run.runSucceeding(recipe)
+    let produced = try run.outputPNGs()
     #expect(produced.count == 1)
-    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
-    let image = try ImageFile.read(output.appendingPathComponent(produced[0]))
+    let original = try ImageFile.read(run.input.appendingPathComponent("astronaut.png"))
+    let image = try run.outputImage(produced[0])
     #expect(image.width == 2 * original.width && image.height == 2 * original.height)
     #expect(!image.samples.contains { $0.isNaN })
-    let packet = try #require(try XMPReading.packet(inFileAt: output.appendingPathComponent(produced[0])))
+    let packet = try #require(try XMPReading.packet(inFileAt: run.output.appendingPathComponent(produced[0])))
     #expect(packet.contains("digitalsourcetype/algorithmicallyEnhanced<"), "Real-ESRGAN, found by name, enhances")
 
     // Away from any fetched weights: the recipe copied out of the repository, run elsewhere.
+    var environment = ProcessInfo.processInfo.environment
     environment["OVERPAINT_MODELS"] = folder.appendingPathComponent("nowhere").path
     let isolated = folder.appendingPathComponent("isolated/recipes")
     try FileManager.default.createDirectory(at: isolated, withIntermediateDirectories: true)
     let copied = isolated.appendingPathComponent("\(name).yaml")
-    try FileManager.default.copyItem(at: URL(fileURLWithPath: recipe), to: copied)
-    let missing = try runOverpaint(["run", copied.path, "--input", input.path, "--output", folder.appendingPathComponent("out2").path],
+    try FileManager.default.copyItem(at: recipe, to: copied)
+    let missing = try runOverpaint(["run", copied.path, "--input", run.input.path, "--output", folder.appendingPathComponent("out2").path],
                                    environment: environment, in: isolated)
     #expect(missing.status == 2)
     #expect(missing.stderr.contains("no upscaler model 'realesrgan-x4plus'"))
@@ -116,18 +100,10 @@ func upscaleRecipesRunWithANamedModel(_ name: String) throws {
 /// tools/reference/controlnet_pipeline_fixtures.py: through `overpaint run` it reproduces
 /// diffusers' StableDiffusionControlNetImg2ImgPipeline, the Canny map computed in-process.
 @Test func restyleCannyRecipeMatchesDiffusersControlNetImg2Img() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder, withMask: true)
-    let output = folder.appendingPathComponent("out")
-    var environment = ProcessInfo.processInfo.environment
-    environment["OVERPAINT_MODEL"] = model.path
-    environment["OVERPAINT_CONTROLNET_CANNY"] = Fixtures.root.appendingPathComponent("pipelines/controlnet_tiny").path
-    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-canny.yaml").path
-    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
-    #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("astronaut-canny-restyled.png"))
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("pipelines/controlnet_canny.png"))
-    #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
+    var run = try RecipeRun.tinyPipeline(withMask: true, modelNaming: .environment("OVERPAINT_MODEL"))
+    defer { run.remove() }
+    run.environment["OVERPAINT_CONTROLNET_CANNY"] = Fixtures.url("pipelines", "controlnet_tiny").path
+    try run.runSucceeding(Fixtures.recipe("restyle-canny"))
+    let reference = try Fixtures.image("pipelines", "controlnet_canny.png")
+    #expect(ImageFidelity.psnr(try run.outputImage("astronaut-canny-restyled.png"), reference, eightBit: true) >= 40)
 }

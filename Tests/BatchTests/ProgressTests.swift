@@ -11,6 +11,14 @@ private final class FakeTerminal: @unchecked Sendable {
     func progress(total: Int, mode: Batch.Progress.Mode) -> Batch.Progress {
         Batch.Progress(total: total, mode: mode, clock: { self.now }, write: { self.text += $0 })
     }
+
+    /// `count` steps (or tiles: `unit`) of `progress`, each taking `seconds` of the clock.
+    func takeSteps(_ count: Int, secondsEach seconds: Double, unit: String = "step", on progress: Batch.Progress) {
+        for step in 0..<count {
+            now += seconds
+            progress.step(step, of: count, unit: unit)
+        }
+    }
 }
 
 /// 40 steps of 1.5 s: the heartbeat prints at 15, 30, 45 and 60 s, and never more often.
@@ -18,10 +26,7 @@ private final class FakeTerminal: @unchecked Sendable {
     let log = FakeTerminal()
     let progress = log.progress(total: 2, mode: .log)
     progress.started(0, input: "a.png")
-    for step in 0..<40 {
-        log.now += 1.5
-        progress.step(step, of: 40, unit: "step")
-    }
+    log.takeSteps(40, secondsEach: 1.5, on: progress)
     #expect(log.lines.count == 4, "\(log.text)")
     #expect(log.lines.first == "[1/2] a.png: step 10/40, 1.50 s/step, image ETA 47s, batch ETA 1m48s")
     #expect(log.lines.last?.hasPrefix("[1/2] a.png: step 40/40, 1.50 s/step, image ETA 2s") == true)
@@ -44,10 +49,7 @@ private final class FakeTerminal: @unchecked Sendable {
     let progress = log.progress(total: 5, mode: .log)
     for name in ["a", "b", "c"] { progress.finished("\(name).png", outcome: "skipped", seconds: 0) }
     progress.started(3, input: "d.png")
-    for step in 0..<20 {
-        log.now += 3
-        progress.step(step, of: 20, unit: "step")
-    }
+    log.takeSteps(20, secondsEach: 3, on: progress)
     progress.edited(seconds: 60)
     progress.finished("d.png", outcome: "ok", seconds: 60)
     #expect(log.lines.contains("[4/5] d.png: step 20/20, 3.00 s/step, image ETA 3s, batch ETA 1m06s"), "\(log.text)")
@@ -58,10 +60,7 @@ private final class FakeTerminal: @unchecked Sendable {
     let log = FakeTerminal()
     let progress = log.progress(total: 1, mode: .quiet)
     progress.started(0, input: "a.png")
-    for step in 0..<40 {
-        log.now += 1.5
-        progress.step(step, of: 40, unit: "step")
-    }
+    log.takeSteps(40, secondsEach: 1.5, on: progress)
     progress.note("FAILED a.png: broken")
     progress.edited(seconds: 60)
     progress.finished("a.png", outcome: "failed", seconds: 60)
@@ -74,10 +73,7 @@ private final class FakeTerminal: @unchecked Sendable {
     let terminal = FakeTerminal()
     let progress = terminal.progress(total: 2, mode: .terminal)
     progress.started(1, input: "b.png")
-    for tile in 0..<4 {
-        terminal.now += 0.5
-        progress.step(tile, of: 4, unit: "tile")
-    }
+    terminal.takeSteps(4, secondsEach: 0.5, unit: "tile", on: progress)
     let draws = terminal.text.split(separator: "\r", omittingEmptySubsequences: true)
     #expect(draws.count == 4 && !terminal.text.contains("\n"))
     #expect(draws.last?.contains("[2/2] b.png: tile 4/4, 0.50 s/tile, image ETA 1s") == true, "\(terminal.text)")

@@ -45,17 +45,13 @@ private func provenance(of url: URL) throws -> (type: String?, tool: String?)? {
 /// restyle-fast.yaml's img2img through `overpaint run` with the tiny pipeline, written as a
 /// JPEG with `metadata: strip`: the output is marked, stripping or not.
 @Test func anImg2ImgOutputIsMarkedAsEditedWithGenerativeAI() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyPipelineFolder(in: folder)
-    let input = try astronautInput(in: folder)
-    let output = folder.appendingPathComponent("out")
-    let fast = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("recipes/restyle-fast.yaml"), encoding: .utf8)
-    let yaml = fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: model.path)
+    let run = try RecipeRun.tinyPipeline(modelNaming: .inRecipe)
+    defer { run.remove() }
+    let fast = try String(contentsOf: Fixtures.recipe("restyle-fast"), encoding: .utf8)
+    let yaml = fast.replacingOccurrences(of: "${OVERPAINT_MODEL}", with: try #require(run.model).path)
         .replacingOccurrences(of: "path: \"{stem}-watercolor-fast.png\"", with: "path: \"{stem}.jpg\"\n  metadata: strip")
-    let result = try runRecipe(yaml, input, output)
-    #expect(result.status == 0, "\(result.stderr)")
-    let mark = try #require(try provenance(of: output.appendingPathComponent("astronaut.jpg")))
+    try run.runSucceeding(try run.recipe(yaml))
+    let mark = try #require(try provenance(of: run.output.appendingPathComponent("astronaut.jpg")))
     #expect(mark.type == composite)
     #expect(mark.tool == "Overpaint \(BatchRunner.version)")
 }

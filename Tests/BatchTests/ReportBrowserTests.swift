@@ -22,20 +22,18 @@ private func renderedDOM(_ page: URL) throws -> String {
     let browser = try #require(chromium, "chromium is not installed: scripts/install-deps installs it")
     let profile = try makeScratchFolder("chromium")
     defer { try? FileManager.default.removeItem(at: profile) }
-    let dom = profile.appendingPathComponent("dom.html")
-    FileManager.default.createFile(atPath: dom.path, contents: nil)
-    let out = try FileHandle(forWritingTo: dom)
-    defer { try? out.close() }
+    let dom = try OutputCapture(at: profile.appendingPathComponent("dom.html"))
+    defer { dom.close() }
     let process = Process()
     process.executableURL = browser
     process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)",
                          "--virtual-time-budget=5000", "--dump-dom", page.absoluteString]
-    process.standardOutput = out
+    process.standardOutput = dom.handle
     process.standardError = FileHandle.nullDevice
     try process.run()
     process.waitUntilExit()
     #expect(process.terminationStatus == 0)
-    return String(decoding: try Data(contentsOf: dom), as: UTF8.self)
+    return try dom.text()
 }
 
 @Test(.enabled(if: chromium != nil || browserRequired, "chromium is not installed (scripts/install-deps installs it)"))

@@ -123,23 +123,7 @@ private func runBatch(_ input: URL, _ output: URL, recipeIn folder: URL, yaml: S
 /// A PNG whose header claims a size and whose data is a few bytes: decoding it must be
 /// refused by the size limit before any pixel memory is allocated.
 func pngClaiming(width: UInt32, height: UInt32) -> Data {
-    func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
-        let typed = Array(type.utf8) + body
-        return bigEndian(UInt32(body.count)) + typed + bigEndian(crc32(typed))
-    }
-    let header = bigEndian(width) + bigEndian(height) + [8, 2, 0, 0, 0]
-    let bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        + chunk("IHDR", header) + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + chunk("IEND", [])
-    return Data(bytes)
-}
-
-private func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
-
-private func crc32(_ bytes: [UInt8]) -> UInt32 {
-    var crc: UInt32 = 0xFFFF_FFFF
-    for byte in bytes {
-        crc ^= UInt32(byte)
-        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-    }
-    return ~crc
+    let header = PNGBytes.bigEndian(width) + PNGBytes.bigEndian(height) + [8, 2, 0, 0, 0]
+    return Data(PNGBytes.signature + PNGBytes.chunk("IHDR", header)
+        + PNGBytes.chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + PNGBytes.chunk("IEND", []))
 }

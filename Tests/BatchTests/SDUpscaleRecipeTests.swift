@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import OverpaintTestSupport
+import Pipelines
 import Testing
 @testable import Batch
 
@@ -8,53 +9,42 @@ import Testing
 /// `overpaint run`: StableDiffusionUpscalePipeline with torch.Generator("cpu").manual_seed(0)
 /// (tools/reference/x4_upscaler_fixtures.py, case "default"; `tile: 0` runs the image whole).
 @Test func sdUpscaleThroughTheCommandLineMatchesDiffusers() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyUpscalerFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    let fixtures = Fixtures.root.appendingPathComponent("upscaler")
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("input.png"), to: input.appendingPathComponent("cat.png"))
-    let recipeURL = folder.appendingPathComponent("upscale.yaml")
-    try """
+    let run = try RecipeRun()
+    defer { run.remove() }
+    let model = try tinyUpscalerFolder(in: run.folder)
+    try FileManager.default.createDirectory(at: run.input, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: Fixtures.url("upscaler", "input.png"), to: run.input.appendingPathComponent("cat.png"))
+    try run.runSucceeding(try run.recipe("""
     seed: 0
     match: {images: ["*.png"]}
     edits:
       - upscale: {model: \(model.path), prompt: "a white cat", steps: 6, guidance: 9, noise_level: 20, tile: 0}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("cat.png"))
-    let reference = try ImageFile.read(fixtures.appendingPathComponent("default.png"))
+    """, named: "upscale.yaml"))
+    let ours = try run.outputImage("cat.png")
+    let reference = try Fixtures.image("upscaler", "default.png")
     #expect(ours.width == 64 && ours.height == 64 && ours.width == reference.width && ours.height == reference.height)
-    let squared = zip(ours.samples, reference.samples).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
-    let psnr = squared == 0 ? .infinity : 10 * log10(Double(ours.samples.count) / squared)
+    let psnr = ImageFidelity.psnr(ours.samples, reference.samples)
     #expect(psnr >= 40, "PSNR \(psnr) dB")
-    let parameters = try ImageFile.readTextChunks(output.appendingPathComponent("cat.png"))["parameters"] ?? ""
+    let parameters = try run.outputParameters("cat.png")
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "a white cat")
     #expect(lines.last?.hasPrefix("Steps: 6, Sampler: DDIM, Schedule type: Automatic, CFG scale: 9.0, Seed: 0, Size: 64x64, Model hash: ") == true)
     #expect(parameters.contains("Model: x4-tiny"))
-    let packet = try #require(try XMPReading.packet(inFileAt: output.appendingPathComponent("cat.png")))
+    let packet = try #require(try XMPReading.packet(inFileAt: run.output.appendingPathComponent("cat.png")))
     #expect(packet.contains("digitalsourcetype/compositeWithTrainedAlgorithmicMedia<"), "diffusion adds detail")
 }
 
 /// A folder that is a pipeline but not an upscaler stops the run before any image, with a reason.
 @Test func aNonUpscalerFolderIsRefusedWithAReason() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-    try write(testPhoto(width: 16, height: 16), input.appendingPathComponent("a.png"))
-    let sd = Fixtures.root.appendingPathComponent("pipelines/sd-tiny")
-    let recipeURL = folder.appendingPathComponent("upscale.yaml")
-    try """
+    let run = try RecipeRun()
+    defer { run.remove() }
+    try write(testPhoto(width: 16, height: 16), run.input.appendingPathComponent("a.png"))
+    let sd = Fixtures.url("pipelines", "sd-tiny")
+    let result = try run.run(try run.recipe("""
     match: {images: ["*.png"]}
     edits:
       - upscale: {model: \(sd.path)}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", folder.appendingPathComponent("out").path])
+    """, named: "upscale.yaml"))
     #expect(result.status == 2)
     #expect(result.stderr.contains("not an SD x4 upscaler"), "\(result.stderr)")
 }
@@ -62,24 +52,18 @@ import Testing
 /// A transparent image, tiled: colour goes through the upscaler tile by tile, alpha is enlarged
 /// with bicubic interpolation (a constant alpha stays that constant).
 @Test func sdUpscaleKeepsAlphaAndRunsTiled() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinyUpscalerFolder(in: folder)
-    let input = folder.appendingPathComponent("in")
-    try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+    let run = try RecipeRun()
+    defer { run.remove() }
+    let model = try tinyUpscalerFolder(in: run.folder)
     var photo = testPhoto(width: 16, height: 16, channels: 4)
     for pixel in 0..<photo.pixelCount { photo.samples[pixel * 4 + 3] = 128.0 / 255 }
-    try write(photo, input.appendingPathComponent("a.png"))
-    let recipeURL = folder.appendingPathComponent("upscale.yaml")
-    try """
+    try write(photo, run.input.appendingPathComponent("a.png"))
+    try run.runSucceeding(try run.recipe("""
     match: {images: ["*.png"]}
     edits:
       - upscale: {model: \(model.path), prompt: "a white cat", steps: 2, tile: 8, tile_overlap: 2}
-    """.write(to: recipeURL, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipeURL.path, "--input", input.path, "--output", output.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let upscaled = try ImageFile.read(output.appendingPathComponent("a.png"))
+    """, named: "upscale.yaml"))
+    let upscaled = try run.outputImage("a.png")
     #expect(upscaled.width == 64 && upscaled.height == 64 && upscaled.channels == 4)
     #expect((0..<upscaled.pixelCount).allSatisfy { abs(upscaled.samples[$0 * 4 + 3] * 255 - 128) < 0.5 })
     #expect(!upscaled.samples.contains { $0.isNaN })

@@ -9,38 +9,22 @@ import Testing
 /// 0.6, 30 steps, guidance 5) and torch.Generator("cpu").manual_seed(42)
 /// (tools/reference/sdxl_fixtures.py, `restyle_sdxl_reference`).
 @Test func restyleSDXLRecipeMatchesDiffusers() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinySDXLFolder(in: folder)
-    let input = try astronautInput(in: folder, area: "sdxl")
-    let output = folder.appendingPathComponent("out")
-    var environment = ProcessInfo.processInfo.environment
-    environment["OVERPAINT_SDXL_MODEL"] = model.path
-    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/restyle-sdxl.yaml").path
-    #expect(try runOverpaint(["validate", recipe], environment: environment).status == 0)
-    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
-    #expect(result.status == 0, "\(result.stderr)")
-    let written = output.appendingPathComponent("astronaut-watercolor-xl.png")
-    let ours = try ImageFile.read(written)
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("sdxl/restyle_sdxl.png"))
-    #expect(ours.width == reference.width && ours.height == reference.height)
-    let psnr = ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true)
-    #expect(psnr >= 40, "PSNR \(psnr) dB")
-    let parameters = try ImageFile.readTextChunks(written)["parameters"] ?? ""
+    let run = try RecipeRun.tinySDXL(modelNaming: .environment("OVERPAINT_SDXL_MODEL"))
+    defer { run.remove() }
+    try run.validateAndRunSucceeding(Fixtures.recipe("restyle-sdxl"))
+    try run.expectOutput("astronaut-watercolor-xl.png", matches: try Fixtures.image("sdxl", "restyle_sdxl.png"))
+    let parameters = try run.outputParameters("astronaut-watercolor-xl.png")
     #expect(parameters.split(separator: "\n").first == "a watercolor painting, soft washes of colour")
 }
 
 /// Without `negative_prompt` an SDXL run guides against zeros (diffusers' negative_prompt=None
 /// with force_zeros_for_empty_prompt), which differs from guiding against the empty prompt.
 @Test func omittedNegativePromptIsNotTheEmptyOne() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinySDXLFolder(in: folder)
-    let input = try astronautInput(in: folder, area: "sdxl")
+    let run = try RecipeRun.tinySDXL()
+    defer { run.remove() }
     var images: [Image] = []
     for negative in ["", "\n      negative_prompt: \"\""] {
-        let recipe = folder.appendingPathComponent("r\(images.count).yaml")
-        try """
+        let recipe = try run.recipe("""
         seed: 42
         edits:
           - img2img:
@@ -48,15 +32,13 @@ import Testing
               strength: 0.6
               steps: 10
               guidance: 5.0
-        """.write(to: recipe, atomically: true, encoding: .utf8)
-        let output = folder.appendingPathComponent("out\(images.count)")
-        let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path,
-                                       "--model", model.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        images.append(try ImageFile.read(output.appendingPathComponent("astronaut.png")))
+        """, named: "r\(images.count).yaml")
+        let numbered = run.writing(to: "out\(images.count)")
+        try numbered.runSucceeding(recipe)
+        images.append(try numbered.outputImage())
     }
     // the first is sdxl_fixtures.py's img2img_euler case (negative_prompt=None)
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("sdxl/img2img_euler.png"))
+    let reference = try Fixtures.image("sdxl", "img2img_euler.png")
     #expect(ImageFidelity.psnr(images[0].samples, reference.samples, eightBit: true) >= 40)
     #expect(images[0] != images[1])
 }
@@ -66,21 +48,13 @@ import Testing
 /// the blur's reach from it exactly.
 @Test(arguments: [true, false])
 func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinySDXLFolder(in: folder, inpainting: inpaintingUNet)
-    let fixtures = Fixtures.root.appendingPathComponent("sdxl")
-    let input = try astronautInput(in: folder, withMask: true, area: "sdxl")
-    let output = folder.appendingPathComponent("out")
-    var environment = ProcessInfo.processInfo.environment
-    environment["OVERPAINT_SDXL_INPAINT_MODEL"] = model.path
-    let recipe = Fixtures.packageRoot.appendingPathComponent("recipes/bulk-inpaint-sdxl.yaml").path
-    #expect(try runOverpaint(["validate", recipe], environment: environment).status == 0)
-    let result = try runOverpaint(["run", recipe, "--input", input.path, "--output", output.path], environment: environment)
-    #expect(result.status == 0, "\(result.stderr)")
-    let image = try ImageFile.read(output.appendingPathComponent("astronaut-inpainted-xl.png"))
-    let original = try ImageFile.read(input.appendingPathComponent("astronaut.png"))
-    let mask = try ImageFile.read(input.appendingPathComponent("masks/astronaut.png"))
+    let run = try RecipeRun.tinySDXL(inpainting: inpaintingUNet, withMask: true,
+                                     modelNaming: .environment("OVERPAINT_SDXL_INPAINT_MODEL"))
+    defer { run.remove() }
+    try run.validateAndRunSucceeding(Fixtures.recipe("bulk-inpaint-sdxl"))
+    let image = try run.outputImage("astronaut-inpainted-xl.png")
+    let original = try ImageFile.read(run.input.appendingPathComponent("astronaut.png"))
+    let mask = try ImageFile.read(run.input.appendingPathComponent("masks/astronaut.png"))
     #expect(image.width == original.width && image.height == original.height)
     // mask_grow 4 plus mask_blur 4 reach at most 4 + 3*4 pixels past the drawn mask.
     let reach = 16
@@ -102,12 +76,9 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
 /// as diffusers' `original_size=(1024, 768), crops_coords_top_left=(16, 8), target_size=(96, 80)`
 /// (sdxl_fixtures.py, case img2img_sizes); a pair missing a key is a located error.
 @Test func sdxlSizeConditioningFromTheRecipe() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinySDXLFolder(in: folder)
-    let input = try astronautInput(in: folder, area: "sdxl")
-    let recipe = folder.appendingPathComponent("sizes.yaml")
-    try """
+    let run = try RecipeRun.tinySDXL()
+    defer { run.remove() }
+    let recipe = try run.recipe("""
     seed: 9
     edits:
       - img2img:
@@ -118,22 +89,18 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
           original_size: {height: 1024, width: 768}
           crop_top_left: {top: 16, left: 8}
           target_size: {height: 96, width: 80}
-    """.write(to: recipe, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path, "--model", model.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    let reference = try ImageFile.read(Fixtures.root.appendingPathComponent("sdxl/img2img_sizes.png"))
-    #expect(ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true) >= 40)
+    """, named: "sizes.yaml")
+    try run.runSucceeding(recipe)
+    let reference = try Fixtures.image("sdxl", "img2img_sizes.png")
+    #expect(ImageFidelity.psnr(try run.outputImage().samples, reference.samples, eightBit: true) >= 40)
 
-    let broken = folder.appendingPathComponent("broken.yaml")
-    try """
+    let broken = try run.recipe("""
     edits:
       - img2img:
           prompt: "a cat"
           original_size: {height: 1024}
-    """.write(to: broken, atomically: true, encoding: .utf8)
-    let refused = try runOverpaint(["validate", broken.path, "--model", model.path])
+    """, named: "broken.yaml")
+    let refused = try run.validate(broken)
     #expect(refused.status == 2)
     #expect(refused.stderr.contains("edits[0].img2img.original_size: missing required key 'width'"), "\(refused.stderr)")
 }
@@ -141,39 +108,30 @@ func bulkInpaintSDXLRecipeKeepsTheUnmaskedPixels(inpaintingUNet: Bool) throws {
 /// Every edit with a model runs on SDXL now: an inpaint with a ControlNet validates
 /// (StableDiffusionXLControlNetInpaintPipeline; parity in SDXLPipelineTests).
 @Test func validateTakesSDXLControlNetInpaint() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinySDXLFolder(in: folder)
-    let recipe = folder.appendingPathComponent("inpaint.yaml")
-    try """
+    let run = try RecipeRun.tinySDXL()
+    defer { run.remove() }
+    let recipe = try run.recipe("""
     match: {mask: "masks/{stem}.png"}
     edits:
       - inpaint:
           prompt: "a painting"
           control: [{type: canny, model: "\(Fixtures.url("sdxl", "controlnet").path)"}]
-    """.write(to: recipe, atomically: true, encoding: .utf8)
-    let result = try runOverpaint(["validate", recipe.path, "--model", model.path])
+    """, named: "inpaint.yaml")
+    let result = try run.validate(recipe)
     #expect(result.status == 0, "\(result.stderr)")
 }
 
 /// recipes/edit-invert.yaml's edit on an SDXL model through `overpaint run`: the DDIM
 /// inversion edit's reference (sdxl_inversion_fixtures.py, case edit) with the recipe's keys.
 @Test func theEditRunsOnSDXL() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try tinySDXLFolder(in: folder)
-    let input = try astronautInput(in: folder, area: "sdxl")
-    let recipe = folder.appendingPathComponent("edit.yaml")
-    try """
+    let run = try RecipeRun.tinySDXL()
+    defer { run.remove() }
+    try run.runSucceeding(try run.recipe("""
     seed: 42
     edits:
       - edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting", steps: 10, guidance: 5.0}
-    """.write(to: recipe, atomically: true, encoding: .utf8)
-    let output = folder.appendingPathComponent("out")
-    let result = try runOverpaint(["run", recipe.path, "--input", input.path, "--output", output.path, "--model", model.path])
-    #expect(result.status == 0, "\(result.stderr)")
-    let ours = try ImageFile.read(output.appendingPathComponent("astronaut.png"))
-    let reference = try ImageFile.read(Fixtures.url("sdxl", "inversion_edit.png"))
-    let psnr = ImageFidelity.psnr(ours.samples, reference.samples, eightBit: true)
+    """, named: "edit.yaml"))
+    let reference = try Fixtures.image("sdxl", "inversion_edit.png")
+    let psnr = ImageFidelity.psnr(try run.outputImage().samples, reference.samples, eightBit: true)
     #expect(psnr >= 40, "PSNR \(psnr) dB")
 }

@@ -14,10 +14,9 @@ private func plan(_ input: URL, _ output: URL, shard: Shard) throws -> BatchPlan
 /// Shards of two counts would write the same images: while shards of 4 run, a shard of 2 exits
 /// 2 naming the folder and the count in use and writes nothing; another shard of 4 runs beside them.
 @Test func aShardOfAnotherCountCannotStartWhileShardsRun() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(photoNames, in: folder)
-    let output = folder.appendingPathComponent("out")
+    let run = try RecipeRun.maskedPhotos(photoNames)
+    defer { run.remove() }
+    let (input, output) = (run.input, run.output)
     let shard = try Shard(index: 0, count: 4)
     let holder = try BatchRunner(plan: try plan(input, output, shard: shard), options: RunOptions(shard: shard))
     try withExtendedLifetime(holder) {
@@ -35,12 +34,10 @@ private func plan(_ input: URL, _ output: URL, shard: Shard) throws -> BatchPlan
 /// Started at the same moment, a shard of 2 and a shard of 3 never both write: whichever comes
 /// second is refused, by the lock while the first runs or by the manifest once it has finished.
 @Test func shardsOfTwoCountsStartedTogetherNeverBothWrite() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(photoNames, in: folder)
-    let output = folder.appendingPathComponent("out")
-    let recipeFile = folder.appendingPathComponent("recipe.yaml")
-    try fillRecipe.write(to: recipeFile, atomically: true, encoding: .utf8)
+    let run = try RecipeRun.maskedPhotos(photoNames)
+    defer { run.remove() }
+    let (input, output) = (run.input, run.output)
+    let recipeFile = try run.recipe(fillRecipe)
     let shards = ["0/2", "0/3"]
     let resultsLock = NSLock()
     nonisolated(unsafe) var results: [CommandResult] = []
@@ -60,10 +57,9 @@ private func plan(_ input: URL, _ output: URL, shard: Shard) throws -> BatchPlan
 /// records shards of 2 and how to go on; the same count and a whole-folder run go on with
 /// `--resume`, keeping every finished output.
 @Test func finishedShardsFixTheFolderShardCount() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(photoNames, in: folder)
-    let output = folder.appendingPathComponent("out")
+    let run = try RecipeRun.maskedPhotos(photoNames)
+    defer { run.remove() }
+    let (input, output) = (run.input, run.output)
     for shard in ["0/2", "1/2"] {
         let result = try runRecipe(fillRecipe, input, output, ["--shard", shard])
         #expect(result.status == 0, "\(result.stderr)")
@@ -88,10 +84,9 @@ private func plan(_ input: URL, _ output: URL, shard: Shard) throws -> BatchPlan
 /// A whole-folder run's outputs belong to no shard: after one, shards of any count go on with
 /// `--resume`; and once a whole-folder run has made every output again, so do shards of a new count.
 @Test func afterAWholeFolderRunShardsOfAnyCountGoOn() throws {
-    let folder = try makeScratchFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try photosWithMasks(photoNames, in: folder)
-    let output = folder.appendingPathComponent("out")
+    let run = try RecipeRun.maskedPhotos(photoNames)
+    defer { run.remove() }
+    let (input, output) = (run.input, run.output)
     let whole = try runRecipe(fillRecipe, input, output)
     #expect(whole.status == 0, "\(whole.stderr)")
     #expect(try manifestLines(output).allSatisfy { $0.shard == nil })
@@ -101,7 +96,7 @@ private func plan(_ input: URL, _ output: URL, shard: Shard) throws -> BatchPlan
         #expect(result.stderr.contains("0 done, 0 failed"), "\(shard): \(result.stderr)")
     }
 
-    let shardedOutput = folder.appendingPathComponent("sharded")
+    let shardedOutput = run.folder.appendingPathComponent("sharded")
     for shard in ["0/2", "1/2"] {
         #expect(try runRecipe(fillRecipe, input, shardedOutput, ["--shard", shard]).status == 0)
     }

@@ -65,6 +65,24 @@ func overpaintExecutable() -> URL {
         .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2].appendingPathComponent("overpaint")
 }
 
+/// A file that a child process writes its standard output or error into, created empty at `url`
+/// and read back as text. Files rather than pipes: see `runOverpaint`.
+struct OutputCapture {
+    let url: URL
+    let handle: FileHandle
+
+    init(at url: URL) throws {
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        self.url = url
+        handle = try FileHandle(forWritingTo: url)
+    }
+
+    /// What the process has written so far.
+    func text() throws -> String { String(decoding: try Data(contentsOf: url), as: UTF8.self) }
+
+    func close() { try? handle.close() }
+}
+
 struct CommandResult {
     var status: Int32
     var stdout: String
@@ -86,21 +104,17 @@ func runOverpaint(_ arguments: [String], environment: [String: String]? = nil,
     if let environment { process.environment = environment }
     let capture = try makeScratchFolder("capture")
     defer { try? FileManager.default.removeItem(at: capture) }
-    let (outURL, errURL) = (capture.appendingPathComponent("stdout"), capture.appendingPathComponent("stderr"))
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let (out, err) = (try FileHandle(forWritingTo: outURL), try FileHandle(forWritingTo: errURL))
+    let out = try OutputCapture(at: capture.appendingPathComponent("stdout"))
+    let err = try OutputCapture(at: capture.appendingPathComponent("stderr"))
     defer {
-        try? out.close()
-        try? err.close()
+        out.close()
+        err.close()
     }
-    process.standardOutput = out
-    process.standardError = err
+    process.standardOutput = out.handle
+    process.standardError = err.handle
     try process.run()
     process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus,
-                         stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                         stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    return CommandResult(status: process.terminationStatus, stdout: try out.text(), stderr: try err.text())
 }
 
 /// `folder/in` holding the input.png of the fixture `area` (the SD pipeline's by default) as

@@ -14,6 +14,17 @@ enum CodecFixtures {
     /// The formats `ImageFile.write` encodes (HEIF and AVIF are read only).
     static let writableFormats: [ImageFormat] = [.png, .jpeg, .tiff, .webp]
 
+    /// `image` written as `format` (`ImageFile.write` with `quality`, and `bitDepth` where given)
+    /// to a file in a fresh scratch folder, and read back.
+    static func roundTrip(_ image: Image, as format: ImageFormat, quality: Int = 95, bitDepth: Int? = nil,
+                          _ test: String = #function) throws -> Image {
+        let folder = try makeScratchFolder(test)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("round-trip.\(format.rawValue)")
+        try ImageFile.write(image, to: url, format: format, quality: quality, bitDepth: bitDepth)
+        return try ImageFile.read(url)
+    }
+
     /// One entry of decode.json: a file and the samples a decoder must deliver.
     struct DecodeCase: Decodable, Sendable, CustomStringConvertible {
         var file: String
@@ -27,13 +38,10 @@ enum CodecFixtures {
         var description: String { file }
     }
 
-    /// decode.json's cases (codec_fixtures.py), then bmp_decode.json's (bmp_fixtures.py).
+    /// decode.json's cases (codec_fixtures.py), then bmp_decode.json's (bmp_fixtures.py); none of a
+    /// file that is unreadable (the tests over them then fail for want of cases).
     static func decodeCases() -> [DecodeCase] {
-        ["decode.json", "bmp_decode.json"].flatMap { manifest -> [DecodeCase] in
-            guard let data = try? data(manifest),
-                  let cases = try? JSONDecoder().decode([DecodeCase].self, from: data) else { return [] }
-            return cases
-        }
+        ["decode.json", "bmp_decode.json"].flatMap { (try? Fixtures.decoded([DecodeCase].self, "codecs", $0)) ?? [] }
     }
 
     /// Raw expected samples: uint8, or uint16 little-endian.

@@ -10,27 +10,18 @@ import Testing
     static let rgbFiles = ["heif_rgb.heic", "avif_rgb.avif"]
     static let cameraFiles = ["heif_camera.heic", "avif_camera.avif"]
 
-    /// Peak signal-to-noise ratio over every sample, in dB of full scale; 0 when the layouts differ.
-    static func psnr(_ image: Image, _ reference: Image) -> Double {
-        guard image.width == reference.width, image.height == reference.height,
-              image.channels == reference.channels else { return 0 }
-        let squares = zip(image.samples, reference.samples).map { Double($0 - $1) * Double($0 - $1) }
-        let meanSquare = squares.reduce(0, +) / Double(squares.count)
-        return 10 * log10(1 / max(meanSquare, 1e-12))
-    }
-
     @Test(arguments: rgbFiles) func decodesCloseToItsSource(name: String) throws {
         let image = try ImageFile.read(CodecFixtures.url(name))
         let source = try ImageFile.read(CodecFixtures.url("heif_source.png"))
         #expect(image.width == 64 && image.height == 48 && image.channels == 3 && image.bitDepth == 8)
-        #expect(Self.psnr(image, source) >= 30, "\(Self.psnr(image, source)) dB")
+        #expect(peakSignalToNoiseRatio(image, source) >= 30, "\(peakSignalToNoiseRatio(image, source)) dB")
     }
 
     @Test(arguments: ["heif_rgba.heic", "avif_rgba.avif"]) func alphaIsAFourthChannel(name: String) throws {
         let image = try ImageFile.read(CodecFixtures.url(name))
         let source = try ImageFile.read(CodecFixtures.url("heif_source_rgba.png"))
         #expect(image.channels == 4)
-        #expect(Self.psnr(image, source) >= 30, "\(Self.psnr(image, source)) dB")
+        #expect(peakSignalToNoiseRatio(image, source) >= 30, "\(peakSignalToNoiseRatio(image, source)) dB")
         #expect(image[0, 0, 3] > 0.95 && image[63, 0, 3] < 0.05, "opaque on the left, clear on the right")
     }
 
@@ -39,7 +30,7 @@ import Testing
         let image = try ImageFile.read(CodecFixtures.url(name))
         let source = try ImageFile.read(CodecFixtures.url("heif_source16.png"))
         #expect(image.bitDepth == 16 && image.channels == 3)
-        #expect(Self.psnr(image, source) >= 30, "\(Self.psnr(image, source)) dB")
+        #expect(peakSignalToNoiseRatio(image, source) >= 30, "\(peakSignalToNoiseRatio(image, source)) dB")
         func onGrid(_ levels: Float) -> Bool {
             image.samples.allSatisfy { abs($0 * levels - ($0 * levels).rounded()) < 1e-3 }
         }
@@ -52,7 +43,7 @@ import Testing
         let (image, metadata) = try ImageFile.readWithMetadata(CodecFixtures.url(name))
         let jpeg = try ImageFile.readWithMetadata(CodecFixtures.url("heif_camera.jpg"))
         #expect(image.width == 48 && image.height == 64)
-        #expect(Self.psnr(image, jpeg.image) >= 30, "the JPEG turned by its EXIF: \(Self.psnr(image, jpeg.image)) dB")
+        #expect(peakSignalToNoiseRatio(image, jpeg.image) >= 30, "the JPEG turned by its EXIF: \(peakSignalToNoiseRatio(image, jpeg.image)) dB")
         #expect(metadata.orientationApplied)
         #expect(metadata.iccProfile == jpeg.metadata.iccProfile, "the profile heif-enc took from the JPEG")
         let fields = try #require(metadata.exif.flatMap(ExifFields.init))

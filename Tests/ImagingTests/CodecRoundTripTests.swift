@@ -17,23 +17,14 @@ import Testing
 
     @Test(arguments: losslessLayouts)
     func losslessFormatsKeepEverySample(_ layout: Layout) throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 9, height: 6, channels: layout.channels, bitDepth: layout.bitDepth)
-        let url = folder.appendingPathComponent("out.\(layout.format.rawValue)")
-        try ImageFile.write(image, to: url, format: layout.format)
-        let decoded = try ImageFile.read(url)
-        #expect(decoded == image)
+        #expect(try CodecFixtures.roundTrip(image, as: layout.format) == image)
     }
 
     @Test func oneByOneImagesRoundTripInEveryFormat() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = Image(width: 1, height: 1, channels: 3, samples: [1, 0, 128 / 255])
         for format in CodecFixtures.writableFormats {
-            let url = folder.appendingPathComponent("one.\(format.rawValue)")
-            try ImageFile.write(image, to: url, format: format, quality: format == .webp ? 100 : 95)
-            let decoded = try ImageFile.read(url)
+            let decoded = try CodecFixtures.roundTrip(image, as: format, quality: format == .webp ? 100 : 95)
             #expect(decoded.width == 1 && decoded.height == 1 && decoded.channels == 3)
             let tolerance: Float = format == .jpeg ? 3 / 255 : 0
             #expect(zip(decoded.samples, image.samples).allSatisfy { abs($0 - $1) <= tolerance }, "\(format)")
@@ -42,27 +33,19 @@ import Testing
 
     /// decode -> encode -> decode of the reference-written files gives identical samples.
     @Test func referenceFilesSurviveReencoding() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let lossless = CodecFixtures.decodeCases().filter { !$0.file.hasSuffix(".jpg") }
         #expect(lossless.count >= 25)
         for fixture in lossless {
             let original = try ImageFile.read(CodecFixtures.url(fixture.file))
             for format in [ImageFormat.png, .tiff] {
-                let url = folder.appendingPathComponent("again.\(format.rawValue)")
-                try ImageFile.write(original, to: url, format: format)
-                #expect(try ImageFile.read(url) == original, "\(fixture.file) via \(format)")
+                #expect(try CodecFixtures.roundTrip(original, as: format) == original, "\(fixture.file) via \(format)")
             }
         }
     }
 
     @Test func sixteenBitCanBeWrittenAsEightAndBack() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 5, height: 4, channels: 3, bitDepth: 16)
-        let url = folder.appendingPathComponent("narrow.png")
-        try ImageFile.write(image, to: url, format: .png, bitDepth: 8)
-        let decoded = try ImageFile.read(url)
+        let decoded = try CodecFixtures.roundTrip(image, as: .png, bitDepth: 8)
         #expect(decoded.bitDepth == 8)
         // round(v * 255), independently: the 16-bit level times 255/65535.
         let expected = CodecFixtures.levels(image, bitDepth: 16).map { Int((Double($0) * 255 / 65535).rounded()) }
@@ -70,23 +53,15 @@ import Testing
     }
 
     @Test func outOfRangeAndNaNSamplesAreClamped() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = Image(width: 4, height: 1, channels: 1, samples: [-0.5, 1.5, .nan, 0.5])
-        let url = folder.appendingPathComponent("clamped.png")
-        try ImageFile.write(image, to: url, format: .png)
-        #expect(CodecFixtures.levels(try ImageFile.read(url), bitDepth: 8) == [0, 255, 0, 128])
+        #expect(CodecFixtures.levels(try CodecFixtures.roundTrip(image, as: .png), bitDepth: 8) == [0, 255, 0, 128])
     }
 
     @Test(arguments: [1, 2, 3, 4])
     func jpegDropsAlphaAndStaysClose(channels: Int) throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         var image = CodecFixtures.gradient(width: 32, height: 24, channels: channels)
         image.bitDepth = 16
-        let url = folder.appendingPathComponent("photo.jpg")
-        try ImageFile.write(image, to: url, format: .jpeg, quality: 95)
-        let decoded = try ImageFile.read(url)
+        let decoded = try CodecFixtures.roundTrip(image, as: .jpeg, quality: 95)
         #expect(decoded.channels == image.colorChannels)
         #expect(decoded.bitDepth == 8)
         var squaredError: Float = 0
@@ -97,7 +72,7 @@ import Testing
                 squaredError += difference * difference
             }
         }
-        let psnr = 10 * log10(1 / (squaredError / Float(image.pixelCount * decoded.channels)))
+        let psnr = peakSignalToNoiseRatio(squaredError: Double(squaredError), count: image.pixelCount * decoded.channels)
         #expect(psnr > 38, "PSNR \(psnr) dB")
     }
 

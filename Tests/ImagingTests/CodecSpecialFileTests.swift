@@ -31,12 +31,15 @@ import Glibc
         #expect(outcome.text == "refused")
     }
 
-    @Test func deviceBehindALinkNamedPngIsNotARegularFile() throws {
+    /// A link named like a PNG to a device is not a regular file; a dangling one says where it points.
+    @Test(arguments: [("x.png", "/dev/zero", "not a regular file (character device)"),
+                      ("gone.png", "missing/photo.png", "dangling symbolic link (to missing/photo.png, which does not exist)")])
+    func aLinkToADeviceOrToNothingIsRefused(_ name: String, _ destination: String, _ reason: String) throws {
         let folder = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let url = folder.appendingPathComponent("x.png")
-        try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: "/dev/zero")
-        Self.expectRefusedAtOnce(url, saying: "not a regular file (character device)", in: folder)
+        let url = folder.appendingPathComponent(name)
+        try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: destination)
+        Self.expectRefusedAtOnce(url, saying: reason, in: folder)
     }
 
     @Test func socketIsNotARegularFile() throws {
@@ -56,14 +59,6 @@ import Glibc
         }
         try #require(bound == 0)
         Self.expectRefusedAtOnce(url, saying: "not a regular file (socket)", in: folder)
-    }
-
-    @Test func danglingLinkSaysWhereItPoints() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let url = folder.appendingPathComponent("gone.png")
-        try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: "missing/photo.png")
-        Self.expectRefusedAtOnce(url, saying: "dangling symbolic link (to missing/photo.png, which does not exist)", in: folder)
     }
 
     @Test func linkLoopIsRefused() throws {

@@ -7,34 +7,22 @@ import Testing
 /// broken or oversized files refused with one line naming the file.
 @Suite struct CodecWebPTests {
     @Test(arguments: [3, 4]) func losslessRoundTripIsExact(channels: Int) throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 37, height: 21, channels: channels, bitDepth: 8)
-        let url = folder.appendingPathComponent("out.webp")
-        try ImageFile.write(image, to: url, format: .webp, quality: 100)
-        let back = try ImageFile.read(url)
+        let back = try CodecFixtures.roundTrip(image, as: .webp, quality: 100)
         #expect(back.width == 37 && back.height == 21 && back.channels == channels)
         #expect(back.samples == image.samples)
     }
 
     @Test func lossyRoundTripIsClose() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.gradient(width: 64, height: 48, channels: 3)
-        let url = folder.appendingPathComponent("out.webp")
-        try ImageFile.write(image, to: url, format: .webp, quality: 90)
-        let back = try ImageFile.read(url)
+        let back = try CodecFixtures.roundTrip(image, as: .webp, quality: 90)
         let worst = zip(back.samples, image.samples).map { abs($0 - $1) }.max() ?? 1
         #expect(worst < 12 / 255, "\(worst * 255) levels")
     }
 
     @Test func grayIsWrittenAsRGB() throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let image = CodecFixtures.pattern(width: 8, height: 8, channels: 1, bitDepth: 8)
-        let url = folder.appendingPathComponent("gray.webp")
-        try ImageFile.write(image, to: url, format: .webp, quality: 100)
-        let back = try ImageFile.read(url)
+        let back = try CodecFixtures.roundTrip(image, as: .webp, quality: 100)
         #expect(back.channels == 3)
         #expect((0..<64).allSatisfy { back.samples[$0 * 3 + 1] == image.samples[$0] })
     }

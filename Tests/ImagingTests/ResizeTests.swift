@@ -1,4 +1,5 @@
 import Foundation
+import OverpaintTestSupport
 import Testing
 @testable import Imaging
 
@@ -24,18 +25,10 @@ import Testing
         var description: String { name }
     }
 
-    static func cases() -> [Case] {
-        guard let data = try? CodecFixtures.data("resize.json") else { return [] }
-        return (try? JSONDecoder().decode([Case].self, from: data)) ?? []
-    }
+    /// resize.json's cases; none if it is unreadable (the tests over them then fail for want of cases).
+    static func cases() -> [Case] { (try? Fixtures.decoded([Case].self, "codecs", "resize.json")) ?? [] }
 
-    static func floats(_ name: String) throws -> [Float] {
-        let bytes = [UInt8](try CodecFixtures.data(name))
-        return stride(from: 0, to: bytes.count, by: 4).map { offset in
-            Float(bitPattern: UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
-                | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24)
-        }
-    }
+    static func floats(_ name: String) throws -> [Float] { littleEndianFloat32s(try CodecFixtures.data(name)) }
 
     @Test func manifestCoversEveryFilterAndMode() {
         let cases = Self.cases()

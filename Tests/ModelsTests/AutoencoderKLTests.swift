@@ -9,15 +9,11 @@ import Weights
 /// decode and tiled decode/encode (tools/reference/vae_fixtures.py).
 struct AutoencoderKLTests {
     let vae: AutoencoderKL
-    let io: [String: Tensor]
+    let io: FixtureTensors
 
     init() throws {
         vae = try AutoencoderKL(folder: Fixtures.url("vae", ""))
-        io = try Fixtures.tensors("vae", "vae_io.safetensors")
-    }
-
-    private func fixture(_ name: String) throws -> Tensor {
-        try #require(io[name], "no \(name) in vae_io.safetensors")
+        io = try FixtureTensors("vae", "vae_io.safetensors")
     }
 
     @Test func configMatchesTheSavedFolder() {
@@ -29,31 +25,31 @@ struct AutoencoderKLTests {
     }
 
     @Test func encodeGivesMeanAndLogVariance() throws {
-        let posterior = vae.encode(try fixture("encode.input"))
-        expectRelativeError(posterior.mean, try fixture("encode.mean"))
-        expectRelativeError(posterior.logvar, try fixture("encode.logvar"))
+        let posterior = vae.encode(try io.tensor("encode.input"))
+        expectRelativeError(posterior.mean, try io.tensor("encode.mean"))
+        expectRelativeError(posterior.logvar, try io.tensor("encode.logvar"))
     }
 
     @Test func posteriorSampleDrawsLikeTorch() throws {
-        let posterior = vae.encode(try fixture("encode.input"))
+        let posterior = vae.encode(try io.tensor("encode.input"))
         var generator = TorchGenerator(seed: 0)
-        expectRelativeError(posterior.sample(generator: &generator), try fixture("sample.output"))
+        expectRelativeError(posterior.sample(generator: &generator), try io.tensor("sample.output"))
     }
 
     @Test func decode() throws {
-        expectRelativeError(vae.decode(try fixture("decode.input")), try fixture("decode.output"))
+        expectRelativeError(vae.decode(try io.tensor("decode.input")), try io.tensor("decode.output"))
     }
 
     @Test func decodeWithEveryConvolutionByWinograd() throws {
-        let decoded = try Winograd.withRule(.always) { vae.decode(try fixture("decode.input")) }
-        expectRelativeError(decoded, try fixture("decode.output"))
+        let decoded = try Winograd.withRule(.always) { vae.decode(try io.tensor("decode.input")) }
+        expectRelativeError(decoded, try io.tensor("decode.output"))
     }
 
     @Test func tiledDecodeBlendsLikeDiffusers() throws {
         var tiled = vae
         tiled.tiling = VAETiling(sampleTileSize: 16, latentTileSize: 8)
-        let latent = try fixture("tiled_decode.input")
-        let expected = try fixture("tiled_decode.output")
+        let latent = try io.tensor("tiled_decode.input")
+        let expected = try io.tensor("tiled_decode.output")
         expectRelativeError(tiled.decode(latent), expected)
         // The untiled decode differs, so the tiling (not a plain decode) is what matched.
         #expect(maxRelativeError(vae.decode(latent), expected) > 1e-2)
@@ -62,9 +58,9 @@ struct AutoencoderKLTests {
     @Test func tiledEncodeBlendsLikeDiffusers() throws {
         var tiled = vae
         tiled.tiling = VAETiling(sampleTileSize: 16, latentTileSize: 8)
-        let posterior = tiled.encode(try fixture("tiled_encode.input"))
-        expectRelativeError(posterior.mean, try fixture("tiled_encode.mean"))
-        expectRelativeError(posterior.logvar, try fixture("tiled_encode.logvar"))
+        let posterior = tiled.encode(try io.tensor("tiled_encode.input"))
+        expectRelativeError(posterior.mean, try io.tensor("tiled_encode.mean"))
+        expectRelativeError(posterior.logvar, try io.tensor("tiled_encode.logvar"))
     }
 
     @Test func enableTilingUsesSampleSize() {
@@ -100,8 +96,8 @@ struct AutoencoderKLLoadingTests {
         try FileManager.default.copyItem(at: Fixtures.url("vae", "config.json"),
                                          to: folder.appendingPathComponent("config.json"))
         let vae = try AutoencoderKL(folder: folder)
-        let io = try Fixtures.tensors("vae", "vae_io.safetensors")
-        expectRelativeError(vae.decode(try #require(io["decode.input"])), try #require(io["decode.output"]))
+        let io = try FixtureTensors("vae", "vae_io.safetensors")
+        expectRelativeError(vae.decode(try io.tensor("decode.input")), try io.tensor("decode.output"))
     }
 
     @Test func configDefaultsAndListSampleSize() throws {
@@ -131,28 +127,13 @@ struct AutoencoderKLLoadingTests {
     }
 }
 
-/// A parameter source with the real SD VAE's names and shapes (from diffusers), holding zeros.
-private struct ZeroParameters: ParameterSource {
-    let shapes: [String: [Int]]
-    var path: String { "sd_vae_shapes.json" }
-    var keys: [String] { shapes.keys.sorted() }
-
-    func shape(of name: String) throws -> [Int] {
-        guard let shape = shapes[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
-        return shape
-    }
-
-    func tensor(named name: String) throws -> Tensor { Tensor(zeros: try shape(of: name)) }
-}
-
 struct StableDiffusionVAEShapeTests {
     /// The preset builds exactly diffusers' SD VAE: every tensor read with its shape, none left
     /// over (the load ends with `checkAllUsed`, so it would throw on a tensor never read).
     @Test func presetReadsEveryTensorOfTheRealArchitecture() throws {
-        let data = try Data(contentsOf: Fixtures.url("vae", "sd_vae_shapes.json"))
-        let shapes = try JSONDecoder().decode([String: [Int]].self, from: data)
+        let shapes = try Fixtures.decoded([String: [Int]].self, "vae", "sd_vae_shapes.json")
         #expect(shapes.count == 248)
-        let vae = try AutoencoderKL(config: .stableDiffusion(), source: ZeroParameters(shapes: shapes))
+        let vae = try AutoencoderKL(config: .stableDiffusion(), source: ZeroParameterSource(shapes: shapes, path: "sd_vae_shapes.json"))
         #expect(vae.downscaleFactor == 8)
     }
 }

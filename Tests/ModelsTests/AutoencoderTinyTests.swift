@@ -8,15 +8,11 @@ import Tensors
 /// and decode (tools/reference/taesd_fixtures.py).
 struct AutoencoderTinyTests {
     let model: AutoencoderTiny
-    let io: [String: Tensor]
+    let io: FixtureTensors
 
     init() throws {
         model = try AutoencoderTiny(folder: Fixtures.url("taesd", "taesd"))
-        io = try Fixtures.tensors("taesd", "io.safetensors")
-    }
-
-    private func fixture(_ name: String) throws -> Tensor {
-        try #require(io[name], "no \(name) in io.safetensors")
+        io = try FixtureTensors("taesd", "io.safetensors")
     }
 
     @Test func configMatchesTheSavedFolder() {
@@ -27,11 +23,11 @@ struct AutoencoderTinyTests {
     }
 
     @Test func encodeGivesDiffusersLatents() throws {
-        expectRelativeError(model.encode(try fixture("input")), try fixture("encoded"))
+        expectRelativeError(model.encode(try io.tensor("input")), try io.tensor("encoded"))
     }
 
     @Test func decodeGivesDiffusersImage() throws {
-        expectRelativeError(model.decode(try fixture("encoded")), try fixture("decoded"))
+        expectRelativeError(model.decode(try io.tensor("encoded")), try io.tensor("decoded"))
     }
 
     @Test func anUnsupportedConfigIsRefusedNamingTheField() throws {

@@ -9,22 +9,18 @@ import Weights
 /// (tools/reference/vae_fixtures.py, blocks.safetensors + block_io.safetensors).
 struct BlockTests {
     let weights: Parameters
-    let io: [String: Tensor]
+    let io: FixtureTensors
 
     init() throws {
         weights = Parameters(try Fixtures.store("vae", "blocks.safetensors"))
-        io = try Fixtures.tensors("vae", "block_io.safetensors")
-    }
-
-    private func fixture(_ name: String) throws -> Tensor {
-        try #require(io[name], "no \(name) in block_io.safetensors")
+        io = try FixtureTensors("vae", "block_io.safetensors")
     }
 
     /// Runs `body` on the case's input and checks it against the case's output, and that the
     /// block read every weight under its prefix.
     private func check(_ name: String, _ parameters: Parameters, _ body: (Tensor) throws -> Tensor) throws {
-        let output = try body(try fixture("\(name).input"))
-        expectRelativeError(output, try fixture("\(name).output"))
+        let output = try body(try io.tensor("\(name).input"))
+        expectRelativeError(output, try io.tensor("\(name).output"))
         try parameters.checkAllUsed()
     }
 
@@ -32,7 +28,7 @@ struct BlockTests {
         let parameters = weights.scoped("resnet_temb")
         let block = try ResnetBlock2D(parameters, inChannels: 8, outChannels: 16, tembChannels: 12, groups: 4)
         #expect(block.convShortcut != nil)
-        let temb = try fixture("resnet_temb.temb")
+        let temb = try io.tensor("resnet_temb.temb")
         try check("resnet_temb", parameters) { block($0, temb: temb) }
     }
 
@@ -47,20 +43,16 @@ struct BlockTests {
         let parameters = weights.scoped("resnet_scale_shift")
         let block = try ResnetBlock2D(parameters, inChannels: 8, outChannels: 8, tembChannels: 12, groups: 4,
                                       groupsOut: 2, eps: 1e-6, timeEmbeddingNorm: .scaleShift)
-        let temb = try fixture("resnet_scale_shift.temb")
+        let temb = try io.tensor("resnet_scale_shift.temb")
         try check("resnet_scale_shift", parameters) { block($0, temb: temb) }
     }
 
-    @Test func downsampleWithPadding() throws {
-        let parameters = weights.scoped("down_pad1")
-        let block = try Downsample2D(parameters, channels: 8, padding: 1)
-        try check("down_pad1", parameters) { block($0) }
-    }
-
-    @Test func downsampleWithAsymmetricPadding() throws {
-        let parameters = weights.scoped("down_pad0")
-        let block = try Downsample2D(parameters, channels: 8, padding: 0)
-        try check("down_pad0", parameters) { block($0) }
+    /// Padding 1 on every side, and padding 0, for which diffusers pads right and bottom by one.
+    @Test(arguments: [("down_pad1", 1), ("down_pad0", 0)])
+    func downsampleWithSymmetricOrAsymmetricPadding(_ name: String, padding: Int) throws {
+        let parameters = weights.scoped(name)
+        let block = try Downsample2D(parameters, channels: 8, padding: padding)
+        try check(name, parameters) { block($0) }
     }
 
     @Test func upsampleTwice() throws {
@@ -85,7 +77,7 @@ struct BlockTests {
     @Test func crossAttention() throws {
         let parameters = weights.scoped("attn_cross")
         let block = try Attention(parameters, queryDim: 16, crossAttentionDim: 12, heads: 2, dimHead: 8)
-        let context = try fixture("attn_cross.context")
+        let context = try io.tensor("attn_cross.context")
         try check("attn_cross", parameters) { block($0, encoderHiddenStates: context) }
     }
 

@@ -19,38 +19,26 @@ private func inputIDs(_ model: String) throws -> [[Int32]] {
     return (0..<ids.shape[0]).map { row in ids.scalars[row * length ..< (row + 1) * length].map { Int32($0) } }
 }
 
+/// The fixture model `name` of clip-text/ and its fixture's input ids.
+private func fixtureModel(_ name: String) throws -> (CLIPTextModel, ids: [[Int32]]) {
+    (try CLIPTextModel(folder: Fixtures.url("clip-text", name)), try inputIDs(name))
+}
+
 private func expectMatchesReference(_ actual: Tensor, _ reference: String) throws {
     let expected = try referenceIO().tensor(named: reference)
     let error = maxErrorRelativeToPeak(actual, expected)
     #expect(error <= relativeTolerance, "\(reference): relative error \(error), shapes \(actual.shape) vs \(expected.shape)")
 }
 
-/// Tensors held in memory, to build checkpoints with something missing, extra or mis-shaped.
-private struct InMemorySource: ParameterSource {
-    let path = "memory.safetensors"
-    var tensors: [String: Tensor]
-    var keys: [String] { tensors.keys.sorted() }
-
-    func shape(of name: String) throws -> [Int] {
-        guard let tensor = tensors[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
-        return tensor.shape
-    }
-
-    func tensor(named name: String) throws -> Tensor {
-        guard let tensor = tensors[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
-        return tensor
-    }
-}
-
-private func quickGELUCheckpoint() throws -> (CLIPTextConfig, InMemorySource) {
+private func quickGELUCheckpoint() throws -> (CLIPTextConfig, InMemoryParameterSource) {
     let folder = Fixtures.url("clip-text", "quick_gelu")
     let config = try CLIPTextConfig.load(from: folder.appendingPathComponent("config.json"))
     let store = try WeightStore(url: folder)
     let tensors = try Dictionary(uniqueKeysWithValues: store.keys.map { ($0, try store.tensor(named: $0)) })
-    return (config, InMemorySource(tensors: tensors))
+    return (config, InMemoryParameterSource(tensors: tensors, path: "memory.safetensors"))
 }
 
-private func loadError(_ config: CLIPTextConfig, _ source: InMemorySource) -> ModelsError? {
+private func loadError(_ config: CLIPTextConfig, _ source: InMemoryParameterSource) -> ModelsError? {
     do {
         _ = try CLIPTextModel(config: config, source: source)
         return nil
@@ -63,10 +51,9 @@ private func loadError(_ config: CLIPTextConfig, _ source: InMemorySource) -> Mo
 struct CLIPTextModelTests {
     @Test("quick_gelu (SD 1.x style, text_model. keys): states, pooled at the largest id, clip skip 1")
     func quickGELUParity() throws {
-        let model = try CLIPTextModel(folder: Fixtures.url("clip-text", "quick_gelu"))
+        let (model, ids) = try fixtureModel("quick_gelu")
         #expect(model.config.hiddenAct == .quickGELU)
         #expect(model.config.eosTokenId == 2)
-        let ids = try inputIDs("quick_gelu")
         let output = model(ids, outputHiddenStates: true)
         try expectMatchesReference(output.lastHiddenState, "quick_gelu.last_hidden_state")
         try expectMatchesReference(output.pooledOutput, "quick_gelu.pooled")
@@ -77,10 +64,9 @@ struct CLIPTextModelTests {
 
     @Test("gelu (SD 2.x style, unprefixed keys): states, pooled at the first eos, clip skip 2")
     func geluParity() throws {
-        let model = try CLIPTextModel(folder: Fixtures.url("clip-text", "gelu"))
+        let (model, ids) = try fixtureModel("gelu")
         #expect(model.config.hiddenAct == .gelu)
         #expect(model.config.eosTokenId == 100)
-        let ids = try inputIDs("gelu")
         let output = model(ids)
         #expect(output.hiddenStates == nil)
         try expectMatchesReference(output.lastHiddenState, "gelu.last_hidden_state")
@@ -90,8 +76,8 @@ struct CLIPTextModelTests {
 
     @Test("a causal mask: later tokens never change earlier states")
     func causality() throws {
-        let model = try CLIPTextModel(folder: Fixtures.url("clip-text", "quick_gelu"))
-        let ids = try inputIDs("quick_gelu")[0]
+        let (model, rows) = try fixtureModel("quick_gelu")
+        let ids = rows[0]
         var changed = ids
         changed[10] = 7
         let states = model([ids, changed]).lastHiddenState

@@ -50,7 +50,7 @@ private enum DepthFixtures {
 
     // nn.ConvTranspose2d(3, 4, kernel_size=2, stride=2)(x)
     @Test func convTransposeMatchesTorch() throws {
-        let source = InMemorySource(tensors: ["weight": try DepthFixtures.tensor("convt_weight", in: ops),
+        let source = InMemoryParameterSource(tensors: ["weight": try DepthFixtures.tensor("convt_weight", in: ops),
                                               "bias": try DepthFixtures.tensor("convt_bias", in: ops)])
         let convolution = try ConvTranspose2D(Parameters(source), inChannels: 3, outChannels: 4, kernelSize: 2, stride: 2)
         expectRelativeError(convolution(try DepthFixtures.tensor("x", in: ops)), try DepthFixtures.tensor("convt_2", in: ops),
@@ -154,7 +154,7 @@ private enum DepthFixtures {
             renamed[name] = try store.tensor(named: key)
         }
         #expect(renamed.keys.contains("backbone.encoder.layer.0.attention.q_proj.weight"))
-        let model = try DepthAnythingForDepthEstimation(config: config, source: InMemorySource(tensors: renamed))
+        let model = try DepthAnythingForDepthEstimation(config: config, source: InMemoryParameterSource(tensors: renamed))
         let cases = try DepthFixtures.cases()
         expectErrorRelativeToPeak(model(try DepthFixtures.tensor("pixel_values", in: cases)),
                            try DepthFixtures.tensor("predicted_depth", in: cases))
@@ -166,7 +166,7 @@ private enum DepthFixtures {
         var tensors: [String: Tensor] = [:]
         for key in store.keys where key != "head.conv3.bias" { tensors[key] = try store.tensor(named: key) }
         #expect(throws: ModelsError.missingTensor(path: "memory", tensor: "head.conv3.bias")) {
-            try DepthAnythingForDepthEstimation(config: config, source: InMemorySource(tensors: tensors))
+            try DepthAnythingForDepthEstimation(config: config, source: InMemoryParameterSource(tensors: tensors))
         }
     }
 
@@ -174,24 +174,7 @@ private enum DepthFixtures {
         var config = DepthAnythingConfig()
         config.backboneConfig.useSwigluFfn = true
         #expect(throws: ModelsError.self) {
-            try DepthAnythingForDepthEstimation(config: config, source: InMemorySource(tensors: [:]))
+            try DepthAnythingForDepthEstimation(config: config, source: InMemoryParameterSource(tensors: [:]))
         }
-    }
-}
-
-/// Named tensors held in memory.
-private struct InMemorySource: ParameterSource {
-    let tensors: [String: Tensor]
-    var path: String { "memory" }
-    var keys: [String] { tensors.keys.sorted() }
-
-    func shape(of name: String) throws -> [Int] {
-        guard let tensor = tensors[name] else { throw ModelsError.missingTensor(path: path, tensor: name) }
-        return tensor.shape
-    }
-
-    func tensor(named name: String) throws -> Tensor {
-        guard let tensor = tensors[name] else { throw ModelsError.missingTensor(path: path, tensor: name) }
-        return tensor
     }
 }

@@ -85,17 +85,32 @@ import Weights
         ["down_blocks.", "mid_block.", "up_blocks."].contains { key.hasPrefix("model.diffusion_model." + $0) || key.hasPrefix("control_model." + $0) }
     }
 
-    static func temporaryURL(_ name: String) -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-random-\(UUID().uuidString)-\(name)")
+    /// `architecture` with the weights `seed` gives, as a half-precision diffusers folder `folder`
+    /// named `name` in `scratch`, a fresh scratch folder.
+    static func writtenAsDiffusers(_ architecture: RandomModel.Architecture, name: String, seed: UInt64,
+                                   _ test: String = #function) throws -> (scratch: URL, folder: URL) {
+        let scratch = try makeScratchFolder(test)
+        let folder = scratch.appendingPathComponent(name)
+        try RandomModel.write(architecture, name: name, to: folder, format: .diffusers, seed: seed, dtype: .f16)
+        return (scratch, folder)
+    }
+
+    /// `architecture` with the weights `seed` gives, in `scratch` (a fresh scratch folder) as a
+    /// diffusers folder `folder` and as a single file `file`.
+    static func writtenInBothLayouts(_ architecture: RandomModel.Architecture, name: String, seed: UInt64,
+                                     _ test: String = #function) throws -> (scratch: URL, folder: URL, file: URL) {
+        let scratch = try makeScratchFolder(test)
+        let (folder, file) = (scratch.appendingPathComponent(name), scratch.appendingPathComponent("\(name).safetensors"))
+        try RandomModel.write(architecture, name: name, to: folder, format: .diffusers, seed: seed, dtype: .f32)
+        try RandomModel.write(architecture, name: name, to: file, format: .singleFile, seed: seed, dtype: .f32)
+        return (scratch, folder, file)
     }
 
     static func isFinite(_ tensor: Tensor) -> Bool { tensor.scalars.allSatisfy(\.isFinite) }
 
     @Test func tinyDiffusersPipelineLoadsAndRunsFinite() throws {
-        let folder = Self.temporaryURL("sd")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try RandomModel.write(.stableDiffusion(Self.tinyPipeline()), name: "sd15", to: folder, format: .diffusers,
-                              seed: 7, dtype: .f16)
+        let (scratch, folder) = try Self.writtenAsDiffusers(.stableDiffusion(Self.tinyPipeline()), name: "sd15", seed: 7)
+        defer { try? FileManager.default.removeItem(at: scratch) }
         let tokenizer = try CLIPTokenizer(folder: folder.appendingPathComponent("tokenizer"))
         let text = try CLIPTextModel(folder: folder.appendingPathComponent("text_encoder"))
         let unet = try UNet2DConditionModel(folder: folder.appendingPathComponent("unet"))
@@ -117,14 +132,8 @@ import Weights
     /// Same seed, two layouts: the single file, read back through `SingleFileCheckpoint` and
     /// `LDMKeyMap`, holds exactly the diffusers folder's tensors (so the reverse map inverts it).
     @Test(arguments: [false, true]) func singleFileHoldsTheDiffusersTensors(sd2: Bool) throws {
-        let pipeline = Self.tinyPipeline(sd2: sd2)
-        let folder = Self.temporaryURL("sd"), file = Self.temporaryURL("sd.safetensors")
-        defer {
-            try? FileManager.default.removeItem(at: folder)
-            try? FileManager.default.removeItem(at: file)
-        }
-        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: folder, format: .diffusers, seed: 3, dtype: .f32)
-        try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 3, dtype: .f32)
+        let (scratch, folder, file) = try Self.writtenInBothLayouts(.stableDiffusion(Self.tinyPipeline(sd2: sd2)), name: "tiny", seed: 3)
+        defer { try? FileManager.default.removeItem(at: scratch) }
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: file))
         #expect(checkpoint.textEncoderLayout == (sd2 ? .openCLIP : .clip))
         #expect(checkpoint.file.keys.filter(Self.hasDiffusersBlockName).prefix(3) == [])
@@ -153,8 +162,9 @@ import Weights
 
     @Test(arguments: [false, true]) func singleFileConfigsAreInferredFromShapes(sd2: Bool) throws {
         let pipeline = Self.ruleAbidingTinyPipeline(sd2: sd2)
-        let file = Self.temporaryURL("sd.safetensors")
-        defer { try? FileManager.default.removeItem(at: file) }
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let file = scratch.appendingPathComponent("sd.safetensors")
         try RandomModel.write(.stableDiffusion(pipeline), name: "tiny", to: file, format: .singleFile, seed: 2, dtype: .f16)
         let inferred = try StableDiffusionArchitecture.inferred(from: SingleFileCheckpoint(file: SafeTensorsFile(url: file)))
         #expect(inferred.unet == pipeline.unet)
@@ -171,13 +181,8 @@ import Weights
         config.normNumGroups = 8
         config.crossAttentionDim = 32
         config.conditioningEmbeddingOutChannels = [8, 8, 16, 16]
-        let folder = Self.temporaryURL("cn"), file = Self.temporaryURL("cn.safetensors")
-        defer {
-            try? FileManager.default.removeItem(at: folder)
-            try? FileManager.default.removeItem(at: file)
-        }
-        try RandomModel.write(.controlNet(config), name: "controlnet", to: folder, format: .diffusers, seed: 1, dtype: .f32)
-        try RandomModel.write(.controlNet(config), name: "controlnet", to: file, format: .singleFile, seed: 1, dtype: .f32)
+        let (scratch, folder, file) = try Self.writtenInBothLayouts(.controlNet(config), name: "controlnet", seed: 1)
+        defer { try? FileManager.default.removeItem(at: scratch) }
         let model = try ControlNetModel(folder: folder)
         let fromFile = try ControlNetModel(
             config: config, source: SingleFileCheckpoint(file: SafeTensorsFile(url: file)).controlNet())
@@ -198,8 +203,9 @@ import Weights
 
     @Test func tinyRRDBNetLoadsAndUpscalesFinite() throws {
         let network = RRDBNetArchitecture(features: 8, blocks: 2, growth: 4)
-        let file = Self.temporaryURL("esrgan.safetensors")
-        defer { try? FileManager.default.removeItem(at: file) }
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let file = scratch.appendingPathComponent("esrgan.safetensors")
         try RandomModel.write(.rrdbNet(network), name: "realesrgan-x4plus", to: file, format: .singleFile, seed: 5, dtype: .f16)
         let model = try #require(try loadSuperResolutionNetwork(at: file) as? RRDBNet)
         let output = model(Tensor(repeating: 0.5, shape: [1, 3, 4, 4]))

@@ -56,10 +56,8 @@ import Weights
     }
 
     @Test func tinySDXLLoadsAndRunsFinite() throws {
-        let folder = RandomModelTests.temporaryURL("sdxl")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try RandomModel.write(.stableDiffusion(Self.tinySDXL()), name: "sdxl", to: folder, format: .diffusers,
-                              seed: 7, dtype: .f16)
+        let (scratch, folder) = try RandomModelTests.writtenAsDiffusers(.stableDiffusion(Self.tinySDXL()), name: "sdxl", seed: 7)
+        defer { try? FileManager.default.removeItem(at: scratch) }
         let tokenizer2 = try CLIPTokenizer(folder: folder.appendingPathComponent("tokenizer_2"))
         #expect(tokenizer2.padTokenID == 0)
         let text2 = try CLIPTextModelWithProjection(folder: folder.appendingPathComponent("text_encoder_2"))
@@ -87,8 +85,9 @@ import Weights
     /// name and shape through the single-file loader's renaming, and `models inspect` calls it SDXL.
     @Test func singleFileSDXLHoldsEveryDiffusersTensor() throws {
         let pipeline = Self.tinySDXL()
-        let url = RandomModelTests.temporaryURL("sdxl.safetensors")
-        defer { try? FileManager.default.removeItem(at: url) }
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let url = scratch.appendingPathComponent("sdxl.safetensors")
         try RandomModel.write(.stableDiffusion(pipeline), name: "sdxl", to: url, format: .singleFile, seed: 7, dtype: .f16)
         let checkpoint = try SingleFileCheckpoint(file: SafeTensorsFile(url: url))
         #expect(checkpoint.textEncoderLayout == .sdxl)
@@ -154,8 +153,9 @@ import Weights
     }
 
     @Test func fullSizeRefinerSingleFileHoldsEveryDiffusersTensor() throws {
-        let url = RandomModelTests.temporaryURL("sdxl-refiner.safetensors")
-        defer { try? FileManager.default.removeItem(at: url) }
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let url = scratch.appendingPathComponent("sdxl-refiner.safetensors")
         let tensors = try RandomModel.singleFileTensors(.sdxlRefiner(.sdxlRefiner), generator: WeightGenerator(seed: 0), path: url.path)
         // LDM names throughout: a diffusers name would pass the loader's renaming unchanged
         #expect(tensors.filter { RandomModelTests.hasDiffusersBlockName($0.name) }.map(\.name).prefix(3) == [])
@@ -184,8 +184,9 @@ import Weights
 
     /// The folder's config.json and a header-only weights file: `models inspect` names it.
     @Test func fullSizeControlNetSDXLIsInspectedAsSuch() throws {
-        let folder = RandomModelTests.temporaryURL("controlnet-sdxl")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let folder = scratch.appendingPathComponent("controlnet-sdxl")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try diffusersConfigJSON(ControlNetConfig.sdxlCanny, className: "ControlNetModel").write(to: folder.appendingPathComponent("config.json"))
         #expect(try ControlNetConfig.load(from: folder.appendingPathComponent("config.json")) == .sdxlCanny)
@@ -198,7 +199,9 @@ import Weights
     }
 
     @Test func anSDXLControlNetHasNoSingleFile() throws {
-        let url = RandomModelTests.temporaryURL("controlnet-sdxl.safetensors")
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let url = scratch.appendingPathComponent("controlnet-sdxl.safetensors")
         #expect(throws: ModelsError.self) {
             try RandomModel.write(.controlNet(.sdxlCanny), name: "controlnet-sdxl", to: url, format: .singleFile, seed: 0, dtype: .f16)
         }

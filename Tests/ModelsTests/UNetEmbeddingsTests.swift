@@ -22,7 +22,7 @@ import Weights
         let expected = try file.tensor(named: name)
         let embedding = Timesteps(channels: channels, flipSinToCos: flip, downscaleFreqShift: shift)(timesteps)
         #expect(embedding.shape == expected.shape)
-        let maxError = zip(embedding.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let maxError = maxAbsoluteError(embedding, expected)
         // Values lie in [-1, 1]; measured max absolute error below 1e-6.
         #expect(maxError < 1e-5)
         let hasNaN = embedding.scalars.contains { $0.isNaN }

@@ -5,20 +5,6 @@ import Tensors
 import Weights
 @testable import Models
 
-/// Parameter names and shapes of a diffusers layout, every tensor zero.
-private struct ZeroWeights: ParameterSource {
-    let shapes: [String: [Int]]
-    var path: String { "sd15_layout.json" }
-    var keys: [String] { shapes.keys.sorted() }
-
-    func shape(of name: String) throws -> [Int] {
-        guard let shape = shapes[name] else { throw WeightsError.missingTensor(path: path, tensor: name) }
-        return shape
-    }
-
-    func tensor(named name: String) throws -> Tensor { Tensor(zeros: try shape(of: name)) }
-}
-
 /// The SD 1.5 topology (4 levels, 2 layers per block, 3 cross-attention levels) at narrow
 /// widths, from tools/reference/unet_fixtures.py write_sd15_layout():
 /// `UNet2DConditionModel(sample_size=8, cross_attention_dim=16,
@@ -37,7 +23,7 @@ struct UNetLayoutTests {
         #expect(layout.shapes.count == 686)
 
         // Strict: a missing, misshapen or unread tensor throws.
-        let model = try UNet2DConditionModel(config: config, source: ZeroWeights(shapes: layout.shapes))
+        let model = try UNet2DConditionModel(config: config, source: ZeroParameterSource(shapes: layout.shapes, path: "sd15_layout.json"))
         #expect(model.downBlocks.count == 4 && model.upBlocks.map(\.resnetCount) == [3, 3, 3, 3])
 
         let output = model(sample: Tensor(zeros: [1, 4, 8, 8]), timestep: 10,

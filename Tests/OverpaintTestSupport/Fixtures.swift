@@ -1,5 +1,7 @@
 import Foundation
+import Imaging
 import Tensors
+import Testing
 import Weights
 
 /// The package's committed test data: Tests/Fixtures/<area>/<name>, written by the scripts of
@@ -21,6 +23,11 @@ public enum Fixtures {
 
     public static func data(_ area: String, _ name: String) throws -> Data {
         try Data(contentsOf: url(area, name))
+    }
+
+    /// An image fixture, decoded.
+    public static func image(_ area: String, _ name: String) throws -> Image {
+        try ImageFile.read(url(area, name))
     }
 
     /// A fixture holding one JSON object.
@@ -47,6 +54,22 @@ public enum Fixtures {
     /// One recipe of recipes/, by its name without `.yaml`.
     public static func recipe(_ name: String) -> URL {
         packageRoot.appendingPathComponent("recipes/\(name).yaml")
+    }
+}
+
+/// The tensors of one safetensors fixture, each asked for by name: one the file lacks fails
+/// the test, naming it and the file.
+public struct FixtureTensors: Sendable {
+    public let all: [String: Tensor]
+    private let file: String
+
+    public init(_ area: String, _ name: String) throws {
+        all = try Fixtures.tensors(area, name)
+        file = name
+    }
+
+    public func tensor(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Tensor {
+        try #require(all[name], "no \(name) in \(file)", sourceLocation: sourceLocation)
     }
 }
 

@@ -47,9 +47,9 @@ public struct NPY {
 
     public func float32() throws -> [Float] {
         guard dtype == "<f4" else { throw Failure.malformed("dtype \(dtype), expected <f4") }
-        return payload.withUnsafeBytes { raw in
-            (0..<count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
-        }
+        let values = littleEndianFloat32s(payload)
+        guard values.count >= count else { throw Failure.malformed("\(values.count) values for shape \(shape)") }
+        return Array(values.prefix(count))
     }
 
     private static func field(_ header: String, _ key: String) throws -> String {
@@ -64,6 +64,13 @@ public struct NPY {
         let rest = header[start.upperBound...]
         guard let end = rest.firstIndex(of: ")") else { throw Failure.malformed("bad shape") }
         return String(rest[..<end])
+    }
+}
+
+/// The float32 values a raw little-endian fixture (numpy's `.tofile`, an `.npy` payload) holds.
+public func littleEndianFloat32s(_ data: Data) -> [Float] {
+    data.withUnsafeBytes { raw in
+        (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import OverpaintTestSupport
 import Testing
 @testable import Pipelines
 
@@ -10,20 +11,8 @@ import Testing
 /// blending), `9ch` on unet-inpaint (strength 1). Measured here: 4ch 86.0 dB, 9ch identical
 /// (PSNR infinite); without the ControlNet 19.6 and 26.3 dB from diffusers'.
 @Suite struct ControlNetInpaintParityTests {
-    struct Case: Decodable, Sendable {
-        let unet: String
-        let strength: Double
-        let steps: Int
-        let guidance: Float
-        let seed: UInt64
-        let scale: Float
-    }
-
-    static let cases: [String: Case] = {
-        struct File: Decodable { let cases: [String: Case] }
-        let url = PipelineFixtures.folder.appendingPathComponent("controlnet_inpaint_cases.json")
-        return (try? JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases) ?? [:]
-    }()
+    static let cases: [String: ControlNetReferenceCase] =
+        (try? Fixtures.cases("pipelines", "controlnet_inpaint_cases.json")) ?? [:]
     static let controlNet = Result {
         try ControlNetModel(folder: PipelineFixtures.folder.appendingPathComponent("controlnet_tiny"))
     }
@@ -35,10 +24,8 @@ import Testing
         let image = try PipelineFixtures.image("input.png")
         let mask = Mask(try PipelineFixtures.image("mask.png"))
         let control = ControlInput(model: try Self.controlNet.get(),
-                                   condition: try Canny.edges(of: image, low: 100, high: 200), scale: reference.scale)
-        let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: reference.steps,
-                                        guidanceScale: reference.guidance, strength: reference.strength,
-                                        seed: reference.seed)
+                                   condition: try Canny.edges(of: image, low: 100, high: 200), scale: try #require(reference.scale))
+        let options = reference.options(prompt: PipelineFixtures.prompt)
         let ours = try pipeline.inpaint(image, mask: mask, options: options, controls: [control], pasteBack: false)
         let expected = try PipelineFixtures.image("\(name).png")
         let psnr = ImageFidelity.psnr(ours, expected, eightBit: true)

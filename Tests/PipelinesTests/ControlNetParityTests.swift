@@ -6,7 +6,11 @@ import Testing
 @testable import Pipelines
 
 /// One case of tools/reference/controlnet_pipeline_fixtures.py's CASES, as controlnet_cases.json holds it.
-struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
+typealias ControlNetReferenceCase = PipelineReferenceCase<ControlNetCaseKeys>
+
+/// controlnet_pipeline_fixtures.py's own keys: CASES' ControlNets, INPAINT_CASES' UNet and
+/// Canny ControlNet scale.
+struct ControlNetCaseKeys: Decodable, Sendable {
     struct Control: Decodable, Sendable {
         /// "canny" (the Canny map of input.png) or "input" (input.png itself).
         let condition: String
@@ -15,20 +19,9 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
         let end: Double
     }
 
-    var name = ""
-    let controls: [Control]
-    let seed: UInt64
-    let strength: Double
-    let steps: Int
-    let guidance: Float
-
-    var testDescription: String { name }
-
-    private enum CodingKeys: String, CodingKey {
-        case controls, seed, strength, steps, guidance
-    }
-
-    static let all: [ControlNetReferenceCase] = PipelineFixtures.namedCases("controlnet_cases.json")
+    let controls: [Control]?
+    let unet: String?
+    let scale: Float?
 }
 
 /// StableDiffusionControlNetImg2ImgPipeline on the tiny pipeline with the tiny ControlNet
@@ -42,6 +35,7 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
     static let controlNet = Result {
         try ControlNetModel(folder: PipelineFixtures.folder.appendingPathComponent("controlnet_tiny"))
     }
+    static let cases: [ControlNetReferenceCase] = Fixtures.namedCases("pipelines", "controlnet_cases.json")
 
     static func condition(_ name: String) throws -> Image {
         let input = try PipelineFixtures.image("input.png")
@@ -49,7 +43,7 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
     }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(ControlNetReferenceCase.all.map(\.name)
+        #expect(Self.cases.map(\.name)
             == ["controlnet_canny", "controlnet_canny_end_half", "controlnet_multi"])
     }
 
@@ -61,18 +55,15 @@ struct ControlNetReferenceCase: NamedReferenceCase, Sendable, CustomTestStringCo
         #expect(edges.samples.contains(1))
     }
 
-    @Test(arguments: ControlNetReferenceCase.all)
+    @Test(arguments: ControlNetParityTests.cases)
     func matchesDiffusers(_ reference: ControlNetReferenceCase) throws {
         let model = try Self.controlNet.get()
-        let controls = try reference.controls.map {
+        let controls = try #require(reference.controls).map {
             ControlInput(model: model, condition: try Self.condition($0.condition), scale: $0.scale,
                          start: $0.start, end: $0.end)
         }
-        let options = GenerationOptions(prompt: PipelineFixtures.prompt, steps: reference.steps,
-                                        guidanceScale: reference.guidance, strength: reference.strength,
-                                        seed: reference.seed)
-        let output = try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"),
-                                                          controls: controls, options: options)
+        let output = try Self.pipeline.get().imageToImage(try PipelineFixtures.image("input.png"), controls: controls,
+                                                          options: reference.options(prompt: PipelineFixtures.prompt))
         let expected = try PipelineFixtures.image("\(reference.name).png")
         expectMatchesReference(output, expected, reference.name)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import OverpaintTestSupport
 import Testing
 @testable import Pipelines
 
@@ -9,27 +10,9 @@ import Testing
 /// Measured here: 82.0 dB from diffusers'; diffusers' controlled and
 /// uncontrolled edits are 17.3 dB apart.
 @Suite struct ControlledEditTests {
-    struct Case: Decodable, Sendable {
-        let prompt: String
-        let guidance: Float
-        let steps: Int
-        let seed: UInt64
-        let scale: Float
-    }
-
-    struct File: Decodable {
-        let sourcePrompt: String
-        let cases: [String: Case]
-        private enum CodingKeys: String, CodingKey {
-            case cases
-            case sourcePrompt = "source_prompt"
-        }
-    }
-
     static let pipeline = Result { try PipelineFixtures.pipeline(inpainting: false) }
     static let file = Result {
-        try JSONDecoder().decode(File.self, from: Data(contentsOf: PipelineFixtures.folder
-            .appendingPathComponent("inversion_control_cases.json")))
+        try Fixtures.decoded(InversionCaseFile<InversionCase>.self, "pipelines", "inversion_control_cases.json")
     }
 
     func control(scale: Float, start: Double = 0, end: Double = 1) throws -> ControlInput {
@@ -41,12 +24,12 @@ import Testing
     @Test func matchesDiffusersAndDiffersFromTheUncontrolledEdit() throws {
         let file = try Self.file.get()
         let reference = try #require(file.cases["edit_canny"])
-        let options = GenerationOptions(prompt: reference.prompt, steps: reference.steps,
-                                        guidanceScale: reference.guidance, seed: reference.seed)
+        let options = reference.options(prompt: reference.prompt)
+        let scale = try #require(reference.scale)
         let image = try PipelineFixtures.image("input.png")
         let pipeline = try Self.pipeline.get()
         let ours = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options,
-                                              controls: [try control(scale: reference.scale)])
+                                              controls: [try control(scale: scale)])
         let expected = try PipelineFixtures.image("inversion_edit_canny.png")
         #expect(ImageFidelity.psnr(ours, expected, eightBit: true) >= 40)
         let uncontrolled = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options)
@@ -54,7 +37,7 @@ import Testing
         // img2img-control semantics: a control whose window holds no step adds nothing (to the
         // float noise of threaded sums, which can move a sample by a level)
         let idle = try pipeline.invertAndEdit(image, sourcePrompt: file.sourcePrompt, options: options,
-                                              controls: [try control(scale: reference.scale, start: 0.95, end: 1)])
+                                              controls: [try control(scale: scale, start: 0.95, end: 1)])
         #expect(ImageFidelity.psnr(idle, uncontrolled, eightBit: true) >= 50)
     }
 }

@@ -1,46 +1,24 @@
 import Foundation
 import Imaging
+import OverpaintTestSupport
 import Testing
 @testable import Pipelines
 
 /// One case of tools/reference/inversion_fixtures.py's CASES, as inversion_cases.json holds it.
-struct InversionCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
-    var name = ""
-    let prompt: String
-    let guidance: Float
-    let steps: Int
-    let seed: UInt64
-    /// diffusers' output against input.png, in dB (Python's PSNR, written by the script).
-    let referencePSNRVsInput: Double
+typealias InversionCase = PipelineReferenceCase<InversionCaseKeys>
 
-    var testDescription: String { name }
+/// inversion_fixtures.py's own keys: the edit's prompt; CASES' distance of diffusers' output
+/// from the input, CONTROL_CASE's ControlNet scale.
+struct InversionCaseKeys: Decodable, Sendable {
+    let prompt: String
+    /// diffusers' output against input.png, in dB (Python's PSNR, written by the script).
+    let referencePSNRVsInput: Double?
+    let scale: Float?
 
     private enum CodingKeys: String, CodingKey {
-        case prompt, guidance, steps, seed
+        case prompt, scale
         case referencePSNRVsInput = "reference_psnr_vs_input"
     }
-
-    var options: GenerationOptions {
-        GenerationOptions(prompt: prompt, steps: steps, guidanceScale: guidance, seed: seed)
-    }
-
-    struct File: Decodable {
-        let sourcePrompt: String
-        let cases: [String: InversionCase]
-
-        private enum CodingKeys: String, CodingKey {
-            case cases
-            case sourcePrompt = "source_prompt"
-        }
-    }
-
-    static let file: File? = {
-        let url = PipelineFixtures.folder.appendingPathComponent("inversion_cases.json")
-        guard let data = try? Data(contentsOf: url) else { return nil }
-        return try? JSONDecoder().decode(File.self, from: data)
-    }()
-
-    static let all: [InversionCase] = PipelineFixtures.named(file?.cases ?? [:])
 }
 
 /// The recipe's `edit` against diffusers: the posterior mean inverted with
@@ -55,28 +33,32 @@ struct InversionCase: NamedReferenceCase, Sendable, CustomTestStringConvertible 
 /// inversion retraces; a meaningful reconstruction figure needs a trained model.
 @Suite struct InvertAndEditTests {
     static let pipeline = Result { try PipelineFixtures.pipeline(inpainting: false) }
+    static let file: InversionCaseFile<InversionCase>? = try? Fixtures.decoded(
+        InversionCaseFile<InversionCase>.self, "pipelines", "inversion_cases.json")
+    static let cases: [InversionCase] = Fixtures.named(file?.cases ?? [:])
 
     @Test func bothReferenceCasesAreListed() {
-        #expect(InversionCase.all.map(\.name) == ["edit", "reconstruction"])
-        #expect(InversionCase.file?.sourcePrompt == "an astronaut")
+        #expect(Self.cases.map(\.name) == ["edit", "reconstruction"])
+        #expect(Self.file?.sourcePrompt == "an astronaut")
     }
 
-    @Test(arguments: InversionCase.all)
+    @Test(arguments: InvertAndEditTests.cases)
     func matchesDiffusers(_ reference: InversionCase) throws {
-        let source = try #require(InversionCase.file?.sourcePrompt)
+        let source = try #require(Self.file?.sourcePrompt)
         let output = try Self.pipeline.get().invertAndEdit(try PipelineFixtures.image("input.png"),
-                                                           sourcePrompt: source, options: reference.options)
+                                                           sourcePrompt: source, options: reference.options(prompt: reference.prompt))
         let expected = try PipelineFixtures.image("inversion_\(reference.name).png")
         expectMatchesReference(output, expected, "inversion_\(reference.name)")
     }
 
     /// reconstructionPSNR against the PSNR diffusers' reconstruction has against input.png.
     @Test func reconstructionPSNRMatchesTheReferences() throws {
-        let reference = try #require(InversionCase.all.first { $0.name == "reconstruction" })
+        let reference = try #require(Self.cases.first { $0.name == "reconstruction" })
+        let expected = try #require(reference.referencePSNRVsInput)
         let psnr = try Self.pipeline.get().reconstructionPSNR(try PipelineFixtures.image("input.png"),
                                                               prompt: reference.prompt, steps: reference.steps)
-        print("reconstruction: PSNR \(psnr) dB against the input (diffusers: \(reference.referencePSNRVsInput))")
-        #expect(abs(psnr - reference.referencePSNRVsInput) < 0.05)
+        print("reconstruction: PSNR \(psnr) dB against the input (diffusers: \(expected))")
+        #expect(abs(psnr - expected) < 0.05)
     }
 
     @Test func progressCountsInversionThenRegeneration() throws {

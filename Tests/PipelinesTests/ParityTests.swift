@@ -5,31 +5,14 @@ import Testing
 @testable import Pipelines
 
 /// One case of tools/reference/pipeline_fixtures.py's CASES, as cases.json holds it.
-struct ReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
-    var name = ""
+typealias ReferenceCase = PipelineReferenceCase<ReferenceCaseKeys>
+
+/// pipeline_fixtures.py's own keys: the pipeline (`img2img` or `inpaint`), the UNet where it is
+/// not sd-tiny's, and the input where it is not input.png.
+struct ReferenceCaseKeys: Decodable, Sendable {
     let kind: String
     let unet: String?
-    let scheduler: SchedulerName?
-    let eta: Float?
-    let strength: Double
-    let steps: Int
-    let guidance: Float
-    let seed: UInt64
-    let negative: String?
     let input: String?
-
-    var testDescription: String { name }
-
-    private enum CodingKeys: String, CodingKey {
-        case kind, unet, scheduler, eta, strength, steps, guidance, seed, negative, input
-    }
-
-    func options(prompt: String) -> GenerationOptions {
-        GenerationOptions(prompt: prompt, negativePrompt: negative ?? "", steps: steps, guidanceScale: guidance,
-                          strength: strength, seed: seed, scheduler: scheduler, eta: eta ?? 0)
-    }
-
-    static let all: [ReferenceCase] = PipelineFixtures.namedCases("cases.json")
 }
 
 /// Every reference case against diffusers' output PNG: StableDiffusionImg2ImgPipeline or
@@ -43,10 +26,10 @@ struct ReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible 
     static let dedicated = Result { try PipelineFixtures.pipeline(inpainting: true) }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(ReferenceCase.all.count == 10)
+        #expect(PipelineFixtures.cases.count == 10)
     }
 
-    @Test(arguments: ReferenceCase.all)
+    @Test(arguments: PipelineFixtures.cases)
     func matchesDiffusers(_ reference: ReferenceCase) throws {
         let image = try PipelineFixtures.image(reference.input ?? "input.png")
         let options = reference.options(prompt: PipelineFixtures.prompt)

@@ -18,10 +18,7 @@ import Weights
     }
 
     static let pipeline = Result { try PipelineFixtures.pipeline(inpainting: false) }
-    static let fixture = Result {
-        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: PipelineFixtures.folder
-            .appendingPathComponent("prompt_chunks.json")))
-    }
+    static let fixture = Result { try Fixtures.decoded(Fixture.self, "pipelines", "prompt_chunks.json") }
     static let tensors = Result {
         try SafeTensorsFile(url: PipelineFixtures.folder.appendingPathComponent("prompt_chunks.safetensors"))
     }

@@ -17,7 +17,7 @@ import Testing
 
     static func reference() throws -> Reference {
         struct Cases: Decodable { let img2img: Reference }
-        return try JSONDecoder().decode(Cases.self, from: Data(contentsOf: Fixtures.url("sdxl-lora", "cases.json"))).img2img
+        return try Fixtures.decoded(Cases.self, "sdxl-lora", "cases.json").img2img
     }
 
     static func adapters(_ reference: Reference) throws -> [WeightedAdapter] {

@@ -17,21 +17,21 @@ enum SDXLFixtures {
         return try StableDiffusion(folder: tinySDXLFolder(in: scratch, inpainting: inpainting))
     }
 
-    static func image(_ name: String) throws -> Image { try ImageFile.read(folder.appendingPathComponent(name)) }
+    static func image(_ name: String) throws -> Image { try Fixtures.image("sdxl", name) }
+
+    /// sdxl_fixtures.py's CASES.
+    static let cases: [SDXLReferenceCase] = Fixtures.namedCases("sdxl", "cases.json")
 }
 
 /// One case of sdxl_fixtures.py's CASES.
-struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
-    var name = ""
+typealias SDXLReferenceCase = PipelineReferenceCase<SDXLReferenceCaseKeys>
+
+/// sdxl_fixtures.py's own keys, under its names (sdxl_controlnet_inpaint_fixtures.py writes
+/// `unet` and `scale` of them).
+struct SDXLReferenceCaseKeys: Decodable, Sendable {
     let kind: String?
     let unet: String?
-    let scheduler: SchedulerName?
-    let strength: Double
-    let steps: Int
-    let guidance: Float
-    let seed: UInt64
     let prompt_2: String?
-    let negative: String?
     let negative_2: String?
     /// The ControlNet's scale and window, for the controlnet cases.
     let scale: Float?
@@ -43,28 +43,18 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     let original_size: [Int]?
     let crops_coords_top_left: [Int]?
     let target_size: [Int]?
+}
 
-    var testDescription: String { name }
-
-    private enum CodingKeys: String, CodingKey { case kind, unet, scheduler, strength, steps, guidance, seed, prompt_2, negative, negative_2, scale, start, end
-        case scheduler_class, timestep_spacing, original_size, crops_coords_top_left, target_size
-    }
-
+extension PipelineReferenceCase<SDXLReferenceCaseKeys> {
     /// As the script calls the pipeline: `negative_prompt=None` where the case has none.
     var options: GenerationOptions {
-        GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: negative ?? "", steps: steps,
-                          guidanceScale: guidance, strength: strength, seed: seed, scheduler: scheduler,
-                          prompt2: prompt_2, negativePrompt2: negative_2, negativePromptGiven: negative != nil,
-                          sdxlSize: SDXLSizeConditioning(originalSize: original_size, cropTopLeft: crops_coords_top_left,
-                                                         targetSize: target_size))
+        var generation = options(prompt: SDXLFixtures.prompt)
+        generation.prompt2 = keys.prompt_2
+        generation.negativePrompt2 = keys.negative_2
+        generation.sdxlSize = SDXLSizeConditioning(originalSize: keys.original_size, cropTopLeft: keys.crops_coords_top_left,
+                                                   targetSize: keys.target_size)
+        return generation
     }
-
-    static let all: [SDXLReferenceCase] = {
-        struct File: Decodable { let cases: [String: SDXLReferenceCase] }
-        guard let data = try? Data(contentsOf: SDXLFixtures.folder.appendingPathComponent("cases.json")),
-              let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
-        return PipelineFixtures.named(file.cases)
-    }()
 }
 
 /// StableDiffusionXLImg2ImgPipeline, StableDiffusionXLInpaintPipeline (9-channel UNet, and the
@@ -78,7 +68,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
     static let controlNet = Result { try ControlNetModel(folder: SDXLFixtures.folder.appendingPathComponent("controlnet")) }
 
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLReferenceCase.all.count == 9)
+        #expect(SDXLFixtures.cases.count == 9)
     }
 
     @Test func loadsBothEncodersAndTheSettings() throws {
@@ -90,7 +80,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         #expect(pipeline.vae.config.scalingFactor == 0.13025)
     }
 
-    @Test(arguments: SDXLReferenceCase.all)
+    @Test(arguments: SDXLFixtures.cases)
     func matchesDiffusers(_ reference: SDXLReferenceCase) throws {
         let image = try SDXLFixtures.image("input.png")
         let output: Image
@@ -105,14 +95,7 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
         } else {
             output = try Self.pipeline(shipping: reference).imageToImage(image, options: reference.options)
         }
-        let expected = try SDXLFixtures.image("\(reference.name).png")
-        #expect(output.width == expected.width && output.height == expected.height)
-        #expect(!output.samples.contains { $0.isNaN })
-        let psnr = ImageFidelity.psnr(output, expected, eightBit: true)
-        print("\(reference.name): PSNR \(psnr) dB")
-        #expect(psnr >= 40, "\(reference.name): PSNR \(psnr) dB")
-        let levels = zip(output.samples, expected.samples).map { abs($0 - $1) * 255 }.max() ?? 0
-        #expect(levels <= 2.5, "\(reference.name): a sample differs by \(levels) levels")
+        expectMatchesReference(output, try SDXLFixtures.image("\(reference.name).png"), reference.name)
     }
 
     /// sdxl-tiny, or its components with the scheduler config the case's model ships.
@@ -213,22 +196,14 @@ struct SDXLReferenceCase: NamedReferenceCase, Sendable, CustomTestStringConverti
 /// (tools/reference/sdxl_controlnet_inpaint_fixtures.py), unpasted as diffusers returns it.
 @Test(arguments: ["9ch", "4ch_euler_a"])
 func sdxlControlNetInpaintMatchesDiffusers(_ name: String) throws {
-    struct Case: Decodable {
-        let unet: String, scheduler: SchedulerName?, strength: Double, steps: Int, guidance: Float, seed: UInt64
-        let scale: Float, negative: String?
-    }
-    struct File: Decodable { let cases: [String: Case] }
-    let data = try Data(contentsOf: SDXLFixtures.folder.appendingPathComponent("controlnet_inpaint_cases.json"))
-    let reference = try #require(try JSONDecoder().decode(File.self, from: data).cases[name])
+    let cases: [String: SDXLReferenceCase] = try Fixtures.cases("sdxl", "controlnet_inpaint_cases.json")
+    let reference = try #require(cases[name])
     let pipeline = try (reference.unet == "inpaint" ? SDXLPipelineTests.inpaintingPipeline : SDXLPipelineTests.pipeline).get()
     let image = try SDXLFixtures.image("input.png")
     let control = ControlInput(model: try SDXLPipelineTests.controlNet.get(),
-                               condition: try Canny.edges(of: image, low: 100, high: 200), scale: reference.scale)
-    let options = GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: reference.negative ?? "", steps: reference.steps,
-                                    guidanceScale: reference.guidance, strength: reference.strength, seed: reference.seed,
-                                    scheduler: reference.scheduler, negativePromptGiven: reference.negative != nil)
-    let output = try pipeline.inpaint(image, mask: Mask(try SDXLFixtures.image("mask.png")), options: options,
-                                      controls: [control], pasteBack: false)
+                               condition: try Canny.edges(of: image, low: 100, high: 200), scale: try #require(reference.scale))
+    let output = try pipeline.inpaint(image, mask: Mask(try SDXLFixtures.image("mask.png")),
+                                      options: reference.options, controls: [control], pasteBack: false)
     let psnr = ImageFidelity.psnr(output, try SDXLFixtures.image("controlnet_inpaint_\(name).png"), eightBit: true)
     #expect(psnr >= 40, "\(name): PSNR \(psnr) dB")
 }

@@ -8,38 +8,29 @@ import Weights
 @testable import Pipelines
 
 /// One case of sdxl_refiner_fixtures.py's CASES.
-struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
-    var name = ""
-    let scheduler: SchedulerName?
-    let strength: Double
-    let steps: Int
-    let guidance: Float
-    let seed: UInt64
+typealias SDXLRefinerCase = PipelineReferenceCase<SDXLRefinerCaseKeys>
+
+/// sdxl_refiner_fixtures.py's own keys: where the refiner takes over; the base's UNet
+/// (INPAINT_CASES), second prompt and the refiner's aesthetic scores where the case sets them.
+struct SDXLRefinerCaseKeys: Decodable, Sendable {
     let switchAt: Double
+    let unet: String?
     let prompt_2: String?
-    let negative: String?
     let aesthetic_score: Double?
     let negative_aesthetic_score: Double?
 
-    var testDescription: String { name }
-
     private enum CodingKeys: String, CodingKey {
-        case scheduler, strength, steps, guidance, seed, prompt_2, negative, aesthetic_score, negative_aesthetic_score
+        case unet, prompt_2, aesthetic_score, negative_aesthetic_score
         case switchAt = "switch"
     }
+}
 
+extension PipelineReferenceCase<SDXLRefinerCaseKeys> {
     var options: GenerationOptions {
-        GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: negative ?? "", steps: steps,
-                          guidanceScale: guidance, strength: strength, seed: seed, scheduler: scheduler,
-                          prompt2: prompt_2, negativePromptGiven: negative != nil)
+        var generation = options(prompt: SDXLFixtures.prompt)
+        generation.prompt2 = keys.prompt_2
+        return generation
     }
-
-    static let all: [SDXLRefinerCase] = {
-        struct File: Decodable { let cases: [String: SDXLRefinerCase] }
-        guard let data = try? Data(contentsOf: Fixtures.url("sdxl-refiner", "cases.json")),
-              let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
-        return PipelineFixtures.named(file.cases)
-    }()
 }
 
 /// diffusers' base -> refiner hand-over: sdxl-tiny's StableDiffusionXLImg2ImgPipeline with
@@ -51,8 +42,10 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
         return try SDXLRefiner(folder: tinySDXLRefinerFolder(in: scratch))
     }
 
+    static let cases: [SDXLRefinerCase] = Fixtures.namedCases("sdxl-refiner", "cases.json")
+
     @Test func everyReferenceCaseIsListed() {
-        #expect(SDXLRefinerCase.all.count == 4)
+        #expect(Self.cases.count == 4)
     }
 
     @Test func loadsTheRefinersSettings() throws {
@@ -62,7 +55,7 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
         #expect(refiner.unet.config.crossAttentionDim == .shared(16))
     }
 
-    @Test(arguments: SDXLRefinerCase.all)
+    @Test(arguments: SDXLRefinerTests.cases)
     func matchesDiffusers(_ reference: SDXLRefinerCase) throws {
         let handOver = RefinerHandOver(refiner: try Self.refiner.get(), switchAt: reference.switchAt,
                                        aestheticScore: reference.aesthetic_score ?? 6,
@@ -119,7 +112,7 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
         defer { try? FileManager.default.removeItem(at: scratch) }
         let refiner = try SDXLRefiner(singleFile: Fixtures.url("singlefile", "sdxl-refiner-tiny.safetensors"),
                                       configFolder: tinySDXLRefinerFolder(in: scratch))
-        let reference = try #require(SDXLRefinerCase.all.first { $0.name == "refine_euler_a" })
+        let reference = try #require(Self.cases.first { $0.name == "refine_euler_a" })
         let output = try SDXLPipelineTests.pipeline.get().imageToImage(
             try SDXLFixtures.image("input.png"), refiner: RefinerHandOver(refiner: refiner, switchAt: reference.switchAt),
             options: reference.options)
@@ -145,21 +138,12 @@ struct SDXLRefinerCase: NamedReferenceCase, Sendable, CustomTestStringConvertibl
     /// refiner's from the base's latents (sdxl_refiner_fixtures.py INPAINT_CASES), unpasted.
     @Test(arguments: ["9ch", "4ch_euler_a"])
     func inpaintingHandsOverAsDiffusersDoes(_ name: String) throws {
-        struct Case: Decodable {
-            let unet: String, scheduler: SchedulerName?, strength: Double, steps: Int, guidance: Float, seed: UInt64
-            let switchAt: Double, negative: String?
-            enum CodingKeys: String, CodingKey { case unet, scheduler, strength, steps, guidance, seed, negative, switchAt = "switch" }
-        }
-        struct File: Decodable { let cases: [String: Case] }
-        let data = try Data(contentsOf: Fixtures.url("sdxl-refiner", "inpaint_cases.json"))
-        let reference = try #require(try JSONDecoder().decode(File.self, from: data).cases[name])
+        let cases: [String: SDXLRefinerCase] = try Fixtures.cases("sdxl-refiner", "inpaint_cases.json")
+        let reference = try #require(cases[name])
         let base = try (reference.unet == "inpaint" ? SDXLPipelineTests.inpaintingPipeline : SDXLPipelineTests.pipeline).get()
-        let options = GenerationOptions(prompt: SDXLFixtures.prompt, negativePrompt: reference.negative ?? "", steps: reference.steps,
-                                        guidanceScale: reference.guidance, strength: reference.strength, seed: reference.seed,
-                                        scheduler: reference.scheduler, negativePromptGiven: reference.negative != nil)
         var totals: Set<Int> = []
         let output = try base.inpaint(try SDXLFixtures.image("input.png"), mask: Mask(try SDXLFixtures.image("mask.png")),
-                                      options: options,
+                                      options: reference.options,
                                       refiner: RefinerHandOver(refiner: try Self.refiner.get(), switchAt: reference.switchAt),
                                       pasteBack: false, progress: { _, total in totals.insert(total); return true })
         let psnr = ImageFidelity.psnr(output, try ImageFile.read(Fixtures.url("sdxl-refiner", "inpaint_\(name).png")), eightBit: true)

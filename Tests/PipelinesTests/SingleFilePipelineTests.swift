@@ -14,13 +14,10 @@ import Weights
         GenerationOptions(prompt: PipelineFixtures.prompt, steps: 4, guidanceScale: 7.5, strength: 0.75, seed: 42)
     }
 
-    static func temporaryURL(_ name: String) -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-single-\(UUID().uuidString)-\(name)")
-    }
-
     /// sd-tiny's UNet and VAE as diffusers' conversion reads them back
-    /// (tools/reference/singlefile_fixtures.py), plus sd-tiny's text encoder under the SD 1 prefix.
-    static func sdTinySingleFile() throws -> URL {
+    /// (tools/reference/singlefile_fixtures.py), plus sd-tiny's text encoder under the SD 1 prefix,
+    /// written in `folder`.
+    static func sdTinySingleFile(in folder: URL) throws -> URL {
         let ldm = try WeightStore(url: Fixtures.root.appendingPathComponent("singlefile/sd-tiny-unet-vae.safetensors"))
         let text = try WeightStore(url: PipelineFixtures.folder.appendingPathComponent("sd-tiny/text_encoder"))
         var tensors: [String: Tensor] = [:]
@@ -29,19 +26,16 @@ import Weights
             let name = key.hasPrefix("text_model.") ? key : "text_model." + key
             tensors["cond_stage_model.transformer." + name] = try text.tensor(named: key)
         }
-        let url = temporaryURL("sd-tiny.safetensors")
+        let url = folder.appendingPathComponent("sd-tiny.safetensors")
         try SafeTensorsWriter.write(tensors, to: url)
         return url
     }
 
     @Test func sdTinySingleFileWithItsConfigsMatchesTheFolderPipeline() throws {
         let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
         let folder = try tinyPipelineFolder(in: scratch)
-        let file = try Self.sdTinySingleFile()
-        defer {
-            try? FileManager.default.removeItem(at: scratch)
-            try? FileManager.default.removeItem(at: file)
-        }
+        let file = try Self.sdTinySingleFile(in: scratch)
         let image = try PipelineFixtures.image("input.png")
         let expected = try StableDiffusion(folder: folder).imageToImage(image, options: Self.options())
         let single = try StableDiffusion(singleFile: file, configFolder: folder)
@@ -81,11 +75,9 @@ import Weights
     /// loaded (the file with no configs), handed to `check`, then removed.
     static func inBothLayouts(_ architecture: StableDiffusionArchitecture,
                               _ check: (_ folder: StableDiffusion, _ singleFile: StableDiffusion) throws -> Void) throws {
-        let folder = temporaryURL("model"), file = temporaryURL("model.safetensors")
-        defer {
-            try? FileManager.default.removeItem(at: folder)
-            try? FileManager.default.removeItem(at: file)
-        }
+        let scratch = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let folder = scratch.appendingPathComponent("model"), file = scratch.appendingPathComponent("model.safetensors")
         try RandomModel.write(.stableDiffusion(architecture), name: "tiny", to: folder, format: .diffusers, seed: 11, dtype: .f16)
         try RandomModel.write(.stableDiffusion(architecture), name: "tiny", to: file, format: .singleFile, seed: 11, dtype: .f16)
         try check(StableDiffusion(folder: folder), StableDiffusion(singleFile: file))
@@ -99,7 +91,7 @@ import Weights
         defer { try? FileManager.default.removeItem(at: scratch) }
         let single = try StableDiffusion(singleFile: Fixtures.url("singlefile", "sdxl-tiny.safetensors"),
                                          configFolder: tinySDXLFolder(in: scratch))
-        let reference = try #require(SDXLReferenceCase.all.first { $0.name == "img2img_prompt_2_euler_a" })
+        let reference = try #require(SDXLFixtures.cases.first { $0.name == "img2img_prompt_2_euler_a" })
         let output = try single.imageToImage(try SDXLFixtures.image("input.png"), options: reference.options)
         let psnr = ImageFidelity.psnr(output, try SDXLFixtures.image("img2img_prompt_2_euler_a.png"), eightBit: true)
         #expect(psnr >= 40, "PSNR \(psnr) dB")

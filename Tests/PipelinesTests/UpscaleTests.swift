@@ -10,9 +10,10 @@ enum UpscalerFixtures {
     static let folder = Fixtures.root.appendingPathComponent("upscaler")
     static let prompt = "a white cat"
 
-    static func image(_ name: String) throws -> Image {
-        try ImageFile.read(folder.appendingPathComponent(name))
-    }
+    static func image(_ name: String) throws -> Image { try Fixtures.image("upscaler", name) }
+
+    /// x4_upscaler_fixtures.py's CASES.
+    static let cases: [UpscaleCase] = Fixtures.namedCases("upscaler", "cases.json")
 
     static let pipeline = Result { () throws -> StableDiffusionUpscale in
         let scratch = try makeScratchFolder()
@@ -22,44 +23,32 @@ enum UpscalerFixtures {
 }
 
 /// One case of x4_upscaler_fixtures.py's CASES, as cases.json holds it.
-struct UpscaleCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
-    var name = ""
-    let steps: Int
-    let guidance: Float
+typealias UpscaleCase = PipelineReferenceCase<UpscaleCaseKeys>
+
+/// x4_upscaler_fixtures.py's own keys: the noise level, and the input where it is not input.png.
+struct UpscaleCaseKeys: Decodable, Sendable {
     let noiseLevel: Int
-    let seed: UInt64
-    let negative: String?
-    let scheduler: SchedulerName?
-    let eta: Float?
     let input: String?
 
-    var testDescription: String { name }
-
     private enum CodingKeys: String, CodingKey {
-        case steps, guidance, seed, negative, scheduler, eta, input
+        case input
         case noiseLevel = "noise_level"
     }
+}
 
+extension PipelineReferenceCase<UpscaleCaseKeys> {
     var options: UpscaleOptions {
-        UpscaleOptions(prompt: UpscalerFixtures.prompt, negativePrompt: negative ?? "", steps: steps,
-                       guidanceScale: guidance, noiseLevel: noiseLevel, seed: seed, scheduler: scheduler,
-                       eta: eta ?? 0)
+        UpscaleOptions(prompt: UpscalerFixtures.prompt, negativePrompt: sampling.negative ?? "", steps: sampling.steps,
+                       guidanceScale: sampling.guidance, noiseLevel: keys.noiseLevel, seed: sampling.seed,
+                       scheduler: sampling.scheduler, eta: sampling.eta ?? 0)
     }
-
-    static let all: [UpscaleCase] = {
-        guard let data = try? Data(contentsOf: UpscalerFixtures.folder.appendingPathComponent("cases.json")),
-              let file = try? JSONDecoder().decode(CaseFile.self, from: data) else { return [] }
-        return PipelineFixtures.named(file.cases)
-    }()
-
-    private struct CaseFile: Decodable { let cases: [String: UpscaleCase] }
 }
 
 /// Every case against diffusers' StableDiffusionUpscalePipeline output PNG (PROMPT, the case's
 /// parameters, `generator=torch.Generator("cpu").manual_seed(seed)`, `max_noise_level=350`).
 @Suite struct UpscaleParityTests {
     @Test func everyReferenceCaseIsListed() {
-        #expect(UpscaleCase.all.count == 8)
+        #expect(UpscalerFixtures.cases.count == 8)
     }
 
     @Test func loadsTheUpscalerFolder() throws {
@@ -72,7 +61,7 @@ struct UpscaleCase: NamedReferenceCase, Sendable, CustomTestStringConvertible {
         #expect(!StableDiffusionUpscale.isUpscalerFolder(PipelineFixtures.folder.appendingPathComponent("sd-tiny")))
     }
 
-    @Test(arguments: UpscaleCase.all)
+    @Test(arguments: UpscalerFixtures.cases)
     func matchesDiffusers(_ reference: UpscaleCase) throws {
         let image = try UpscalerFixtures.image(reference.input ?? "input.png")
         let output = try UpscalerFixtures.pipeline.get().upscale(image, options: reference.options)

@@ -24,11 +24,6 @@ import Testing
         ("<lora::1>", 0, "names no LoRA"),
     ])
     func badTagsAreRefused(_ prompt: String, _ offset: Int, _ message: String) {
-        #expect {
-            try PromptLoRAs(prompt)
-        } throws: { error in
-            guard let error = error as? PromptSyntaxError else { return false }
-            return error.offset == offset && error.message.contains(message)
-        }
+        expectPromptSyntaxError(at: offset, saying: message) { _ = try PromptLoRAs(prompt) }
     }
 }

@@ -64,12 +64,7 @@ struct WeightedPromptTests {
         ("(a BREAK b", 3, "BREAK inside"),
     ])
     func unsupportedSyntaxIsRefused(_ prompt: String, _ offset: Int, _ message: String) {
-        #expect {
-            try WeightedPrompt(prompt)
-        } throws: { error in
-            guard let error = error as? PromptSyntaxError else { return false }
-            return error.offset == offset && error.message.contains(message)
-        }
+        expectPromptSyntaxError(at: offset, saying: message) { _ = try WeightedPrompt(prompt) }
     }
 
     @Test(arguments: [
@@ -81,12 +76,7 @@ struct WeightedPromptTests {
     ])
     func composableDiffusionIsRefusedInPrompts(_ prompt: String, _ offset: Int, _ message: String) throws {
         _ = try WeightedPrompt(prompt)
-        #expect {
-            try WeightedPrompt.checkPositive(prompt)
-        } throws: { error in
-            guard let error = error as? PromptSyntaxError else { return false }
-            return error.offset == offset && error.message.contains(message)
-        }
+        expectPromptSyntaxError(at: offset, saying: message) { try WeightedPrompt.checkPositive(prompt) }
     }
 
     /// Near misses that A1111 reads as plain or weighted text.

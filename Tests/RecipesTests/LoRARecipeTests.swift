@@ -2,10 +2,14 @@ import Foundation
 import Testing
 @testable import Recipes
 
+/// Tests/Fixtures, found from this file's path (this target does not link OverpaintTestSupport,
+/// whose `Fixtures.root` it is).
+private let fixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
 /// `loras: [{path, weight}]` and `<lora:name:weight>` in prompts, as `validate` checks them.
 @Suite struct LoRARecipeTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/lora")
+    static let fixtures = fixtureRoot.appendingPathComponent("lora")
 
     /// A recipe folder with `loras/detail.safetensors` (the kohya fixture) and a file that is no LoRA.
     static func recipeFolder() throws -> URL {
@@ -86,8 +90,7 @@ import Testing
 
 /// `vae:` as `validate` checks it.
 @Suite struct VAERecipeTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixtures = fixtureRoot
 
     func issues(_ vae: String) -> [RecipeIssue] {
         let url = Self.fixtures.appendingPathComponent("vae-override/recipe.yaml")

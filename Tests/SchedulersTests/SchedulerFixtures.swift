@@ -44,10 +44,7 @@ struct SchedulerFixtures {
     static func load(_ name: String = "cases") throws -> SchedulerFixtures {
         let folder = Fixtures.root.appendingPathComponent("schedulers")
         let json = try Data(contentsOf: folder.appendingPathComponent("\(name).json"))
-        let binary = try Data(contentsOf: folder.appendingPathComponent("\(name).bin"))
-        let floats = binary.withUnsafeBytes { raw in
-            (0..<(binary.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-        }
+        let floats = littleEndianFloat32s(try Data(contentsOf: folder.appendingPathComponent("\(name).bin")))
         guard let root = try JSONSerialization.jsonObject(with: json) as? [String: Any],
               let rawCases = root["cases"] as? [[String: Any]],
               let rawSchedules = root["schedules"] as? [String: [String: Any]] else {

@@ -22,56 +22,42 @@ import Testing
         return (outputs[0], expected)
     }
 
-    @Test(arguments: GEMMBackend.float32Cases)
-    func threeByThreePaddedMatchesTorch(backend: GEMMBackend) throws {
+    /// A convolution of tools/reference's op fixtures: its fixture name, conv2d's settings, and
+    /// what it checks (`testDescription`).
+    struct TorchCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        var stride = 1
+        let padding: Padding2D
+        var bias = true
+        var columnBudgetBytes = 16 << 20
+        let testDescription: String
+    }
+
+    static let torchCases = [
         // F.conv2d(x, w, b, stride=1, padding=1), x [2, 3, 7, 9], w [4, 3, 3, 3]
-        let (out, expected) = try run("conv3x3", padding: Padding2D(1), backend: backend)
-        expectClose(out, expected)
-    }
-
-    @Test(arguments: GEMMBackend.float32Cases)
-    func strideTwoPaddingOneMatchesTorch(backend: GEMMBackend) throws {
+        TorchCase(name: "conv3x3", padding: Padding2D(1), testDescription: "three by three, padded"),
         // F.conv2d(x, w, b, stride=2, padding=1), x [1, 3, 9, 8], w [5, 3, 3, 3]
-        let (out, expected) = try run("conv_s2p1", stride: 2, padding: Padding2D(1), backend: backend)
-        expectClose(out, expected)
-    }
-
-    @Test(arguments: GEMMBackend.float32Cases)
-    func pointwiseMatchesTorch(backend: GEMMBackend) throws {
+        TorchCase(name: "conv_s2p1", stride: 2, padding: Padding2D(1), testDescription: "stride two, padding one"),
         // F.conv2d(x, w, b), x [2, 6, 5, 7], w [4, 6, 1, 1]
-        let (out, expected) = try run("conv1x1", padding: .zero, backend: backend)
-        expectClose(out, expected)
-    }
-
-    @Test(arguments: GEMMBackend.float32Cases)
-    func asymmetricDownsamplePaddingMatchesTorch(backend: GEMMBackend) throws {
+        TorchCase(name: "conv1x1", padding: .zero, testDescription: "pointwise"),
         // F.conv2d(F.pad(x, (0, 1, 0, 1)), w, b, stride=2), x [1, 4, 7, 6], w [3, 4, 3, 3]
-        let (out, expected) = try run("conv_downsample_pad0", stride: 2,
-                                      padding: Padding2D(top: 0, bottom: 1, left: 0, right: 1), backend: backend)
-        expectClose(out, expected)
-    }
-
-    @Test(arguments: GEMMBackend.float32Cases)
-    func rectangularKernelMatchesTorch(backend: GEMMBackend) throws {
+        TorchCase(name: "conv_downsample_pad0", stride: 2, padding: Padding2D(top: 0, bottom: 1, left: 0, right: 1),
+                  testDescription: "asymmetric downsample padding"),
         // F.conv2d(x, w, padding=(0, 1)), x [1, 3, 4, 6], w [2, 3, 1, 3]
-        let (out, expected) = try run("conv_rect", padding: Padding2D(top: 0, bottom: 0, left: 1, right: 1),
-                                      bias: false, backend: backend)
-        expectClose(out, expected)
-    }
-
-    @Test(arguments: GEMMBackend.float32Cases)
-    func kernelWiderThanImageMatchesTorch(backend: GEMMBackend) throws {
+        TorchCase(name: "conv_rect", padding: Padding2D(top: 0, bottom: 0, left: 1, right: 1), bias: false,
+                  testDescription: "rectangular kernel"),
         // F.conv2d(x, w, b, padding=2), x [1, 2, 3, 1], w [2, 2, 5, 5]
-        let (out, expected) = try run("conv_k5_narrow", padding: Padding2D(2), backend: backend)
-        expectClose(out, expected)
-    }
-
-    @Test(arguments: GEMMBackend.float32Cases)
-    func bandsOfRowsMatchOneBand(backend: GEMMBackend) throws {
+        TorchCase(name: "conv_k5_narrow", padding: Padding2D(2), testDescription: "kernel wider than the image"),
         // F.conv2d(x, w, b, stride=1, padding=1), x [1, 8, 13, 11], w [6, 8, 3, 3]; a budget of
         // 3 output rows (72 x 11 floats each), shared by the threads, forces bands of at most 3 rows.
-        let (out, expected) = try run("conv_banded", padding: Padding2D(1), columnBudgetBytes: 3 * 72 * 11 * 4,
-                                      backend: backend)
+        TorchCase(name: "conv_banded", padding: Padding2D(1), columnBudgetBytes: 3 * 72 * 11 * 4,
+                  testDescription: "bands of rows match one band"),
+    ]
+
+    @Test(arguments: Conv2dTests.torchCases, GEMMBackend.float32Cases)
+    func matchesTorch(_ reference: TorchCase, backend: GEMMBackend) throws {
+        let (out, expected) = try run(reference.name, stride: reference.stride, padding: reference.padding, bias: reference.bias,
+                                      columnBudgetBytes: reference.columnBudgetBytes, backend: backend)
         expectClose(out, expected)
     }
 

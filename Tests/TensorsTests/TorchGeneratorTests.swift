@@ -24,8 +24,7 @@ struct TorchGeneratorTests {
     }
 
     static func loadFixture() throws -> Fixture {
-        let file = Fixtures.url("rng", "randn.json")
-        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: file))
+        try Fixtures.decoded(Fixture.self, "rng", "randn.json")
     }
 
     @Test func everyFixtureCallMatchesTorchBitForBit() throws {
