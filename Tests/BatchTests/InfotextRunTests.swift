@@ -47,20 +47,17 @@ import Testing
     /// (the tiny model's 64).
     @Test(arguments: [("width: 48, height: 32", "48x32"), ("width: 48", "48x64"), ("height: 40", "64x40")])
     func onlyMaskedRecordsTheProcessingSizeAsSize(size: String, expected: String) throws {
-        let folder = try makeScratchFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let model = try tinyPipelineFolder(in: folder)
-        let (input, _) = try InpaintRecipeTests.input(in: folder, xs: 16...40, ys: 20...44)
-        let recipe = folder.appendingPathComponent("inpaint.yaml")
-        try """
+        let (run, _) = try InpaintRecipeTests.maskedRun(xs: 16...40, ys: 20...44)
+        defer { run.remove() }
+        let recipe = try run.recipe("""
         seed: 3
         match: {images: ["*.png"], mask: "masks/{stem}.png"}
         edits:
           - inpaint: {prompt: "a red flower", steps: 2, mask_blur: 0, area: masked, padding: 4, \(size)}
-        """.write(to: recipe, atomically: true, encoding: .utf8)
-        let (_, output) = try InpaintRecipeTests.run(recipe, model: model, input: input, folder: folder)
+        """, named: "inpaint.yaml")
+        let parameters = try Self.parameters(afterRunning: recipe, run)
+        let output = try run.outputImage(try run.outputPNGs()[0])
         #expect(output.width == 64 && output.height == 64)
-        let parameters = try Self.parameters(of: folder.appendingPathComponent("out"))
         #expect(parameters.contains(", Seed: 3, Size: \(expected), Model hash: "), "\(parameters)")
     }
 
