@@ -7,6 +7,9 @@ Run from the repository root, with the reference venv's python (OpenVINO: `pip i
 without it, or with --no-openvino, only torch is compared):
   /path/to/venv/bin/python tools/reference/compare_torch.py --overpaint .build/release/overpaint \
       --model /tmp/sd15 --rounds 2 [--precision bf16]
+The few-step whole-image rows (torch only), with a tiny decoder from `overpaint models random
+--like taesd --out /tmp/taesd`:
+  ... compare_torch.py ... --stages img2img-fast --tiny-vae /tmp/taesd --no-openvino
 SDXL at 1024x1024 (torch only; `overpaint models random --like sdxl --out /tmp/sdxl`):
   ... compare_torch.py --overpaint .build/release/overpaint --model /tmp/sdxl --family sdxl --no-openvino
 """
@@ -20,8 +23,11 @@ import subprocess
 import sys
 
 def stage_names(side):
+    few_steps = f"img2img {side}x{side}, 4 LCM steps, strength 1, guidance 1"
+    strength = 0.6 if side == 1024 else 0.75
     return [f"UNet, batch 2 (guidance), {side // 8}x{side // 8} latents", f"VAE encode {side}x{side}",
-            f"VAE decode {side}x{side}"]
+            f"VAE decode {side}x{side}", f"img2img {side}x{side}, 20 steps, strength {strength}",
+            few_steps + ", full VAE", few_steps + ", tiny decoder"]
 HERE = pathlib.Path(__file__).parent
 
 
@@ -45,21 +51,24 @@ def main():
     parser.add_argument("--no-openvino", action="store_true", help="compare with torch only")
     parser.add_argument("--family", choices=["sd15", "sdxl"], default="sd15", help="sdxl: SDXL 1.0 at 1024x1024")
     parser.add_argument("--stages", default="unet,vae-encode,vae-decode", help="overpaint bench's stage names")
+    parser.add_argument("--tiny-vae", help="an AutoencoderTiny folder for the img2img-fast stage's tiny-decoder row")
     arguments = parser.parse_args()
     side = 1024 if arguments.family == "sdxl" else 512
-    prefixes = {"unet": "UNet", "vae-encode": "VAE encode", "vae-decode": "VAE decode"}
+    prefixes = {"unet": "UNet", "vae-encode": "VAE encode", "vae-decode": "VAE decode",
+                "img2img": f"img2img {side}x{side}, 20 steps", "img2img-fast": f"img2img {side}x{side}, 4 LCM"}
     chosen = [prefixes[stage] for stage in arguments.stages.split(",")]
-    STAGES = [name for name in stage_names(side) if any(name.startswith(prefix) for prefix in chosen)]
+    STAGES = [name for name in stage_names(side) if any(name.startswith(prefix) for prefix in chosen)
+              and (arguments.tiny_vae or not name.endswith("tiny decoder"))]
     common = ["--threads", str(arguments.threads), "--repetitions", str(arguments.repetitions)]
     peers = {"torch": [sys.executable, str(HERE / "bench_torch.py"), *common, "--family", arguments.family,
-                       "--stages", ",".join(chosen),
+                       "--stages", ",".join(chosen), "--model", arguments.model,
                        "--dtype", "bfloat16" if arguments.precision == "bf16" else "float32"]}
     # bench_openvino.py has SD 1.5's stages only
     if arguments.family == "sd15" and not arguments.no_openvino and importlib.util.find_spec("openvino") is not None:
         peers["OpenVINO"] = [sys.executable, str(HERE / "bench_openvino.py"), *common, "--precision", arguments.precision]
     ours_bench = [arguments.overpaint, "bench", "--json", "--no-kernels", "--model", arguments.model,
                   "--stages", arguments.stages, "--size", str(side), "--repetitions", str(arguments.repetitions),
-                  "--precision", arguments.precision]
+                  "--pipeline-runs", str(arguments.repetitions), "--precision", arguments.precision] + (["--tiny-vae", arguments.tiny_vae] if arguments.tiny_vae else [])
     ours_environment = dict(os.environ, OVERPAINT_THREADS=str(arguments.threads))
 
     ratios = {(peer, stage): [] for peer in peers for stage in STAGES}
@@ -72,13 +81,18 @@ def main():
         peer_seconds = {name: seconds_by_stage(run_json(command)) for name, command in peers.items()}
         ours_seconds = seconds_by_stage(run_json(ours_bench, ours_environment))
         for stage in STAGES:
-            row = [ours_seconds[stage] / peer_seconds[name][stage] for name in names]
-            for name, ratio in zip(names, row):
-                ratios[(name, stage)].append(ratio)
-            print(f"| {round_number} | {stage} | " + " | ".join(f"{peer_seconds[name][stage]:.2f}" for name in names)
-                  + f" | {ours_seconds[stage]:.2f} | " + " | ".join(f"{ratio:.3f}" for ratio in row) + " |", flush=True)
+            # OpenVINO has no whole-image rows
+            timed_by = [name for name in names if stage in peer_seconds[name]]
+            for name in timed_by:
+                ratios[(name, stage)].append(ours_seconds[stage] / peer_seconds[name][stage])
+            print(f"| {round_number} | {stage} | "
+                  + " | ".join(f"{peer_seconds[name][stage]:.2f}" if name in timed_by else "-" for name in names)
+                  + f" | {ours_seconds[stage]:.2f} | "
+                  + " | ".join(f"{ratios[(name, stage)][-1]:.3f}" if name in timed_by else "-" for name in names)
+                  + " |", flush=True)
     for stage in STAGES:
-        medians = ", ".join(f"ours / {name} {statistics.median(ratios[(name, stage)]):.3f}" for name in names)
+        medians = ", ".join(f"ours / {name} {statistics.median(ratios[(name, stage)]):.3f}"
+                            for name in names if ratios[(name, stage)])
         print(f"{stage}: median {medians} over {arguments.rounds} rounds")
 
 
