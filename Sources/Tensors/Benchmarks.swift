@@ -53,7 +53,7 @@ public enum TensorBenchmarks {
 
     /// The backends the GEMM shapes are timed on: every f32 one, and bf16 where the CPU has avx512_bf16.
     static var gemmBackends: [GEMMBackend] {
-        GEMMBackend.float32Cases + (GEMMBackend.cpuHasAVX512BF16 ? [.oneDNNBF16] : [])
+        GEMMBackend.float32Cases + (GEMMBackend.cpuHasAVX512BF16 ? [.bf16] : [])
     }
 
     /// conv2d 3x3, 320 -> 320 channels, 64x64, batch 2, padding 1 (a UNet down block ResNet).

@@ -15,7 +15,7 @@ enum Precision: String, CaseIterable, ExpressibleByArgument {
     func validate() throws {
         guard self == .bf16 else { return }
         do {
-            try GEMMBackend.checkSupported(.oneDNNBF16)
+            try GEMMBackend.checkSupported(.bf16)
         } catch {
             throw ValidationError(error.localizedDescription)
         }
@@ -23,6 +23,6 @@ enum Precision: String, CaseIterable, ExpressibleByArgument {
 
     /// Makes every product from now on use this precision.
     func apply() throws {
-        if self == .bf16 { try GEMMBackend.choose(.oneDNNBF16) }
+        if self == .bf16 { try GEMMBackend.choose(.bf16) }
     }
 }

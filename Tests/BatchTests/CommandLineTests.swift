@@ -196,7 +196,7 @@ private func dilated(_ mask: Image, radius: Int) -> [Bool] {
     let result = try runOverpaint(["models", "inspect", "/nonexistent"], environment: environment)
     #expect(result.status == 2)
     #expect(result.stderr == """
-        overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn, onednn-matmul, onednn-bf16)
+        overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn, bf16)
 
         """)
 }
@@ -206,7 +206,7 @@ private func dilated(_ mask: Image, radius: Int) -> [Bool] {
                                   environment: ProcessInfo.processInfo.environment)
     if GEMMBackend.cpuHasAVX512BF16 {
         #expect(result.status == 0)
-        #expect(result.stdout.contains("GEMM: onednn-bf16"))
+        #expect(result.stdout.contains("GEMM: bf16"))
     } else {
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("Error: bf16 needs a CPU with avx512_bf16, which this one lacks; use f32\n"))

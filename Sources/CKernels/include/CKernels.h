@@ -39,4 +39,11 @@ void ck_attention_query_blocks(const float *query, int query_count, int row_stri
 /* f16 bit patterns (unaligned) as f32, with AVX-512's conversion instruction. */
 void ck_widen_f16(const void *source, float *destination, size_t count);
 
+/* c[m x n] = alpha * a @ op(b) + beta * c in bf16 with f32 accumulation (needs avx512_bf16): a is
+   m x k row-major (lda), b is k x n (ldb), or n x k when transpose_b; both are rounded to bf16
+   (nearest even) as they are packed. c is not read where beta is 0. Single-threaded; each
+   calling thread keeps about 0.5 MB of packing buffers for its lifetime. */
+void ck_gemm_bf16(int transpose_b, int m, int n, int k, float alpha, const float *a, long lda, const float *b,
+                  long ldb, float beta, float *c, long ldc);
+
 #endif
