@@ -72,20 +72,20 @@ void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t le
     }
     int tiff_structured = length >= 8 && (memcmp(bytes, "II*\0", 4) == 0 || memcmp(bytes, "MM\0*", 4) == 0);
     if (!tiff_structured || length > CCODECS_METADATA_LIMIT) return;
-    decoder->exif = bytes;
-    decoder->exif_length = length;
+    decoder->metadata.exif = bytes;
+    decoder->metadata.exif_length = length;
 }
 
 void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
     if (bytes == NULL || length == 0 || length > CCODECS_METADATA_LIMIT) return;
-    decoder->icc = bytes;
-    decoder->icc_length = length;
+    decoder->metadata.icc = bytes;
+    decoder->metadata.icc_length = length;
 }
 
 void ccodecs_keep_xmp(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
     if (bytes == NULL || length == 0 || length > CCODECS_XMP_LIMIT) return;
-    decoder->xmp = bytes;
-    decoder->xmp_length = length;
+    decoder->metadata.xmp = bytes;
+    decoder->metadata.xmp_length = length;
 }
 
 void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth) {
@@ -215,18 +215,18 @@ void ccodecs_store_oriented_row(const ccodecs_info *info, float *samples, int32_
 }
 
 const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *length) {
-    *length = decoder->exif_length;
-    return decoder->exif;
+    *length = decoder->metadata.exif_length;
+    return decoder->metadata.exif;
 }
 
 const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *length) {
-    *length = decoder->icc_length;
-    return decoder->icc;
+    *length = decoder->metadata.icc_length;
+    return decoder->metadata.icc;
 }
 
 const uint8_t *ccodecs_decoder_xmp(const ccodecs_decoder *decoder, size_t *length) {
-    *length = decoder->xmp_length;
-    return decoder->xmp;
+    *length = decoder->metadata.xmp_length;
+    return decoder->metadata.xmp;
 }
 
 void ccodecs_decoder_close(ccodecs_decoder *decoder) {

@@ -39,12 +39,7 @@ struct ccodecs_decoder {
     /* Buffers owned by the decoder so that a longjmp cannot leak them. */
     void *scratch;
     /* Metadata blocks (see ccodecs_keep_exif), inside memory the codec library or scratch holds. */
-    const uint8_t *exif;
-    size_t exif_length;
-    const uint8_t *icc;
-    size_t icc_length;
-    const uint8_t *xmp;
-    size_t xmp_length;
+    ccodecs_metadata metadata;
 
     png_structp png;
     png_infop png_info;
