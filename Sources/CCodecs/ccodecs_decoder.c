@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ccodecs_internal.h"
@@ -61,6 +62,16 @@ int ccodecs_open_file(ccodecs_decoder *decoder) {
     }
     decoder->fd = -1;
     return 1;
+}
+
+ccodecs_status ccodecs_file_size(ccodecs_decoder *decoder, uint64_t *size) {
+    struct stat status;
+    if (fstat(decoder->fd, &status) != 0) {
+        ccodecs_note(&decoder->jump, "%s", strerror(errno));
+        return CCODECS_ERROR_IO;
+    }
+    *size = (uint64_t)status.st_size;
+    return CCODECS_OK;
 }
 
 void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
