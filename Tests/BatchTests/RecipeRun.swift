@@ -81,6 +81,20 @@ struct RecipeRun {
     /// `yaml` written as `name` in the scratch folder.
     func recipe(_ yaml: String, named name: String = "recipe.yaml") throws -> URL { try file(yaml, named: name) }
 
+    /// A recipe (written as `name`) of the one edit `edit`, such as `img2img: {prompt: "a cat"}`,
+    /// over every PNG of the input, with `seed` where given and each image's mask
+    /// `masks/<stem>.png` where `withMasks`.
+    func oneEditRecipe(_ edit: String, seed: Int? = nil, withMasks: Bool = false,
+                       named name: String = "recipe.yaml") throws -> URL {
+        let seedLine = seed.map { "seed: \($0)\n" } ?? ""
+        let mask = withMasks ? #", mask: "masks/{stem}.png""# : ""
+        return try recipe("""
+            \(seedLine)match: {images: ["*.png"]\(mask)}
+            edits:
+              - \(edit)
+            """, named: name)
+    }
+
     enum ModelNaming {
         /// `--model <model>`.
         case flag
