@@ -166,6 +166,15 @@ struct RecipeRun {
         try ImageFile.readTextChunks(output.appendingPathComponent(name))["parameters"] ?? ""
     }
 
+    /// Validates and runs the shipped recipe `recipe` (recipes/<recipe>.yaml), expects its output
+    /// `name` to match `reference` as `expectOutput` does, and returns that output's infotext.
+    func runShippedRecipe(_ recipe: String, expecting name: String, toMatch reference: Image,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        try validateAndRunSucceeding(Fixtures.recipe(recipe), sourceLocation: sourceLocation)
+        try expectOutput(name, matches: reference, sourceLocation: sourceLocation)
+        return try outputParameters(name)
+    }
+
     /// The PNGs the run wrote at the top of the output folder.
     func outputPNGs() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".png") }
