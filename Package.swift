@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "OverpaintTestSupport",
-            dependencies: ["Tensors", "Weights", "Imaging"],
+            dependencies: ["Tensors", "Weights", "Imaging", "Models"],
             path: "Tests/OverpaintTestSupport"
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "OverpaintTestSupport"]),

@@ -2,7 +2,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ccodecs_internal.h"
@@ -120,11 +119,9 @@ static ccodecs_status check_layout(ccodecs_decoder *decoder, const uint8_t *head
 
 ccodecs_status ccodecs_bmp_open(ccodecs_decoder *decoder, const char *name) {
     (void)name;
-    struct stat status;
-    if (fstat(decoder->fd, &status) != 0) {
-        ccodecs_note(&decoder->jump, "%s", strerror(errno));
-        return CCODECS_ERROR_IO;
-    }
+    uint64_t file_size;
+    ccodecs_status sized = ccodecs_file_size(decoder, &file_size);
+    if (sized != CCODECS_OK) return sized;
     uint8_t header[header_bytes] = {0};
     ssize_t count = pread(decoder->fd, header, sizeof header, 0);
     if (count < 0) {
@@ -149,7 +146,7 @@ ccodecs_status ccodecs_bmp_open(ccodecs_decoder *decoder, const char *name) {
     }
     ccodecs_status size = ccodecs_check_size(decoder, (uint64_t)width, (uint64_t)abs(height));
     if (size != CCODECS_OK) return size;
-    ccodecs_status layout = check_layout(decoder, header, (uint64_t)status.st_size);
+    ccodecs_status layout = check_layout(decoder, header, file_size);
     if (layout != CCODECS_OK) return layout;
     decoder->info.channels = channels;
     decoder->info.bit_depth = 8;

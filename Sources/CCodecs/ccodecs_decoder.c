@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ccodecs_internal.h"
@@ -63,6 +64,16 @@ int ccodecs_open_file(ccodecs_decoder *decoder) {
     return 1;
 }
 
+ccodecs_status ccodecs_file_size(ccodecs_decoder *decoder, uint64_t *size) {
+    struct stat status;
+    if (fstat(decoder->fd, &status) != 0) {
+        ccodecs_note(&decoder->jump, "%s", strerror(errno));
+        return CCODECS_ERROR_IO;
+    }
+    *size = (uint64_t)status.st_size;
+    return CCODECS_OK;
+}
+
 void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
     static const uint8_t prefix[6] = {'E', 'x', 'i', 'f', 0, 0};
     if (bytes == NULL) return;
@@ -72,20 +83,20 @@ void ccodecs_keep_exif(ccodecs_decoder *decoder, const uint8_t *bytes, size_t le
     }
     int tiff_structured = length >= 8 && (memcmp(bytes, "II*\0", 4) == 0 || memcmp(bytes, "MM\0*", 4) == 0);
     if (!tiff_structured || length > CCODECS_METADATA_LIMIT) return;
-    decoder->exif = bytes;
-    decoder->exif_length = length;
+    decoder->metadata.exif = bytes;
+    decoder->metadata.exif_length = length;
 }
 
 void ccodecs_keep_icc(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
     if (bytes == NULL || length == 0 || length > CCODECS_METADATA_LIMIT) return;
-    decoder->icc = bytes;
-    decoder->icc_length = length;
+    decoder->metadata.icc = bytes;
+    decoder->metadata.icc_length = length;
 }
 
 void ccodecs_keep_xmp(ccodecs_decoder *decoder, const uint8_t *bytes, size_t length) {
     if (bytes == NULL || length == 0 || length > CCODECS_XMP_LIMIT) return;
-    decoder->xmp = bytes;
-    decoder->xmp_length = length;
+    decoder->metadata.xmp = bytes;
+    decoder->metadata.xmp_length = length;
 }
 
 void ccodecs_widen(float *samples, const void *raw, size_t count, int32_t bit_depth) {
@@ -215,18 +226,18 @@ void ccodecs_store_oriented_row(const ccodecs_info *info, float *samples, int32_
 }
 
 const uint8_t *ccodecs_decoder_exif(const ccodecs_decoder *decoder, size_t *length) {
-    *length = decoder->exif_length;
-    return decoder->exif;
+    *length = decoder->metadata.exif_length;
+    return decoder->metadata.exif;
 }
 
 const uint8_t *ccodecs_decoder_icc(const ccodecs_decoder *decoder, size_t *length) {
-    *length = decoder->icc_length;
-    return decoder->icc;
+    *length = decoder->metadata.icc_length;
+    return decoder->metadata.icc;
 }
 
 const uint8_t *ccodecs_decoder_xmp(const ccodecs_decoder *decoder, size_t *length) {
-    *length = decoder->xmp_length;
-    return decoder->xmp;
+    *length = decoder->metadata.xmp_length;
+    return decoder->metadata.xmp;
 }
 
 void ccodecs_decoder_close(ccodecs_decoder *decoder) {

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ccodecs_internal.h"
@@ -147,12 +146,10 @@ static void find_icc(ccodecs_decoder *decoder) {
 
 ccodecs_status ccodecs_heif_open(ccodecs_decoder *decoder, const char *name) {
     (void)name;
-    struct stat status;
-    if (fstat(decoder->fd, &status) != 0) {
-        ccodecs_note(&decoder->jump, "%s", strerror(errno));
-        return CCODECS_ERROR_IO;
-    }
-    decoder->heif_file_size = (int64_t)status.st_size;
+    uint64_t file_size;
+    ccodecs_status sized = ccodecs_file_size(decoder, &file_size);
+    if (sized != CCODECS_OK) return sized;
+    decoder->heif_file_size = (int64_t)file_size;
     /*
      * heif_init is not called: libheif registers its built-in decoders when it loads, and
      * heif_init would also load plugins from the directory LIBHEIF_PLUGIN_PATH names.

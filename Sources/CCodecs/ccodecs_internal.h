@@ -39,12 +39,7 @@ struct ccodecs_decoder {
     /* Buffers owned by the decoder so that a longjmp cannot leak them. */
     void *scratch;
     /* Metadata blocks (see ccodecs_keep_exif), inside memory the codec library or scratch holds. */
-    const uint8_t *exif;
-    size_t exif_length;
-    const uint8_t *icc;
-    size_t icc_length;
-    const uint8_t *xmp;
-    size_t xmp_length;
+    ccodecs_metadata metadata;
 
     png_structp png;
     png_infop png_info;
@@ -95,6 +90,8 @@ void ccodecs_return_memory(ccodecs_decoder *decoder, size_t size);
 void ccodecs_note_budget(ccodecs_decoder *decoder);
 /* A FILE over the decoder's descriptor, from its start; 0 with a note on failure. */
 int ccodecs_open_file(ccodecs_decoder *decoder);
+/* The size of the file behind the decoder's descriptor; CCODECS_ERROR_IO with a note on failure. */
+ccodecs_status ccodecs_file_size(ccodecs_decoder *decoder, uint64_t *size);
 
 /*
  * Records the image's EXIF (an "Exif\0\0" prefix, which some writers put in PNG and WebP

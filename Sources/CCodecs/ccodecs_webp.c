@@ -1,7 +1,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <webp/decode.h>
@@ -73,12 +72,10 @@ static void find_metadata(ccodecs_decoder *decoder) {
 
 ccodecs_status ccodecs_webp_open(ccodecs_decoder *decoder, const char *name) {
     (void)name;
-    struct stat status;
-    if (fstat(decoder->fd, &status) != 0) {
-        ccodecs_note(&decoder->jump, "%s", strerror(errno));
-        return CCODECS_ERROR_IO;
-    }
-    size_t file_size = (size_t)status.st_size;
+    uint64_t length;
+    ccodecs_status sized = ccodecs_file_size(decoder, &length);
+    if (sized != CCODECS_OK) return sized;
+    size_t file_size = (size_t)length;
     uint8_t header[header_bytes];
     size_t head = file_size < sizeof header ? file_size : sizeof header;
     if (!read_fully(decoder->fd, header, head)) {

@@ -11,12 +11,9 @@ import Testing
     defer { run.remove() }
     var results: [Image] = []
     for (index, control) in InpaintRecipeTests.withoutAndWithCannyControl(scale: "0.8").enumerated() {
-        let recipe = try run.recipe("""
-        seed: 42
-        match: {images: ["*.png"]}
-        edits:
-          - edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting", steps: 4\(control)}
-        """, named: "edit\(index).yaml")
+        let recipe = try run.oneEditRecipe("""
+            edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting", steps: 4\(control)}
+            """, seed: 42, named: "edit\(index).yaml")
         let (before, after) = try InpaintRecipeTests.validateAndRun(recipe, run.writing(to: "run\(index)/out"))
         #expect(after.width == before.width && after.height == before.height)
         #expect(!after.samples.contains { $0.isNaN })

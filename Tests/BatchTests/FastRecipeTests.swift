@@ -11,9 +11,8 @@ import Testing
 @Test func restyleFastRecipeMatchesDiffusersLCMImg2Img() throws {
     let run = try RecipeRun.tinyPipeline(modelNaming: .environment("OVERPAINT_MODEL"))
     defer { run.remove() }
-    try run.validateAndRunSucceeding(Fixtures.recipe("restyle-fast"))
-    try run.expectOutput("astronaut-watercolor-fast.png", matches: try Fixtures.image("fewstep", "restyle_fast.png"))
-    let parameters = try run.outputParameters("astronaut-watercolor-fast.png")
+    let parameters = try run.runShippedRecipe("restyle-fast", expecting: "astronaut-watercolor-fast.png",
+                                              toMatch: try Fixtures.image("fewstep", "restyle_fast.png"))
     let lines = parameters.split(separator: "\n")
     #expect(lines.first == "a watercolor painting, (soft washes of colour:1.2), [photo], paper texture")
     #expect(lines.last?.hasPrefix("Steps: 8, Sampler: LCM, Schedule type: Automatic, CFG scale: 1.0, Seed: 42, Size: 64x64, ") == true)

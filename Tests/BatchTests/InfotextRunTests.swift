@@ -27,12 +27,9 @@ import Testing
         let (run, _) = try InpaintRecipeTests.maskedRun(unet: "unet-inpaint", xs: 16...40, ys: 20...44)
         defer { run.remove() }
         let controlNet = Fixtures.url("pipelines", "controlnet_tiny").path
-        let recipe = try run.recipe("""
-        seed: 3
-        match: {images: ["*.png"], mask: "masks/{stem}.png"}
-        edits:
-          - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 2, area: masked, padding: 4, fill: fill, width: 32, height: 32, control: [{type: canny, model: "\(controlNet)", scale: 0.5, end: 0.8}]}
-        """, named: "inpaint.yaml")
+        let recipe = try run.oneEditRecipe("""
+            inpaint: {prompt: "a red flower", steps: 4, mask_blur: 2, area: masked, padding: 4, fill: fill, width: 32, height: 32, control: [{type: canny, model: "\(controlNet)", scale: 0.5, end: 0.8}]}
+            """, seed: 3, withMasks: true, named: "inpaint.yaml")
         let parameters = try Self.parameters(afterRunning: recipe, run)
         #expect(parameters.contains("""
             , Denoising strength: 1.0, Conditional mask weight: 1.0, ControlNet 0: "Module: canny, Model: \(Self.controlNetTitle), \
@@ -49,12 +46,9 @@ import Testing
     func onlyMaskedRecordsTheProcessingSizeAsSize(size: String, expected: String) throws {
         let (run, _) = try InpaintRecipeTests.maskedRun(xs: 16...40, ys: 20...44)
         defer { run.remove() }
-        let recipe = try run.recipe("""
-        seed: 3
-        match: {images: ["*.png"], mask: "masks/{stem}.png"}
-        edits:
-          - inpaint: {prompt: "a red flower", steps: 2, mask_blur: 0, area: masked, padding: 4, \(size)}
-        """, named: "inpaint.yaml")
+        let recipe = try run.oneEditRecipe("""
+            inpaint: {prompt: "a red flower", steps: 2, mask_blur: 0, area: masked, padding: 4, \(size)}
+            """, seed: 3, withMasks: true, named: "inpaint.yaml")
         let parameters = try Self.parameters(afterRunning: recipe, run)
         let output = try run.outputImage(try run.outputPNGs()[0])
         #expect(output.width == 64 && output.height == 64)
@@ -66,12 +60,9 @@ import Testing
     @Test func inpaintDefaultsAreLeftOutAsA1111LeavesThem() throws {
         let (run, _) = try InpaintRecipeTests.maskedRun(xs: 16...40, ys: 20...44)
         defer { run.remove() }
-        let recipe = try run.recipe("""
-        seed: 3
-        match: {images: ["*.png"], mask: "masks/{stem}.png"}
-        edits:
-          - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: whole, fill: original}
-        """, named: "inpaint.yaml")
+        let recipe = try run.oneEditRecipe("""
+            inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: whole, fill: original}
+            """, seed: 3, withMasks: true, named: "inpaint.yaml")
         let parameters = try Self.parameters(afterRunning: recipe, run)
         #expect(parameters.contains(", Model: sd-tiny, Denoising strength: 1.0, Version: Overpaint"), "\(parameters)")
     }

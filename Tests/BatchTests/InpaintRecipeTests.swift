@@ -67,12 +67,9 @@ import Testing
     func maskedAreaInpaintKeepsTheRest(_ fill: String) throws {
         let (run, mask) = try Self.maskedRun("maskedArea-\(fill)", xs: 40...51, ys: 8...17)
         defer { run.remove() }
-        let recipe = try run.recipe("""
-        seed: 3
-        match: {images: ["*.png"], mask: "masks/{stem}.png"}
-        edits:
-          - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 2, area: masked, padding: 4, fill: \(fill), width: 32, height: 32}
-        """, named: "masked.yaml")
+        let recipe = try run.oneEditRecipe("""
+            inpaint: {prompt: "a red flower", steps: 4, mask_blur: 2, area: masked, padding: 4, fill: \(fill), width: 32, height: 32}
+            """, seed: 3, withMasks: true, named: "masked.yaml")
         let (before, after) = try Self.validateAndRun(recipe, run)
         #expect(after.width == before.width && after.height == before.height)
         #expect(!after.samples.contains { $0.isNaN })
@@ -89,12 +86,9 @@ import Testing
         defer { run.remove() }
         var results: [Image] = []
         for (index, control) in Self.withoutAndWithCannyControl(scale: "1.0").enumerated() {
-            let recipe = try run.recipe("""
-            seed: 3
-            match: {images: ["*.png"], mask: "masks/{stem}.png"}
-            edits:
-              - inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: \(area), padding: 4, width: 48, height: 48\(control)}
-            """, named: "controlled\(index).yaml")
+            let recipe = try run.oneEditRecipe("""
+                inpaint: {prompt: "a red flower", steps: 4, mask_blur: 0, area: \(area), padding: 4, width: 48, height: 48\(control)}
+                """, seed: 3, withMasks: true, named: "controlled\(index).yaml")
             let (before, after) = try Self.validateAndRun(recipe, run.writing(to: "run\(index)/out"))
             #expect(!after.samples.contains { $0.isNaN })
             #expect(Self.changedFarFrom(mask, reach: 0, before, after) == 0)

@@ -16,13 +16,17 @@ private func fillRecipe(output: String, mask: String = "masks/{stem}.png", image
     """
 }
 
-private func planError(_ yaml: String, input: URL, output: URL, folder: URL) throws -> BatchError? {
-    let recipe = try recipe(yaml, in: folder)
-    do {
-        _ = try BatchPlan(recipe: recipe, input: input, output: output, seed: 0, shard: nil)
-        return nil
-    } catch {
-        return error
+extension RecipeRun {
+    /// Why `BatchPlan` refuses `yaml` (written in the scratch folder) over the input with
+    /// `output` as --output; nil when it plans it.
+    fileprivate func planError(_ yaml: String, output: URL) throws -> BatchError? {
+        let recipe = try BatchTests.recipe(yaml, in: folder)
+        do {
+            _ = try BatchPlan(recipe: recipe, input: input, output: output, seed: 0, shard: nil)
+            return nil
+        } catch {
+            return error
+        }
     }
 }
 
@@ -52,14 +56,14 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
     let run = try RecipeRun.maskedPhotos(["a", "b"])
     defer { run.remove() }
     let (folder, input) = (run.folder, run.input)
-    let error = try planError(fillRecipe(output: "{stem}-edited.png"), input: input, output: input, folder: folder)
+    let error = try run.planError(fillRecipe(output: "{stem}-edited.png"), output: input)
     #expect(error?.errorDescription?.contains("output a-edited.png would be a-edited.png under --input, which match.images '*.png' takes as an input on the next run") == true,
             "\(String(describing: error))")
     #expect(error?.errorDescription?.hasSuffix("(and 1 more outputs like it)") == true)
     // Through a symlink to the input folder, too.
     let link = folder.appendingPathComponent("link-to-in")
     try FileManager.default.createSymbolicLink(at: link, withDestinationURL: input)
-    #expect(try planError(fillRecipe(output: "{stem}-edited.png"), input: input, output: link, folder: folder) != nil)
+    #expect(try run.planError(fillRecipe(output: "{stem}-edited.png"), output: link) != nil)
 
     let recipeURL = folder.appendingPathComponent("fill.yaml")
     try fillRecipe(output: "edited/{stem}.png").write(to: recipeURL, atomically: true, encoding: .utf8)
@@ -67,20 +71,18 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
     #expect(result.status == 0, "\(result.stderr)")
     #expect(FileManager.default.fileExists(atPath: input.appendingPathComponent("edited/a.png").path))
     // An output folder inside the input is skipped by the walk, so its outputs are safe.
-    #expect(try planError(fillRecipe(output: "{stem}.png", images: "**/*.png"), input: input,
-                          output: input.appendingPathComponent("out"), folder: folder) == nil)
+    #expect(try run.planError(fillRecipe(output: "{stem}.png", images: "**/*.png"), output: input.appendingPathComponent("out")) == nil)
 }
 
 /// Masks and other sidecars are inputs as much as the photos, existing or not.
 @Test func outputsOverSidecarsAreRefused() throws {
     let run = try RecipeRun.maskedPhotos(["a", "b"])
     defer { run.remove() }
-    let (folder, input) = (run.folder, run.input)
-    let onMask = try planError(fillRecipe(output: "masks/{stem}.png"), input: input, output: input, folder: folder)
+    let onMask = try run.planError(fillRecipe(output: "masks/{stem}.png"), output: run.input)
     #expect(onMask?.errorDescription?.hasPrefix("a.png: output masks/a.png would overwrite the mask masks/a.png") == true,
             "\(String(describing: onMask))")
     // From a parent folder, reaching into the input through the template.
-    let fromParent = try planError(fillRecipe(output: "in/masks/{stem}.png"), input: input, output: folder, folder: folder)
+    let fromParent = try run.planError(fillRecipe(output: "in/masks/{stem}.png"), output: run.folder)
     #expect(fromParent?.errorDescription?.contains("would overwrite the mask masks/a.png") == true)
 }
 
@@ -94,7 +96,7 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     try FileManager.default.createSymbolicLink(at: output.appendingPathComponent("b.png"),
                                                withDestinationURL: input.appendingPathComponent("masks/b.png"))
-    let error = try planError(fillRecipe(output: "{stem}.png"), input: input, output: output, folder: folder)
+    let error = try run.planError(fillRecipe(output: "{stem}.png"), output: output)
     #expect(error?.errorDescription == "b.png: output b.png would overwrite the mask masks/b.png; write to another --output")
 }
 
@@ -106,13 +108,12 @@ private func planError(_ yaml: String, input: URL, output: URL, folder: URL) thr
     let (folder, input) = (run.folder, run.input)
     let output = folder.appendingPathComponent("out")
     try write(rectangleMask(width: 16, height: 16, x: 0..<4, y: 0..<4), folder.appendingPathComponent("a.png"))
-    let upward = try planError(fillRecipe(output: "{stem}.png", mask: "../{stem}.png"), input: input, output: output, folder: folder)
+    let upward = try run.planError(fillRecipe(output: "{stem}.png", mask: "../{stem}.png"), output: output)
     #expect(upward == .outsideInput("match.mask '../{stem}.png' gives '../a.png' for a.png, outside --input; sidecar templates are relative to --input and stay inside it"))
-    let absolute = try planError(fillRecipe(output: "{stem}.png", mask: "/etc/{stem}"), input: input, output: output, folder: folder)
+    let absolute = try run.planError(fillRecipe(output: "{stem}.png", mask: "/etc/{stem}"), output: output)
     #expect(absolute?.errorDescription?.hasPrefix("match.mask '/etc/{stem}' gives '/etc/a'") == true)
     // Climbing out of a subfolder and back in stays inside.
-    #expect(try planError(fillRecipe(output: "{stem}.png", mask: "masks/../masks/{stem}.png"), input: input,
-                          output: output, folder: folder) == nil)
+    #expect(try run.planError(fillRecipe(output: "{stem}.png", mask: "masks/../masks/{stem}.png"), output: output) == nil)
 
     let outside = folder.appendingPathComponent("elsewhere")
     try write(rectangleMask(width: 16, height: 16, x: 0..<4, y: 0..<4), outside.appendingPathComponent("a.png"))

@@ -40,13 +40,9 @@ private func compareInpainted(_ ours: Image, input: Image, expected: Image, mask
 func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strength: Double, _ inpaintingUNet: Bool) throws {
     let run = try RecipeRun.tinyPipeline("\(#function)-\(reference)", unet: inpaintingUNet ? "unet-inpaint" : nil, withMask: true)
     defer { run.remove() }
-    try run.runSucceeding(try run.recipe("""
-        seed: 7
-        match: {images: ["*.png"], mask: "masks/{stem}.png"}
-        edits:
-          - inpaint: {prompt: "An astronaut in a garden, oil painting", strength: \(strength), steps: 10,
-                      guidance: 7.5, mask_blur: 0}
-        """))
+    try run.runSucceeding(try run.oneEditRecipe("""
+        inpaint: {prompt: "An astronaut in a garden, oil painting", strength: \(strength), steps: 10, guidance: 7.5, mask_blur: 0}
+        """, seed: 7, withMasks: true))
     let ours = try run.outputImage()
     let expected = try ImageFile.read(fixtures.appendingPathComponent("\(reference).png"))
     #expect(ours.width == expected.width && ours.height == expected.height)
@@ -100,13 +96,9 @@ func inpaintThroughTheCommandLineMatchesDiffusers(_ reference: String, _ strengt
 @Test func editThroughTheCommandLineMatchesDiffusers() throws {
     let run = try RecipeRun.tinyPipeline(withMask: true)
     defer { run.remove() }
-    try run.runSucceeding(try run.recipe("""
-        seed: 42
-        match: {images: ["*.png"]}
-        edits:
-          - edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting",
-                   steps: 10, guidance: 7.5}
-        """))
+    try run.runSucceeding(try run.oneEditRecipe("""
+        edit: {source_prompt: "an astronaut", prompt: "an astronaut in a garden, oil painting", steps: 10, guidance: 7.5}
+        """, seed: 42))
     let ours = try run.outputImage()
     let expected = try ImageFile.read(fixtures.appendingPathComponent("inversion_edit.png"))
     #expect(ours.width == expected.width && ours.height == expected.height)

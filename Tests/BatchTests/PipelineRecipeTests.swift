@@ -11,12 +11,9 @@ import Testing
 @Test func img2imgThroughTheCommandLineMatchesDiffusers() throws {
     let run = try RecipeRun.tinyPipeline(withMask: true)
     defer { run.remove() }
-    try run.runSucceeding(try run.recipe("""
-    seed: 42
-    match: {images: ["*.png"]}
-    edits:
-      - img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 10, guidance: 7.5}
-    """, named: "img2img.yaml"))
+    try run.runSucceeding(try run.oneEditRecipe("""
+        img2img: {prompt: "an astronaut in a garden, oil painting", strength: 0.75, steps: 10, guidance: 7.5}
+        """, seed: 42, named: "img2img.yaml"))
     try run.expectOutput(matches: try Fixtures.image("pipelines", "img2img_pndm.png"))
     let parameters = try run.outputParameters()
     let lines = parameters.split(separator: "\n")

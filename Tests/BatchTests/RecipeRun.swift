@@ -81,6 +81,20 @@ struct RecipeRun {
     /// `yaml` written as `name` in the scratch folder.
     func recipe(_ yaml: String, named name: String = "recipe.yaml") throws -> URL { try file(yaml, named: name) }
 
+    /// A recipe (written as `name`) of the one edit `edit`, such as `img2img: {prompt: "a cat"}`,
+    /// over every PNG of the input, with `seed` where given and each image's mask
+    /// `masks/<stem>.png` where `withMasks`.
+    func oneEditRecipe(_ edit: String, seed: Int? = nil, withMasks: Bool = false,
+                       named name: String = "recipe.yaml") throws -> URL {
+        let seedLine = seed.map { "seed: \($0)\n" } ?? ""
+        let mask = withMasks ? #", mask: "masks/{stem}.png""# : ""
+        return try recipe("""
+            \(seedLine)match: {images: ["*.png"]\(mask)}
+            edits:
+              - \(edit)
+            """, named: name)
+    }
+
     enum ModelNaming {
         /// `--model <model>`.
         case flag
@@ -150,6 +164,15 @@ struct RecipeRun {
     /// The A1111 infotext (the `parameters` text chunk) of the output `name`; empty if it has none.
     func outputParameters(_ name: String = "astronaut.png") throws -> String {
         try ImageFile.readTextChunks(output.appendingPathComponent(name))["parameters"] ?? ""
+    }
+
+    /// Validates and runs the shipped recipe `recipe` (recipes/<recipe>.yaml), expects its output
+    /// `name` to match `reference` as `expectOutput` does, and returns that output's infotext.
+    func runShippedRecipe(_ recipe: String, expecting name: String, toMatch reference: Image,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        try validateAndRunSucceeding(Fixtures.recipe(recipe), sourceLocation: sourceLocation)
+        try expectOutput(name, matches: reference, sourceLocation: sourceLocation)
+        return try outputParameters(name)
     }
 
     /// The PNGs the run wrote at the top of the output folder.

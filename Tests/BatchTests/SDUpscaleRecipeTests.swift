@@ -14,12 +14,9 @@ import Testing
     let model = try tinyUpscalerFolder(in: run.folder)
     try FileManager.default.createDirectory(at: run.input, withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: Fixtures.url("upscaler", "input.png"), to: run.input.appendingPathComponent("cat.png"))
-    try run.runSucceeding(try run.recipe("""
-    seed: 0
-    match: {images: ["*.png"]}
-    edits:
-      - upscale: {model: \(model.path), prompt: "a white cat", steps: 6, guidance: 9, noise_level: 20, tile: 0}
-    """, named: "upscale.yaml"))
+    try run.runSucceeding(try run.oneEditRecipe("""
+        upscale: {model: \(model.path), prompt: "a white cat", steps: 6, guidance: 9, noise_level: 20, tile: 0}
+        """, seed: 0, named: "upscale.yaml"))
     let ours = try run.outputImage("cat.png")
     let reference = try Fixtures.image("upscaler", "default.png")
     #expect(ours.width == 64 && ours.height == 64 && ours.width == reference.width && ours.height == reference.height)
@@ -40,11 +37,7 @@ import Testing
     defer { run.remove() }
     try write(testPhoto(width: 16, height: 16), run.input.appendingPathComponent("a.png"))
     let sd = Fixtures.url("pipelines", "sd-tiny")
-    let result = try run.run(try run.recipe("""
-    match: {images: ["*.png"]}
-    edits:
-      - upscale: {model: \(sd.path)}
-    """, named: "upscale.yaml"))
+    let result = try run.run(try run.oneEditRecipe("upscale: {model: \(sd.path)}", named: "upscale.yaml"))
     #expect(result.status == 2)
     #expect(result.stderr.contains("not an SD x4 upscaler"), "\(result.stderr)")
 }
@@ -58,11 +51,9 @@ import Testing
     var photo = testPhoto(width: 16, height: 16, channels: 4)
     for pixel in 0..<photo.pixelCount { photo.samples[pixel * 4 + 3] = 128.0 / 255 }
     try write(photo, run.input.appendingPathComponent("a.png"))
-    try run.runSucceeding(try run.recipe("""
-    match: {images: ["*.png"]}
-    edits:
-      - upscale: {model: \(model.path), prompt: "a white cat", steps: 2, tile: 8, tile_overlap: 2}
-    """, named: "upscale.yaml"))
+    try run.runSucceeding(try run.oneEditRecipe("""
+        upscale: {model: \(model.path), prompt: "a white cat", steps: 2, tile: 8, tile_overlap: 2}
+        """, named: "upscale.yaml"))
     let upscaled = try run.outputImage("a.png")
     #expect(upscaled.width == 64 && upscaled.height == 64 && upscaled.channels == 4)
     #expect((0..<upscaled.pixelCount).allSatisfy { abs(upscaled.samples[$0 * 4 + 3] * 255 - 128) < 0.5 })

@@ -11,9 +11,8 @@ import Testing
 @Test func restyleSDXLRecipeMatchesDiffusers() throws {
     let run = try RecipeRun.tinySDXL(modelNaming: .environment("OVERPAINT_SDXL_MODEL"))
     defer { run.remove() }
-    try run.validateAndRunSucceeding(Fixtures.recipe("restyle-sdxl"))
-    try run.expectOutput("astronaut-watercolor-xl.png", matches: try Fixtures.image("sdxl", "restyle_sdxl.png"))
-    let parameters = try run.outputParameters("astronaut-watercolor-xl.png")
+    let parameters = try run.runShippedRecipe("restyle-sdxl", expecting: "astronaut-watercolor-xl.png",
+                                              toMatch: try Fixtures.image("sdxl", "restyle_sdxl.png"))
     #expect(parameters.split(separator: "\n").first == "a watercolor painting, soft washes of colour")
 }
 

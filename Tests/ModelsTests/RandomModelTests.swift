@@ -62,20 +62,10 @@ import Weights
                        headDim: UNet2DConditionConfig.PerBlock<Int>, vaeChannels: [Int], textWidth: Int,
                        textHeads: Int) -> StableDiffusionArchitecture {
         var pipeline = base
-        pipeline.unet.blockOutChannels = unetChannels
-        pipeline.unet.downBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
-        pipeline.unet.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"]
-        pipeline.unet.layersPerBlock = .shared(1)
-        pipeline.unet.crossAttentionDim = .shared(crossAttention)
+        pipeline.unet = pipeline.unet.shrunk(to: unetChannels, attention: [true, false], crossAttention: crossAttention)
         pipeline.unet.attentionHeadDim = headDim
-        pipeline.vae.blockOutChannels = vaeChannels
-        pipeline.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
-        pipeline.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
-        pipeline.vae.layersPerBlock = 1
-        pipeline.textEncoder.hiddenSize = textWidth
-        pipeline.textEncoder.intermediateSize = 2 * textWidth
-        pipeline.textEncoder.numHiddenLayers = 2
-        pipeline.textEncoder.numAttentionHeads = textHeads
+        pipeline.vae = pipeline.vae.shrunk(to: vaeChannels)
+        pipeline.textEncoder = pipeline.textEncoder.shrunk(width: textWidth, layers: 2, heads: textHeads)
         return pipeline
     }
 

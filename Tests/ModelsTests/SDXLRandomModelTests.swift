@@ -36,20 +36,10 @@ import Weights
         pipeline.unet.crossAttentionDim = .shared(32 + 48)
         pipeline.unet.additionTimeEmbedDim = 8
         pipeline.unet.projectionClassEmbeddingsInputDim = 16 + 6 * 8
-        pipeline.vae.blockOutChannels = [8, 16]
-        pipeline.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
-        pipeline.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
-        pipeline.vae.layersPerBlock = 1
+        pipeline.vae = pipeline.vae.shrunk(to: [8, 16])
         pipeline.vae.normNumGroups = 4
-        pipeline.textEncoder.hiddenSize = 32
-        pipeline.textEncoder.intermediateSize = 64
-        pipeline.textEncoder.numHiddenLayers = 2
-        pipeline.textEncoder.numAttentionHeads = 2
-        var bigG = pipeline.textEncoder2 ?? .openCLIPViTBigG14
-        bigG.hiddenSize = 48
-        bigG.intermediateSize = 96
-        bigG.numHiddenLayers = 3
-        bigG.numAttentionHeads = 2
+        pipeline.textEncoder = pipeline.textEncoder.shrunk(width: 32, layers: 2, heads: 2)
+        var bigG = (pipeline.textEncoder2 ?? .openCLIPViTBigG14).shrunk(width: 48, layers: 3, heads: 2)
         bigG.projectionDim = 16
         pipeline.textEncoder2 = bigG
         return pipeline

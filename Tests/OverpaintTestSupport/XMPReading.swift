@@ -125,11 +125,11 @@ public enum XMPReading {
     public static func properties(of packet: String) -> [String: String]? {
         guard packet.hasPrefix("<?xpacket begin="), packet.hasSuffix("<?xpacket end=\"w\"?>") || packet.hasSuffix("<?xpacket end=\"r\"?>")
         else { return nil }
-        let collector = PropertyCollector()
-        let parser = XMLParser(data: Data(packet.utf8))
-        parser.shouldProcessNamespaces = true
-        parser.delegate = collector
-        return parser.parse() ? collector.properties : nil
+        var properties: [String: String] = [:]
+        let parsed = walkElements(of: packet, opened: { _, _ in }, closed: { namespace, name, text in
+            if !text.isEmpty { properties[namespace + name] = text }
+        })
+        return parsed ? properties : nil
     }
 
     /// Every property element of an XMP packet, keyed "namespace URI + local name", with the
@@ -138,48 +138,49 @@ public enum XMPReading {
     /// elements, not attributes). nil when it is not well-formed XML in its xpacket wrapper.
     public static func values(of packet: String) -> [String: [String]]? {
         guard properties(of: packet) != nil else { return nil }
-        let collector = ValueCollector()
-        let parser = XMLParser(data: Data(packet.utf8))
-        parser.shouldProcessNamespaces = true
-        parser.delegate = collector
-        return parser.parse() ? collector.values : nil
-    }
-
-    private final class ValueCollector: NSObject, XMLParserDelegate {
-        static let structural: Set<String> = ["http://www.w3.org/1999/02/22-rdf-syntax-ns#", "adobe:ns:meta/"]
         var values: [String: [String]] = [:]
         /// The open elements, and the property each one's text belongs to.
-        private var properties: [String?] = []
-        private var text = ""
-
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                    qualifiedName: String?, attributes: [String: String] = [:]) {
-            let namespace = namespaceURI ?? ""
-            let own = Self.structural.contains(namespace) ? nil : namespace + elementName
+        var owners: [String?] = []
+        let parsed = walkElements(of: packet, opened: { namespace, name in
+            let own = structuralNamespaces.contains(namespace) ? nil : namespace + name
             if let own, values[own] == nil { values[own] = [] }
-            properties.append(own ?? properties.last ?? nil)
-            text = ""
-        }
-
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            text += string
-        }
-
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?,
-                    qualifiedName: String?) {
-            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !value.isEmpty, let property = properties.last ?? nil { values[property, default: []].append(value) }
-            properties.removeLast()
-            text = ""
-        }
+            owners.append(own ?? owners.last ?? nil)
+        }, closed: { _, _, text in
+            if !text.isEmpty, let property = owners.last ?? nil { values[property, default: []].append(text) }
+            owners.removeLast()
+        })
+        return parsed ? values : nil
     }
 
-    private final class PropertyCollector: NSObject, XMLParserDelegate {
-        var properties: [String: String] = [:]
+    /// The namespaces of RDF's and XMP's wrapping elements, which are no properties.
+    private static let structuralNamespaces: Set<String> = ["http://www.w3.org/1999/02/22-rdf-syntax-ns#", "adobe:ns:meta/"]
+
+    /// Parses `packet` with its prefixes resolved, handing `opened` each element's namespace URI
+    /// and local name as it opens, and `closed` the same with the element's trimmed text (what
+    /// came since the last element opened or closed) as it closes; whether the packet is
+    /// well-formed XML.
+    private static func walkElements(of packet: String, opened: @escaping (_ namespace: String, _ name: String) -> Void,
+                                     closed: @escaping (_ namespace: String, _ name: String, _ text: String) -> Void) -> Bool {
+        let walker = ElementWalker(opened: opened, closed: closed)
+        let parser = XMLParser(data: Data(packet.utf8))
+        parser.shouldProcessNamespaces = true
+        parser.delegate = walker
+        return parser.parse()
+    }
+
+    private final class ElementWalker: NSObject, XMLParserDelegate {
+        private let opened: (String, String) -> Void
+        private let closed: (String, String, String) -> Void
         private var text = ""
+
+        init(opened: @escaping (String, String) -> Void, closed: @escaping (String, String, String) -> Void) {
+            self.opened = opened
+            self.closed = closed
+        }
 
         func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
                     qualifiedName: String?, attributes: [String: String] = [:]) {
+            opened(namespaceURI ?? "", elementName)
             text = ""
         }
 
@@ -189,8 +190,7 @@ public enum XMPReading {
 
         func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?,
                     qualifiedName: String?) {
-            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !value.isEmpty { properties[(namespaceURI ?? "") + elementName] = value }
+            closed(namespaceURI ?? "", elementName, text.trimmingCharacters(in: .whitespacesAndNewlines))
             text = ""
         }
     }

@@ -21,14 +21,8 @@ import Weights
         refiner.unet.attentionHeadDim = .perBlock([1, 2, 2, 2])
         refiner.unet.crossAttentionDim = .shared(64)
         refiner.unet.projectionClassEmbeddingsInputDim = 32 + 5 * 256
-        refiner.vae.blockOutChannels = [32, 32]
-        refiner.vae.downBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"]
-        refiner.vae.upBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"]
-        refiner.vae.layersPerBlock = 1
-        refiner.textEncoder2.hiddenSize = 64
-        refiner.textEncoder2.intermediateSize = 128
-        refiner.textEncoder2.numHiddenLayers = 2
-        refiner.textEncoder2.numAttentionHeads = 1
+        refiner.vae = refiner.vae.shrunk(to: [32, 32])
+        refiner.textEncoder2 = refiner.textEncoder2.shrunk(width: 64, layers: 2, heads: 1)
         refiner.textEncoder2.projectionDim = 32
         return refiner
     }

@@ -52,17 +52,9 @@ import Weights
     /// No configs at all: shapes and family rules must rebuild the architecture exactly.
     @Test func inferredSingleFilePipelineMatchesTheFolderPipeline() throws {
         var pipeline = StableDiffusionArchitecture.sd15
-        pipeline.unet.blockOutChannels = [32, 64]
-        pipeline.unet.downBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
-        pipeline.unet.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"]
-        pipeline.unet.layersPerBlock = .shared(1)
-        pipeline.unet.crossAttentionDim = .shared(64)
-        pipeline.vae.blockOutChannels = [32, 32, 32, 32]
-        pipeline.vae.layersPerBlock = 1
-        pipeline.textEncoder.hiddenSize = 64
-        pipeline.textEncoder.intermediateSize = 128
-        pipeline.textEncoder.numHiddenLayers = 2
-        pipeline.textEncoder.numAttentionHeads = 1
+        pipeline.unet = pipeline.unet.shrunk(to: [32, 64], attention: [true, false], crossAttention: 64)
+        pipeline.vae = pipeline.vae.shrunk(to: [32, 32, 32, 32])
+        pipeline.textEncoder = pipeline.textEncoder.shrunk(width: 64, layers: 2, heads: 1)
         try Self.inBothLayouts(pipeline) { folder, single in
             let image = try PipelineFixtures.image("input.png")
             #expect(single.schedulerConfig.className == "PNDMScheduler")
@@ -102,23 +94,13 @@ import Weights
     /// from its shapes and gives the folder's image; the refiner's file is refused as a base.
     @Test func inferredSDXLSingleFileMatchesTheFolderPipeline() throws {
         var pipeline = StableDiffusionArchitecture.sdxl
-        pipeline.unet.blockOutChannels = [64, 128]
-        pipeline.unet.downBlockTypes = ["DownBlock2D", "CrossAttnDownBlock2D"]
-        pipeline.unet.upBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D"]
-        pipeline.unet.layersPerBlock = .shared(1)
+        pipeline.unet = pipeline.unet.shrunk(to: [64, 128], attention: [false, true], crossAttention: 64 + 64)
         pipeline.unet.transformerLayersPerBlock = .perBlock([1, 2])
         pipeline.unet.attentionHeadDim = .perBlock([1, 2])
-        pipeline.unet.crossAttentionDim = .shared(64 + 64)
         pipeline.unet.projectionClassEmbeddingsInputDim = 32 + 6 * 256
-        pipeline.vae.blockOutChannels = [32, 32, 32, 32]
-        pipeline.vae.layersPerBlock = 1
-        func shrunk(_ config: CLIPTextConfig) -> CLIPTextConfig {
-            var config = config
-            (config.hiddenSize, config.intermediateSize, config.numHiddenLayers, config.numAttentionHeads) = (64, 128, 2, 1)
-            return config
-        }
-        pipeline.textEncoder = shrunk(pipeline.textEncoder)
-        pipeline.textEncoder2 = pipeline.textEncoder2.map(shrunk)
+        pipeline.vae = pipeline.vae.shrunk(to: [32, 32, 32, 32])
+        pipeline.textEncoder = pipeline.textEncoder.shrunk(width: 64, layers: 2, heads: 1)
+        pipeline.textEncoder2 = pipeline.textEncoder2?.shrunk(width: 64, layers: 2, heads: 1)
         pipeline.textEncoder2?.projectionDim = 32
         try Self.inBothLayouts(pipeline) { folder, single in
             let image = try PipelineFixtures.image("input.png")
