@@ -2,10 +2,12 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Every function that uses AVX-512 says so itself; the rest of the build targets baseline x86-64. */
 #define CK_AVX512 __attribute__((target("avx512f,fma")))
+#define CK_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
 enum {
     LANES = 16,
@@ -26,32 +28,36 @@ static int vectors_for(int head_width) { return (head_width + LANES - 1) / LANES
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-int ck_attention_supports(int head_width) {
-    if (head_width <= 0) return 0;
+int ck_attention_supports(int head_width, int precision) {
+    if (head_width <= 0 || (precision == CK_ATTENTION_BF16 && head_width % 2 != 0)) return 0;
     int vectors = vectors_for(head_width);
     return vectors == 3 || vectors == 4 || vectors == 5 || vectors == 10;
 }
 
 static int panels_for(int key_count) { return (key_count + LANES - 1) / LANES; }
 
-size_t ck_attention_packed_keys_count(int key_count, int head_width) {
-    return (size_t)panels_for(key_count) * LANES * head_width;
+/* bf16 halves every packed value: two neighbours along the reduced axis share one 32-bit word. */
+static size_t element_bytes(int precision) { return precision == CK_ATTENTION_BF16 ? 2 : 4; }
+
+size_t ck_attention_packed_keys_bytes(int key_count, int head_width, int precision) {
+    return (size_t)panels_for(key_count) * LANES * head_width * element_bytes(precision);
 }
 
-size_t ck_attention_packed_values_count(int key_count, int head_width) {
-    return (size_t)panels_for(key_count) * LANES * vectors_for(head_width) * LANES;
+size_t ck_attention_packed_values_bytes(int key_count, int head_width, int precision) {
+    return (size_t)panels_for(key_count) * LANES * vectors_for(head_width) * LANES * element_bytes(precision);
 }
 
-/* Staged queries, scores, output rows, and per row the running maximum, sum and rescale. */
+/* Staged queries, scores, output rows, per row the running maximum, sum and rescale, and the
+   scores narrowed to bf16 (used by the bf16 kernel only). */
 size_t ck_attention_scratch_count(int head_width) {
-    return (size_t)QUERY_BLOCK * (head_width + KEY_BLOCK + vectors_for(head_width) * LANES + 3);
+    return (size_t)QUERY_BLOCK * (head_width + KEY_BLOCK + vectors_for(head_width) * LANES + 3 + KEY_BLOCK / 2);
 }
 
 /* Keys go into panels of 16, each [head_width][16] (a score tile loads one key width-slice of
    16 keys per step); values into rows padded with zeros to whole vectors. Keys and values past
    key_count are zeros. */
-void ck_attention_pack(const float *key, const float *value, int key_count, int row_stride, int head_width,
-                       float *packed_keys, float *packed_values) {
+static void pack_f32(const float *key, const float *value, int key_count, int row_stride, int head_width,
+                     float *packed_keys, float *packed_values) {
     int panels = panels_for(key_count);
     int padded_width = vectors_for(head_width) * LANES;
     for (int panel = 0; panel < panels; panel++) {
@@ -71,6 +77,52 @@ void ck_attention_pack(const float *key, const float *value, int key_count, int 
             memset(to, 0, sizeof(float) * padded_width);
         }
     }
+}
+
+/* `count` values rounded to bf16 (nearest even); nothing past `from + count` is read. */
+CK_AVX512_BF16 static void narrow(const float *from, int count, uint16_t *to) {
+    for (int j = 0; j < count; j += LANES) {
+        int rest = min_int(LANES, count - j);
+        __mmask16 lanes = rest == LANES ? 0xFFFF : (__mmask16)((1u << rest) - 1);
+        __m256bh narrowed = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lanes, from + j));
+        _mm256_mask_storeu_epi16(to + j, lanes, (__m256i)narrowed);
+    }
+}
+
+/* The bf16 layouts pair neighbours along the axis each product reduces: a key panel is
+   [head_width / 2][16] words (d pairs of 16 keys), a value row pair is [padded width] words
+   (key pairs of each output column). Keys and values past key_count are zeros. */
+CK_AVX512_BF16 static void pack_bf16(const float *key, const float *value, int key_count, int row_stride,
+                                     int head_width, uint32_t *packed_keys, uint32_t *packed_values) {
+    int panels = panels_for(key_count);
+    int pairs = head_width / 2;
+    int padded_width = vectors_for(head_width) * LANES;
+    uint16_t first[10 * LANES], second[10 * LANES];
+    for (int panel = 0; panel < panels; panel++) {
+        uint32_t *to = packed_keys + (size_t)panel * pairs * LANES;
+        for (int lane = 0; lane < LANES; lane++) {
+            int row = panel * LANES + lane;
+            if (row < key_count) narrow(key + (size_t)row * row_stride, head_width, first);
+            const uint32_t *words = (const uint32_t *)first;
+            for (int p = 0; p < pairs; p++) to[p * LANES + lane] = row < key_count ? words[p] : 0;
+        }
+    }
+    for (int row = 0; row < panels * LANES; row += 2) {
+        uint32_t *to = packed_values + (size_t)(row / 2) * padded_width;
+        memset(first, 0, sizeof(first));
+        memset(second, 0, sizeof(second));
+        if (row < key_count) narrow(value + (size_t)row * row_stride, head_width, first);
+        if (row + 1 < key_count) narrow(value + (size_t)(row + 1) * row_stride, head_width, second);
+        for (int d = 0; d < padded_width; d++) to[d] = (uint32_t)first[d] | (uint32_t)second[d] << 16;
+    }
+}
+
+void ck_attention_pack(const float *key, const float *value, int key_count, int row_stride, int head_width,
+                       int precision, void *packed_keys, void *packed_values) {
+    if (precision == CK_ATTENTION_BF16)
+        pack_bf16(key, value, key_count, row_stride, head_width, packed_keys, packed_values);
+    else
+        pack_f32(key, value, key_count, row_stride, head_width, packed_keys, packed_values);
 }
 
 /* scores[8][32] (row pitch KEY_BLOCK) = queries[8][head_width] x two key panels. */
@@ -100,6 +152,43 @@ CK_AVX512 static void scores_8x16(const float *queries, int head_width, const fl
     for (int d = 0; d < head_width; d++) {
         __m512 k = _mm512_loadu_ps(panel + d * LANES);
         for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_fmadd_ps(_mm512_set1_ps(queries[i * head_width + d]), k, sum[i]);
+    }
+    for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i]);
+}
+
+/* scores[8][32] = bf16 query pairs [8][head_width / 2] x two bf16 key panels. */
+CK_AVX512_BF16 static void scores_bf16_8x32(const uint16_t *queries, int head_width, const uint32_t *panel,
+                                            float *scores) {
+    __m512 sum[SCORE_ROWS][2];
+    for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
+    int pairs = head_width / 2;
+    const uint32_t *next = panel + (size_t)pairs * LANES;
+    const uint32_t *query_pairs = (const uint32_t *)queries;
+    for (int p = 0; p < pairs; p++) {
+        __m512bh k0 = (__m512bh)_mm512_loadu_si512(panel + p * LANES);
+        __m512bh k1 = (__m512bh)_mm512_loadu_si512(next + p * LANES);
+        for (int i = 0; i < SCORE_ROWS; i++) {
+            __m512bh q = (__m512bh)_mm512_set1_epi32((int)query_pairs[i * pairs + p]);
+            sum[i][0] = _mm512_dpbf16_ps(sum[i][0], q, k0);
+            sum[i][1] = _mm512_dpbf16_ps(sum[i][1], q, k1);
+        }
+    }
+    for (int i = 0; i < SCORE_ROWS; i++) {
+        _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i][0]);
+        _mm512_storeu_ps(scores + i * KEY_BLOCK + LANES, sum[i][1]);
+    }
+}
+
+CK_AVX512_BF16 static void scores_bf16_8x16(const uint16_t *queries, int head_width, const uint32_t *panel,
+                                            float *scores) {
+    __m512 sum[SCORE_ROWS];
+    for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ps();
+    int pairs = head_width / 2;
+    const uint32_t *query_pairs = (const uint32_t *)queries;
+    for (int p = 0; p < pairs; p++) {
+        __m512bh k = (__m512bh)_mm512_loadu_si512(panel + p * LANES);
+        for (int i = 0; i < SCORE_ROWS; i++)
+            sum[i] = _mm512_dpbf16_ps(sum[i], (__m512bh)_mm512_set1_epi32((int)query_pairs[i * pairs + p]), k);
     }
     for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i]);
 }
@@ -185,11 +274,114 @@ CK_AVX512 static void accumulate_values(int vectors, const float *weights, const
     }
 }
 
+/* The same with bf16 weight pairs [R][keys / 2] (row pitch KEY_BLOCK / 2 words) and bf16 value
+   row pairs [keys / 2][16 NV] words. */
+#define VALUE_TILE_BF16(R, NV)                                                                                  \
+    CK_AVX512_BF16 static void values_bf16_##R##x##NV(const uint16_t *weights, const uint32_t *values,         \
+                                                      int pairs, float *out, const float *rescale) {            \
+        __m512 sum[R][NV];                                                                                    \
+        const uint32_t *weight_pairs = (const uint32_t *)weights;                                             \
+        for (int i = 0; i < R; i++) {                                                                         \
+            __m512 by = _mm512_set1_ps(rescale[i]);                                                           \
+            for (int c = 0; c < NV; c++) sum[i][c] = _mm512_mul_ps(by, _mm512_loadu_ps(out + i * NV * LANES + c * LANES)); \
+        }                                                                                                     \
+        for (int p = 0; p < pairs; p++) {                                                                     \
+            __m512bh v[NV];                                                                                   \
+            for (int c = 0; c < NV; c++)                                                                      \
+                v[c] = (__m512bh)_mm512_loadu_si512(values + (size_t)p * NV * LANES + c * LANES);             \
+            for (int i = 0; i < R; i++) {                                                                     \
+                __m512bh w = (__m512bh)_mm512_set1_epi32((int)weight_pairs[i * (KEY_BLOCK / 2) + p]);         \
+                for (int c = 0; c < NV; c++) sum[i][c] = _mm512_dpbf16_ps(sum[i][c], w, v[c]);                \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int i = 0; i < R; i++)                                                                           \
+            for (int c = 0; c < NV; c++) _mm512_storeu_ps(out + i * NV * LANES + c * LANES, sum[i][c]);       \
+    }
+
+VALUE_TILE_BF16(8, 3)
+VALUE_TILE_BF16(6, 4)
+VALUE_TILE_BF16(4, 5)
+VALUE_TILE_BF16(2, 10)
+
+CK_AVX512_BF16 static void accumulate_values_bf16(int vectors, const uint16_t *weights, const uint32_t *values,
+                                                  int keys, float *out, const float *rescale) {
+    int pitch = vectors * LANES;
+    int pairs = (keys + 1) / 2;
+    int weight_pitch = KEY_BLOCK;
+    switch (vectors) {
+    case 3:
+        for (int r = 0; r < QUERY_BLOCK; r += 8)
+            values_bf16_8x3(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
+        break;
+    case 4:
+        for (int r = 0; r < QUERY_BLOCK; r += 6)
+            values_bf16_6x4(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
+        break;
+    case 5:
+        for (int r = 0; r < QUERY_BLOCK; r += 4)
+            values_bf16_4x5(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
+        break;
+    default:
+        for (int r = 0; r < QUERY_BLOCK; r += 2)
+            values_bf16_2x10(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
+        break;
+    }
+}
+
+/* Queries first ..< first + count, scaled, into `queries` ([QUERY_BLOCK][head_width], f32 or
+   bf16); rows past count are zeros. */
+CK_AVX512_BF16 static void stage_queries_bf16(const float *query, int row_stride, int head_width, int count,
+                                              float scale, uint16_t *queries) {
+    float row[10 * LANES];
+    for (int r = 0; r < QUERY_BLOCK; r++) {
+        for (int d = 0; d < head_width; d++) row[d] = r < count ? query[(size_t)r * row_stride + d] * scale : 0.0f;
+        narrow(row, head_width, queries + r * head_width);
+    }
+}
+
+static void stage_queries(const float *query, int row_stride, int head_width, int count, float scale, int precision,
+                          float *queries) {
+    if (precision == CK_ATTENTION_BF16) {
+        stage_queries_bf16(query, row_stride, head_width, count, scale, (uint16_t *)queries);
+        return;
+    }
+    for (int r = 0; r < QUERY_BLOCK; r++) {
+        const float *from = query + (size_t)r * row_stride;
+        for (int d = 0; d < head_width; d++) queries[r * head_width + d] = r < count ? from[d] * scale : 0.0f;
+    }
+}
+
+/* scores[QUERY_BLOCK][KEY_BLOCK] for one key block of `panels` panels. */
+CK_AVX512 static void block_scores(const float *queries, int head_width, const void *block_keys, int panels,
+                                   int precision, float *scores) {
+    for (int r = 0; r < QUERY_BLOCK; r += SCORE_ROWS) {
+        float *tile = scores + r * KEY_BLOCK;
+        if (precision == CK_ATTENTION_BF16) {
+            const uint16_t *rows = (const uint16_t *)queries + r * head_width;
+            const uint32_t *keys = block_keys;
+            size_t panel_words = (size_t)head_width / 2 * LANES;
+            int panel = 0;
+            for (; panel + 2 <= panels; panel += 2)
+                scores_bf16_8x32(rows, head_width, keys + panel * panel_words, tile + panel * LANES);
+            if (panel < panels) scores_bf16_8x16(rows, head_width, keys + panel * panel_words, tile + panel * LANES);
+        } else {
+            const float *rows = queries + r * head_width;
+            const float *keys = block_keys;
+            size_t panel_floats = (size_t)head_width * LANES;
+            int panel = 0;
+            for (; panel + 2 <= panels; panel += 2)
+                scores_8x32(rows, head_width, keys + panel * panel_floats, tile + panel * LANES);
+            if (panel < panels) scores_8x16(rows, head_width, keys + panel * panel_floats, tile + panel * LANES);
+        }
+    }
+}
+
 /* One block of queries over every key block: scores, running softmax, products with V. Rows
-   past query_count are zeros and computed but not stored. */
+   past query_count are zeros and computed but not stored. Under bf16 the queries, keys,
+   values and softmax weights are rounded to bf16; scores, the softmax and every sum stay f32. */
 CK_AVX512 static void query_block(const float *query, int query_count, int row_stride, int head_width,
-                                  const float *packed_keys, const float *packed_values, int key_count, float scale,
-                                  int block, float *out, float *scratch) {
+                                  const void *packed_keys, const void *packed_values, int key_count, float scale,
+                                  int precision, int block, float *out, float *scratch) {
     int vectors = vectors_for(head_width);
     int pitch = vectors * LANES;
     float *queries = scratch;
@@ -198,29 +390,23 @@ CK_AVX512 static void query_block(const float *query, int query_count, int row_s
     float *maxima = rows + QUERY_BLOCK * pitch;
     float *sums = maxima + QUERY_BLOCK;
     float *rescale = sums + QUERY_BLOCK;
+    uint16_t *narrowed = (uint16_t *)(rescale + QUERY_BLOCK);
     int first = block * QUERY_BLOCK;
     int count = min_int(QUERY_BLOCK, query_count - first);
+    stage_queries(query + (size_t)first * row_stride, row_stride, head_width, count, scale, precision, queries);
     for (int r = 0; r < QUERY_BLOCK; r++) {
-        const float *from = query + (size_t)(first + r) * row_stride;
-        for (int d = 0; d < head_width; d++) queries[r * head_width + d] = r < count ? from[d] * scale : 0.0f;
         maxima[r] = -INFINITY;
         sums[r] = 0;
     }
     memset(rows, 0, sizeof(float) * QUERY_BLOCK * pitch);
+    int bf16 = precision == CK_ATTENTION_BF16;
     for (int first_key = 0; first_key < key_count; first_key += KEY_BLOCK) {
         int keys = min_int(KEY_BLOCK, key_count - first_key);
         int panels = panels_for(keys);
         int width = panels * LANES;
-        const float *block_keys = packed_keys + (size_t)first_key * head_width;
-        for (int r = 0; r < QUERY_BLOCK; r += SCORE_ROWS) {
-            int panel = 0;
-            for (; panel + 2 <= panels; panel += 2)
-                scores_8x32(queries + r * head_width, head_width, block_keys + (size_t)panel * head_width * LANES,
-                            scores + r * KEY_BLOCK + panel * LANES);
-            if (panel < panels)
-                scores_8x16(queries + r * head_width, head_width, block_keys + (size_t)panel * head_width * LANES,
-                            scores + r * KEY_BLOCK + panel * LANES);
-        }
+        size_t key_offset = (size_t)first_key * head_width * element_bytes(precision);
+        size_t value_offset = (size_t)first_key * pitch * element_bytes(precision);
+        block_scores(queries, head_width, (const char *)packed_keys + key_offset, panels, precision, scores);
         for (int r = 0; r < QUERY_BLOCK; r++) {
             float *row = scores + r * KEY_BLOCK;
             for (int j = keys; j < width; j++) row[j] = -INFINITY;
@@ -229,8 +415,13 @@ CK_AVX512 static void query_block(const float *query, int query_count, int row_s
             rescale[r] = shift > flushBelow ? exp2f(shift) : 0.0f;
             sums[r] = sums[r] * rescale[r] + exponentiate_row(row, width, maximum);
             maxima[r] = maximum;
+            if (bf16) narrow(row, width, narrowed + r * KEY_BLOCK);
         }
-        accumulate_values(vectors, scores, packed_values + (size_t)first_key * pitch, keys, rows, rescale);
+        const void *block_values = (const char *)packed_values + value_offset;
+        if (bf16)
+            accumulate_values_bf16(vectors, narrowed, block_values, keys, rows, rescale);
+        else
+            accumulate_values(vectors, scores, block_values, keys, rows, rescale);
     }
     for (int r = 0; r < count; r++) {
         float *to = out + (size_t)(first + r) * row_stride;
@@ -240,9 +431,9 @@ CK_AVX512 static void query_block(const float *query, int query_count, int row_s
 }
 
 void ck_attention_query_blocks(const float *query, int query_count, int row_stride, int head_width,
-                               const float *packed_keys, const float *packed_values, int key_count, float scale,
-                               int first_block, int block_count, float *out, float *scratch) {
+                               const void *packed_keys, const void *packed_values, int key_count, float scale,
+                               int precision, int first_block, int block_count, float *out, float *scratch) {
     for (int block = first_block; block < first_block + block_count; block++)
-        query_block(query, query_count, row_stride, head_width, packed_keys, packed_values, key_count, scale, block,
-                    out, scratch);
+        query_block(query, query_count, row_stride, head_width, packed_keys, packed_values, key_count, scale,
+                    precision, block, out, scratch);
 }

@@ -12,8 +12,8 @@ import Foundation
 /// whole rows of 4096 keys the blocks ran 5% faster (2 threads, AVX2).
 /// Heads are read in place through BLAS leading dimensions; no head is ever copied out. The
 /// softmax normalisation is applied to the `D`-wide output rows instead of the scores.
-/// Under bf16 the products stay f32: with heads of 40 the operand conversions outweighed the
-/// faster product (0.67 s against 0.56 s for the UNet's first attention, 2 threads, AVX-512).
+/// Under bf16 the fused kernel rounds queries, keys, values and the softmax weights to bf16 and
+/// multiplies with vdpbf16ps; the blocked products stay f32.
 // query: [B, Lq, H*D], key: [B, Lk, H*D], value: [B, Lk, H*D] -> [B, Lq, H*D]
 public func attention(
     _ query: Tensor, _ key: Tensor, _ value: Tensor, heads: Int, queryChunk: Int = 256, keyBlock: Int = 1024
@@ -24,16 +24,24 @@ public func attention(
 }
 
 /// How attention runs.
-enum AttentionKernel {
+enum AttentionKernel: Equatable {
     /// `CKernels`' AVX-512 kernel: per head the keys and values are packed once, then each block
     /// of 48 queries runs Q K^T, the running softmax and the product with V in one pass over key
-    /// blocks of 256, its scores and output rows in cache, all in f32.
-    case fused
-    /// Two BLAS products per block of queries and keys, the softmax between them.
+    /// blocks of 256, its scores and output rows in cache; products in f32 or bf16, sums in f32.
+    case fused(bf16: Bool)
+    /// Two BLAS products per block of queries and keys, the softmax between them, in f32.
     case blockedProducts
 
+    /// The fused kernel where the CPU runs it for this head width, in bf16 when the active
+    /// backend is bf16.
     static func preferred(headWidth: Int) -> AttentionKernel {
-        GEMMBackend.cpuHasAVX512 && ck_attention_supports(Int32(clamping: headWidth)) != 0 ? .fused : .blockedProducts
+        let bf16 = !GEMMBackend.active.isFloat32
+        let precision = Int32(bf16 ? CK_ATTENTION_BF16 : CK_ATTENTION_F32)
+        guard GEMMBackend.cpuHasAVX512, ck_attention_supports(Int32(clamping: headWidth), precision) != 0 else {
+            return bf16 && ck_attention_supports(Int32(clamping: headWidth), Int32(CK_ATTENTION_F32)) != 0
+                ? .fused(bf16: false) : .blockedProducts
+        }
+        return .fused(bf16: bf16)
     }
 }
 
@@ -52,7 +60,8 @@ func attention(
                     guard let qBase = q.baseAddress, let kBase = k.baseAddress, let vBase = v.baseAddress,
                           let outBase = out.baseAddress else { return }
                     switch kernel {
-                    case .fused: problem.solveFused(query: qBase, key: kBase, value: vBase, into: outBase)
+                    case let .fused(bf16):
+                        problem.solveFused(query: qBase, key: kBase, value: vBase, into: outBase, bf16: bf16)
                     case .blockedProducts:
                         problem.solve(query: qBase, key: kBase, value: vBase, into: outBase, backend: backend)
                     }
@@ -162,13 +171,17 @@ struct AttentionProblem {
     /// this thread, then its query blocks are spread over the threads.
     func solveFused(
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
-        into out: UnsafeMutablePointer<Float>
+        into out: UnsafeMutablePointer<Float>, bf16: Bool
     ) {
-        precondition(ck_attention_supports(Int32(headDimension)) != 0, "no fused attention kernel for heads of \(headDimension)")
+        let precision = Int32(bf16 ? CK_ATTENTION_BF16 : CK_ATTENTION_F32)
+        precondition(ck_attention_supports(Int32(headDimension), precision) != 0,
+                     "no fused attention kernel for heads of \(headDimension)\(bf16 ? " in bf16" : "")")
         FlopCounter.add(4 * batch * heads * queryLength * keyLength * headDimension)
         let (keys, rowStride, headWidth) = (Int32(keyLength), Int32(width), Int32(headDimension))
-        let packedKeys = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_packed_keys_count(keys, headWidth))
-        let packedValues = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_packed_values_count(keys, headWidth))
+        let packedKeys = UnsafeMutableRawPointer.allocate(
+            byteCount: ck_attention_packed_keys_bytes(keys, headWidth, precision), alignment: 64)
+        let packedValues = UnsafeMutableRawPointer.allocate(
+            byteCount: ck_attention_packed_values_bytes(keys, headWidth, precision), alignment: 64)
         defer {
             packedKeys.deallocate()
             packedValues.deallocate()
@@ -181,12 +194,13 @@ struct AttentionProblem {
             let (image, head) = (unit / heads, unit % heads)
             let keyOffset = image * keyLength * width + head * headDimension
             let queryOffset = image * queryLength * width + head * headDimension
-            ck_attention_pack(key + keyOffset, value + keyOffset, keys, rowStride, headWidth, packedKeys, packedValues)
+            ck_attention_pack(key + keyOffset, value + keyOffset, keys, rowStride, headWidth, precision, packedKeys,
+                              packedValues)
             Parallel.forEachRange(count: blocks, minimumBlock: 1) { range in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_scratch_count(headWidth))
                 defer { scratch.deallocate() }
                 ck_attention_query_blocks(query + queryOffset, Int32(queryLength), rowStride, headWidth, packedKeys,
-                                          packedValues, keys, scale, Int32(range.lowerBound), Int32(range.count),
+                                          packedValues, keys, scale, precision, Int32(range.lowerBound), Int32(range.count),
                                           out + queryOffset, scratch)
             }
         }

@@ -105,9 +105,14 @@ public enum TensorBenchmarks {
         let v = filled([2, 4096, 320])
         let textK = filled([2, 77, 320])
         let textV = filled([2, 77, 320])
-        let kernels: [AttentionKernel] = AttentionKernel.preferred(headWidth: 40) == .fused ? [.fused, .blockedProducts] : [.blockedProducts]
+        let preferred = AttentionKernel.preferred(headWidth: 40)
+        let kernels: [AttentionKernel] = preferred == .blockedProducts ? [preferred] : [preferred, .blockedProducts]
         return kernels.flatMap { kernel in
-            let name = kernel == .fused ? "fused" : "blocked products"
+            let name = switch kernel {
+            case .fused(bf16: false): "fused"
+            case .fused(bf16: true): "fused, bf16"
+            case .blockedProducts: "blocked products"
+            }
             let selfSeconds = bestTime(timing.repetitions) { _ = attention(q, k, v, heads: 8, kernel: kernel) }
             let crossSeconds = bestTime(timing.repetitions) { _ = attention(q, textK, textV, heads: 8, kernel: kernel) }
             return [timing.result("attention [2, 4096, 8x40], \(name)", 4.0 * 2 * 8 * 4096 * 4096 * 40, selfSeconds, backend),

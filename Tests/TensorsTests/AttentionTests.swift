@@ -46,12 +46,40 @@ import Testing
         let query = TensorBenchmarks.filled([2, lengths.queries, heads * headWidth])
         let key = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth], scale: 4)
         let value = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth]) + 0.25
-        #expect(AttentionKernel.preferred(headWidth: headWidth) == .fused)
-        let fused = attention(query, key, value, heads: heads, kernel: .fused)
+        #expect(AttentionKernel.preferred(headWidth: headWidth) == .fused(bf16: false))
+        let fused = attention(query, key, value, heads: heads, kernel: .fused(bf16: false))
         let products = GEMMBackend.withBackend(.oneDNN) {
             attention(query, key, value, heads: heads, kernel: .blockedProducts)
         }
         expectClose(fused, products, relative: 1e-5, absolute: 2e-6)
+    }
+
+    /// The bf16 fused kernel, chosen under the bf16 backend, against f32 on the same cases: its
+    /// operands are rounded to bf16 (8 significant bits), so it lands within a bf16 rounding of
+    /// the f32 result, and not on it.
+    @Test(.enabled(if: GEMMBackend.cpuHasAVX512BF16, "the bf16 kernel needs avx512_bf16"),
+          arguments: [40, 64, 80, 160], [(1, 77), (77, 154), (100, 300), (49, 1)])
+    func bf16FusedKernelStaysWithinRoundingOfF32(headWidth: Int, lengths: (queries: Int, keys: Int)) {
+        let heads = 2
+        let query = TensorBenchmarks.filled([2, lengths.queries, heads * headWidth])
+        let key = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth], scale: 4)
+        let value = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth]) + 0.25
+        let bf16 = GEMMBackend.withBackend(.bf16) {
+            #expect(AttentionKernel.preferred(headWidth: headWidth) == .fused(bf16: true))
+            return attention(query, key, value, heads: heads)
+        }
+        let f32 = attention(query, key, value, heads: heads, kernel: .fused(bf16: false))
+        let error = maxErrorRelativeToPeak(bf16, f32)
+        #expect(error < 0.02)
+        #expect(error > 1e-5)
+    }
+
+    @Test(.enabled(if: GEMMBackend.cpuHasAVX512BF16, "the bf16 kernel needs avx512_bf16"))
+    func oddHeadWidthsStayF32UnderBF16() {
+        GEMMBackend.withBackend(.bf16) {
+            #expect(AttentionKernel.preferred(headWidth: 41) == .fused(bf16: false))
+            #expect(AttentionKernel.preferred(headWidth: 8) == .blockedProducts)
+        }
     }
 
     @Test func headWidthsWithoutAMicrokernelTakeTheProducts() {

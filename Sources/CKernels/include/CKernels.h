@@ -15,26 +15,31 @@
 
 enum { CK_ATTENTION_QUERY_BLOCK = 48 };
 
-/* Whether the kernel has a microkernel for heads `head_width` wide. */
-int ck_attention_supports(int head_width);
+/* The products' arithmetic: f32, or bf16 (avx512_bf16; queries, keys, values and softmax
+   weights rounded to bf16 to nearest even, every sum in f32). */
+enum { CK_ATTENTION_F32 = 0, CK_ATTENTION_BF16 = 1 };
 
-/* Floats of packed keys and of packed values for `key_count` keys. */
-size_t ck_attention_packed_keys_count(int key_count, int head_width);
-size_t ck_attention_packed_values_count(int key_count, int head_width);
+/* Whether the kernel has a microkernel for heads `head_width` wide (bf16 pairs neighbouring
+   values along the head, so it takes even widths only). */
+int ck_attention_supports(int head_width, int precision);
+
+/* Bytes of packed keys and of packed values for `key_count` keys. */
+size_t ck_attention_packed_keys_bytes(int key_count, int head_width, int precision);
+size_t ck_attention_packed_values_bytes(int key_count, int head_width, int precision);
 
 /* Floats of scratch one thread needs for ck_attention_query_blocks. */
 size_t ck_attention_scratch_count(int head_width);
 
 /* Packs one head: key row j is key[j * row_stride ..< + head_width], as is value row j. */
 void ck_attention_pack(const float *key, const float *value, int key_count, int row_stride, int head_width,
-                       float *packed_keys, float *packed_values);
+                       int precision, void *packed_keys, void *packed_values);
 
 /* Query blocks first_block ..< first_block + block_count of one head: query row i is
    query[i * row_stride ..< + head_width] (query_count rows), output row i goes to
    out[i * row_stride ..< + head_width]. `scale` multiplies the scores before the softmax. */
 void ck_attention_query_blocks(const float *query, int query_count, int row_stride, int head_width,
-                               const float *packed_keys, const float *packed_values, int key_count, float scale,
-                               int first_block, int block_count, float *out, float *scratch);
+                               const void *packed_keys, const void *packed_values, int key_count, float scale,
+                               int precision, int first_block, int block_count, float *out, float *scratch);
 
 /* f16 bit patterns (unaligned) as f32, with AVX-512's conversion instruction. */
 void ck_widen_f16(const void *source, float *destination, size_t count);
