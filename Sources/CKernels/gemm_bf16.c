@@ -41,8 +41,8 @@ static __mmask16 first_lanes16(int count) {
     return count >= 16 ? (__mmask16)0xFFFF : count > 0 ? (__mmask16)((1u << count) - 1) : 0;
 }
 
-/* Rows [0, rows) x k [0, depth) of `a` into bf16, `pitch` (even, >= depth) values per row; a
-   zero pads each row to the even `pitch`. */
+/* Rows [0, rows) x k [0, depth) of `a` into bf16, `pitch` (even, >= depth) values apart; an odd
+   depth gets a zero after its last value, completing the last pair. */
 CK_BF16 static void convert_left(const float *a, long lda, int rows, int depth, int pitch, uint16_t *to) {
     for (int row = 0; row < rows; row++) {
         const float *from = a + row * lda;
@@ -56,7 +56,8 @@ CK_BF16 static void convert_left(const float *a, long lda, int rows, int depth, 
             int rest = depth - k;
             __m512bh pair = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(first_lanes16(rest - 16), from + k + 16),
                                                 _mm512_maskz_loadu_ps(first_lanes16(rest), from + k));
-            _mm512_mask_storeu_epi16(out + k, (__mmask32)((1ull << (pitch - k)) - 1), (__m512i)pair);
+            int stored = ((depth + 1) & ~1) - k;
+            _mm512_mask_storeu_epi16(out + k, (__mmask32)((1ull << stored) - 1), (__m512i)pair);
         }
     }
 }
@@ -110,16 +111,17 @@ CK_BF16 static void pack_right_columns(const float *b, long ldb, int depth, int 
 }
 
 /* c[rows x columns] = alpha * (left rows @ panel) + beta * c over `pairs` steps of k (c is not
-   read where beta is 0); row r's pairs start at left + r * pitch. `rows` is a constant at every
-   call (see `tile`), so the accumulators stay in registers. */
+   read where beta is 0); row r's pairs start at left + r * KC. `rows` is a constant at every
+   call (see `tile`), so the accumulators stay in registers, and the fixed row pitch lets every
+   broadcast address one base register. */
 static inline __attribute__((always_inline)) CK_BF16 void
-micro_tile(int rows, const uint16_t *left, int pitch, const uint32_t *panel, int pairs, float *c, long ldc, int columns,
+micro_tile(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc, int columns,
            float alpha, float beta) {
     __m256 acc[MR][NR_VECTORS];
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < NR_VECTORS; v++) acc[r][v] = _mm256_setzero_ps();
     const uint32_t *row_pairs = (const uint32_t *)left;
-    int row_step = pitch / 2;
+    enum { row_step = KC / 2 };
     for (int p = 0; p < pairs; p++) {
         __m256bh right[NR_VECTORS];
         for (int v = 0; v < NR_VECTORS; v++)
@@ -142,10 +144,10 @@ micro_tile(int rows, const uint16_t *left, int pitch, const uint32_t *panel, int
 }
 
 #define CK_TILE_ROWS(ROWS) \
-    case ROWS: micro_tile(ROWS, left, pitch, panel, pairs, c, ldc, columns, alpha, beta); break;
+    case ROWS: micro_tile(ROWS, left, panel, pairs, c, ldc, columns, alpha, beta); break;
 
-CK_BF16 static void tile(int rows, const uint16_t *left, int pitch, const uint32_t *panel, int pairs, float *c,
-                         long ldc, int columns, float alpha, float beta) {
+CK_BF16 static void tile(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc,
+                         int columns, float alpha, float beta) {
     switch (rows) {
         CK_TILE_ROWS(1) CK_TILE_ROWS(2) CK_TILE_ROWS(3) CK_TILE_ROWS(4)
         CK_TILE_ROWS(5) CK_TILE_ROWS(6) CK_TILE_ROWS(7) CK_TILE_ROWS(8)
@@ -180,11 +182,11 @@ CK_BF16 void ck_gemm_bf16(int transpose_b, int m, int n, int k, float alpha, con
                 pack_right_rows(b + (long)k0 * ldb + n0, ldb, depth, width, packed_right);
             for (int m0 = 0; m0 < m; m0 += MC) {
                 int rows = min_int(MC, m - m0);
-                convert_left(a + (long)m0 * lda + k0, lda, rows, depth, 2 * pairs, packed_left);
+                convert_left(a + (long)m0 * lda + k0, lda, rows, depth, KC, packed_left);
                 for (int first = 0; first < width; first += NR) {
                     const uint32_t *panel = packed_right + (long)(first / NR) * pairs * NR;
                     for (int r0 = 0; r0 < rows; r0 += MR)
-                        tile(min_int(MR, rows - r0), packed_left + (long)r0 * 2 * pairs, 2 * pairs, panel, pairs,
+                        tile(min_int(MR, rows - r0), packed_left + (long)r0 * KC, panel, pairs,
                              c + (long)(m0 + r0) * ldc + n0 + first, ldc, min_int(NR, width - first), alpha,
                              block_beta);
                 }
