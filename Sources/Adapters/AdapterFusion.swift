@@ -35,11 +35,7 @@ public enum AdapterFusion {
         var fused = components
         for (component, updates) in targets {
             guard let base = components[component] else { continue }
-            var replacements: [String: WeightTensor] = [:]
-            for (key, moduleUpdates) in updates {
-                replacements[key] = try fusedWeight(key, of: base, updates: moduleUpdates)
-            }
-            fused[component] = FusedParameterSource(base: base, replacements: replacements)
+            fused[component] = FusedParameterSource(base: base, replacements: try fusedWeights(updates, of: base))
         }
         return fused
     }
@@ -74,6 +70,25 @@ public enum AdapterFusion {
         return targets
     }
 
+    /// Every weight of `updates` fused, the modules spread over the threads (each reads its own
+    /// tensors from the mapped files and writes its own copy); the first failure, in key order,
+    /// is thrown.
+    static func fusedWeights(
+        _ updates: [String: [(update: ModuleUpdate, weight: Float)]], of base: any ParameterSource
+    ) throws -> [String: WeightTensor] {
+        let keys = updates.keys.sorted()
+        var results = [Result<WeightTensor, any Error>?](repeating: nil, count: keys.count)
+        results.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let slots = slots
+            Parallel.forEach(count: keys.count) { index in
+                slots[index] = Result { try fusedWeight(keys[index], of: base, updates: updates[keys[index]] ?? []) }
+            }
+        }
+        var fused: [String: WeightTensor] = [:]
+        for (key, result) in zip(keys, results) { fused[key] = try result?.get() }
+        return fused
+    }
+
     /// The weight `key` of `base` with `updates` added, stored as `base` stores it.
     static func fusedWeight(
         _ key: String, of base: any ParameterSource, updates: [(update: ModuleUpdate, weight: Float)]
@@ -90,9 +105,7 @@ public enum AdapterFusion {
             }
         }
         guard let stored else { return .float(weight) }
-        return .half(HalfTensor(shape: shape, format: stored.format, bitPatterns: weight.scalars.map { value in
-            stored.format == .f16 ? Float16(value).bitPattern : SafeTensorsWriter.bfloat16Bits(value)
-        }))
+        return .half(HalfTensor(narrowing: weight, to: stored.format))
     }
 
     /// DoRA's `m * V / ||V||`, `V = weight + delta`, normed along the axis `magnitude` is laid out on.

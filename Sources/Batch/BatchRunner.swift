@@ -71,7 +71,8 @@ public struct BatchRunner {
     /// Loads every model the recipe uses before anything is written: one that does not load
     /// is an error of the run (exit 2), not of each image.
     public init(plan: BatchPlan, options: RunOptions) throws(BatchError) {
-        let models = ModelCache()
+        let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
+        let models = ModelCache(fileHashes: hashes)
         try models.loadEveryModel(of: plan.recipe)
         self.plan = plan
         self.options = options
@@ -81,7 +82,6 @@ public struct BatchRunner {
         lock = try ShardLock(folder: output.resolvedRoot, shard: options.shard)
         recorded = manifest.read()
         if let shard = options.shard { try recorded.refuseOtherShardCount(than: shard, folder: output.resolvedRoot) }
-        let hashes = FileHashCache(url: FileHashCache.location(environment: ProcessInfo.processInfo.environment))
         fingerprint = Fingerprint(recipe: plan.recipe, hashes: hashes)
         hashes.save()
         provenance = plan.recipe.provenance(version: Self.version)

@@ -10,11 +10,18 @@ final class ModelCache {
     /// Each loaded model by its kind and path.
     private var loaded: [String: Any] = [:]
     private var hashes: [String: String] = [:]
+    /// Where file hashes are remembered between runs (the fingerprint has just hashed the model
+    /// files through it); nil hashes every file anew.
+    private let fileHashes: FileHashCache?
     /// Each Stable Diffusion model by path, with the LoRAs fused into it.
     private var pipelines: [String: (variant: Variant, pipeline: StableDiffusion)] = [:]
     /// How often `cached` went to the files of each path, failed loads included (a load that
     /// fails is not kept, so asking again reads the files again).
     private(set) var loadAttempts: [String: Int] = [:]
+
+    init(fileHashes: FileHashCache? = nil) {
+        self.fileHashes = fileHashes
+    }
 
     /// The `Model` at `path`, loaded by `load` (from the path's URL) the first time it is asked for.
     func cached<Model>(_ path: String, load: (URL) throws -> Model) rethrows -> Model {
@@ -37,7 +44,8 @@ final class ModelCache {
         let unet = URL(fileURLWithPath: path).appendingPathComponent(component.isEmpty ? "diffusion_pytorch_model.safetensors"
                                                                      : "\(component)/diffusion_pytorch_model.safetensors")
         let file = FileManager.default.fileExists(atPath: unet.path) ? unet : URL(fileURLWithPath: path)
-        guard let digest = try? ContentHash.sha256(ofFileAt: file) else { return nil }
+        let digest = try? fileHashes?.sha256(ofFileAt: file.standardizedFileURL.path) ?? ContentHash.sha256(ofFileAt: file)
+        guard let digest else { return nil }
         hashes[path] = String(digest.prefix(10))
         return hashes[path]
     }

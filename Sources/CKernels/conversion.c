@@ -18,3 +18,21 @@ __attribute__((target("avx512f"))) void ck_widen_f16(const void *source, float *
         memcpy(destination + index, widened, sizeof(float) * (count - index));
     }
 }
+
+int ck_cpu_has_f16c(void) { return __builtin_cpu_supports("f16c"); }
+
+/* vcvtps2ph rounds to nearest even, as Float16(_:) does, overflow to infinity and NaNs kept; the
+   tail goes through a zero-padded vector so that nothing past either buffer is touched. */
+__attribute__((target("avx,f16c"))) void ck_narrow_f16(const float *source, unsigned short *destination, size_t count) {
+    size_t index = 0;
+    for (; index + 8 <= count; index += 8)
+        _mm_storeu_si128((__m128i *)(destination + index),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(source + index), _MM_FROUND_TO_NEAREST_INT));
+    if (index < count) {
+        float tail[8] = {0};
+        memcpy(tail, source + index, sizeof(float) * (count - index));
+        unsigned short narrowed[8];
+        _mm_storeu_si128((__m128i *)narrowed, _mm256_cvtps_ph(_mm256_loadu_ps(tail), _MM_FROUND_TO_NEAREST_INT));
+        memcpy(destination + index, narrowed, 2 * (count - index));
+    }
+}

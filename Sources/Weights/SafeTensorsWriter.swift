@@ -118,12 +118,9 @@ public enum SafeTensorsWriter {
             case .f32:
                 let out = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt32.self) }
                 for index in range { out?[index] = values[index].bitPattern.littleEndian }
-            case .f16:
-                let out = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt16.self) }
-                for index in range { out?[index] = Float16(values[index]).bitPattern.littleEndian }
-            case .bf16:
-                let out = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt16.self) }
-                for index in range { out?[index] = bfloat16Bits(values[index]).littleEndian }
+            case .f16, .bf16:
+                guard let out = bytes.baseAddress?.assumingMemoryBound(to: UInt16.self) else { return }
+                HalfTensor.narrow(UnsafeBufferPointer(slice), to: dtype == .f16 ? .f16 : .bf16, into: out + range.lowerBound)
             }
         }
     }
@@ -150,13 +147,5 @@ public enum SafeTensorsWriter {
         }
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
         return json
-    }
-
-    /// Rounds to the nearest bf16, ties to even; NaNs stay quiet NaNs.
-    public static func bfloat16Bits(_ value: Float) -> UInt16 {
-        if value.isNaN { return 0x7FC0 }
-        let bits = value.bitPattern
-        let rounding = UInt32(0x7FFF) + ((bits >> 16) & 1)
-        return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
     }
 }

@@ -33,6 +33,34 @@ import Testing
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
     }
 
+    /// f32 to f16 (F16C where the CPU has it) against Swift's IEEE conversion: the neighbours of
+    /// every f16 value and the midpoints between them (ties to even), subnormals, overflow to
+    /// infinity and NaN, with a ragged tail of 5.
+    @Test func narrowingToF16MatchesSwiftsConversion() {
+        var values: [Float] = [.nan, .infinity, -.infinity, 65520, -65520, 65519.99, 1e-8, -1e-8, 0, -0.0]
+        for bits in stride(from: UInt16(0), to: 0x7C00, by: 7) {
+            let value = Float(Float16(bitPattern: bits))
+            let next = Float(Float16(bitPattern: bits + 1))
+            values += [value, -value, (value + next) / 2, -(value + next) / 2, value.nextUp]
+        }
+        values += [1, 2, 3, 4, 5]
+        let narrowed = HalfTensor(narrowing: Tensor(shape: [values.count], scalars: values), to: .f16).floatTensor()
+        let mismatches = zip(values, narrowed.scalars).filter { value, actual in
+            let expected = Float(Float16(value))
+            return expected.isNaN ? !actual.isNaN : actual.bitPattern != expected.bitPattern
+        }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
+    }
+
+    /// f32 to bf16: ties to even, NaN kept, as torch's `.to(torch.bfloat16)`.
+    @Test func narrowingToBF16RoundsToNearestEven() {
+        let values: [Float] = [1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20, -2, .infinity, .nan]
+        let narrowed = HalfTensor(narrowing: Tensor(shape: [6], scalars: values), to: .bf16).floatTensor().scalars
+        let expected: [Float] = [1, 1 + 0x1p-6, 1 + 0x1p-7, -2, .infinity]
+        #expect(Array(narrowed.prefix(5)) == expected)
+        #expect(narrowed[5].isNaN)
+    }
+
     @Test func bf16IsTheTopHalfOfAFloat() {
         // torch.tensor([1.0, -2.0, 0.15625, 3.0e38], dtype=torch.bfloat16).view(torch.int16)
         let half = HalfTensor(shape: [4], format: .bf16, bitPatterns: [0x3F80, 0xC000, 0x3E20, 0x7F62])

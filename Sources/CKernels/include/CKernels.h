@@ -41,6 +41,12 @@ void ck_attention_query_blocks(const float *query, int query_count, int row_stri
                                const void *packed_keys, const void *packed_values, int key_count, float scale,
                                int precision, int first_block, int block_count, float *out, float *scratch);
 
+/* Whether the CPU converts between f32 and f16 in hardware (F16C, every AVX2 CPU has it). */
+int ck_cpu_has_f16c(void);
+
+/* f32 values as f16 bit patterns, rounded to nearest even (needs F16C). */
+void ck_narrow_f16(const float *source, unsigned short *destination, size_t count);
+
 /* f16 bit patterns (unaligned) as f32, with AVX-512's conversion instruction. */
 void ck_widen_f16(const void *source, float *destination, size_t count);
 
