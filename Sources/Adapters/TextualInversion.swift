@@ -40,9 +40,6 @@ public struct TextualInversion: Sendable {
         }
     }
 
-    /// Whether this is an SDXL embedding (`clip_l` / `clip_g`), for the two text encoders of an SDXL model.
-    public var isSDXL: Bool { secondEncoderVectors != nil }
-
     /// The tensor `key` as [vectors, hidden].
     private static func vectors(_ file: SafeTensorsFile, _ key: String) throws -> Tensor {
         let tensor = try file.tensor(named: key)
