@@ -259,10 +259,10 @@ public final class StableDiffusion: Sendable {
     /// This pipeline with the given components in place of its own; the rest are shared.
     /// `autoencoders` replaces both: the VAE, and the tiny autoencoder that works in its place
     /// (nil for none) with whether it encodes too.
-    func replacing(tokenizer: CLIPTokenizer? = nil, textEncoder: CLIPTextModel? = nil,
+    func replacing(tokenizer: CLIPTokenizer? = nil, textEncoder: CLIPTextModel? = nil, sdxl: SDXLTextConditioning? = nil,
                    autoencoders: (vae: AutoencoderKL, tiny: AutoencoderTiny?, tinyEncodes: Bool)? = nil) -> StableDiffusion {
         StableDiffusion(tokenizer: tokenizer ?? self.tokenizer, textEncoder: textEncoder ?? self.textEncoder, unet: unet,
-                        vae: autoencoders?.vae ?? vae, schedulerConfig: schedulerConfig, sdxl: sdxl,
+                        vae: autoencoders?.vae ?? vae, schedulerConfig: schedulerConfig, sdxl: sdxl ?? self.sdxl,
                         tinyVAE: autoencoders.map(\.tiny) ?? tinyVAE,
                         tinyVAEEncodes: autoencoders.map(\.tinyEncodes) ?? tinyVAEEncodes)
     }

@@ -12,8 +12,8 @@ import Weights
 ///
 /// The refiner, which has no first text encoder, is `SDXLRefiner`.
 public struct SDXLTextConditioning: Sendable {
-    public let tokenizer2: CLIPTokenizer
-    public let textEncoder2: CLIPTextModelWithProjection
+    public private(set) var tokenizer2: CLIPTokenizer
+    public private(set) var textEncoder2: CLIPTextModelWithProjection
     /// `force_zeros_for_empty_prompt`: without a negative prompt, guide against zero embeddings.
     public let forceZerosForEmptyPrompt: Bool
     /// `requires_aesthetics_score` (the refiner): time ids end with an aesthetic score, not the target size.
@@ -28,6 +28,15 @@ public struct SDXLTextConditioning: Sendable {
         self.textEncoder2 = textEncoder2
         self.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt
         self.requiresAestheticsScore = requiresAestheticsScore
+    }
+
+    /// These settings with `tokenizer2` and `textEncoder2` in place of their own (textual
+    /// inversion tokens added to both).
+    func replacing(tokenizer2: CLIPTokenizer, textEncoder2: CLIPTextModelWithProjection) -> SDXLTextConditioning {
+        var copy = self
+        copy.tokenizer2 = tokenizer2
+        copy.textEncoder2 = textEncoder2
+        return copy
     }
 
     /// The settings in `model_index.json` (diffusers' registered config) with their defaults.

@@ -192,6 +192,38 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     #expect(parameters.contains("TI hashes: \"shiny: \(shiny), painterly: \(painterly)\""), "\(parameters)")
 }
 
+/// SDXL textual inversion through `overpaint run` on the tiny SDXL pipeline: an SDXL embedding
+/// (clip_l / clip_g) from `embeddings:` and one found in `embeddings/` beside the recipe change
+/// the image and are recorded as `TI hashes`, as SD 1.x's are (their parity is PipelinesTests'
+/// SDXLTextualInversionTests).
+@Test func sdxlEmbeddingsFromTheRecipeAndItsFolderAreUsed() throws {
+    let run = try RecipeRun.tinySDXL()
+    defer { run.remove() }
+    let fixtures = Fixtures.root.appendingPathComponent("sdxl-textual-inversion")
+    let embeddings = run.folder.appendingPathComponent("embeddings")
+    try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("watercolor.safetensors"),
+                                     to: embeddings.appendingPathComponent("watercolor.safetensors"))
+    func edit(_ prompt: String, _ name: String) throws -> (Image, String) {
+        try run.runSucceeding(try run.recipe("""
+        seed: 42
+        embeddings: [\(fixtures.appendingPathComponent("glossy.safetensors").path)]
+        output: {path: "{stem}-\(name).png"}
+        edits:
+          - img2img: {prompt: "\(prompt)", strength: 0.75, steps: 4}
+        """, named: "\(name).yaml"), ["--overwrite"])
+        return (try run.outputImage("astronaut-\(name).png"), try run.outputParameters("astronaut-\(name).png"))
+    }
+    let (plain, plainParameters) = try edit("an astronaut in a garden", "plain")
+    let (embedded, parameters) = try edit("a glossy astronaut in a garden, watercolor style", "embedded")
+    #expect(plain != embedded)
+    #expect(!plainParameters.contains("TI hashes"))
+    let hashes = try #require(try JSONSerialization.jsonObject(
+        with: Data(contentsOf: fixtures.appendingPathComponent("cases.json"))) as? [String: Any])["hashes"] as? [String: String]
+    let glossy = try #require(hashes?["glossy"]), watercolor = try #require(hashes?["watercolor"])
+    #expect(parameters.contains("TI hashes: \"glossy: \(glossy), watercolor: \(watercolor)\""), "\(parameters)")
+}
+
 /// One fused variant per model: the same LoRAs give the same loaded pipeline, another set loads anew
 /// (a sidecar naming other LoRAs), and asking without a variant gives whichever is loaded.
 @Test func theModelIsFusedAgainOnlyWhenItsLoRAsChange() throws {

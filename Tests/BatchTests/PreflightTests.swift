@@ -103,6 +103,22 @@ private func pipelineWithUNet(in folder: URL, _ change: (URL) throws -> Void) th
     #expect(validate.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
 }
 
+/// An SDXL embedding (clip_l / clip_g) for an SD 1.x model, and an SD 1.x one for an SDXL model,
+/// are refused before any image (preflight adds the recipe's embeddings), naming the file and
+/// the mismatch.
+@Test func anEmbeddingOfTheOtherFamilyIsRefused() throws {
+    let sdxlEmbedding = Fixtures.url("sdxl-textual-inversion", "glossy.safetensors").path
+    let sd1Embedding = Fixtures.url("textual-inversion", "shiny.safetensors").path
+    let forSD1 = try Case("embeddings: [\(sdxlEmbedding)]\n" + img2img)
+    defer { try? FileManager.default.removeItem(at: forSD1.folder) }
+    try forSD1.expectBothRefuse("\(sdxlEmbedding): an SDXL embedding (clip_l / clip_g), but the model is not SDXL",
+                                arguments: ["--model", try tinyPipelineFolder(in: forSD1.folder).path])
+    let forSDXL = try Case("embeddings: [\(sd1Embedding)]\n" + img2img)
+    defer { try? FileManager.default.removeItem(at: forSDXL.folder) }
+    try forSDXL.expectBothRefuse("\(sd1Embedding): an SD 1.x / 2.x embedding (one tensor), but the model is SDXL, which takes SDXL embeddings (clip_l / clip_g)",
+                                 arguments: ["--model", try tinySDXLFolder(in: forSDXL.folder).path])
+}
+
 /// The problems `loadEveryModel` finds in `recipe`, none when every model loads.
 private func modelProblems(_ recipe: Recipe, models: ModelCache = ModelCache()) throws -> [String] {
     do {

@@ -20,7 +20,7 @@ public struct CLIPTextModelWithProjectionOutput: Sendable {
 /// the top, as for `CLIPTextModel`) and `text_projection.weight` [projection_dim, hidden].
 /// Pooling follows the config's `eos_token_id` exactly as `CLIPTextModel`'s does.
 public struct CLIPTextModelWithProjection: PretrainedModel, Sendable {
-    public let textModel: CLIPTextModel
+    public private(set) var textModel: CLIPTextModel
     public let textProjection: Linear
 
     public var config: CLIPTextConfig { textModel.config }
@@ -34,6 +34,14 @@ public struct CLIPTextModelWithProjection: PretrainedModel, Sendable {
         textProjection = try Linear(root.scoped("text_projection"), inFeatures: config.hiddenSize,
                                     outFeatures: config.projectionDim ?? Self.defaultProjectionDim, bias: false)
         try root.checkAllUsed(ignoring: [textModel.positionIDsKey(root)])
+    }
+
+    /// This model with `textModel` in place of its own (one with textual inversion rows added),
+    /// the projection shared.
+    public func replacingTextModel(_ textModel: CLIPTextModel) -> CLIPTextModelWithProjection {
+        var copy = self
+        copy.textModel = textModel
+        return copy
     }
 
     /// The whole encoder with every hidden state, as `text_encoder_2(ids, output_hidden_states=True)`.
