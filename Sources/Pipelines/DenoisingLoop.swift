@@ -14,11 +14,14 @@ struct UNetConditioning {
     var classLabel: Int?
     /// SDXL's pooled text embeddings and time ids, batched as `encoderHiddenStates` is.
     var addedConditions: AddedConditions?
+    /// `timestep_cond` `[1, time_cond_proj_dim]`: the guidance scale as a UNet with a guidance
+    /// embedding takes it, in place of classifier-free guidance (`StableDiffusion.embeddingGuidance`).
+    var guidanceEmbedding: Tensor?
 
     /// The positive half alone, for ControlNets in guess mode.
     var conditionalHalf: UNetConditioning {
         UNetConditioning(encoderHiddenStates: encoderHiddenStates.chunked(2, axis: 0)[1], classLabel: classLabel,
-                         addedConditions: addedConditions?.batchEntries(1 ..< 2))
+                         addedConditions: addedConditions?.batchEntries(1 ..< 2), guidanceEmbedding: guidanceEmbedding)
     }
 }
 
@@ -160,11 +163,11 @@ struct ControlResiduals {
 
 extension UNet2DConditionModel {
     /// The UNet on `sample` with everything `conditioning` holds (the class label repeated for
-    /// every batch entry) and the ControlNets' residuals.
+    /// every batch entry, the guidance embedding as `timestep_cond`) and the ControlNets' residuals.
     func callAsFunction(sample: Tensor, timestep: Float, conditioning: UNetConditioning,
                         residuals: ControlResiduals?) -> Tensor {
         self(sample: sample, timestep: timestep, encoderHiddenStates: conditioning.encoderHiddenStates,
-             classLabels: conditioning.classLabel.map { Array(repeating: $0, count: sample.shape[0]) },
+             timestepCond: conditioning.guidanceEmbedding, classLabels: conditioning.classLabel.map { Array(repeating: $0, count: sample.shape[0]) },
              addedConditions: conditioning.addedConditions,
              downBlockAdditionalResiduals: residuals?.down, midBlockAdditionalResidual: residuals?.mid)
     }

@@ -30,7 +30,8 @@ extension StableDiffusion {
                         progress: StepCallback? = nil) throws -> Imaging.Image {
         try checkHandOver(to: refiner, controls: controls)
         try validate(controls, sampleChannels: vae.config.latentChannels)
-        var run = try prepareInpaint(image, mask: mask, options: options, fill: fill)
+        let (options, guidanceEmbedding) = embeddingGuidance(options, controls: controls)
+        var run = try prepareInpaint(image, mask: mask, options: options, guidanceEmbedding: guidanceEmbedding, fill: fill)
         var refinement: RefinerRun?
         if let refiner {
             run.timesteps = refiner.baseTimesteps(run.timesteps, scheduler: run.scheduler)
@@ -82,8 +83,9 @@ extension StableDiffusion {
     }
 
     /// The pipeline up to its denoising loop: prompt embeddings, timesteps, the start latents
-    /// and the mask conditioning, drawing from the seeded generator in diffusers' order.
-    func prepareInpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions,
+    /// and the mask conditioning, drawing from the seeded generator in diffusers' order;
+    /// `guidanceEmbedding` is `embeddingGuidance`'s.
+    func prepareInpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, guidanceEmbedding: Tensor? = nil,
                         fill: InpaintFill) throws -> InpaintRun {
         guard mask.width == image.width, mask.height == image.height else {
             throw PipelinesError.maskSizeMismatch(image: [image.width, image.height], mask: [mask.width, mask.height])
@@ -95,7 +97,8 @@ extension StableDiffusion {
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let latentShape = [1, latentChannels, size.height / vaeScaleFactor, size.width / vaeScaleFactor]
-        let conditioning = try self.conditioning(options, width: size.width, height: size.height)
+        var conditioning = try self.conditioning(options, width: size.width, height: size.height)
+        conditioning.guidanceEmbedding = guidanceEmbedding
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)
         let source = fill.prefillsImage ? InpaintFill.prefilled(image, mask: mask) : image

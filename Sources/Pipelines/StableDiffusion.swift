@@ -16,8 +16,12 @@ import Weights
 /// including the order in which they draw from the seeded generator, so a seed gives the
 /// image diffusers gives on the CPU.
 ///
-/// Limitations: one image per call (batch 1); no safety checker, IP-Adapter or
-/// guidance-embedding (`time_cond_proj_dim`) UNets.
+/// A UNet with a guidance embedding (`time_cond_proj_dim`, as LCM-distilled SD 1.x / 2.x UNets
+/// such as LCM_Dreamshaper_v7 have) gets the guidance scale as diffusers gives it
+/// (`embeddingGuidance`).
+///
+/// Limitations: one image per call (batch 1); no safety checker or IP-Adapter; SDXL UNets with
+/// a guidance embedding are refused.
 public final class StableDiffusion: Sendable {
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
@@ -189,6 +193,21 @@ public final class StableDiffusion: Sendable {
     func conditioning(_ options: GenerationOptions, width: Int, height: Int) throws -> UNetConditioning {
         if let sdxl { return try sdxlConditioning(sdxl, options: options, width: width, height: height) }
         return UNetConditioning(encoderHiddenStates: try encoderHiddenStates(options))
+    }
+
+    /// How `options`' guidance reaches the UNet. diffusers' img2img and inpaint pipelines run a
+    /// UNet with a guidance embedding without classifier-free guidance (their
+    /// `do_classifier_free_guidance` is false for it) and give it the scale as `timestep_cond`,
+    /// `get_guidance_scale_embedding(guidance_scale - 1)` for the one image: then `options` come
+    /// back at guidance 1 (one UNet call per step, no negative prompt) with that embedding.
+    /// Their ControlNet counterparts compute no embedding and guide as for any UNet, so with
+    /// `controls`, as for other UNets, `options` come back unchanged and without one.
+    func embeddingGuidance(_ options: GenerationOptions,
+                           controls: [ControlInput]) -> (options: GenerationOptions, embedding: Tensor?) {
+        guard let channels = unet.config.timeCondProjDim, controls.isEmpty else { return (options, nil) }
+        var unguided = options
+        unguided.guidanceScale = 1
+        return (unguided, guidanceScaleEmbedding([options.guidanceScale - 1], channels: channels))
     }
 
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.

@@ -4,12 +4,15 @@ import Tensors
 extension StableDiffusion {
     /// One UNet evaluation as a denoising step makes it, for benchmarks: `latents` batched for
     /// guidance when `options` use it, conditioned as the pipelines condition it (for SDXL both
-    /// encoders, the pooled embeddings and the time ids of the image `latents` stand for). The
-    /// prompts are encoded once and then come from the prompt cache.
+    /// encoders, the pooled embeddings and the time ids of the image `latents` stand for; for a
+    /// UNet with a guidance embedding that embedding, unbatched). The prompts are encoded once
+    /// and then come from the prompt cache.
     // latents: [1, C, h, w] -> [B, 4, h, w], B = 2 with guidance
     public func evaluateUNet(_ latents: Tensor, timestep: Float, options: GenerationOptions) throws -> Tensor {
-        let conditioning = try self.conditioning(options, width: latents.shape[3] * vaeScaleFactor,
+        let (options, guidanceEmbedding) = embeddingGuidance(options, controls: [])
+        var conditioning = try self.conditioning(options, width: latents.shape[3] * vaeScaleFactor,
                                                  height: latents.shape[2] * vaeScaleFactor)
+        conditioning.guidanceEmbedding = guidanceEmbedding
         let sample = options.usesGuidance ? Tensor.concatenate([latents, latents], axis: 0) : latents
         return unet(sample: sample, timestep: timestep, conditioning: conditioning, residuals: nil)
     }

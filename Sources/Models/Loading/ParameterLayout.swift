@@ -9,6 +9,9 @@ public enum ParameterLayout {
         let channels = config.blockOutChannels
         let temb = config.timeEmbeddingDim ?? channels[0] * 4
         var entries = timeEmbedding(channels[0], temb) + conv("conv_in", config.inChannels, channels[0], config.convInKernel)
+        if let conditionChannels = config.timeCondProjDim {
+            entries.append(("time_embedding.cond_proj.weight", [channels[0], conditionChannels]))
+        }
         entries += addEmbedding(config, temb: temb)
         entries += downBlocks(config, temb: temb)
         entries += midBlock(config, temb: temb)

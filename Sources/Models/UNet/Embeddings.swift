@@ -41,19 +41,50 @@ public struct Timesteps: Sendable {
     }
 }
 
-/// diffusers' `TimestepEmbedding` as the SD UNet builds it: linear_1, SiLU, linear_2
-/// (no `cond_proj`, no post-activation).
+/// diffusers' `TimestepEmbedding` as the SD UNet builds it: linear_1, SiLU, linear_2, and for
+/// a UNet with a guidance embedding (`time_cond_proj_dim`) `cond_proj`, whose projection of the
+/// condition is added to the input first (no post-activation).
 public struct TimestepEmbedding: Sendable {
     public let linear1: Linear
     public let linear2: Linear
+    /// `cond_proj` (no bias), when the model takes a `timestep_cond`.
+    public let conditionProjection: Linear?
 
-    public init(_ parameters: Parameters, inChannels: Int, timeEmbedDim: Int) throws {
+    public init(_ parameters: Parameters, inChannels: Int, timeEmbedDim: Int, conditionChannels: Int? = nil) throws {
         linear1 = try Linear(parameters.scoped("linear_1"), inFeatures: inChannels, outFeatures: timeEmbedDim)
         linear2 = try Linear(parameters.scoped("linear_2"), inFeatures: timeEmbedDim, outFeatures: timeEmbedDim)
+        conditionProjection = try conditionChannels.map {
+            try Linear(parameters.scoped("cond_proj"), inFeatures: $0, outFeatures: inChannels, bias: false)
+        }
     }
 
-    // x: [N, in] -> [N, time_embed_dim]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        linear2(silu(linear1(x)))
+    // x: [N, in], condition: [N, cond] -> [N, time_embed_dim]
+    public func callAsFunction(_ x: Tensor, condition: Tensor? = nil) -> Tensor {
+        guard let condition else { return linear2(silu(linear1(x))) }
+        guard let conditionProjection else { preconditionFailure("a timestep condition for a time embedding without cond_proj") }
+        return linear2(silu(linear1(conditionProjection(condition, adding: x))))
     }
+}
+
+/// The pipelines' `get_guidance_scale_embedding` (after VDM): the sinusoidal embedding of
+/// `w * 1000` for each guidance weight w (the pipelines pass `guidance_scale - 1`), which a UNet
+/// with a guidance embedding takes as `timestep_cond`.
+///
+/// Frequencies are exp(-i * ln(10000) / (half - 1)) for i < half, every product in f32 as torch
+/// computes them; the output is [sin | cos], with a trailing zero column for an odd `channels`.
+// weights: N values -> [N, channels]
+public func guidanceScaleEmbedding(_ weights: [Float], channels: Int) -> Tensor {
+    let half = channels / 2
+    let step = Float(log(Double(10_000))) / Float(half - 1)
+    let frequencies = (0..<half).map { expf(Float(-$0) * step) }
+    var out = Tensor(zeros: [weights.count, channels])
+    for (row, weight) in weights.enumerated() {
+        let scaled = weight * 1000
+        for (column, frequency) in frequencies.enumerated() {
+            let argument = Double(scaled * frequency)
+            out.scalars[row * channels + column] = Float(sin(argument))
+            out.scalars[row * channels + half + column] = Float(cos(argument))
+        }
+    }
+    return out
 }

@@ -5,11 +5,12 @@ import Weights
 ///
 /// This implementation matches: [diffusers UNet2DConditionModel](https://github.com/huggingface/diffusers/blob/main/src/diffusers/models/unets/unet_2d_condition.py)
 /// for SD 1.x, 2.x and SDXL checkpoints (including 9-channel inpainting UNets, the x4
-/// upscaler's class-embedding table and SDXL's text_time added embeddings), with ControlNet
-/// residuals added where diffusers adds them.
+/// upscaler's class-embedding table, SDXL's text_time added embeddings and the guidance
+/// embedding of LCM-distilled SD 1.x / 2.x UNets, `timestep_cond`), with ControlNet residuals
+/// added where diffusers adds them.
 ///
 /// Limitations: no attention masks, T2I-Adapter residuals, added embeddings other than
-/// text_time, class embedding types other than the plain table, or `timestep_cond`; see
+/// text_time, or class embedding types other than the plain table; see
 /// `UNet2DConditionConfig.unsupportedFeature`.
 public struct UNet2DConditionModel: PretrainedModel, Sendable {
     public let config: UNet2DConditionConfig
@@ -37,7 +38,7 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
         timeProjection = Timesteps(channels: channels[0], flipSinToCos: config.flipSinToCos,
                                    downscaleFreqShift: config.freqShift)
         timeEmbedding = try TimestepEmbedding(parameters.scoped("time_embedding"), inChannels: channels[0],
-                                              timeEmbedDim: timeEmbedDim)
+                                              timeEmbedDim: timeEmbedDim, conditionChannels: config.timeCondProjDim)
         classEmbedding = try config.numClassEmbeds.map {
             try parameters.tensor("class_embedding.weight", shape: [$0, timeEmbedDim])
         }
@@ -61,18 +62,20 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
     /// image. `addedConditions` are SDXL's pooled text embeddings and time ids, which a text_time
     /// UNet needs and no other takes. `downBlockAdditionalResiduals` (one per skip connection) and
     /// `midBlockAdditionalResidual` are a ControlNet's outputs; both or neither must be given.
+    /// `timestepCond` (`[B, time_cond_proj_dim]`, the pipelines' guidance-scale embedding) is for
+    /// a UNet with a guidance embedding, which also runs without one, as diffusers' does.
     // sample: [B, in, H, W], encoderHiddenStates: [B, L, cross_attention_dim] -> [B, out, H, W]
     public func callAsFunction(
-        sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, classLabels: [Int]? = nil,
-        addedConditions: AddedConditions? = nil,
+        sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, timestepCond: Tensor? = nil,
+        classLabels: [Int]? = nil, addedConditions: AddedConditions? = nil,
         downBlockAdditionalResiduals: [Tensor]? = nil, midBlockAdditionalResidual: Tensor? = nil
     ) -> Tensor {
-        checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, classLabels: classLabels,
-                    addedConditions: addedConditions,
+        checkInputs(sample: sample, encoderHiddenStates: encoderHiddenStates, timestepCond: timestepCond,
+                    classLabels: classLabels, addedConditions: addedConditions,
                     downResiduals: downBlockAdditionalResiduals, midResidual: midBlockAdditionalResidual)
         let batch = sample.shape[0]
         // 1. time (and class) embedding
-        var temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)))
+        var temb = timeEmbedding(timeProjection([Float](repeating: timestep, count: batch)), condition: timestepCond)
         if let table = classEmbedding, let classLabels { temb += embeddingRows(table, classLabels) }
         if let addEmbedding, let addedConditions { temb += addEmbedding(addedConditions) }
         // 2. pre-process
@@ -130,12 +133,16 @@ public struct UNet2DConditionModel: PretrainedModel, Sendable {
     }
 
     /// Wrong shapes here are the calling pipeline's bug, as with the tensor ops.
-    private func checkInputs(sample: Tensor, encoderHiddenStates: Tensor, classLabels: [Int]?,
+    private func checkInputs(sample: Tensor, encoderHiddenStates: Tensor, timestepCond: Tensor?, classLabels: [Int]?,
                              addedConditions: AddedConditions?, downResiduals: [Tensor]?, midResidual: Tensor?) {
         precondition(sample.rank == 4 && sample.shape[1] == config.inChannels,
                      "UNet sample \(sample.shape) is not [B, \(config.inChannels), H, W]")
         precondition(encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],
                      "UNet encoder hidden states \(encoderHiddenStates.shape) do not match batch \(sample.shape[0])")
+        if let timestepCond {
+            precondition(timestepCond.shape == [sample.shape[0], config.timeCondProjDim ?? 0],
+                         "UNet timestep_cond \(timestepCond.shape) is not [B, time_cond_proj_dim \(config.timeCondProjDim ?? 0)]")
+        }
         if let table = classEmbedding {
             precondition(classLabels?.count == sample.shape[0]
                          && (classLabels ?? []).allSatisfy { (0..<table.shape[0]).contains($0) },
