@@ -226,16 +226,28 @@ CK_AVX512 static float exponentiate_row(float *row, int count, float shift) {
     return _mm512_reduce_add_ps(sum);
 }
 
-/* out[R][16 NV] = rescale[i] * out[i] + weights[R][keys] (row pitch KEY_BLOCK) x values[keys][16 NV]:
-   the whole R x NV tile of output stays in registers over the key block. */
+/* A value tile: out[R][16 NV] = rescale[i] * out[i] + weights[R][...] x values[...][16 NV] over
+   `steps` steps (keys in f32, key pairs in bf16), the whole R x NV tile of output in registers
+   over the key block. Weights rows are KEY_BLOCK values apart in either precision. */
+typedef void (*value_tile)(const void *weights, const void *values, int steps, float *out, const float *rescale);
+
+#define TILE_LOAD_RESCALED(R, NV)                                                                               \
+    __m512 sum[R][NV];                                                                                          \
+    for (int i = 0; i < R; i++) {                                                                               \
+        __m512 by = _mm512_set1_ps(rescale[i]);                                                                 \
+        for (int c = 0; c < NV; c++) sum[i][c] = _mm512_mul_ps(by, _mm512_loadu_ps(out + i * NV * LANES + c * LANES)); \
+    }
+
+#define TILE_STORE(R, NV)                                                                                       \
+    for (int i = 0; i < R; i++)                                                                                 \
+        for (int c = 0; c < NV; c++) _mm512_storeu_ps(out + i * NV * LANES + c * LANES, sum[i][c]);
+
+/* f32: weights [R][keys], values [keys][16 NV]. */
 #define VALUE_TILE(R, NV)                                                                                       \
-    CK_AVX512 static void values_##R##x##NV(const float *weights, const float *values, int keys, float *out,   \
+    CK_AVX512 static void values_##R##x##NV(const void *weights_, const void *values_, int keys, float *out,   \
                                             const float *rescale) {                                           \
-        __m512 sum[R][NV];                                                                                    \
-        for (int i = 0; i < R; i++) {                                                                         \
-            __m512 by = _mm512_set1_ps(rescale[i]);                                                           \
-            for (int c = 0; c < NV; c++) sum[i][c] = _mm512_mul_ps(by, _mm512_loadu_ps(out + i * NV * LANES + c * LANES)); \
-        }                                                                                                     \
+        const float *weights = weights_, *values = values_;                                                   \
+        TILE_LOAD_RESCALED(R, NV)                                                                             \
         for (int j = 0; j < keys; j++) {                                                                      \
             __m512 v[NV];                                                                                     \
             for (int c = 0; c < NV; c++) v[c] = _mm512_loadu_ps(values + (size_t)j * NV * LANES + c * LANES);  \
@@ -244,47 +256,15 @@ CK_AVX512 static float exponentiate_row(float *row, int count, float shift) {
                 for (int c = 0; c < NV; c++) sum[i][c] = _mm512_fmadd_ps(w, v[c], sum[i][c]);                 \
             }                                                                                                 \
         }                                                                                                     \
-        for (int i = 0; i < R; i++)                                                                           \
-            for (int c = 0; c < NV; c++) _mm512_storeu_ps(out + i * NV * LANES + c * LANES, sum[i][c]);       \
+        TILE_STORE(R, NV)                                                                                     \
     }
 
-/* Rows x vectors: up to 24 accumulators, leaving registers for NV values and a broadcast. */
-VALUE_TILE(8, 3)
-VALUE_TILE(6, 4)
-VALUE_TILE(4, 5)
-VALUE_TILE(2, 10)
-
-/* out rows (QUERY_BLOCK, padded) += weights x values for one key block, per head width. */
-CK_AVX512 static void accumulate_values(int vectors, const float *weights, const float *values, int keys, float *out,
-                                        const float *rescale) {
-    int pitch = vectors * LANES;
-    switch (vectors) {
-    case 3:
-        for (int r = 0; r < QUERY_BLOCK; r += 8) values_8x3(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
-        break;
-    case 4:
-        for (int r = 0; r < QUERY_BLOCK; r += 6) values_6x4(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
-        break;
-    case 5:
-        for (int r = 0; r < QUERY_BLOCK; r += 4) values_4x5(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
-        break;
-    default:
-        for (int r = 0; r < QUERY_BLOCK; r += 2) values_2x10(weights + r * KEY_BLOCK, values, keys, out + r * pitch, rescale + r);
-        break;
-    }
-}
-
-/* The same with bf16 weight pairs [R][keys / 2] (row pitch KEY_BLOCK / 2 words) and bf16 value
-   row pairs [keys / 2][16 NV] words. */
+/* bf16: weight pairs [R][keys / 2] words, value row pairs [keys / 2][16 NV] words. */
 #define VALUE_TILE_BF16(R, NV)                                                                                  \
-    CK_AVX512_BF16 static void values_bf16_##R##x##NV(const uint16_t *weights, const uint32_t *values,         \
-                                                      int pairs, float *out, const float *rescale) {            \
-        __m512 sum[R][NV];                                                                                    \
-        const uint32_t *weight_pairs = (const uint32_t *)weights;                                             \
-        for (int i = 0; i < R; i++) {                                                                         \
-            __m512 by = _mm512_set1_ps(rescale[i]);                                                           \
-            for (int c = 0; c < NV; c++) sum[i][c] = _mm512_mul_ps(by, _mm512_loadu_ps(out + i * NV * LANES + c * LANES)); \
-        }                                                                                                     \
+    CK_AVX512_BF16 static void values_bf16_##R##x##NV(const void *weights, const void *values_, int pairs,     \
+                                                      float *out, const float *rescale) {                     \
+        const uint32_t *weight_pairs = weights, *values = values_;                                            \
+        TILE_LOAD_RESCALED(R, NV)                                                                             \
         for (int p = 0; p < pairs; p++) {                                                                     \
             __m512bh v[NV];                                                                                   \
             for (int c = 0; c < NV; c++)                                                                      \
@@ -294,38 +274,36 @@ CK_AVX512 static void accumulate_values(int vectors, const float *weights, const
                 for (int c = 0; c < NV; c++) sum[i][c] = _mm512_dpbf16_ps(sum[i][c], w, v[c]);                \
             }                                                                                                 \
         }                                                                                                     \
-        for (int i = 0; i < R; i++)                                                                           \
-            for (int c = 0; c < NV; c++) _mm512_storeu_ps(out + i * NV * LANES + c * LANES, sum[i][c]);       \
+        TILE_STORE(R, NV)                                                                                     \
     }
 
+/* Rows x vectors: up to 24 accumulators, leaving registers for NV values and a broadcast. */
+VALUE_TILE(8, 3)
+VALUE_TILE(6, 4)
+VALUE_TILE(4, 5)
+VALUE_TILE(2, 10)
 VALUE_TILE_BF16(8, 3)
 VALUE_TILE_BF16(6, 4)
 VALUE_TILE_BF16(4, 5)
 VALUE_TILE_BF16(2, 10)
 
-CK_AVX512_BF16 static void accumulate_values_bf16(int vectors, const uint16_t *weights, const uint32_t *values,
-                                                  int keys, float *out, const float *rescale) {
-    int pitch = vectors * LANES;
-    int pairs = (keys + 1) / 2;
-    int weight_pitch = KEY_BLOCK;
+/* out rows (QUERY_BLOCK, padded) += weights x values for one key block, per head width: f32
+   weights are the scores row by row, bf16 ones their narrowed copy. */
+static void accumulate_values(int vectors, int precision, const void *weights, const void *values, int keys,
+                              float *out, const float *rescale) {
+    int bf16 = precision == CK_ATTENTION_BF16;
+    int rows;
+    value_tile tile;
     switch (vectors) {
-    case 3:
-        for (int r = 0; r < QUERY_BLOCK; r += 8)
-            values_bf16_8x3(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
-        break;
-    case 4:
-        for (int r = 0; r < QUERY_BLOCK; r += 6)
-            values_bf16_6x4(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
-        break;
-    case 5:
-        for (int r = 0; r < QUERY_BLOCK; r += 4)
-            values_bf16_4x5(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
-        break;
-    default:
-        for (int r = 0; r < QUERY_BLOCK; r += 2)
-            values_bf16_2x10(weights + r * weight_pitch, values, pairs, out + r * pitch, rescale + r);
-        break;
+    case 3: rows = 8, tile = bf16 ? values_bf16_8x3 : values_8x3; break;
+    case 4: rows = 6, tile = bf16 ? values_bf16_6x4 : values_6x4; break;
+    case 5: rows = 4, tile = bf16 ? values_bf16_4x5 : values_4x5; break;
+    default: rows = 2, tile = bf16 ? values_bf16_2x10 : values_2x10; break;
     }
+    int steps = bf16 ? (keys + 1) / 2 : keys;
+    size_t weight_pitch = (size_t)KEY_BLOCK * element_bytes(precision);
+    for (int r = 0; r < QUERY_BLOCK; r += rows)
+        tile((const char *)weights + r * weight_pitch, values, steps, out + r * vectors * LANES, rescale + r);
 }
 
 /* Queries first ..< first + count, scaled, into `queries` ([QUERY_BLOCK][head_width], f32 or
@@ -418,10 +396,7 @@ CK_AVX512 static void query_block(const float *query, int query_count, int row_s
             if (bf16) narrow(row, width, narrowed + r * KEY_BLOCK);
         }
         const void *block_values = (const char *)packed_values + value_offset;
-        if (bf16)
-            accumulate_values_bf16(vectors, narrowed, block_values, keys, rows, rescale);
-        else
-            accumulate_values(vectors, scores, block_values, keys, rows, rescale);
+        accumulate_values(vectors, precision, bf16 ? (const void *)narrowed : scores, block_values, keys, rows, rescale);
     }
     for (int r = 0; r < count; r++) {
         float *to = out + (size_t)(first + r) * row_stride;

@@ -161,21 +161,26 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
     #expect(changed.status == 0 && changed.stderr.contains("vae changed"), "\(changed.stderr)")
 }
 
-/// Textual inversion through `overpaint run`: one embedding from `embeddings:`, one found in
-/// `embeddings/` beside the recipe because the prompt writes its stem; both change the image and
-/// are recorded as A1111's `TI hashes` (their parity is PipelinesTests' TextualInversionTests).
-@Test func embeddingsFromTheRecipeAndItsFolderAreUsed() throws {
-    let run = try RecipeRun.tinyPipeline()
+/// Textual inversion through `overpaint run`, SD 1.x and SDXL (clip_l / clip_g): one embedding
+/// from `embeddings:`, one found in `embeddings/` beside the recipe because the prompt writes its
+/// stem; both change the image and are recorded as A1111's `TI hashes` (their parity is
+/// PipelinesTests' TextualInversionTests and SDXLTextualInversionTests).
+@Test(arguments: [
+    EmbeddingRun(sdxl: false, fixtures: "textual-inversion", listed: "shiny", found: "painterly"),
+    EmbeddingRun(sdxl: true, fixtures: "sdxl-textual-inversion", listed: "glossy", found: "watercolor"),
+])
+func embeddingsFromTheRecipeAndItsFolderAreUsed(_ embedding: EmbeddingRun) throws {
+    let run = try embedding.sdxl ? RecipeRun.tinySDXL() : RecipeRun.tinyPipeline()
     defer { run.remove() }
-    let fixtures = Fixtures.root.appendingPathComponent("textual-inversion")
+    let fixtures = Fixtures.root.appendingPathComponent(embedding.fixtures)
     let embeddings = run.folder.appendingPathComponent("embeddings")
     try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("painterly.safetensors"),
-                                     to: embeddings.appendingPathComponent("painterly.safetensors"))
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("\(embedding.found).safetensors"),
+                                     to: embeddings.appendingPathComponent("\(embedding.found).safetensors"))
     func edit(_ prompt: String, _ name: String) throws -> (Image, String) {
         try run.runSucceeding(try run.recipe("""
         seed: 42
-        embeddings: [\(fixtures.appendingPathComponent("shiny.safetensors").path)]
+        embeddings: [\(fixtures.appendingPathComponent("\(embedding.listed).safetensors").path)]
         output: {path: "{stem}-\(name).png"}
         edits:
           - img2img: {prompt: "\(prompt)", strength: 0.75, steps: 4}
@@ -183,45 +188,21 @@ func aVAEOverrideMatchesDiffusers(_ vae: String) throws {
         return (try run.outputImage("astronaut-\(name).png"), try run.outputParameters("astronaut-\(name).png"))
     }
     let (plain, plainParameters) = try edit("an astronaut in a garden", "plain")
-    let (embedded, parameters) = try edit("a shiny astronaut in a garden, painterly style", "embedded")
+    let (embedded, parameters) = try edit("a \(embedding.listed) astronaut in a garden, \(embedding.found) style", "embedded")
     #expect(plain != embedded)
     #expect(!plainParameters.contains("TI hashes"))
     let hashes = try #require(try JSONSerialization.jsonObject(
         with: Data(contentsOf: fixtures.appendingPathComponent("cases.json"))) as? [String: Any])["hashes"] as? [String: String]
-    let shiny = try #require(hashes?["shiny"]), painterly = try #require(hashes?["painterly"])
-    #expect(parameters.contains("TI hashes: \"shiny: \(shiny), painterly: \(painterly)\""), "\(parameters)")
+    let listed = try #require(hashes?[embedding.listed]), found = try #require(hashes?[embedding.found])
+    #expect(parameters.contains("TI hashes: \"\(embedding.listed): \(listed), \(embedding.found): \(found)\""), "\(parameters)")
 }
 
-/// SDXL textual inversion through `overpaint run` on the tiny SDXL pipeline: an SDXL embedding
-/// (clip_l / clip_g) from `embeddings:` and one found in `embeddings/` beside the recipe change
-/// the image and are recorded as `TI hashes`, as SD 1.x's are (their parity is PipelinesTests'
-/// SDXLTextualInversionTests).
-@Test func sdxlEmbeddingsFromTheRecipeAndItsFolderAreUsed() throws {
-    let run = try RecipeRun.tinySDXL()
-    defer { run.remove() }
-    let fixtures = Fixtures.root.appendingPathComponent("sdxl-textual-inversion")
-    let embeddings = run.folder.appendingPathComponent("embeddings")
-    try FileManager.default.createDirectory(at: embeddings, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("watercolor.safetensors"),
-                                     to: embeddings.appendingPathComponent("watercolor.safetensors"))
-    func edit(_ prompt: String, _ name: String) throws -> (Image, String) {
-        try run.runSucceeding(try run.recipe("""
-        seed: 42
-        embeddings: [\(fixtures.appendingPathComponent("glossy.safetensors").path)]
-        output: {path: "{stem}-\(name).png"}
-        edits:
-          - img2img: {prompt: "\(prompt)", strength: 0.75, steps: 4}
-        """, named: "\(name).yaml"), ["--overwrite"])
-        return (try run.outputImage("astronaut-\(name).png"), try run.outputParameters("astronaut-\(name).png"))
-    }
-    let (plain, plainParameters) = try edit("an astronaut in a garden", "plain")
-    let (embedded, parameters) = try edit("a glossy astronaut in a garden, watercolor style", "embedded")
-    #expect(plain != embedded)
-    #expect(!plainParameters.contains("TI hashes"))
-    let hashes = try #require(try JSONSerialization.jsonObject(
-        with: Data(contentsOf: fixtures.appendingPathComponent("cases.json"))) as? [String: Any])["hashes"] as? [String: String]
-    let glossy = try #require(hashes?["glossy"]), watercolor = try #require(hashes?["watercolor"])
-    #expect(parameters.contains("TI hashes: \"glossy: \(glossy), watercolor: \(watercolor)\""), "\(parameters)")
+/// An embedding run's model family, fixture folder, the embedding the recipe lists and the one
+/// found in `embeddings/` by its stem.
+struct EmbeddingRun: Sendable, CustomTestStringConvertible {
+    let sdxl: Bool
+    let fixtures, listed, found: String
+    var testDescription: String { sdxl ? "SDXL" : "SD 1.x" }
 }
 
 /// One fused variant per model: the same LoRAs give the same loaded pipeline, another set loads anew

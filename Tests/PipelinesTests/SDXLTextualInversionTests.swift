@@ -11,25 +11,19 @@ import Weights
 /// three-vector one, matched in any case and inside words; and each family's embeddings refused by
 /// the other's models.
 @Suite struct SDXLTextualInversionTests {
-    static let folder = Fixtures.root.appendingPathComponent("sdxl-textual-inversion")
-
-    static func embeddings() throws -> [TextualInversion] {
-        try ["glossy", "watercolor"].map { try TextualInversion(url: folder.appendingPathComponent("\($0).safetensors")) }
-    }
+    static let fixtures = EmbeddingFixtures("sdxl-textual-inversion", stems: ["glossy", "watercolor"])
 
     @Test(arguments: ["both", "mid_word_and_case", "none"])
     func promptEmbeddingsMatchDiffusers(name: String) throws {
         let scratch = try makeScratchFolder()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let cases = try #require(try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))) as? [String: Any])
-        let spec = try #require(cases[name] as? [String: String])
-        let pipeline = try StableDiffusion(folder: try tinySDXLFolder(in: scratch)).addingEmbeddings(Self.embeddings())
+        let spec = try Self.fixtures.prompts(of: name)
+        let pipeline = try StableDiffusion(folder: try tinySDXLFolder(in: scratch)).addingEmbeddings(Self.fixtures.embeddings())
         let options = GenerationOptions(prompt: try #require(spec["prompt"]), negativePrompt: try #require(spec["negative"]),
                                         negativePromptGiven: true)
         let conditioning = try pipeline.sdxlConditioning(try #require(pipeline.sdxl), options: options, width: 64, height: 64)
         let pooled = try #require(conditioning.addedConditions).textEmbeds
-        let expected = try SafeTensorsFile(url: Self.folder.appendingPathComponent("\(name).safetensors"))
+        let expected = try SafeTensorsFile(url: Self.fixtures.url("\(name).safetensors"))
         func reference(_ key: String) throws -> [Float] {
             try expected.tensor(named: "negative_\(key)").scalars + expected.tensor(named: key).scalars
         }
@@ -43,7 +37,7 @@ import Weights
     }
 
     @Test func bothHalvesAreRead() throws {
-        let embeddings = try Self.embeddings()
+        let embeddings = try Self.fixtures.embeddings()
         #expect(embeddings.map(\.token) == ["glossy", "watercolor"])
         #expect(embeddings.map(\.vectors.shape) == [[1, 8], [3, 8]])
         #expect(embeddings.map { $0.secondEncoderVectors?.shape } == [[1, 16], [3, 16]])
@@ -51,7 +45,7 @@ import Weights
 
     /// The one-line messages `overpaint validate` and `run` show, naming the file and the mismatch.
     @Test func anSDXLEmbeddingIsRefusedBySD1() throws {
-        let embedding = try TextualInversion(url: Self.folder.appendingPathComponent("glossy.safetensors"))
+        let embedding = try TextualInversion(url: Self.fixtures.url("glossy.safetensors"))
         let pipeline = try PipelineFixtures.pipeline(inpainting: false)
         let error = #expect(throws: AdapterError.self) { try pipeline.addingEmbeddings([embedding]) }
         #expect(error?.errorDescription == "\(embedding.path): an SDXL embedding (clip_l / clip_g), but the model is not SDXL")

@@ -9,21 +9,15 @@ import Weights
 /// `load_textual_inversion(file, token=stem)` of each (tools/reference/textual_inversion_fixtures.py):
 /// a single-vector diffusers file and a three-vector `emb_params` one, matched in any case and inside words.
 @Suite struct TextualInversionTests {
-    static let folder = Fixtures.root.appendingPathComponent("textual-inversion")
-
-    static func embeddings() throws -> [TextualInversion] {
-        try ["shiny", "painterly"].map { try TextualInversion(url: folder.appendingPathComponent("\($0).safetensors")) }
-    }
+    static let fixtures = EmbeddingFixtures("textual-inversion", stems: ["shiny", "painterly"])
 
     @Test(arguments: ["both", "mid_word_and_case", "none"])
     func promptEmbeddingsMatchDiffusers(name: String) throws {
-        let cases = try #require(try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))) as? [String: Any])
-        let spec = try #require(cases[name] as? [String: String])
-        let pipeline = try PipelineFixtures.pipeline(inpainting: false).addingEmbeddings(Self.embeddings())
+        let spec = try Self.fixtures.prompts(of: name)
+        let pipeline = try PipelineFixtures.pipeline(inpainting: false).addingEmbeddings(Self.fixtures.embeddings())
         let options = GenerationOptions(prompt: try #require(spec["prompt"]), negativePrompt: try #require(spec["negative"]))
         let states = try pipeline.encoderHiddenStates(options)
-        let expected = try SafeTensorsFile(url: Self.folder.appendingPathComponent("\(name).safetensors"))
+        let expected = try SafeTensorsFile(url: Self.fixtures.url("\(name).safetensors"))
         let reference = try expected.tensor(named: "negative_prompt_embeds").scalars + expected.tensor(named: "prompt_embeds").scalars
         #expect(states.shape == [2, 77, 16])
         let error = zip(states.scalars, reference).map { abs($0 - $1) }.max() ?? .infinity
@@ -31,7 +25,7 @@ import Weights
     }
 
     @Test func theVectorsAreRead() throws {
-        let embeddings = try Self.embeddings()
+        let embeddings = try Self.fixtures.embeddings()
         #expect(embeddings.map(\.token) == ["shiny", "painterly"])
         #expect(embeddings.map(\.vectors.shape) == [[1, 16], [3, 16]])
     }
@@ -40,7 +34,7 @@ import Weights
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("overpaint-ti-\(UUID().uuidString)/paint.safetensors")
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        try FileManager.default.copyItem(at: Self.folder.appendingPathComponent("shiny.safetensors"), to: url)
+        try FileManager.default.copyItem(at: Self.fixtures.url("shiny.safetensors"), to: url)
         let pipeline = try PipelineFixtures.pipeline(inpainting: false)
         #expect(throws: AdapterError.self) { try pipeline.addingEmbeddings([TextualInversion(url: url)]) }
         #expect(throws: AdapterError.self) {

@@ -42,10 +42,7 @@ import Testing
     @Test(.enabled(if: GEMMBackend.cpuHasAVX512, "the fused kernel needs AVX-512"),
           arguments: [40, 64, 80, 160], [(1, 77), (77, 154), (100, 300), (49, 1)])
     func fusedKernelMatchesTheBlockedProducts(headWidth: Int, lengths: (queries: Int, keys: Int)) {
-        let heads = 2
-        let query = TensorBenchmarks.filled([2, lengths.queries, heads * headWidth])
-        let key = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth], scale: 4)
-        let value = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth]) + 0.25
+        let (query, key, value, heads) = fusedCase(headWidth: headWidth, lengths: lengths)
         #expect(AttentionKernel.preferred(headWidth: headWidth) == .fused(bf16: false))
         let fused = attention(query, key, value, heads: heads, kernel: .fused(bf16: false))
         let products = GEMMBackend.withBackend(.oneDNN) {
@@ -60,10 +57,7 @@ import Testing
     @Test(.enabled(if: GEMMBackend.cpuHasAVX512BF16, "the bf16 kernel needs avx512_bf16"),
           arguments: [40, 64, 80, 160], [(1, 77), (77, 154), (100, 300), (49, 1)])
     func bf16FusedKernelStaysWithinRoundingOfF32(headWidth: Int, lengths: (queries: Int, keys: Int)) {
-        let heads = 2
-        let query = TensorBenchmarks.filled([2, lengths.queries, heads * headWidth])
-        let key = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth], scale: 4)
-        let value = TensorBenchmarks.filled([2, lengths.keys, heads * headWidth]) + 0.25
+        let (query, key, value, heads) = fusedCase(headWidth: headWidth, lengths: lengths)
         let bf16 = GEMMBackend.withBackend(.bf16) {
             #expect(AttentionKernel.preferred(headWidth: headWidth) == .fused(bf16: true))
             return attention(query, key, value, heads: heads)
@@ -72,6 +66,16 @@ import Testing
         let error = maxErrorRelativeToPeak(bf16, f32)
         #expect(error < 0.02)
         #expect(error > 1e-5)
+    }
+
+    /// Two heads of `headWidth`, batch 2; keys scaled by 4 so that later key blocks hold larger
+    /// scores and rescale the rows already accumulated.
+    private func fusedCase(headWidth: Int, lengths: (queries: Int, keys: Int))
+        -> (query: Tensor, key: Tensor, value: Tensor, heads: Int) {
+        let heads = 2
+        return (TensorBenchmarks.filled([2, lengths.queries, heads * headWidth]),
+                TensorBenchmarks.filled([2, lengths.keys, heads * headWidth], scale: 4),
+                TensorBenchmarks.filled([2, lengths.keys, heads * headWidth]) + 0.25, heads)
     }
 
     @Test(.enabled(if: GEMMBackend.cpuHasAVX512BF16, "the bf16 kernel needs avx512_bf16"))
