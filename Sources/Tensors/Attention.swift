@@ -35,13 +35,12 @@ enum AttentionKernel: Equatable {
     /// The fused kernel where the CPU runs it for this head width, in bf16 when the active
     /// backend is bf16.
     static func preferred(headWidth: Int) -> AttentionKernel {
-        let bf16 = !GEMMBackend.active.isFloat32
-        let precision = Int32(bf16 ? CK_ATTENTION_BF16 : CK_ATTENTION_F32)
-        guard GEMMBackend.cpuHasAVX512, ck_attention_supports(Int32(clamping: headWidth), precision) != 0 else {
-            return bf16 && ck_attention_supports(Int32(clamping: headWidth), Int32(CK_ATTENTION_F32)) != 0
-                ? .fused(bf16: false) : .blockedProducts
+        guard GEMMBackend.cpuHasAVX512 else { return .blockedProducts }
+        let width = Int32(clamping: headWidth)
+        if !GEMMBackend.active.isFloat32, ck_attention_supports(width, Int32(CK_ATTENTION_BF16)) != 0 {
+            return .fused(bf16: true)
         }
-        return .fused(bf16: bf16)
+        return ck_attention_supports(width, Int32(CK_ATTENTION_F32)) != 0 ? .fused(bf16: false) : .blockedProducts
     }
 }
 

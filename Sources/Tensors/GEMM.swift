@@ -28,8 +28,8 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 
     public var isFloat32: Bool { self != .bf16 }
 
-    /// This backend, or for bf16 the f32 one that runs beside it (oneDNN), for products whose
-    /// operand conversions cost more than bf16 saves.
+    /// This backend, or for bf16 the f32 one that runs beside it (oneDNN): for the products the
+    /// bf16 kernel does not take (a transposed left operand, attention's blocked products).
     public var float32Counterpart: GEMMBackend { isFloat32 ? self : .oneDNN }
 
     /// The backend products run on now: a task's `override`, else the process-wide choice.
