@@ -26,7 +26,7 @@ struct Fingerprint {
             Self.flatten(edit, at: "edits.\(index)", into: &parts, model: identity)
         }
         Self.addModelChoices(of: recipe, to: &parts, hashes: hashes)
-        parts["precision"] = GEMMBackend.active.isFloat32 ? "f32" : "bf16"
+        parts["precision"] = GEMMBackend.active.precisionName
         parts["output quality"] = "\(recipe.output.quality)"
         parts["output metadata"] = recipe.output.metadata.rawValue
         shared = parts

@@ -55,10 +55,10 @@ struct GenerationParameters {
     var vaeName: String?
     /// A1111's `Refiner` (`name [hash]`) and `Refiner switch at`.
     var refiner: Refiner?
-    /// "bf16" when products ran in bf16 (`--precision bf16`), so such images are told apart;
+    /// "bf16" or "f16" when products ran in them (`--precision`), so such images are told apart;
     /// nil for f32, which A1111's fields assume. Written where an extension's field would be,
     /// last before `Version`; sd-parsers keeps it among its metadata.
-    var precision: String? = GEMMBackend.active.isFloat32 ? nil : "bf16"
+    var precision: String? = GEMMBackend.active.isFloat32 ? nil : GEMMBackend.active.precisionName
 
     /// A1111's `Model`, `Refiner` and ControlNet model names: a checkpoint file's name without
     /// its extension (`CheckpointInfo.name_for_extra`); a diffusers folder by its name.

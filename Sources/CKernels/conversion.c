@@ -21,6 +21,10 @@ __attribute__((target("avx512f"))) void ck_widen_f16(const void *source, float *
 
 int ck_cpu_has_f16c(void) { return __builtin_cpu_supports("f16c"); }
 
+int ck_cpu_has_avx512_fp16(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512fp16");
+}
+
 /* vcvtps2ph rounds to nearest even, as Float16(_:) does, overflow to infinity and NaNs kept; the
    tail goes through a zero-padded vector so that nothing past either buffer is touched. */
 __attribute__((target("avx,f16c"))) void ck_narrow_f16(const float *source, unsigned short *destination, size_t count) {

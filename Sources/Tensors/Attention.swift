@@ -33,11 +33,11 @@ enum AttentionKernel: Equatable {
     case blockedProducts
 
     /// The fused kernel where the CPU runs it for this head width, in bf16 when the active
-    /// backend is bf16.
+    /// backend is bf16. Under f16 attention stays f32: the kernel has no f16 form yet.
     static func preferred(headWidth: Int) -> AttentionKernel {
         guard GEMMBackend.cpuHasAVX512 else { return .blockedProducts }
         let width = Int32(clamping: headWidth)
-        if !GEMMBackend.active.isFloat32, ck_attention_supports(width, Int32(CK_ATTENTION_BF16)) != 0 {
+        if GEMMBackend.active == .bf16, ck_attention_supports(width, Int32(CK_ATTENTION_BF16)) != 0 {
             return .fused(bf16: true)
         }
         return ck_attention_supports(width, Int32(CK_ATTENTION_F32)) != 0 ? .fused(bf16: false) : .blockedProducts

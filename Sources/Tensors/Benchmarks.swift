@@ -51,9 +51,9 @@ public enum TensorBenchmarks {
         return results
     }
 
-    /// The backends the GEMM shapes are timed on: every f32 one, and bf16 where the CPU has avx512_bf16.
+    /// The backends the GEMM shapes are timed on: every f32 one, and bf16 / f16 where the CPU has them.
     static var gemmBackends: [GEMMBackend] {
-        GEMMBackend.float32Cases + (GEMMBackend.cpuHasAVX512BF16 ? [.bf16] : [])
+        GEMMBackend.float32Cases + GEMMBackend.reducedCases
     }
 
     /// conv2d 3x3, 320 -> 320 channels, 64x64, batch 2, padding 1 (a UNet down block ResNet).

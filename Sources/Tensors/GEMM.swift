@@ -10,8 +10,9 @@ import Foundation
 /// kernels there) or where OpenBLAS does not know the CPU and falls back to a generic SSE core
 /// (`openblas_get_corename()` "Prescott" on a Sapphire Rapids class Xeon with Debian's 0.3.21),
 /// OpenBLAS otherwise (on AVX2 the two measured the same). `OVERPAINT_GEMM` overrides the choice; an unknown value falls back to the automatic choice, and
-/// `validateEnvironment()` lets a front end refuse it instead. `bf16` is the opt-in reduced
-/// precision: operands rounded to bf16, products accumulated in f32.
+/// `validateEnvironment()` lets a front end refuse it instead. `bf16` and `f16` are the opt-in
+/// reduced precisions: operands rounded to 16 bits, products accumulated in f32 (f16: in f16
+/// over short runs first).
 public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible {
     case openBLAS = "openblas"
     /// oneDNN's BLAS-style `dnnl_sgemm`.
@@ -20,16 +21,24 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
     /// (`ck_gemm_bf16`): oneDNN 2.6's bf16 matmul, fed f32 operands, ran a UNet evaluation 1.9x
     /// slower than this on AMD Zen 4, its operand reorders included.
     case bf16 = "bf16"
+    /// Operands rounded to f16, each block scaled by a power of two into f16's range, products
+    /// summed in f16 over 128 values of k and in f32 beyond, on CKernels' vfmadd231ph kernel
+    /// (avx512_fp16): twice the f32 FMA rate on Sapphire Rapids class Xeons, where vdpbf16ps
+    /// runs no faster than f32 FMA.
+    case f16 = "f16"
 
     public var description: String { rawValue }
 
     /// The backends that compute in f32, which parity against f32 references holds for.
     public static let float32Cases: [GEMMBackend] = allCases.filter(\.isFloat32)
 
-    public var isFloat32: Bool { self != .bf16 }
+    public var isFloat32: Bool { self == .openBLAS || self == .oneDNN }
 
-    /// This backend, or for bf16 the f32 one that runs beside it (oneDNN): for the products the
-    /// bf16 kernel does not take (a transposed left operand, attention's blocked products).
+    /// The arithmetic's name for the manifest and the parameters: "f32", "bf16" or "f16".
+    public var precisionName: String { isFloat32 ? "f32" : rawValue }
+
+    /// This backend, or for bf16 and f16 the f32 one that runs beside them (oneDNN): for the
+    /// products their kernel does not take (a transposed left operand, attention's blocked products).
     public var float32Counterpart: GEMMBackend { isFloat32 ? self : .oneDNN }
 
     /// The backend products run on now: a task's `override`, else the process-wide choice.
@@ -42,9 +51,10 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         processDefault.value = backend
     }
 
-    /// Throws for bf16 on a CPU without avx512_bf16, where oneDNN has only slow reference code.
+    /// Throws for bf16 on a CPU without avx512_bf16 and f16 on one without avx512_fp16.
     public static func checkSupported(_ backend: GEMMBackend) throws {
-        if !backend.isFloat32 && !cpuHasAVX512BF16 { throw TensorsError.bf16Unsupported }
+        if backend == .bf16 && !cpuHasAVX512BF16 { throw TensorsError.bf16Unsupported }
+        if backend == .f16 && !cpuHasAVX512FP16 { throw TensorsError.f16Unsupported }
     }
 
     /// Runs `body` with every product started from this task on `backend` (tests run each
@@ -65,6 +75,14 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
     /// Whether the CPU has AVX-512 with bf16 dot products (`avx512_bf16`).
     public static var cpuHasAVX512BF16: Bool { effectiveISA(includes: dnnl_cpu_isa_avx512_core_bf16) }
 
+    /// Whether the CPU has AVX-512 f16 arithmetic (`avx512_fp16`; every such CPU has avx512_bf16,
+    /// which the f16 kernel's packing uses too).
+    public static let cpuHasAVX512FP16 = cpuHasAVX512BF16 && ck_cpu_has_avx512_fp16() != 0
+
+    /// The reduced precisions this CPU runs: the backends `bench` and the tests add to the f32 ones.
+    public static let reducedCases: [GEMMBackend] =
+        (cpuHasAVX512BF16 ? [.bf16] : []) + (cpuHasAVX512FP16 ? [.f16] : [])
+
     @TaskLocal static var override: GEMMBackend?
 
     /// The f32 backend chosen for this CPU whatever `OVERPAINT_GEMM` says: the one f32 references
@@ -77,7 +95,7 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
     /// What every product runs on, and OpenBLAS's core, in one line for `bench` and the manifest:
     /// "f32 on onednn (OpenBLAS core Prescott, generic: unused)".
     public static var productsDescription: String {
-        let precision = active.isFloat32 ? "f32" : "bf16"
+        let precision = active.precisionName
         let products = active.isFloat32 ? "\(active)" : "\(active), f32 parts on \(active.float32Counterpart)"
         let core = isGenericOpenBLASCore(openBLASCoreName) ? "\(openBLASCoreName), generic: unused" : openBLASCoreName
         return "\(precision) on \(products) (OpenBLAS core \(core))"
@@ -129,7 +147,7 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
             }
             return
         }
-        if self == .bf16 && transposeA {
+        if !isFloat32 && transposeA {
             // The kernel takes the left operand row-major, as every model passes it; a transposed
             // one runs in f32 beside bf16.
             return float32Counterpart.sgemm(transposeA: true, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
@@ -151,12 +169,13 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
                                         Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
                 precondition(status == dnnl_success, "dnnl_sgemm failed (\(status.rawValue)) on m=\(m) n=\(n) k=\(k)")
             }
-        case .bf16:
+        case .bf16, .f16:
             guard let a, let b else { return }
+            let format = Int32(self == .f16 ? CK_HALF_F16 : CK_HALF_BF16)
             SlicedProduct.run(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
                               b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
                 guard let a, let b else { return }
-                ck_gemm_bf16(transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, c, ldc)
+                ck_gemm_half(format, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, c, ldc)
             }
         }
     }

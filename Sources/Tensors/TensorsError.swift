@@ -6,6 +6,8 @@ public enum TensorsError: LocalizedError, Equatable {
     case unknownGEMMBackend(String)
     /// bf16 was asked for on a CPU without avx512_bf16.
     case bf16Unsupported
+    /// f16 was asked for on a CPU without avx512_fp16.
+    case f16Unsupported
 
     public var errorDescription: String? {
         switch self {
@@ -14,6 +16,8 @@ public enum TensorsError: LocalizedError, Equatable {
             return "OVERPAINT_GEMM=\(value) is not a GEMM backend (known: \(known))"
         case .bf16Unsupported:
             return "bf16 needs a CPU with avx512_bf16, which this one lacks; use f32"
+        case .f16Unsupported:
+            return "f16 needs a CPU with avx512_fp16, which this one lacks; use f32\(GEMMBackend.cpuHasAVX512BF16 ? " or bf16" : "")"
         }
     }
 }

@@ -82,8 +82,8 @@ struct Bench: ParsableCommand {
             stages += try benchmarks.stableDiffusion(pipeline, side: size, stages: selectedStages(),
                                                      pipelineRuns: pipelineRuns, tinyVAE: tinyVae.map { URL(fileURLWithPath: $0) })
             notes += vaeShare(stages) + fewStepSpeedups(stages)
-            if precision == .bf16, try selectedStages().contains(.img2img) {
-                let parity = try benchmarks.bf16Parity(pipeline, side: size)
+            if precision != .f32, try selectedStages().contains(.img2img) {
+                let parity = try benchmarks.reducedPrecisionParity(pipeline, side: size)
                 figures.merge(parity) { current, _ in current }
                 notes += parity.sorted { $0.key < $1.key }.map { String(format: "%@: %.4g", $0.key, $0.value) }
             }

@@ -160,10 +160,10 @@ struct ModelBenchmarks {
         }
     }
 
-    /// How far bf16 products move the results from f32 (the CPU's f32 backend) on the same inputs: one
+    /// How far bf16 or f16 products move the results from f32 (the CPU's f32 backend) on the same inputs: one
     /// UNet evaluation (relative RMS and largest absolute difference), one VAE decode and a
     /// 20-step img2img at 0.75 (PSNR of the 8-bit images), the parity measures.
-    func bf16Parity(_ pipeline: StableDiffusion, side: Int) throws -> [String: Double] {
+    func reducedPrecisionParity(_ pipeline: StableDiffusion, side: Int) throws -> [String: Double] {
         let latentSide = side / pipeline.vaeScaleFactor
         let unetInput = TensorBenchmarks.filled([1, pipeline.unet.config.inChannels, latentSide, latentSide])
         let oneLatent = TensorBenchmarks.filled([1, pipeline.vae.config.latentChannels, latentSide, latentSide])
@@ -180,12 +180,13 @@ struct ModelBenchmarks {
         let reduced = try outputs()
         let full = try GEMMBackend.withBackend(GEMMBackend.automaticFloat32) { try outputs() }
         let difference = reduced.unet - full.unet
+        let name = GEMMBackend.active.precisionName
         return [
-            "bf16_unet_relative_rms_error": rootMeanSquare(difference) / rootMeanSquare(full.unet),
-            "bf16_unet_max_abs_error": Double(difference.scalars.map(abs).max() ?? 0),
-            "bf16_vae_decode_psnr_db": ImageFidelity.psnr(reduced.decoded.scalars.map { ($0 + 1) / 2 },
-                                                          full.decoded.scalars.map { ($0 + 1) / 2 }, eightBit: true),
-            "bf16_img2img_20_steps_psnr_db": ImageFidelity.psnr(reduced.edited, full.edited, eightBit: true),
+            "\(name)_unet_relative_rms_error": rootMeanSquare(difference) / rootMeanSquare(full.unet),
+            "\(name)_unet_max_abs_error": Double(difference.scalars.map(abs).max() ?? 0),
+            "\(name)_vae_decode_psnr_db": ImageFidelity.psnr(reduced.decoded.scalars.map { ($0 + 1) / 2 },
+                                                             full.decoded.scalars.map { ($0 + 1) / 2 }, eightBit: true),
+            "\(name)_img2img_20_steps_psnr_db": ImageFidelity.psnr(reduced.edited, full.edited, eightBit: true),
         ]
     }
 

@@ -196,19 +196,22 @@ private func dilated(_ mask: Image, radius: Int) -> [Bool] {
     let result = try runOverpaint(["models", "inspect", "/nonexistent"], environment: environment)
     #expect(result.status == 2)
     #expect(result.stderr == """
-        overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn, bf16)
+        overpaint: OVERPAINT_GEMM=cublas is not a GEMM backend (known: openblas, onednn, bf16, f16)
 
         """)
 }
 
-@Test func bf16PrecisionRunsOnlyWhereTheCPUHasAVX512BF16() throws {
-    let result = try runOverpaint(["bench", "--precision", "bf16", "--no-kernels", "--repetitions", "1"],
+@Test(arguments: ["bf16", "f16"])
+func reducedPrecisionRunsOnlyWhereTheCPUHasIt(precision: String) throws {
+    let result = try runOverpaint(["bench", "--precision", precision, "--no-kernels", "--repetitions", "1"],
                                   environment: ProcessInfo.processInfo.environment)
-    if GEMMBackend.cpuHasAVX512BF16 {
+    let backend = try #require(GEMMBackend(rawValue: precision))
+    if (try? GEMMBackend.checkSupported(backend)) != nil {
         #expect(result.status == 0)
-        #expect(result.stdout.contains("GEMM: bf16"))
+        #expect(result.stdout.contains("GEMM: \(precision)"))
     } else {
+        let needs = precision == "bf16" ? "avx512_bf16" : "avx512_fp16"
         #expect(result.status == 2)
-        #expect(result.stderr.hasPrefix("Error: bf16 needs a CPU with avx512_bf16, which this one lacks; use f32\n"))
+        #expect(result.stderr.hasPrefix("Error: \(precision) needs a CPU with \(needs), which this one lacks; use f32"))
     }
 }

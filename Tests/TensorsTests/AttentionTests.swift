@@ -86,6 +86,14 @@ import Testing
         }
     }
 
+    /// The kernel has no f16 form: under f16 products attention runs the f32 kernel.
+    @Test(.enabled(if: GEMMBackend.cpuHasAVX512FP16, "the f16 backend needs avx512_fp16"))
+    func attentionStaysF32UnderF16() {
+        GEMMBackend.withBackend(.f16) {
+            #expect(AttentionKernel.preferred(headWidth: 40) == .fused(bf16: false))
+        }
+    }
+
     @Test func headWidthsWithoutAMicrokernelTakeTheProducts() {
         #expect(AttentionKernel.preferred(headWidth: 8) == .blockedProducts)
         #expect(AttentionKernel.preferred(headWidth: 512) == .blockedProducts)

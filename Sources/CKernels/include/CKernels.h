@@ -50,11 +50,20 @@ void ck_narrow_f16(const float *source, unsigned short *destination, size_t coun
 /* f16 bit patterns (unaligned) as f32, with AVX-512's conversion instruction. */
 void ck_widen_f16(const void *source, float *destination, size_t count);
 
-/* c[m x n] = alpha * a @ op(b) + beta * c in bf16 with f32 accumulation (needs avx512_bf16): a is
-   m x k row-major (lda), b is k x n (ldb), or n x k when transpose_b; both are rounded to bf16
-   (nearest even) as they are packed. c is not read where beta is 0. Single-threaded; each
-   calling thread keeps about 0.5 MB of packing buffers for its lifetime. */
-void ck_gemm_bf16(int transpose_b, int m, int n, int k, float alpha, const float *a, long lda, const float *b,
-                  long ldb, float beta, float *c, long ldc);
+/* Whether the CPU has avx512_fp16 (f16 arithmetic) and the OS keeps AVX-512 state. */
+int ck_cpu_has_avx512_fp16(void);
+
+/* The 16-bit formats of ck_gemm_half. */
+enum { CK_HALF_BF16 = 0, CK_HALF_F16 = 1 };
+
+/* c[m x n] = alpha * a @ op(b) + beta * c with both operands rounded to 16 bits (nearest even) as
+   they are packed: a is m x k row-major (lda), b is k x n (ldb), or n x k when transpose_b; c is
+   not read where beta is 0.
+   - CK_HALF_BF16 (needs avx512_bf16): bf16 operands, every sum f32.
+   - CK_HALF_F16 (needs avx512_fp16 and avx512_bf16): f16 operands, each block of operands scaled
+     by a power of two into f16's range, sums f16 over 128 values of k and f32 beyond.
+   Single-threaded; each calling thread keeps about 0.5 MB of packing buffers for its lifetime. */
+void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, float alpha, const float *a, long lda,
+                  const float *b, long ldb, float beta, float *c, long ldc);
 
 #endif
