@@ -26,6 +26,9 @@ public enum AdapterLayout: String, Sendable {
     case kohya
     /// diffusers / PEFT: `unet.down_blocks.0....to_q.lora_A.weight`.
     case peft
+    /// diffusers before PEFT (0.21 to 0.24): `unet.down_blocks.0....to_q.lora.down.weight`, text
+    /// encoders' `text_encoder....q_proj.lora_linear_layer.down.weight`; no alpha (alpha = rank).
+    case diffusers
 }
 
 /// How a module's update is made from its tensors.
@@ -45,11 +48,12 @@ public enum AdapterAlgorithm: String, Sendable, Comparable {
 public struct AdapterModule: Sendable {
     public let component: AdapterComponent
     /// The module's name as the file writes it, without the component prefix
-    /// (`down_blocks_0_attentions_0_proj_in` for kohya files, dotted for PEFT ones).
+    /// (`down_blocks_0_attentions_0_proj_in` for kohya files, dotted for PEFT and diffusers ones).
     public let name: String
     public let algorithm: AdapterAlgorithm
-    /// Tensor key by role; PEFT's `lora_A` / `lora_B` / `lora_magnitude_vector` are stored under
-    /// kohya's `lora_down.weight` / `lora_up.weight` / `dora_scale`.
+    /// Tensor key by role; PEFT's `lora_A` / `lora_B` / `lora_magnitude_vector` (and old diffusers'
+    /// `lora.down` / `lora.up`) are stored under kohya's `lora_down.weight` / `lora_up.weight` /
+    /// `dora_scale`.
     public let parts: [String: String]
 
     /// Whether the update is weight-decomposed (DoRA: a magnitude per output or input channel).
@@ -148,6 +152,12 @@ public struct AdapterFile: Sendable {
         (".lora_A.weight", "lora_down.weight"), (".lora_B.weight", "lora_up.weight"),
         (".lora_magnitude_vector", "dora_scale"), (".alpha", "alpha"),
     ]
+    /// Old diffusers suffixes (`LoRACompatibleLinear` / `Conv`, and the text encoders'
+    /// `lora_linear_layer`) and the kohya role each is kept under.
+    static let diffusersRoles: [(String, String)] = [
+        (".lora.down.weight", "lora_down.weight"), (".lora.up.weight", "lora_up.weight"),
+        (".lora_linear_layer.down.weight", "lora_down.weight"), (".lora_linear_layer.up.weight", "lora_up.weight"),
+    ]
 
     static func parse(_ key: String) -> (layout: AdapterLayout, component: AdapterComponent, name: String, role: String)? {
         if let (prefix, component) = kohyaPrefixes.first(where: { key.hasPrefix($0.0) }) {
@@ -157,11 +167,11 @@ public struct AdapterFile: Sendable {
             guard sharedRoles.contains(role) || roles.values.contains(where: { $0.contains(role) }) else { return nil }
             return (.kohya, component, String(rest[..<dot]), role)
         }
-        if let (prefix, component) = peftPrefixes.first(where: { key.hasPrefix($0.0) }),
-           let (suffix, role) = peftRoles.first(where: { key.hasSuffix($0.0) }) {
+        guard let (prefix, component) = peftPrefixes.first(where: { key.hasPrefix($0.0) }) else { return nil }
+        for (layout, suffixes) in [(AdapterLayout.diffusers, diffusersRoles), (.peft, peftRoles)] {
+            guard let (suffix, role) = suffixes.first(where: { key.hasSuffix($0.0) }) else { continue }
             let name = key.dropFirst(prefix.count).dropLast(suffix.count)
-            guard !name.isEmpty else { return nil }
-            return (.peft, component, String(name), role)
+            return name.isEmpty ? nil : (layout, component, String(name), role)
         }
         return nil
     }

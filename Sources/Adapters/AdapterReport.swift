@@ -5,7 +5,7 @@ import Weights
 /// scalar `alpha`s): layout and algorithms, ranks, what it adapts, and the model family it is for.
 public struct AdapterReport: Codable, Sendable, Equatable {
     public var path: String
-    /// "kohya" or "peft".
+    /// "kohya", "peft" or "diffusers".
     public var layout: String
     /// "LoRA", "LoCon" (LoRA on convolutions with a kernel), "LoHa", "LoKr", each with "+DoRA" when
     /// weight-decomposed; sorted.

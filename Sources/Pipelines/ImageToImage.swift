@@ -31,9 +31,7 @@ extension StableDiffusion {
         }
         try checkHandOver(to: refiner, controls: controls)
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
-        let (options, guidanceEmbedding) = embeddingGuidance(options, controls: controls)
-        var conditioning = try self.conditioning(options, width: size.width, height: size.height)
-        conditioning.guidanceEmbedding = guidanceEmbedding
+        let (options, conditioning) = try guidedConditioning(options, controls: controls, width: size.width, height: size.height)
         try validate(controls)
         let initImage = ImageConversion.vaeInput(image, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)

@@ -30,12 +30,12 @@ extension StableDiffusion {
                         progress: StepCallback? = nil) throws -> Imaging.Image {
         try checkHandOver(to: refiner, controls: controls)
         try validate(controls, sampleChannels: vae.config.latentChannels)
-        let (options, guidanceEmbedding) = embeddingGuidance(options, controls: controls)
-        var run = try prepareInpaint(image, mask: mask, options: options, guidanceEmbedding: guidanceEmbedding, fill: fill)
+        var run = try prepareInpaint(image, mask: mask, options: options, controls: controls, fill: fill)
         var refinement: RefinerRun?
         if let refiner {
             run.timesteps = refiner.baseTimesteps(run.timesteps, scheduler: run.scheduler)
-            refinement = try RefinerRun(refiner, options: options, width: run.initImage.shape[3], height: run.initImage.shape[2])
+            refinement = try RefinerRun(refiner, options: run.options, width: run.initImage.shape[3],
+                                        height: run.initImage.shape[2])
         }
         let total = run.timesteps.count + (refinement?.timesteps.count ?? 0)
         var (latents, generator) = try denoise(run, controls: controls, progress: counted(progress, from: 0, of: total))
@@ -71,6 +71,8 @@ extension StableDiffusion {
     /// Everything the inpainting loop starts from, with the generator after the draws that
     /// precede the first step.
     struct InpaintRun {
+        /// The options the pipeline runs with (`guidedConditioning`'s).
+        var options: GenerationOptions
         var start: (latents: Tensor, noise: Tensor, imageLatents: Tensor?)
         var loop: DenoisingLoop
         var scheduler: any Scheduler
@@ -83,9 +85,9 @@ extension StableDiffusion {
     }
 
     /// The pipeline up to its denoising loop: prompt embeddings, timesteps, the start latents
-    /// and the mask conditioning, drawing from the seeded generator in diffusers' order;
-    /// `guidanceEmbedding` is `embeddingGuidance`'s.
-    func prepareInpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, guidanceEmbedding: Tensor? = nil,
+    /// and the mask conditioning, drawing from the seeded generator in diffusers' order; the
+    /// guidance as `controls` let it reach the UNet (`guidedConditioning`).
+    func prepareInpaint(_ image: Imaging.Image, mask: Mask, options: GenerationOptions, controls: [ControlInput] = [],
                         fill: InpaintFill) throws -> InpaintRun {
         guard mask.width == image.width, mask.height == image.height else {
             throw PipelinesError.maskSizeMismatch(image: [image.width, image.height], mask: [mask.width, mask.height])
@@ -97,8 +99,7 @@ extension StableDiffusion {
         }
         let size = try ImageConversion.workingSize(width: image.width, height: image.height, multiple: vaeScaleFactor)
         let latentShape = [1, latentChannels, size.height / vaeScaleFactor, size.width / vaeScaleFactor]
-        var conditioning = try self.conditioning(options, width: size.width, height: size.height)
-        conditioning.guidanceEmbedding = guidanceEmbedding
+        let (options, conditioning) = try guidedConditioning(options, controls: controls, width: size.width, height: size.height)
         var scheduler = try makeScheduler(options)
         let timesteps = try strengthTimesteps(&scheduler, options: options)
         let source = fill.prefillsImage ? InpaintFill.prefilled(image, mask: mask) : image
@@ -118,8 +119,8 @@ extension StableDiffusion {
             loop.extraChannels = maskConditioning(initImage, maskCondition: maskCondition, latentMask: latentMask,
                                                   generator: &generator)
         }
-        return InpaintRun(start: start, loop: loop, scheduler: scheduler, generator: generator, timesteps: timesteps,
-                          latentMask: latentMask, blending: blending, initImage: initImage)
+        return InpaintRun(options: options, start: start, loop: loop, scheduler: scheduler, generator: generator,
+                          timesteps: timesteps, latentMask: latentMask, blending: blending, initImage: initImage)
     }
 
     /// `prepare_latents`: the image's posterior sample (drawn first; only for a 4-channel UNet,

@@ -210,6 +210,17 @@ public final class StableDiffusion: Sendable {
         return (unguided, guidanceScaleEmbedding([options.guidanceScale - 1], channels: channels))
     }
 
+    /// `conditioning` for an image worked on at `width` x `height`, with `options`' guidance as
+    /// it reaches the UNet (`embeddingGuidance`): the options the pipeline then runs with, and
+    /// the conditioning carrying the guidance embedding where the UNet takes one.
+    func guidedConditioning(_ options: GenerationOptions, controls: [ControlInput], width: Int,
+                            height: Int) throws -> (options: GenerationOptions, conditioning: UNetConditioning) {
+        let (options, embedding) = embeddingGuidance(options, controls: controls)
+        var conditioning = try self.conditioning(options, width: width, height: height)
+        conditioning.guidanceEmbedding = embedding
+        return (options, conditioning)
+    }
+
     /// The scheduler `options` ask for, with its timesteps set for `options.steps`.
     func makeScheduler(_ options: GenerationOptions) throws -> any Scheduler {
         try Self.makeScheduler(options, config: schedulerConfig)

@@ -9,10 +9,8 @@ extension StableDiffusion {
     /// and then come from the prompt cache.
     // latents: [1, C, h, w] -> [B, 4, h, w], B = 2 with guidance
     public func evaluateUNet(_ latents: Tensor, timestep: Float, options: GenerationOptions) throws -> Tensor {
-        let (options, guidanceEmbedding) = embeddingGuidance(options, controls: [])
-        var conditioning = try self.conditioning(options, width: latents.shape[3] * vaeScaleFactor,
-                                                 height: latents.shape[2] * vaeScaleFactor)
-        conditioning.guidanceEmbedding = guidanceEmbedding
+        let (options, conditioning) = try guidedConditioning(options, controls: [], width: latents.shape[3] * vaeScaleFactor,
+                                                             height: latents.shape[2] * vaeScaleFactor)
         let sample = options.usesGuidance ? Tensor.concatenate([latents, latents], axis: 0) : latents
         return unet(sample: sample, timestep: timestep, conditioning: conditioning, residuals: nil)
     }

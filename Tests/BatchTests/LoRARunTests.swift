@@ -49,6 +49,31 @@ import Testing
         #expect(parameters.contains("Lora hashes: \"kohya: \(kohya), locon: \(locon)\""), "\(parameters)")
     }
 
+    /// An LCM-LoRA (its published layout: kohya keys with diffusers names, f16, alpha / rank not 1)
+    /// from `loras:` with the LCM scheduler at guidance 1, as recipes/README.md's few-step recipes
+    /// use it, against diffusers' StableDiffusionImg2ImgPipeline after `load_lora_weights` +
+    /// `fuse_lora` with LCMScheduler (tools/reference/fewstep_lora_fixtures.py, img2img_lcm.png).
+    @Test func anLCMLoRAFromTheRecipeMatchesDiffusers() throws {
+        let run = try RecipeRun.tinyPipeline()
+        defer { run.remove() }
+        let loras = run.folder.appendingPathComponent("loras")
+        try FileManager.default.createDirectory(at: loras, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("fewstep-lora", "sd_lcm.safetensors"),
+                                         to: loras.appendingPathComponent("lcm.safetensors"))
+        let spec = try #require(try Fixtures.json("fewstep-lora", "cases.json")["img2img"] as? [String: Any])
+        let prompt = try #require(spec["prompt"] as? String)
+        try run.validateAndRunSucceeding(try run.recipe("""
+        seed: 42
+        loras: [{path: loras/lcm.safetensors, weight: 1}]
+        edits:
+          - img2img: {prompt: "\(prompt)", scheduler: lcm, strength: 0.5, steps: 8, guidance: 1}
+        """, named: "lcm.yaml"))
+        let ours = try run.outputImage()
+        let reference = try Fixtures.image("fewstep-lora", "img2img_lcm.png")
+        #expect(ImageFidelity.psnr(ours, reference, eightBit: true) >= 40)
+        #expect(try run.outputParameters().contains("Sampler: LCM, "))
+    }
+
     /// A sidecar prompt naming a LoRA no folder has fails that image alone, naming the LoRA.
     @Test func anUnknownLoRAInASidecarFailsThatImage() throws {
         let run = try Self.setUp()
