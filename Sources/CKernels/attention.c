@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "half_pairs.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 /* Every function that uses AVX-512 says so itself; the rest of the build targets baseline x86-64. */
 #define CK_AVX512 __attribute__((target("avx512f,fma")))
 #define CK_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+#define CK_AVX512_F16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx512fp16,fma")))
 
 enum {
     LANES = 16,
@@ -29,18 +31,33 @@ static int vectors_for(int head_width) { return (head_width + LANES - 1) / LANES
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 int ck_attention_supports(int head_width, int precision) {
-    if (head_width <= 0 || (precision == CK_ATTENTION_BF16 && head_width % 2 != 0)) return 0;
+    if (head_width <= 0 || (precision != CK_ATTENTION_F32 && head_width % 2 != 0)) return 0;
     int vectors = vectors_for(head_width);
     return vectors == 3 || vectors == 4 || vectors == 5 || vectors == 10;
 }
 
 static int panels_for(int key_count) { return (key_count + LANES - 1) / LANES; }
 
-/* bf16 halves every packed value: two neighbours along the reduced axis share one 32-bit word. */
-static size_t element_bytes(int precision) { return precision == CK_ATTENTION_BF16 ? 2 : 4; }
+/* bf16 and f16 halve every packed value: two neighbours along the reduced axis share one 32-bit
+   word. */
+static size_t element_bytes(int precision) { return precision == CK_ATTENTION_F32 ? 4 : 2; }
+
+static size_t keys_bytes(int key_count, int head_width, int precision) {
+    return (size_t)panels_for(key_count) * LANES * head_width * element_bytes(precision);
+}
+
+/* f16 keys and values are scaled by powers of two into f16's range (see pack_f16); the two
+   scales follow the packed keys. */
+typedef struct {
+    float keys, values;
+} head_scales;
+
+static head_scales *scales_after_keys(const void *packed_keys, int key_count, int head_width) {
+    return (head_scales *)((char *)packed_keys + keys_bytes(key_count, head_width, CK_ATTENTION_F16));
+}
 
 size_t ck_attention_packed_keys_bytes(int key_count, int head_width, int precision) {
-    return (size_t)panels_for(key_count) * LANES * head_width * element_bytes(precision);
+    return keys_bytes(key_count, head_width, precision) + (precision == CK_ATTENTION_F16 ? sizeof(head_scales) : 0);
 }
 
 size_t ck_attention_packed_values_bytes(int key_count, int head_width, int precision) {
@@ -79,21 +96,47 @@ static void pack_f32(const float *key, const float *value, int key_count, int ro
     }
 }
 
-/* `count` values rounded to bf16 (nearest even); nothing past `from + count` is read. */
-CK_AVX512_BF16 static void narrow(const float *from, int count, uint16_t *to) {
+/* `count` values times `scale`, rounded to bf16 or f16 (nearest even); nothing past
+   `from + count` is read. */
+CK_AVX512_BF16 static void narrow(const float *from, int count, float scale, int precision, uint16_t *to) {
+    __m512 by = _mm512_set1_ps(scale);
     for (int j = 0; j < count; j += LANES) {
         int rest = min_int(LANES, count - j);
         __mmask16 lanes = rest == LANES ? 0xFFFF : (__mmask16)((1u << rest) - 1);
-        __m256bh narrowed = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lanes, from + j));
-        _mm256_mask_storeu_epi16(to + j, lanes, (__m256i)narrowed);
+        __m512 values = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, from + j), by);
+        __m256i narrowed = precision == CK_ATTENTION_F16
+                               ? _mm512_cvtps_ph(values, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                               : (__m256i)_mm512_cvtneps_pbh(values);
+        _mm256_mask_storeu_epi16(to + j, lanes, narrowed);
     }
 }
 
-/* The bf16 layouts pair neighbours along the axis each product reduces: a key panel is
+/* The largest magnitude among `count` rows of `width` values, `stride` apart. */
+CK_AVX512 static float largest_magnitude(const float *rows, int count, int stride, int width) {
+    __m512 largest = _mm512_setzero_ps();
+    for (int row = 0; row < count; row++)
+        for (int d = 0; d < width; d += LANES) {
+            int rest = min_int(LANES, width - d);
+            __mmask16 lanes = rest == LANES ? 0xFFFF : (__mmask16)((1u << rest) - 1);
+            largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes, rows + (size_t)row * stride + d)));
+        }
+    return _mm512_reduce_max_ps(largest);
+}
+
+/* The scale of an f16 operand: its largest magnitude into [8, 16), so that a product of two is
+   at most 256 and no lane's f16 sum (at most 80 of them for scores, 128 softmax weights of at
+   most 1 for values) passes f16's largest value, 65504. */
+static float f16_operand_scale(float largest) {
+    return largest > 0 && largest <= 3.0e38f ? ck_power_of_two_scale(largest, 4) : 1;
+}
+
+/* The bf16 and f16 layouts pair neighbours along the axis each product reduces: a key panel is
    [head_width / 2][16] words (d pairs of 16 keys), a value row pair is [padded width] words
-   (key pairs of each output column). Keys and values past key_count are zeros. */
-CK_AVX512_BF16 static void pack_bf16(const float *key, const float *value, int key_count, int row_stride,
-                                     int head_width, uint32_t *packed_keys, uint32_t *packed_values) {
+   (key pairs of each output column). Keys and values past key_count are zeros; they are
+   multiplied by `scales` as they are rounded. */
+CK_AVX512_BF16 static void pack_pairs(const float *key, const float *value, int key_count, int row_stride,
+                                      int head_width, int precision, head_scales scales, uint32_t *packed_keys,
+                                      uint32_t *packed_values) {
     int panels = panels_for(key_count);
     int pairs = head_width / 2;
     int padded_width = vectors_for(head_width) * LANES;
@@ -102,7 +145,7 @@ CK_AVX512_BF16 static void pack_bf16(const float *key, const float *value, int k
         uint32_t *to = packed_keys + (size_t)panel * pairs * LANES;
         for (int lane = 0; lane < LANES; lane++) {
             int row = panel * LANES + lane;
-            if (row < key_count) narrow(key + (size_t)row * row_stride, head_width, first);
+            if (row < key_count) narrow(key + (size_t)row * row_stride, head_width, scales.keys, precision, first);
             const uint32_t *words = (const uint32_t *)first;
             for (int p = 0; p < pairs; p++) to[p * LANES + lane] = row < key_count ? words[p] : 0;
         }
@@ -111,18 +154,26 @@ CK_AVX512_BF16 static void pack_bf16(const float *key, const float *value, int k
         uint32_t *to = packed_values + (size_t)(row / 2) * padded_width;
         memset(first, 0, sizeof(first));
         memset(second, 0, sizeof(second));
-        if (row < key_count) narrow(value + (size_t)row * row_stride, head_width, first);
-        if (row + 1 < key_count) narrow(value + (size_t)(row + 1) * row_stride, head_width, second);
+        if (row < key_count) narrow(value + (size_t)row * row_stride, head_width, scales.values, precision, first);
+        if (row + 1 < key_count)
+            narrow(value + (size_t)(row + 1) * row_stride, head_width, scales.values, precision, second);
         for (int d = 0; d < padded_width; d++) to[d] = (uint32_t)first[d] | (uint32_t)second[d] << 16;
     }
 }
 
 void ck_attention_pack(const float *key, const float *value, int key_count, int row_stride, int head_width,
                        int precision, void *packed_keys, void *packed_values) {
-    if (precision == CK_ATTENTION_BF16)
-        pack_bf16(key, value, key_count, row_stride, head_width, packed_keys, packed_values);
-    else
+    if (precision == CK_ATTENTION_F32) {
         pack_f32(key, value, key_count, row_stride, head_width, packed_keys, packed_values);
+        return;
+    }
+    head_scales scales = {1, 1};
+    if (precision == CK_ATTENTION_F16) {
+        scales.keys = f16_operand_scale(largest_magnitude(key, key_count, row_stride, head_width));
+        scales.values = f16_operand_scale(largest_magnitude(value, key_count, row_stride, head_width));
+        *scales_after_keys(packed_keys, key_count, head_width) = scales;
+    }
+    pack_pairs(key, value, key_count, row_stride, head_width, precision, scales, packed_keys, packed_values);
 }
 
 /* scores[8][32] (row pitch KEY_BLOCK) = queries[8][head_width] x two key panels. */
@@ -191,6 +242,46 @@ CK_AVX512_BF16 static void scores_bf16_8x16(const uint16_t *queries, int head_wi
             sum[i] = _mm512_dpbf16_ps(sum[i], (__m512bh)_mm512_set1_epi32((int)query_pairs[i * pairs + p]), k);
     }
     for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i]);
+}
+
+/* scores[8][32] = unscale * f16 query pairs [8][head_width / 2] x two f16 key panels: each lane
+   pair sums the even and the odd d apart, in f16, and the two are added in f32. */
+CK_AVX512_F16 static void scores_f16_8x32(const uint16_t *queries, int head_width, const uint32_t *panel,
+                                          float unscale, float *scores) {
+    __m512h sum[SCORE_ROWS][2];
+    for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ph();
+    int pairs = head_width / 2;
+    const uint32_t *next = panel + (size_t)pairs * LANES;
+    const uint32_t *query_pairs = (const uint32_t *)queries;
+    for (int p = 0; p < pairs; p++) {
+        __m512h k0 = _mm512_castsi512_ph(_mm512_loadu_si512(panel + p * LANES));
+        __m512h k1 = _mm512_castsi512_ph(_mm512_loadu_si512(next + p * LANES));
+        for (int i = 0; i < SCORE_ROWS; i++) {
+            __m512h q = _mm512_castsi512_ph(_mm512_set1_epi32((int)query_pairs[i * pairs + p]));
+            sum[i][0] = _mm512_fmadd_ph(q, k0, sum[i][0]);
+            sum[i][1] = _mm512_fmadd_ph(q, k1, sum[i][1]);
+        }
+    }
+    __m512 by = _mm512_set1_ps(unscale);
+    for (int i = 0; i < SCORE_ROWS; i++) {
+        _mm512_storeu_ps(scores + i * KEY_BLOCK, _mm512_mul_ps(by, ck_pair_sums_f16(sum[i][0])));
+        _mm512_storeu_ps(scores + i * KEY_BLOCK + LANES, _mm512_mul_ps(by, ck_pair_sums_f16(sum[i][1])));
+    }
+}
+
+CK_AVX512_F16 static void scores_f16_8x16(const uint16_t *queries, int head_width, const uint32_t *panel,
+                                          float unscale, float *scores) {
+    __m512h sum[SCORE_ROWS];
+    for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ph();
+    int pairs = head_width / 2;
+    const uint32_t *query_pairs = (const uint32_t *)queries;
+    for (int p = 0; p < pairs; p++) {
+        __m512h k = _mm512_castsi512_ph(_mm512_loadu_si512(panel + p * LANES));
+        for (int i = 0; i < SCORE_ROWS; i++)
+            sum[i] = _mm512_fmadd_ph(_mm512_castsi512_ph(_mm512_set1_epi32((int)query_pairs[i * pairs + p])), k, sum[i]);
+    }
+    __m512 by = _mm512_set1_ps(unscale);
+    for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, _mm512_mul_ps(by, ck_pair_sums_f16(sum[i])));
 }
 
 /* 2^x for x <= 0: round to the nearest integer n, 2^(x - n) from the degree-6 fit on
@@ -277,6 +368,38 @@ typedef void (*value_tile)(const void *weights, const void *values, int steps, f
         TILE_STORE(R, NV)                                                                                     \
     }
 
+/* f16: as bf16, with sums in f16 registers over runs of VALUE_RUN key pairs, each run added to
+   the f32 rows (rescaled before the first). The softmax weights are all positive, so a run's sum
+   grows with its length and so does its rounding: 32 pairs keep it near f16's own rounding. */
+enum { VALUE_RUN = 32 };
+
+#define VALUE_TILE_F16(R, NV)                                                                                   \
+    CK_AVX512_F16 static void values_f16_##R##x##NV(const void *weights, const void *values_, int pairs,       \
+                                                    float *out, const float *rescale) {                       \
+        const uint32_t *weight_pairs = weights, *values = values_;                                            \
+        for (int first = 0; first < pairs; first += VALUE_RUN) {                                              \
+            __m512h sum[R][NV];                                                                               \
+            for (int i = 0; i < R; i++)                                                                       \
+                for (int c = 0; c < NV; c++) sum[i][c] = _mm512_setzero_ph();                                 \
+            for (int p = first; p < min_int(pairs, first + VALUE_RUN); p++) {                                 \
+                __m512h v[NV];                                                                                \
+                for (int c = 0; c < NV; c++)                                                                  \
+                    v[c] = _mm512_castsi512_ph(_mm512_loadu_si512(values + (size_t)p * NV * LANES + c * LANES)); \
+                for (int i = 0; i < R; i++) {                                                                 \
+                    __m512h w = _mm512_castsi512_ph(_mm512_set1_epi32((int)weight_pairs[i * (KEY_BLOCK / 2) + p])); \
+                    for (int c = 0; c < NV; c++) sum[i][c] = _mm512_fmadd_ph(w, v[c], sum[i][c]);            \
+                }                                                                                             \
+            }                                                                                                 \
+            for (int i = 0; i < R; i++) {                                                                     \
+                __m512 by = _mm512_set1_ps(first == 0 ? rescale[i] : 1.0f);                                   \
+                for (int c = 0; c < NV; c++) {                                                                \
+                    float *row = out + i * NV * LANES + c * LANES;                                            \
+                    _mm512_storeu_ps(row, _mm512_fmadd_ps(by, _mm512_loadu_ps(row), ck_pair_sums_f16(sum[i][c]))); \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
 /* Rows x vectors: up to 24 accumulators, leaving registers for NV values and a broadcast. */
 VALUE_TILE(8, 3)
 VALUE_TILE(6, 4)
@@ -286,55 +409,73 @@ VALUE_TILE_BF16(8, 3)
 VALUE_TILE_BF16(6, 4)
 VALUE_TILE_BF16(4, 5)
 VALUE_TILE_BF16(2, 10)
+VALUE_TILE_F16(8, 3)
+VALUE_TILE_F16(6, 4)
+VALUE_TILE_F16(4, 5)
+VALUE_TILE_F16(2, 10)
 
 /* out rows (QUERY_BLOCK, padded) += weights x values for one key block, per head width: f32
    weights are the scores row by row, bf16 ones their narrowed copy. */
 static void accumulate_values(int vectors, int precision, const void *weights, const void *values, int keys,
                               float *out, const float *rescale) {
-    int bf16 = precision == CK_ATTENTION_BF16;
-    int rows;
-    value_tile tile;
-    switch (vectors) {
-    case 3: rows = 8, tile = bf16 ? values_bf16_8x3 : values_8x3; break;
-    case 4: rows = 6, tile = bf16 ? values_bf16_6x4 : values_6x4; break;
-    case 5: rows = 4, tile = bf16 ? values_bf16_4x5 : values_4x5; break;
-    default: rows = 2, tile = bf16 ? values_bf16_2x10 : values_2x10; break;
-    }
-    int steps = bf16 ? (keys + 1) / 2 : keys;
+    static const value_tile tiles[3][4] = {
+        [CK_ATTENTION_F32] = {values_8x3, values_6x4, values_4x5, values_2x10},
+        [CK_ATTENTION_BF16] = {values_bf16_8x3, values_bf16_6x4, values_bf16_4x5, values_bf16_2x10},
+        [CK_ATTENTION_F16] = {values_f16_8x3, values_f16_6x4, values_f16_4x5, values_f16_2x10},
+    };
+    static const int tile_rows[4] = {8, 6, 4, 2};
+    int shape = vectors == 3 ? 0 : vectors == 4 ? 1 : vectors == 5 ? 2 : 3;
+    int rows = tile_rows[shape];
+    value_tile tile = tiles[precision][shape];
+    int steps = precision == CK_ATTENTION_F32 ? keys : (keys + 1) / 2;
     size_t weight_pitch = (size_t)KEY_BLOCK * element_bytes(precision);
     for (int r = 0; r < QUERY_BLOCK; r += rows)
         tile((const char *)weights + r * weight_pitch, values, steps, out + r * vectors * LANES, rescale + r);
 }
 
-/* Queries first ..< first + count, scaled, into `queries` ([QUERY_BLOCK][head_width], f32 or
-   bf16); rows past count are zeros. */
-CK_AVX512_BF16 static void stage_queries_bf16(const float *query, int row_stride, int head_width, int count,
-                                              float scale, uint16_t *queries) {
+/* Queries first ..< first + count, scaled, into `queries` ([QUERY_BLOCK][head_width], f32, bf16
+   or f16); rows past count are zeros. f16 queries are scaled further by a power of two into
+   f16's range, which is returned (1 otherwise). */
+CK_AVX512_BF16 static float stage_paired_queries(const float *query, int row_stride, int head_width, int count,
+                                                 float scale, int precision, uint16_t *queries) {
+    float range = precision == CK_ATTENTION_F16
+                      ? f16_operand_scale(largest_magnitude(query, count, row_stride, head_width) * scale)
+                      : 1;
     float row[10 * LANES];
     for (int r = 0; r < QUERY_BLOCK; r++) {
         for (int d = 0; d < head_width; d++) row[d] = r < count ? query[(size_t)r * row_stride + d] * scale : 0.0f;
-        narrow(row, head_width, queries + r * head_width);
+        narrow(row, head_width, range, precision, queries + r * head_width);
     }
+    return range;
 }
 
-static void stage_queries(const float *query, int row_stride, int head_width, int count, float scale, int precision,
-                          float *queries) {
-    if (precision == CK_ATTENTION_BF16) {
-        stage_queries_bf16(query, row_stride, head_width, count, scale, (uint16_t *)queries);
-        return;
-    }
+static float stage_queries(const float *query, int row_stride, int head_width, int count, float scale, int precision,
+                           float *queries) {
+    if (precision != CK_ATTENTION_F32)
+        return stage_paired_queries(query, row_stride, head_width, count, scale, precision, (uint16_t *)queries);
     for (int r = 0; r < QUERY_BLOCK; r++) {
         const float *from = query + (size_t)r * row_stride;
         for (int d = 0; d < head_width; d++) queries[r * head_width + d] = r < count ? from[d] * scale : 0.0f;
     }
+    return 1;
 }
 
-/* scores[QUERY_BLOCK][KEY_BLOCK] for one key block of `panels` panels. */
+/* scores[QUERY_BLOCK][KEY_BLOCK] for one key block of `panels` panels; f16 scores are multiplied
+   by `unscale`, undoing the queries' and keys' range scales. */
 CK_AVX512 static void block_scores(const float *queries, int head_width, const void *block_keys, int panels,
-                                   int precision, float *scores) {
+                                   int precision, float unscale, float *scores) {
     for (int r = 0; r < QUERY_BLOCK; r += SCORE_ROWS) {
         float *tile = scores + r * KEY_BLOCK;
-        if (precision == CK_ATTENTION_BF16) {
+        if (precision == CK_ATTENTION_F16) {
+            const uint16_t *rows = (const uint16_t *)queries + r * head_width;
+            const uint32_t *keys = block_keys;
+            size_t panel_words = (size_t)head_width / 2 * LANES;
+            int panel = 0;
+            for (; panel + 2 <= panels; panel += 2)
+                scores_f16_8x32(rows, head_width, keys + panel * panel_words, unscale, tile + panel * LANES);
+            if (panel < panels)
+                scores_f16_8x16(rows, head_width, keys + panel * panel_words, unscale, tile + panel * LANES);
+        } else if (precision == CK_ATTENTION_BF16) {
             const uint16_t *rows = (const uint16_t *)queries + r * head_width;
             const uint32_t *keys = block_keys;
             size_t panel_words = (size_t)head_width / 2 * LANES;
@@ -356,7 +497,9 @@ CK_AVX512 static void block_scores(const float *queries, int head_width, const v
 
 /* One block of queries over every key block: scores, running softmax, products with V. Rows
    past query_count are zeros and computed but not stored. Under bf16 the queries, keys,
-   values and softmax weights are rounded to bf16; scores, the softmax and every sum stay f32. */
+   values and softmax weights are rounded to bf16; scores, the softmax and every sum stay f32.
+   Under f16 they are rounded to f16 (queries, keys and values scaled into its range first), and
+   the products' sums are f16 within a score (the head width) or a key block, f32 beyond. */
 CK_AVX512 static void query_block(const float *query, int query_count, int row_stride, int head_width,
                                   const void *packed_keys, const void *packed_values, int key_count, float scale,
                                   int precision, int block, float *out, float *scratch) {
@@ -371,20 +514,24 @@ CK_AVX512 static void query_block(const float *query, int query_count, int row_s
     uint16_t *narrowed = (uint16_t *)(rescale + QUERY_BLOCK);
     int first = block * QUERY_BLOCK;
     int count = min_int(QUERY_BLOCK, query_count - first);
-    stage_queries(query + (size_t)first * row_stride, row_stride, head_width, count, scale, precision, queries);
+    float query_range =
+        stage_queries(query + (size_t)first * row_stride, row_stride, head_width, count, scale, precision, queries);
+    head_scales ranges = precision == CK_ATTENTION_F16 ? *scales_after_keys(packed_keys, key_count, head_width)
+                                                       : (head_scales){1, 1};
+    float unscale = 1.0f / (query_range * ranges.keys);
     for (int r = 0; r < QUERY_BLOCK; r++) {
         maxima[r] = -INFINITY;
         sums[r] = 0;
     }
     memset(rows, 0, sizeof(float) * QUERY_BLOCK * pitch);
-    int bf16 = precision == CK_ATTENTION_BF16;
+    int paired = precision != CK_ATTENTION_F32;
     for (int first_key = 0; first_key < key_count; first_key += KEY_BLOCK) {
         int keys = min_int(KEY_BLOCK, key_count - first_key);
         int panels = panels_for(keys);
         int width = panels * LANES;
         size_t key_offset = (size_t)first_key * head_width * element_bytes(precision);
         size_t value_offset = (size_t)first_key * pitch * element_bytes(precision);
-        block_scores(queries, head_width, (const char *)packed_keys + key_offset, panels, precision, scores);
+        block_scores(queries, head_width, (const char *)packed_keys + key_offset, panels, precision, unscale, scores);
         for (int r = 0; r < QUERY_BLOCK; r++) {
             float *row = scores + r * KEY_BLOCK;
             for (int j = keys; j < width; j++) row[j] = -INFINITY;
@@ -393,14 +540,14 @@ CK_AVX512 static void query_block(const float *query, int query_count, int row_s
             rescale[r] = shift > flushBelow ? exp2f(shift) : 0.0f;
             sums[r] = sums[r] * rescale[r] + exponentiate_row(row, width, maximum);
             maxima[r] = maximum;
-            if (bf16) narrow(row, width, narrowed + r * KEY_BLOCK);
+            if (paired) narrow(row, width, 1, precision, narrowed + r * KEY_BLOCK);
         }
         const void *block_values = (const char *)packed_values + value_offset;
-        accumulate_values(vectors, precision, bf16 ? (const void *)narrowed : scores, block_values, keys, rows, rescale);
+        accumulate_values(vectors, precision, paired ? (const void *)narrowed : scores, block_values, keys, rows, rescale);
     }
     for (int r = 0; r < count; r++) {
         float *to = out + (size_t)(first + r) * row_stride;
-        float normaliser = 1.0f / sums[r];
+        float normaliser = 1.0f / (sums[r] * ranges.values);
         for (int d = 0; d < head_width; d++) to[d] = rows[r * pitch + d] * normaliser;
     }
 }

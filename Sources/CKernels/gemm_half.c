@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "half_pairs.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -227,16 +228,9 @@ micro_tile_f16(int rows, const uint16_t *left, const uint32_t *panel, int pairs,
             for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_fmadd_ph(pair, right[v], acc[r][v]);
         }
     }
-    /* A lane pair holds one column's even-k and odd-k sums: widened, the low 256 bits are
-       columns 0-7 as (even, odd) neighbours, the high 256 bits columns 8-15. */
-    const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < vectors; v++) {
-            __m512i halves = _mm512_castph_si512(acc[r][v]);
-            __m512 low = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
-            __m512 high = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(halves, 1));
-            __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(low, evens, high), _mm512_permutex2var_ps(low, odds, high));
+            __m512 sum = ck_pair_sums_f16(acc[r][v]);
             store_columns(sum, c + r * ldc + 16 * v, columns - 16 * v, alpha, beta);
         }
 }
@@ -277,11 +271,6 @@ enum {
    arithmetic carries those into the result too. */
 static int f16_fits(float largest, float bound) { return !(largest > 0) || largest > 3.0e38f || (largest >= 0.0625f && largest <= bound); }
 
-static float f16_scale_into(float largest, int top_exponent) {
-    int exponent;
-    frexpf(largest, &exponent);
-    return ldexpf(1, top_exponent - exponent);
-}
 
 CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, float alpha, const float *a,
                           long lda, const float *b, long ldb, float beta, float *c, long ldc) {
@@ -306,7 +295,7 @@ CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, f
                                             : pack_right_rows(right, ldb, depth, width, nr, right_scale, packed_right,
                                                               precision);
                 if (!f16 || right_scale != 1 || f16_fits(right_largest, 256)) break;
-                right_scale = f16_scale_into(right_largest, 4);
+                right_scale = ck_power_of_two_scale(right_largest, 4);
             }
             float right_magnitude = right_largest * right_scale;
             float right_bound = right_magnitude > 0 && right_magnitude <= 3.0e38f ? 256 / right_magnitude : INFINITY;
@@ -316,7 +305,7 @@ CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, f
                 float left_scale = 1;
                 float left_largest = convert_left(left, lda, rows, depth, kc, left_scale, packed_left, precision);
                 if (f16 && !f16_fits(left_largest, right_bound)) {
-                    left_scale = f16_scale_into(left_largest * (right_bound < INFINITY ? right_magnitude : 1), 8);
+                    left_scale = ck_power_of_two_scale(left_largest * (right_bound < INFINITY ? right_magnitude : 1), 8);
                     convert_left(left, lda, rows, depth, kc, left_scale, packed_left, precision);
                 }
                 float block_alpha = alpha / (left_scale * right_scale);

@@ -12,8 +12,8 @@ import Foundation
 /// whole rows of 4096 keys the blocks ran 5% faster (2 threads, AVX2).
 /// Heads are read in place through BLAS leading dimensions; no head is ever copied out. The
 /// softmax normalisation is applied to the `D`-wide output rows instead of the scores.
-/// Under bf16 the fused kernel rounds queries, keys, values and the softmax weights to bf16 and
-/// multiplies with vdpbf16ps; the blocked products stay f32.
+/// Under bf16 or f16 the fused kernel rounds queries, keys, values and the softmax weights to that
+/// format and multiplies with vdpbf16ps or vfmadd231ph; the blocked products stay f32.
 // query: [B, Lq, H*D], key: [B, Lk, H*D], value: [B, Lk, H*D] -> [B, Lq, H*D]
 public func attention(
     _ query: Tensor, _ key: Tensor, _ value: Tensor, heads: Int, queryChunk: Int = 256, keyBlock: Int = 1024
@@ -27,20 +27,45 @@ public func attention(
 enum AttentionKernel: Equatable {
     /// `CKernels`' AVX-512 kernel: per head the keys and values are packed once, then each block
     /// of 48 queries runs Q K^T, the running softmax and the product with V in one pass over key
-    /// blocks of 256, its scores and output rows in cache; products in f32 or bf16, sums in f32.
-    case fused(bf16: Bool)
+    /// blocks of 256, its scores and output rows in cache; products in f32, bf16 or f16.
+    case fused(AttentionArithmetic)
     /// Two BLAS products per block of queries and keys, the softmax between them, in f32.
     case blockedProducts
 
-    /// The fused kernel where the CPU runs it for this head width, in bf16 when the active
-    /// backend is bf16. Under f16 attention stays f32: the kernel has no f16 form yet.
+    /// The fused kernel where the CPU runs it for this head width, in the active backend's
+    /// reduced precision where it has one and the kernel takes the width.
     static func preferred(headWidth: Int) -> AttentionKernel {
         guard GEMMBackend.cpuHasAVX512 else { return .blockedProducts }
         let width = Int32(clamping: headWidth)
-        if GEMMBackend.active == .bf16, ck_attention_supports(width, Int32(CK_ATTENTION_BF16)) != 0 {
-            return .fused(bf16: true)
+        if let reduced = AttentionArithmetic(reducing: GEMMBackend.active),
+           ck_attention_supports(width, reduced.kernelPrecision) != 0 {
+            return .fused(reduced)
         }
-        return ck_attention_supports(width, Int32(CK_ATTENTION_F32)) != 0 ? .fused(bf16: false) : .blockedProducts
+        let f32 = AttentionArithmetic.f32
+        return ck_attention_supports(width, f32.kernelPrecision) != 0 ? .fused(f32) : .blockedProducts
+    }
+}
+
+/// The fused kernel's products: f32, or operands rounded to bf16 or f16.
+enum AttentionArithmetic: Equatable {
+    case f32, bf16, f16
+
+    /// The reduced precision of a bf16 or f16 backend; nil for the f32 ones.
+    init?(reducing backend: GEMMBackend) {
+        switch backend {
+        case .bf16: self = .bf16
+        case .f16: self = .f16
+        case .openBLAS, .oneDNN: return nil
+        }
+    }
+
+    var kernelPrecision: Int32 {
+        let precision = switch self {
+        case .f32: CK_ATTENTION_F32
+        case .bf16: CK_ATTENTION_BF16
+        case .f16: CK_ATTENTION_F16
+        }
+        return Int32(precision)
     }
 }
 
@@ -59,8 +84,8 @@ func attention(
                     guard let qBase = q.baseAddress, let kBase = k.baseAddress, let vBase = v.baseAddress,
                           let outBase = out.baseAddress else { return }
                     switch kernel {
-                    case let .fused(bf16):
-                        problem.solveFused(query: qBase, key: kBase, value: vBase, into: outBase, bf16: bf16)
+                    case let .fused(arithmetic):
+                        problem.solveFused(query: qBase, key: kBase, value: vBase, into: outBase, arithmetic: arithmetic)
                     case .blockedProducts:
                         problem.solve(query: qBase, key: kBase, value: vBase, into: outBase, backend: backend)
                     }
@@ -170,11 +195,11 @@ struct AttentionProblem {
     /// this thread, then its query blocks are spread over the threads.
     func solveFused(
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
-        into out: UnsafeMutablePointer<Float>, bf16: Bool
+        into out: UnsafeMutablePointer<Float>, arithmetic: AttentionArithmetic
     ) {
-        let precision = Int32(bf16 ? CK_ATTENTION_BF16 : CK_ATTENTION_F32)
+        let precision = arithmetic.kernelPrecision
         precondition(ck_attention_supports(Int32(headDimension), precision) != 0,
-                     "no fused attention kernel for heads of \(headDimension)\(bf16 ? " in bf16" : "")")
+                     "no fused attention kernel for heads of \(headDimension) in \(arithmetic)")
         FlopCounter.add(4 * batch * heads * queryLength * keyLength * headDimension)
         let (keys, rowStride, headWidth) = (Int32(keyLength), Int32(width), Int32(headDimension))
         let packedKeys = UnsafeMutableRawPointer.allocate(

@@ -109,8 +109,8 @@ public enum TensorBenchmarks {
         let kernels: [AttentionKernel] = preferred == .blockedProducts ? [preferred] : [preferred, .blockedProducts]
         return kernels.flatMap { kernel in
             let name = switch kernel {
-            case .fused(bf16: false): "fused"
-            case .fused(bf16: true): "fused, bf16"
+            case .fused(.f32): "fused"
+            case let .fused(reduced): "fused, \(reduced)"
             case .blockedProducts: "blocked products"
             }
             let selfSeconds = bestTime(timing.repetitions) { _ = attention(q, k, v, heads: 8, kernel: kernel) }

@@ -132,6 +132,11 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
         dnnl_get_effective_cpu_isa().rawValue & level.rawValue == level.rawValue
     }
 
+    /// Products with fewer rows than this run in f32 under bf16 and f16: the kernel rounds every
+    /// value of the right operand anew on each call, which costs more than the faster arithmetic
+    /// saves on so few rows (the Winograd products of the 8x8 and 16x16 latents, text encoders).
+    static let halfPrecisionMinimumRows = 256
+
     /// Row-major `c = alpha * op(a) @ op(b) + beta * c` on `Parallel.blasThreadCount` threads,
     /// as single-threaded slices (`SlicedProduct`) on every backend.
     /// Empty products are handled here, as both libraries may reject their leading dimensions.
@@ -147,10 +152,10 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
             }
             return
         }
-        if !isFloat32 && transposeA {
+        if !isFloat32 && (transposeA || m < Self.halfPrecisionMinimumRows) {
             // The kernel takes the left operand row-major, as every model passes it; a transposed
-            // one runs in f32 beside bf16.
-            return float32Counterpart.sgemm(transposeA: true, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            // one runs in f32 beside it, and so does one of few rows (see halfPrecisionMinimumRows).
+            return float32Counterpart.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
         FlopCounter.add(2 * m * n * k)

@@ -54,24 +54,37 @@ import Testing
     /// Operands are rounded to nearest, ties to even (torch's rounding), then multiplied exactly.
     /// With u the format's half step (2^-8 bf16, 2^-11 f16): 1 + u is a tie and goes down to 1,
     /// 1 + 3u goes up to 1 + 4u, and 1 + u + 2^-20 is above the tie and goes up to 1 + 2u.
+    /// The left operand repeats one row, enough rows for the reduced kernel to take the product.
     @Test(arguments: GEMMBackend.reducedCases, [false, true])
     func reducedPrecisionRoundsOperandsToNearestEven(backend: GEMMBackend, transposeB: Bool) {
         let u: Float = backend == .f16 ? 0x1p-11 : 0x1p-8
+        let rows = GEMMBackend.halfPrecisionMinimumRows
         let a: [Float] = [1 + u, 1 + 3 * u, 1 + u + 0x1p-20]
         let b: [Float] = [1, 4, 16]
-        let expected: [Float] = [1 + 4 * (1 + 4 * u) + 16 * (1 + 2 * u)]
-        var c: [Float] = [0]
+        let expected = [Float](repeating: 1 + 4 * (1 + 4 * u) + 16 * (1 + 2 * u), count: rows)
+        var c = [Float](repeating: 0, count: rows)
         c.withUnsafeMutableBufferPointer { cs in
-            backend.sgemm(transposeB: transposeB, m: 1, n: 1, k: 3, a: a, lda: 3, b: b, ldb: transposeB ? 3 : 1,
-                          c: cs.baseAddress, ldc: 1)
+            backend.sgemm(transposeB: transposeB, m: rows, n: 1, k: 3, a: Array(repeating: a, count: rows).flatMap { $0 },
+                          lda: 3, b: b, ldb: transposeB ? 3 : 1, c: cs.baseAddress, ldc: 1)
         }
         #expect(c == expected)
         // The right operand is rounded the same way.
         c.withUnsafeMutableBufferPointer { cs in
-            backend.sgemm(transposeB: transposeB, m: 1, n: 1, k: 3, a: b, lda: 3, b: a, ldb: transposeB ? 3 : 1,
-                          c: cs.baseAddress, ldc: 1)
+            backend.sgemm(transposeB: transposeB, m: rows, n: 1, k: 3, a: Array(repeating: b, count: rows).flatMap { $0 },
+                          lda: 3, b: a, ldb: transposeB ? 3 : 1, c: cs.baseAddress, ldc: 1)
         }
         #expect(c == expected)
+    }
+
+    /// Fewer rows than the reduced kernels take run in f32: the same product on one row is exact.
+    @Test(arguments: GEMMBackend.reducedCases)
+    func reducedPrecisionLeavesProductsOfFewRowsToF32(backend: GEMMBackend) {
+        let a: [Float] = [1 + 0x1p-12, 1 + 3 * 0x1p-12]
+        var c: [Float] = [0]
+        c.withUnsafeMutableBufferPointer { cs in
+            backend.sgemm(m: 1, n: 1, k: 2, a: a, lda: 2, b: [1, 4], ldb: 1, c: cs.baseAddress, ldc: 1)
+        }
+        #expect(c == [1 + 0x1p-12 + 4 * (1 + 3 * 0x1p-12)])
     }
 
     /// A product larger than every block of the kernel (k, columns and rows all past one block,
@@ -80,7 +93,7 @@ import Testing
     /// errs by about u * sqrt(64 / 6) of a sum's size (0.16%).
     @Test(arguments: GEMMBackend.reducedCases, [false, true])
     func reducedProductAcrossBlocksMatchesRoundedOperands(backend: GEMMBackend, transposeB: Bool) {
-        let (m, n, k, pad) = (131, 407, 1031, 5)
+        let (m, n, k, pad) = (301, 407, 1031, 5)
         var generator = TorchGenerator(seed: 3)
         let a = generator.randn([m * (k + pad)]).scalars
         let b = generator.randn([k * (n + pad) + pad]).scalars
@@ -122,7 +135,7 @@ import Testing
     @Test(.enabled(if: GEMMBackend.cpuHasAVX512FP16, "this CPU has no avx512_fp16"),
           arguments: [(Float(1e4), Float(1e3)), (Float(1e-6), Float(1e-6)), (Float(3e-3), Float(2e5))])
     func f16ScalesBlocksIntoItsRange(magnitudes: (Float, Float)) {
-        let (m, n, k) = (17, 50, 300)
+        let (m, n, k) = (GEMMBackend.halfPrecisionMinimumRows + 17, 50, 300)
         var generator = TorchGenerator(seed: 5)
         let a = generator.randn([m * k]).scalars.map { $0 * magnitudes.0 }
         let b = generator.randn([k * n]).scalars.map { $0 * magnitudes.1 }
@@ -168,11 +181,12 @@ import Testing
     /// match exactly too.
     @Test(arguments: GEMMBackend.reducedCases, [(false, false), (true, false), (false, true), (true, true)])
     func reducedProductOfSmallIntegersIsExact(backend: GEMMBackend, transposes: (Bool, Bool)) {
-        expectProductMatchesItsDefinition(backend: backend, transposes: transposes)
+        expectProductMatchesItsDefinition(backend: backend, transposes: transposes,
+                                          rows: GEMMBackend.halfPrecisionMinimumRows + 5)
     }
 
-    private func expectProductMatchesItsDefinition(backend: GEMMBackend, transposes: (Bool, Bool)) {
-        let (m, n, k, pad) = (5, 7, 6, 3)
+    private func expectProductMatchesItsDefinition(backend: GEMMBackend, transposes: (Bool, Bool), rows m: Int = 5) {
+        let (n, k, pad) = (7, 6, 3)
         let a = (0..<(m * (k + pad) + k * (m + pad))).map { Float(($0 * 7) % 11) - 5 }
         let b = (0..<(k * (n + pad) + n * (k + pad))).map { Float(($0 * 5) % 13) - 6 }
         let (lda, ldb, ldc) = (transposes.0 ? m + pad : k + pad, transposes.1 ? k + pad : n + pad, n + pad)

@@ -107,7 +107,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     parser.add_argument("--family", choices=["sd15", "sdxl"], default="sd15")
     parser.add_argument("--stages", default="", help="comma-separated name prefixes (UNet, VAE encode, VAE decode, img2img); all by default")
     parser.add_argument("--model", help="a diffusers folder of the family: adds the whole img2img rows")

@@ -6,7 +6,7 @@ every round, then their medians.
 Run from the repository root, with the reference venv's python (OpenVINO: `pip install openvino`;
 without it, or with --no-openvino, only torch is compared):
   /path/to/venv/bin/python tools/reference/compare_torch.py --overpaint .build/release/overpaint \
-      --model /tmp/sd15 --rounds 2 [--precision bf16]
+      --model /tmp/sd15 --rounds 2 [--precision bf16|f16] [--ours-precision f16]
 The few-step whole-image rows (torch only), with a tiny decoder from `overpaint models random
 --like taesd --out /tmp/taesd`:
   ... compare_torch.py ... --stages img2img-fast --tiny-vae /tmp/taesd --no-openvino
@@ -47,7 +47,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    parser.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32",
+                        help="the peers' precision, and ours unless --ours-precision says otherwise")
+    parser.add_argument("--ours-precision", choices=["f32", "bf16", "f16"],
+                        help="ours in another precision than the peers (f16 against their bf16, say)")
     parser.add_argument("--no-openvino", action="store_true", help="compare with torch only")
     parser.add_argument("--family", choices=["sd15", "sdxl"], default="sd15", help="sdxl: SDXL 1.0 at 1024x1024")
     parser.add_argument("--stages", default="unet,vae-encode,vae-decode", help="overpaint bench's stage names")
@@ -62,18 +65,18 @@ def main():
     common = ["--threads", str(arguments.threads), "--repetitions", str(arguments.repetitions)]
     peers = {"torch": [sys.executable, str(HERE / "bench_torch.py"), *common, "--family", arguments.family,
                        "--stages", ",".join(chosen), "--model", arguments.model,
-                       "--dtype", "bfloat16" if arguments.precision == "bf16" else "float32"]}
+                       "--dtype", {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}[arguments.precision]]}
     # bench_openvino.py has SD 1.5's stages only
     if arguments.family == "sd15" and not arguments.no_openvino and importlib.util.find_spec("openvino") is not None:
         peers["OpenVINO"] = [sys.executable, str(HERE / "bench_openvino.py"), *common, "--precision", arguments.precision]
     ours_bench = [arguments.overpaint, "bench", "--json", "--no-kernels", "--model", arguments.model,
                   "--stages", arguments.stages, "--size", str(side), "--repetitions", str(arguments.repetitions),
-                  "--pipeline-runs", str(arguments.repetitions), "--precision", arguments.precision] + (["--tiny-vae", arguments.tiny_vae] if arguments.tiny_vae else [])
+                  "--pipeline-runs", str(arguments.repetitions), "--precision", arguments.ours_precision or arguments.precision] + (["--tiny-vae", arguments.tiny_vae] if arguments.tiny_vae else [])
     ours_environment = dict(os.environ, OVERPAINT_THREADS=str(arguments.threads))
 
     ratios = {(peer, stage): [] for peer in peers for stage in STAGES}
     names = list(peers)
-    print(f"precision {arguments.precision}, {arguments.threads} threads")
+    print(f"precision {arguments.precision} (ours {arguments.ours_precision or arguments.precision}), {arguments.threads} threads")
     print("| round | stage | " + " | ".join(f"{name} s" for name in names) + " | ours s | "
           + " | ".join(f"ours / {name}" for name in names) + " |")
     print("|" + " --- |" * (3 + 2 * len(names)))

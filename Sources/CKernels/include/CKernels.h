@@ -15,12 +15,14 @@
 
 enum { CK_ATTENTION_QUERY_BLOCK = 48 };
 
-/* The products' arithmetic: f32, or bf16 (avx512_bf16; queries, keys, values and softmax
-   weights rounded to bf16 to nearest even, every sum in f32). */
-enum { CK_ATTENTION_F32 = 0, CK_ATTENTION_BF16 = 1 };
+/* The products' arithmetic: f32; bf16 (avx512_bf16; queries, keys, values and softmax weights
+   rounded to bf16 to nearest even, every sum in f32); or f16 (avx512_fp16: the same rounded to
+   f16 after scaling by powers of two into its range, sums in f16 within a score or a block of
+   256 keys and in f32 beyond). */
+enum { CK_ATTENTION_F32 = 0, CK_ATTENTION_BF16 = 1, CK_ATTENTION_F16 = 2 };
 
-/* Whether the kernel has a microkernel for heads `head_width` wide (bf16 pairs neighbouring
-   values along the head, so it takes even widths only). */
+/* Whether the kernel has a microkernel for heads `head_width` wide (bf16 and f16 pair
+   neighbouring values along the head, so they take even widths only). */
 int ck_attention_supports(int head_width, int precision);
 
 /* Bytes of packed keys and of packed values for `key_count` keys. */
