@@ -177,7 +177,13 @@ void ck_attention_pack(const float *key, const float *value, int key_count, int 
 }
 
 /* scores[8][32] (row pitch KEY_BLOCK) = queries[8][head_width] x two key panels. */
-CK_AVX512 static void scores_8x32(const float *queries, int head_width, const float *panel, float *scores) {
+/* Score tiles share one signature for block_scores; `unscale` undoes the f16 operands' range
+   scales (the f32 and bf16 tiles' operands are not scaled, so they ignore it). */
+typedef void (*score_tile)(const void *queries, int head_width, const void *panel, float unscale, float *scores);
+
+CK_AVX512 static void scores_8x32(const void *queries_, int head_width, const void *panel_, float unscale,
+                                  float *scores) {
+    const float *queries = queries_, *panel = panel_;
     __m512 sum[SCORE_ROWS][2];
     for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
     const float *next = panel + (size_t)head_width * LANES;
@@ -197,7 +203,9 @@ CK_AVX512 static void scores_8x32(const float *queries, int head_width, const fl
 }
 
 /* The same for a last, odd panel. */
-CK_AVX512 static void scores_8x16(const float *queries, int head_width, const float *panel, float *scores) {
+CK_AVX512 static void scores_8x16(const void *queries_, int head_width, const void *panel_, float unscale,
+                                  float *scores) {
+    const float *queries = queries_, *panel = panel_;
     __m512 sum[SCORE_ROWS];
     for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ps();
     for (int d = 0; d < head_width; d++) {
@@ -208,8 +216,9 @@ CK_AVX512 static void scores_8x16(const float *queries, int head_width, const fl
 }
 
 /* scores[8][32] = bf16 query pairs [8][head_width / 2] x two bf16 key panels. */
-CK_AVX512_BF16 static void scores_bf16_8x32(const uint16_t *queries, int head_width, const uint32_t *panel,
+CK_AVX512_BF16 static void scores_bf16_8x32(const void *queries, int head_width, const void *panel_, float unscale,
                                             float *scores) {
+    const uint32_t *panel = panel_;
     __m512 sum[SCORE_ROWS][2];
     for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
     int pairs = head_width / 2;
@@ -230,8 +239,9 @@ CK_AVX512_BF16 static void scores_bf16_8x32(const uint16_t *queries, int head_wi
     }
 }
 
-CK_AVX512_BF16 static void scores_bf16_8x16(const uint16_t *queries, int head_width, const uint32_t *panel,
+CK_AVX512_BF16 static void scores_bf16_8x16(const void *queries, int head_width, const void *panel_, float unscale,
                                             float *scores) {
+    const uint32_t *panel = panel_;
     __m512 sum[SCORE_ROWS];
     for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ps();
     int pairs = head_width / 2;
@@ -246,8 +256,9 @@ CK_AVX512_BF16 static void scores_bf16_8x16(const uint16_t *queries, int head_wi
 
 /* scores[8][32] = unscale * f16 query pairs [8][head_width / 2] x two f16 key panels: each lane
    pair sums the even and the odd d apart, in f16, and the two are added in f32. */
-CK_AVX512_F16 static void scores_f16_8x32(const uint16_t *queries, int head_width, const uint32_t *panel,
-                                          float unscale, float *scores) {
+CK_AVX512_F16 static void scores_f16_8x32(const void *queries, int head_width, const void *panel_, float unscale,
+                                          float *scores) {
+    const uint32_t *panel = panel_;
     __m512h sum[SCORE_ROWS][2];
     for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ph();
     int pairs = head_width / 2;
@@ -269,8 +280,9 @@ CK_AVX512_F16 static void scores_f16_8x32(const uint16_t *queries, int head_widt
     }
 }
 
-CK_AVX512_F16 static void scores_f16_8x16(const uint16_t *queries, int head_width, const uint32_t *panel,
-                                          float unscale, float *scores) {
+CK_AVX512_F16 static void scores_f16_8x16(const void *queries, int head_width, const void *panel_, float unscale,
+                                          float *scores) {
+    const uint32_t *panel = panel_;
     __m512h sum[SCORE_ROWS];
     for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ph();
     int pairs = head_width / 2;
@@ -464,34 +476,19 @@ static float stage_queries(const float *query, int row_stride, int head_width, i
    by `unscale`, undoing the queries' and keys' range scales. */
 CK_AVX512 static void block_scores(const float *queries, int head_width, const void *block_keys, int panels,
                                    int precision, float unscale, float *scores) {
+    static const score_tile pairs_of_panels[3] = {
+        [CK_ATTENTION_F32] = scores_8x32, [CK_ATTENTION_BF16] = scores_bf16_8x32, [CK_ATTENTION_F16] = scores_f16_8x32};
+    static const score_tile last_panels[3] = {
+        [CK_ATTENTION_F32] = scores_8x16, [CK_ATTENTION_BF16] = scores_bf16_8x16, [CK_ATTENTION_F16] = scores_f16_8x16};
+    size_t bytes = element_bytes(precision), panel_bytes = (size_t)head_width * LANES * bytes;
+    const char *keys = block_keys;
     for (int r = 0; r < QUERY_BLOCK; r += SCORE_ROWS) {
+        const char *rows = (const char *)queries + r * head_width * bytes;
         float *tile = scores + r * KEY_BLOCK;
-        if (precision == CK_ATTENTION_F16) {
-            const uint16_t *rows = (const uint16_t *)queries + r * head_width;
-            const uint32_t *keys = block_keys;
-            size_t panel_words = (size_t)head_width / 2 * LANES;
-            int panel = 0;
-            for (; panel + 2 <= panels; panel += 2)
-                scores_f16_8x32(rows, head_width, keys + panel * panel_words, unscale, tile + panel * LANES);
-            if (panel < panels)
-                scores_f16_8x16(rows, head_width, keys + panel * panel_words, unscale, tile + panel * LANES);
-        } else if (precision == CK_ATTENTION_BF16) {
-            const uint16_t *rows = (const uint16_t *)queries + r * head_width;
-            const uint32_t *keys = block_keys;
-            size_t panel_words = (size_t)head_width / 2 * LANES;
-            int panel = 0;
-            for (; panel + 2 <= panels; panel += 2)
-                scores_bf16_8x32(rows, head_width, keys + panel * panel_words, tile + panel * LANES);
-            if (panel < panels) scores_bf16_8x16(rows, head_width, keys + panel * panel_words, tile + panel * LANES);
-        } else {
-            const float *rows = queries + r * head_width;
-            const float *keys = block_keys;
-            size_t panel_floats = (size_t)head_width * LANES;
-            int panel = 0;
-            for (; panel + 2 <= panels; panel += 2)
-                scores_8x32(rows, head_width, keys + panel * panel_floats, tile + panel * LANES);
-            if (panel < panels) scores_8x16(rows, head_width, keys + panel * panel_floats, tile + panel * LANES);
-        }
+        int panel = 0;
+        for (; panel + 2 <= panels; panel += 2)
+            pairs_of_panels[precision](rows, head_width, keys + panel * panel_bytes, unscale, tile + panel * LANES);
+        if (panel < panels) last_panels[precision](rows, head_width, keys + panel * panel_bytes, unscale, tile + panel * LANES);
     }
 }
 
