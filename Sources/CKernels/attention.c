@@ -176,125 +176,73 @@ void ck_attention_pack(const float *key, const float *value, int key_count, int 
     pack_pairs(key, value, key_count, row_stride, head_width, precision, scales, packed_keys, packed_values);
 }
 
-/* scores[8][32] (row pitch KEY_BLOCK) = queries[8][head_width] x two key panels. */
-/* Score tiles share one signature for block_scores; `unscale` undoes the f16 operands' range
-   scales (the f32 and bf16 tiles' operands are not scaled, so they ignore it). */
+/* Score tiles share one signature for block_scores: scores[8][16 * panels] (row pitch KEY_BLOCK)
+   = queries[8] x `panels` neighbouring key panels, two at a time and one for a last, odd panel.
+   `unscale` undoes the f16 operands' range scales (the f32 and bf16 operands are not scaled:
+   their tiles ignore it, or multiply by 1). */
 typedef void (*score_tile)(const void *queries, int head_width, const void *panel, float unscale, float *scores);
 
-CK_AVX512 static void scores_8x32(const void *queries_, int head_width, const void *panel_, float unscale,
-                                  float *scores) {
+static inline __attribute__((always_inline)) CK_AVX512 void
+f32_scores(int panels, const void *queries_, int head_width, const void *panel_, float unscale, float *scores) {
     const float *queries = queries_, *panel = panel_;
     __m512 sum[SCORE_ROWS][2];
-    for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
-    const float *next = panel + (size_t)head_width * LANES;
+    for (int i = 0; i < SCORE_ROWS; i++)
+        for (int j = 0; j < panels; j++) sum[i][j] = _mm512_setzero_ps();
     for (int d = 0; d < head_width; d++) {
-        __m512 k0 = _mm512_loadu_ps(panel + d * LANES);
-        __m512 k1 = _mm512_loadu_ps(next + d * LANES);
+        __m512 k[2];
+        for (int j = 0; j < panels; j++) k[j] = _mm512_loadu_ps(panel + ((size_t)j * head_width + d) * LANES);
         for (int i = 0; i < SCORE_ROWS; i++) {
             __m512 q = _mm512_set1_ps(queries[i * head_width + d]);
-            sum[i][0] = _mm512_fmadd_ps(q, k0, sum[i][0]);
-            sum[i][1] = _mm512_fmadd_ps(q, k1, sum[i][1]);
+            for (int j = 0; j < panels; j++) sum[i][j] = _mm512_fmadd_ps(q, k[j], sum[i][j]);
         }
     }
-    for (int i = 0; i < SCORE_ROWS; i++) {
-        _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i][0]);
-        _mm512_storeu_ps(scores + i * KEY_BLOCK + LANES, sum[i][1]);
-    }
+    for (int i = 0; i < SCORE_ROWS; i++)
+        for (int j = 0; j < panels; j++) _mm512_storeu_ps(scores + i * KEY_BLOCK + j * LANES, sum[i][j]);
 }
 
-/* The same for a last, odd panel. */
-CK_AVX512 static void scores_8x16(const void *queries_, int head_width, const void *panel_, float unscale,
-                                  float *scores) {
-    const float *queries = queries_, *panel = panel_;
-    __m512 sum[SCORE_ROWS];
-    for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ps();
-    for (int d = 0; d < head_width; d++) {
-        __m512 k = _mm512_loadu_ps(panel + d * LANES);
-        for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_fmadd_ps(_mm512_set1_ps(queries[i * head_width + d]), k, sum[i]);
+/* The same over query and key pairs along the head, in bf16 (f32 sums) or f16 (each lane pair
+   sums the even and the odd d apart, in f16, and the two are added in f32); half_pairs.h names
+   each format's sum type, step and total. */
+#define CK_PAIR_SCORES(FORMAT, TARGET)                                                                            \
+    static inline __attribute__((always_inline)) TARGET void FORMAT##_scores(                                     \
+        int panels, const void *queries, int head_width, const void *panel_, float unscale, float *scores) {      \
+        const uint32_t *panel = panel_, *query_pairs = queries;                                                   \
+        int pairs = head_width / 2;                                                                               \
+        ck_pair_sum_##FORMAT sum[SCORE_ROWS][2];                                                                  \
+        for (int i = 0; i < SCORE_ROWS; i++)                                                                      \
+            for (int j = 0; j < panels; j++) sum[i][j] = ck_pair_zero_##FORMAT();                                 \
+        for (int p = 0; p < pairs; p++) {                                                                         \
+            __m512i k[2];                                                                                         \
+            for (int j = 0; j < panels; j++) k[j] = _mm512_loadu_si512(panel + ((size_t)j * pairs + p) * LANES);  \
+            for (int i = 0; i < SCORE_ROWS; i++) {                                                                \
+                __m512i q = _mm512_set1_epi32((int)query_pairs[i * pairs + p]);                                   \
+                for (int j = 0; j < panels; j++) sum[i][j] = ck_pair_step_##FORMAT(sum[i][j], q, k[j]);           \
+            }                                                                                                     \
+        }                                                                                                         \
+        __m512 by = _mm512_set1_ps(unscale);                                                                      \
+        for (int i = 0; i < SCORE_ROWS; i++)                                                                      \
+            for (int j = 0; j < panels; j++)                                                                      \
+                _mm512_storeu_ps(scores + i * KEY_BLOCK + j * LANES,                                              \
+                                 _mm512_mul_ps(by, ck_pair_total_##FORMAT(sum[i][j])));                           \
     }
-    for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i]);
-}
 
-/* scores[8][32] = bf16 query pairs [8][head_width / 2] x two bf16 key panels. */
-CK_AVX512_BF16 static void scores_bf16_8x32(const void *queries, int head_width, const void *panel_, float unscale,
-                                            float *scores) {
-    const uint32_t *panel = panel_;
-    __m512 sum[SCORE_ROWS][2];
-    for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
-    int pairs = head_width / 2;
-    const uint32_t *next = panel + (size_t)pairs * LANES;
-    const uint32_t *query_pairs = (const uint32_t *)queries;
-    for (int p = 0; p < pairs; p++) {
-        __m512bh k0 = (__m512bh)_mm512_loadu_si512(panel + p * LANES);
-        __m512bh k1 = (__m512bh)_mm512_loadu_si512(next + p * LANES);
-        for (int i = 0; i < SCORE_ROWS; i++) {
-            __m512bh q = (__m512bh)_mm512_set1_epi32((int)query_pairs[i * pairs + p]);
-            sum[i][0] = _mm512_dpbf16_ps(sum[i][0], q, k0);
-            sum[i][1] = _mm512_dpbf16_ps(sum[i][1], q, k1);
-        }
-    }
-    for (int i = 0; i < SCORE_ROWS; i++) {
-        _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i][0]);
-        _mm512_storeu_ps(scores + i * KEY_BLOCK + LANES, sum[i][1]);
-    }
-}
+CK_PAIR_SCORES(bf16, CK_AVX512_BF16)
+CK_PAIR_SCORES(f16, CK_AVX512_F16)
 
-CK_AVX512_BF16 static void scores_bf16_8x16(const void *queries, int head_width, const void *panel_, float unscale,
-                                            float *scores) {
-    const uint32_t *panel = panel_;
-    __m512 sum[SCORE_ROWS];
-    for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ps();
-    int pairs = head_width / 2;
-    const uint32_t *query_pairs = (const uint32_t *)queries;
-    for (int p = 0; p < pairs; p++) {
-        __m512bh k = (__m512bh)_mm512_loadu_si512(panel + p * LANES);
-        for (int i = 0; i < SCORE_ROWS; i++)
-            sum[i] = _mm512_dpbf16_ps(sum[i], (__m512bh)_mm512_set1_epi32((int)query_pairs[i * pairs + p]), k);
+/* Each format's two tiles, with `panels` a constant so that the accumulators stay in registers. */
+#define CK_SCORE_TILES(FORMAT, TARGET)                                                                          \
+    TARGET static void FORMAT##_scores_8x32(const void *queries, int head_width, const void *panel, float unscale, \
+                                            float *scores) {                                                    \
+        FORMAT##_scores(2, queries, head_width, panel, unscale, scores);                                        \
+    }                                                                                                           \
+    TARGET static void FORMAT##_scores_8x16(const void *queries, int head_width, const void *panel, float unscale, \
+                                            float *scores) {                                                    \
+        FORMAT##_scores(1, queries, head_width, panel, unscale, scores);                                        \
     }
-    for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, sum[i]);
-}
 
-/* scores[8][32] = unscale * f16 query pairs [8][head_width / 2] x two f16 key panels: each lane
-   pair sums the even and the odd d apart, in f16, and the two are added in f32. */
-CK_AVX512_F16 static void scores_f16_8x32(const void *queries, int head_width, const void *panel_, float unscale,
-                                          float *scores) {
-    const uint32_t *panel = panel_;
-    __m512h sum[SCORE_ROWS][2];
-    for (int i = 0; i < SCORE_ROWS; i++) sum[i][0] = sum[i][1] = _mm512_setzero_ph();
-    int pairs = head_width / 2;
-    const uint32_t *next = panel + (size_t)pairs * LANES;
-    const uint32_t *query_pairs = (const uint32_t *)queries;
-    for (int p = 0; p < pairs; p++) {
-        __m512h k0 = _mm512_castsi512_ph(_mm512_loadu_si512(panel + p * LANES));
-        __m512h k1 = _mm512_castsi512_ph(_mm512_loadu_si512(next + p * LANES));
-        for (int i = 0; i < SCORE_ROWS; i++) {
-            __m512h q = _mm512_castsi512_ph(_mm512_set1_epi32((int)query_pairs[i * pairs + p]));
-            sum[i][0] = _mm512_fmadd_ph(q, k0, sum[i][0]);
-            sum[i][1] = _mm512_fmadd_ph(q, k1, sum[i][1]);
-        }
-    }
-    __m512 by = _mm512_set1_ps(unscale);
-    for (int i = 0; i < SCORE_ROWS; i++) {
-        _mm512_storeu_ps(scores + i * KEY_BLOCK, _mm512_mul_ps(by, ck_pair_sums_f16(sum[i][0])));
-        _mm512_storeu_ps(scores + i * KEY_BLOCK + LANES, _mm512_mul_ps(by, ck_pair_sums_f16(sum[i][1])));
-    }
-}
-
-CK_AVX512_F16 static void scores_f16_8x16(const void *queries, int head_width, const void *panel_, float unscale,
-                                          float *scores) {
-    const uint32_t *panel = panel_;
-    __m512h sum[SCORE_ROWS];
-    for (int i = 0; i < SCORE_ROWS; i++) sum[i] = _mm512_setzero_ph();
-    int pairs = head_width / 2;
-    const uint32_t *query_pairs = (const uint32_t *)queries;
-    for (int p = 0; p < pairs; p++) {
-        __m512h k = _mm512_castsi512_ph(_mm512_loadu_si512(panel + p * LANES));
-        for (int i = 0; i < SCORE_ROWS; i++)
-            sum[i] = _mm512_fmadd_ph(_mm512_castsi512_ph(_mm512_set1_epi32((int)query_pairs[i * pairs + p])), k, sum[i]);
-    }
-    __m512 by = _mm512_set1_ps(unscale);
-    for (int i = 0; i < SCORE_ROWS; i++) _mm512_storeu_ps(scores + i * KEY_BLOCK, _mm512_mul_ps(by, ck_pair_sums_f16(sum[i])));
-}
+CK_SCORE_TILES(f32, CK_AVX512)
+CK_SCORE_TILES(bf16, CK_AVX512_BF16)
+CK_SCORE_TILES(f16, CK_AVX512_F16)
 
 /* 2^x for x <= 0: round to the nearest integer n, 2^(x - n) from the degree-6 fit on
    [-0.5, 0.5] that Tensors' vectorExp2OfNonPositive uses (9.6e-8 relative), scaled by 2^n. */
@@ -477,9 +425,9 @@ static float stage_queries(const float *query, int row_stride, int head_width, i
 CK_AVX512 static void block_scores(const float *queries, int head_width, const void *block_keys, int panels,
                                    int precision, float unscale, float *scores) {
     static const score_tile pairs_of_panels[3] = {
-        [CK_ATTENTION_F32] = scores_8x32, [CK_ATTENTION_BF16] = scores_bf16_8x32, [CK_ATTENTION_F16] = scores_f16_8x32};
+        [CK_ATTENTION_F32] = f32_scores_8x32, [CK_ATTENTION_BF16] = bf16_scores_8x32, [CK_ATTENTION_F16] = f16_scores_8x32};
     static const score_tile last_panels[3] = {
-        [CK_ATTENTION_F32] = scores_8x16, [CK_ATTENTION_BF16] = scores_bf16_8x16, [CK_ATTENTION_F16] = scores_f16_8x16};
+        [CK_ATTENTION_F32] = f32_scores_8x16, [CK_ATTENTION_BF16] = bf16_scores_8x16, [CK_ATTENTION_F16] = f16_scores_8x16};
     size_t bytes = element_bytes(precision), panel_bytes = (size_t)head_width * LANES * bytes;
     const char *keys = block_keys;
     for (int r = 0; r < QUERY_BLOCK; r += SCORE_ROWS) {

@@ -191,49 +191,34 @@ micro_tile_bf16(int rows, const uint16_t *left, const uint32_t *panel, int pairs
 }
 
 /* The same on 512-bit vectors, for Intel's AVX-512 cores, which run them whole: on a Sapphire
-   Rapids class Xeon the 256-bit form above ran at a quarter of the f32 sgemm rate. */
-static inline __attribute__((always_inline)) CK_HALF void
-micro_tile_bf16_wide(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc,
-                     int columns, float alpha, float beta) {
-    enum { vectors = NR_WIDE / 16, row_step = KC_BF16 / 2 };
-    __m512 acc[MR][vectors];
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_setzero_ps();
-    const uint32_t *row_pairs = (const uint32_t *)left;
-    for (int p = 0; p < pairs; p++) {
-        __m512bh right[vectors];
-        for (int v = 0; v < vectors; v++) right[v] = (__m512bh)_mm512_loadu_si512(panel + p * NR_WIDE + 16 * v);
-        for (int r = 0; r < rows; r++) {
-            __m512bh pair = (__m512bh)_mm512_set1_epi32((int)row_pairs[r * row_step + p]);
-            for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], pair, right[v]);
-        }
+   Rapids class Xeon the 256-bit form above ran at a quarter of the f32 sgemm rate. One body
+   serves bf16 and f16 (half_pairs.h names each format's sum type, step and total); `KC` is the
+   format's block of k, which is the left rows' pitch. */
+#define CK_WIDE_MICRO_TILE(FORMAT, TARGET, KC)                                                                   \
+    static inline __attribute__((always_inline)) TARGET void micro_tile_##FORMAT##_wide(                        \
+        int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc, int columns,        \
+        float alpha, float beta) {                                                                                \
+        enum { vectors = NR_WIDE / 16, row_step = KC / 2 };                                                       \
+        ck_pair_sum_##FORMAT acc[MR][vectors];                                                                    \
+        for (int r = 0; r < rows; r++)                                                                            \
+            for (int v = 0; v < vectors; v++) acc[r][v] = ck_pair_zero_##FORMAT();                                \
+        const uint32_t *row_pairs = (const uint32_t *)left;                                                       \
+        for (int p = 0; p < pairs; p++) {                                                                         \
+            __m512i right[vectors];                                                                               \
+            for (int v = 0; v < vectors; v++) right[v] = _mm512_loadu_si512(panel + p * NR_WIDE + 16 * v);        \
+            for (int r = 0; r < rows; r++) {                                                                      \
+                __m512i pair = _mm512_set1_epi32((int)row_pairs[r * row_step + p]);                               \
+                for (int v = 0; v < vectors; v++) acc[r][v] = ck_pair_step_##FORMAT(acc[r][v], pair, right[v]);   \
+            }                                                                                                     \
+        }                                                                                                         \
+        for (int r = 0; r < rows; r++)                                                                            \
+            for (int v = 0; v < vectors; v++)                                                                     \
+                store_columns(ck_pair_total_##FORMAT(acc[r][v]), c + r * ldc + 16 * v, columns - 16 * v, alpha,   \
+                              beta);                                                                              \
     }
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < vectors; v++) store_columns(acc[r][v], c + r * ldc + 16 * v, columns - 16 * v, alpha, beta);
-}
 
-static inline __attribute__((always_inline)) CK_F16 void
-micro_tile_f16(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc, int columns,
-               float alpha, float beta) {
-    enum { vectors = NR_WIDE / 16, row_step = KC_F16 / 2 };
-    __m512h acc[MR][vectors];
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_setzero_ph();
-    const uint32_t *row_pairs = (const uint32_t *)left;
-    for (int p = 0; p < pairs; p++) {
-        __m512h right[vectors];
-        for (int v = 0; v < vectors; v++) right[v] = _mm512_castsi512_ph(_mm512_loadu_si512(panel + p * NR_WIDE + 16 * v));
-        for (int r = 0; r < rows; r++) {
-            __m512h pair = _mm512_castsi512_ph(_mm512_set1_epi32((int)row_pairs[r * row_step + p]));
-            for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_fmadd_ph(pair, right[v], acc[r][v]);
-        }
-    }
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < vectors; v++) {
-            __m512 sum = ck_pair_sums_f16(acc[r][v]);
-            store_columns(sum, c + r * ldc + 16 * v, columns - 16 * v, alpha, beta);
-        }
-}
+CK_WIDE_MICRO_TILE(bf16, CK_HALF, KC_BF16)
+CK_WIDE_MICRO_TILE(f16, CK_F16, KC_F16)
 
 typedef void (*tile_function)(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc,
                               int columns, float alpha, float beta);
@@ -252,7 +237,7 @@ typedef void (*tile_function)(int rows, const uint16_t *left, const uint32_t *pa
 
 CK_TILE_FUNCTION(tile_bf16, CK_HALF, micro_tile_bf16)
 CK_TILE_FUNCTION(tile_bf16_wide, CK_HALF, micro_tile_bf16_wide)
-CK_TILE_FUNCTION(tile_f16, CK_F16, micro_tile_f16)
+CK_TILE_FUNCTION(tile_f16, CK_F16, micro_tile_f16_wide)
 
 /* Each thread keeps its packing buffers between products (a UNet evaluation runs thousands):
    freshly mapped ones would fault in every page on every call. */

@@ -16,6 +16,33 @@ static inline __attribute__((always_inline, target("avx512f,avx512fp16"))) __m51
     return _mm512_add_ps(_mm512_permutex2var_ps(low, evens, high), _mm512_permutex2var_ps(low, odds, high));
 }
 
+/* One step of a pair-layout product in either 16-bit format: `sum` += the products of `pair`
+   (one (even, odd) pair broadcast to every lane) and `values` (16 pairs), with the sum type,
+   its zero and its f32 total named after the format, so one kernel body serves both:
+   - bf16: vdpbf16ps adds both products of a pair into an f32 lane;
+   - f16: vfmadd231ph keeps the even and the odd products' sums apart, in f16. */
+typedef __m512 ck_pair_sum_bf16;
+typedef __m512h ck_pair_sum_f16;
+
+static inline __attribute__((always_inline, target("avx512f"))) __m512 ck_pair_zero_bf16(void) {
+    return _mm512_setzero_ps();
+}
+static inline __attribute__((always_inline, target("avx512f,avx512fp16"))) __m512h ck_pair_zero_f16(void) {
+    return _mm512_setzero_ph();
+}
+static inline __attribute__((always_inline, target("avx512f,avx512bf16"))) __m512
+ck_pair_step_bf16(__m512 sum, __m512i pair, __m512i values) {
+    return _mm512_dpbf16_ps(sum, (__m512bh)pair, (__m512bh)values);
+}
+static inline __attribute__((always_inline, target("avx512f,avx512fp16"))) __m512h
+ck_pair_step_f16(__m512h sum, __m512i pair, __m512i values) {
+    return _mm512_fmadd_ph(_mm512_castsi512_ph(pair), _mm512_castsi512_ph(values), sum);
+}
+static inline __attribute__((always_inline, target("avx512f"))) __m512 ck_pair_total_bf16(__m512 sum) { return sum; }
+static inline __attribute__((always_inline, target("avx512f,avx512fp16"))) __m512 ck_pair_total_f16(__m512h sum) {
+    return ck_pair_sums_f16(sum);
+}
+
 /* The power of two (exact) that brings `largest` into [2^(top_exponent - 1), 2^top_exponent). */
 static inline float ck_power_of_two_scale(float largest, int top_exponent) {
     int exponent;
