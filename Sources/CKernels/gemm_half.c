@@ -12,8 +12,8 @@
      both products of a pair into one f32 lane, so every sum is f32.
    - f16 on vfmadd231ph (avx512_fp16): 32 f16 products and sums per instruction, twice the f32
      FMA rate on Sapphire Rapids class Xeons, where vdpbf16ps runs no faster than f32 FMA (one
-     per cycle). The sums are f16 for one block of k (at most KC_F16 values, half of them in each
-     lane of a pair) and f32 from block to block: u * sqrt(64 / 6) relative, about 0.16%, below
+     per cycle). The sums are f16 for one run of k (at most F16_RUN values, half of them in each
+     lane of a pair) and f32 from run to run: u * sqrt(128 / 6) relative, about 0.23%, below
      what rounding the operands to bf16 costs (about 0.3%).
 
    Both lay their operands out in pairs along k:
@@ -39,11 +39,12 @@ enum {
     NR_BF16 = 24,
     NR_WIDE = 48,
     /* k per block: every linear of Stable Diffusion (k = 320..1280 in halves) in one or two
-       blocks; a panel (256 pairs x 24 columns, 24 KB) stays in L1 while the row blocks run. f16
-       blocks are shorter: their sums are f16 within a block (see above). */
-    KC_BF16 = 512,
-    KC_F16 = 256,
-    KC_MAX = KC_BF16,
+       blocks, so the output is read and written once or twice; a panel (256 pairs x 48 columns,
+       48 KB) stays in L1 while the row blocks run. The f16 microkernel sums in f16 over runs of
+       F16_RUN values of a block (see above) and in f32 from run to run, in the output tile,
+       which stays in L1 meanwhile. */
+    KC = 512,
+    F16_RUN = 256,
     /* Left rows per block: 120 x 512 values (120 KB) stays in L2 while every panel runs over it. */
     MC = 120,
     /* Columns per block: their packed panels (at most 512 x 384 values, 384 KB) stay in L2. */
@@ -168,7 +169,7 @@ store_columns(__m512 sum, float *out, int columns, float alpha, float beta) {
 static inline __attribute__((always_inline)) CK_HALF void
 micro_tile_bf16(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc, int columns,
                 float alpha, float beta) {
-    enum { vectors = NR_BF16 / 8, row_step = KC_BF16 / 2 };
+    enum { vectors = NR_BF16 / 8, row_step = KC / 2 };
     __m256 acc[MR][vectors];
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < vectors; v++) acc[r][v] = _mm256_setzero_ps();
@@ -192,33 +193,38 @@ micro_tile_bf16(int rows, const uint16_t *left, const uint32_t *panel, int pairs
 
 /* The same on 512-bit vectors, for Intel's AVX-512 cores, which run them whole: on a Sapphire
    Rapids class Xeon the 256-bit form above ran at a quarter of the f32 sgemm rate. One body
-   serves bf16 and f16 (half_pairs.h names each format's sum type, step and total); `KC` is the
-   format's block of k, which is the left rows' pitch. */
-#define CK_WIDE_MICRO_TILE(FORMAT, TARGET, KC)                                                                   \
+   serves bf16 and f16 (half_pairs.h names each format's sum type, step and total). The block's
+   pairs run in runs of `RUN_PAIRS`, each summed from zero and added to the output tile: f16
+   sums stay short (F16_RUN), bf16 sums are f32 and take the whole block as one run. */
+#define CK_WIDE_MICRO_TILE(FORMAT, TARGET, RUN_PAIRS)                                                             \
     static inline __attribute__((always_inline)) TARGET void micro_tile_##FORMAT##_wide(                        \
         int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc, int columns,        \
         float alpha, float beta) {                                                                                \
         enum { vectors = NR_WIDE / 16, row_step = KC / 2 };                                                       \
-        ck_pair_sum_##FORMAT acc[MR][vectors];                                                                    \
-        for (int r = 0; r < rows; r++)                                                                            \
-            for (int v = 0; v < vectors; v++) acc[r][v] = ck_pair_zero_##FORMAT();                                \
         const uint32_t *row_pairs = (const uint32_t *)left;                                                       \
-        for (int p = 0; p < pairs; p++) {                                                                         \
-            __m512i right[vectors];                                                                               \
-            for (int v = 0; v < vectors; v++) right[v] = _mm512_loadu_si512(panel + p * NR_WIDE + 16 * v);        \
-            for (int r = 0; r < rows; r++) {                                                                      \
-                __m512i pair = _mm512_set1_epi32((int)row_pairs[r * row_step + p]);                               \
-                for (int v = 0; v < vectors; v++) acc[r][v] = ck_pair_step_##FORMAT(acc[r][v], pair, right[v]);   \
+        for (int first = 0; first < pairs; first += RUN_PAIRS) {                                                  \
+            int last = min_int(pairs, first + RUN_PAIRS);                                                         \
+            ck_pair_sum_##FORMAT acc[MR][vectors];                                                                \
+            for (int r = 0; r < rows; r++)                                                                        \
+                for (int v = 0; v < vectors; v++) acc[r][v] = ck_pair_zero_##FORMAT();                            \
+            for (int p = first; p < last; p++) {                                                                  \
+                __m512i right[vectors];                                                                           \
+                for (int v = 0; v < vectors; v++) right[v] = _mm512_loadu_si512(panel + p * NR_WIDE + 16 * v);    \
+                for (int r = 0; r < rows; r++) {                                                                  \
+                    __m512i pair = _mm512_set1_epi32((int)row_pairs[r * row_step + p]);                           \
+                    for (int v = 0; v < vectors; v++) acc[r][v] = ck_pair_step_##FORMAT(acc[r][v], pair, right[v]); \
+                }                                                                                                 \
             }                                                                                                     \
+            float run_beta = first == 0 ? beta : 1.0f;                                                            \
+            for (int r = 0; r < rows; r++)                                                                        \
+                for (int v = 0; v < vectors; v++)                                                                 \
+                    store_columns(ck_pair_total_##FORMAT(acc[r][v]), c + r * ldc + 16 * v, columns - 16 * v, alpha, \
+                                  run_beta);                                                                      \
         }                                                                                                         \
-        for (int r = 0; r < rows; r++)                                                                            \
-            for (int v = 0; v < vectors; v++)                                                                     \
-                store_columns(ck_pair_total_##FORMAT(acc[r][v]), c + r * ldc + 16 * v, columns - 16 * v, alpha,   \
-                              beta);                                                                              \
     }
 
-CK_WIDE_MICRO_TILE(bf16, CK_HALF, KC_BF16)
-CK_WIDE_MICRO_TILE(f16, CK_F16, KC_F16)
+CK_WIDE_MICRO_TILE(bf16, CK_HALF, KC / 2)
+CK_WIDE_MICRO_TILE(f16, CK_F16, F16_RUN / 2)
 
 typedef void (*tile_function)(int rows, const uint16_t *left, const uint32_t *panel, int pairs, float *c, long ldc,
                               int columns, float alpha, float beta);
@@ -244,12 +250,12 @@ CK_TILE_FUNCTION(tile_f16, CK_F16, micro_tile_f16_wide)
 static _Thread_local void *thread_scratch;
 
 enum {
-    PACKED_RIGHT_WORDS = (NC / NR_BF16) * (KC_MAX / 2) * NR_BF16,
-    SCRATCH_BYTES = PACKED_RIGHT_WORDS * 4 + MC * KC_MAX * 2 + KC_MAX * 2,
+    PACKED_RIGHT_WORDS = (NC / NR_BF16) * (KC / 2) * NR_BF16,
+    SCRATCH_BYTES = PACKED_RIGHT_WORDS * 4 + MC * KC * 2 + KC * 2,
 };
 
 /* f16 blocks are packed at scale 1, and again at a power of two (exact) when that leaves them
-   outside [1/16, 256] or lets a lane's sum of KC_F16 / 2 products pass 2^15: the scale then
+   outside [1/16, 256] or lets a lane's sum of F16_RUN / 2 products pass 2^15: the scale then
    brings the right block's largest magnitude into [8, 16) and the left's so that a product is
    at most 256 (a lane's sums stay below f16's largest value, 65504), while values down to 2^-18
    of the largest stay normal. Blocks of zeros or of non-finite values keep scale 1: f32
@@ -261,11 +267,13 @@ CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, f
                           long lda, const float *b, long ldb, float beta, float *c, long ldc) {
     if (!thread_scratch && posix_memalign(&thread_scratch, 64, SCRATCH_BYTES) != 0) abort();
     int f16 = precision == CK_HALF_F16, wide = f16 || !__builtin_cpu_is("amd");
-    int kc = f16 ? KC_F16 : KC_BF16, nr = wide ? NR_WIDE : NR_BF16;
+    int nr = wide ? NR_WIDE : NR_BF16;
+    /* k in blocks of equal (even) depth: 640 as 320 + 320 rather than 512 + 128. */
+    int k_blocks = (k + KC - 1) / KC, kc = ((k + k_blocks - 1) / k_blocks + 1) & ~1;
     tile_function tile = f16 ? tile_f16 : wide ? tile_bf16_wide : tile_bf16;
     uint32_t *packed_right = thread_scratch;
     uint16_t *packed_left = (uint16_t *)(packed_right + PACKED_RIGHT_WORDS);
-    uint16_t *row_scratch = packed_left + MC * KC_MAX;
+    uint16_t *row_scratch = packed_left + MC * KC;
     for (int n0 = 0; n0 < n; n0 += NC) {
         int width = min_int(NC, n - n0);
         for (int k0 = 0; k0 < k; k0 += kc) {
@@ -288,16 +296,16 @@ CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, f
                 int rows = min_int(MC, m - m0);
                 const float *left = a + (long)m0 * lda + k0;
                 float left_scale = 1;
-                float left_largest = convert_left(left, lda, rows, depth, kc, left_scale, packed_left, precision);
+                float left_largest = convert_left(left, lda, rows, depth, KC, left_scale, packed_left, precision);
                 if (f16 && !f16_fits(left_largest, right_bound)) {
                     left_scale = ck_power_of_two_scale(left_largest * (right_bound < INFINITY ? right_magnitude : 1), 8);
-                    convert_left(left, lda, rows, depth, kc, left_scale, packed_left, precision);
+                    convert_left(left, lda, rows, depth, KC, left_scale, packed_left, precision);
                 }
                 float block_alpha = alpha / (left_scale * right_scale);
                 for (int first = 0; first < width; first += nr) {
                     const uint32_t *panel = packed_right + (long)(first / nr) * pairs * nr;
                     for (int r0 = 0; r0 < rows; r0 += MR)
-                        tile(min_int(MR, rows - r0), packed_left + (long)r0 * kc, panel, pairs,
+                        tile(min_int(MR, rows - r0), packed_left + (long)r0 * KC, panel, pairs,
                              c + (long)(m0 + r0) * ldc + n0 + first, ldc, min_int(nr, width - first), block_alpha,
                              block_beta);
                 }
