@@ -71,29 +71,55 @@ static inline __attribute__((always_inline)) CK_HALF __m512 scaled(__m512 values
     return _mm512_mul_ps(values, scale);
 }
 
-/* Rows [0, rows) x k [0, depth) of `a` times `scale` in 16 bits, `pitch` (even, >= depth) values
-   apart; an odd depth gets a zero after its last value, completing the last pair. Returns the
-   largest magnitude of the values read (unscaled). */
-CK_HALF static float convert_left(const float *a, long lda, int rows, int depth, int pitch, float scale,
-                                  uint16_t *to, int precision) {
+/* Where value `index` of an operand stored as `type` (CK_VALUES_*) is. */
+static inline const void *value_at(const void *base, long index, int type) {
+    return (const char *)base + index * (type == CK_VALUES_F32 ? 4 : 2);
+}
+
+/* The `mask`ed of 16 values from `from` (stored as `type`) as f32: f16 and bf16 widen exactly. */
+static inline __attribute__((always_inline)) CK_HALF __m512 loaded(const void *from, int type, __mmask16 mask) {
+    if (type == CK_VALUES_F32) return _mm512_maskz_loadu_ps(mask, from);
+    __m256i bits = _mm256_maskz_loadu_epi16(mask, from);
+    if (type == CK_VALUES_F16) return _mm512_cvtph_ps(bits);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+
+/* Rows [0, rows) x k [0, depth) of `a` (stored as `type`) times `scale` in 16 bits, `pitch`
+   (even, >= depth) values apart; an odd depth gets a zero after its last value, completing the
+   last pair. Returns the largest magnitude of the values read (unscaled). */
+static inline __attribute__((always_inline)) CK_HALF float
+convert_rows(const void *a, int type, long lda, int rows, int depth, int pitch, float scale, uint16_t *to,
+             int precision) {
     __m512 by = _mm512_set1_ps(scale), largest = _mm512_setzero_ps();
     for (int row = 0; row < rows; row++) {
-        const float *from = a + row * lda;
+        const void *from = value_at(a, row * lda, type);
         uint16_t *out = to + (long)row * pitch;
         int k = 0;
         for (; k + 32 <= depth; k += 32)
-            _mm512_storeu_si512(out + k, rounded(scaled(_mm512_loadu_ps(from + k), by, &largest),
-                                                 scaled(_mm512_loadu_ps(from + k + 16), by, &largest), precision));
+            _mm512_storeu_si512(out + k, rounded(scaled(loaded(value_at(from, k, type), type, 0xFFFF), by, &largest),
+                                                 scaled(loaded(value_at(from, k + 16, type), type, 0xFFFF), by, &largest),
+                                                 precision));
         if (k < depth) {
             int rest = depth - k;
-            __m512i values = rounded(scaled(_mm512_maskz_loadu_ps(first_lanes16(rest), from + k), by, &largest),
-                                     scaled(_mm512_maskz_loadu_ps(first_lanes16(rest - 16), from + k + 16), by, &largest),
-                                     precision);
+            __m512i values =
+                rounded(scaled(loaded(value_at(from, k, type), type, first_lanes16(rest)), by, &largest),
+                        scaled(loaded(value_at(from, k + 16, type), type, first_lanes16(rest - 16)), by, &largest),
+                        precision);
             int stored = ((depth + 1) & ~1) - k;
             _mm512_mask_storeu_epi16(out + k, (__mmask32)((1ull << stored) - 1), values);
         }
     }
     return _mm512_reduce_max_ps(largest);
+}
+
+/* convert_rows with the stored type a constant in each loop. */
+CK_HALF static float convert_left(const void *a, int type, long lda, int rows, int depth, int pitch, float scale,
+                                  uint16_t *to, int precision) {
+    switch (type) {
+        case CK_VALUES_F16: return convert_rows(a, CK_VALUES_F16, lda, rows, depth, pitch, scale, to, precision);
+        case CK_VALUES_BF16: return convert_rows(a, CK_VALUES_BF16, lda, rows, depth, pitch, scale, to, precision);
+        default: return convert_rows(a, CK_VALUES_F32, lda, rows, depth, pitch, scale, to, precision);
+    }
 }
 
 /* x (low halves) and y (high halves) interleaved lane by lane into 16 pair words. */
@@ -103,24 +129,25 @@ CK_HALF static __m512i pair_words(__m512 x, __m512 y, int precision) {
     return _mm512_permutexvar_epi16(interleave, rounded(x, y, precision));
 }
 
-/* Panels of `nr` columns of a right operand stored k x n (n contiguous), times `scale`: rows
-   [0, depth), columns [0, width); columns past `width` are zeros. Returns the largest magnitude
-   read (unscaled). */
-CK_HALF static float pack_right_rows(const float *b, long ldb, int depth, int width, int nr, float scale,
+/* Panels of `nr` columns of a right operand stored k x n (n contiguous, as `type`), times
+   `scale`: rows [0, depth), columns [0, width); columns past `width` are zeros. Returns the
+   largest magnitude read (unscaled). */
+CK_HALF static float pack_right_rows(const void *b, int type, long ldb, int depth, int width, int nr, float scale,
                                      uint32_t *to, int precision) {
     __m512 by = _mm512_set1_ps(scale), largest = _mm512_setzero_ps();
     int pairs = (depth + 1) / 2;
     for (int first = 0; first < width; first += nr) {
         uint32_t *panel = to + (long)(first / nr) * pairs * nr;
         for (int chunk = 0; chunk < nr; chunk += 16) {
-            __mmask16 loaded = first_lanes16(min_int(width - first - chunk, nr - chunk));
+            __mmask16 loaded_lanes = first_lanes16(min_int(width - first - chunk, nr - chunk));
             __mmask16 stored = first_lanes16(nr - chunk);
-            const float *column = b + first + chunk;
+            const void *column = value_at(b, first + chunk, type);
             for (int p = 0; p < pairs; p++) {
-                __m512 x = scaled(_mm512_maskz_loadu_ps(loaded, column + (long)(2 * p) * ldb), by, &largest);
-                __m512 y = 2 * p + 1 < depth
-                               ? scaled(_mm512_maskz_loadu_ps(loaded, column + (long)(2 * p + 1) * ldb), by, &largest)
-                               : _mm512_setzero_ps();
+                __m512 x = scaled(loaded(value_at(column, (long)(2 * p) * ldb, type), type, loaded_lanes), by, &largest);
+                __m512 y = 2 * p + 1 < depth ? scaled(loaded(value_at(column, (long)(2 * p + 1) * ldb, type), type,
+                                                             loaded_lanes),
+                                                      by, &largest)
+                                             : _mm512_setzero_ps();
                 _mm512_mask_storeu_epi32(panel + p * nr + chunk, stored, pair_words(x, y, precision));
             }
         }
@@ -131,7 +158,7 @@ CK_HALF static float pack_right_rows(const float *b, long ldb, int depth, int wi
 /* Panels of a right operand stored n x k (k contiguous, a linear's weight): column n's pairs are
    neighbours in its stored row, so each row is converted as the left operand is, then spread
    into its lane of the panel. Returns the largest magnitude read (unscaled). */
-CK_HALF static float pack_right_columns(const float *b, long ldb, int depth, int width, int nr, float scale,
+CK_HALF static float pack_right_columns(const void *b, int type, long ldb, int depth, int width, int nr, float scale,
                                         uint32_t *to, uint16_t *row_scratch, int precision) {
     int pairs = (depth + 1) / 2;
     float largest = 0;
@@ -141,7 +168,8 @@ CK_HALF static float pack_right_columns(const float *b, long ldb, int depth, int
         for (int lane = 0; lane < nr; lane++) {
             if (lane < columns) {
                 float row_largest =
-                    convert_left(b + (long)(first + lane) * ldb, ldb, 1, depth, 2 * pairs, scale, row_scratch, precision);
+                    convert_left(value_at(b, (long)(first + lane) * ldb, type), type, ldb, 1, depth, 2 * pairs, scale,
+                                 row_scratch, precision);
                 if (row_largest > largest) largest = row_largest;
                 const uint32_t *words = (const uint32_t *)row_scratch;
                 for (int p = 0; p < pairs; p++) panel[p * nr + lane] = words[p];
@@ -263,8 +291,8 @@ enum {
 static int f16_fits(float largest, float bound) { return !(largest > 0) || largest > 3.0e38f || (largest >= 0.0625f && largest <= bound); }
 
 
-CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, float alpha, const float *a,
-                          long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, float alpha, const void *a, int a_type,
+                          long lda, const void *b, int b_type, long ldb, float beta, float *c, long ldc) {
     if (!thread_scratch && posix_memalign(&thread_scratch, 64, SCRATCH_BYTES) != 0) abort();
     int f16 = precision == CK_HALF_F16, wide = f16 || !__builtin_cpu_is("amd");
     int nr = wide ? NR_WIDE : NR_BF16;
@@ -280,13 +308,13 @@ CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, f
             int depth = min_int(kc, k - k0);
             int pairs = (depth + 1) / 2;
             float block_beta = k0 == 0 ? beta : 1.0f;
-            const float *right = transpose_b ? b + (long)n0 * ldb + k0 : b + (long)k0 * ldb + n0;
+            const void *right = value_at(b, transpose_b ? (long)n0 * ldb + k0 : (long)k0 * ldb + n0, b_type);
             float right_scale = 1, right_largest;
             for (;;) {
-                right_largest = transpose_b ? pack_right_columns(right, ldb, depth, width, nr, right_scale, packed_right,
-                                                                 row_scratch, precision)
-                                            : pack_right_rows(right, ldb, depth, width, nr, right_scale, packed_right,
-                                                              precision);
+                right_largest = transpose_b ? pack_right_columns(right, b_type, ldb, depth, width, nr, right_scale,
+                                                                 packed_right, row_scratch, precision)
+                                            : pack_right_rows(right, b_type, ldb, depth, width, nr, right_scale,
+                                                              packed_right, precision);
                 if (!f16 || right_scale != 1 || f16_fits(right_largest, 256)) break;
                 right_scale = ck_power_of_two_scale(right_largest, 4);
             }
@@ -294,12 +322,12 @@ CK_HALF void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, f
             float right_bound = right_magnitude > 0 && right_magnitude <= 3.0e38f ? 256 / right_magnitude : INFINITY;
             for (int m0 = 0; m0 < m; m0 += MC) {
                 int rows = min_int(MC, m - m0);
-                const float *left = a + (long)m0 * lda + k0;
+                const void *left = value_at(a, (long)m0 * lda + k0, a_type);
                 float left_scale = 1;
-                float left_largest = convert_left(left, lda, rows, depth, KC, left_scale, packed_left, precision);
+                float left_largest = convert_left(left, a_type, lda, rows, depth, KC, left_scale, packed_left, precision);
                 if (f16 && !f16_fits(left_largest, right_bound)) {
                     left_scale = ck_power_of_two_scale(left_largest * (right_bound < INFINITY ? right_magnitude : 1), 8);
-                    convert_left(left, lda, rows, depth, KC, left_scale, packed_left, precision);
+                    convert_left(left, a_type, lda, rows, depth, KC, left_scale, packed_left, precision);
                 }
                 float block_alpha = alpha / (left_scale * right_scale);
                 for (int first = 0; first < width; first += nr) {

@@ -74,7 +74,9 @@ public func geglu(
     }
     precondition(x.shape.last == inFeatures, "geglu input \(x.shape) does not end in \(inFeatures)")
     let (width, rows) = (doubled / 2, x.count / inFeatures)
-    let blockRows = max(32, gegluBlockBytes / (doubled * MemoryLayout<Float>.size))
+    // At least the reduced-precision kernels' row floor, which SDXL's 10240-wide projection
+    // would otherwise fall under (8 MB is 204 of its rows).
+    let blockRows = max(GEMMBackend.halfPrecisionMinimumRows, gegluBlockBytes / (doubled * MemoryLayout<Float>.size))
     let activation = approximation == .none ? geluErf : geluTanh
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: doubled)
     let backend = GEMMBackend.active
@@ -83,7 +85,7 @@ public func geglu(
         x.withUnsafeBufferPointer { xs in
             biasValues.withUnsafeBufferPointer { biasBuffer in
                 guard let inBase = xs.baseAddress, let biasBase = biasBuffer.baseAddress else { return }
-                weight.forEachRowPanel { _, panel in
+                weight.forEachLinearPanel(backend: backend, rows: blockRows) { _, product in
                     let blocks = (rows + blockRows - 1) / blockRows
                     Parallel.forEachRange(count: blocks, minimumBlock: 1) { range in
                         let projected = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * doubled)
@@ -92,9 +94,7 @@ public func geglu(
                             let first = block * blockRows
                             let count = min(blockRows, rows - first)
                             for row in 0..<count { (projected + row * doubled).update(from: biasBase, count: doubled) }
-                            backend.sgemm(transposeB: true, m: count, n: doubled, k: inFeatures,
-                                          a: inBase + first * inFeatures, lda: inFeatures, b: panel, ldb: inFeatures,
-                                          beta: 1, c: projected, ldc: doubled)
+                            product(count, inBase + first * inFeatures, projected, doubled)
                             for row in 0..<count {
                                 let hidden = projected + row * doubled
                                 mapVectorPairs(hidden, hidden + width, outBase + (first + row) * width, count: width) { h, gate in

@@ -176,12 +176,43 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
             }
         case .bf16, .f16:
             guard let a, let b else { return }
-            let format = Int32(self == .f16 ? CK_HALF_F16 : CK_HALF_BF16)
-            SlicedProduct.run(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
-                              b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
-                guard let a, let b else { return }
-                ck_gemm_half(format, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, c, ldc)
-            }
+            reducedProduct(transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                           b: b, type: CK_VALUES_F32, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// Whether products of `rows` rows take a half tensor's stored values as they are
+    /// (`productWithHalfWeight`): the bf16 and f16 backends, above their row floor.
+    func multipliesStoredHalves(rows: Int) -> Bool { !isFloat32 && rows >= Self.halfPrecisionMinimumRows }
+
+    /// `c = a @ weight^T + beta * c` with `weight` (n x k, `ldb` apart) the bit patterns of a half
+    /// tensor, read in place (unaligned is fine) by the bf16 / f16 kernel, which rounds them to
+    /// its format as it packs them: no widened copy in memory. Only where
+    /// `multipliesStoredHalves` (the kernel takes any row count, but below the floor f32 is faster).
+    func productWithHalfWeight(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, weight: UnsafeRawPointer,
+        format: HalfTensor.Format, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(!isFloat32, "\(self) does not multiply half values")
+        guard m > 0, n > 0, k > 0 else { return sgemm(m: m, n: n, k: 0, a: nil, lda: 1, b: nil, ldb: 1, beta: beta, c: c, ldc: ldc) }
+        FlopCounter.add(2 * m * n * k)
+        // Typed only so that slices can offset it; its values are read by the kernel alone.
+        let bits = weight.assumingMemoryBound(to: UInt16.self)
+        reducedProduct(transposeB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: bits,
+                       type: format == .f16 ? CK_VALUES_F16 : CK_VALUES_BF16, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The bf16 / f16 kernel over per-thread slices, the right operand stored as `type` says.
+    private func reducedProduct<Right>(
+        transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Right>, type: Int, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let format = Int32(self == .f16 ? CK_HALF_F16 : CK_HALF_BF16)
+        SlicedProduct.run(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda,
+                          b: b, ldb: ldb, c: c, ldc: ldc, threads: Parallel.blasThreadCount) { m, n, a, b, c in
+            guard let a, let b else { return }
+            ck_gemm_half(format, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(CK_VALUES_F32),
+                         lda, b, Int32(type), ldb, beta, c, ldc)
         }
     }
 }

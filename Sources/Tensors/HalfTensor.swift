@@ -88,6 +88,12 @@ public struct HalfTensor: Sendable {
         }
     }
 
+    /// Calls `body` with the stored bit patterns (two bytes a value, maybe unaligned), which stay
+    /// valid until it returns.
+    func withStoredBits<R>(_ body: (UnsafeRawPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(storage.bytes) }
+    }
+
     /// Widens the elements in `range` into `destination[0..<range.count]`, on all threads.
     func widen(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         let source = storage.bytes + 2 * range.lowerBound

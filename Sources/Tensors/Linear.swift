@@ -4,8 +4,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     linear(x, weight: .float(weight), bias: bias)
 }
 
-/// torch.nn.functional.linear with the weight as stored; half weights are widened a panel of
-/// output features at a time, each panel's product written into its columns of the output.
+/// torch.nn.functional.linear with the weight as stored; half weights go as they are to the bf16 /
+/// f16 kernels, and are otherwise widened a panel of output features at a time, each panel's
+/// product written into its columns of the output.
 // x: [..., in], weight: [out, in] (torch layout), bias: [out] -> [..., out]
 public func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor? = nil) -> Tensor {
     linearProduct(x, weight: weight, bias: bias) { out, rows, width in fillRows(out, rows: rows, with: bias, width: width) }
@@ -38,10 +39,9 @@ private func linearProduct(
         guard let outBase = out.baseAddress else { return }
         fill(outBase, rows, outFeatures)
         x.withUnsafeBufferPointer { xs in
-            weight.forEachRowPanel { features, panel in
-                backend.sgemm(transposeB: true, m: rows, n: features.count, k: inFeatures,
-                              a: xs.baseAddress, lda: inFeatures, b: panel, ldb: inFeatures,
-                              beta: 1, c: outBase + features.lowerBound, ldc: outFeatures)
+            guard let xBase = xs.baseAddress else { return }
+            weight.forEachLinearPanel(backend: backend, rows: rows) { features, product in
+                product(rows, xBase, outBase + features.lowerBound, outFeatures)
             }
         }
     }

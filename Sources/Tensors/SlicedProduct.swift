@@ -8,11 +8,12 @@
 enum SlicedProduct {
     /// Row-major `c = alpha * op(a) @ op(b) + beta * c` as `product` calls over up to `threads`
     /// slices; `product` gets each slice's sizes and operands and runs single-threaded.
-    static func run(
+    /// The right operand's values may be f32 or a half tensor's bit patterns (`Right`).
+    static func run<Right>(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
+        a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Right>?, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
-        _ product: (_ m: Int, _ n: Int, _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
+        _ product: (_ m: Int, _ n: Int, _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Right>?,
                     _ c: UnsafeMutablePointer<Float>) -> Void
     ) {
         let slices = sliceCount(m: m, n: n, k: k, threads: threads)

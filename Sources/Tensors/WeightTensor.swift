@@ -29,6 +29,35 @@ public enum WeightTensor: Sendable {
         return tensor.count * MemoryLayout<Float>.size <= Self.panelBudgetBytes
     }
 
+    /// A linear layer's product, `c[m x features] += x[m x in] @ weight[features]^T`, with `c` and
+    /// `x` row-major (`ldc` and `in` apart).
+    typealias LinearProduct = (_ m: Int, _ x: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) -> Void
+
+    /// Calls `body` with each panel of output features (`forEachRowPanel`) and the product over
+    /// it; where `backend` multiplies half values as stored, for products of `rows` rows, once
+    /// for every feature, with half weights read in place and never widened.
+    // weight: [out, in]
+    func forEachLinearPanel(backend: GEMMBackend, rows: Int, _ body: (Range<Int>, LinearProduct) -> Void) {
+        precondition(shape.count == 2, "a linear weight is [out, in], got \(shape)")
+        let (outFeatures, inFeatures) = (shape[0], shape[1])
+        if case let .half(tensor) = self, backend.multipliesStoredHalves(rows: rows) {
+            tensor.withStoredBits { bits in
+                body(0..<outFeatures) { m, x, c, ldc in
+                    backend.productWithHalfWeight(m: m, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                                                  weight: bits, format: tensor.format, ldb: inFeatures, beta: 1,
+                                                  c: c, ldc: ldc)
+                }
+            }
+            return
+        }
+        forEachRowPanel { features, panel in
+            body(features) { m, x, c, ldc in
+                backend.sgemm(transposeB: true, m: m, n: features.count, k: inFeatures, a: x, lda: inFeatures,
+                              b: panel, ldb: inFeatures, beta: 1, c: c, ldc: ldc)
+            }
+        }
+    }
+
     /// Calls `body` with consecutive runs of rows along the first axis (output features or
     /// channels) as f32, row-major over the other axes. f32 weights pass through as one panel
     /// without a copy; half weights are widened into one scratch panel of at most

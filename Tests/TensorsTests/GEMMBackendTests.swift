@@ -89,8 +89,8 @@ import Testing
 
     /// A product larger than every block of the kernel (k, columns and rows all past one block,
     /// ragged at every edge) against the definition on rounded operands, summed in Double. bf16
-    /// sums in f32, so only the order may differ; f16 sums 128 values of k in f16 first, which
-    /// errs by about u * sqrt(64 / 6) of a sum's size (0.16%).
+    /// sums in f32, so only the order may differ; f16 sums runs of 256 values of k (128 in each
+    /// lane of a pair) in f16 first, which errs by about u * sqrt(128 / 6) of a sum's size (0.23%).
     @Test(arguments: GEMMBackend.reducedCases, [false, true])
     func reducedProductAcrossBlocksMatchesRoundedOperands(backend: GEMMBackend, transposeB: Bool) {
         let (m, n, k, pad) = (301, 407, 1031, 5)

@@ -164,6 +164,41 @@ import Testing
         })
     }
 
+    /// The bf16 / f16 kernels read half weights as stored (here at an odd address, as a
+    /// safetensors file may put them) and round them as they pack them: the same bits as the
+    /// weights widened to f32 first, for both stored formats under both backends, through linear
+    /// (with a residual) and GEGLU's projection. 300 rows are above the kernels' row floor; 333
+    /// inputs leave an odd last pair.
+    @Test(arguments: GEMMBackend.reducedCases, [HalfTensor.Format.f16, .bf16])
+    func reducedKernelsReadStoredHalfWeightsAsTheirWidenedValues(backend: GEMMBackend, format: HalfTensor.Format) {
+        let (rows, inFeatures, outFeatures) = (300, 333, 70)
+        var generator = TorchGenerator(seed: 11)
+        let x = generator.randn([rows, inFeatures])
+        let widened = generator.randn([outFeatures, inFeatures]) * 0.05
+        var bits = [UInt16](repeating: 0, count: widened.count)
+        widened.withUnsafeBufferPointer { values in
+            bits.withUnsafeMutableBufferPointer { HalfTensor.narrow(values, to: format, into: $0.baseAddress!) }
+        }
+        let storage = ByteOwner([0] + bits.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+        let stored = storage.bytes.withUnsafeBytes { buffer in
+            HalfTensor(shape: [outFeatures, inFeatures], format: format,
+                       bytes: UnsafeRawBufferPointer(rebasing: buffer[1...]), owner: storage)
+        }
+        let float = stored.floatTensor()
+        #expect(backend.multipliesStoredHalves(rows: rows))
+        let bias = generator.randn([outFeatures])
+        let residual = generator.randn([rows, outFeatures])
+        GEMMBackend.withBackend(backend) {
+            #expect(linear(x, weight: .half(stored), bias: bias, adding: residual).scalars
+                == linear(x, weight: .float(float), bias: bias, adding: residual).scalars)
+            #expect(geglu(projecting: x, weight: .half(stored), bias: bias).scalars
+                == geglu(projecting: x, weight: .float(float), bias: bias).scalars)
+        }
+        let reference = linear(x, weight: .float(float), bias: bias)
+        let reduced = GEMMBackend.withBackend(backend) { linear(x, weight: .half(stored), bias: bias) }
+        expectClose(reduced, reference, relative: 2e-2, absolute: 2e-2)
+    }
+
     private func halfCopy(of tensor: Tensor) -> HalfTensor {
         HalfTensor(shape: tensor.shape, format: .f16, bitPatterns: tensor.scalars.map { Float16($0).bitPattern })
     }

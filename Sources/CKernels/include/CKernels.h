@@ -55,17 +55,21 @@ void ck_widen_f16(const void *source, float *destination, size_t count);
 /* Whether the CPU has avx512_fp16 (f16 arithmetic) and the OS keeps AVX-512 state. */
 int ck_cpu_has_avx512_fp16(void);
 
-/* The 16-bit formats of ck_gemm_half. */
+/* The 16-bit formats of ck_gemm_half's arithmetic. */
 enum { CK_HALF_BF16 = 0, CK_HALF_F16 = 1 };
 
+/* How ck_gemm_half's operands are stored: f32, or f16 / bf16 bit patterns (a checkpoint's
+   weights as they are, which are then read at half the bytes and never widened in memory). */
+enum { CK_VALUES_F32 = 0, CK_VALUES_F16 = 1, CK_VALUES_BF16 = 2 };
+
 /* c[m x n] = alpha * a @ op(b) + beta * c with both operands rounded to 16 bits (nearest even) as
-   they are packed: a is m x k row-major (lda), b is k x n (ldb), or n x k when transpose_b; c is
-   not read where beta is 0.
+   they are packed: a is m x k row-major (lda), b is k x n (ldb), or n x k when transpose_b, each
+   stored as its CK_VALUES_* type says (strides in values); c is not read where beta is 0.
    - CK_HALF_BF16 (needs avx512_bf16): bf16 operands, every sum f32.
    - CK_HALF_F16 (needs avx512_fp16 and avx512_bf16): f16 operands, each block of operands scaled
-     by a power of two into f16's range, sums f16 over 128 values of k and f32 beyond.
+     by a power of two into f16's range, sums f16 over 128 values of k per lane and f32 beyond.
    Single-threaded; each calling thread keeps about 0.5 MB of packing buffers for its lifetime. */
-void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, float alpha, const float *a, long lda,
-                  const float *b, long ldb, float beta, float *c, long ldc);
+void ck_gemm_half(int precision, int transpose_b, int m, int n, int k, float alpha, const void *a, int a_type,
+                  long lda, const void *b, int b_type, long ldb, float beta, float *c, long ldc);
 
 #endif
